@@ -1,0 +1,1 @@
+"""MJCF models written by roboforge itself: no download, always available."""

@@ -1,0 +1,102 @@
+"""MuJoCo Warp backend: `num_worlds` worlds in one `mujoco_warp.Data`, on a CUDA GPU or the CPU.
+
+State tensors are zero-copy torch views (`wp.to_torch`) of the Warp arrays. On CUDA the physics
+step and forward pass are captured once in CUDA graphs and replayed, on torch's current stream.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import mujoco_warp as mjw
+import torch
+import warp as wp
+
+from roboforge.sim.simulator import SimCfg
+
+
+def warp_device(device: torch.device) -> str:
+    """Warp device string for a torch device ('cpu', 'cuda:0' ...)."""
+    if device.type == "cuda":
+        return f"cuda:{device.index if device.index is not None else torch.cuda.current_device()}"
+    return "cpu"
+
+
+class MjwarpSimulator:
+    """Batched MuJoCo Warp simulation (see module docstring)."""
+
+    def __init__(
+        self, model: mujoco.MjModel, num_worlds: int, cfg: SimCfg, per_world_fields: tuple[str, ...] = ()
+    ) -> None:
+        wp.config.quiet = True
+        wp.init()
+        self.model = model
+        self.num_worlds = num_worlds
+        self.device = torch.device(cfg.device)
+        self._wp_device = warp_device(self.device)
+        self._use_graph = cfg.cuda_graph and self.device.type == "cuda"
+        self._graphs: dict[str, object] = {}
+        with wp.ScopedDevice(self._wp_device):
+            self.m = mjw.put_model(model, batch_sizes=dict.fromkeys(per_world_fields, num_worlds))
+            data = mujoco.MjData(model)
+            mujoco.mj_forward(model, data)
+            self.d = mjw.put_data(model, data, nworld=num_worlds, nconmax=cfg.nconmax, njmax=cfg.njmax)
+        self._per_world = set(per_world_fields)
+        self._reset_mask = torch.zeros(num_worlds, dtype=torch.bool, device=self.device)
+        self._reset_mask_wp = wp.from_torch(self._reset_mask)
+        self.qpos = wp.to_torch(self.d.qpos)
+        self.qvel = wp.to_torch(self.d.qvel)
+        self.act = wp.to_torch(self.d.act)
+        self.ctrl = wp.to_torch(self.d.ctrl)
+        self.qfrc_applied = wp.to_torch(self.d.qfrc_applied)
+        self.xfrc_applied = wp.to_torch(self.d.xfrc_applied)
+        self.sensordata = wp.to_torch(self.d.sensordata)
+
+    @property
+    def timestep(self) -> float:
+        return float(self.model.opt.timestep)
+
+    def _stream(self):
+        return wp.stream_from_torch(torch.cuda.current_stream(self.device))
+
+    def _run(self, name: str, fn) -> None:
+        """Run `fn()`; on CUDA capture it into a graph on the second call and replay after that."""
+        if not self._use_graph:
+            with wp.ScopedDevice(self._wp_device):
+                fn()
+            return
+        with wp.ScopedDevice(self._wp_device), wp.ScopedStream(self._stream()):
+            graph = self._graphs.get(name)
+            if graph is not None:
+                wp.capture_launch(graph)
+            elif name + ":warm" in self._graphs:
+                with wp.ScopedCapture() as capture:
+                    fn()
+                self._graphs[name] = capture.graph
+                wp.capture_launch(capture.graph)
+            else:
+                fn()  # first call compiles the kernels outside capture
+                self._graphs[name + ":warm"] = True
+
+    def step(self) -> None:
+        self._run("step", lambda: mjw.step(self.m, self.d))
+
+    def forward(self, mask: torch.Tensor | None = None) -> None:
+        """Recompute derived quantities of every world (the mask is ignored: one launch for all)."""
+        self._run("forward", lambda: mjw.forward(self.m, self.d))
+
+    def reset(self, mask: torch.Tensor) -> None:
+        self._reset_mask.copy_(mask)
+        self._run("reset", lambda: mjw.reset_data(self.m, self.d, reset=self._reset_mask_wp))
+
+    def model_field(self, name: str) -> torch.Tensor:
+        if name not in self._per_world:
+            raise KeyError(f"Model field {name!r} is not per world; list it in per_world_fields when building.")
+        return wp.to_torch(getattr(self.m, name))
+
+    def write_model_field(self, name: str, values: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        view = self.model_field(name)
+        values = values.to(device=view.device, dtype=view.dtype).reshape(view.shape)
+        if mask is None:
+            view[:] = values
+        else:
+            view[:] = torch.where(mask.reshape((-1,) + (1,) * (view.dim() - 1)), values, view)

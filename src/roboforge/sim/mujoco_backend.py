@@ -1,0 +1,159 @@
+"""C MuJoCo backend: all worlds' states in one array, stepped in parallel with `mujoco.rollout`.
+
+The state of every world lives in one `(num_worlds, nstate)` float64 array laid out as
+`mjSTATE_FULLPHYSICS`; controls live in one `(num_worlds, ncontrol)` array laid out as
+ctrl | qfrc_applied | xfrc_applied. `qpos`, `qvel`, `ctrl` ... are torch views of their columns,
+so reading and writing them costs no copy, and `mujoco.rollout` reads and writes the arrays directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import mujoco
+import numpy as np
+import torch
+from mujoco import rollout
+
+from roboforge.sim.simulator import SimCfg
+
+_STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS.value
+_CONTROL_SPEC = (
+    mujoco.mjtState.mjSTATE_CTRL.value
+    | mujoco.mjtState.mjSTATE_QFRC_APPLIED.value
+    | mujoco.mjtState.mjSTATE_XFRC_APPLIED.value
+)
+
+
+def _component_offsets(model: mujoco.MjModel, spec: int) -> dict[int, tuple[int, int]]:
+    """Column range of each state component (a single mjtState bit) inside a state vector of `spec`."""
+    offsets: dict[int, tuple[int, int]] = {}
+    start = 0
+    for bit in (1 << i for i in range(mujoco.mjtState.mjNSTATE.value)):
+        if spec & bit:
+            size = mujoco.mj_stateSize(model, bit)
+            offsets[bit] = (start, start + size)
+            start += size
+    return offsets
+
+
+class MujocoSimulator:
+    """`num_worlds` copies of a MjModel stepped by C MuJoCo threads (see module docstring)."""
+
+    def __init__(
+        self, model: mujoco.MjModel, num_worlds: int, cfg: SimCfg, per_world_fields: tuple[str, ...] = ()
+    ) -> None:
+        self.model = model
+        self.num_worlds = num_worlds
+        self.device = torch.device("cpu")
+        nthread = cfg.num_threads if cfg.num_threads is not None else (os.cpu_count() or 1)
+        nthread = max(0, min(nthread, num_worlds)) if num_worlds > 1 else 0
+        self._pool = rollout.Rollout(nthread=nthread)
+        self._datas = [mujoco.MjData(model) for _ in range(max(nthread, 1))]
+        self._scratch = mujoco.MjData(model)
+        self._models: list[mujoco.MjModel] = [model] * num_worlds
+        self._models_shared = True
+        self._fields: dict[str, np.ndarray] = {}
+        self._field_views: dict[str, torch.Tensor] = {}
+
+        self._default_state = self._read_default_state()
+        self._state = np.tile(self._default_state, (num_worlds, 1))
+        ncontrol = mujoco.mj_stateSize(model, _CONTROL_SPEC)
+        self._control = np.zeros((num_worlds, ncontrol))
+        self._sensordata = np.zeros((num_worlds, 1, model.nsensordata))
+        self._bind_views()
+        for name in per_world_fields:
+            self._expand_field(name)
+
+    # --- views -------------------------------------------------------------------------------
+    def _read_default_state(self) -> np.ndarray:
+        data = mujoco.MjData(self.model)
+        mujoco.mj_resetData(self.model, data)
+        state = np.empty(mujoco.mj_stateSize(self.model, _STATE_SPEC))
+        mujoco.mj_getState(self.model, data, state, _STATE_SPEC)
+        return state
+
+    def _bind_views(self) -> None:
+        st = _component_offsets(self.model, _STATE_SPEC)
+        ct = _component_offsets(self.model, _CONTROL_SPEC)
+        bits = mujoco.mjtState
+        state = torch.from_numpy(self._state)
+        control = torch.from_numpy(self._control)
+        self._qpos_cols = slice(*st[bits.mjSTATE_QPOS.value])
+        self.qpos = state[:, self._qpos_cols]
+        self.qvel = state[:, slice(*st[bits.mjSTATE_QVEL.value])]
+        self.act = state[:, slice(*st[bits.mjSTATE_ACT.value])]
+        self.ctrl = control[:, slice(*ct[bits.mjSTATE_CTRL.value])]
+        self.qfrc_applied = control[:, slice(*ct[bits.mjSTATE_QFRC_APPLIED.value])]
+        xfrc = control[:, slice(*ct[bits.mjSTATE_XFRC_APPLIED.value])]
+        self.xfrc_applied = xfrc.unflatten(1, (self.model.nbody, 6))
+        self.sensordata = torch.from_numpy(self._sensordata)[:, 0]
+        self._state_t = state
+
+    @property
+    def timestep(self) -> float:
+        return float(self.model.opt.timestep)
+
+    # --- stepping ----------------------------------------------------------------------------
+    def step(self) -> None:
+        """One physics step of every world on the rollout thread pool."""
+        self._pool.rollout(
+            self._models,
+            self._datas,
+            self._state,
+            self._control[:, None, :],
+            control_spec=_CONTROL_SPEC,
+            skip_checks=True,
+            nstep=1,
+            state=self._state[:, None, :],
+            sensordata=self._sensordata,
+        )
+
+    def forward(self, mask: torch.Tensor | None = None) -> None:
+        """Recompute sensors of the selected worlds (all if `mask` is None) from their current state."""
+        worlds = range(self.num_worlds) if mask is None else torch.nonzero(mask).flatten().tolist()
+        data = self._scratch
+        for i in worlds:
+            model = self._models[i]
+            mujoco.mj_setState(model, data, self._state[i], _STATE_SPEC)
+            mujoco.mj_setState(model, data, self._control[i], _CONTROL_SPEC)
+            mujoco.mj_forward(model, data)
+            self._sensordata[i, 0] = data.sensordata
+
+    def reset(self, mask: torch.Tensor) -> None:
+        """Put the selected worlds back to the default state (qpos0, zero velocity and controls)."""
+        default = torch.from_numpy(self._default_state).expand_as(self._state_t)
+        if "qpos0" in self._field_views:
+            default = default.clone()
+            default[:, self._qpos_cols] = self._field_views["qpos0"]
+        m = mask[:, None]
+        self._state_t[:] = torch.where(m, default, self._state_t)
+        control = torch.from_numpy(self._control)
+        control.masked_fill_(m, 0.0)
+
+    # --- per-world model fields ----------------------------------------------------------------
+    def _expand_field(self, name: str) -> None:
+        if self._models_shared:
+            self._models = [copy.deepcopy(self.model) for _ in range(self.num_worlds)]
+            self._models_shared = False
+        self._fields[name] = np.stack([np.array(getattr(m, name)) for m in self._models])
+        self._field_views[name] = torch.from_numpy(self._fields[name])
+
+    def model_field(self, name: str) -> torch.Tensor:
+        if name not in self._field_views:
+            raise KeyError(f"Model field {name!r} is not per world; list it in per_world_fields when building.")
+        return self._field_views[name]
+
+    def write_model_field(self, name: str, values: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        view = self.model_field(name)
+        values = values.to(view.dtype)
+        if mask is None:
+            view[:] = values
+            worlds = range(self.num_worlds)
+        else:
+            m = mask.reshape((-1,) + (1,) * (view.dim() - 1))
+            view[:] = torch.where(m, values, view)
+            worlds = torch.nonzero(mask).flatten().tolist()
+        for i in worlds:
+            getattr(self._models[i], name)[:] = self._fields[name][i]

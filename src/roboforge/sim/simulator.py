@@ -1,0 +1,121 @@
+"""The `Simulator` protocol shared by both backends, its config, and the backend factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import mujoco
+import torch
+
+Backend = Literal["auto", "mjwarp", "mujoco"]
+
+# Model fields that can be set per world (domain randomization). Shapes per world follow MjModel.
+PER_WORLD_FIELDS = (
+    "geom_friction",
+    "body_mass",
+    "body_ipos",
+    "body_inertia",
+    "dof_damping",
+    "dof_armature",
+    "dof_frictionloss",
+    "actuator_gainprm",
+    "actuator_biasprm",
+    "qpos0",
+)
+
+
+@dataclass(kw_only=True)
+class SimCfg:
+    """Physics settings for a batch of worlds."""
+
+    backend: Backend = "auto"
+    """Physics backend: 'mjwarp' (MuJoCo Warp), 'mujoco' (C MuJoCo) or 'auto' (mjwarp on CUDA, else mujoco)."""
+    device: str = "cpu"
+    """Torch device of the state tensors ('cpu', 'cuda', 'cuda:1')."""
+    timestep: float | None = None
+    """Physics step in seconds; None keeps the model's own `opt.timestep`."""
+    nconmax: int | None = None
+    """mjwarp: contacts per world to allocate (None: MuJoCo Warp's default)."""
+    njmax: int | None = None
+    """mjwarp: constraint rows per world to allocate (None: MuJoCo Warp's default)."""
+    cuda_graph: bool = True
+    """mjwarp on CUDA: capture step/forward in CUDA graphs and replay them."""
+    num_threads: int | None = None
+    """mujoco: rollout threads (None: all cores)."""
+
+
+class Simulator(Protocol):
+    """A batch of `num_worlds` copies of one MjModel, with torch views of their state.
+
+    State tensors have a leading world dimension and are views into the backend's memory: write
+    them in place (`sim.qpos[:] = ...`), never rebind them.
+    """
+
+    model: mujoco.MjModel
+    num_worlds: int
+    device: torch.device
+    qpos: torch.Tensor  # (num_worlds, nq)
+    qvel: torch.Tensor  # (num_worlds, nv)
+    act: torch.Tensor  # (num_worlds, na)
+    ctrl: torch.Tensor  # (num_worlds, nu)
+    qfrc_applied: torch.Tensor  # (num_worlds, nv)
+    xfrc_applied: torch.Tensor  # (num_worlds, nbody, 6)
+    sensordata: torch.Tensor  # (num_worlds, nsensordata)
+
+    @property
+    def timestep(self) -> float:
+        """Physics step in seconds."""
+        ...
+
+    def step(self) -> None:
+        """Advance every world by one physics step."""
+        ...
+
+    def forward(self) -> None:
+        """Recompute derived quantities (sensors) from the current qpos/qvel without stepping."""
+        ...
+
+    def reset(self, mask: torch.Tensor) -> None:
+        """Reset the worlds where `mask (num_worlds,)` is True to the model's default state."""
+        ...
+
+    def model_field(self, name: str) -> torch.Tensor:
+        """Per-world values `(num_worlds, ...)` of a model field named in `PER_WORLD_FIELDS`."""
+        ...
+
+    def write_model_field(self, name: str, values: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        """Set a per-world model field to `values (num_worlds, ...)` in the worlds selected by `mask`."""
+        ...
+
+
+def resolve_backend(backend: str, device: str) -> Literal["mjwarp", "mujoco"]:
+    """The concrete backend for `backend` on `device`: auto picks mjwarp on CUDA and mujoco on CPU."""
+    if backend not in ("auto", "mjwarp", "mujoco"):
+        raise ValueError(f"Unknown sim backend {backend!r}. Use one of: auto, mjwarp, mujoco.")
+    if backend == "auto":
+        return "mjwarp" if torch.device(device).type == "cuda" else "mujoco"
+    if backend == "mujoco" and torch.device(device).type != "cpu":
+        raise ValueError(f"The 'mujoco' backend runs on the CPU; got device {device!r}. Use --sim mjwarp.")
+    return backend  # type: ignore[return-value]
+
+
+def make_simulator(
+    model: mujoco.MjModel, num_worlds: int, cfg: SimCfg, per_world_fields: tuple[str, ...] = ()
+) -> Simulator:
+    """Build the backend chosen by `cfg` for `num_worlds` copies of `model`."""
+    if num_worlds < 1:
+        raise ValueError(f"num_worlds must be >= 1, got {num_worlds}.")
+    for name in per_world_fields:
+        if name not in PER_WORLD_FIELDS:
+            raise ValueError(f"Model field {name!r} cannot be set per world. Allowed: {', '.join(PER_WORLD_FIELDS)}.")
+    if cfg.timestep is not None:
+        model.opt.timestep = cfg.timestep
+    backend = resolve_backend(cfg.backend, cfg.device)
+    if backend == "mjwarp":
+        from roboforge.sim.mjwarp_backend import MjwarpSimulator
+
+        return MjwarpSimulator(model, num_worlds, cfg, per_world_fields)
+    from roboforge.sim.mujoco_backend import MujocoSimulator
+
+    return MujocoSimulator(model, num_worlds, cfg, per_world_fields)

@@ -1,0 +1,1 @@
+"""Shared helpers: math, config validation, files. Imports nothing else of roboforge."""

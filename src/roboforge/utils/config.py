@@ -1,0 +1,98 @@
+"""Config helpers: build dataclasses from dicts with unknown keys rejected, apply dotted overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is invalid; the message names it and the allowed values."""
+
+
+def closest(name: str, options: typing.Iterable[str], n: int = 3) -> list[str]:
+    """Closest matches of `name` among `options` (for 'did you mean' messages)."""
+    return difflib.get_close_matches(name, list(options), n=n, cutoff=0.4)
+
+
+def unknown_key_error(kind: str, key: str, allowed: typing.Iterable[str]) -> ConfigError:
+    """A ConfigError for an unknown key, listing the allowed ones and the closest match."""
+    allowed = sorted(allowed)
+    hint = closest(key, allowed)
+    did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
+    return ConfigError(f"Unknown {kind} {key!r}.{did_you_mean} Allowed: {', '.join(allowed)}.")
+
+
+def field_names(cfg_type: type) -> list[str]:
+    """Names of the dataclass fields of `cfg_type`."""
+    return [f.name for f in dataclasses.fields(cfg_type)]
+
+
+def from_dict(cfg_type: type[T], data: dict[str, Any]) -> T:
+    """Build dataclass `cfg_type` from `data`, recursing into nested dataclasses; unknown keys raise."""
+    if not dataclasses.is_dataclass(cfg_type):
+        raise TypeError(f"{cfg_type} is not a dataclass")
+    hints = typing.get_type_hints(cfg_type)
+    kwargs: dict[str, Any] = {}
+    names = field_names(cfg_type)
+    for key, value in data.items():
+        if key not in names:
+            raise unknown_key_error(f"field of {cfg_type.__name__}", key, names)
+        nested = _dataclass_in(hints.get(key))
+        kwargs[key] = from_dict(nested, value) if nested and isinstance(value, dict) else value
+    return cfg_type(**kwargs)
+
+
+def _dataclass_in(hint: Any) -> type | None:
+    """The dataclass type inside a type hint such as `Foo`, `Foo | None`, else None."""
+    if dataclasses.is_dataclass(hint):
+        return hint  # type: ignore[return-value]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if dataclasses.is_dataclass(arg):
+                return arg  # type: ignore[return-value]
+    return None
+
+
+def apply_overrides(cfg: Any, overrides: dict[str, Any]) -> None:
+    """Set dotted-path values in place, e.g. `{"algorithm.learning_rate": 3e-4}`; unknown paths raise."""
+    for path, value in overrides.items():
+        target = cfg
+        parts = path.split(".")
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(target, dict):
+                if part not in target:
+                    raise unknown_key_error(f"key in {'.'.join(parts[:i]) or 'config'}", part, target)
+                if last:
+                    target[part] = value
+                else:
+                    target = target[part]
+            else:
+                allowed = field_names(type(target)) if dataclasses.is_dataclass(target) else vars(target)
+                if part not in allowed:
+                    raise unknown_key_error(f"field in {'.'.join(parts[:i]) or 'config'}", part, allowed)
+                if last:
+                    setattr(target, part, value)
+                else:
+                    target = getattr(target, part)
+
+
+def to_dict(cfg: Any) -> Any:
+    """A JSON-friendly dict of a (nested) config; callables become their qualified names."""
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+    if isinstance(cfg, dict):
+        return {str(k): to_dict(v) for k, v in cfg.items()}
+    if isinstance(cfg, (list, tuple)):
+        return [to_dict(v) for v in cfg]
+    if callable(cfg):
+        return f"{getattr(cfg, '__module__', '?')}.{getattr(cfg, '__qualname__', repr(cfg))}"
+    if isinstance(cfg, (str, int, float, bool)) or cfg is None:
+        return cfg
+    return repr(cfg)

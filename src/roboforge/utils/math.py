@@ -1,0 +1,83 @@
+"""Quaternion and frame math on torch tensors. Quaternions are (w, x, y, z) like MuJoCo."""
+
+from __future__ import annotations
+
+import torch
+
+
+def quat_conjugate(q: torch.Tensor) -> torch.Tensor:
+    """Conjugate of quaternions `(..., 4)`."""
+    return torch.cat((q[..., :1], -q[..., 1:]), dim=-1)
+
+
+def quat_mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Hamilton product `a * b` of quaternions `(..., 4)`."""
+    aw, ax, ay, az = a.unbind(-1)
+    bw, bx, by, bz = b.unbind(-1)
+    return torch.stack(
+        (
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ),
+        dim=-1,
+    )
+
+
+def quat_apply(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Rotate vectors `v (..., 3)` by unit quaternions `q (..., 4)`."""
+    w, xyz = q[..., :1], q[..., 1:]
+    t = 2.0 * torch.cross(xyz, v, dim=-1)
+    return v + w * t + torch.cross(xyz, t, dim=-1)
+
+
+def quat_apply_inverse(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Rotate vectors `v (..., 3)` by the inverse of unit quaternions `q (..., 4)` (world -> body)."""
+    return quat_apply(quat_conjugate(q), v)
+
+
+def quat_from_euler_xyz(roll: torch.Tensor, pitch: torch.Tensor, yaw: torch.Tensor) -> torch.Tensor:
+    """Quaternion `(..., 4)` from intrinsic roll-pitch-yaw angles (rotation Rz(yaw) Ry(pitch) Rx(roll))."""
+    cr, sr = torch.cos(roll * 0.5), torch.sin(roll * 0.5)
+    cp, sp = torch.cos(pitch * 0.5), torch.sin(pitch * 0.5)
+    cy, sy = torch.cos(yaw * 0.5), torch.sin(yaw * 0.5)
+    return torch.stack(
+        (
+            cr * cp * cy + sr * sp * sy,
+            sr * cp * cy - cr * sp * sy,
+            cr * sp * cy + sr * cp * sy,
+            cr * cp * sy - sr * sp * cy,
+        ),
+        dim=-1,
+    )
+
+
+def quat_unique(q: torch.Tensor) -> torch.Tensor:
+    """Quaternions with a non-negative real part (q and -q are the same rotation)."""
+    return torch.where(q[..., :1] < 0, -q, q)
+
+
+def quat_error_angle(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Rotation angle (rad) between unit quaternions `a` and `b`, shape `(...)`."""
+    dot = (a * b).sum(-1).abs().clamp(max=1.0)
+    return 2.0 * torch.acos(dot)
+
+
+def gravity_projected_b(quat_w: torch.Tensor) -> torch.Tensor:
+    """World gravity direction (0, 0, -1) expressed in the body frame, `(..., 3)`."""
+    down = torch.zeros(quat_w.shape[:-1] + (3,), dtype=quat_w.dtype, device=quat_w.device)
+    down[..., 2] = -1.0
+    return quat_apply_inverse(quat_w, down)
+
+
+def sample_uniform(
+    low: float | torch.Tensor,
+    high: float | torch.Tensor,
+    shape: tuple[int, ...],
+    device: torch.device | str,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Uniform samples in `[low, high)` with the given shape, from an optional generator."""
+    u = torch.rand(shape, device=device, generator=generator)
+    return low + (high - low) * u
