@@ -1,0 +1,53 @@
+"""Asset configs: articulations (robots) and rigid objects, as in Isaac Lab's `ArticulationCfg`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from roboforge.assets.actuators import ActuatorCfg
+from roboforge.assets.sources import SpawnCfg
+
+
+@dataclass(kw_only=True)
+class InitialStateCfg:
+    """Default root pose/velocity and joint positions/velocities (joint values by regex)."""
+
+    pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Root position (m) in the env frame."""
+    rot: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+    """Root orientation quaternion (w, x, y, z)."""
+    lin_vel: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Root linear velocity (m/s), world frame; floating bases only."""
+    ang_vel: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Root angular velocity (rad/s), body frame; floating bases only."""
+    joint_pos: dict[str, float] = field(default_factory=lambda: {".*": 0.0})
+    """Default joint positions by regex; joints matched by no regex keep the model's qpos0."""
+    joint_vel: dict[str, float] = field(default_factory=lambda: {".*": 0.0})
+    """Default joint velocities by regex."""
+
+
+@dataclass(kw_only=True)
+class ArticulationCfg:
+    """A robot: where its model comes from, its initial state and its actuator groups."""
+
+    spawn: SpawnCfg
+    """Model source (built-in, Menagerie or file)."""
+    init_state: InitialStateCfg = field(default_factory=InitialStateCfg)
+    """Default state, applied at reset."""
+    actuators: dict[str, ActuatorCfg] = field(default_factory=dict)
+    """Actuator groups by name; the model's own actuators are replaced by these. Joints in no group are passive."""
+    soft_joint_pos_limit_factor: float = 1.0
+    """Fraction of the joint range used for soft limits (rewards, clipping)."""
+
+
+@dataclass(kw_only=True)
+class RigidObjectCfg:
+    """A free rigid body (cube, ball ...) with a default pose."""
+
+    spawn: SpawnCfg
+    """Model source (built-in, Menagerie or file)."""
+    init_state: InitialStateCfg = field(default_factory=InitialStateCfg)
+    """Default root pose and velocity."""
+
+
+EntityCfg = ArticulationCfg | RigidObjectCfg

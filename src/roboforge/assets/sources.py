@@ -1,0 +1,79 @@
+"""Where an asset's MJCF comes from: a built-in builder, MuJoCo Menagerie, or the user's own file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import mujoco
+
+
+class AssetError(ValueError):
+    """An asset cannot be found or loaded; the message names the file and MuJoCo's reason."""
+
+
+@dataclass(kw_only=True)
+class BuiltinSpawnCfg:
+    """A model written by roboforge, produced by a function returning an MjSpec."""
+
+    builder: Callable[[], mujoco.MjSpec]
+    """Function that builds the model's MjSpec."""
+
+    def load(self) -> mujoco.MjSpec:
+        """The model's MjSpec."""
+        return self.builder()
+
+
+@dataclass(kw_only=True)
+class MenagerieSpawnCfg:
+    """A robot from MuJoCo Menagerie, loaded from `MENAGERIE_ROOT` when set, else downloaded and cached."""
+
+    robot: str
+    """Menagerie folder name, e.g. 'unitree_go1' or 'franka_emika_panda'."""
+    file: str
+    """MJCF file inside that folder, e.g. 'go1.xml' (the robot alone, without a scene)."""
+
+    def load(self) -> mujoco.MjSpec:
+        """The robot's MjSpec; unknown robots and missing files raise AssetError."""
+        import mujoco_menagerie
+
+        try:
+            folder = mujoco_menagerie.Cache().resolve(mujoco_menagerie.get(self.robot))
+        except mujoco_menagerie.MenagerieError as err:
+            raise AssetError(
+                f"Menagerie robot {self.robot!r} is not available: {err}. "
+                "Set MENAGERIE_ROOT to a folder of Menagerie models, or check the name with "
+                "`python -m mujoco_menagerie`."
+            ) from err
+        return load_model_file(Path(folder) / self.file)
+
+
+@dataclass(kw_only=True)
+class FileSpawnCfg:
+    """The user's own MJCF (.xml) or URDF (.urdf) file."""
+
+    path: str
+    """Path to the file; relative paths are taken from the current directory."""
+
+    def load(self) -> mujoco.MjSpec:
+        """The file's MjSpec; a missing or unloadable file raises AssetError."""
+        return load_model_file(Path(self.path))
+
+
+SpawnCfg = BuiltinSpawnCfg | MenagerieSpawnCfg | FileSpawnCfg
+
+
+def load_model_file(path: Path) -> mujoco.MjSpec:
+    """Parse an MJCF or URDF file into an MjSpec, with errors that name the file."""
+    path = path.expanduser()
+    if not path.is_file():
+        raise AssetError(f"Model file not found: {path.resolve()}. Check the path in the asset's spawn config.")
+    if path.suffix.lower() not in (".xml", ".mjcf", ".urdf"):
+        raise AssetError(f"Model file {path} must be MJCF (.xml) or URDF (.urdf), got {path.suffix!r}.")
+    try:
+        spec = mujoco.MjSpec.from_file(str(path))
+        spec.compile()  # surface model errors here, naming the file, not later in the scene
+    except Exception as err:
+        raise AssetError(f"MuJoCo cannot load {path}: {err}") from err
+    return spec

@@ -1,0 +1,86 @@
+"""What both env kinds share: scene + simulator, RNG, episode counters, the NaN guard, episode stats."""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import torch
+
+from roboforge.envs.env_cfg import BaseEnvCfg
+from roboforge.scene.scene import Scene
+from roboforge.sim.simulator import make_simulator
+
+
+class BaseRLEnv(gym.Env):
+    """Batched env base: owns the scene and simulator; subclasses define step/reset logic."""
+
+    is_vector_env = True
+    metadata = {"render_modes": [None]}
+
+    def __init__(self, cfg: BaseEnvCfg, per_world_fields: tuple[str, ...] = ()):
+        if cfg.decimation < 1:
+            raise ValueError(f"decimation must be >= 1, got {cfg.decimation}.")
+        self.cfg = cfg
+        self.device = torch.device(cfg.sim.device)
+        torch.manual_seed(cfg.seed)
+        self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.scene = Scene(cfg.scene)
+        self.sim = make_simulator(self.scene.model, cfg.scene.num_envs, cfg.sim, per_world_fields)
+        self.scene.bind(self.sim)
+        self.num_envs = cfg.scene.num_envs
+        self.physics_dt = self.sim.timestep
+        self.step_dt = self.physics_dt * cfg.decimation
+        self.max_episode_length_s = cfg.episode_length_s
+        self.max_episode_length = math.ceil(cfg.episode_length_s / self.step_dt)
+        self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
+        self.reset_buf = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        self.all_worlds = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
+        self._stat_sum: dict[str, torch.Tensor] = {}
+        self._stat_count: dict[str, torch.Tensor] = {}
+        self.nan_resets = torch.zeros((), dtype=torch.long, device=self.device)
+        self.common_step_counter = 0
+        self._qpos0 = torch.as_tensor(self.scene.model.qpos0, device=self.device, dtype=self.sim.qpos.dtype)
+
+    # --- physics ---------------------------------------------------------------------------------
+    def _physics_substep(self) -> None:
+        """Actuators -> one physics step (the caller applies action terms first)."""
+        self.scene.apply_actuators()
+        self.sim.step()
+
+    def _guard_exploded(self) -> torch.Tensor:
+        """Worlds `(num_envs,)` whose state is non-finite or too fast; their state is replaced by defaults."""
+        qpos, qvel = self.sim.qpos, self.sim.qvel
+        bad = ~torch.isfinite(qpos).all(1) | ~torch.isfinite(qvel).all(1) | (qvel.abs() > self.cfg.max_joint_vel).any(1)
+        qpos[:] = torch.where(bad[:, None], self._qpos0, qpos)
+        qvel.masked_fill_(bad[:, None], 0.0)
+        self.sim.sensordata.masked_fill_(bad[:, None], 0.0)
+        self.nan_resets += bad.sum()
+        return bad
+
+    def _reset_physics(self, mask: torch.Tensor) -> None:
+        """Default model state, then every entity's default root/joint state, in the selected worlds."""
+        self.sim.reset(mask)
+        self.scene.reset_to_default(mask)
+
+    # --- episode statistics (device-side sums, read once per training iteration) ------------------
+    def _accumulate(self, log: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+        for key, (total, count) in log.items():
+            self._stat_sum[key] = self._stat_sum.get(key, 0.0) + total
+            self._stat_count[key] = self._stat_count.get(key, 0) + count
+
+    def pop_episode_stats(self) -> dict[str, float]:
+        """Means of the logged episode statistics since the last call, plus `nan_resets` (host sync)."""
+        stats = {
+            key: float(total / max(float(self._stat_count[key]), 1.0))
+            for key, total in self._stat_sum.items()
+            if float(self._stat_count[key]) > 0
+        }
+        stats["nan_resets"] = float(self.nan_resets)
+        self._stat_sum.clear()
+        self._stat_count.clear()
+        return stats
+
+    def close(self) -> None:
+        """Release the simulator."""
+        self.sim = None  # type: ignore[assignment]

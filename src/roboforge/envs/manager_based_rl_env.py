@@ -1,0 +1,122 @@
+"""`ManagerBasedRLEnv`: an RL env assembled from managers, stepped without host syncs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+from roboforge.envs.base_env import BaseRLEnv
+from roboforge.envs.env_cfg import ManagerBasedRLEnvCfg
+from roboforge.managers import (
+    ActionManager,
+    CommandManager,
+    CurriculumManager,
+    EventManager,
+    ObservationManager,
+    RewardManager,
+    TerminationManager,
+)
+
+
+class ManagerBasedRLEnv(BaseRLEnv):
+    """Batched RL env driven by managers.
+
+    `step(action)`: actions -> decimation x (action terms, actuators, physics) -> NaN guard ->
+    terminations -> rewards -> masked reset (curriculum, events 'reset') -> commands -> interval
+    events -> observations. Resets use boolean masks, so the step has no host sync.
+    """
+
+    cfg: ManagerBasedRLEnvCfg
+
+    def __init__(self, cfg: ManagerBasedRLEnvCfg, render_mode: str | None = None, **kwargs: Any):
+        super().__init__(cfg, per_world_fields=_per_world_fields(cfg))
+        self.render_mode = render_mode
+        self.event_manager = EventManager(cfg.events, self)
+        self.command_manager = CommandManager(cfg.commands, self)
+        self.action_manager = ActionManager(cfg.actions, self)
+        self.termination_manager = TerminationManager(cfg.terminations, self)
+        self.reward_manager = RewardManager(cfg.rewards, self)
+        self.curriculum_manager = CurriculumManager(cfg.curriculum, self)
+        self.event_manager.apply("startup")
+        self._reset(self.all_worlds, log=False)
+        self.observation_manager = ObservationManager(cfg.observations, self)
+        self.obs_buf = self.observation_manager.compute()
+        self._stat_sum.clear()
+        self._stat_count.clear()
+        self.action_space = gym.spaces.Box(-float("inf"), float("inf"), (self.num_envs, self.num_actions))
+        self.observation_space = gym.spaces.Dict(
+            {g: gym.spaces.Box(-float("inf"), float("inf"), (self.num_envs, d)) for g, d in self.obs_dims.items()}
+        )
+
+    @property
+    def num_actions(self) -> int:
+        return self.action_manager.total_action_dim
+
+    @property
+    def obs_dims(self) -> dict[str, int]:
+        return self.observation_manager.group_dims
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+        """Reset every world; returns (observations by group, extras)."""
+        if seed is not None:
+            self.rng.manual_seed(seed)
+        self._reset(self.all_worlds, log=False)
+        self.obs_buf = self.observation_manager.compute()
+        return self.obs_buf, {}
+
+    def step(self, action: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+        """Advance one env step; returns (obs, reward, terminated, time_outs, extras)."""
+        self.action_manager.process_action(action)
+        for _ in range(self.cfg.decimation):
+            self.action_manager.apply_action()
+            self._physics_substep()
+        self.episode_length_buf += 1
+        self.common_step_counter += 1
+        exploded = self._guard_exploded()
+        dones = self.termination_manager.compute() | exploded
+        terminated = self.termination_manager.terminated | exploded
+        time_outs = self.termination_manager.time_outs & ~exploded
+        reward = torch.where(exploded, 0.0, self.reward_manager.compute(self.step_dt))
+        self.reset_buf[:] = dones
+        self._reset(dones)
+        self.command_manager.compute(self.step_dt)
+        if self.event_manager.has_mode("interval"):
+            self.event_manager.apply("interval", dt=self.step_dt)
+        self.obs_buf = self.observation_manager.compute()
+        return self.obs_buf, reward, terminated, time_outs, {"log": {}}
+
+    def _reset(self, mask: torch.Tensor, log: bool = True) -> None:
+        """Masked reset of the selected worlds: curriculum, physics, events, managers, counters."""
+        self.curriculum_manager.compute(mask)
+        self._reset_physics(mask)
+        self.event_manager.apply("reset", mask)
+        reward_log = self.reward_manager.reset(mask)
+        term_log = self.termination_manager.reset(mask)
+        if log:
+            self._accumulate(reward_log)
+            self._accumulate(term_log)
+            length = ((self.episode_length_buf * mask).sum().float(), mask.sum())
+            self._accumulate({"Episode/length": length})
+        if hasattr(self, "observation_manager"):
+            self.observation_manager.reset(mask)
+        self.action_manager.reset(mask)
+        self.command_manager.reset(mask)
+        self.episode_length_buf.masked_fill_(mask, 0)
+        self.sim.forward(mask)
+
+    def pop_episode_stats(self) -> dict[str, float]:
+        stats = super().pop_episode_stats()
+        stats.update({k: float(v) for k, v in self.curriculum_manager.state.items()})
+        return stats
+
+
+def _per_world_fields(cfg: ManagerBasedRLEnvCfg) -> tuple[str, ...]:
+    """Model fields that event terms declare they randomize (`params['field']` or func.model_fields)."""
+    fields: list[str] = []
+    for term in cfg.events.values():
+        fields += list(getattr(term.func, "model_fields", ()))
+        if "field" in term.params:
+            fields.append(term.params["field"])
+    return tuple(dict.fromkeys(fields))

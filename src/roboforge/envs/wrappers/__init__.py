@@ -1,0 +1,1 @@
+"""Adapters from roboforge envs to RL libraries."""

@@ -1,0 +1,74 @@
+"""Action manager: splits the policy's action vector among action terms and applies them each physics step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from roboforge.utils.config import ConfigError
+
+
+@dataclass(kw_only=True)
+class ActionTermCfg:
+    """Base config of an action term; subclasses name their term class in `build`."""
+
+    asset_name: str = "robot"
+    """Scene entity the term drives."""
+
+    def build(self, env: Any) -> ActionTerm:
+        """The runtime term for `env`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement build(env).")
+
+
+class ActionTerm:
+    """Turns its slice of the action into targets: `process` once per env step, `apply` per physics step."""
+
+    action_dim: int
+
+    def process(self, actions: torch.Tensor) -> None:
+        """Store this term's raw actions `(num_envs, action_dim)`."""
+        raise NotImplementedError
+
+    def apply(self) -> None:
+        """Write the processed actions into the entity's targets."""
+        raise NotImplementedError
+
+    def reset(self, mask: torch.Tensor) -> None:
+        """Clear per-episode state in the worlds selected by `mask`."""
+
+
+class ActionManager:
+    """Holds the action terms, the current and previous action `(num_envs, total_dim)`."""
+
+    def __init__(self, cfgs: dict[str, ActionTermCfg], env: Any):
+        if not cfgs:
+            raise ConfigError("The env has no action terms; add at least one to `actions`.")
+        self.terms: dict[str, ActionTerm] = {name: cfg.build(env) for name, cfg in cfgs.items()}
+        self.term_dims = [t.action_dim for t in self.terms.values()]
+        self.total_action_dim = sum(self.term_dims)
+        self.action = torch.zeros(env.num_envs, self.total_action_dim, device=env.device)
+        self.prev_action = torch.zeros_like(self.action)
+
+    def process_action(self, action: torch.Tensor) -> None:
+        """Split `action (num_envs, total_dim)` among the terms; the last action becomes `prev_action`."""
+        if action.shape != self.action.shape:
+            raise ValueError(f"Expected actions of shape {tuple(self.action.shape)}, got {tuple(action.shape)}.")
+        self.prev_action[:] = self.action
+        self.action[:] = action.to(self.action.device)
+        for term, chunk in zip(self.terms.values(), torch.split(self.action, self.term_dims, dim=1), strict=True):
+            term.process(chunk)
+
+    def apply_action(self) -> None:
+        """Apply every term (once per physics step)."""
+        for term in self.terms.values():
+            term.apply()
+
+    def reset(self, mask: torch.Tensor) -> None:
+        """Zero the actions of the worlds selected by `mask` and reset the terms."""
+        m = mask[:, None]
+        self.action.masked_fill_(m, 0.0)
+        self.prev_action.masked_fill_(m, 0.0)
+        for term in self.terms.values():
+            term.reset(mask)

@@ -1,0 +1,89 @@
+"""Command manager: command terms (targets the policy must follow) resampled on a timer and at reset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from roboforge.utils.config import ConfigError
+from roboforge.utils.math import sample_uniform
+
+
+@dataclass(kw_only=True)
+class CommandTermCfg:
+    """Base config of a command term; subclasses build their term in `build`."""
+
+    resampling_time_range: tuple[float, float] = (10.0, 10.0)
+    """Seconds between resamples, drawn uniformly per world."""
+
+    def build(self, env: Any) -> CommandTerm:
+        """The runtime term for `env`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement build(env).")
+
+
+class CommandTerm:
+    """A command `(num_envs, dim)` resampled where each world's timer runs out, and at reset.
+
+    Subclasses implement `_resample(mask)` (write new commands where `mask`) and may implement
+    `_update()` (called every step, e.g. to recompute a heading command) and `metrics`.
+    """
+
+    def __init__(self, cfg: CommandTermCfg, env: Any):
+        self.cfg = cfg
+        self.env = env
+        self.num_envs = env.num_envs
+        self.device = env.device
+        self.time_left = torch.zeros(env.num_envs, device=env.device)
+        self.metrics: dict[str, torch.Tensor] = {}
+
+    @property
+    def command(self) -> torch.Tensor:
+        """The current command `(num_envs, dim)`."""
+        raise NotImplementedError
+
+    def compute(self, dt: float) -> None:
+        """Advance timers by `dt`, resample the worlds whose timer ran out, then update."""
+        self.time_left -= dt
+        self._resample_where(self.time_left <= 0.0)
+        self._update()
+
+    def reset(self, mask: torch.Tensor) -> None:
+        """Resample the commands of the selected worlds."""
+        self._resample_where(mask)
+
+    def _resample_where(self, mask: torch.Tensor) -> None:
+        lo, hi = self.cfg.resampling_time_range
+        new_time = sample_uniform(lo, hi, (self.num_envs,), self.device, self.env.rng)
+        self.time_left[:] = torch.where(mask, new_time, self.time_left)
+        self._resample(mask)
+
+    def _resample(self, mask: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def _update(self) -> None:
+        """Per-step update of the command (default: nothing)."""
+
+
+class CommandManager:
+    """Holds the command terms by name."""
+
+    def __init__(self, cfgs: dict[str, CommandTermCfg], env: Any):
+        self.terms: dict[str, CommandTerm] = {name: cfg.build(env) for name, cfg in cfgs.items()}
+
+    def get_command(self, name: str) -> torch.Tensor:
+        """The command of term `name`, `(num_envs, dim)`."""
+        if name not in self.terms:
+            raise ConfigError(f"No command term {name!r}. Commands: {', '.join(self.terms) or '(none)'}.")
+        return self.terms[name].command
+
+    def compute(self, dt: float) -> None:
+        """Advance every term by one env step."""
+        for term in self.terms.values():
+            term.compute(dt)
+
+    def reset(self, mask: torch.Tensor) -> None:
+        """Resample the selected worlds' commands."""
+        for term in self.terms.values():
+            term.reset(mask)

@@ -1,0 +1,138 @@
+"""Observation manager: groups of terms with noise, clip, scale and history, concatenated per group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from roboforge.managers.term import TermCfg, bind_term
+
+
+@dataclass(kw_only=True)
+class UniformNoiseCfg:
+    """Additive (or multiplicative) uniform noise in [n_min, n_max]."""
+
+    n_min: float = -0.1
+    """Lower bound."""
+    n_max: float = 0.1
+    """Upper bound."""
+    operation: str = "add"
+    """'add' or 'scale'."""
+
+    def apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Noisy copy of `x`."""
+        noise = torch.rand(x.shape, device=x.device, generator=generator) * (self.n_max - self.n_min) + self.n_min
+        return x + noise if self.operation == "add" else x * noise
+
+
+@dataclass(kw_only=True)
+class GaussianNoiseCfg:
+    """Additive (or multiplicative) gaussian noise N(mean, std)."""
+
+    mean: float = 0.0
+    """Mean."""
+    std: float = 0.1
+    """Standard deviation."""
+    operation: str = "add"
+    """'add' or 'scale'."""
+
+    def apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Noisy copy of `x`."""
+        noise = torch.randn(x.shape, device=x.device, generator=generator) * self.std + self.mean
+        return x + noise if self.operation == "add" else x * noise
+
+
+@dataclass(kw_only=True)
+class ObservationTermCfg(TermCfg):
+    """An observation term: `func(env, **params) -> (num_envs, k)`, then noise -> clip -> scale -> history."""
+
+    noise: UniformNoiseCfg | GaussianNoiseCfg | None = None
+    """Noise added when the group's corruption is on."""
+    clip: tuple[float, float] | None = None
+    """Clip range applied after noise."""
+    scale: float | None = None
+    """Factor applied after clipping."""
+    history_length: int = 0
+    """Stack this many past values (oldest first); 0 keeps only the current one."""
+
+
+@dataclass(kw_only=True)
+class ObservationGroupCfg:
+    """A named group of observation terms (e.g. 'policy', 'critic')."""
+
+    terms: dict[str, ObservationTermCfg] = field(default_factory=dict)
+    """Terms in output order."""
+    enable_corruption: bool = False
+    """Apply the terms' noise."""
+    concatenate: bool = True
+    """Concatenate terms into one `(num_envs, dim)` tensor (the only layout rsl_rl accepts)."""
+    history_length: int | None = None
+    """If set, overrides every term's history length."""
+
+
+class _History:
+    """Ring of the last `length` values of one term, flattened oldest first; refilled on reset."""
+
+    def __init__(self, length: int, num_envs: int, dim: int, device):
+        self.buf = torch.zeros(num_envs, length, dim, device=device)
+        self.fresh = torch.ones(num_envs, dtype=torch.bool, device=device)
+
+    def push(self, x: torch.Tensor) -> torch.Tensor:
+        self.buf[:] = torch.cat((self.buf[:, 1:], x[:, None]), dim=1)
+        self.buf[:] = torch.where(self.fresh[:, None, None], x[:, None].expand_as(self.buf), self.buf)
+        self.fresh.zero_()
+        return self.buf.flatten(1)
+
+
+class ObservationManager:
+    """Computes every group's observation tensor (see module docstring)."""
+
+    def __init__(self, groups: dict[str, ObservationGroupCfg], env: Any):
+        self.env = env
+        self.groups = groups
+        self._funcs = {
+            g: {t: bind_term("observation", f"{g}.{t}", cfg, env) for t, cfg in gcfg.terms.items()}
+            for g, gcfg in groups.items()
+        }
+        self._history: dict[tuple[str, str], _History] = {}
+        self.term_dims: dict[str, dict[str, int]] = {}
+        for g, gcfg in groups.items():
+            self.term_dims[g] = {}
+            for t, tcfg in gcfg.terms.items():
+                dim = self._funcs[g][t](env).shape[-1]
+                length = gcfg.history_length if gcfg.history_length is not None else tcfg.history_length
+                if length > 0:
+                    self._history[(g, t)] = _History(length, env.num_envs, dim, env.device)
+                self.term_dims[g][t] = dim * max(length, 1)
+        self.group_dims = {g: sum(d.values()) for g, d in self.term_dims.items()}
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        """Observation of every group `(num_envs, group_dim)`."""
+        return {g: self.compute_group(g) for g in self.groups}
+
+    def compute_group(self, group: str) -> torch.Tensor:
+        """Observation of one group, terms concatenated in order."""
+        gcfg = self.groups[group]
+        parts = []
+        for t, tcfg in gcfg.terms.items():
+            x = self._funcs[group][t](self.env).float()
+            if tcfg.noise is not None and gcfg.enable_corruption:
+                x = tcfg.noise.apply(x, self.env.rng)
+            if tcfg.clip is not None:
+                x = x.clamp(*tcfg.clip)
+            if tcfg.scale is not None:
+                x = x * tcfg.scale
+            hist = self._history.get((group, t))
+            parts.append(hist.push(x) if hist is not None else x)
+        return torch.cat(parts, dim=-1)
+
+    def reset(self, mask: torch.Tensor) -> None:
+        """Mark the histories of the selected worlds to be refilled with their next value."""
+        for hist in self._history.values():
+            hist.fresh |= mask
+        for funcs in self._funcs.values():
+            for f in funcs.values():
+                if hasattr(f, "reset"):
+                    f.reset(mask)

@@ -1,0 +1,47 @@
+"""Reward manager: weighted sum of reward terms times the env step dt, with per-term episode sums."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from roboforge.managers.term import TermCfg, bind_term
+
+
+@dataclass(kw_only=True)
+class RewardTermCfg(TermCfg):
+    """A reward term `func(env, **params) -> (num_envs,)`, scaled by `weight * step_dt`."""
+
+    weight: float
+    """Weight of the term (negative for penalties)."""
+
+
+class RewardManager:
+    """Computes the step reward and accumulates each term over the episode for logging."""
+
+    def __init__(self, cfgs: dict[str, RewardTermCfg], env: Any):
+        self.env = env
+        self.cfgs = {n: c for n, c in cfgs.items() if c.weight != 0.0}
+        self._funcs = {n: bind_term("reward", n, c, env) for n, c in self.cfgs.items()}
+        self.episode_sums = {n: torch.zeros(env.num_envs, device=env.device) for n in self.cfgs}
+        self.reward = torch.zeros(env.num_envs, device=env.device)
+
+    def compute(self, dt: float) -> torch.Tensor:
+        """Step reward `(num_envs,)` = sum over terms of weight * term * dt."""
+        self.reward.zero_()
+        for name, cfg in self.cfgs.items():
+            value = self._funcs[name](self.env).float() * (cfg.weight * dt)
+            self.reward += value
+            self.episode_sums[name] += value
+        return self.reward
+
+    def reset(self, mask: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Per-term (sum over ended episodes, episode count) for logging; clears the selected worlds."""
+        log = {}
+        count = mask.sum()
+        for name, sums in self.episode_sums.items():
+            log[f"Episode_Reward/{name}"] = ((sums * mask).sum() / self.env.max_episode_length_s, count)
+            sums.masked_fill_(mask, 0.0)
+        return log

@@ -1,0 +1,53 @@
+"""Termination manager: failure terms and time-out terms, kept apart (rsl_rl bootstraps on time-outs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from roboforge.managers.term import TermCfg, bind_term
+
+
+@dataclass(kw_only=True)
+class TerminationTermCfg(TermCfg):
+    """A termination term `func(env, **params) -> (num_envs,) bool`."""
+
+    time_out: bool = False
+    """True if this term ends the episode by time (not a failure)."""
+
+
+class TerminationManager:
+    """Combines termination terms into `terminated` (failures) and `time_outs`."""
+
+    def __init__(self, cfgs: dict[str, TerminationTermCfg], env: Any):
+        self.env = env
+        self.cfgs = cfgs
+        self._funcs = {n: bind_term("termination", n, c, env) for n, c in cfgs.items()}
+        shape = (env.num_envs,)
+        self.terminated = torch.zeros(shape, dtype=torch.bool, device=env.device)
+        self.time_outs = torch.zeros(shape, dtype=torch.bool, device=env.device)
+        self.term_dones = {n: torch.zeros(shape, dtype=torch.bool, device=env.device) for n in cfgs}
+
+    def compute(self) -> torch.Tensor:
+        """Done flags `(num_envs,)`; also fills `terminated`, `time_outs` and each term's flags."""
+        self.terminated.zero_()
+        self.time_outs.zero_()
+        for name, cfg in self.cfgs.items():
+            done = self._funcs[name](self.env).bool()
+            self.term_dones[name][:] = done
+            if cfg.time_out:
+                self.time_outs |= done
+            else:
+                self.terminated |= done
+        return self.terminated | self.time_outs
+
+    @property
+    def dones(self) -> torch.Tensor:
+        return self.terminated | self.time_outs
+
+    def reset(self, mask: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Per-term (number of ended episodes it caused, episode count) for logging."""
+        count = mask.sum()
+        return {f"Episode_Termination/{n}": ((d & mask).sum().float(), count) for n, d in self.term_dones.items()}

@@ -1,0 +1,5 @@
+"""Action terms."""
+
+from roboforge.mdp.actions.joint_actions import JointEffortActionCfg, JointPositionActionCfg, JointVelocityActionCfg
+
+__all__ = ["JointEffortActionCfg", "JointPositionActionCfg", "JointVelocityActionCfg"]

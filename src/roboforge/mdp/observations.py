@@ -1,0 +1,56 @@
+"""Observation terms `(env, **params) -> (num_envs, k)`."""
+
+from __future__ import annotations
+
+import torch
+
+
+def joint_pos(env, asset_name: str = "robot", joint_names: list[str] | None = None) -> torch.Tensor:
+    """Joint positions."""
+    entity = env.scene[asset_name]
+    return entity.data.joint_pos[:, entity.joint_index(joint_names)]
+
+
+def joint_pos_rel(env, asset_name: str = "robot", joint_names: list[str] | None = None) -> torch.Tensor:
+    """Joint positions relative to the default joint positions."""
+    entity = env.scene[asset_name]
+    idx = entity.joint_index(joint_names)
+    return entity.data.joint_pos[:, idx] - entity.default_joint_pos[:, idx]
+
+
+def joint_vel(env, asset_name: str = "robot", joint_names: list[str] | None = None) -> torch.Tensor:
+    """Joint velocities."""
+    entity = env.scene[asset_name]
+    return entity.data.joint_vel[:, entity.joint_index(joint_names)]
+
+
+def joint_vel_rel(env, asset_name: str = "robot", joint_names: list[str] | None = None) -> torch.Tensor:
+    """Joint velocities relative to the default joint velocities."""
+    entity = env.scene[asset_name]
+    idx = entity.joint_index(joint_names)
+    return entity.data.joint_vel[:, idx] - entity.default_joint_vel[:, idx]
+
+
+def base_lin_vel_b(env, asset_name: str = "robot") -> torch.Tensor:
+    """Root linear velocity in the root frame."""
+    return env.scene[asset_name].data.root_lin_vel_b
+
+
+def base_ang_vel_b(env, asset_name: str = "robot") -> torch.Tensor:
+    """Root angular velocity in the root frame."""
+    return env.scene[asset_name].data.root_ang_vel_b
+
+
+def projected_gravity_b(env, asset_name: str = "robot") -> torch.Tensor:
+    """Gravity direction in the root frame."""
+    return env.scene[asset_name].data.projected_gravity_b
+
+
+def last_action(env) -> torch.Tensor:
+    """The action of the previous env step."""
+    return env.action_manager.action
+
+
+def generated_commands(env, command_name: str) -> torch.Tensor:
+    """The current command of a command term."""
+    return env.command_manager.get_command(command_name)

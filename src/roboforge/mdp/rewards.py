@@ -1,0 +1,44 @@
+"""Reward terms `(env, **params) -> (num_envs,)`; the reward manager multiplies by weight and dt."""
+
+from __future__ import annotations
+
+import torch
+
+
+def is_alive(env) -> torch.Tensor:
+    """1 for worlds not terminated by a failure this step."""
+    return (~env.termination_manager.terminated).float()
+
+
+def is_terminated(env) -> torch.Tensor:
+    """1 for worlds terminated by a failure (time-outs excluded) this step."""
+    return env.termination_manager.terminated.float()
+
+
+def joint_pos_target_l2(env, target: float, asset_name: str = "robot", joint_names: list[str] | None = None):
+    """Squared distance of the joint positions to a fixed target, summed over joints."""
+    entity = env.scene[asset_name]
+    pos = entity.data.joint_pos[:, entity.joint_index(joint_names)]
+    return torch.sum(torch.square(pos - target), dim=1)
+
+
+def joint_vel_l1(env, asset_name: str = "robot", joint_names: list[str] | None = None) -> torch.Tensor:
+    """Sum of absolute joint velocities."""
+    entity = env.scene[asset_name]
+    return torch.sum(torch.abs(entity.data.joint_vel[:, entity.joint_index(joint_names)]), dim=1)
+
+
+def joint_vel_l2(env, asset_name: str = "robot", joint_names: list[str] | None = None) -> torch.Tensor:
+    """Sum of squared joint velocities."""
+    entity = env.scene[asset_name]
+    return torch.sum(torch.square(entity.data.joint_vel[:, entity.joint_index(joint_names)]), dim=1)
+
+
+def action_l2(env) -> torch.Tensor:
+    """Sum of squared actions."""
+    return torch.sum(torch.square(env.action_manager.action), dim=1)
+
+
+def action_rate_l2(env) -> torch.Tensor:
+    """Sum of squared changes of the action between env steps."""
+    return torch.sum(torch.square(env.action_manager.action - env.action_manager.prev_action), dim=1)

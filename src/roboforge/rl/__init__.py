@@ -1,0 +1,1 @@
+"""Training, evaluation, checkpoints and benchmarks on top of rsl_rl's PPO."""

@@ -1,0 +1,114 @@
+"""Typed rsl_rl 5.x PPO runner configs, converted to the dict rsl_rl expects by `to_rsl_rl()`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(kw_only=True)
+class RslRlModelCfg:
+    """Actor or critic network."""
+
+    hidden_dims: list[int] = field(default_factory=lambda: [256, 256, 256])
+    """Hidden layer sizes of the MLP."""
+    activation: str = "elu"
+    """Activation function name."""
+    obs_normalization: bool = False
+    """Normalize inputs with running statistics (baked into exported policies)."""
+    init_noise_std: float = 1.0
+    """Initial action noise std (actor only)."""
+    rnn_type: str | None = None
+    """'lstm' or 'gru' for a recurrent model; None for an MLP."""
+    rnn_hidden_dim: int = 256
+    """Recurrent hidden size."""
+    rnn_num_layers: int = 1
+    """Recurrent layers."""
+
+    def to_rsl_rl(self, stochastic: bool) -> dict[str, Any]:
+        """The rsl_rl model dict ('MLPModel' or 'RNNModel')."""
+        cfg: dict[str, Any] = {
+            "class_name": "RNNModel" if self.rnn_type else "MLPModel",
+            "hidden_dims": list(self.hidden_dims),
+            "activation": self.activation,
+            "obs_normalization": self.obs_normalization,
+        }
+        if self.rnn_type:
+            cfg.update(rnn_type=self.rnn_type, rnn_hidden_dim=self.rnn_hidden_dim, rnn_num_layers=self.rnn_num_layers)
+        if stochastic:
+            cfg["distribution_cfg"] = {
+                "class_name": "GaussianDistribution",
+                "init_std": self.init_noise_std,
+                "std_type": "scalar",
+            }
+        return cfg
+
+
+@dataclass(kw_only=True)
+class RslRlPpoAlgorithmCfg:
+    """PPO hyperparameters."""
+
+    learning_rate: float = 1.0e-3
+    """Adam learning rate (initial value with the adaptive schedule)."""
+    schedule: str = "adaptive"
+    """'adaptive' (KL-based) or 'fixed'."""
+    desired_kl: float = 0.01
+    """Target KL for the adaptive schedule."""
+    gamma: float = 0.99
+    """Discount factor."""
+    lam: float = 0.95
+    """GAE lambda."""
+    clip_param: float = 0.2
+    """PPO clip range."""
+    entropy_coef: float = 0.005
+    """Entropy bonus."""
+    value_loss_coef: float = 1.0
+    """Value loss weight."""
+    use_clipped_value_loss: bool = True
+    """Clip the value loss like the policy loss."""
+    num_learning_epochs: int = 5
+    """Passes over each rollout."""
+    num_mini_batches: int = 4
+    """Mini-batches per epoch."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping norm."""
+
+    def to_rsl_rl(self) -> dict[str, Any]:
+        return {"class_name": "PPO", **{k: getattr(self, k) for k in self.__dataclass_fields__}}
+
+
+@dataclass(kw_only=True)
+class RslRlPpoRunnerCfg:
+    """Everything the PPO runner needs besides the env."""
+
+    num_steps_per_env: int = 24
+    """Env steps per world per iteration (rollout length)."""
+    max_iterations: int = 300
+    """Training iterations."""
+    save_interval: int = 50
+    """Iterations between checkpoints (the last one is always saved)."""
+    experiment_name: str = "default"
+    """Name used in logs."""
+    obs_groups: dict[str, list[str]] = field(default_factory=lambda: {"actor": ["policy"], "critic": ["policy"]})
+    """Which observation groups feed the actor and the critic."""
+    clip_actions: float | None = None
+    """Clip actions to [-x, x] before the env sees them."""
+    actor: RslRlModelCfg = field(default_factory=RslRlModelCfg)
+    """Actor network."""
+    critic: RslRlModelCfg = field(default_factory=RslRlModelCfg)
+    """Critic network."""
+    algorithm: RslRlPpoAlgorithmCfg = field(default_factory=RslRlPpoAlgorithmCfg)
+    """PPO hyperparameters."""
+
+    def to_rsl_rl(self) -> dict[str, Any]:
+        """The train_cfg dict of rsl_rl 5.x."""
+        return {
+            "num_steps_per_env": self.num_steps_per_env,
+            "save_interval": self.save_interval,
+            "obs_groups": {k: list(v) for k, v in self.obs_groups.items()},
+            "actor": self.actor.to_rsl_rl(stochastic=True),
+            "critic": self.critic.to_rsl_rl(stochastic=False),
+            "algorithm": self.algorithm.to_rsl_rl(),
+            "multi_gpu": None,
+            "check_for_nan": True,
+        }

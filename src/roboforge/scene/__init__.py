@@ -1,0 +1,6 @@
+"""Scene: builds one MjSpec from a `SceneCfg`, resolves names to indices, exposes entity data views."""
+
+from roboforge.scene.entity import Entity, EntityData
+from roboforge.scene.scene import Scene, SceneCfg
+
+__all__ = ["Entity", "EntityData", "Scene", "SceneCfg"]

@@ -1,0 +1,279 @@
+"""An entity (robot or object) bound to a simulator: index tensors, data views, writers, actuation.
+
+Names are resolved to indices once here. Data views read the simulator's state tensors through those
+indices and return float32 tensors shaped `(num_envs, ...)`; writers take a world mask and write in
+place with `torch.where`, so no host sync is needed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import mujoco
+import torch
+
+from roboforge.assets.actuators import ActuatorGroup, resolve_joints
+from roboforge.assets.articulation import ArticulationCfg, EntityCfg
+from roboforge.sim.simulator import Simulator
+from roboforge.utils.math import gravity_projected_b, quat_apply, quat_apply_inverse
+
+_TRACK = "_rf_"
+
+
+class EntityData:
+    """Read-only views of one entity's state (world frame `_w`, body frame `_b`)."""
+
+    def __init__(self, entity: Entity):
+        self._e = entity
+        self._sim = entity.sim
+
+    # joints ------------------------------------------------------------------------------------
+    @property
+    def joint_pos(self) -> torch.Tensor:
+        """Joint positions `(num_envs, num_joints)`."""
+        return self._sim.qpos[:, self._e.joint_qpos_adr].float()
+
+    @property
+    def joint_vel(self) -> torch.Tensor:
+        """Joint velocities `(num_envs, num_joints)`."""
+        return self._sim.qvel[:, self._e.joint_dof_adr].float()
+
+    # root ----------------------------------------------------------------------------------------
+    @property
+    def root_pos_w(self) -> torch.Tensor:
+        """Root position `(num_envs, 3)`, world frame."""
+        if self._e.is_floating:
+            return self._sim.qpos[:, self._e.root_qpos_adr : self._e.root_qpos_adr + 3].float()
+        return self.body_pos_w[:, 0]
+
+    @property
+    def root_quat_w(self) -> torch.Tensor:
+        """Root orientation `(num_envs, 4)` (w, x, y, z), world frame."""
+        if self._e.is_floating:
+            return self._sim.qpos[:, self._e.root_qpos_adr + 3 : self._e.root_qpos_adr + 7].float()
+        return self.body_quat_w[:, 0]
+
+    @property
+    def root_lin_vel_w(self) -> torch.Tensor:
+        """Root linear velocity `(num_envs, 3)`, world frame."""
+        if self._e.is_floating:
+            return self._sim.qvel[:, self._e.root_dof_adr : self._e.root_dof_adr + 3].float()
+        return self.body_lin_vel_w[:, 0]
+
+    @property
+    def root_ang_vel_b(self) -> torch.Tensor:
+        """Root angular velocity `(num_envs, 3)`, body frame."""
+        if self._e.is_floating:
+            return self._sim.qvel[:, self._e.root_dof_adr + 3 : self._e.root_dof_adr + 6].float()
+        return quat_apply_inverse(self.root_quat_w, self.body_ang_vel_w[:, 0])
+
+    @property
+    def root_lin_vel_b(self) -> torch.Tensor:
+        """Root linear velocity `(num_envs, 3)`, body frame."""
+        return quat_apply_inverse(self.root_quat_w, self.root_lin_vel_w)
+
+    @property
+    def root_ang_vel_w(self) -> torch.Tensor:
+        """Root angular velocity `(num_envs, 3)`, world frame."""
+        return quat_apply(self.root_quat_w, self.root_ang_vel_b)
+
+    @property
+    def projected_gravity_b(self) -> torch.Tensor:
+        """Gravity direction in the root frame `(num_envs, 3)` ((0, 0, -1) when upright)."""
+        return gravity_projected_b(self.root_quat_w)
+
+    # bodies (from the tracking sensors: values of the last physics step or forward pass) -----------
+    @property
+    def body_pos_w(self) -> torch.Tensor:
+        """Body positions `(num_envs, num_bodies, 3)`, world frame."""
+        return self._sensor("pos").view(-1, self._e.num_bodies, 3)
+
+    @property
+    def body_quat_w(self) -> torch.Tensor:
+        """Body orientations `(num_envs, num_bodies, 4)`, world frame."""
+        return self._sensor("quat").view(-1, self._e.num_bodies, 4)
+
+    @property
+    def body_lin_vel_w(self) -> torch.Tensor:
+        """Body linear velocities `(num_envs, num_bodies, 3)`, world frame."""
+        return self._sensor("linvel").view(-1, self._e.num_bodies, 3)
+
+    @property
+    def body_ang_vel_w(self) -> torch.Tensor:
+        """Body angular velocities `(num_envs, num_bodies, 3)`, world frame."""
+        return self._sensor("angvel").view(-1, self._e.num_bodies, 3)
+
+    def _sensor(self, kind: str) -> torch.Tensor:
+        return self._sim.sensordata[:, self._e.sensor_cols[kind]].float()
+
+
+class Entity:
+    """One named entity of the scene, bound to the simulator (see module docstring)."""
+
+    def __init__(self, name: str, cfg: EntityCfg, model: mujoco.MjModel, sim: Simulator, env_origins: torch.Tensor):
+        self.name = name
+        self.cfg = cfg
+        self.sim = sim
+        self.device = sim.device
+        self.num_envs = sim.num_worlds
+        prefix = f"{name}/"
+        dev = sim.device
+        joints = [model.joint(i) for i in range(model.njnt) if model.joint(i).name.startswith(prefix)]
+        free = [j for j in joints if int(model.jnt_type[j.id]) == mujoco.mjtJoint.mjJNT_FREE.value]
+        hinge_slide = (mujoco.mjtJoint.mjJNT_HINGE.value, mujoco.mjtJoint.mjJNT_SLIDE.value)
+        moving = [j for j in joints if int(model.jnt_type[j.id]) in hinge_slide]
+        self.is_floating = bool(free)
+        self.root_qpos_adr = int(model.jnt_qposadr[free[0].id]) if free else -1
+        self.root_dof_adr = int(model.jnt_dofadr[free[0].id]) if free else -1
+        self.joint_names = [j.name[len(prefix) :] for j in moving]
+        self.joint_qpos_adr = torch.tensor([int(model.jnt_qposadr[j.id]) for j in moving], dtype=torch.long, device=dev)
+        self.joint_dof_adr = torch.tensor([int(model.jnt_dofadr[j.id]) for j in moving], dtype=torch.long, device=dev)
+        bodies = [model.body(i) for i in range(model.nbody) if model.body(i).name.startswith(prefix)]
+        self.body_names = [b.name[len(prefix) :] for b in bodies]
+        self.body_ids = [b.id for b in bodies]
+        self.sensor_cols = {
+            kind: _sensor_columns(model, [f"{prefix}{_TRACK}{kind}:{b}" for b in self.body_names], dev)
+            for kind in ("pos", "quat", "linvel", "angvel")
+        }
+        self._init_limits(model, moving)
+        self._init_defaults(model, moving, env_origins)
+        self._init_actuators(model, prefix)
+        self._index_cache: dict[tuple[str, ...], torch.Tensor] = {}
+        self.data = EntityData(self)
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+    @property
+    def num_bodies(self) -> int:
+        return len(self.body_names)
+
+    # setup -----------------------------------------------------------------------------------
+    def _init_limits(self, model: mujoco.MjModel, moving: list) -> None:
+        limits = torch.full((self.num_joints, 2), float("inf"), device=self.device)
+        limits[:, 0] = -float("inf")
+        for k, j in enumerate(moving):
+            if model.jnt_limited[j.id]:
+                limits[k] = torch.tensor(model.jnt_range[j.id], dtype=torch.float32)
+        self.joint_pos_limits = limits
+        factor = getattr(self.cfg, "soft_joint_pos_limit_factor", 1.0)
+        mid, half = limits.mean(1), (limits[:, 1] - limits[:, 0]) / 2 * factor
+        soft = torch.stack((mid - half, mid + half), dim=1)
+        self.soft_joint_pos_limits = torch.where(torch.isfinite(limits), soft, limits)
+
+    def _init_defaults(self, model: mujoco.MjModel, moving: list, env_origins: torch.Tensor) -> None:
+        init = self.cfg.init_state
+        qpos0 = [float(model.qpos0[model.jnt_qposadr[j.id]]) for j in moving]
+        pos = [_regex_value(init.joint_pos, n, q) for n, q in zip(self.joint_names, qpos0, strict=True)]
+        vel = [_regex_value(init.joint_vel, n, 0.0) for n in self.joint_names]
+        _check_regexes(init.joint_pos, self.joint_names, f"{self.name}.init_state.joint_pos")
+        n = self.num_envs
+        self.default_joint_pos = torch.tensor(pos, device=self.device).repeat(n, 1)
+        self.default_joint_vel = torch.tensor(vel, device=self.device).repeat(n, 1)
+        self.default_root_pos = torch.tensor(init.pos, device=self.device).repeat(n, 1) + env_origins
+        self.default_root_quat = torch.tensor(init.rot, device=self.device).repeat(n, 1)
+        self.default_root_lin_vel = torch.tensor(init.lin_vel, device=self.device).repeat(n, 1)
+        self.default_root_ang_vel = torch.tensor(init.ang_vel, device=self.device).repeat(n, 1)
+
+    def _init_actuators(self, model: mujoco.MjModel, prefix: str) -> None:
+        shape = (self.num_envs, self.num_joints)
+        self.joint_pos_target = self.default_joint_pos.clone()
+        self.joint_vel_target = torch.zeros(shape, device=self.device)
+        self.joint_effort_target = torch.zeros(shape, device=self.device)
+        self.actuator_groups: list[ActuatorGroup] = []
+        if not isinstance(self.cfg, ArticulationCfg):
+            return
+        claimed: set[str] = set()
+        for group_name, group_cfg in self.cfg.actuators.items():
+            ids = resolve_joints(group_cfg.joint_names_expr, self.joint_names, f"{self.name} actuator {group_name!r}")
+            ids = [i for i in ids if self.joint_names[i] not in claimed]
+            names = [self.joint_names[i] for i in ids]
+            claimed.update(names)
+            ctrl_ids = [model.actuator(f"{prefix}{n}").id for n in names]
+            self.actuator_groups.append(ActuatorGroup(group_cfg, ids, names, ctrl_ids, self.device))
+
+    # lookups ---------------------------------------------------------------------------------
+    def find_joints(self, patterns: list[str] | str) -> tuple[list[int], list[str]]:
+        """Joint indices and names matching the regexes (full match); none raises with the choices."""
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        ids = resolve_joints(patterns, self.joint_names, f"Entity {self.name!r} joints")
+        return ids, [self.joint_names[i] for i in ids]
+
+    def find_bodies(self, patterns: list[str] | str) -> tuple[list[int], list[str]]:
+        """Body indices and names matching the regexes (full match); none raises with the choices."""
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        ids = resolve_joints(patterns, self.body_names, f"Entity {self.name!r} bodies")
+        return ids, [self.body_names[i] for i in ids]
+
+    def joint_index(self, patterns: list[str] | str | None) -> torch.Tensor | slice:
+        """Index of the joints matching `patterns` (cached; None = all joints) for `data.joint_pos[:, idx]`."""
+        if patterns is None:
+            return slice(None)
+        key = (patterns,) if isinstance(patterns, str) else tuple(patterns)
+        if key not in self._index_cache:
+            ids, _ = self.find_joints(list(key))
+            self._index_cache[key] = torch.tensor(ids, dtype=torch.long, device=self.device)
+        return self._index_cache[key]
+
+    # writers (masked, graph-safe) --------------------------------------------------------------
+    def write_joint_state(self, pos: torch.Tensor, vel: torch.Tensor, mask: torch.Tensor) -> None:
+        """Set joint positions/velocities `(num_envs, num_joints)` in the worlds selected by `mask`."""
+        m = mask[:, None]
+        qpos, qvel = self.sim.qpos, self.sim.qvel
+        qpos[:, self.joint_qpos_adr] = torch.where(m, pos.to(qpos.dtype), qpos[:, self.joint_qpos_adr])
+        qvel[:, self.joint_dof_adr] = torch.where(m, vel.to(qvel.dtype), qvel[:, self.joint_dof_adr])
+
+    def write_root_state(
+        self, pos_w: torch.Tensor, quat_w: torch.Tensor, lin_vel_w: torch.Tensor, ang_vel_b: torch.Tensor, mask
+    ) -> None:
+        """Set the free root's pose and velocity in the worlds selected by `mask` (floating bases only)."""
+        if not self.is_floating:
+            return
+        m = mask[:, None]
+        q, d = self.root_qpos_adr, self.root_dof_adr
+        qpos, qvel = self.sim.qpos, self.sim.qvel
+        qpos[:, q : q + 7] = torch.where(m, torch.cat((pos_w, quat_w), 1).to(qpos.dtype), qpos[:, q : q + 7])
+        qvel[:, d : d + 6] = torch.where(m, torch.cat((lin_vel_w, ang_vel_b), 1).to(qvel.dtype), qvel[:, d : d + 6])
+
+    def reset_to_default(self, mask: torch.Tensor) -> None:
+        """Default root and joint state, and joint targets at the defaults, in the selected worlds."""
+        self.write_root_state(
+            self.default_root_pos, self.default_root_quat, self.default_root_lin_vel, self.default_root_ang_vel, mask
+        )
+        self.write_joint_state(self.default_joint_pos, self.default_joint_vel, mask)
+        m = mask[:, None]
+        self.joint_pos_target[:] = torch.where(m, self.default_joint_pos, self.joint_pos_target)
+        self.joint_vel_target.masked_fill_(m, 0.0)
+        self.joint_effort_target.masked_fill_(m, 0.0)
+
+    def apply_actuators(self) -> None:
+        """Write this entity's actuator controls from its joint targets (once per physics step)."""
+        if not self.actuator_groups:
+            return
+        pos, vel = self.data.joint_pos, self.data.joint_vel
+        for group in self.actuator_groups:
+            ctrl = group.compute(pos, vel, self.joint_pos_target, self.joint_vel_target, self.joint_effort_target)
+            self.sim.ctrl[:, group.ctrl_ids] = ctrl.to(self.sim.ctrl.dtype)
+
+
+def _sensor_columns(model: mujoco.MjModel, names: list[str], device) -> torch.Tensor:
+    cols: list[int] = []
+    for name in names:
+        sensor = model.sensor(name)
+        adr, dim = int(sensor.adr[0]), int(sensor.dim[0])
+        cols.extend(range(adr, adr + dim))
+    return torch.tensor(cols, dtype=torch.long, device=device)
+
+
+def _regex_value(table: dict[str, float], name: str, default: float) -> float:
+    for pattern, value in table.items():
+        if re.fullmatch(pattern, name):
+            return float(value)
+    return default
+
+
+def _check_regexes(table: dict[str, float], names: list[str], what: str) -> None:
+    for pattern in table:
+        if pattern != ".*" and not any(re.fullmatch(pattern, n) for n in names):
+            raise ValueError(f"{what}: regex {pattern!r} matches no joint. Joints: {', '.join(names)}.")

@@ -1,0 +1,139 @@
+"""`SceneCfg` -> one MjSpec (ground, light, entities) -> MjModel, and the bound `Scene` of entities."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import mujoco
+import torch
+
+from roboforge.assets.actuators import add_actuators, resolve_joints
+from roboforge.assets.articulation import ArticulationCfg, EntityCfg
+from roboforge.scene.entity import Entity
+from roboforge.sim.simulator import Simulator
+
+TRACK_PREFIX = "_rf_"  # sensors the scene adds to track body poses and velocities
+
+
+@dataclass(kw_only=True)
+class SceneCfg:
+    """What is in every world: ground, light and named entities (robots, objects)."""
+
+    num_envs: int = 1
+    """Number of parallel worlds."""
+    env_spacing: float = 2.0
+    """Distance (m) between env origins on a grid (used for display and terrain layouts)."""
+    ground: bool = True
+    """Add a ground plane at z = 0."""
+    light: bool = True
+    """Add a directional light."""
+    entities: dict[str, EntityCfg] = field(default_factory=dict)
+    """Entities by name; a name prefixes its joints, bodies and actuators ('robot/elbow')."""
+
+
+class Scene:
+    """The compiled scene: model plus, once bound to a simulator, the entities and their data views."""
+
+    def __init__(self, cfg: SceneCfg):
+        if cfg.num_envs < 1:
+            raise ValueError(f"scene.num_envs must be >= 1, got {cfg.num_envs}.")
+        self.cfg = cfg
+        self.spec = build_spec(cfg)
+        try:
+            self.model = self.spec.compile()
+        except Exception as err:
+            raise ValueError(f"The scene does not compile: {err}") from err
+        self.entities: dict[str, Entity] = {}
+        self.env_origins = torch.zeros(cfg.num_envs, 3)
+
+    @property
+    def num_envs(self) -> int:
+        return self.cfg.num_envs
+
+    def bind(self, sim: Simulator) -> None:
+        """Create the entities' index tensors and data views on `sim`."""
+        self.env_origins = grid_origins(self.num_envs, self.cfg.env_spacing, sim.device)
+        self.entities = {
+            name: Entity(name, cfg, self.model, sim, self.env_origins) for name, cfg in self.cfg.entities.items()
+        }
+
+    def __getitem__(self, name: str) -> Entity:
+        if name not in self.entities:
+            raise KeyError(f"No entity {name!r} in the scene. Entities: {', '.join(self.entities)}.")
+        return self.entities[name]
+
+    def reset_to_default(self, mask: torch.Tensor) -> None:
+        """Write every entity's default root and joint state into the worlds selected by `mask`."""
+        for entity in self.entities.values():
+            entity.reset_to_default(mask)
+
+    def apply_actuators(self) -> None:
+        """Turn every entity's joint targets into controls (call once per physics step)."""
+        for entity in self.entities.values():
+            entity.apply_actuators()
+
+
+def grid_origins(num_envs: int, spacing: float, device) -> torch.Tensor:
+    """Env origins `(num_envs, 3)` on a square grid centred at the world origin."""
+    cols = math.ceil(math.sqrt(num_envs))
+    idx = torch.arange(num_envs, device=device)
+    rows_f, cols_f = (idx // cols).float(), (idx % cols).float()
+    origins = torch.zeros(num_envs, 3, device=device)
+    origins[:, 0] = (rows_f - (math.ceil(num_envs / cols) - 1) / 2) * spacing
+    origins[:, 1] = (cols_f - (cols - 1) / 2) * spacing
+    return origins
+
+
+def build_spec(cfg: SceneCfg) -> mujoco.MjSpec:
+    """One MjSpec with the ground, light and every entity attached under its name prefix."""
+    spec = mujoco.MjSpec()
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    if cfg.ground:
+        spec.worldbody.add_geom(name="ground", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.05])
+    if cfg.light:
+        spec.worldbody.add_light(name="sun", pos=[0, 0, 5], dir=[0, 0, -1], type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL)
+    for k, (name, entity_cfg) in enumerate(cfg.entities.items()):
+        child = entity_spec(name, entity_cfg)
+        if k == 0:  # the first entity's model sets the default timestep (SimCfg.timestep overrides it)
+            spec.option.timestep = child.option.timestep
+        child.option.timestep = spec.option.timestep
+        frame = spec.worldbody.add_frame(pos=list(entity_cfg.init_state.pos), quat=list(entity_cfg.init_state.rot))
+        spec.attach(child, prefix=f"{name}/", frame=frame)
+    return spec
+
+
+def entity_spec(name: str, cfg: EntityCfg) -> mujoco.MjSpec:
+    """The entity's own spec with roboforge's actuators and body-tracking sensors added."""
+    spec = cfg.spawn.load()
+    for key in list(spec.keys):
+        spec.delete(key)
+    if isinstance(cfg, ArticulationCfg):
+        for act in list(spec.actuators):
+            spec.delete(act)
+        joints = [j.name for j in spec.joints if j.type != mujoco.mjtJoint.mjJNT_FREE]
+        claimed: set[str] = set()
+        for group_name, group in cfg.actuators.items():
+            ids = resolve_joints(group.joint_names_expr, joints, f"Entity {name!r} actuator group {group_name!r}")
+            names = [joints[i] for i in ids if joints[i] not in claimed]
+            claimed.update(names)
+            add_actuators(spec, group, names)
+    for body in spec.bodies[1:]:
+        if not body.name:
+            continue
+        for kind, sensor_type in SENSOR_KINDS.items():
+            spec.add_sensor(
+                name=f"{TRACK_PREFIX}{kind}:{body.name}",
+                type=sensor_type,
+                objtype=mujoco.mjtObj.mjOBJ_XBODY,
+                objname=body.name,
+            )
+    return spec
+
+
+SENSOR_KINDS = {
+    "pos": mujoco.mjtSensor.mjSENS_FRAMEPOS,
+    "quat": mujoco.mjtSensor.mjSENS_FRAMEQUAT,
+    "linvel": mujoco.mjtSensor.mjSENS_FRAMELINVEL,
+    "angvel": mujoco.mjtSensor.mjSENS_FRAMEANGVEL,
+}

@@ -1,0 +1,3 @@
+"""Task families; importing this package registers every task id."""
+
+from roboforge.tasks import cartpole  # noqa: F401
