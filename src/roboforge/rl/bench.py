@@ -1,0 +1,80 @@
+"""Throughput of a task: physics alone, the full env step, and PPO training (env-steps per second)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from roboforge.rl.session import Session
+from roboforge.rl.trainer import Trainer
+
+
+@dataclass
+class BenchResult:
+    """Measured rates; 'env-steps' are policy steps summed over worlds."""
+
+    task: str
+    backend: str
+    device: str
+    num_envs: int
+    decimation: int
+    physics_steps_per_s: float
+    physics_only_env_steps_per_s: float
+    env_steps_per_s: float
+    physics_share: float
+    ppo_env_steps_per_s: float | None
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _rate(fn, repeats: int, items: int, device: str) -> float:
+    fn()  # warm up (kernel compile, CUDA graph capture)
+    fn()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    _sync(device)
+    return repeats * items / (time.perf_counter() - start)
+
+
+def bench(session: Session, steps: int = 200, train_iterations: int = 5) -> BenchResult:
+    """Time `steps` physics steps, `steps` env steps and `train_iterations` PPO iterations."""
+    env, dev = session.env, session.device
+    n = env.num_envs
+    physics = _rate(env.sim.step, steps, n, dev)
+    actions = torch.zeros(n, env.num_actions, device=dev)
+    with torch.inference_mode():
+        env_rate = _rate(lambda: env.step(actions), steps, n, dev)
+    ppo = None
+    if train_iterations > 0:
+        with tempfile.TemporaryDirectory() as tmp:
+            trainer = Trainer(session, Path(tmp), max_iterations=1, quiet=True)
+            trainer.train()  # warm-up iteration
+            trainer.max_iterations = 1 + train_iterations
+            _sync(dev)
+            start = time.perf_counter()
+            trainer.train()
+            _sync(dev)
+            steps_done = train_iterations * session.agent_cfg.num_steps_per_env * n
+            ppo = steps_done / (time.perf_counter() - start)
+    physics_only_env = physics / env.cfg.decimation
+    return BenchResult(
+        task=session.task,
+        backend=type(env.sim).__name__.removesuffix("Simulator").lower(),
+        device=dev,
+        num_envs=n,
+        decimation=env.cfg.decimation,
+        physics_steps_per_s=physics,
+        physics_only_env_steps_per_s=physics_only_env,
+        env_steps_per_s=env_rate,
+        physics_share=env_rate / physics_only_env,
+        ppo_env_steps_per_s=ppo,
+    )

@@ -1,0 +1,34 @@
+"""Run folders `runs/<task>/<timestamp>/` holding configs, logs, metrics and checkpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from roboforge.utils.config import to_dict
+from roboforge.utils.files import atomic_write_json
+
+
+def new_run_dir(root: str | Path, task: str) -> Path:
+    """A fresh `root/<task>/<YYYY-mm-dd_HH-MM-SS>` folder (suffixed if it already exists)."""
+    base = Path(root) / task / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    path, k = base, 1
+    while path.exists():
+        path, k = base.with_name(f"{base.name}_{k}"), k + 1
+    path.mkdir(parents=True)
+    return path
+
+
+def latest_run_dir(root: str | Path, task: str) -> Path | None:
+    """The newest run folder of `task` under `root` that has a checkpoint, or None."""
+    runs = sorted((p for p in (Path(root) / task).glob("*") if p.is_dir() and any(p.glob("model_*.pt"))),
+                  key=lambda p: p.stat().st_mtime)
+    return runs[-1] if runs else None
+
+
+def save_configs(run_dir: Path, task: str, env_cfg: Any, agent_cfg: Any, args: dict[str, Any]) -> None:
+    """Write the resolved env and agent configs and the command arguments under `params/`."""
+    atomic_write_json(run_dir / "params" / "env.json", to_dict(env_cfg))
+    atomic_write_json(run_dir / "params" / "agent.json", to_dict(agent_cfg))
+    atomic_write_json(run_dir / "params" / "args.json", {"task": task, **args})

@@ -1,0 +1,229 @@
+"""The PPO training loop: rsl_rl's PPO on a roboforge env, with progress, metrics and safe checkpoints.
+
+One host sync per iteration (episode statistics, NaN check); the env steps stay on the device.
+Ctrl-C or SIGTERM stops after saving a loadable checkpoint; a NaN in the policy stops with a message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from roboforge.rl.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from roboforge.rl.metrics import MetricsWriter
+from roboforge.rl.session import Session
+
+
+class PolicyNaNError(RuntimeError):
+    """The policy produced non-finite actions or losses; training stopped."""
+
+
+@dataclass
+class TrainResult:
+    """What a training run achieved."""
+
+    run_dir: Path
+    iterations: int
+    env_steps: int
+    wall_s: float
+    env_steps_per_s: float
+    mean_episode_length: float
+    max_episode_length: int
+    mean_return: float
+    checkpoint: Path | None
+    interrupted: bool = False
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class EpisodeTracker:
+    """Device-side returns and lengths of the episodes that end during an iteration."""
+
+    def __init__(self, num_envs: int, device):
+        self.ret = torch.zeros(num_envs, device=device)
+        self.len = torch.zeros(num_envs, device=device)
+        self.sum_ret = torch.zeros((), device=device)
+        self.sum_len = torch.zeros((), device=device)
+        self.count = torch.zeros((), device=device)
+
+    def step(self, reward: torch.Tensor, dones: torch.Tensor) -> None:
+        self.ret += reward
+        self.len += 1
+        d = dones.float()
+        self.sum_ret += (self.ret * d).sum()
+        self.sum_len += (self.len * d).sum()
+        self.count += d.sum()
+        self.ret *= 1 - d
+        self.len *= 1 - d
+
+    def pop(self) -> tuple[float, float, int]:
+        """(mean return, mean length, episodes) since the last pop; host sync."""
+        n = int(self.count)
+        out = (float(self.sum_ret) / max(n, 1), float(self.sum_len) / max(n, 1), n)
+        self.sum_ret.zero_(), self.sum_len.zero_(), self.count.zero_()
+        return out
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt for the duration (so a cancelled job checkpoints too)."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Trainer:
+    """Runs PPO iterations on a Session and writes checkpoints and metrics into `run_dir`."""
+
+    def __init__(self, session: Session, run_dir: Path, max_iterations: int, quiet: bool = False):
+        self.s = session
+        self.run_dir = run_dir
+        self.max_iterations = max_iterations
+        self.quiet = quiet
+        self.iteration = 0
+        self.episodes = EpisodeTracker(session.env.num_envs, session.device)
+        self.last_checkpoint: Path | None = None
+
+    def resume(self, checkpoint: Path | None = None) -> int:
+        """Load `checkpoint` (default: the run's latest); training continues after its iteration."""
+        path = checkpoint or latest_checkpoint(self.run_dir)
+        if path is None:
+            raise FileNotFoundError(f"Nothing to resume: no model_*.pt in {self.run_dir}.")
+        state = load_checkpoint(path, map_location=self.s.device)
+        self.s.alg.load(state, None, strict=True)
+        self.iteration = int(state["iter"]) + 1
+        self.last_checkpoint = path
+        return self.iteration
+
+    def _save(self, completed_iteration: int) -> Path:
+        self.last_checkpoint = save_checkpoint(self.run_dir, self.s.alg, completed_iteration)
+        return self.last_checkpoint
+
+    def train(self) -> TrainResult:
+        """Train until `max_iterations` in total (counting resumed ones); returns the summary."""
+        s, venv, cfg = self.s, self.s.venv, self.s.agent_cfg
+        writer = MetricsWriter(self.run_dir)
+        steps_per_iter = cfg.num_steps_per_env * s.env.num_envs
+        if self.iteration == 0:
+            venv.episode_length_buf = torch.randint_like(venv.episode_length_buf, high=int(venv.max_episode_length))
+        obs = venv.get_observations().to(s.device)
+        s.alg.train_mode()
+        start, start_iter, interrupted = time.perf_counter(), self.iteration, False
+        metrics: dict[str, float] = {}
+        progress = _progress(self.quiet)
+        try:
+            with progress, sigterm_as_interrupt():
+                bar = progress.add_task("training", total=self.max_iterations, completed=self.iteration, info="")
+                while self.iteration < self.max_iterations:
+                    t0 = time.perf_counter()
+                    obs = self._rollout(obs)
+                    t1 = time.perf_counter()
+                    losses = s.alg.update()
+                    t2 = time.perf_counter()
+                    metrics = self._log(writer, losses, steps_per_iter, t1 - t0, t2 - t1)
+                    if (self.iteration + 1) % cfg.save_interval == 0:
+                        self._save(self.iteration)
+                    progress.update(bar, advance=1, info=_bar_info(metrics, venv.max_episode_length))
+                    self.iteration += 1
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            writer.close()
+        if self.iteration > start_iter or self.last_checkpoint is None:
+            self._save(max(self.iteration - 1, 0))
+        wall = time.perf_counter() - start
+        done = self.iteration - start_iter
+        return TrainResult(
+            run_dir=self.run_dir,
+            iterations=self.iteration,
+            env_steps=done * steps_per_iter,
+            wall_s=wall,
+            env_steps_per_s=done * steps_per_iter / max(wall, 1e-9),
+            mean_episode_length=metrics.get("Train/mean_episode_length", float("nan")),
+            max_episode_length=int(venv.max_episode_length),
+            mean_return=metrics.get("Train/mean_reward", float("nan")),
+            checkpoint=self.last_checkpoint,
+            interrupted=interrupted,
+            metrics=metrics,
+        )
+
+    def _rollout(self, obs):
+        s, venv = self.s, self.s.venv
+        finite = torch.ones((), dtype=torch.bool, device=s.device)
+        with torch.inference_mode():
+            for _ in range(s.agent_cfg.num_steps_per_env):
+                actions = s.alg.act(obs)
+                finite &= torch.isfinite(actions).all()
+                obs, rewards, dones, extras = venv.step(actions)
+                s.alg.process_env_step(obs, rewards, dones, extras)
+                self.episodes.step(rewards, dones)
+            s.alg.compute_returns(obs)
+        if not bool(finite):
+            raise PolicyNaNError(
+                f"The policy produced NaN/inf actions at iteration {self.iteration}. Training stopped; the last good "
+                f"checkpoint is {self.last_checkpoint}. Lower the learning rate or check rewards/observations for "
+                "huge values."
+            )
+        return obs
+
+    def _log(self, writer: MetricsWriter, losses: dict, steps: int, collect_s: float, learn_s: float) -> dict:
+        if not all(torch.isfinite(torch.tensor(float(v))) for v in losses.values()):
+            raise PolicyNaNError(f"PPO losses became NaN at iteration {self.iteration}: {losses}. Training stopped.")
+        mean_ret, mean_len, episodes = self.episodes.pop()
+        metrics: dict[str, float] = {f"Loss/{k}": float(v) for k, v in losses.items()}
+        metrics.update(
+            {
+                "Loss/learning_rate": float(self.s.alg.learning_rate),
+                "Policy/mean_std": float(self.s.alg.get_policy().output_std.detach().mean()),
+                "Perf/total_fps": steps / max(collect_s + learn_s, 1e-9),
+                "Perf/collection_time": collect_s,
+                "Perf/learning_time": learn_s,
+                "Train/episodes": float(episodes),
+            }
+        )
+        if episodes:
+            metrics["Train/mean_reward"] = mean_ret
+            metrics["Train/mean_episode_length"] = mean_len
+        metrics.update(self.s.env.pop_episode_stats())
+        writer.write(self.iteration, metrics)
+        return metrics
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        disable=quiet,
+    )
+
+
+def _bar_info(metrics: dict[str, Any], max_len: int) -> str:
+    length = metrics.get("Train/mean_episode_length")
+    ret = metrics.get("Train/mean_reward")
+    fps = metrics.get("Perf/total_fps", 0.0)
+    parts = [f"{fps / 1000:.0f}K steps/s"]
+    if ret is not None:
+        parts.append(f"return {ret:.2f}")
+    if length is not None:
+        parts.append(f"ep len {length:.0f}/{max_len}")
+    return "  ".join(parts)
