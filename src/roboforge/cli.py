@@ -206,6 +206,7 @@ def bench_cmd(
     sim: Sim = "auto",
     device: Device = None,
     train_iterations: Annotated[int, typer.Option(help="PPO iterations to time (0 to skip).")] = 5,
+    override: Override = None,
     as_json: Json = False,
 ) -> None:
     """Measure physics-only, env.step and PPO training throughput in env-steps/s."""
@@ -213,7 +214,7 @@ def bench_cmd(
     def body():
         from roboforge.rl.bench import bench
 
-        s = _session(task, num_envs, device, sim, None)
+        s = _session(task, num_envs, device, sim, None, override)
         with console.status("benchmarking..."):
             result = bench(s, steps, train_iterations)
         if as_json:

@@ -8,6 +8,7 @@ import gymnasium as gym
 import torch
 
 from roboforge.envs.env_cfg import BaseEnvCfg
+from roboforge.envs.graph_step import make_stepper
 from roboforge.scene.scene import Scene
 from roboforge.sim.simulator import make_simulator
 
@@ -24,7 +25,8 @@ class BaseRLEnv(gym.Env):
         self.cfg = cfg
         self.device = torch.device(cfg.sim.device)
         torch.manual_seed(cfg.seed)
-        self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        # CPU: one seeded generator per env. CUDA: the seeded default generator, which CUDA graphs capture.
+        self.rng = torch.Generator().manual_seed(cfg.seed) if self.device.type == "cpu" else None
         self.scene = Scene(cfg.scene)
         self.sim = make_simulator(self.scene.model, cfg.scene.num_envs, cfg.sim, per_world_fields)
         self.scene.bind(self.sim)
@@ -40,6 +42,7 @@ class BaseRLEnv(gym.Env):
         self._stat_count: dict[str, torch.Tensor] = {}
         self.nan_resets = torch.zeros((), dtype=torch.long, device=self.device)
         self.common_step_counter = 0
+        self._stepper = None
         self._qpos0 = torch.as_tensor(self.scene.model.qpos0, device=self.device, dtype=self.sim.qpos.dtype)
 
     # --- physics ---------------------------------------------------------------------------------
@@ -65,21 +68,36 @@ class BaseRLEnv(gym.Env):
 
     # --- episode statistics (device-side sums, read once per training iteration) ------------------
     def _accumulate(self, log: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Add (sum, count) pairs in place (the buffers must stay put for CUDA-graph replay)."""
         for key, (total, count) in log.items():
-            self._stat_sum[key] = self._stat_sum.get(key, 0.0) + total
-            self._stat_count[key] = self._stat_count.get(key, 0) + count
+            if key not in self._stat_sum:
+                with torch.inference_mode(False):  # normal tensors: zeroed later outside inference mode
+                    self._stat_sum[key] = torch.zeros((), device=self.device)
+                    self._stat_count[key] = torch.zeros((), device=self.device)
+            self._stat_sum[key] += total
+            self._stat_count[key] += count
 
     def pop_episode_stats(self) -> dict[str, float]:
         """Means of the logged episode statistics since the last call, plus `nan_resets` (host sync)."""
-        stats = {
-            key: float(total / max(float(self._stat_count[key]), 1.0))
-            for key, total in self._stat_sum.items()
-            if float(self._stat_count[key]) > 0
-        }
+        stats = {}
+        for key, total in self._stat_sum.items():
+            count = float(self._stat_count[key])
+            if count > 0:
+                stats[key] = float(total) / count
+            total.zero_()
+            self._stat_count[key].zero_()
         stats["nan_resets"] = float(self.nan_resets)
-        self._stat_sum.clear()
-        self._stat_count.clear()
         return stats
+
+    def step(self, action: torch.Tensor):
+        """Advance one env step (replayed from a CUDA graph on GPU); returns (obs, reward, terminated, time_outs, extras)."""
+        self.common_step_counter += 1
+        if self._stepper is None:
+            self._stepper = make_stepper(self._step_impl, self.device, self.cfg.sim.cuda_graph)
+        return self._stepper(action)
+
+    def _step_impl(self, action: torch.Tensor):
+        raise NotImplementedError
 
     def close(self) -> None:
         """Release the simulator."""

@@ -66,15 +66,14 @@ class DirectRLEnv(BaseRLEnv):
         self.obs_buf = self._get_observations()
         return self.obs_buf, {}
 
-    def step(self, action: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict]:
-        """Advance one env step; returns (obs, reward, terminated, time_outs, extras)."""
+    def _step_impl(self, action: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+        """One env step without host syncs (the body of the CUDA graph on GPU)."""
         self.actions[:] = action
         self._pre_physics_step(self.actions)
         for _ in range(self.cfg.decimation):
             self._apply_action()
             self._physics_substep()
         self.episode_length_buf += 1
-        self.common_step_counter += 1
         exploded = self._guard_exploded()
         terminated, time_outs = self._get_dones()
         terminated = terminated | exploded

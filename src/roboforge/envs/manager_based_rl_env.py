@@ -66,14 +66,13 @@ class ManagerBasedRLEnv(BaseRLEnv):
         self.obs_buf = self.observation_manager.compute()
         return self.obs_buf, {}
 
-    def step(self, action: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict]:
-        """Advance one env step; returns (obs, reward, terminated, time_outs, extras)."""
+    def _step_impl(self, action: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+        """One env step without host syncs (the body of the CUDA graph on GPU)."""
         self.action_manager.process_action(action)
         for _ in range(self.cfg.decimation):
             self.action_manager.apply_action()
             self._physics_substep()
         self.episode_length_buf += 1
-        self.common_step_counter += 1
         exploded = self._guard_exploded()
         dones = self.termination_manager.compute() | exploded
         terminated = self.termination_manager.terminated | exploded

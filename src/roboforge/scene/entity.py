@@ -118,17 +118,18 @@ class Entity:
         self.num_envs = sim.num_worlds
         prefix = f"{name}/"
         dev = sim.device
-        joints = [model.joint(i) for i in range(model.njnt) if model.joint(i).name.startswith(prefix)]
+        bodies = [model.body(i) for i in range(model.nbody) if model.body(i).name.startswith(prefix)]
+        body_set = {b.id for b in bodies}
+        joints = [model.joint(i) for i in range(model.njnt) if int(model.jnt_bodyid[i]) in body_set]
         free = [j for j in joints if int(model.jnt_type[j.id]) == mujoco.mjtJoint.mjJNT_FREE.value]
         hinge_slide = (mujoco.mjtJoint.mjJNT_HINGE.value, mujoco.mjtJoint.mjJNT_SLIDE.value)
         moving = [j for j in joints if int(model.jnt_type[j.id]) in hinge_slide]
         self.is_floating = bool(free)
         self.root_qpos_adr = int(model.jnt_qposadr[free[0].id]) if free else -1
         self.root_dof_adr = int(model.jnt_dofadr[free[0].id]) if free else -1
-        self.joint_names = [j.name[len(prefix) :] for j in moving]
+        self.joint_names = [j.name.removeprefix(prefix) for j in moving]
         self.joint_qpos_adr = torch.tensor([int(model.jnt_qposadr[j.id]) for j in moving], dtype=torch.long, device=dev)
         self.joint_dof_adr = torch.tensor([int(model.jnt_dofadr[j.id]) for j in moving], dtype=torch.long, device=dev)
-        bodies = [model.body(i) for i in range(model.nbody) if model.body(i).name.startswith(prefix)]
         self.body_names = [b.name[len(prefix) :] for b in bodies]
         self.body_ids = [b.id for b in bodies]
         self.sensor_cols = {

@@ -95,17 +95,30 @@ def build_spec(cfg: SceneCfg) -> mujoco.MjSpec:
         spec.worldbody.add_light(name="sun", pos=[0, 0, 5], dir=[0, 0, -1], type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL)
     for k, (name, entity_cfg) in enumerate(cfg.entities.items()):
         child = entity_spec(name, entity_cfg)
-        if k == 0:  # the first entity's model sets the default timestep (SimCfg.timestep overrides it)
-            spec.option.timestep = child.option.timestep
-        child.option.timestep = spec.option.timestep
-        frame = spec.worldbody.add_frame(pos=list(entity_cfg.init_state.pos), quat=list(entity_cfg.init_state.rot))
-        spec.attach(child, prefix=f"{name}/", frame=frame)
+        if k == 0:  # the first entity's physics options (timestep, solver, cone ...) become the scene's
+            _copy_options(child.option, spec.option)
+        _copy_options(spec.option, child.option)
+        spec.attach(child, prefix=f"{name}/", frame=spec.worldbody.add_frame())
     return spec
 
 
+_OPTION_FIELDS = ("timestep", "impratio", "cone", "solver", "iterations", "ls_iterations", "tolerance",
+                  "noslip_iterations", "jacobian", "gravity")
+
+
+def _copy_options(src, dst) -> None:
+    for name in _OPTION_FIELDS:
+        setattr(dst, name, getattr(src, name))
+
+
 def entity_spec(name: str, cfg: EntityCfg) -> mujoco.MjSpec:
-    """The entity's own spec with roboforge's actuators and body-tracking sensors added."""
+    """The entity's own spec: root pose from `init_state`, roboforge's actuators and tracking sensors."""
     spec = cfg.spawn.load()
+    root = spec.worldbody.first_body()
+    if root is None:
+        raise ValueError(f"Entity {name!r}: the model has no body under <worldbody>.")
+    root.pos = list(cfg.init_state.pos)
+    root.quat = list(cfg.init_state.rot)
     for key in list(spec.keys):
         spec.delete(key)
     if isinstance(cfg, ArticulationCfg):

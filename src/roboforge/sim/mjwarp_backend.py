@@ -1,7 +1,8 @@
 """MuJoCo Warp backend: `num_worlds` worlds in one `mujoco_warp.Data`, on a CUDA GPU or the CPU.
 
 State tensors are zero-copy torch views (`wp.to_torch`) of the Warp arrays. On CUDA the physics
-step and forward pass are captured once in CUDA graphs and replayed, on torch's current stream.
+step and forward pass run on torch's current stream: they are captured in CUDA graphs of their own, or
+join the graph torch is capturing (the env's whole step, see `envs/graph_step.py`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class MjwarpSimulator:
         self.device = torch.device(cfg.device)
         self._wp_device = warp_device(self.device)
         self._use_graph = cfg.cuda_graph and self.device.type == "cuda"
-        self._graphs: dict[str, object] = {}
+        self._graphs: dict[str, torch.cuda.CUDAGraph] = {}
         with wp.ScopedDevice(self._wp_device):
             self.m = mjw.put_model(model, batch_sizes=dict.fromkeys(per_world_fields, num_worlds))
             data = mujoco.MjData(model)
@@ -55,27 +56,37 @@ class MjwarpSimulator:
     def timestep(self) -> float:
         return float(self.model.opt.timestep)
 
-    def _stream(self):
-        return wp.stream_from_torch(torch.cuda.current_stream(self.device))
-
-    def _run(self, name: str, fn) -> None:
-        """Run `fn()`; on CUDA capture it into a graph on the second call and replay after that."""
-        if not self._use_graph:
+    def _launch(self, fn) -> None:
+        """Run warp launches on torch's current stream; join torch's graph capture if one is running."""
+        if self.device.type != "cuda":
             with wp.ScopedDevice(self._wp_device):
                 fn()
             return
-        with wp.ScopedDevice(self._wp_device), wp.ScopedStream(self._stream()):
-            graph = self._graphs.get(name)
-            if graph is not None:
-                wp.capture_launch(graph)
-            elif name + ":warm" in self._graphs:
-                with wp.ScopedCapture() as capture:
+        stream = wp.stream_from_torch(torch.cuda.current_stream(self.device))
+        with wp.ScopedDevice(self._wp_device), wp.ScopedStream(stream):
+            if torch.cuda.is_current_stream_capturing():
+                wp.capture_begin(stream=stream, external=True, capture_mode=wp.CaptureMode.GLOBAL)
+                try:
                     fn()
-                self._graphs[name] = capture.graph
-                wp.capture_launch(capture.graph)
+                finally:
+                    wp.capture_end(stream=stream)
             else:
-                fn()  # first call compiles the kernels outside capture
-                self._graphs[name + ":warm"] = True
+                fn()
+
+    def _run(self, name: str, fn) -> None:
+        """Launch `fn`; on CUDA (outside an enclosing capture) replay it from a CUDA graph after the first call."""
+        if not self._use_graph or torch.cuda.is_current_stream_capturing():
+            self._launch(fn)
+            return
+        graph = self._graphs.get(name)
+        if graph is not None:
+            graph.replay()
+            return
+        self._launch(fn)  # first call: compile kernels and run eagerly, then capture for the next calls
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._launch(fn)
+        self._graphs[name] = graph
 
     def step(self) -> None:
         self._run("step", lambda: mjw.step(self.m, self.d))

@@ -1,0 +1,5 @@
+"""`python -m roboforge ...` runs the command line."""
+
+from roboforge.cli import main
+
+main()

@@ -1,0 +1,69 @@
+"""Replay the whole env step from one CUDA graph (physics kernels, managers, resets) on GPU.
+
+The step has no host syncs and writes every state in place, so after a short warm-up it is captured
+once with `torch.cuda.graph` and replayed: the action is copied into a static input buffer, and the
+returned tensors are the graph's static outputs (copy them if you keep them past the next step).
+If capture fails, the step runs eagerly and a warning says why.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+StepFn = Callable[[torch.Tensor], Any]
+
+
+class GraphedStep:
+    """Callable that runs `step_fn` from a CUDA graph after `warmup` eager calls."""
+
+    def __init__(self, step_fn: StepFn, warmup: int = 3):
+        self.step_fn = step_fn
+        self.warmup = warmup
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.static_action: torch.Tensor | None = None
+        self.outputs: Any = None
+        self.eager = False
+        self.calls = 0
+
+    def __call__(self, action: torch.Tensor) -> Any:
+        if self.eager:
+            return self.step_fn(action)
+        if self.graph is not None:
+            assert self.static_action is not None
+            self.static_action.copy_(action)
+            self.graph.replay()
+            return self.outputs
+        self.calls += 1
+        if self.calls <= self.warmup:
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                out = self.step_fn(action)
+            torch.cuda.current_stream().wait_stream(side)
+            return out
+        return self._capture(action)
+
+    def _capture(self, action: torch.Tensor) -> Any:
+        self.static_action = action.clone()
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph):
+                self.outputs = self.step_fn(self.static_action)
+        except Exception as err:  # fall back to eager steps, loudly
+            warnings.warn(f"CUDA graph capture of env.step failed ({err}); running eagerly.", stacklevel=3)
+            self.eager = True
+            return self.step_fn(action)
+        self.graph = graph
+        graph.replay()
+        return self.outputs
+
+
+def make_stepper(step_fn: StepFn, device: torch.device, cuda_graph: bool) -> StepFn:
+    """`step_fn` itself on CPU (or with graphs off), else a GraphedStep around it."""
+    if device.type == "cuda" and cuda_graph:
+        return GraphedStep(step_fn)
+    return step_fn
