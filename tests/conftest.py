@@ -13,6 +13,13 @@ for candidate in (ROOT.parent / "shared" / "menagerie", Path("/work/shared/menag
     if "MENAGERIE_ROOT" not in os.environ and candidate.is_dir():
         os.environ["MENAGERIE_ROOT"] = str(candidate)
 
+import mujoco  # noqa: E402
+import torch  # noqa: E402
+
+# The policies under test are tiny MLPs: one torch thread is as fast as two here, and it keeps torch's
+# OpenMP workers from fighting the MuJoCo rollout threads (or another process) for the 2 CI cores.
+torch.set_num_threads(1)
+
 
 def menagerie_has(robot: str) -> bool:
     """True if `robot` is in the offline Menagerie folder."""
@@ -21,3 +28,40 @@ def menagerie_has(robot: str) -> bool:
 
 
 requires_go1 = pytest.mark.skipif(not menagerie_has("unitree_go1"), reason="MENAGERIE_ROOT with unitree_go1 not found")
+
+BACKENDS = ("mujoco", "mjwarp")
+
+
+@pytest.fixture(autouse=True)
+def _cwd_in_tmp(tmp_path, monkeypatch):
+    """Run every test in its own folder, so MuJoCo's MUJOCO_LOG.TXT and default run folders stay out of the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
+def cartpole_motor_model() -> mujoco.MjModel:
+    """The built-in cart-pole with a motor on the cart (no roboforge scene around it)."""
+    from roboforge.assets.builtin.cartpole import cartpole_spec
+
+    spec = cartpole_spec()
+    act = spec.add_actuator(name="cart_motor", target="slider_to_cart", trntype=mujoco.mjtTrn.mjTRN_JOINT)
+    act.set_to_motor()
+    return spec.compile()
+
+
+def make_task_env(task: str = "cartpole", num_envs: int = 4, backend: str = "mujoco", **cfg_kwargs):
+    """A registered task's env with `num_envs` worlds on `backend` (CPU)."""
+    from roboforge.envs import load_cfg, make_env
+
+    cfg = load_cfg(task, num_envs=num_envs)
+    cfg.sim.backend = backend
+    for key, value in cfg_kwargs.items():
+        setattr(cfg, key, value)
+    return make_env(task, cfg)
+
+
+def all_worlds(n: int) -> torch.Tensor:
+    return torch.ones(n, dtype=torch.bool)
+
+
+def world_mask(*flags: bool) -> torch.Tensor:
+    return torch.tensor(flags, dtype=torch.bool)

@@ -63,7 +63,7 @@ class MjwarpSimulator:
                 fn()
             return
         stream = wp.stream_from_torch(torch.cuda.current_stream(self.device))
-        with wp.ScopedDevice(self._wp_device), wp.ScopedStream(stream):
+        with wp.ScopedDevice(self._wp_device), wp.ScopedStream(stream, sync_enter=False, sync_exit=False):
             if torch.cuda.is_current_stream_capturing():
                 wp.capture_begin(stream=stream, external=True, capture_mode=wp.CaptureMode.GLOBAL)
                 try:

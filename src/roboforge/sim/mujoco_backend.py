@@ -45,6 +45,8 @@ class MujocoSimulator:
         self, model: mujoco.MjModel, num_worlds: int, cfg: SimCfg, per_world_fields: tuple[str, ...] = ()
     ) -> None:
         self.model = model
+        # No silent mj_resetData on NaN/huge values: let the env's NaN guard see and count them (as on mjwarp).
+        model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_AUTORESET.value
         self.num_worlds = num_worlds
         self.device = torch.device("cpu")
         nthread = cfg.num_threads if cfg.num_threads is not None else (os.cpu_count() or 1)
