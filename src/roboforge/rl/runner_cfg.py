@@ -93,6 +93,8 @@ class RslRlPpoRunnerCfg:
     """Which observation groups feed the actor and the critic."""
     clip_actions: float | None = None
     """Clip actions to [-x, x] before the env sees them."""
+    torch_compile_mode: str | None = None
+    """torch.compile the actor/critic ('default' or 'max-autotune-no-cudagraphs'); None: eager."""
     actor: RslRlModelCfg = field(default_factory=RslRlModelCfg)
     """Actor network."""
     critic: RslRlModelCfg = field(default_factory=RslRlModelCfg)
@@ -111,4 +113,5 @@ class RslRlPpoRunnerCfg:
             "algorithm": self.algorithm.to_rsl_rl(),
             "multi_gpu": None,
             "check_for_nan": True,
+            "torch_compile_mode": self.torch_compile_mode,
         }

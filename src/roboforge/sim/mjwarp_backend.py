@@ -8,9 +8,11 @@ join the graph torch is capturing (the env's whole step, see `envs/graph_step.py
 from __future__ import annotations
 
 import mujoco
-import mujoco_warp as mjw
 import torch
 import warp as wp
+
+wp.config.quiet = True  # Warp's banner and module-load lines would otherwise go to stdout (breaks --json)
+import mujoco_warp as mjw  # noqa: E402
 
 from roboforge.sim.simulator import SimCfg
 
@@ -28,7 +30,6 @@ class MjwarpSimulator:
     def __init__(
         self, model: mujoco.MjModel, num_worlds: int, cfg: SimCfg, per_world_fields: tuple[str, ...] = ()
     ) -> None:
-        wp.config.quiet = True
         wp.init()
         self.model = model
         self.num_worlds = num_worlds
