@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from dataclasses import asdict
@@ -49,15 +50,24 @@ def _fail(err: BaseException) -> None:
     raise typer.Exit(code=2)
 
 
-def _run(fn):
-    """Run a command body, turning expected errors into one clear line and exit code 2."""
+def _run(fn, as_json: bool = False):
+    """Run a command body, turning expected errors into one clear line and exit code 2.
+
+    With `as_json`, anything libraries print goes to stderr and the body's returned dict is the only
+    thing on stdout.
+    """
     from roboforge.assets.sources import AssetError
     from roboforge.envs.registry import UnknownTaskError
     from roboforge.rl.trainer import PolicyNaNError
     from roboforge.utils.config import ConfigError
 
     try:
-        return fn()
+        if not as_json:
+            return fn()
+        stdout = sys.stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            payload = fn()
+        print(json.dumps(payload, indent=2, default=str), file=stdout)
     except PolicyNaNError as err:
         console.print(f"[bold red]training stopped:[/] {err}")
         raise typer.Exit(code=1) from err
@@ -126,8 +136,6 @@ def train(
         console.print(f"training [bold]{task}[/] on {s.device} ({type(s.env.sim).__name__}, "
                       f"{s.env.num_envs} worlds) -> {out}")
         result = trainer.train()
-        if as_json:
-            print(json.dumps(asdict(result), default=str, indent=2))
         state = "interrupted" if result.interrupted else "done"
         console.print(
             f"[bold green]{state}:[/] {result.iterations} iterations, {result.env_steps_per_s:,.0f} env-steps/s, "
@@ -136,8 +144,9 @@ def train(
         )
         if result.interrupted:
             raise typer.Exit(code=130)
+        return asdict(result)
 
-    _run(body)
+    _run(body, as_json)
 
 
 @app.command("eval")
@@ -161,8 +170,7 @@ def eval_cmd(
         s = _session(task, num_envs, device, sim, seed, play=True)
         result = evaluate(s, path, episodes, quiet=as_json)
         if as_json:
-            print(json.dumps({"task": task, "checkpoint": str(path), **asdict(result)}, indent=2))
-            return
+            return {"task": task, "checkpoint": str(path), **asdict(result)}
         table = Table("metric", "value", title=f"{task} - {path}")
         table.add_row("episodes", str(result.episodes))
         table.add_row("mean return", f"{result.mean_return:.3f}")
@@ -171,7 +179,7 @@ def eval_cmd(
             table.add_row(key, f"{value:.4f}")
         Console().print(table)
 
-    _run(body)
+    _run(body, as_json)
 
 
 @app.command()
@@ -218,8 +226,7 @@ def bench_cmd(
         with console.status("benchmarking..."):
             result = bench(s, steps, train_iterations)
         if as_json:
-            print(json.dumps(asdict(result), indent=2))
-            return
+            return asdict(result)
         table = Table("measure", "value", title=f"{task}: {result.num_envs} worlds, {result.backend} on {result.device}")
         table.add_row("physics steps/s (one physics step x worlds)", f"{result.physics_steps_per_s:,.0f}")
         table.add_row(f"physics-only env-steps/s (decimation {result.decimation})",
@@ -230,7 +237,7 @@ def bench_cmd(
             table.add_row("PPO training env-steps/s", f"{result.ppo_env_steps_per_s:,.0f}")
         Console().print(table)
 
-    _run(body)
+    _run(body, as_json)
 
 
 def main() -> None:

@@ -1,0 +1,172 @@
+"""Learning test (cart-pole PPO on CPU), checkpoints, resume, evaluation, Ctrl-C and NaN handling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from roboforge.rl.checkpoints import latest_checkpoint, load_checkpoint, resolve_checkpoint, save_checkpoint
+from roboforge.rl.evaluate import evaluate
+from roboforge.rl.metrics import read_metrics
+from roboforge.rl.session import build_session
+from roboforge.rl.trainer import PolicyNaNError, Trainer
+
+pytestmark = pytest.mark.slow
+
+TRAIN_ENVS = 512
+TRAIN_ITERATIONS = 70  # ~10 s on 2 cores; the mean episode length reaches ~260/300
+# An untrained (deterministic) policy pushes the cart off the rail after ~120 steps and lets the pole
+# swing (mean return about -40, see test_untrained_policy_baseline); a trained one balances for ~270.
+MIN_TRAINED_LENGTH = 200.0
+MIN_TRAINED_RETURN = 3.0
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One short training run shared by the tests of this file: (run_dir, TrainResult)."""
+    run_dir = tmp_path_factory.mktemp("cartpole_run")
+    session = build_session("cartpole", num_envs=TRAIN_ENVS, device="cpu")
+    result = Trainer(session, run_dir, max_iterations=TRAIN_ITERATIONS, quiet=True).train()
+    return run_dir, result
+
+
+def small_session(num_envs: int = 64, **kwargs):
+    return build_session("cartpole", num_envs=num_envs, device="cpu", **kwargs)
+
+
+def flat_actor(session) -> torch.Tensor:
+    return torch.cat([v.flatten() for v in session.alg.actor.state_dict().values()])
+
+
+def test_training_learns_to_balance(trained):
+    run_dir, result = trained
+    assert result.iterations == TRAIN_ITERATIONS and not result.interrupted
+    assert result.env_steps == TRAIN_ITERATIONS * TRAIN_ENVS * 16
+    records = read_metrics(run_dir)
+    assert [r["iteration"] for r in records] == list(range(TRAIN_ITERATIONS))
+    lengths = [r["Train/mean_episode_length"] for r in records if "Train/mean_episode_length" in r]
+    returns = [r["Train/mean_reward"] for r in records if "Train/mean_reward" in r]
+    last = sum(lengths[-5:]) / 5
+    assert last >= MIN_TRAINED_LENGTH, f"mean episode length of the last 5 iterations: {last:.0f}"
+    assert sum(returns[-5:]) / 5 >= MIN_TRAINED_RETURN
+    assert max(lengths[:5]) < 100, "the first iterations should be far from balancing"
+    assert min(returns[:15]) < -10
+    assert records[-1]["nan_resets"] == 0.0
+    for key in ("Loss/surrogate", "Perf/total_fps", "Episode_Reward/alive", "Episode/length"):
+        assert any(key in r for r in records), key
+
+
+def test_checkpoints_are_atomic_and_loadable(trained):
+    run_dir, result = trained
+    assert result.checkpoint == run_dir / f"model_{TRAIN_ITERATIONS - 1}.pt"
+    names = sorted(p.name for p in run_dir.iterdir())
+    assert not [n for n in names if n.endswith(".tmp")], names
+    assert "model_49.pt" in names  # save_interval 50
+    assert latest_checkpoint(run_dir) == result.checkpoint
+    assert resolve_checkpoint(run_dir) == result.checkpoint
+    state = load_checkpoint(result.checkpoint)
+    assert state["iter"] == TRAIN_ITERATIONS - 1
+    assert "actor_state_dict" in state and "optimizer_state_dict" in state
+
+
+def test_evaluate_trained_checkpoint(trained):
+    run_dir, result = trained
+    session = small_session(play=True)
+    ev = evaluate(session, result.checkpoint, episodes=64, quiet=True)
+    assert ev.episodes >= 64 and ev.max_episode_length == 300
+    assert ev.mean_episode_length >= MIN_TRAINED_LENGTH
+    assert ev.mean_return >= MIN_TRAINED_RETURN
+    # consistent with training: the deterministic policy is at least about as good as the noisy one
+    assert ev.mean_episode_length >= 0.8 * result.mean_episode_length
+    assert ev.metrics["nan_resets"] == 0.0
+    assert 0.0 <= ev.metrics["Episode_Termination/time_out"] <= 1.0
+
+
+def test_untrained_policy_baseline(tmp_path):
+    """The thresholds above cannot be met without learning."""
+    session = small_session()
+    checkpoint = save_checkpoint(tmp_path, session.alg, 0)
+    ev = evaluate(session, checkpoint, episodes=64, quiet=True)
+    assert ev.mean_episode_length < MIN_TRAINED_LENGTH
+    assert ev.mean_return < MIN_TRAINED_RETURN
+
+
+def test_resume_continues_from_next_iteration(trained, tmp_path):
+    run_dir, result = trained
+    # copy the run, so the shared one stays as it was
+    resumed_dir = tmp_path / "run"
+    resumed_dir.mkdir()
+    last = result.checkpoint
+    (resumed_dir / last.name).write_bytes(last.read_bytes())
+    session = small_session()
+    trainer = Trainer(session, resumed_dir, max_iterations=TRAIN_ITERATIONS + 2, quiet=True)
+    assert trainer.resume() == TRAIN_ITERATIONS
+    saved = load_checkpoint(last)["actor_state_dict"]
+    for key, value in session.alg.actor.state_dict().items():
+        torch.testing.assert_close(value, saved[key])
+    out = trainer.train()
+    assert out.iterations == TRAIN_ITERATIONS + 2
+    assert out.env_steps == 2 * 64 * 16
+    assert out.checkpoint == resumed_dir / f"model_{TRAIN_ITERATIONS + 1}.pt"
+    assert [r["iteration"] for r in read_metrics(resumed_dir)] == [TRAIN_ITERATIONS, TRAIN_ITERATIONS + 1]
+    assert load_checkpoint(out.checkpoint)["iter"] == TRAIN_ITERATIONS + 1
+    # training went on from the checkpoint's weights (moved a little), not from a fresh initialisation
+    after = flat_actor(session)
+    start = torch.cat([saved[k].flatten() for k in session.alg.actor.state_dict()])
+    fresh = flat_actor(small_session(num_envs=4))
+    assert 0 < (after - start).norm() < 0.1 * (fresh - start).norm()
+
+
+def test_resume_without_checkpoint_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Nothing to resume"):
+        Trainer(small_session(num_envs=4), tmp_path, 1, quiet=True).resume()
+
+
+def test_keyboard_interrupt_leaves_loadable_checkpoint(tmp_path, monkeypatch):
+    session = small_session()
+    real_step = session.venv.step
+    calls = {"n": 0}
+
+    def step_then_interrupt(actions):
+        calls["n"] += 1
+        if calls["n"] > 40:  # inside the 3rd iteration (16 steps each)
+            raise KeyboardInterrupt
+        return real_step(actions)
+
+    monkeypatch.setattr(session.venv, "step", step_then_interrupt)
+    result = Trainer(session, tmp_path, max_iterations=10, quiet=True).train()
+    assert result.interrupted
+    assert result.iterations == 2
+    assert result.checkpoint == tmp_path / "model_1.pt"
+    assert load_checkpoint(result.checkpoint)["iter"] == 1
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+    assert len(read_metrics(tmp_path)) == 2
+    # the checkpoint resumes cleanly
+    assert Trainer(small_session(num_envs=4), tmp_path, 5, quiet=True).resume() == 2
+
+
+def test_nan_actions_stop_training(tmp_path, monkeypatch):
+    session = small_session(num_envs=16)
+    real_act = session.alg.act
+
+    def nan_act(obs):
+        return real_act(obs) * float("nan")
+
+    monkeypatch.setattr(session.alg, "act", nan_act)
+    with pytest.raises(PolicyNaNError, match=r"NaN/inf actions at iteration 0"):
+        Trainer(session, tmp_path, max_iterations=3, quiet=True).train()
+    assert not list(tmp_path.glob("model_*.pt")), "no checkpoint of a NaN policy"
+
+
+def test_corrupt_checkpoint_is_reported(tmp_path):
+    bad = tmp_path / "model_3.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"model_3\.pt cannot be read"):
+        load_checkpoint(bad)
+    torch.save({"something": 1}, tmp_path / "model_4.pt")
+    with pytest.raises(ValueError, match="no actor weights"):
+        load_checkpoint(tmp_path / "model_4.pt")
+    with pytest.raises(FileNotFoundError, match="Checkpoint not found"):
+        load_checkpoint(tmp_path / "model_5.pt")
+    with pytest.raises(FileNotFoundError, match="No model_"):
+        resolve_checkpoint(tmp_path / "empty_dir" if (tmp_path / "empty_dir").mkdir() is None else tmp_path)
