@@ -168,5 +168,7 @@ def test_corrupt_checkpoint_is_reported(tmp_path):
         load_checkpoint(tmp_path / "model_4.pt")
     with pytest.raises(FileNotFoundError, match="Checkpoint not found"):
         load_checkpoint(tmp_path / "model_5.pt")
-    with pytest.raises(FileNotFoundError, match="No model_"):
-        resolve_checkpoint(tmp_path / "empty_dir" if (tmp_path / "empty_dir").mkdir() is None else tmp_path)
+    empty = tmp_path / "empty_run"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match=r"No model_\*\.pt checkpoint in .*empty_run"):
+        resolve_checkpoint(empty)
