@@ -13,18 +13,26 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train robot policies in parallel MuJoCo worlds.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Train robot policies in parallel MuJoCo worlds."
+)
 console = Console(stderr=True)
 
 Task = Annotated[str, typer.Argument(help="Task id (see `roboforge list`).")]
 NumEnvs = Annotated[int | None, typer.Option("--num-envs", help="Parallel worlds (default: the task's).")]
-Device = Annotated[str | None, typer.Option("--device", help="cpu, cuda or cuda:N (default: cuda if available).")]
-Sim = Annotated[str, typer.Option("--sim", help="Physics backend: auto (mjwarp on CUDA, mujoco on CPU), mjwarp, mujoco.")]
+Device = Annotated[
+    str | None, typer.Option("--device", help="cpu, cuda or cuda:N (default: cuda if available).")
+]
+Sim = Annotated[
+    str, typer.Option("--sim", help="Physics backend: auto (mjwarp on CUDA, mujoco on CPU), mjwarp, mujoco.")
+]
 Seed = Annotated[int | None, typer.Option("--seed", help="Random seed (default: the task's).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 Override = Annotated[
     list[str] | None,
-    typer.Option("--override", "-o", help="Config override 'env.a.b=VALUE' or 'agent.a.b=VALUE' (VALUE as JSON)."),
+    typer.Option(
+        "--override", "-o", help="Config override 'env.a.b=VALUE' or 'agent.a.b=VALUE' (VALUE as JSON)."
+    ),
 ]
 
 
@@ -102,12 +110,18 @@ def list_cmd(as_json: Json = False) -> None:
 def train(
     task: Task,
     num_envs: NumEnvs = None,
-    max_iterations: Annotated[int | None, typer.Option(help="Total PPO iterations (default: the task's).")] = None,
+    max_iterations: Annotated[
+        int | None, typer.Option(help="Total PPO iterations (default: the task's).")
+    ] = None,
     device: Device = None,
     sim: Sim = "auto",
     seed: Seed = None,
-    run_dir: Annotated[Path, typer.Option(help="Root folder of runs, or one run folder with --resume.")] = Path("runs"),
-    resume: Annotated[bool, typer.Option(help="Continue the latest run of TASK from its last checkpoint.")] = False,
+    run_dir: Annotated[
+        Path, typer.Option(help="Root folder of runs, or one run folder with --resume.")
+    ] = Path("runs"),
+    resume: Annotated[
+        bool, typer.Option(help="Continue the latest run of TASK from its last checkpoint.")
+    ] = False,
     override: Override = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     as_json: Json = False,
@@ -131,10 +145,17 @@ def train(
         trainer = Trainer(s, out, iterations, quiet=quiet or as_json)
         if resume_dir is not None:
             console.print(f"resuming {out} from iteration {trainer.resume()}")
-        save_configs(out, task, s.env_cfg, s.agent_cfg, {"num_envs": s.env.num_envs, "device": s.device,
-                                                         "sim": sim, "max_iterations": iterations})
-        console.print(f"training [bold]{task}[/] on {s.device} ({type(s.env.sim).__name__}, "
-                      f"{s.env.num_envs} worlds) -> {out}")
+        save_configs(
+            out,
+            task,
+            s.env_cfg,
+            s.agent_cfg,
+            {"num_envs": s.env.num_envs, "device": s.device, "sim": sim, "max_iterations": iterations},
+        )
+        console.print(
+            f"training [bold]{task}[/] on {s.device} ({type(s.env.sim).__name__}, "
+            f"{s.env.num_envs} worlds) -> {out}"
+        )
         result = trainer.train()
         state = "interrupted" if result.interrupted else "done"
         console.print(
@@ -152,7 +173,9 @@ def train(
 @app.command("eval")
 def eval_cmd(
     task: Task,
-    checkpoint: Annotated[Path, typer.Option(help="model_*.pt file, or a run folder (its latest checkpoint).")],
+    checkpoint: Annotated[
+        Path, typer.Option(help="model_*.pt file, or a run folder (its latest checkpoint).")
+    ],
     episodes: Annotated[int, typer.Option(help="Episodes to evaluate (at least).")] = 100,
     num_envs: NumEnvs = None,
     device: Device = None,
@@ -174,7 +197,9 @@ def eval_cmd(
         table = Table("metric", "value", title=f"{task} - {path}")
         table.add_row("episodes", str(result.episodes))
         table.add_row("mean return", f"{result.mean_return:.3f}")
-        table.add_row("mean episode length", f"{result.mean_episode_length:.1f} / {result.max_episode_length}")
+        table.add_row(
+            "mean episode length", f"{result.mean_episode_length:.1f} / {result.max_episode_length}"
+        )
         for key, value in sorted(result.metrics.items()):
             table.add_row(key, f"{value:.4f}")
         Console().print(table)
@@ -185,12 +210,16 @@ def eval_cmd(
 @app.command()
 def play(
     task: Task,
-    checkpoint: Annotated[Path, typer.Option(help="model_*.pt file, or a run folder (its latest checkpoint).")],
+    checkpoint: Annotated[
+        Path, typer.Option(help="model_*.pt file, or a run folder (its latest checkpoint).")
+    ],
     steps: Annotated[int, typer.Option(help="Env steps to run.")] = 1000,
     num_envs: NumEnvs = None,
     device: Device = None,
     sim: Sim = "auto",
-    viewer: Annotated[bool, typer.Option(help="Show world 0 in the MuJoCo viewer (needs a display).")] = False,
+    viewer: Annotated[
+        bool, typer.Option(help="Show world 0 in the MuJoCo viewer (needs a display).")
+    ] = False,
 ) -> None:
     """Run the trained policy (deterministic) in the task's play config, optionally in the viewer."""
 
@@ -227,10 +256,14 @@ def bench_cmd(
             result = bench(s, steps, train_iterations)
         if as_json:
             return asdict(result)
-        table = Table("measure", "value", title=f"{task}: {result.num_envs} worlds, {result.backend} on {result.device}")
+        table = Table(
+            "measure", "value", title=f"{task}: {result.num_envs} worlds, {result.backend} on {result.device}"
+        )
         table.add_row("physics steps/s (one physics step x worlds)", f"{result.physics_steps_per_s:,.0f}")
-        table.add_row(f"physics-only env-steps/s (decimation {result.decimation})",
-                      f"{result.physics_only_env_steps_per_s:,.0f}")
+        table.add_row(
+            f"physics-only env-steps/s (decimation {result.decimation})",
+            f"{result.physics_only_env_steps_per_s:,.0f}",
+        )
         table.add_row("env.step env-steps/s", f"{result.env_steps_per_s:,.0f}")
         table.add_row("env.step / physics-only", f"{result.physics_share:.0%}")
         if result.ppo_env_steps_per_s is not None:

@@ -90,7 +90,9 @@ def add_actuators(spec: mujoco.MjSpec, cfg: ActuatorCfg, joint_names: list[str])
 class ActuatorGroup:
     """Runtime of one actuator group: maps the entity's joint targets to controls each physics step."""
 
-    def __init__(self, cfg: ActuatorCfg, joint_ids: list[int], joint_names: list[str], ctrl_ids: list[int], device):
+    def __init__(
+        self, cfg: ActuatorCfg, joint_ids: list[int], joint_names: list[str], ctrl_ids: list[int], device
+    ):
         self.cfg = cfg
         self.implicit = isinstance(cfg, ImplicitActuatorCfg)
         self.joint_names = joint_names

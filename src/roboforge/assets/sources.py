@@ -68,7 +68,9 @@ def load_model_file(path: Path) -> mujoco.MjSpec:
     """Parse an MJCF or URDF file into an MjSpec, with errors that name the file."""
     path = path.expanduser()
     if not path.is_file():
-        raise AssetError(f"Model file not found: {path.resolve()}. Check the path in the asset's spawn config.")
+        raise AssetError(
+            f"Model file not found: {path.resolve()}. Check the path in the asset's spawn config."
+        )
     if path.suffix.lower() not in (".xml", ".mjcf", ".urdf"):
         raise AssetError(f"Model file {path} must be MJCF (.xml) or URDF (.urdf), got {path.suffix!r}.")
     try:

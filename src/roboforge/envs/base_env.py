@@ -54,7 +54,11 @@ class BaseRLEnv(gym.Env):
     def _guard_exploded(self) -> torch.Tensor:
         """Worlds `(num_envs,)` whose state is non-finite or too fast; their state is replaced by defaults."""
         qpos, qvel = self.sim.qpos, self.sim.qvel
-        bad = ~torch.isfinite(qpos).all(1) | ~torch.isfinite(qvel).all(1) | (qvel.abs() > self.cfg.max_joint_vel).any(1)
+        bad = (
+            ~torch.isfinite(qpos).all(1)
+            | ~torch.isfinite(qvel).all(1)
+            | (qvel.abs() > self.cfg.max_joint_vel).any(1)
+        )
         qpos[:] = torch.where(bad[:, None], self._qpos0, qpos)
         qvel.masked_fill_(bad[:, None], 0.0)
         self.sim.sensordata.masked_fill_(bad[:, None], 0.0)
@@ -99,6 +103,12 @@ class BaseRLEnv(gym.Env):
     def _step_impl(self, action: torch.Tensor):
         raise NotImplementedError
 
+    def seed(self, seed: int) -> None:
+        """Re-seed the env's random numbers (events, noise, commands)."""
+        if self.rng is None:
+            torch.cuda.manual_seed(seed)
+        else:
+            self.rng.manual_seed(seed)
+
     def close(self) -> None:
-        """Release the simulator."""
-        self.sim = None  # type: ignore[assignment]
+        """Nothing to release explicitly: simulator memory is freed with the env."""

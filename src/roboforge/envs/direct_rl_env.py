@@ -32,7 +32,10 @@ class DirectRLEnv(BaseRLEnv):
         self.obs_buf = self._get_observations()
         self.action_space = gym.spaces.Box(-float("inf"), float("inf"), (self.num_envs, cfg.action_dim))
         self.observation_space = gym.spaces.Dict(
-            {g: gym.spaces.Box(-float("inf"), float("inf"), (self.num_envs, d)) for g, d in self.obs_dims.items()}
+            {
+                g: gym.spaces.Box(-float("inf"), float("inf"), (self.num_envs, d))
+                for g, d in self.obs_dims.items()
+            }
         )
 
     # --- to implement ------------------------------------------------------------------------
@@ -58,15 +61,19 @@ class DirectRLEnv(BaseRLEnv):
         raise NotImplementedError
 
     # --- loop ----------------------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+    def reset(
+        self, *, seed: int | None = None, options: dict | None = None
+    ) -> tuple[dict[str, torch.Tensor], dict]:
         """Reset every world; returns (observations by group, extras)."""
         if seed is not None:
-            self.rng.manual_seed(seed)
+            self.seed(seed)
         self._reset(self.all_worlds, log=False)
         self.obs_buf = self._get_observations()
         return self.obs_buf, {}
 
-    def _step_impl(self, action: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+    def _step_impl(
+        self, action: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict]:
         """One env step without host syncs (the body of the CUDA graph on GPU)."""
         self.actions[:] = action
         self._pre_physics_step(self.actions)

@@ -47,7 +47,10 @@ class ManagerBasedRLEnv(BaseRLEnv):
         self._stat_count.clear()
         self.action_space = gym.spaces.Box(-float("inf"), float("inf"), (self.num_envs, self.num_actions))
         self.observation_space = gym.spaces.Dict(
-            {g: gym.spaces.Box(-float("inf"), float("inf"), (self.num_envs, d)) for g, d in self.obs_dims.items()}
+            {
+                g: gym.spaces.Box(-float("inf"), float("inf"), (self.num_envs, d))
+                for g, d in self.obs_dims.items()
+            }
         )
 
     @property
@@ -58,15 +61,19 @@ class ManagerBasedRLEnv(BaseRLEnv):
     def obs_dims(self) -> dict[str, int]:
         return self.observation_manager.group_dims
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+    def reset(
+        self, *, seed: int | None = None, options: dict | None = None
+    ) -> tuple[dict[str, torch.Tensor], dict]:
         """Reset every world; returns (observations by group, extras)."""
         if seed is not None:
-            self.rng.manual_seed(seed)
+            self.seed(seed)
         self._reset(self.all_worlds, log=False)
         self.obs_buf = self.observation_manager.compute()
         return self.obs_buf, {}
 
-    def _step_impl(self, action: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+    def _step_impl(
+        self, action: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict]:
         """One env step without host syncs (the body of the CUDA graph on GPU)."""
         self.action_manager.process_action(action)
         for _ in range(self.cfg.decimation):

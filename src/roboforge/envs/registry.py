@@ -10,7 +10,12 @@ import gymnasium as gym
 from roboforge.utils.config import closest
 
 NAMESPACE = "roboforge"
-CFG_KEYS = ("env_cfg_entry_point", "rsl_rl_cfg_entry_point", "skrl_cfg_entry_point", "rl_games_cfg_entry_point")
+CFG_KEYS = (
+    "env_cfg_entry_point",
+    "rsl_rl_cfg_entry_point",
+    "skrl_cfg_entry_point",
+    "rl_games_cfg_entry_point",
+)
 
 
 class UnknownTaskError(KeyError):

@@ -54,10 +54,14 @@ class ActionManager:
     def process_action(self, action: torch.Tensor) -> None:
         """Split `action (num_envs, total_dim)` among the terms; the last action becomes `prev_action`."""
         if action.shape != self.action.shape:
-            raise ValueError(f"Expected actions of shape {tuple(self.action.shape)}, got {tuple(action.shape)}.")
+            raise ValueError(
+                f"Expected actions of shape {tuple(self.action.shape)}, got {tuple(action.shape)}."
+            )
         self.prev_action[:] = self.action
         self.action[:] = action.to(self.action.device)
-        for term, chunk in zip(self.terms.values(), torch.split(self.action, self.term_dims, dim=1), strict=True):
+        for term, chunk in zip(
+            self.terms.values(), torch.split(self.action, self.term_dims, dim=1), strict=True
+        ):
             term.process(chunk)
 
     def apply_action(self) -> None:

@@ -35,7 +35,9 @@ class EventManager:
         self.cfgs = cfgs
         for name, cfg in cfgs.items():
             if cfg.mode not in ("startup", "reset", "interval"):
-                raise ConfigError(f"Event {name!r}: mode must be 'startup', 'reset' or 'interval', got {cfg.mode!r}.")
+                raise ConfigError(
+                    f"Event {name!r}: mode must be 'startup', 'reset' or 'interval', got {cfg.mode!r}."
+                )
             if cfg.mode == "interval" and cfg.interval_range_s is None:
                 raise ConfigError(f"Event {name!r}: interval events need interval_range_s=(min_s, max_s).")
         self._funcs = {n: bind_term("event", n, c, env, ("env", "env_mask")) for n, c in cfgs.items()}

@@ -23,7 +23,9 @@ class UniformNoiseCfg:
 
     def apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Noisy copy of `x`."""
-        noise = torch.rand(x.shape, device=x.device, generator=generator) * (self.n_max - self.n_min) + self.n_min
+        noise = (
+            torch.rand(x.shape, device=x.device, generator=generator) * (self.n_max - self.n_min) + self.n_min
+        )
         return x + noise if self.operation == "add" else x * noise
 
 

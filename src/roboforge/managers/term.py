@@ -20,7 +20,9 @@ class TermCfg:
     """Keyword parameters passed to `func` on every call."""
 
 
-def bind_term(kind: str, name: str, cfg: TermCfg, env: Any, positional: tuple[str, ...] = ("env",)) -> Callable:
+def bind_term(
+    kind: str, name: str, cfg: TermCfg, env: Any, positional: tuple[str, ...] = ("env",)
+) -> Callable:
     """Check `cfg.params` against `cfg.func` and return a callable taking only the positional args.
 
     Unknown or missing parameters raise a ConfigError naming the term and the allowed parameters.
@@ -30,14 +32,16 @@ def bind_term(kind: str, name: str, cfg: TermCfg, env: Any, positional: tuple[st
         raise ConfigError(f"{kind} term {name!r}: func must be callable, got {cfg.func!r}.")
     if inspect.isclass(cfg.func):
         check_params(kind, name, cfg.func.__init__, cfg.params, ("self", "env"))
-        return cfg.func(env, **cfg.params)
+        return cfg.func(env, **cfg.params)  # type: ignore[call-arg,return-value]
     check_params(kind, name, cfg.func, cfg.params, positional)
     params = dict(cfg.params)
     func = cfg.func
     return lambda *args: func(*args, **params)
 
 
-def check_params(kind: str, name: str, func: Callable, params: dict[str, Any], positional: tuple[str, ...]) -> None:
+def check_params(
+    kind: str, name: str, func: Callable, params: dict[str, Any], positional: tuple[str, ...]
+) -> None:
     """Raise if `params` has keys `func` does not take, or misses ones it requires."""
     sig = inspect.signature(func)
     if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
@@ -49,10 +53,15 @@ def check_params(kind: str, name: str, func: Callable, params: dict[str, Any], p
     missing = [
         p.name
         for p in sig.parameters.values()
-        if p.name not in positional and p.name not in params and p.default is p.empty and p.kind is not p.VAR_POSITIONAL
+        if p.name not in positional
+        and p.name not in params
+        and p.default is p.empty
+        and p.kind is not p.VAR_POSITIONAL
     ]
     if missing:
-        raise ConfigError(f"{kind} term {name!r} ({_qualname(func)}) is missing parameters: {', '.join(missing)}.")
+        raise ConfigError(
+            f"{kind} term {name!r} ({_qualname(func)}) is missing parameters: {', '.join(missing)}."
+        )
 
 
 def _qualname(func: Callable) -> str:

@@ -50,4 +50,6 @@ class TerminationManager:
     def reset(self, mask: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Per-term (number of ended episodes it caused, episode count) for logging."""
         count = mask.sum()
-        return {f"Episode_Termination/{n}": ((d & mask).sum().float(), count) for n, d in self.term_dones.items()}
+        return {
+            f"Episode_Termination/{n}": ((d & mask).sum().float(), count) for n, d in self.term_dones.items()
+        }

@@ -65,7 +65,9 @@ def randomize_model_field(
     rows of the field (bodies, geoms, dofs ...); None changes all rows.
     """
     if operation not in ("scale", "add", "abs"):
-        raise ValueError(f"randomize_model_field: operation must be 'scale', 'add' or 'abs', got {operation!r}.")
+        raise ValueError(
+            f"randomize_model_field: operation must be 'scale', 'add' or 'abs', got {operation!r}."
+        )
     view = env.sim.model_field(field)
     defaults = _model_field_defaults(env, field, view)
     sample = sample_uniform(*value_range, tuple(view.shape), env.device, env.rng).to(view.dtype)

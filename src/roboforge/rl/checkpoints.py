@@ -29,7 +29,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:
-        raise ValueError(f"Checkpoint {path} cannot be read ({err}); it may be truncated or not a roboforge file.") from err
+        raise ValueError(
+            f"Checkpoint {path} cannot be read ({err}); it may be truncated or not a roboforge file."
+        ) from err
     if "actor_state_dict" not in state:
         raise ValueError(f"Checkpoint {path} has no actor weights; is it an rsl_rl/roboforge checkpoint?")
     return state
@@ -37,7 +39,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
     """The `model_<n>.pt` with the largest n in `run_dir`, or None."""
-    found = [(int(m.group(1)), p) for p in Path(run_dir).glob("model_*.pt") if (m := _MODEL_RE.search(p.name))]
+    found = [
+        (int(m.group(1)), p) for p in Path(run_dir).glob("model_*.pt") if (m := _MODEL_RE.search(p.name))
+    ]
     return max(found)[1] if found else None
 
 

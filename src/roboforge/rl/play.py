@@ -6,7 +6,6 @@ import os
 import time
 from pathlib import Path
 
-import mujoco
 import numpy as np
 import torch
 
@@ -42,4 +41,6 @@ def play_policy(session: Session, checkpoint: Path, steps: int, viewer: bool = F
     if handle is not None:
         handle.close()
     mean_ret, mean_len, n = tracker.pop()
-    return f"{n} episodes ended, mean return {mean_ret:.2f}, mean length {mean_len:.1f}/{env.max_episode_length}"
+    return (
+        f"{n} episodes ended, mean return {mean_ret:.2f}, mean length {mean_len:.1f}/{env.max_episode_length}"
+    )

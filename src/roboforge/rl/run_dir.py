@@ -22,8 +22,10 @@ def new_run_dir(root: str | Path, task: str) -> Path:
 
 def latest_run_dir(root: str | Path, task: str) -> Path | None:
     """The newest run folder of `task` under `root` that has a checkpoint, or None."""
-    runs = sorted((p for p in (Path(root) / task).glob("*") if p.is_dir() and any(p.glob("model_*.pt"))),
-                  key=lambda p: p.stat().st_mtime)
+    runs = sorted(
+        (p for p in (Path(root) / task).glob("*") if p.is_dir() and any(p.glob("model_*.pt"))),
+        key=lambda p: p.stat().st_mtime,
+    )
     return runs[-1] if runs else None
 
 

@@ -34,7 +34,9 @@ class RslRlModelCfg:
             "obs_normalization": self.obs_normalization,
         }
         if self.rnn_type:
-            cfg.update(rnn_type=self.rnn_type, rnn_hidden_dim=self.rnn_hidden_dim, rnn_num_layers=self.rnn_num_layers)
+            cfg.update(
+                rnn_type=self.rnn_type, rnn_hidden_dim=self.rnn_hidden_dim, rnn_num_layers=self.rnn_num_layers
+            )
         if stochastic:
             cfg["distribution_cfg"] = {
                 "class_name": "GaussianDistribution",
@@ -89,7 +91,9 @@ class RslRlPpoRunnerCfg:
     """Iterations between checkpoints (the last one is always saved)."""
     experiment_name: str = "default"
     """Name used in logs."""
-    obs_groups: dict[str, list[str]] = field(default_factory=lambda: {"actor": ["policy"], "critic": ["policy"]})
+    obs_groups: dict[str, list[str]] = field(
+        default_factory=lambda: {"actor": ["policy"], "critic": ["policy"]}
+    )
     """Which observation groups feed the actor and the critic."""
     clip_actions: float | None = None
     """Clip actions to [-x, x] before the env sees them."""

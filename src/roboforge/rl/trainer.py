@@ -10,16 +10,24 @@ import contextlib
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from roboforge.rl.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from roboforge.rl.metrics import MetricsWriter
 from roboforge.rl.session import Session
+from roboforge.utils.files import atomic_write_json
 
 
 class PolicyNaNError(RuntimeError):
@@ -67,13 +75,15 @@ class EpisodeTracker:
         """(mean return, mean length, episodes) since the last pop; host sync."""
         n = int(self.count)
         out = (float(self.sum_ret) / max(n, 1), float(self.sum_len) / max(n, 1), n)
-        self.sum_ret.zero_(), self.sum_len.zero_(), self.count.zero_()
+        for buf in (self.sum_ret, self.sum_len, self.count):
+            buf.zero_()
         return out
 
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Turn SIGTERM into KeyboardInterrupt for the duration (so a cancelled job checkpoints too)."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt
 
@@ -121,7 +131,9 @@ class Trainer:
         writer = MetricsWriter(self.run_dir)
         steps_per_iter = cfg.num_steps_per_env * s.env.num_envs
         if self.iteration == 0:
-            venv.episode_length_buf = torch.randint_like(venv.episode_length_buf, high=int(venv.max_episode_length))
+            venv.episode_length_buf = torch.randint_like(
+                venv.episode_length_buf, high=int(venv.max_episode_length)
+            )
         obs = venv.get_observations().to(s.device)
         s.alg.train_mode()
         start, start_iter, interrupted = time.perf_counter(), self.iteration, False
@@ -129,7 +141,9 @@ class Trainer:
         progress = _progress(self.quiet)
         try:
             with progress, sigterm_as_interrupt():
-                bar = progress.add_task("training", total=self.max_iterations, completed=self.iteration, info="")
+                bar = progress.add_task(
+                    "training", total=self.max_iterations, completed=self.iteration, info=""
+                )
                 while self.iteration < self.max_iterations:
                     t0 = time.perf_counter()
                     obs = self._rollout(obs)
@@ -139,7 +153,7 @@ class Trainer:
                     metrics = self._log(writer, losses, steps_per_iter, t1 - t0, t2 - t1)
                     if (self.iteration + 1) % cfg.save_interval == 0:
                         self._save(self.iteration)
-                    progress.update(bar, advance=1, info=_bar_info(metrics, venv.max_episode_length))
+                    progress.update(bar, advance=1, info=_bar_info(metrics, int(venv.max_episode_length)))
                     self.iteration += 1
         except KeyboardInterrupt:
             interrupted = True
@@ -149,7 +163,7 @@ class Trainer:
             self._save(max(self.iteration - 1, 0))
         wall = time.perf_counter() - start
         done = self.iteration - start_iter
-        return TrainResult(
+        result = TrainResult(
             run_dir=self.run_dir,
             iterations=self.iteration,
             env_steps=done * steps_per_iter,
@@ -162,6 +176,8 @@ class Trainer:
             interrupted=interrupted,
             metrics=metrics,
         )
+        atomic_write_json(self.run_dir / "summary.json", asdict(result))
+        return result
 
     def _rollout(self, obs):
         s, venv = self.s, self.s.venv
@@ -184,7 +200,9 @@ class Trainer:
 
     def _log(self, writer: MetricsWriter, losses: dict, steps: int, collect_s: float, learn_s: float) -> dict:
         if not all(torch.isfinite(torch.tensor(float(v))) for v in losses.values()):
-            raise PolicyNaNError(f"PPO losses became NaN at iteration {self.iteration}: {losses}. Training stopped.")
+            raise PolicyNaNError(
+                f"PPO losses became NaN at iteration {self.iteration}: {losses}. Training stopped."
+            )
         mean_ret, mean_len, episodes = self.episodes.pop()
         metrics: dict[str, float] = {f"Loss/{k}": float(v) for k, v in losses.items()}
         metrics.update(

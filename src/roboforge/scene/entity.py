@@ -110,7 +110,9 @@ class EntityData:
 class Entity:
     """One named entity of the scene, bound to the simulator (see module docstring)."""
 
-    def __init__(self, name: str, cfg: EntityCfg, model: mujoco.MjModel, sim: Simulator, env_origins: torch.Tensor):
+    def __init__(
+        self, name: str, cfg: EntityCfg, model: mujoco.MjModel, sim: Simulator, env_origins: torch.Tensor
+    ):
         self.name = name
         self.cfg = cfg
         self.sim = sim
@@ -128,8 +130,12 @@ class Entity:
         self.root_qpos_adr = int(model.jnt_qposadr[free[0].id]) if free else -1
         self.root_dof_adr = int(model.jnt_dofadr[free[0].id]) if free else -1
         self.joint_names = [j.name.removeprefix(prefix) for j in moving]
-        self.joint_qpos_adr = torch.tensor([int(model.jnt_qposadr[j.id]) for j in moving], dtype=torch.long, device=dev)
-        self.joint_dof_adr = torch.tensor([int(model.jnt_dofadr[j.id]) for j in moving], dtype=torch.long, device=dev)
+        self.joint_qpos_adr = torch.tensor(
+            [int(model.jnt_qposadr[j.id]) for j in moving], dtype=torch.long, device=dev
+        )
+        self.joint_dof_adr = torch.tensor(
+            [int(model.jnt_dofadr[j.id]) for j in moving], dtype=torch.long, device=dev
+        )
         self.body_names = [b.name[len(prefix) :] for b in bodies]
         self.body_ids = [b.id for b in bodies]
         self.sensor_cols = {
@@ -187,7 +193,9 @@ class Entity:
             return
         claimed: set[str] = set()
         for group_name, group_cfg in self.cfg.actuators.items():
-            ids = resolve_joints(group_cfg.joint_names_expr, self.joint_names, f"{self.name} actuator {group_name!r}")
+            ids = resolve_joints(
+                group_cfg.joint_names_expr, self.joint_names, f"{self.name} actuator {group_name!r}"
+            )
             ids = [i for i in ids if self.joint_names[i] not in claimed]
             names = [self.joint_names[i] for i in ids]
             claimed.update(names)
@@ -226,7 +234,12 @@ class Entity:
         qvel[:, self.joint_dof_adr] = torch.where(m, vel.to(qvel.dtype), qvel[:, self.joint_dof_adr])
 
     def write_root_state(
-        self, pos_w: torch.Tensor, quat_w: torch.Tensor, lin_vel_w: torch.Tensor, ang_vel_b: torch.Tensor, mask
+        self,
+        pos_w: torch.Tensor,
+        quat_w: torch.Tensor,
+        lin_vel_w: torch.Tensor,
+        ang_vel_b: torch.Tensor,
+        mask,
     ) -> None:
         """Set the free root's pose and velocity in the worlds selected by `mask` (floating bases only)."""
         if not self.is_floating:
@@ -235,12 +248,18 @@ class Entity:
         q, d = self.root_qpos_adr, self.root_dof_adr
         qpos, qvel = self.sim.qpos, self.sim.qvel
         qpos[:, q : q + 7] = torch.where(m, torch.cat((pos_w, quat_w), 1).to(qpos.dtype), qpos[:, q : q + 7])
-        qvel[:, d : d + 6] = torch.where(m, torch.cat((lin_vel_w, ang_vel_b), 1).to(qvel.dtype), qvel[:, d : d + 6])
+        qvel[:, d : d + 6] = torch.where(
+            m, torch.cat((lin_vel_w, ang_vel_b), 1).to(qvel.dtype), qvel[:, d : d + 6]
+        )
 
     def reset_to_default(self, mask: torch.Tensor) -> None:
         """Default root and joint state, and joint targets at the defaults, in the selected worlds."""
         self.write_root_state(
-            self.default_root_pos, self.default_root_quat, self.default_root_lin_vel, self.default_root_ang_vel, mask
+            self.default_root_pos,
+            self.default_root_quat,
+            self.default_root_lin_vel,
+            self.default_root_ang_vel,
+            mask,
         )
         self.write_joint_state(self.default_joint_pos, self.default_joint_vel, mask)
         m = mask[:, None]
@@ -254,7 +273,9 @@ class Entity:
             return
         pos, vel = self.data.joint_pos, self.data.joint_vel
         for group in self.actuator_groups:
-            ctrl = group.compute(pos, vel, self.joint_pos_target, self.joint_vel_target, self.joint_effort_target)
+            ctrl = group.compute(
+                pos, vel, self.joint_pos_target, self.joint_vel_target, self.joint_effort_target
+            )
             self.sim.ctrl[:, group.ctrl_ids] = ctrl.to(self.sim.ctrl.dtype)
 
 

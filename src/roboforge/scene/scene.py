@@ -55,7 +55,8 @@ class Scene:
         """Create the entities' index tensors and data views on `sim`."""
         self.env_origins = grid_origins(self.num_envs, self.cfg.env_spacing, sim.device)
         self.entities = {
-            name: Entity(name, cfg, self.model, sim, self.env_origins) for name, cfg in self.cfg.entities.items()
+            name: Entity(name, cfg, self.model, sim, self.env_origins)
+            for name, cfg in self.cfg.entities.items()
         }
 
     def __getitem__(self, name: str) -> Entity:
@@ -92,7 +93,9 @@ def build_spec(cfg: SceneCfg) -> mujoco.MjSpec:
     if cfg.ground:
         spec.worldbody.add_geom(name="ground", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.05])
     if cfg.light:
-        spec.worldbody.add_light(name="sun", pos=[0, 0, 5], dir=[0, 0, -1], type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL)
+        spec.worldbody.add_light(
+            name="sun", pos=[0, 0, 5], dir=[0, 0, -1], type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL
+        )
     for k, (name, entity_cfg) in enumerate(cfg.entities.items()):
         child = entity_spec(name, entity_cfg)
         if k == 0:  # the first entity's physics options (timestep, solver, cone ...) become the scene's
@@ -102,8 +105,18 @@ def build_spec(cfg: SceneCfg) -> mujoco.MjSpec:
     return spec
 
 
-_OPTION_FIELDS = ("timestep", "impratio", "cone", "solver", "iterations", "ls_iterations", "tolerance",
-                  "noslip_iterations", "jacobian", "gravity")
+_OPTION_FIELDS = (
+    "timestep",
+    "impratio",
+    "cone",
+    "solver",
+    "iterations",
+    "ls_iterations",
+    "tolerance",
+    "noslip_iterations",
+    "jacobian",
+    "gravity",
+)
 
 
 def _copy_options(src, dst) -> None:
@@ -127,7 +140,9 @@ def entity_spec(name: str, cfg: EntityCfg) -> mujoco.MjSpec:
         joints = [j.name for j in spec.joints if j.type != mujoco.mjtJoint.mjJNT_FREE]
         claimed: set[str] = set()
         for group_name, group in cfg.actuators.items():
-            ids = resolve_joints(group.joint_names_expr, joints, f"Entity {name!r} actuator group {group_name!r}")
+            ids = resolve_joints(
+                group.joint_names_expr, joints, f"Entity {name!r} actuator group {group_name!r}"
+            )
             names = [joints[i] for i in ids if joints[i] not in claimed]
             claimed.update(names)
             add_actuators(spec, group, names)

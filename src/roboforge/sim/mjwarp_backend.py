@@ -14,7 +14,7 @@ import warp as wp
 wp.config.quiet = True  # Warp's banner and module-load lines would otherwise go to stdout (breaks --json)
 import mujoco_warp as mjw  # noqa: E402
 
-from roboforge.sim.simulator import SimCfg
+from roboforge.sim.simulator import SimCfg  # noqa: E402
 
 
 def warp_device(device: torch.device) -> str:
@@ -102,7 +102,9 @@ class MjwarpSimulator:
 
     def model_field(self, name: str) -> torch.Tensor:
         if name not in self._per_world:
-            raise KeyError(f"Model field {name!r} is not per world; list it in per_world_fields when building.")
+            raise KeyError(
+                f"Model field {name!r} is not per world; list it in per_world_fields when building."
+            )
         return wp.to_torch(getattr(self.m, name))
 
     def write_model_field(self, name: str, values: torch.Tensor, mask: torch.Tensor | None = None) -> None:

@@ -144,7 +144,9 @@ class MujocoSimulator:
 
     def model_field(self, name: str) -> torch.Tensor:
         if name not in self._field_views:
-            raise KeyError(f"Model field {name!r} is not per world; list it in per_world_fields when building.")
+            raise KeyError(
+                f"Model field {name!r} is not per world; list it in per_world_fields when building."
+            )
         return self._field_views[name]
 
     def write_model_field(self, name: str, values: torch.Tensor, mask: torch.Tensor | None = None) -> None:

@@ -72,8 +72,8 @@ class Simulator(Protocol):
         """Advance every world by one physics step."""
         ...
 
-    def forward(self) -> None:
-        """Recompute derived quantities (sensors) from the current qpos/qvel without stepping."""
+    def forward(self, mask: torch.Tensor | None = None) -> None:
+        """Recompute derived quantities (sensors) from qpos/qvel without stepping (at least the masked worlds)."""
         ...
 
     def reset(self, mask: torch.Tensor) -> None:
@@ -108,7 +108,9 @@ def make_simulator(
         raise ValueError(f"num_worlds must be >= 1, got {num_worlds}.")
     for name in per_world_fields:
         if name not in PER_WORLD_FIELDS:
-            raise ValueError(f"Model field {name!r} cannot be set per world. Allowed: {', '.join(PER_WORLD_FIELDS)}.")
+            raise ValueError(
+                f"Model field {name!r} cannot be set per world. Allowed: {', '.join(PER_WORLD_FIELDS)}."
+            )
     if cfg.timestep is not None:
         model.opt.timestep = cfg.timestep
     backend = resolve_backend(cfg.backend, cfg.device)

@@ -66,7 +66,7 @@ def quat_error_angle(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def gravity_projected_b(quat_w: torch.Tensor) -> torch.Tensor:
     """World gravity direction (0, 0, -1) expressed in the body frame, `(..., 3)`."""
-    down = torch.zeros(quat_w.shape[:-1] + (3,), dtype=quat_w.dtype, device=quat_w.device)
+    down = torch.zeros((*quat_w.shape[:-1], 3), dtype=quat_w.dtype, device=quat_w.device)
     down[..., 2] = -1.0
     return quat_apply_inverse(quat_w, down)
 

@@ -33,7 +33,9 @@ class RslRlVecEnvWrapper(VecEnv):
     def _to_tensordict(self, obs: dict[str, torch.Tensor]) -> TensorDict:
         # Copies: on GPU the env returns the CUDA graph's static buffers, which the next step overwrites,
         # while PPO keeps the observation it acted on until the step's transition is stored.
-        return TensorDict({k: v.clone() for k, v in obs.items()}, batch_size=[self.num_envs], device=self.device)
+        return TensorDict(
+            {k: v.clone() for k, v in obs.items()}, batch_size=[self.num_envs], device=self.device
+        )
 
     def get_observations(self) -> TensorDict:
         return self._to_tensordict(self.env.obs_buf)  # type: ignore[attr-defined]

@@ -1,5 +1,9 @@
 """Action terms."""
 
-from roboforge.mdp.actions.joint_actions import JointEffortActionCfg, JointPositionActionCfg, JointVelocityActionCfg
+from roboforge.mdp.actions.joint_actions import (
+    JointEffortActionCfg,
+    JointPositionActionCfg,
+    JointVelocityActionCfg,
+)
 
 __all__ = ["JointEffortActionCfg", "JointPositionActionCfg", "JointVelocityActionCfg"]

@@ -17,7 +17,9 @@ from roboforge.utils.math import sample_uniform
 def cartpole_direct_env_cfg(num_envs: int = 1024, play: bool = False) -> DirectRLEnvCfg:
     """Config of the direct cart-pole env."""
     return DirectRLEnvCfg(
-        scene=SceneCfg(num_envs=32 if play else num_envs, ground=False, entities={"robot": cartpole_robot_cfg()}),
+        scene=SceneCfg(
+            num_envs=32 if play else num_envs, ground=False, entities={"robot": cartpole_robot_cfg()}
+        ),
         sim=SimCfg(timestep=1.0 / 120.0),
         decimation=2,
         episode_length_s=5.0,
@@ -45,7 +47,11 @@ class CartpoleDirectEnv(DirectRLEnv):
 
     def _get_observations(self) -> dict[str, torch.Tensor]:
         pos, vel = self.robot.data.joint_pos, self.robot.data.joint_vel
-        return {"policy": torch.cat((pos[:, self.cart], pos[:, self.pole], vel[:, self.cart], vel[:, self.pole]), 1)}
+        return {
+            "policy": torch.cat(
+                (pos[:, self.cart], pos[:, self.pole], vel[:, self.cart], vel[:, self.pole]), 1
+            )
+        }
 
     def _get_rewards(self) -> torch.Tensor:
         pos, vel = self.robot.data.joint_pos, self.robot.data.joint_vel
@@ -63,7 +69,8 @@ class CartpoleDirectEnv(DirectRLEnv):
         return (self.robot.data.joint_pos[:, self.cart].abs() > self.cart_bound).any(1)
 
     def _get_dones(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._out_of_bounds(), self.episode_length_buf >= self.max_episode_length
+        time_outs = torch.ge(self.episode_length_buf, self.max_episode_length)
+        return self._out_of_bounds(), time_outs
 
     def _reset_idx(self, mask: torch.Tensor) -> None:
         pos, vel = self.robot.default_joint_pos.clone(), self.robot.default_joint_vel.clone()

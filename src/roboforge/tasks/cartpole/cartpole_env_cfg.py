@@ -24,8 +24,12 @@ POLE = ["cart_to_pole"]
 def cartpole_env_cfg(num_envs: int = 1024, play: bool = False) -> ManagerBasedRLEnvCfg:
     """Cart-pole balance; `play` uses fewer worlds."""
     return ManagerBasedRLEnvCfg(
-        scene=SceneCfg(num_envs=32 if play else num_envs, env_spacing=4.0, ground=False,
-                       entities={"robot": cartpole_robot_cfg()}),
+        scene=SceneCfg(
+            num_envs=32 if play else num_envs,
+            env_spacing=4.0,
+            ground=False,
+            entities={"robot": cartpole_robot_cfg()},
+        ),
         sim=SimCfg(timestep=1.0 / 120.0),
         decimation=2,
         episode_length_s=5.0,
@@ -57,8 +61,9 @@ def cartpole_env_cfg(num_envs: int = 1024, play: bool = False) -> ManagerBasedRL
         rewards={
             "alive": RewardTermCfg(func=mdp.is_alive, weight=1.0),
             "terminating": RewardTermCfg(func=mdp.is_terminated, weight=-2.0),
-            "pole_pos": RewardTermCfg(func=mdp.joint_pos_target_l2, weight=-1.0,
-                                      params={"target": 0.0, "joint_names": POLE}),
+            "pole_pos": RewardTermCfg(
+                func=mdp.joint_pos_target_l2, weight=-1.0, params={"target": 0.0, "joint_names": POLE}
+            ),
             "cart_vel": RewardTermCfg(func=mdp.joint_vel_l1, weight=-0.01, params={"joint_names": CART}),
             "pole_vel": RewardTermCfg(func=mdp.joint_vel_l1, weight=-0.005, params={"joint_names": POLE}),
         },
