@@ -27,7 +27,9 @@ def menagerie_has(robot: str) -> bool:
     return bool(root) and (Path(root) / robot).is_dir()
 
 
-requires_go1 = pytest.mark.skipif(not menagerie_has("unitree_go1"), reason="MENAGERIE_ROOT with unitree_go1 not found")
+requires_go1 = pytest.mark.skipif(
+    not menagerie_has("unitree_go1"), reason="MENAGERIE_ROOT with unitree_go1 not found"
+)
 
 BACKENDS = ("mujoco", "mjwarp")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import mujoco
 import pytest
 import torch
-from conftest import all_worlds, requires_go1
 
+from conftest import all_worlds, requires_go1
 from roboforge.assets import (
     ArticulationCfg,
     AssetError,
@@ -58,7 +58,9 @@ def urdf_path(tmp_path) -> Path:
 
 
 def arm_cfg(path: Path, **kwargs) -> ArticulationCfg:
-    kwargs.setdefault("actuators", {"arm": ImplicitActuatorCfg(joint_names_expr=[".*"], stiffness=200.0, damping=10.0)})
+    kwargs.setdefault(
+        "actuators", {"arm": ImplicitActuatorCfg(joint_names_expr=[".*"], stiffness=200.0, damping=10.0)}
+    )
     return ArticulationCfg(spawn=FileSpawnCfg(path=str(path)), **kwargs)
 
 
@@ -116,7 +118,7 @@ def test_wrong_file_type_is_rejected(tmp_path):
 
 
 def test_asset_error_reaches_scene_build(tmp_path):
-    with pytest.raises(AssetError, match="missing.xml"):
+    with pytest.raises(AssetError, match=r"missing\.xml"):
         Scene(SceneCfg(num_envs=1, entities={"arm": arm_cfg(tmp_path / "missing.xml")}))
 
 
@@ -152,7 +154,9 @@ def test_urdf_also_loads_on_its_own(urdf_path):
 
 # --- regex errors ---------------------------------------------------------------------------------------------------------
 def test_actuator_regex_matching_nothing_names_available_joints(urdf_path):
-    cfg = arm_cfg(urdf_path, actuators={"wrist": ImplicitActuatorCfg(joint_names_expr=["wrist_.*"], stiffness=10.0)})
+    cfg = arm_cfg(
+        urdf_path, actuators={"wrist": ImplicitActuatorCfg(joint_names_expr=["wrist_.*"], stiffness=10.0)}
+    )
     with pytest.raises(ValueError) as err:
         Scene(SceneCfg(num_envs=1, entities={"arm": cfg}))
     msg = str(err.value)
@@ -175,7 +179,7 @@ def test_entity_find_joints_and_unknown_entity(urdf_path):
     assert arm.find_joints("elb.*") == ([1], ["elbow"])
     with pytest.raises(ValueError, match="Available: shoulder, elbow"):
         arm.find_joints(["hip"])
-    with pytest.raises(KeyError, match="No entity 'robot'.*Entities: arm"):
+    with pytest.raises(KeyError, match=r"No entity 'robot'.*Entities: arm"):
         scene["robot"]
 
 
@@ -207,18 +211,31 @@ def test_per_joint_expands_scalars_and_regex_dicts():
 
 
 def test_ideal_pd_actuator_torque_is_pd_plus_feedforward_clipped():
-    cfg = IdealPDActuatorCfg(joint_names_expr=[".*"], stiffness=10.0, damping=2.0, effort_limit={"a": 5.0, "b": 100.0})
+    cfg = IdealPDActuatorCfg(
+        joint_names_expr=[".*"], stiffness=10.0, damping=2.0, effort_limit={"a": 5.0, "b": 100.0}
+    )
     group = ActuatorGroup(cfg, [0, 1], ["a", "b"], [0, 1], "cpu")
     pos = torch.tensor([[0.0, 0.0]])
     vel = torch.tensor([[1.0, 1.0]])
-    torque = group.compute(pos, vel, torch.tensor([[1.0, 1.0]]), torch.zeros(1, 2), torch.tensor([[0.5, 0.5]]))
+    torque = group.compute(
+        pos, vel, torch.tensor([[1.0, 1.0]]), torch.zeros(1, 2), torch.tensor([[0.5, 0.5]])
+    )
     # 10 * (1 - 0) + 2 * (0 - 1) + 0.5 = 8.5; joint 'a' is clipped to 5
     torch.testing.assert_close(torque, torch.tensor([[5.0, 8.5]]))
 
 
 def test_implicit_actuator_passes_position_targets_and_sets_gains(urdf_path):
-    cfg = arm_cfg(urdf_path, actuators={"arm": ImplicitActuatorCfg(
-        joint_names_expr=[".*"], stiffness={"shoulder": 300.0, "elbow": 100.0}, damping=5.0, effort_limit=40.0)})
+    cfg = arm_cfg(
+        urdf_path,
+        actuators={
+            "arm": ImplicitActuatorCfg(
+                joint_names_expr=[".*"],
+                stiffness={"shoulder": 300.0, "elbow": 100.0},
+                damping=5.0,
+                effort_limit=40.0,
+            )
+        },
+    )
     scene = bound_scene(cfg)
     model = scene.model
     kp = [float(model.actuator_gainprm[i, 0]) for i in range(model.nu)]

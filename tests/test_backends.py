@@ -6,8 +6,8 @@ import mujoco
 import numpy as np
 import pytest
 import torch
-from conftest import BACKENDS, all_worlds, cartpole_motor_model, requires_go1, world_mask
 
+from conftest import BACKENDS, all_worlds, cartpole_motor_model, requires_go1, world_mask
 from roboforge.assets import ArticulationCfg, ImplicitActuatorCfg, InitialStateCfg, MenagerieSpawnCfg
 from roboforge.scene import Scene, SceneCfg
 from roboforge.sim import SimCfg, make_simulator, resolve_backend
@@ -106,7 +106,9 @@ def test_go1_contact_parity_20_steps():
         mujoco.mj_step(scene.model, data)
         ncon.append(data.ncon)
     assert max(ncon) >= 4, f"expected foot contacts, got {ncon}"
-    qpos_err = (traj["mujoco"][..., : scene.model.nq] - traj["mjwarp"][..., : scene.model.nq]).abs().max().item()
+    qpos_err = (
+        (traj["mujoco"][..., : scene.model.nq] - traj["mjwarp"][..., : scene.model.nq]).abs().max().item()
+    )
     assert qpos_err < 1e-4, f"Go1 qpos differs by {qpos_err:.2e} between backends"
     z = traj["mujoco"][-1, :, 2]
     assert ((z > 0.2) & (z < 0.32)).all(), f"base height {z.tolist()} should stay near the start height"
@@ -134,7 +136,11 @@ def test_reset_mask_resets_only_masked_worlds(backend):
 def test_state_tensors_are_views_written_in_place(backend):
     model = cartpole_motor_model()
     sim = make_simulator(model, 2, SimCfg(backend=backend))
-    assert sim.qpos.shape == (2, model.nq) and sim.qvel.shape == (2, model.nv) and sim.ctrl.shape == (2, model.nu)
+    assert (
+        sim.qpos.shape == (2, model.nq)
+        and sim.qvel.shape == (2, model.nv)
+        and sim.ctrl.shape == (2, model.nu)
+    )
     qpos = sim.qpos
     sim.qvel[1, 0] = 1.0  # cart moving in world 1 only
     sim.step()
@@ -161,6 +167,22 @@ def test_per_world_damping_changes_only_selected_worlds(backend):
     v = sim.qvel[:, 0].double()
     assert abs(v[0] - v[2]) < 1e-6 and abs(v[1] - v[3]) < 1e-6
     assert v[1].abs() < 0.5 * v[0].abs(), f"damped carts should slow down: {v.tolist()}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_per_world_qpos0_is_the_reset_state(backend):
+    sim = cartpole_sim(backend, num_worlds=3, per_world_fields=("qpos0",))
+    qpos0 = sim.model_field("qpos0").clone()
+    qpos0[:, 1] = 0.5
+    sim.write_model_field("qpos0", qpos0, world_mask(False, True, True))
+    sim.qvel[:] = 1.0
+    sim.step()
+    moved = sim.qpos[2].clone()
+    sim.reset(world_mask(True, True, False))
+    torch.testing.assert_close(sim.qpos[0], torch.zeros(2, dtype=sim.qpos.dtype))
+    torch.testing.assert_close(sim.qpos[1], torch.tensor([0.0, 0.5], dtype=sim.qpos.dtype))
+    torch.testing.assert_close(sim.qpos[2], moved)
+    assert (sim.qvel[:2] == 0).all() and (sim.qvel[2] != 0).all()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -31,8 +31,19 @@ def flat(text: str) -> str:
 def cli_run(tmp_path_factory) -> Path:
     """`roboforge train cartpole` for 3 iterations; returns the run folder."""
     root = tmp_path_factory.mktemp("runs")
-    result = invoke("train", "cartpole", "--num-envs", 64, "--max-iterations", 3, "--run-dir", root,
-                    "--device", "cpu", "--quiet")
+    result = invoke(
+        "train",
+        "cartpole",
+        "--num-envs",
+        64,
+        "--max-iterations",
+        3,
+        "--run-dir",
+        root,
+        "--device",
+        "cpu",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     runs = list((root / "cartpole").iterdir())
     assert len(runs) == 1
@@ -64,6 +75,8 @@ def test_train_writes_configs_metrics_and_checkpoint(cli_run):
     assert [r["iteration"] for r in read_metrics(cli_run)] == [0, 1, 2]
     assert (cli_run / "model_2.pt").is_file()
     assert load_checkpoint(cli_run / "model_2.pt")["iter"] == 2
+    summary = json.loads((cli_run / "summary.json").read_text())
+    assert summary["iterations"] == 3 and summary["checkpoint"].endswith("model_2.pt")
     assert not list(cli_run.glob("*.tmp")) and not list(cli_run.glob(".*.tmp"))
 
 
@@ -76,8 +89,18 @@ def test_train_unknown_task_suggests():
 
 
 def test_train_bad_override_names_allowed_fields(tmp_path):
-    result = invoke("train", "cartpole", "--num-envs", 4, "--device", "cpu", "--run-dir", tmp_path,
-                    "--override", "env.not_a_field=1")
+    result = invoke(
+        "train",
+        "cartpole",
+        "--num-envs",
+        4,
+        "--device",
+        "cpu",
+        "--run-dir",
+        tmp_path,
+        "--override",
+        "env.not_a_field=1",
+    )
     assert result.exit_code == 2
     out = flat(result.output)
     assert "'not_a_field'" in out
@@ -90,7 +113,9 @@ def test_override_format_errors():
     result = invoke("train", "cartpole", "--device", "cpu", "--override", "decimation=4")
     assert result.exit_code == 2
     assert "env.<path>=<value>" in flat(result.output)
-    assert parse_overrides(["env.decimation=4", "agent.algorithm.learning_rate=1e-4", "env.sim.backend=mjwarp"]) == (
+    assert parse_overrides(
+        ["env.decimation=4", "agent.algorithm.learning_rate=1e-4", "env.sim.backend=mjwarp"]
+    ) == (
         {"decimation": 4, "sim.backend": "mjwarp"},
         {"algorithm.learning_rate": 1e-4},
     )
@@ -98,8 +123,23 @@ def test_override_format_errors():
 
 @pytest.mark.slow
 def test_train_applies_overrides_and_json(tmp_path):
-    result = invoke("train", "cartpole", "--num-envs", 16, "--max-iterations", 1, "--run-dir", tmp_path,
-                    "--device", "cpu", "--json", "-o", "env.episode_length_s=2.0", "-o", "agent.num_steps_per_env=8")
+    result = invoke(
+        "train",
+        "cartpole",
+        "--num-envs",
+        16,
+        "--max-iterations",
+        1,
+        "--run-dir",
+        tmp_path,
+        "--device",
+        "cpu",
+        "--json",
+        "-o",
+        "env.episode_length_s=2.0",
+        "-o",
+        "agent.num_steps_per_env=8",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["iterations"] == 1 and data["env_steps"] == 16 * 8
@@ -111,8 +151,9 @@ def test_train_applies_overrides_and_json(tmp_path):
 def test_train_rejects_bad_numbers(tmp_path):
     result = invoke("train", "cartpole", "--num-envs", 0, "--device", "cpu", "--run-dir", tmp_path)
     assert result.exit_code == 2 and "--num-envs must be >= 1" in flat(result.output)
-    result = invoke("train", "cartpole", "--num-envs", 4, "--max-iterations", 0, "--device", "cpu",
-                    "--run-dir", tmp_path)
+    result = invoke(
+        "train", "cartpole", "--num-envs", 4, "--max-iterations", 0, "--device", "cpu", "--run-dir", tmp_path
+    )
     assert result.exit_code == 2 and "--max-iterations must be >= 1" in flat(result.output)
 
 
@@ -125,8 +166,19 @@ def test_cuda_device_without_cuda_is_a_clear_error():
 
 @pytest.mark.slow
 def test_eval_json(cli_run):
-    result = invoke("eval", "cartpole", "--checkpoint", cli_run, "--episodes", 16, "--num-envs", 16,
-                    "--device", "cpu", "--json")
+    result = invoke(
+        "eval",
+        "cartpole",
+        "--checkpoint",
+        cli_run,
+        "--episodes",
+        16,
+        "--num-envs",
+        16,
+        "--device",
+        "cpu",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["task"] == "cartpole" and data["checkpoint"].endswith("model_2.pt")
@@ -144,16 +196,37 @@ def test_eval_missing_checkpoint(tmp_path):
 
 @pytest.mark.slow
 def test_play_runs_checkpoint(cli_run):
-    result = invoke("play", "cartpole", "--checkpoint", cli_run / "model_2.pt", "--steps", 20, "--num-envs", 4,
-                    "--device", "cpu")
+    result = invoke(
+        "play",
+        "cartpole",
+        "--checkpoint",
+        cli_run / "model_2.pt",
+        "--steps",
+        20,
+        "--num-envs",
+        4,
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     assert "played" in result.output and "20 steps" in result.output
 
 
 @pytest.mark.slow
 def test_bench_json():
-    result = invoke("bench", "cartpole", "--num-envs", 64, "--steps", 10, "--train-iterations", 1, "--json",
-                    "--device", "cpu")
+    result = invoke(
+        "bench",
+        "cartpole",
+        "--num-envs",
+        64,
+        "--steps",
+        10,
+        "--train-iterations",
+        1,
+        "--json",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["env_steps_per_s"] > 0 and data["physics_steps_per_s"] > 0
@@ -162,12 +235,35 @@ def test_bench_json():
     assert data["physics_only_env_steps_per_s"] == pytest.approx(data["physics_steps_per_s"] / 2)
 
 
+def test_json_stdout_stays_clean_on_mjwarp():
+    """Warp's build messages must not end up in the JSON on stdout."""
+    result = invoke(
+        "bench", "cartpole", "--sim", "mjwarp", "--num-envs", 4, "--steps", 2, "--train-iterations", 0,
+        "--json", "--device", "cpu",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["backend"] == "mjwarp" and data["ppo_env_steps_per_s"] is None
+
+
 @pytest.mark.slow
 def test_resume_continues_run(cli_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(cli_run, run)
-    result = invoke("train", "cartpole", "--resume", "--run-dir", run, "--max-iterations", 5, "--num-envs", 64,
-                    "--device", "cpu", "--quiet")
+    result = invoke(
+        "train",
+        "cartpole",
+        "--resume",
+        "--run-dir",
+        run,
+        "--max-iterations",
+        5,
+        "--num-envs",
+        64,
+        "--device",
+        "cpu",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     assert "from iteration 3" in flat(result.output)
     assert (run / "model_4.pt").is_file()
@@ -179,8 +275,20 @@ def test_resume_continues_run(cli_run, tmp_path):
 def test_resume_finds_latest_run_under_root(cli_run, tmp_path):
     root = tmp_path / "runs"
     shutil.copytree(cli_run, root / "cartpole" / cli_run.name)
-    result = invoke("train", "cartpole", "--resume", "--run-dir", root, "--max-iterations", 4, "--num-envs", 16,
-                    "--device", "cpu", "--quiet")
+    result = invoke(
+        "train",
+        "cartpole",
+        "--resume",
+        "--run-dir",
+        root,
+        "--max-iterations",
+        4,
+        "--num-envs",
+        16,
+        "--device",
+        "cpu",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     assert (root / "cartpole" / cli_run.name / "model_3.pt").is_file()
     assert len(list((root / "cartpole").iterdir())) == 1, "no new run folder when resuming"

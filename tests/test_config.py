@@ -60,7 +60,9 @@ def test_from_dict_unknown_key_names_it_and_allowed_keys():
 
 
 def test_from_dict_unknown_nested_key_names_nested_class():
-    with pytest.raises(ConfigError, match=r"Unknown field of Inner 'gian'.*Did you mean 'gain'.*Allowed: gain, names"):
+    with pytest.raises(
+        ConfigError, match=r"Unknown field of Inner 'gian'.*Did you mean 'gain'.*Allowed: gain, names"
+    ):
         from_dict(Outer, {"inner": {"gian": 3.0}})
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 import torch
-from conftest import BACKENDS, make_task_env
 from tensordict import TensorDict
 
+from conftest import BACKENDS, make_task_env
 from roboforge.envs import DirectRLEnv, ManagerBasedRLEnv, UnknownTaskError, list_tasks, load_cfg, make_env
 from roboforge.envs.registry import task_spec
 from roboforge.envs.wrappers.rsl_rl import RslRlVecEnvWrapper
@@ -39,7 +39,9 @@ def test_task_builds_and_steps(task, backend):
     assert set(obs) >= {"policy"}
     g = torch.Generator().manual_seed(0)
     for _ in range(10):
-        obs, reward, terminated, time_outs, extras = env.step(torch.rand(N, env.num_actions, generator=g) * 2 - 1)
+        obs, reward, terminated, time_outs, extras = env.step(
+            torch.rand(N, env.num_actions, generator=g) * 2 - 1
+        )
         for name, value in obs.items():
             assert value.shape == (N, env.obs_dims[name])
             assert torch.isfinite(value).all(), f"{task}/{backend}: non-finite observation {name}"
@@ -142,12 +144,35 @@ def test_nan_guard_terminates_only_the_bad_world(task, backend):
         assert torch.isfinite(reward).all() and not terminated.any()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_randomize_model_field_event_is_per_world(backend):
+    from roboforge import mdp
+    from roboforge.managers import EventTermCfg
+
+    cfg = load_cfg("cartpole", num_envs=8)
+    cfg.sim.backend = backend
+    cfg.events["cart_damping"] = EventTermCfg(
+        func=mdp.randomize_model_field,
+        mode="startup",
+        params={"field": "dof_damping", "value_range": (1.0, 5.0), "operation": "abs", "ids": [0]},
+    )
+    env = make_env("cartpole", cfg)
+    damping = env.sim.model_field("dof_damping")  # per world because an event names the field
+    assert damping.shape == (8, 2)
+    cart, pole = damping[:, 0], damping[:, 1]
+    assert ((cart >= 1.0) & (cart <= 5.0)).all() and cart.unique().numel() == 8
+    assert (pole == 0.0).all(), "ids=[0] leaves the pole joint's damping alone"
+    obs, reward, *_ = env.step(torch.zeros(8, 1))
+    assert torch.isfinite(obs["policy"]).all() and torch.isfinite(reward).all()
+
+
 def test_huge_velocity_counts_as_exploded():
     env = make_task_env("cartpole", N, max_joint_vel=100.0)
     env.pop_episode_stats()
     env.sim.qvel[3, 1] = 1.0e5
     _, reward, terminated, _, _ = env.step(torch.zeros(N, 1))
     assert terminated.tolist() == [False, False, False, True]
+    assert float(reward[3]) == 0.0 and torch.isfinite(reward).all()
     assert env.pop_episode_stats()["nan_resets"] == 1
 
 
@@ -214,7 +239,7 @@ def test_rsl_rl_wrapper_returns_tensordicts_and_time_outs():
     assert isinstance(obs, TensorDict) and obs.batch_size == torch.Size([N])
     assert obs["policy"].shape == (N, 4)
     obs, _ = venv.reset()
-    assert isinstance(obs, TensorDict) and "policy" in obs.keys()
+    assert isinstance(obs, TensorDict) and "policy" in obs
     venv.episode_length_buf = torch.tensor([0, 0, env.max_episode_length - 1, 0])
     assert env.episode_length_buf.tolist() == [0, 0, env.max_episode_length - 1, 0]
     obs, reward, dones, extras = venv.step(torch.zeros(N, 1))

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import make_task_env, world_mask
 
+from conftest import make_task_env, world_mask
 from roboforge import mdp
 from roboforge.managers import (
     ActionManager,
@@ -66,7 +66,9 @@ def obs_manager(env, corruption: bool, **term_kwargs) -> ObservationManager:
 
 
 @pytest.mark.parametrize(
-    "noise", [UniformNoiseCfg(n_min=-0.5, n_max=0.5), GaussianNoiseCfg(mean=0.0, std=0.5)], ids=["uniform", "gauss"]
+    "noise",
+    [UniformNoiseCfg(n_min=-0.5, n_max=0.5), GaussianNoiseCfg(mean=0.0, std=0.5)],
+    ids=["uniform", "gauss"],
 )
 def test_noise_only_applied_with_corruption(noise):
     env = fake_env(num_envs=256)
@@ -86,7 +88,9 @@ def test_noise_only_applied_with_corruption(noise):
 def test_noise_scale_operation_multiplies():
     env = fake_env()
     env.value[:] = 2.0
-    obs = obs_manager(env, True, noise=UniformNoiseCfg(n_min=3.0, n_max=3.0, operation="scale")).compute()["policy"]
+    obs = obs_manager(env, True, noise=UniformNoiseCfg(n_min=3.0, n_max=3.0, operation="scale")).compute()[
+        "policy"
+    ]
     torch.testing.assert_close(obs, torch.full((N, 2), 6.0))
 
 
@@ -126,7 +130,9 @@ def test_group_history_length_overrides_terms_and_dims_add_up():
         },
         history_length=2,
     )
-    mgr = ObservationManager({"policy": group, "critic": ObservationGroupCfg(terms={"a": ObservationTermCfg(func=value_obs)})}, env)
+    mgr = ObservationManager(
+        {"policy": group, "critic": ObservationGroupCfg(terms={"a": ObservationTermCfg(func=value_obs)})}, env
+    )
     assert mgr.term_dims == {"policy": {"a": 4, "b": 4}, "critic": {"a": 2}}
     obs = mgr.compute()
     assert obs["policy"].shape == (N, 8) and obs["critic"].shape == (N, 2)
@@ -196,7 +202,9 @@ def flags(env, values: list[bool]) -> torch.Tensor:
 def test_termination_separates_time_outs_from_failures():
     env = fake_env()
     cfgs = {
-        "time_out": TerminationTermCfg(func=flags, params={"values": [True, False, True, False]}, time_out=True),
+        "time_out": TerminationTermCfg(
+            func=flags, params={"values": [True, False, True, False]}, time_out=True
+        ),
         "fell": TerminationTermCfg(func=flags, params={"values": [False, False, True, True]}),
     }
     mgr = TerminationManager(cfgs, env)
@@ -286,7 +294,10 @@ class RandomTarget(CommandTerm):
         return self.target
 
     def _resample(self, mask: torch.Tensor) -> None:
-        new = torch.rand(self.num_envs, 2, generator=self.env.rng) * (self.cfg.high - self.cfg.low) + self.cfg.low
+        new = (
+            torch.rand(self.num_envs, 2, generator=self.env.rng) * (self.cfg.high - self.cfg.low)
+            + self.cfg.low
+        )
         self.target[:] = torch.where(mask[:, None], new, self.target)
         self.resamples += mask.long()
 
@@ -439,7 +450,9 @@ def test_task_config_with_bad_term_param_fails_at_build():
 
     cfg = load_cfg("cartpole", num_envs=2)
     cfg.rewards["pole_pos"].params["tolerance"] = 0.1
-    with pytest.raises(ConfigError, match=r"reward term 'pole_pos'.*'tolerance'.*Allowed: asset_name, joint_names, target"):
+    with pytest.raises(
+        ConfigError, match=r"reward term 'pole_pos'.*'tolerance'.*Allowed: asset_name, joint_names, target"
+    ):
         make_env("cartpole", cfg)
 
 
@@ -472,3 +485,29 @@ def test_cartpole_reset_event_changes_only_masked_worlds():
     torch.testing.assert_close(after_pos[~mask], before_pos[~mask])
     assert (after_pos[mask] != before_pos[mask]).all()
     assert (after_pos[mask, 0].abs() <= 1.0).all()  # cart position offset range (-1, 1)
+
+
+def count_resets(env, env_mask: torch.Tensor) -> torch.Tensor:
+    """Curriculum term: records the masks it is called with, logs how many worlds were reset in total."""
+    env.__dict__.setdefault("curriculum_masks", []).append(env_mask.clone())
+    return torch.stack(env.curriculum_masks).sum().float()
+
+
+def test_curriculum_and_commands_run_on_env_reset_masks():
+    from roboforge.envs import load_cfg, make_env
+
+    cfg = load_cfg("cartpole", num_envs=4)
+    cfg.curriculum = {"resets": CurriculumTermCfg(func=count_resets)}
+    cfg.commands = {"target": RandomTargetCfg(resampling_time_range=(100.0, 100.0))}
+    env = make_env("cartpole", cfg)
+    term = env.command_manager.terms["target"]
+    assert env.curriculum_masks[-1].all(), "the initial reset covers every world"
+    resamples = term.resamples.clone()
+    env.step(torch.zeros(4, 1))
+    assert not env.curriculum_masks[-1].any()
+    robot = env.scene["robot"]
+    env.sim.qpos[2, int(robot.joint_qpos_adr[0])] = 3.5  # world 2 leaves the rail
+    env.step(torch.zeros(4, 1))
+    assert env.curriculum_masks[-1].tolist() == [False, False, True, False]
+    assert (term.resamples - resamples).tolist() == [0, 0, 1, 0], "only the reset world gets a new command"
+    assert env.pop_episode_stats()["Curriculum/resets"] == 5.0  # 4 at start + world 2

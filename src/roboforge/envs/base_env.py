@@ -82,7 +82,7 @@ class BaseRLEnv(gym.Env):
             self._stat_count[key] += count
 
     def pop_episode_stats(self) -> dict[str, float]:
-        """Means of the logged episode statistics since the last call, plus `nan_resets` (host sync)."""
+        """Means of the logged episode statistics and the number of exploded-world resets since the last call (host sync)."""
         stats = {}
         for key, total in self._stat_sum.items():
             count = float(self._stat_count[key])
@@ -91,6 +91,7 @@ class BaseRLEnv(gym.Env):
             total.zero_()
             self._stat_count[key].zero_()
         stats["nan_resets"] = float(self.nan_resets)
+        self.nan_resets.zero_()
         return stats
 
     def step(self, action: torch.Tensor):

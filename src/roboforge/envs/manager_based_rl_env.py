@@ -84,7 +84,7 @@ class ManagerBasedRLEnv(BaseRLEnv):
         dones = self.termination_manager.compute() | exploded
         terminated = self.termination_manager.terminated | exploded
         time_outs = self.termination_manager.time_outs & ~exploded
-        reward = torch.where(exploded, 0.0, self.reward_manager.compute(self.step_dt))
+        reward = self.reward_manager.compute(self.step_dt, void=exploded)
         self.reset_buf[:] = dones
         self._reset(dones)
         self.command_manager.compute(self.step_dt)

@@ -28,14 +28,16 @@ class RewardManager:
         self.episode_sums = {n: torch.zeros(env.num_envs, device=env.device) for n in self.cfgs}
         self.reward = torch.zeros(env.num_envs, device=env.device)
 
-    def compute(self, dt: float) -> torch.Tensor:
-        """Step reward `(num_envs,)` = sum over terms of weight * term * dt."""
+    def compute(self, dt: float, void: torch.Tensor | None = None) -> torch.Tensor:
+        """Step reward `(num_envs,)` = sum over terms of weight * term * dt; 0 where `void` (exploded worlds)."""
         self.reward.zero_()
         for name, cfg in self.cfgs.items():
             value = self._funcs[name](self.env).float() * (cfg.weight * dt)
+            if void is not None:
+                value = torch.where(void, 0.0, value)
             self.reward += value
             self.episode_sums[name] += value
-        return self.reward
+        return self.reward.clone()  # callers may keep it; the buffer is reused next step
 
     def reset(self, mask: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Per-term (sum over ended episodes, episode count) for logging; clears the selected worlds."""

@@ -192,8 +192,13 @@ class Trainer:
             s.alg.compute_returns(obs)
         if not bool(finite):
             raise PolicyNaNError(
-                f"The policy produced NaN/inf actions at iteration {self.iteration}. Training stopped; the last good "
-                f"checkpoint is {self.last_checkpoint}. Lower the learning rate or check rewards/observations for "
+                f"The policy produced NaN/inf actions at iteration {self.iteration}. Training stopped; "
+                + (
+                    f"the last good checkpoint is {self.last_checkpoint}. "
+                    if self.last_checkpoint
+                    else "no checkpoint was saved yet. "
+                )
+                + "Lower the learning rate or check rewards/observations for "
                 "huge values."
             )
         return obs

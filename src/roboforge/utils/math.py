@@ -38,7 +38,7 @@ def quat_apply_inverse(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 def quat_from_euler_xyz(roll: torch.Tensor, pitch: torch.Tensor, yaw: torch.Tensor) -> torch.Tensor:
-    """Quaternion `(..., 4)` from intrinsic roll-pitch-yaw angles (rotation Rz(yaw) Ry(pitch) Rx(roll))."""
+    """Quaternion `(..., 4)` from roll, pitch, yaw about the fixed x, y, z axes: R = Rz(yaw) Ry(pitch) Rx(roll)."""
     cr, sr = torch.cos(roll * 0.5), torch.sin(roll * 0.5)
     cp, sp = torch.cos(pitch * 0.5), torch.sin(pitch * 0.5)
     cy, sy = torch.cos(yaw * 0.5), torch.sin(yaw * 0.5)
