@@ -273,6 +273,20 @@ def bench_cmd(
     _run(body, as_json)
 
 
+# Layers that add their own commands: each module defines `register(app, run)` where `run` is `_run`.
+LAYER_COMMANDS: tuple[str, ...] = ()
+
+
+def _register_layer_commands() -> None:
+    import importlib
+
+    for module in LAYER_COMMANDS:
+        importlib.import_module(module).register(app, _run)
+
+
+_register_layer_commands()
+
+
 def main() -> None:
     """Console entry point."""
     sys.exit(app())
