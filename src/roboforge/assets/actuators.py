@@ -1,7 +1,8 @@
 """Actuator groups: which joints they drive and how targets become MuJoCo controls.
 
 - `ImplicitActuatorCfg`: a MuJoCo position actuator (kp = stiffness, kv = damping); the PD runs inside
-  the physics step, which is stable at high gains. Control = joint position target.
+  the physics step, which is stable at high gains. Control = joint position target. With zero
+  stiffness the group becomes a MuJoCo velocity actuator (kv = damping) tracking the velocity target.
 - `IdealPDActuatorCfg`: a MuJoCo motor; the torque `kp (q* - q) + kd (qd* - qd) + tau_ff`, clipped to
   the effort limit, is computed in torch every physics step. Control = torque.
 """
@@ -65,6 +66,12 @@ def per_joint(value: float | dict[str, float] | None, names: list[str], default:
     return out
 
 
+def is_velocity_group(cfg: ActuatorCfg) -> bool:
+    """An implicit group with zero stiffness everywhere tracks joint velocity targets."""
+    stiffness = cfg.stiffness.values() if isinstance(cfg.stiffness, dict) else [cfg.stiffness]
+    return isinstance(cfg, ImplicitActuatorCfg) and all(float(k) == 0.0 for k in stiffness)
+
+
 def add_actuators(spec: mujoco.MjSpec, cfg: ActuatorCfg, joint_names: list[str]) -> None:
     """Add one MuJoCo actuator per joint of this group to `spec` (named after the joint)."""
     kp = per_joint(cfg.stiffness, joint_names, 0.0)
@@ -73,7 +80,12 @@ def add_actuators(spec: mujoco.MjSpec, cfg: ActuatorCfg, joint_names: list[str])
     armature = per_joint(cfg.armature, joint_names, -1.0)
     for name, p, d, e, arm in zip(joint_names, kp, kd, effort, armature, strict=True):
         act = spec.add_actuator(name=name, target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
-        if isinstance(cfg, ImplicitActuatorCfg):
+        if isinstance(cfg, ImplicitActuatorCfg) and is_velocity_group(cfg):
+            act.set_to_velocity(kv=d)
+            if e > 0:
+                act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
+                act.forcerange = [-e, e]
+        elif isinstance(cfg, ImplicitActuatorCfg):
             act.set_to_position(kp=p, kv=d)
             if e > 0:
                 act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
@@ -95,6 +107,7 @@ class ActuatorGroup:
     ):
         self.cfg = cfg
         self.implicit = isinstance(cfg, ImplicitActuatorCfg)
+        self.velocity_mode = is_velocity_group(cfg)
         self.joint_names = joint_names
         self.joint_ids = torch.tensor(joint_ids, dtype=torch.long, device=device)
         self.ctrl_ids = torch.tensor(ctrl_ids, dtype=torch.long, device=device)
@@ -115,6 +128,8 @@ class ActuatorGroup:
         """Controls `(num_envs, n)` for this group's actuators from `(num_envs, num_joints)` tensors."""
         j = self.joint_ids
         if self.implicit:
+            if self.velocity_mode:
+                return vel_target[:, j].clamp(-self.velocity_limit, self.velocity_limit)
             return pos_target[:, j]
         qd_target = vel_target[:, j].clamp(-self.velocity_limit, self.velocity_limit)
         torque = (

@@ -38,6 +38,8 @@ class ArticulationCfg:
     """Actuator groups by name; the model's own actuators are replaced by these. Joints in no group are passive."""
     soft_joint_pos_limit_factor: float = 1.0
     """Fraction of the joint range used for soft limits (rewards, clipping)."""
+    gravity_compensation: bool = False
+    """Cancel gravity on every body of the robot (MuJoCo `gravcomp`), as torque-controlled arms do."""
 
 
 @dataclass(kw_only=True)

@@ -108,7 +108,9 @@ class ManagerBasedRLEnv(BaseRLEnv):
         if hasattr(self, "observation_manager"):
             self.observation_manager.reset(mask)
         self.action_manager.reset(mask)
-        self.command_manager.reset(mask)
+        command_log = self.command_manager.reset(mask)
+        if log:
+            self._accumulate(command_log)
         self.episode_length_buf.masked_fill_(mask, 0)
         self.sim.forward(mask)
 

@@ -17,6 +17,8 @@ class CommandTermCfg:
 
     resampling_time_range: tuple[float, float] = (10.0, 10.0)
     """Seconds between resamples, drawn uniformly per world."""
+    metric_window_s: float | None = None
+    """Average the term's metrics over the last this-many seconds of each episode (None: whole episode)."""
 
     def build(self, env: Any) -> CommandTerm:
         """The runtime term for `env`."""
@@ -37,6 +39,8 @@ class CommandTerm:
         self.device = env.device
         self.time_left = torch.zeros(env.num_envs, device=env.device)
         self.metrics: dict[str, torch.Tensor] = {}
+        self._metric_sums: dict[str, torch.Tensor] = {}
+        self._metric_steps = torch.zeros(env.num_envs, device=env.device)
 
     @property
     def command(self) -> torch.Tensor:
@@ -44,14 +48,36 @@ class CommandTerm:
         raise NotImplementedError
 
     def compute(self, dt: float) -> None:
-        """Advance timers by `dt`, resample the worlds whose timer ran out, then update."""
+        """Advance timers by `dt`, resample the worlds whose timer ran out, update, accumulate metrics."""
         self.time_left -= dt
         self._resample_where(self.time_left <= 0.0)
         self._update()
+        if not self.metrics:
+            return
+        if not self._metric_sums:
+            with torch.inference_mode(False):  # normal tensors: reset() edits them outside inference mode
+                self._metric_sums = {k: torch.zeros(self.num_envs, device=self.device) for k in self.metrics}
+        window = self.cfg.metric_window_s
+        steps_left = self.env.max_episode_length - self.env.episode_length_buf
+        counted = (
+            torch.ones_like(self.time_left) if window is None else (steps_left * dt <= window + 1e-6).float()
+        )
+        for key, value in self.metrics.items():
+            self._metric_sums[key] += value * counted
+        self._metric_steps += counted
 
-    def reset(self, mask: torch.Tensor) -> None:
-        """Resample the commands of the selected worlds."""
+    def reset(self, mask: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Resample the selected worlds; returns (sum of per-episode metric means, episodes) for logging."""
+        log = {}
+        if self._metric_sums:
+            counted = mask & (self._metric_steps > 0)
+            steps = self._metric_steps.clamp(min=1.0)
+            for key, total in self._metric_sums.items():
+                log[key] = ((total / steps * counted).sum(), counted.sum())
+                total.masked_fill_(mask, 0.0)
+            self._metric_steps.masked_fill_(mask, 0.0)
         self._resample_where(mask)
+        return log
 
     def _resample_where(self, mask: torch.Tensor) -> None:
         lo, hi = self.cfg.resampling_time_range
@@ -83,7 +109,9 @@ class CommandManager:
         for term in self.terms.values():
             term.compute(dt)
 
-    def reset(self, mask: torch.Tensor) -> None:
-        """Resample the selected worlds' commands."""
-        for term in self.terms.values():
-            term.reset(mask)
+    def reset(self, mask: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Resample the selected worlds' commands; returns 'Metrics/<term>/<name>' log entries."""
+        log = {}
+        for name, term in self.terms.items():
+            log.update({f"Metrics/{name}/{k}": v for k, v in term.reset(mask).items()})
+        return log

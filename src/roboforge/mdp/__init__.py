@@ -1,10 +1,25 @@
 """Term functions and action/command terms used by tasks."""
 
-from roboforge.mdp.actions import JointEffortActionCfg, JointPositionActionCfg, JointVelocityActionCfg
+from roboforge.mdp.actions import (
+    BinaryJointPositionActionCfg,
+    DifferentialIKActionCfg,
+    JointEffortActionCfg,
+    JointPositionActionCfg,
+    JointVelocityActionCfg,
+    OperationalSpaceControlActionCfg,
+)
+from roboforge.mdp.commands import (
+    NullCommandCfg,
+    PoseRanges,
+    UniformPoseCommandCfg,
+    UniformTrajectoryCommandCfg,
+)
 from roboforge.mdp.events import randomize_model_field, reset_joints_by_offset, reset_root_state_uniform
 from roboforge.mdp.observations import (
     base_ang_vel_b,
     base_lin_vel_b,
+    ee_pos_b,
+    ee_quat_b,
     generated_commands,
     joint_pos,
     joint_pos_rel,
@@ -21,17 +36,29 @@ from roboforge.mdp.rewards import (
     joint_pos_target_l2,
     joint_vel_l1,
     joint_vel_l2,
+    orientation_command_error,
+    position_command_error,
+    position_command_error_tanh,
 )
 from roboforge.mdp.terminations import joint_pos_out_of_manual_limit, root_height_below, time_out
 
 __all__ = [
+    "BinaryJointPositionActionCfg",
+    "DifferentialIKActionCfg",
     "JointEffortActionCfg",
     "JointPositionActionCfg",
     "JointVelocityActionCfg",
+    "NullCommandCfg",
+    "OperationalSpaceControlActionCfg",
+    "PoseRanges",
+    "UniformPoseCommandCfg",
+    "UniformTrajectoryCommandCfg",
     "action_l2",
     "action_rate_l2",
     "base_ang_vel_b",
     "base_lin_vel_b",
+    "ee_pos_b",
+    "ee_quat_b",
     "generated_commands",
     "is_alive",
     "is_terminated",
@@ -44,6 +71,9 @@ __all__ = [
     "joint_vel_l2",
     "joint_vel_rel",
     "last_action",
+    "orientation_command_error",
+    "position_command_error",
+    "position_command_error_tanh",
     "projected_gravity_b",
     "randomize_model_field",
     "reset_joints_by_offset",

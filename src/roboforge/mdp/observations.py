@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from roboforge.utils.math import quat_unique
+
 
 def joint_pos(env, asset_name: str = "robot", joint_names: list[str] | None = None) -> torch.Tensor:
     """Joint positions."""
@@ -54,3 +56,15 @@ def last_action(env) -> torch.Tensor:
 def generated_commands(env, command_name: str) -> torch.Tensor:
     """The current command of a command term."""
     return env.command_manager.get_command(command_name)
+
+
+def ee_pos_b(env, body_name: str, asset_name: str = "robot") -> torch.Tensor:
+    """End-effector (body or site) position in the robot's root frame."""
+    entity = env.scene[asset_name]
+    return entity.frame_pose_b(entity.find_frame(body_name))[0]
+
+
+def ee_quat_b(env, body_name: str, asset_name: str = "robot") -> torch.Tensor:
+    """End-effector orientation in the robot's root frame, real part non-negative."""
+    entity = env.scene[asset_name]
+    return quat_unique(entity.frame_pose_b(entity.find_frame(body_name))[1])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from roboforge.utils.math import quat_error_angle
+
 
 def is_alive(env) -> torch.Tensor:
     """1 for worlds not terminated by a failure this step."""
@@ -42,3 +44,30 @@ def action_l2(env) -> torch.Tensor:
 def action_rate_l2(env) -> torch.Tensor:
     """Sum of squared changes of the action between env steps."""
     return torch.sum(torch.square(env.action_manager.action - env.action_manager.prev_action), dim=1)
+
+
+def _ee_and_command_b(env, command_name: str, body_name: str, asset_name: str):
+    entity = env.scene[asset_name]
+    pos_b, quat_b = entity.frame_pose_b(entity.find_frame(body_name))
+    return pos_b, quat_b, env.command_manager.get_command(command_name)
+
+
+def position_command_error(env, command_name: str, body_name: str, asset_name: str = "robot") -> torch.Tensor:
+    """Distance (m) between the end effector and the commanded position (root frame)."""
+    pos_b, _, command = _ee_and_command_b(env, command_name, body_name, asset_name)
+    return (command[:, :3] - pos_b).norm(dim=-1)
+
+
+def position_command_error_tanh(
+    env, std: float, command_name: str, body_name: str, asset_name: str = "robot"
+) -> torch.Tensor:
+    """1 - tanh(distance / std): close to 1 only near the commanded position."""
+    return 1.0 - torch.tanh(position_command_error(env, command_name, body_name, asset_name) / std)
+
+
+def orientation_command_error(
+    env, command_name: str, body_name: str, asset_name: str = "robot"
+) -> torch.Tensor:
+    """Angle (rad) between the end-effector orientation and the commanded one."""
+    _, quat_b, command = _ee_and_command_b(env, command_name, body_name, asset_name)
+    return quat_error_angle(command[:, 3:7], quat_b)

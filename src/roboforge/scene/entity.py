@@ -14,8 +14,9 @@ import torch
 
 from roboforge.assets.actuators import ActuatorGroup, resolve_joints
 from roboforge.assets.articulation import ArticulationCfg, EntityCfg
+from roboforge.scene.kinematics import Frame, JointKinematics, frame_pose_w, jacobian_w, resolve_frame
 from roboforge.sim.simulator import Simulator
-from roboforge.utils.math import gravity_projected_b, quat_apply, quat_apply_inverse
+from roboforge.utils.math import gravity_projected_b, quat_apply, quat_apply_inverse, quat_conjugate, quat_mul
 
 _TRACK = "_rf_"
 
@@ -142,10 +143,13 @@ class Entity:
             kind: _sensor_columns(model, [f"{prefix}{_TRACK}{kind}:{b}" for b in self.body_names], dev)
             for kind in ("pos", "quat", "linvel", "angvel")
         }
+        self._model, self._prefix = model, prefix
+        self.kinematics = JointKinematics(model, [j.id for j in moving], self.body_ids, dev)
         self._init_limits(model, moving)
         self._init_defaults(model, moving, env_origins)
         self._init_actuators(model, prefix)
         self._index_cache: dict[tuple[str, ...], torch.Tensor] = {}
+        self._frames: dict[str, Frame] = {}
         self.data = EntityData(self)
 
     @property
@@ -224,6 +228,28 @@ class Entity:
             ids, _ = self.find_joints(list(key))
             self._index_cache[key] = torch.tensor(ids, dtype=torch.long, device=self.device)
         return self._index_cache[key]
+
+    def find_frame(self, name: str) -> Frame:
+        """A body or site of this entity as a Frame (cached; for end-effector poses and Jacobians)."""
+        if name not in self._frames:
+            self._frames[name] = resolve_frame(self._model, self._prefix, self.body_ids, name, self.device)
+        return self._frames[name]
+
+    def frame_pose_b(self, frame: Frame) -> tuple[torch.Tensor, torch.Tensor]:
+        """Position `(N, 3)` and orientation `(N, 4)` of `frame` in the entity's root frame."""
+        pos_w, quat_w = self.frame_pose_w(frame)
+        root_pos, root_quat = self.data.root_pos_w, self.data.root_quat_w
+        return quat_apply_inverse(root_quat, pos_w - root_pos), quat_mul(quat_conjugate(root_quat), quat_w)
+
+    def frame_pose_w(self, frame: Frame) -> tuple[torch.Tensor, torch.Tensor]:
+        """World position `(N, 3)` and orientation `(N, 4)` of `frame`."""
+        return frame_pose_w(self.data.body_pos_w, self.data.body_quat_w, frame)
+
+    def jacobian_w(self, frame: Frame, joint_idx: torch.Tensor | slice) -> torch.Tensor:
+        """World-frame geometric Jacobian `(N, 6, k)` of `frame` for the selected joints."""
+        body_pos, body_quat = self.data.body_pos_w, self.data.body_quat_w
+        frame_pos, _ = frame_pose_w(body_pos, body_quat, frame)
+        return jacobian_w(body_pos, body_quat, self.kinematics, frame_pos, joint_idx)
 
     # writers (masked, graph-safe) --------------------------------------------------------------
     def write_joint_state(self, pos: torch.Tensor, vel: torch.Tensor, mask: torch.Tensor) -> None:

@@ -135,6 +135,9 @@ def entity_spec(name: str, cfg: EntityCfg) -> mujoco.MjSpec:
     for key in list(spec.keys):
         spec.delete(key)
     if isinstance(cfg, ArticulationCfg):
+        if cfg.gravity_compensation:
+            for body in spec.bodies[1:]:
+                body.gravcomp = 1.0
         for act in list(spec.actuators):
             spec.delete(act)
         joints = [j.name for j in spec.joints if j.type != mujoco.mjtJoint.mjJNT_FREE]

@@ -81,3 +81,25 @@ def sample_uniform(
     """Uniform samples in `[low, high)` with the given shape, from an optional generator."""
     u = torch.rand(shape, device=device, generator=generator)
     return low + (high - low) * u
+
+
+def quat_from_axis_angle(rotvec: torch.Tensor) -> torch.Tensor:
+    """Quaternion `(..., 4)` of the rotation vector `(..., 3)` (axis times angle in rad)."""
+    angle = rotvec.norm(dim=-1, keepdim=True)
+    half = 0.5 * angle
+    scale = torch.where(angle > 1e-9, torch.sin(half) / angle.clamp(min=1e-9), 0.5 - angle**2 / 48.0)
+    return torch.cat((torch.cos(half), rotvec * scale), dim=-1)
+
+
+def axis_angle_from_quat(q: torch.Tensor) -> torch.Tensor:
+    """Rotation vector `(..., 3)` of unit quaternions `(..., 4)`, angle in [0, pi]."""
+    q = quat_unique(q)
+    sin_half = q[..., 1:].norm(dim=-1, keepdim=True)
+    angle = 2.0 * torch.atan2(sin_half, q[..., :1])
+    scale = torch.where(sin_half > 1e-9, angle / sin_half.clamp(min=1e-9), 2.0 / q[..., :1].clamp(min=1e-9))
+    return q[..., 1:] * scale
+
+
+def quat_error_rotvec(target: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+    """Rotation vector `(..., 3)` that turns `current` into `target` (world frame): log(target * current^-1)."""
+    return axis_angle_from_quat(quat_mul(target, quat_conjugate(current)))

@@ -1,9 +1,18 @@
-"""Action terms."""
+"""Action terms: joint space, task space (IK, OSC) and grippers."""
 
+from roboforge.mdp.actions.gripper_actions import BinaryJointPositionActionCfg
 from roboforge.mdp.actions.joint_actions import (
     JointEffortActionCfg,
     JointPositionActionCfg,
     JointVelocityActionCfg,
 )
+from roboforge.mdp.actions.task_space_actions import DifferentialIKActionCfg, OperationalSpaceControlActionCfg
 
-__all__ = ["JointEffortActionCfg", "JointPositionActionCfg", "JointVelocityActionCfg"]
+__all__ = [
+    "BinaryJointPositionActionCfg",
+    "DifferentialIKActionCfg",
+    "JointEffortActionCfg",
+    "JointPositionActionCfg",
+    "JointVelocityActionCfg",
+    "OperationalSpaceControlActionCfg",
+]

@@ -1,0 +1,1 @@
+"""Ready-made robot configs: built-in UR arms, Menagerie Franka Panda."""

@@ -1,0 +1,23 @@
+"""Arm reach: UR5e, UR10e and Franka Panda tracking an end-effector pose in every control mode."""
+
+from roboforge.envs.registry import register_task
+
+_MODES = {
+    "": "joint position targets",
+    "-joint-vel": "joint velocity targets",
+    "-effort": "joint torques",
+    "-ik-rel": "relative differential IK",
+    "-ik-abs": "absolute differential IK",
+    "-osc": "operational-space control",
+}
+_TASKS = [("ur5e", m) for m in _MODES] + [("ur10e", ""), ("panda", ""), ("panda", "-ik-rel")]
+
+for _robot, _mode in _TASKS:
+    register_task(
+        f"reach-{_robot}{_mode}",
+        entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
+        env_cfg_entry_point=f"roboforge.tasks.reach.tasks:reach_{_robot}{_mode.replace('-', '_')}",
+        rsl_rl_cfg_entry_point="roboforge.tasks.reach.agents:reach_ppo_cfg",
+        description=f"{_robot.upper() if _robot.startswith('ur') else 'Panda'} end effector to a commanded pose, "
+        f"{_MODES[_mode]}.",
+    )

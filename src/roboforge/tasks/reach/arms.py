@@ -1,0 +1,60 @@
+"""The arms the reach tasks know: their asset config, arm joints, end effector and target ranges."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from roboforge.assets import ArticulationCfg
+from roboforge.assets.robots.franka import PANDA_ARM_JOINTS, panda_cfg
+from roboforge.assets.robots.universal_robots import ArmDrive, ur5e_cfg, ur10e_cfg
+from roboforge.mdp.commands import PoseRanges
+
+POINT_DOWN = {"roll": (math.pi, math.pi), "pitch": (0.0, 0.0), "yaw": (-math.pi, math.pi)}
+
+
+@dataclass(kw_only=True)
+class ReachArm:
+    """Robot-specific facts a reach task needs."""
+
+    name: str
+    """Short name used in task ids."""
+    robot: Callable[[ArmDrive], ArticulationCfg]
+    """Asset config for a drive type ('position', 'velocity', 'torque')."""
+    arm_joints: list[str]
+    """Regexes of the arm joints the policy drives."""
+    ee_frame: str
+    """End-effector body or site."""
+    ranges: PoseRanges
+    """Target ranges in the robot's root frame."""
+    effort_scale: float
+    """Torque (N m) per unit action in the effort control mode."""
+
+
+UR5E_ARM = ReachArm(
+    name="ur5e",
+    robot=ur5e_cfg,
+    arm_joints=[".*"],
+    ee_frame="tool0",
+    ranges=PoseRanges(pos_x=(0.3, 0.6), pos_y=(-0.25, 0.25), pos_z=(0.2, 0.55), **POINT_DOWN),
+    effort_scale=20.0,
+)
+
+UR10E_ARM = ReachArm(
+    name="ur10e",
+    robot=ur10e_cfg,
+    arm_joints=[".*"],
+    ee_frame="tool0",
+    ranges=PoseRanges(pos_x=(0.45, 0.85), pos_y=(-0.3, 0.3), pos_z=(0.25, 0.7), **POINT_DOWN),
+    effort_scale=40.0,
+)
+
+PANDA_ARM = ReachArm(
+    name="panda",
+    robot=lambda drive: panda_cfg(drive, hand=True),
+    arm_joints=PANDA_ARM_JOINTS,
+    ee_frame="hand",
+    ranges=PoseRanges(pos_x=(0.35, 0.65), pos_y=(-0.2, 0.2), pos_z=(0.25, 0.55), **POINT_DOWN),
+    effort_scale=10.0,
+)

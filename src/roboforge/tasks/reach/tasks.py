@@ -1,0 +1,18 @@
+"""Env config factories of every registered reach task (entry points for the registry)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from roboforge.tasks.reach.arms import PANDA_ARM, UR5E_ARM, UR10E_ARM
+from roboforge.tasks.reach.reach_env_cfg import reach_env_cfg
+
+reach_ur5e = partial(reach_env_cfg, UR5E_ARM, "joint_pos")
+reach_ur5e_joint_vel = partial(reach_env_cfg, UR5E_ARM, "joint_vel")
+reach_ur5e_effort = partial(reach_env_cfg, UR5E_ARM, "effort")
+reach_ur5e_ik_rel = partial(reach_env_cfg, UR5E_ARM, "ik_rel")
+reach_ur5e_ik_abs = partial(reach_env_cfg, UR5E_ARM, "ik_abs")
+reach_ur5e_osc = partial(reach_env_cfg, UR5E_ARM, "osc")
+reach_ur10e = partial(reach_env_cfg, UR10E_ARM, "joint_pos")
+reach_panda = partial(reach_env_cfg, PANDA_ARM, "joint_pos")
+reach_panda_ik_rel = partial(reach_env_cfg, PANDA_ARM, "ik_rel")
