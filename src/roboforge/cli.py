@@ -274,7 +274,7 @@ def bench_cmd(
 
 
 # Layers that add their own commands: each module defines `register(app, run)` where `run` is `_run`.
-LAYER_COMMANDS: tuple[str, ...] = ()
+LAYER_COMMANDS: tuple[str, ...] = ("roboforge.service.commands",)
 
 
 def _register_layer_commands() -> None:

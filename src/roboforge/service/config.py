@@ -1,0 +1,67 @@
+"""Settings of the job service: where it listens, where jobs and their database live, limits."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOKEN_ENV = "ROBOFORGE_API_TOKEN"
+"""Environment variable holding the optional bearer token."""
+
+MAX_NUM_ENVS = 65_536
+"""Largest `num_envs` a request may ask for."""
+MAX_ITERATIONS = 1_000_000
+"""Largest `num_iterations` a request may ask for."""
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(kw_only=True)
+class ServiceCfg:
+    """How `roboforge serve` runs."""
+
+    host: str = "127.0.0.1"
+    """Interface to bind; loopback unless told otherwise."""
+    port: int = 8000
+    """TCP port."""
+    data_dir: Path = Path("runs/service")
+    """Folder holding one sub-folder per job (`jobs/<job_id>/`) and, by default, the SQLite database."""
+    db_url: str | None = None
+    """SQLAlchemy URL of the job database; None: `sqlite:///<data_dir>/jobs.db`."""
+    max_concurrent: int = 1
+    """Jobs that may run at the same time; the rest wait in the queue."""
+    token: str | None = None
+    """Bearer token every route but /health requires; None: no authentication."""
+    poll_interval_s: float = 0.5
+    """How often the runner checks running jobs and starts queued ones."""
+    job_env: dict[str, str] = field(default_factory=dict)
+    """Extra environment variables for job processes (e.g. OMP_NUM_THREADS)."""
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).resolve()
+        if self.max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be >= 1, got {self.max_concurrent}.")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be in 1..65535, got {self.port}.")
+        if self.poll_interval_s <= 0:
+            raise ValueError(f"poll_interval_s must be > 0, got {self.poll_interval_s}.")
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Folder of the job folders."""
+        return self.data_dir / "jobs"
+
+    @property
+    def database_url(self) -> str:
+        """The configured database URL, or the default SQLite file in `data_dir`."""
+        return self.db_url or f"sqlite:///{self.data_dir / 'jobs.db'}"
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when the service listens on the loopback interface only."""
+        return self.host in LOOPBACK_HOSTS
+
+
+def token_from_env() -> str | None:
+    """The bearer token from ROBOFORGE_API_TOKEN (None when unset or empty)."""
+    return os.environ.get(TOKEN_ENV) or None

@@ -1,0 +1,238 @@
+"""A job's folder: `jobs/<job_id>/` with `job.log`, `exit.json` and the run folder `<task>/<timestamp>/`.
+
+Everything that turns a name from a request into a path lives here, and nothing here returns a path
+outside the job's folder (names are checked, symlinks resolved, the result must stay inside).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+JOB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+LOG_NAME = "job.log"
+EXIT_NAME = "exit.json"
+_CHECKPOINT_RE = re.compile(r"^model_\d+\.pt$")
+_RUN_FILES = ("metrics.jsonl", "summary.json")
+
+
+def new_job_id(task: str) -> str:
+    """A fresh id such as `rl_cartpole_direct_5f2a9c1e` (letters, digits, `_`)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", task.lower()).strip("_")[:40] or "job"
+    return f"rl_{slug}_{secrets.token_hex(4)}"
+
+
+def valid_job_id(job_id: str) -> bool:
+    return bool(JOB_ID_RE.match(job_id))
+
+
+def job_folder(jobs_dir: Path, job_id: str) -> Path:
+    """`jobs_dir/<job_id>`; an id that is not a plain name raises ValueError."""
+    if not valid_job_id(job_id):
+        raise ValueError(f"Invalid job id {job_id!r}.")
+    return jobs_dir / job_id
+
+
+def find_run_dir(job_dir: Path, task: str) -> Path | None:
+    """The newest run folder `job_dir/<task>/<timestamp>/` the trainer created, or None."""
+    root = job_dir / task
+    if not root.is_dir():
+        return None
+    runs = sorted(p for p in root.iterdir() if p.is_dir() and (p / "params").is_dir())
+    return runs[-1] if runs else None
+
+
+def read_exit(job_dir: Path, attempt: int) -> dict[str, Any] | None:
+    """The exit record the launcher wrote for `attempt`, or None (none yet, or an older attempt's)."""
+    path = job_dir / EXIT_NAME
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("attempt") != attempt:
+        return None
+    return record
+
+
+def append_log(job_dir: Path, line: str) -> None:
+    """Append one line to the job's log (service messages such as 'queued', 'resumed')."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    with (job_dir / LOG_NAME).open("a", encoding="utf-8") as f:
+        f.write(f"[roboforge-service {stamp} UTC] {line}\n")
+
+
+def tail_bytes(path: Path, lines: int | None) -> bytes:
+    """The last `lines` lines of a file (all of it when None); b'' when missing."""
+    return read_tail(path, lines)[0]
+
+
+def read_tail(path: Path, lines: int | None, block: int = 65536) -> tuple[bytes, int]:
+    """(last `lines` lines, or all when None; the file size they end at); (b'', 0) when missing."""
+    try:
+        f = path.open("rb")
+    except OSError:
+        return b"", 0
+    with f:
+        if lines is None:
+            data = f.read()
+            return data, len(data)
+        end = f.seek(0, 2)
+        pos, data = end, b""
+        while pos > 0 and data.count(b"\n") <= lines:
+            pos = max(0, pos - block)
+            f.seek(pos)
+            data = f.read(end - pos)
+        parts = data.split(b"\n")
+        trailing = parts[-1] == b""
+        keep = parts[-(lines + 1) :] if trailing else parts[-lines:]
+        return b"\n".join(keep), end
+
+
+def failure_summary(log_path: Path, returncode: int | None) -> str:
+    """One line for a failed job: the last error line of its log, and the exit code."""
+    text = tail_bytes(log_path, 60).decode("utf-8", "replace")
+    error_line = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[roboforge-"):
+            continue
+        if re.match(r"^(error:|training stopped:|[A-Za-z_.]*(Error|Exception|Interrupt)\b)", stripped):
+            error_line = stripped
+    code = f"exit code {returncode}" if returncode is not None else "no exit code"
+    return f"{error_line} ({code})" if error_line else f"the training process ended with {code}"
+
+
+class MetricsTail:
+    """Reads the complete lines appended to a run's `metrics.jsonl` since the last call."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+
+    def read_new(self) -> list[dict[str, Any]]:
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return []
+        end = data.rfind(b"\n")
+        if end < 0:
+            return []
+        self.offset += end + 1
+        return _parse_lines(data[: end + 1])
+
+
+def _parse_lines(data: bytes) -> list[dict[str, Any]]:
+    records = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("iteration"), int):
+            records.append(record)
+    return records
+
+
+def read_metric_records(run_dir: Path | None) -> list[dict[str, Any]]:
+    """All records of a run, one per iteration (after a resume the newer record of an iteration wins)."""
+    if run_dir is None:
+        return []
+    try:
+        data = (run_dir / "metrics.jsonl").read_bytes()
+    except OSError:
+        return []
+    by_iteration = {r["iteration"]: r for r in _parse_lines(data)}
+    return [by_iteration[k] for k in sorted(by_iteration)]
+
+
+def repair_metrics_tail(run_dir: Path) -> bool:
+    """Cut a half-written last line (a process killed mid-write) so appended records stay readable."""
+    path = run_dir / "metrics.jsonl"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if not data or data.endswith(b"\n"):
+        return False
+    with path.open("r+b") as f:
+        f.truncate(data.rfind(b"\n") + 1)
+    return True
+
+
+@dataclass
+class Artifact:
+    """A downloadable file of a job."""
+
+    path: str
+    """Path relative to the job folder (posix)."""
+    kind: str
+    """checkpoint, onnx, export-metadata, metrics, summary, config or log."""
+    size: int
+    modified: datetime
+
+
+def _artifact_kind(rel: Path) -> str | None:
+    name = rel.name
+    if _CHECKPOINT_RE.match(name):
+        return "checkpoint"
+    if name.endswith(".onnx"):
+        return "onnx"
+    if rel.parts == (LOG_NAME,):
+        return "log"
+    if name in _RUN_FILES:
+        return name.split(".")[0]
+    if rel.parent.name == "params" and name.endswith(".json"):
+        return "config"
+    return None
+
+
+def list_artifacts(job_dir: Path) -> list[Artifact]:
+    """Checkpoints, ONNX exports (with JSON files beside them), metrics, configs and the log of a job."""
+    root = job_dir.resolve()
+    if not root.is_dir():
+        return []
+    found: list[Artifact] = []
+    onnx_dirs = {p.parent for p in root.rglob("*.onnx") if _inside(p, root)}
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink() or not path.is_file() or path.name.startswith("."):
+            continue
+        rel = path.relative_to(root)
+        kind = _artifact_kind(rel)
+        if kind is None and path.parent in onnx_dirs and path.suffix == ".json":
+            kind = "export-metadata"
+        if kind is None:
+            continue
+        stat = path.stat()
+        found.append(
+            Artifact(rel.as_posix(), kind, stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc))
+        )
+    return found
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root) and not path.is_symlink()
+    except OSError:
+        return False
+
+
+def resolve_artifact(job_dir: Path, name: str) -> Path | None:
+    """The file `name` (relative to the job folder) if it is one of the job's artifacts, else None."""
+    if not name or "\\" in name or "\x00" in name or name.startswith("/"):
+        return None
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return None
+    allowed = {a.path for a in list_artifacts(job_dir)}
+    if name not in allowed:
+        return None
+    path = (job_dir / name).resolve()
+    return path if _inside(path, job_dir.resolve()) else None

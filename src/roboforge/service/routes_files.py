@@ -1,0 +1,123 @@
+"""Routes that read a job's folder: the log (plain, tail, streaming), metrics series and artifacts.
+
+Names from the URL never become paths directly: the job id must be a plain name known to the
+database, and an artifact must be one of the files `list_artifacts` returns for that job's folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+
+from roboforge.service import files
+from roboforge.service.schemas import ArtifactList, ArtifactView, MetricsView
+from roboforge.service.store import ACTIVE
+from roboforge.service.views import ServiceContext, base_url, context, finite, get_job
+
+router = APIRouter()
+Ctx = Annotated[ServiceContext, Depends(context)]
+FOLLOW_POLL_S = 0.5
+
+
+@router.get("/logs/{log_name}", response_class=PlainTextResponse, tags=["files"])
+async def job_log(
+    log_name: str,
+    ctx: Ctx,
+    tail: Annotated[int | None, Query(ge=1, le=100_000, description="Only the last N lines.")] = None,
+    follow: Annotated[bool, Query(description="Stream new lines until the job ends.")] = False,
+):
+    """The job's log as plain text (`/logs/<job_id>.log`)."""
+    job_id = log_name.removesuffix(".log")
+    if not log_name.endswith(".log"):
+        raise HTTPException(404, f"No log {log_name!r}; logs are named <job_id>.log.")
+    job = await run_in_threadpool(get_job, ctx, job_id)
+    path = Path(job.job_dir) / files.LOG_NAME
+    head, end = await run_in_threadpool(files.read_tail, path, tail)
+    if not follow:
+        return PlainTextResponse(head.decode("utf-8", "replace"))
+    return StreamingResponse(_follow(ctx, job_id, path, head, end), media_type="text/plain; charset=utf-8")
+
+
+async def _follow(ctx: ServiceContext, job_id: str, path: Path, head: bytes, offset: int):
+    """Yield `head`, then what is appended to the log, until the job is no longer queued or running."""
+    if head:
+        yield head
+    while True:
+        chunk = await run_in_threadpool(_read_from, path, offset)
+        if chunk:
+            offset += len(chunk)
+            yield chunk
+            continue
+        job = await run_in_threadpool(ctx.store.get, job_id)
+        if job is None or job.status not in ACTIVE:
+            rest = await run_in_threadpool(_read_from, path, offset)
+            if rest:
+                yield rest
+            return
+        await asyncio.sleep(FOLLOW_POLL_S)
+
+
+def _read_from(path: Path, offset: int, limit: int = 1 << 20) -> bytes:
+    try:
+        with path.open("rb") as f:
+            f.seek(offset)
+            return f.read(limit)
+    except OSError:
+        return b""
+
+
+@router.get("/jobs/{job_id}/metrics", response_model=MetricsView, tags=["files"])
+def job_metrics(
+    job_id: str,
+    ctx: Ctx,
+    since: Annotated[int, Query(ge=0, description="Only iterations >= since.")] = 0,
+    keys: Annotated[list[str] | None, Query(description="Only these metrics (default: all).")] = None,
+) -> MetricsView:
+    """Per-iteration metrics as series (reward, episode length, losses, ...) for curves."""
+    job = get_job(ctx, job_id)
+    run_dir = Path(job.run_dir) if job.run_dir else files.find_run_dir(Path(job.job_dir), job.task)
+    records = [r for r in files.read_metric_records(run_dir) if r["iteration"] >= since]
+    names = sorted({k for r in records for k in r if k != "iteration"})
+    if keys:
+        names = [k for k in names if k in set(keys)]
+    series = {k: [finite(r.get(k)) for r in records] for k in names}
+    return MetricsView(job_id=job_id, iterations=[r["iteration"] for r in records], series=series)
+
+
+@router.get("/jobs/{job_id}/artifacts", response_model=ArtifactList, tags=["files"])
+def job_artifacts(job_id: str, request: Request, ctx: Ctx) -> ArtifactList:
+    """Checkpoints (`model_<it>.pt`), exported `*.onnx` policies and the run's metrics, configs and log."""
+    job = get_job(ctx, job_id)
+    base = base_url(request)
+    found = files.list_artifacts(Path(job.job_dir))
+    return ArtifactList(
+        job_id=job_id,
+        artifacts=[
+            ArtifactView(
+                path=a.path,
+                kind=a.kind,
+                size=a.size,
+                modified=a.modified,
+                url=f"{base}/jobs/{job_id}/artifacts/{a.path}",
+            )
+            for a in found
+        ],
+    )
+
+
+@router.get("/jobs/{job_id}/artifacts/{name:path}", tags=["files"])
+def download_artifact(job_id: str, name: str, ctx: Ctx) -> FileResponse:
+    """Download one artifact by the `path` that GET /jobs/{id}/artifacts lists."""
+    job = get_job(ctx, job_id)
+    path = files.resolve_artifact(Path(job.job_dir), name)
+    if path is None:
+        raise HTTPException(
+            404, f"No artifact {name!r} in job {job_id}; GET /jobs/{job_id}/artifacts lists them."
+        )
+    media = "text/plain" if path.suffix in (".log", ".jsonl") else None
+    return FileResponse(path, filename=path.name, media_type=media)

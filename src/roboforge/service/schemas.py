@@ -1,0 +1,134 @@
+"""Request and response bodies of the job API (pydantic; they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from roboforge.service.config import MAX_ITERATIONS, MAX_NUM_ENVS
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+
+
+class JobRequest(BaseModel):
+    """Start a PPO training job."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"task": "cartpole", "policy_type": "PPO", "num_iterations": 100, "num_envs": 256}]
+        },
+    )
+    task: str = Field(min_length=1, max_length=128, description="Task id (GET /tasks).")
+    policy_type: Literal["PPO"] = Field("PPO", description="RL algorithm; PPO (rsl_rl) is the one there is.")
+    num_iterations: StrictInt = Field(ge=1, le=MAX_ITERATIONS, description="Total PPO iterations.")
+    num_envs: StrictInt | None = Field(
+        None, ge=1, le=MAX_NUM_ENVS, description="Parallel worlds (default: the task's)."
+    )
+    seed: StrictInt | None = Field(None, ge=0, le=2**31 - 1, description="Random seed (default: the task's).")
+    device: str | None = Field(
+        None,
+        pattern=r"^(cpu|cuda(:\d{1,2})?)$",
+        description="cpu, cuda or cuda:N (default: cuda if present).",
+    )
+    overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Config overrides {'env.episode_length_s': 10, 'agent.algorithm.learning_rate': 3e-4}.",
+    )
+
+
+class ResumeRequest(BaseModel):
+    """Resume a stopped job from its last checkpoint, optionally to a new total of iterations."""
+
+    model_config = ConfigDict(extra="forbid")
+    num_iterations: StrictInt | None = Field(None, ge=1, le=MAX_ITERATIONS)
+
+
+class JobStarted(BaseModel):
+    status: str = Field(description="'RL training job started'.")
+    job_id: str
+    job_status: JobState
+    estimated_completion_hours: float | None = Field(
+        description="Training time from the speed of earlier jobs of this task (scaled by num_envs); "
+        "null until one has run on this service."
+    )
+    log_link: str
+    job_link: str
+
+
+class JobEventView(BaseModel):
+    at: datetime
+    status: JobState
+    message: str
+
+
+class JobView(BaseModel):
+    id: str
+    task: str
+    policy_type: str
+    status: JobState
+    iteration: int = Field(description="Iterations completed.")
+    num_iterations: int
+    progress: float = Field(description="iteration / num_iterations, 0..1.")
+    num_envs: int
+    seed: int | None
+    device: str | None
+    overrides: dict[str, Any]
+    latest_metrics: dict[str, Any] | None
+    seconds_per_iteration: float | None
+    estimated_remaining_s: float | None
+    attempt: int
+    cancel_requested: bool
+    returncode: int | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    log_link: str
+    metrics_link: str
+    artifacts_link: str
+    events: list[JobEventView] | None = None
+
+
+class JobList(BaseModel):
+    count: int
+    jobs: list[JobView]
+
+
+class TaskInfo(BaseModel):
+    id: str
+    description: str
+    default_num_envs: int | None
+    default_num_iterations: int | None
+
+
+class TaskList(BaseModel):
+    tasks: list[TaskInfo]
+
+
+class ArtifactView(BaseModel):
+    path: str
+    kind: str
+    size: int
+    modified: datetime
+    url: str
+
+
+class ArtifactList(BaseModel):
+    job_id: str
+    artifacts: list[ArtifactView]
+
+
+class MetricsView(BaseModel):
+    job_id: str
+    iterations: list[int]
+    series: dict[str, list[float | None]] = Field(description="One value per iteration (null where absent).")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    database: Literal["ok"]

@@ -1,0 +1,221 @@
+"""The job database (SQLAlchemy; SQLite by default, PostgreSQL works the same).
+
+Every state change is one transaction: a compare-and-set UPDATE (`... WHERE id = ? AND status IN (...)`)
+plus a row in `job_events`, so two actors (the runner thread, an API call, a second service) never
+both win the same transition. On SQLite, write transactions start with BEGIN IMMEDIATE and the
+database runs in WAL mode with synchronous=FULL: a killed service loses no committed record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event, func, select
+from sqlalchemy import update as sa_update
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+ACTIVE = ("queued", "running")
+TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Job(Base):
+    """One training job: what was asked, where it runs, how far it got."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task: Mapped[str] = mapped_column(String(128))
+    policy_type: Mapped[str] = mapped_column(String(16))
+    num_iterations: Mapped[int] = mapped_column(Integer)
+    num_envs: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    device: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    overrides: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    iteration: Mapped[int] = mapped_column(Integer, default=0)
+    latest_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    s_per_iteration: Mapped[float | None] = mapped_column(nullable=True)
+    job_dir: Mapped[str] = mapped_column(String(1024))
+    run_dir: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pid_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    resume_requested: Mapped[bool] = mapped_column(default=False)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    returncode: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JobEvent(Base):
+    """One state change of a job (an audit trail written in the same transaction)."""
+
+    __tablename__ = "job_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; they were written in UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)
+
+
+class Store:
+    """Transactions on the job database."""
+
+    def __init__(self, url: str):
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["pool_size"] = 20
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            _sqlite_transactions(self.engine)
+        Base.metadata.create_all(self.engine)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self.engine.execution_options(rf_write=True), expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction (committed on exit, rolled back on error)."""
+        with self._write.begin() as session:
+            yield session
+
+    def ping(self) -> bool:
+        """True when the database answers."""
+        with self._read() as session:
+            return session.execute(select(1)).scalar() == 1
+
+    # ---- reads --------------------------------------------------------------------------------
+    def get(self, job_id: str) -> Job | None:
+        with self._read() as session:
+            return session.get(Job, job_id)
+
+    def list(self, statuses: Iterable[str] | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+        """Jobs, newest first, optionally only those in `statuses`."""
+        query = select(Job).order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
+        statuses = list(statuses or [])
+        if statuses:
+            query = query.where(Job.status.in_(statuses))
+        with self._read() as session:
+            return list(session.scalars(query))
+
+    def queued(self, limit: int) -> list[Job]:
+        """The oldest queued jobs (first in, first out)."""
+        query = select(Job).where(Job.status == "queued").order_by(Job.created_at, Job.id).limit(limit)
+        with self._read() as session:
+            return list(session.scalars(query))
+
+    def count(self, statuses: Iterable[str]) -> int:
+        query = select(func.count()).select_from(Job).where(Job.status.in_(list(statuses)))
+        with self._read() as session:
+            return int(session.execute(query).scalar() or 0)
+
+    def counts(self) -> dict[str, int]:
+        """Number of jobs per state."""
+        query = select(Job.status, func.count()).group_by(Job.status)
+        with self._read() as session:
+            found = {status: int(n) for status, n in session.execute(query)}
+        return {state: found.get(state, 0) for state in STATES}
+
+    def events(self, job_id: str) -> list[JobEvent]:
+        query = select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)
+        with self._read() as session:
+            return list(session.scalars(query))
+
+    def recent_rates(self, task: str, limit: int = 5) -> list[tuple[float, int]]:
+        """(seconds per iteration, num_envs) measured by the latest jobs of `task`."""
+        query = (
+            select(Job.s_per_iteration, Job.num_envs)
+            .where(Job.task == task, Job.s_per_iteration.is_not(None))
+            .order_by(Job.updated_at.desc())
+            .limit(limit)
+        )
+        with self._read() as session:
+            return [(float(s), int(n)) for s, n in session.execute(query) if s is not None]
+
+    # ---- writes -------------------------------------------------------------------------------
+    def create(self, job: Job, message: str = "queued") -> Job:
+        """Insert a new job (status queued) and its first event."""
+        now = utcnow()
+        job.status, job.created_at, job.updated_at = "queued", now, now
+        with self.write() as session:
+            session.add(job)
+            session.add(JobEvent(job_id=job.id, at=now, status="queued", message=message))
+        return job
+
+    def transition(self, job_id: str, from_states: Iterable[str], to_state: str, message: str = "", **values):
+        """Move the job to `to_state` if it is in one of `from_states` (atomically); the updated job, or None."""
+        if to_state not in STATES:
+            raise ValueError(f"Unknown job state {to_state!r}; states are {', '.join(STATES)}.")
+        now = utcnow()
+        with self.write() as session:
+            result = session.execute(
+                sa_update(Job)
+                .where(Job.id == job_id, Job.status.in_(list(from_states)))
+                .values(status=to_state, updated_at=now, **values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            session.add(JobEvent(job_id=job_id, at=now, status=to_state, message=message))
+            return session.get(Job, job_id, populate_existing=True)
+
+    def update(self, job_id: str, in_states: Iterable[str], **values: Any) -> bool:
+        """Set fields of a job that is in one of `in_states` (no state change); True if it was."""
+        with self.write() as session:
+            result = session.execute(
+                sa_update(Job)
+                .where(Job.id == job_id, Job.status.in_(list(in_states)))
+                .values(updated_at=utcnow(), **values)
+                .execution_options(synchronize_session=False)
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _sqlite_transactions(engine) -> None:
+    """Real transactions on SQLite: BEGIN IMMEDIATE for writes, WAL journal, full fsync, busy wait."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" event issue BEGIN
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("rf_write") else "BEGIN")
