@@ -274,7 +274,11 @@ def bench_cmd(
 
 
 # Layers that add their own commands: each module defines `register(app, run)` where `run` is `_run`.
-LAYER_COMMANDS: tuple[str, ...] = ("roboforge.service.commands",)
+LAYER_COMMANDS: tuple[str, ...] = (
+    "roboforge.service.commands",
+    "roboforge.export.commands",
+    "roboforge.deploy.commands",
+)
 
 
 def _register_layer_commands() -> None:

@@ -235,7 +235,10 @@ class JobRunner:
             state = "interrupted"
         else:
             state = "failed"
-            error = files.failure_summary(job_dir / files.LOG_NAME, rc)
+            if rc is not None and rc < 0:
+                error = f"the training process was killed by {process.signal_name(rc)} (exit code {rc})"
+            else:
+                error = files.failure_summary(job_dir / files.LOG_NAME, rc)
         done = self.store.transition(
             job.id, ["running"], state, error or f"exit code {rc}",
             returncode=rc, error=error, finished_at=utcnow(), pid=None, resume_requested=False,

@@ -35,7 +35,7 @@ def panda_cfg(drive: ArmDrive = "position", hand: bool = True) -> ArticulationCf
     elif drive == "velocity":
         arm = ImplicitActuatorCfg(joint_names_expr=PANDA_ARM_JOINTS, stiffness=0.0, damping=40.0, **limits)
     else:
-        arm = IdealPDActuatorCfg(joint_names_expr=PANDA_ARM_JOINTS, stiffness=0.0, damping=0.0, **limits)
+        arm = IdealPDActuatorCfg(joint_names_expr=PANDA_ARM_JOINTS, stiffness=0.0, damping=2.0, **limits)
     actuators = {"arm": arm}
     joint_pos = dict(PANDA_DEFAULT_JOINT_POS)
     if hand:

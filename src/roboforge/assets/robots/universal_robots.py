@@ -41,7 +41,7 @@ def _ur_cfg(params: URParams, builder, drive: ArmDrive) -> ArticulationCfg:
     elif drive == "velocity":
         arm = ImplicitActuatorCfg(stiffness=0.0, damping={".*wrist.*": 20.0, ".*": 150.0}, **common)
     else:
-        arm = IdealPDActuatorCfg(stiffness=0.0, damping=0.0, **common)
+        arm = IdealPDActuatorCfg(stiffness=0.0, damping=5.0, **common)  # damping: viscous joint friction
     return ArticulationCfg(
         spawn=BuiltinSpawnCfg(builder=builder),
         init_state=InitialStateCfg(joint_pos=dict(UR_DEFAULT_JOINT_POS)),

@@ -1,6 +1,15 @@
-"""Cart-pole balance: manager-based ('cartpole') and direct ('cartpole-direct')."""
+"""Cart-pole balance: manager-based ('cartpole', 'cartpole-lstm') and direct ('cartpole-direct')."""
 
 from roboforge.envs.registry import register_task
+from roboforge.rl.runner_cfg import RslRlPpoRunnerCfg
+
+
+def cartpole_lstm_ppo_cfg() -> RslRlPpoRunnerCfg:
+    """The cart-pole PPO settings with LSTM actor and critic (exercises recurrent training and export)."""
+    from roboforge.tasks.cartpole.agents import cartpole_ppo_cfg
+
+    return cartpole_ppo_cfg(recurrent=True)
+
 
 register_task(
     "cartpole",
@@ -8,6 +17,13 @@ register_task(
     env_cfg_entry_point="roboforge.tasks.cartpole.cartpole_env_cfg:cartpole_env_cfg",
     rsl_rl_cfg_entry_point="roboforge.tasks.cartpole.agents:cartpole_ppo_cfg",
     description="Balance a pole on a cart by pushing the cart (manager-based env).",
+)
+register_task(
+    "cartpole-lstm",
+    entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
+    env_cfg_entry_point="roboforge.tasks.cartpole.cartpole_env_cfg:cartpole_env_cfg",
+    rsl_rl_cfg_entry_point="roboforge.tasks.cartpole:cartpole_lstm_ppo_cfg",
+    description="The 'cartpole' task with a recurrent (LSTM) actor and critic.",
 )
 register_task(
     "cartpole-direct",

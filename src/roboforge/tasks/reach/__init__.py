@@ -10,6 +10,14 @@ _MODES = {
     "-ik-abs": "absolute differential IK",
     "-osc": "operational-space control",
 }
+_CONTROL = {
+    "": "joint_pos",
+    "-joint-vel": "joint_vel",
+    "-effort": "effort",
+    "-ik-rel": "ik_rel",
+    "-ik-abs": "ik_abs",
+    "-osc": "osc",
+}
 _TASKS = [("ur5e", m) for m in _MODES] + [("ur10e", ""), ("panda", ""), ("panda", "-ik-rel")]
 
 for _robot, _mode in _TASKS:
@@ -17,7 +25,7 @@ for _robot, _mode in _TASKS:
         f"reach-{_robot}{_mode}",
         entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
         env_cfg_entry_point=f"roboforge.tasks.reach.tasks:reach_{_robot}{_mode.replace('-', '_')}",
-        rsl_rl_cfg_entry_point="roboforge.tasks.reach.agents:reach_ppo_cfg",
+        rsl_rl_cfg_entry_point=f"roboforge.tasks.reach.tasks:ppo_{_CONTROL[_mode]}",
         description=f"{_robot.upper() if _robot.startswith('ur') else 'Panda'} end effector to a commanded pose, "
         f"{_MODES[_mode]}.",
     )

@@ -31,7 +31,7 @@ def reach_action(arm: ReachArm, control: Control) -> tuple[ArmDrive, ActionTermC
     if control == "joint_pos":
         return "position", mdp.JointPositionActionCfg(joint_names=joints, scale=0.5)
     if control == "joint_vel":
-        return "velocity", mdp.JointVelocityActionCfg(joint_names=joints, scale=1.0)
+        return "velocity", mdp.JointVelocityActionCfg(joint_names=joints, scale=0.5)
     if control == "effort":
         return "torque", mdp.JointEffortActionCfg(joint_names=joints, scale=arm.effort_scale)
     if control == "ik_rel":

@@ -1,9 +1,10 @@
-"""Env config factories of every registered reach task (entry points for the registry)."""
+"""Env and agent config factories of every registered reach task (entry points for the registry)."""
 
 from __future__ import annotations
 
 from functools import partial
 
+from roboforge.tasks.reach.agents import reach_ppo_cfg
 from roboforge.tasks.reach.arms import PANDA_ARM, UR5E_ARM, UR10E_ARM
 from roboforge.tasks.reach.reach_env_cfg import reach_env_cfg
 
@@ -16,3 +17,10 @@ reach_ur5e_osc = partial(reach_env_cfg, UR5E_ARM, "osc")
 reach_ur10e = partial(reach_env_cfg, UR10E_ARM, "joint_pos")
 reach_panda = partial(reach_env_cfg, PANDA_ARM, "joint_pos")
 reach_panda_ik_rel = partial(reach_env_cfg, PANDA_ARM, "ik_rel")
+
+ppo_joint_pos = partial(reach_ppo_cfg, "joint_pos")
+ppo_joint_vel = partial(reach_ppo_cfg, "joint_vel")
+ppo_effort = partial(reach_ppo_cfg, "effort")
+ppo_ik_rel = partial(reach_ppo_cfg, "ik_rel")
+ppo_ik_abs = partial(reach_ppo_cfg, "ik_abs")
+ppo_osc = partial(reach_ppo_cfg, "osc")

@@ -1,0 +1,138 @@
+"""`roboforge deploy`: run an exported policy with the deployment runtime (sim-to-sim check, latency
+benchmark, or a robot behind UDP). Imports no torch."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(stderr=True)
+
+
+def parse_commands(items: list[str] | None) -> dict:
+    """'name=v1,v2,...' items -> {name: array}."""
+    import numpy as np
+
+    out = {}
+    for item in items or []:
+        name, sep, values = item.partition("=")
+        try:
+            out[name] = np.array([float(v) for v in values.split(",")])
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise ValueError(f"Bad --command {item!r}: use NAME=v1,v2,... (numbers).")
+    return out
+
+
+def parse_robot(robot: str) -> tuple[str, tuple[str, int] | None]:
+    """'sim' or 'udp://HOST:PORT'."""
+    if robot == "sim":
+        return "sim", None
+    if robot.startswith("udp://"):
+        host, _, port = robot.removeprefix("udp://").rpartition(":")
+        if host and port.isdigit():
+            return "udp", (host, int(port))
+    raise ValueError(f"Unknown --robot {robot!r}: use 'sim' (MuJoCo sim-to-sim) or 'udp://HOST:PORT'.")
+
+
+def register(app: typer.Typer, run) -> None:
+    """Add the `deploy` command to the roboforge CLI (`run` is cli.py's error wrapper)."""
+
+    @app.command("deploy")
+    def deploy_cmd(
+        policy: Annotated[Path, typer.Argument(help="Exported policy.onnx (metadata embedded).")],
+        robot: Annotated[str, typer.Option(help="'sim' (the task's scene in MuJoCo) or 'udp://HOST:PORT'.")] = "sim",
+        episodes: Annotated[int, typer.Option(help="Sim episodes to run.")] = 100,
+        seed: Annotated[int, typer.Option(help="Seed of the sim reset distribution.")] = 0,
+        bench: Annotated[bool, typer.Option(help="Measure per-step latency (observation, inference, safety).")] = False,
+        steps: Annotated[int, typer.Option(help="Steps to time with --bench, or to run on a UDP robot.")] = 5000,
+        command: Annotated[
+            list[str] | None, typer.Option(help="Constant command NAME=v1,v2,... for generated_commands terms.")
+        ] = None,
+        max_position_rate: Annotated[float | None, typer.Option(help="Safety: position target rate limit (/s).")] = None,
+        max_effort_rate: Annotated[float | None, typer.Option(help="Safety: effort target rate limit (/s).")] = None,
+        max_state_age: Annotated[float, typer.Option(help="Safety: stop and hold on states older than this (s).")] = 0.1,
+        clamp: Annotated[bool, typer.Option(help="Safety: clamp targets to joint, velocity and effort limits.")] = True,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    ) -> None:
+        """Run POLICY with the deployment runtime: sim-to-sim metrics (as `roboforge eval`), --bench latency."""
+
+        def body():
+            from roboforge.deploy.runner import PolicyRunner
+            from roboforge.deploy.safety import SafetyCfg
+
+            kind, address = parse_robot(robot)
+            safety = SafetyCfg(
+                clamp_to_limits=clamp, clamp_effort=clamp, max_position_rate=max_position_rate,
+                max_effort_rate=max_effort_rate, max_state_age_s=max_state_age,
+            )  # fmt: skip
+            runner = PolicyRunner.load(policy, safety)
+            cmds = parse_commands(command)
+            if kind == "udp":
+                return _udp(runner, address, steps, cmds, as_json)  # type: ignore[arg-type]
+            from roboforge.deploy.mujoco_robot import MujocoSimRobot
+
+            sim = MujocoSimRobot(runner.meta, policy.parent)
+            if bench:
+                return _bench(runner, sim, steps, seed, cmds, as_json)
+            return _episodes(runner, sim, episodes, seed, cmds, as_json, policy)
+
+        run(body, as_json)
+
+
+def _episodes(runner, sim, episodes, seed, cmds, as_json, policy):
+    from roboforge.deploy.episodes import run_sim_episodes
+
+    with console.status(f"running {episodes} sim episodes..."):
+        result = run_sim_episodes(runner, sim, episodes, seed, cmds)
+    for note in result.skipped_events:
+        console.print(f"[bold yellow]note:[/] event {note} is not reproduced (nominal model)")
+    if as_json:
+        return {"task": runner.meta.task, "policy": str(policy), "robot": "sim", **asdict(result)}
+    table = Table("metric", "value", title=f"{runner.meta.task} - {policy} - MuJoCo sim-to-sim")
+    table.add_row("episodes", str(result.episodes))
+    table.add_row("mean episode length", f"{result.mean_episode_length:.1f} / {result.max_episode_length}")
+    for key, value in sorted(result.metrics.items()):
+        table.add_row(key, f"{value:.4f}")
+    for key, value in result.safety.items():
+        table.add_row(f"safety/{key}", str(value))
+    Console().print(table)
+
+
+def _bench(runner, sim, steps, seed, cmds, as_json):
+    from roboforge.deploy.bench import bench_latency
+
+    with console.status(f"timing {steps} control steps..."):
+        result = bench_latency(runner, sim, steps, seed=seed, commands=cmds)
+    if as_json:
+        return asdict(result)
+    table = Table("phase", "p50 (µs)", "p99 (µs)", "mean (µs)", "max (µs)",
+                  title=f"{runner.meta.task} ({result.policy_kind}): {result.steps} steps on CPU {result.cpu}")  # fmt: skip
+    for name, p in result.phases.items():
+        table.add_row(name, f"{p['p50_us']:.1f}", f"{p['p99_us']:.1f}", f"{p['mean_us']:.1f}", f"{p['max_us']:.0f}")
+    Console().print(table)
+
+
+def _udp(runner, address, steps, cmds, as_json):
+    from roboforge.deploy.loop import run_control_loop
+    from roboforge.deploy.udp_robot import UdpJsonRobot
+
+    link = UdpJsonRobot(address, state_timeout_s=runner.meta.control.step_dt / 2)
+    try:
+        runner.reset()
+        result = run_control_loop(runner, link, steps, runner.meta.control.step_dt, cmds)
+    finally:
+        link.close()
+    if as_json:
+        return asdict(result)
+    console.print(
+        f"[bold green]ran[/] {result.steps} steps on {address[0]}:{address[1]}: {result.hold_steps} holding, "
+        f"{result.overruns} overruns, {result.mean_step_us:.0f} µs per step"
+        + (f", stopped: {result.stop_reason}" if result.stop_reason else "")
+    )

@@ -1,0 +1,188 @@
+"""The training env's reset distribution and termination rules in numpy, for sim-to-sim episodes.
+
+Reset events and terminations are read from the metadata and run by function name. Model-field
+randomization events are skipped (the check runs the nominal model) and reported as skipped; any
+other unknown event or termination is an error naming the supported ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from roboforge.deploy.metadata import MetadataError, PolicyMetadata, TermSpec
+from roboforge.deploy.mujoco_robot import MujocoSimRobot
+from roboforge.deploy.rotations import quat_from_euler_xyz, quat_mul
+from roboforge.deploy.runner import PolicyRunner
+
+SKIPPED_EVENTS = ("randomize_model_field",)
+EventFn = Callable[[MujocoSimRobot, np.random.Generator], None]
+DoneFn = Callable[[MujocoSimRobot, int], bool]
+
+
+def _joint_ids(robot: MujocoSimRobot, names: list[str] | None) -> np.ndarray:
+    names = list(robot.joint_names) if names is None else names
+    return np.array([robot.joint_names.index(n) for n in names], dtype=np.intp)
+
+
+def _reset_joints_by_offset(term: TermSpec, meta: PolicyMetadata) -> EventFn:
+    p = term.params
+    lo_p, hi_p = p["position_range"]
+    lo_v, hi_v = p["velocity_range"]
+    limits = dict(zip(meta.robot.joint_names, meta.robot.joint_pos_limits, strict=True))
+
+    def apply(robot: MujocoSimRobot, rng: np.random.Generator) -> None:
+        ids = _joint_ids(robot, p.get("joint_names"))
+        q, qd = robot.data.qpos[robot.qadr].copy(), robot.data.qvel[robot.dadr].copy()
+        pos = robot.default_pos[ids] + rng.uniform(lo_p, hi_p, ids.size)
+        vel = robot.default_vel[ids] + rng.uniform(lo_v, hi_v, ids.size)
+        lim = np.array([limits[robot.joint_names[i]] for i in ids]).reshape(-1, 2)
+        q[ids], qd[ids] = np.clip(pos, lim[:, 0], lim[:, 1]), vel
+        robot.data.qpos[robot.qadr], robot.data.qvel[robot.dadr] = q, qd
+
+    return apply
+
+
+def _reset_root_state_uniform(term: TermSpec, meta: PolicyMetadata) -> EventFn:
+    keys = ("x", "y", "z", "roll", "pitch", "yaw")
+    pose_range = term.params.get("pose_range", {})
+    vel_range = term.params.get("velocity_range") or {}
+    root = np.asarray(meta.robot.default_root_state or [0, 0, 0, 1, 0, 0, 0] + [0] * 6, dtype=np.float64)
+
+    def draw(ranges: dict, rng: np.random.Generator) -> np.ndarray:
+        return np.array([rng.uniform(*ranges.get(k, (0.0, 0.0))) for k in keys])
+
+    def apply(robot: MujocoSimRobot, rng: np.random.Generator) -> None:
+        pose, vel = draw(pose_range, rng), draw(vel_range, rng)
+        quat = quat_mul(root[3:7], quat_from_euler_xyz(*pose[3:]))
+        robot.set_root_state(root[:3] + pose[:3], quat, vel[:3], vel[3:])
+
+    return apply
+
+
+def _time_out(term: TermSpec, meta: PolicyMetadata) -> DoneFn:
+    limit = meta.control.max_episode_length
+    return lambda robot, length: length >= limit
+
+
+def _joint_pos_out_of_manual_limit(term: TermSpec, meta: PolicyMetadata) -> DoneFn:
+    lo, hi = term.params["bounds"]
+    names = term.params.get("joint_names")
+
+    def done(robot: MujocoSimRobot, length: int) -> bool:
+        q = robot.data.qpos[robot.qadr[_joint_ids(robot, names)]]
+        return bool(np.any((q < lo) | (q > hi)))
+
+    return done
+
+
+def _root_height_below(term: TermSpec, meta: PolicyMetadata) -> DoneFn:
+    height = term.params["minimum_height"]
+    return lambda robot, length: bool(robot.root_pos_w()[2] < height)
+
+
+EVENTS: dict[str, Callable[[TermSpec, PolicyMetadata], EventFn]] = {
+    "reset_joints_by_offset": _reset_joints_by_offset,
+    "reset_root_state_uniform": _reset_root_state_uniform,
+}
+TERMINATIONS: dict[str, Callable[[TermSpec, PolicyMetadata], DoneFn]] = {
+    "time_out": _time_out,
+    "joint_pos_out_of_manual_limit": _joint_pos_out_of_manual_limit,
+    "root_height_below": _root_height_below,
+}
+
+
+class EpisodeRules:
+    """Reset events and termination terms of the training env, bound to a `MujocoSimRobot`."""
+
+    def __init__(self, meta: PolicyMetadata):
+        self.meta = meta
+        self.events: list[EventFn] = []
+        self.skipped: list[str] = []
+        for term in meta.events:
+            if term.func in SKIPPED_EVENTS:
+                self.skipped.append(f"{term.name} ({term.func}, {term.mode})")
+            elif term.mode != "reset" or term.func not in EVENTS:
+                raise MetadataError(
+                    f"Event {term.name!r} ({term.func}, mode {term.mode}) is not reproduced by the sim-to-sim "
+                    f"check; supported reset events: {', '.join(EVENTS)}."
+                )
+            else:
+                self.events.append(EVENTS[term.func](term, meta))
+        self.terms: dict[str, DoneFn] = {}
+        for term in meta.terminations:
+            if term.func not in TERMINATIONS:
+                raise MetadataError(
+                    f"Termination {term.name!r} ({term.func}) is not reproduced by the sim-to-sim check; "
+                    f"supported: {', '.join(TERMINATIONS)}."
+                )
+            self.terms[term.name] = TERMINATIONS[term.func](term, meta)
+
+    def reset(self, robot: MujocoSimRobot, rng: np.random.Generator) -> None:
+        """Default state, then every reset event in order, then a forward pass."""
+        robot.reset()
+        for event in self.events:
+            event(robot, rng)
+        robot.forward()
+
+    def dones(self, robot: MujocoSimRobot, length: int) -> dict[str, bool]:
+        """Each termination term's flag after `length` control steps."""
+        return {name: done(robot, length) for name, done in self.terms.items()}
+
+
+@dataclass
+class SimEpisodesResult:
+    """What the deployed policy achieved in simulation, with the names `roboforge eval` uses."""
+
+    episodes: int
+    mean_episode_length: float
+    max_episode_length: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    safety: dict[str, int] = field(default_factory=dict)
+    skipped_events: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+def run_sim_episodes(
+    runner: PolicyRunner,
+    robot: MujocoSimRobot,
+    episodes: int,
+    seed: int = 0,
+    commands: dict[str, np.ndarray] | None = None,
+) -> SimEpisodesResult:
+    """Run `episodes` episodes with the training reset distribution and terminations."""
+    if episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {episodes}.")
+    rules = EpisodeRules(runner.meta)
+    rng = np.random.default_rng(seed)
+    max_len = runner.meta.control.max_episode_length
+    lengths: list[int] = []
+    ended = dict.fromkeys(rules.terms, 0)
+    start = time.perf_counter()
+    for _ in range(episodes):
+        rules.reset(robot, rng)
+        runner.reset()
+        length, flags = 0, {}
+        while True:
+            robot.write_command(runner.step(robot.read_state(), robot.now(), commands))
+            length += 1
+            flags = rules.dones(robot, length)
+            if any(flags.values()) or length >= max_len:
+                break
+        lengths.append(length)
+        for name, flag in flags.items():
+            ended[name] += int(flag)
+    metrics = {f"Episode_Termination/{n}": c / episodes for n, c in ended.items()}
+    metrics["Episode/length"] = float(np.mean(lengths))
+    return SimEpisodesResult(
+        episodes=episodes,
+        mean_episode_length=float(np.mean(lengths)),
+        max_episode_length=max_len,
+        metrics=metrics,
+        safety=dict(runner.safety.counts),
+        skipped_events=rules.skipped,
+        wall_s=time.perf_counter() - start,
+    )

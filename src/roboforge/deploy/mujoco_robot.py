@@ -1,0 +1,185 @@
+"""`MujocoSimRobot`: the exported task's scene in C MuJoCo (one world), driven at the control rate.
+
+It loads the scene MJCF stored in the policy metadata, so it needs no roboforge training code, and
+applies commands with the training actuator semantics: joints with an implicit actuator get the
+position target as the control of their MuJoCo position actuator (PD inside the physics step);
+ideal-PD joints get `clip(kp (q* - q) + kd (clip(qd*) - qd) + tau, +-effort_limit)` computed in numpy
+each physics step; passive joints get nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from roboforge.deploy.metadata import MetadataError, PolicyMetadata
+from roboforge.deploy.robot import JointCommand, RobotState
+from roboforge.deploy.rotations import quat_apply_inverse
+
+ASSET_DIR = "scene_assets"
+_TRACK = "_rf_"
+
+
+def load_scene_model(meta: PolicyMetadata, policy_dir: str | Path | None = None) -> mujoco.MjModel:
+    """Compile the stored scene MJCF (assets from `<policy_dir>/scene_assets/`) with the training timestep."""
+    assets: dict[str, bytes] = {}
+    for name in meta.scene.assets:
+        if policy_dir is None:
+            raise MetadataError(f"The scene needs asset files ({name} ...); pass the policy's folder.")
+        path = Path(policy_dir) / ASSET_DIR / name
+        if not path.is_file():
+            raise FileNotFoundError(f"Scene asset {path} is missing; copy the whole export folder.")
+        assets[name] = path.read_bytes()
+    try:
+        model = mujoco.MjModel.from_xml_string(meta.scene.mjcf, assets)
+    except Exception as err:
+        raise MetadataError(f"MuJoCo cannot compile the policy's scene: {err}") from err
+    model.opt.timestep = meta.control.physics_dt
+    return model
+
+
+class MujocoSimRobot:
+    """One simulated robot behind the `Robot` protocol; `write_command` advances one control period."""
+
+    def __init__(
+        self,
+        meta: PolicyMetadata,
+        policy_dir: str | Path | None = None,
+        joint_order: list[str] | None = None,
+    ):
+        self.meta = meta
+        self.model = load_scene_model(meta, policy_dir)
+        self.data = mujoco.MjData(self.model)
+        robot, prefix = meta.robot, meta.scene.entity_prefix
+        names = list(joint_order) if joint_order is not None else list(robot.joint_names)
+        if sorted(names) != sorted(robot.joint_names):
+            raise ValueError(f"joint_order must be a permutation of {robot.joint_names}, got {names}.")
+        self.joint_names = tuple(names)
+        jids = [self.model.joint(prefix + n).id for n in names]
+        self.qadr = np.array([self.model.jnt_qposadr[j] for j in jids], dtype=np.intp)
+        self.dadr = np.array([self.model.jnt_dofadr[j] for j in jids], dtype=np.intp)
+        order = [robot.joint_names.index(n) for n in names]
+        kind = [robot.actuator[i] for i in order]
+        self.implicit = np.array([k == "implicit" for k in kind])
+        self.ideal = np.array([k == "ideal_pd" for k in kind])
+        ctrl = {n: self._actuator_id(prefix + n) for n, k in zip(names, kind, strict=True) if k != "passive"}
+        self.ctrl_implicit = np.array(
+            [ctrl[n] for n, m in zip(names, self.implicit, strict=True) if m], dtype=np.intp
+        )
+        self.ctrl_ideal = np.array(
+            [ctrl[n] for n, m in zip(names, self.ideal, strict=True) if m], dtype=np.intp
+        )
+        self.effort_limit = np.array([robot.effort_limit[i] for i in order])[self.ideal]
+        self.velocity_limit = np.array([robot.velocity_limit[i] for i in order])[self.ideal]
+        self.default_pos = np.array([robot.default_joint_pos[i] for i in order])
+        self.default_vel = np.array([robot.default_joint_vel[i] for i in order])
+        self._init_base(prefix)
+        self.reset()
+
+    def _actuator_id(self, name: str) -> int:
+        aid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_ACTUATOR, name)
+        if aid < 0:
+            raise MetadataError(f"The scene has no actuator {name!r} for an actuated joint.")
+        return aid
+
+    def _init_base(self, prefix: str) -> None:
+        free = [
+            j
+            for j in range(self.model.njnt)
+            if self.model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE
+            and mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_BODY, self.model.jnt_bodyid[j]).startswith(
+                prefix
+            )
+        ]
+        self.root_q = int(self.model.jnt_qposadr[free[0]]) if free else -1
+        self.root_d = int(self.model.jnt_dofadr[free[0]]) if free else -1
+        self.root_sensor: dict[str, slice] = {}
+        if free:
+            return
+        bodies = [
+            mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_BODY, b) or "" for b in range(self.model.nbody)
+        ]
+        root = next((b for b in bodies if b.startswith(prefix)), None)
+        for kind in ("pos", "quat", "linvel", "angvel"):
+            sid = mujoco.mj_name2id(
+                self.model,
+                mujoco.mjtObj.mjOBJ_SENSOR,
+                f"{prefix}{_TRACK}{kind}:{(root or '')[len(prefix) :]}",
+            )
+            if sid >= 0:
+                adr, dim = self.model.sensor_adr[sid], self.model.sensor_dim[sid]
+                self.root_sensor[kind] = slice(adr, adr + dim)
+
+    # --- Robot protocol ---------------------------------------------------------------------------
+    def now(self) -> float:
+        return float(self.data.time)
+
+    def read_state(self) -> RobotState:
+        d = self.data
+        state = RobotState(
+            self.joint_names, d.qpos[self.qadr].copy(), d.qvel[self.dadr].copy(), float(d.time)
+        )
+        if self.root_q >= 0:
+            quat = d.qpos[self.root_q + 3 : self.root_q + 7].copy()
+            state.base_quat_w = quat
+            state.base_lin_vel_b = quat_apply_inverse(quat, d.qvel[self.root_d : self.root_d + 3])
+            state.base_ang_vel_b = d.qvel[self.root_d + 3 : self.root_d + 6].copy()
+        elif len(self.root_sensor) == 4:
+            quat = d.sensordata[self.root_sensor["quat"]].copy()
+            state.base_quat_w = quat
+            state.base_lin_vel_b = quat_apply_inverse(quat, d.sensordata[self.root_sensor["linvel"]])
+            state.base_ang_vel_b = quat_apply_inverse(quat, d.sensordata[self.root_sensor["angvel"]])
+        return state
+
+    def write_command(self, command: JointCommand) -> None:
+        """Apply `command` (joints in this robot's order) for `decimation` physics steps."""
+        if command.joint_names != self.joint_names:
+            raise ValueError(f"Command joints {command.joint_names} are not this robot's {self.joint_names}.")
+        d = self.data
+        ideal = self.ideal
+        pos_i, kp, kd = command.position[ideal], command.stiffness[ideal], command.damping[ideal]
+        vel_i = np.clip(command.velocity[ideal], -self.velocity_limit, self.velocity_limit)
+        eff_i = command.effort[ideal]
+        d.ctrl[self.ctrl_implicit] = command.position[self.implicit]
+        qa, da = self.qadr[ideal], self.dadr[ideal]
+        for _ in range(self.meta.control.decimation):
+            torque = kp * (pos_i - d.qpos[qa]) + kd * (vel_i - d.qvel[da]) + eff_i
+            d.ctrl[self.ctrl_ideal] = np.clip(torque, -self.effort_limit, self.effort_limit)
+            mujoco.mj_step(self.model, d)
+
+    # --- episode helpers --------------------------------------------------------------------------
+    def reset(self, joint_pos: np.ndarray | None = None, joint_vel: np.ndarray | None = None) -> None:
+        """Model defaults, the training default root and joint state (or the given joint state), forward pass."""
+        mujoco.mj_resetData(self.model, self.data)
+        root = self.meta.robot.default_root_state
+        if root is not None and self.root_q >= 0:
+            q, v = self.root_q, self.root_d
+            self.data.qpos[q : q + 7], self.data.qvel[v : v + 6] = root[:7], root[7:]
+        self.data.qpos[self.qadr] = self.default_pos if joint_pos is None else joint_pos
+        self.data.qvel[self.dadr] = self.default_vel if joint_vel is None else joint_vel
+        mujoco.mj_forward(self.model, self.data)
+
+    def forward(self) -> None:
+        """Recompute derived quantities (sensors, body poses) after state writes."""
+        mujoco.mj_forward(self.model, self.data)
+
+    def set_root_state(
+        self, pos: np.ndarray, quat: np.ndarray, lin_vel_w: np.ndarray, ang_vel_b: np.ndarray
+    ) -> None:
+        """Set the free root's pose and velocity (floating bases; ignored otherwise)."""
+        if self.root_q < 0:
+            return
+        q, v = self.root_q, self.root_d
+        self.data.qpos[q : q + 3], self.data.qpos[q + 3 : q + 7] = pos, quat
+        self.data.qvel[v : v + 3], self.data.qvel[v + 3 : v + 6] = lin_vel_w, ang_vel_b
+        mujoco.mj_forward(self.model, self.data)
+
+    def root_pos_w(self) -> np.ndarray:
+        """Root position in the world frame."""
+        if self.root_q >= 0:
+            return self.data.qpos[self.root_q : self.root_q + 3].copy()
+        if "pos" not in self.root_sensor:
+            raise MetadataError("The scene has no root position sensor for the robot.")
+        return self.data.sensordata[self.root_sensor["pos"]].copy()

@@ -1,0 +1,207 @@
+"""Observations from a robot state, in numpy, exactly as the training observation manager builds them.
+
+Each term is looked up by the function name recorded in the metadata; the value is clipped, scaled
+and stacked with its history (oldest first, refilled with the first value after a reset). Add a term
+a task defines itself with `register_observation_term`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from roboforge.deploy.metadata import MetadataError, ObsTermSpec, PolicyMetadata
+from roboforge.deploy.rotations import GRAVITY_DIR_W, quat_apply_inverse
+
+BUILTIN_MODULE = "roboforge.mdp.observations"
+
+
+@dataclass
+class ObsContext:
+    """What terms read: joint state in the policy's joint order, base state, last action, commands."""
+
+    joint_pos: np.ndarray
+    joint_vel: np.ndarray
+    last_action: np.ndarray
+    base_quat_w: np.ndarray | None = None
+    base_lin_vel_b: np.ndarray | None = None
+    base_ang_vel_b: np.ndarray | None = None
+    commands: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+TermFn = Callable[[ObsContext], np.ndarray]
+TermFactory = Callable[[ObsTermSpec, PolicyMetadata], TermFn]
+_TERMS: dict[str, tuple[TermFactory, str | None]] = {}
+
+
+def register_observation_term(name: str, factory: TermFactory, module: str | None = None) -> None:
+    """Add a term: `factory(term_spec, metadata)` returns `fn(ctx) -> (dim,)`; `module` (if given) must match."""
+    _TERMS[name] = (factory, module)
+
+
+def supported_terms() -> list[str]:
+    """Names of the observation terms this runtime implements."""
+    return sorted(_TERMS)
+
+
+def _joint_ids(spec: ObsTermSpec, meta: PolicyMetadata) -> np.ndarray | slice:
+    names = spec.joint_names if spec.joint_names is not None else meta.robot.joint_names
+    known = {n: i for i, n in enumerate(meta.robot.joint_names)}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise MetadataError(f"Observation term {spec.name!r} names joints the robot lacks: {missing}.")
+    ids = [known[n] for n in names]
+    return slice(None) if ids == list(range(len(known))) else np.array(ids)
+
+
+def _joint_term(field_name: str, default: str | None) -> TermFactory:
+    def factory(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
+        idx = _joint_ids(spec, meta)
+        if default is None:
+            return lambda c: getattr(c, field_name)[idx]
+        ref = np.asarray(getattr(meta.robot, default), dtype=np.float64)[idx]
+        return lambda c: getattr(c, field_name)[idx] - ref
+
+    return factory
+
+
+def _base_term(field_name: str) -> TermFactory:
+    def factory(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
+        def fn(c: ObsContext) -> np.ndarray:
+            value = getattr(c, field_name)
+            if value is None:
+                raise ValueError(
+                    f"Observation term {spec.name!r} needs RobotState.{field_name}; the state has none."
+                )
+            return value
+
+        return fn
+
+    return factory
+
+
+def _projected_gravity(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
+    base_quat = _base_term("base_quat_w")(spec, meta)
+    return lambda c: quat_apply_inverse(base_quat(c), GRAVITY_DIR_W)
+
+
+def _last_action(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
+    return lambda c: c.last_action
+
+
+def _generated_commands(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
+    name = spec.params.get("command_name")
+    if name is None:
+        raise MetadataError(f"Observation term {spec.name!r} (generated_commands) has no command_name.")
+
+    def fn(c: ObsContext) -> np.ndarray:
+        if name not in c.commands:
+            raise ValueError(f"The policy observes command {name!r}; pass commands={{{name!r}: values}}.")
+        return c.commands[name]
+
+    return fn
+
+
+for _name, _factory in {
+    "joint_pos": _joint_term("joint_pos", None),
+    "joint_pos_rel": _joint_term("joint_pos", "default_joint_pos"),
+    "joint_vel": _joint_term("joint_vel", None),
+    "joint_vel_rel": _joint_term("joint_vel", "default_joint_vel"),
+    "base_lin_vel_b": _base_term("base_lin_vel_b"),
+    "base_ang_vel_b": _base_term("base_ang_vel_b"),
+    "projected_gravity_b": _projected_gravity,
+    "last_action": _last_action,
+    "generated_commands": _generated_commands,
+}.items():
+    register_observation_term(_name, _factory, BUILTIN_MODULE)
+
+
+class _Term:
+    """One bound term with its output slice, clip, scale and history ring."""
+
+    def __init__(self, spec: ObsTermSpec, fn: TermFn, start: int):
+        self.spec, self.fn = spec, fn
+        self.length = spec.history_length
+        self.slice = slice(start, start + spec.dim * max(self.length, 1))
+        self.clip = spec.clip
+        self.scale = spec.scale
+        self.history = np.zeros((max(self.length, 1), spec.dim))
+        self.fresh = True
+        self.check_shape = True
+
+    def write(self, ctx: ObsContext, out: np.ndarray) -> None:
+        x = self.fn(ctx)
+        if self.check_shape:
+            x = np.asarray(x, dtype=np.float64)
+            if x.shape != (self.spec.dim,):
+                raise ValueError(
+                    f"Observation term {self.spec.name!r} gave shape {x.shape}, expected ({self.spec.dim},)."
+                )
+            self.check_shape = False
+        if self.clip is not None:
+            x = np.minimum(np.maximum(x, self.clip[0]), self.clip[1])
+        if self.scale is not None:
+            x = x * self.scale
+        if self.length == 0:
+            out[self.slice] = x
+            return
+        if self.fresh:
+            self.history[:] = x
+            self.fresh = False
+        else:
+            self.history[:-1] = self.history[1:]
+            self.history[-1] = x
+        out[self.slice] = self.history.ravel()
+
+
+class ObservationBuilder:
+    """Builds the policy's observation vector `(obs_dim,)` float32 from an `ObsContext`."""
+
+    def __init__(self, meta: PolicyMetadata):
+        if meta.observations is None:
+            raise MetadataError(
+                f"Task {meta.task!r} is a direct env: its export does not describe the observation layout, "
+                "so the deploy runtime cannot build observations. Deploy a manager-based task."
+            )
+        self.terms: list[_Term] = []
+        start = 0
+        for spec in meta.observations:
+            self.terms.append(_Term(spec, _bind(spec, meta), start))
+            start = self.terms[-1].slice.stop
+        self.obs = np.zeros(start, dtype=np.float32)
+
+    def reset(self) -> None:
+        """Refill every history with its next value (as at an episode start); re-check term shapes."""
+        for term in self.terms:
+            term.fresh = True
+            term.check_shape = True
+
+    def compute(self, ctx: ObsContext) -> np.ndarray:
+        """The observation `(obs_dim,)` float32 (a buffer reused by the next call)."""
+        for term in self.terms:
+            term.write(ctx, self.obs)
+        return self.obs
+
+
+def _bind(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
+    if spec.func not in _TERMS:
+        raise MetadataError(
+            f"Observation term {spec.name!r} uses {spec.module}.{spec.func}, which the deploy runtime does not "
+            f"implement. Supported: {', '.join(supported_terms())}; add one with "
+            "roboforge.deploy.register_observation_term."
+        )
+    factory, module = _TERMS[spec.func]
+    if module is not None and spec.module != module:
+        raise MetadataError(
+            f"Observation term {spec.name!r} uses {spec.module}.{spec.func}, not {module}.{spec.func}; "
+            "register its numpy version with roboforge.deploy.register_observation_term."
+        )
+    asset = spec.params.get("asset_name", meta.robot.asset)
+    if asset != meta.robot.asset:
+        raise MetadataError(
+            f"Observation term {spec.name!r} reads entity {asset!r}; the runtime observes only the "
+            f"controlled robot {meta.robot.asset!r}."
+        )
+    return factory(spec, meta)

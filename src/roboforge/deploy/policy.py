@@ -1,0 +1,91 @@
+"""The exported network on ONNX Runtime (one CPU thread), carrying the recurrent state between steps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from roboforge.deploy.metadata import ONNX_METADATA_KEY, MetadataError, PolicyMetadata
+
+
+def session_options(threads: int = 1) -> ort.SessionOptions:
+    """Single-threaded, sequential, no spinning: predictable latency on one core."""
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.log_severity_level = 3
+    return so
+
+
+class OnnxPolicy:
+    """`act(obs) -> action` for one robot (batch 1); recurrent state kept inside, zeroed by `reset()`."""
+
+    def __init__(self, path: str | Path, threads: int = 1):
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"Policy file not found: {path}")
+        try:
+            self.session = ort.InferenceSession(
+                str(path), session_options(threads), providers=["CPUExecutionProvider"]
+            )
+        except Exception as err:
+            raise MetadataError(f"ONNX Runtime cannot load {path}: {err}") from err
+        props = self.session.get_modelmeta().custom_metadata_map
+        if ONNX_METADATA_KEY not in props:
+            raise MetadataError(f"{path} has no roboforge metadata; export it with `roboforge export`.")
+        self.metadata = PolicyMetadata.from_dict(json.loads(props[ONNX_METADATA_KEY]))
+        self.path = path
+        self._check_io()
+        self._bind()
+        self.reset()
+
+    def _bind(self) -> None:
+        """Bind fixed numpy buffers to the inputs and outputs (IO binding: no per-call allocation)."""
+        spec = self.metadata.policy
+        self.obs = np.zeros((1, spec.obs_dim), dtype=np.float32)
+        self.action = np.zeros((1, spec.action_dim), dtype=np.float32)
+        rec = spec.recurrent
+        shape = (rec.num_layers, 1, rec.hidden_size) if rec else (0,)
+        self.state_in = [np.zeros(shape, dtype=np.float32) for _ in spec.inputs[1:]]
+        self.state_out = [np.zeros(shape, dtype=np.float32) for _ in spec.outputs[1:]]
+        self.binding = self.session.io_binding()
+        self.binding.bind_cpu_input(spec.inputs[0], self.obs)
+        for name, buf in zip(spec.inputs[1:], self.state_in, strict=True):
+            self.binding.bind_cpu_input(name, buf)
+        for name, buf in zip(spec.outputs, [self.action, *self.state_out], strict=True):
+            self.binding.bind_output(name, "cpu", 0, np.float32, list(buf.shape), buf.ctypes.data)
+
+    def _check_io(self) -> None:
+        spec = self.metadata.policy
+        inputs = [i.name for i in self.session.get_inputs()]
+        outputs = [o.name for o in self.session.get_outputs()]
+        if inputs != spec.inputs or outputs != spec.outputs:
+            raise MetadataError(
+                f"{self.path}: the network has inputs {inputs} / outputs {outputs} but its metadata says "
+                f"{spec.inputs} / {spec.outputs}."
+            )
+        obs_shape = self.session.get_inputs()[0].shape
+        if obs_shape[-1] != spec.obs_dim:
+            raise MetadataError(f"{self.path}: obs input {obs_shape} does not take {spec.obs_dim} values.")
+
+    def reset(self) -> None:
+        """Zero the recurrent state (start of an episode)."""
+        for buf in self.state_in:
+            buf[:] = 0.0
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Action `(action_dim,)` float32 for one observation `(obs_dim,)`; advances the recurrent state.
+
+        The returned array is a buffer the next call overwrites.
+        """
+        self.obs[0] = obs
+        self.session.run_with_iobinding(self.binding)
+        for buf_in, buf_out in zip(self.state_in, self.state_out, strict=True):
+            buf_in[:] = buf_out
+        return self.action[0]

@@ -1,0 +1,63 @@
+"""What a robot adapter exchanges with the runtime: `RobotState` in, `JointCommand` out.
+
+An adapter implements the `Robot` protocol (`read_state`, `write_command`, `now`); `MujocoSimRobot`
+is the simulated one, `UdpJsonRobot` an example for hardware behind a network link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass
+class RobotState:
+    """One measurement of the robot, joints in the robot's own order.
+
+    `stamp` is when the state was measured, on the same clock as the adapter's `now()`. Base fields
+    are needed only by policies that observe them (legged robots): orientation (w, x, y, z) in the
+    world frame, velocities in the base frame.
+    """
+
+    joint_names: tuple[str, ...]
+    joint_pos: np.ndarray
+    joint_vel: np.ndarray
+    stamp: float
+    base_quat_w: np.ndarray | None = None
+    base_lin_vel_b: np.ndarray | None = None
+    base_ang_vel_b: np.ndarray | None = None
+
+
+@dataclass
+class JointCommand:
+    """Per-joint targets for the robot's low-level PD loop, joints in the robot's own order.
+
+    The robot applies `effort + stiffness * (position - q) + damping * (velocity - qd)` (clipped to its
+    effort limits). `hold` is True when the safety layer stopped the policy and the command holds still.
+    """
+
+    joint_names: tuple[str, ...]
+    position: np.ndarray
+    velocity: np.ndarray
+    effort: np.ndarray
+    stiffness: np.ndarray
+    damping: np.ndarray
+    hold: bool = False
+
+
+class Robot(Protocol):
+    """A robot the runtime can drive: real hardware, a network link or a simulator."""
+
+    def read_state(self) -> RobotState:
+        """The latest measured state."""
+        ...
+
+    def write_command(self, command: JointCommand) -> None:
+        """Send targets to the robot (a simulator advances one control period here)."""
+        ...
+
+    def now(self) -> float:
+        """Current time (s) on the clock of `RobotState.stamp`."""
+        ...

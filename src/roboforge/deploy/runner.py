@@ -1,0 +1,122 @@
+"""`PolicyRunner`: robot state -> observation -> ONNX policy -> joint targets -> safety -> command."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from roboforge.deploy.joints import ActionMapper, JointMap
+from roboforge.deploy.metadata import PolicyMetadata
+from roboforge.deploy.observations import ObsContext, ObservationBuilder
+from roboforge.deploy.policy import OnnxPolicy
+from roboforge.deploy.robot import JointCommand, RobotState
+from roboforge.deploy.safety import SafetyCfg, SafetyFilter
+
+
+class StepTimer:
+    """Per-step durations (ns) of the observation, inference and safety phases."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, list[int]] = {"observation": [], "inference": [], "safety": [], "total": []}
+
+    def add(self, t0: int, t1: int, t2: int, t3: int) -> None:
+        self.phases["observation"].append(t1 - t0)
+        self.phases["inference"].append(t2 - t1)
+        self.phases["safety"].append(t3 - t2)
+        self.phases["total"].append(t3 - t0)
+
+
+class PolicyRunner:
+    """Runs an exported policy on one robot. Not thread-safe; one runner per robot.
+
+    `step(state)` returns the command for the robot's joints in the robot's own order (matched by
+    name to the training joints on the first step; a missing or extra joint raises JointMapError).
+    """
+
+    def __init__(self, policy: OnnxPolicy, safety: SafetyCfg | None = None):
+        self.policy = policy
+        self.meta: PolicyMetadata = policy.metadata
+        self.observations = ObservationBuilder(self.meta)
+        self.actions = ActionMapper(self.meta)
+        self.safety = SafetyFilter(self.meta, safety or SafetyCfg())
+        robot = self.meta.robot
+        self.stiffness = np.asarray(robot.stiffness, dtype=np.float64)
+        self.damping = np.asarray(robot.damping, dtype=np.float64)
+        self.clip = self.meta.policy.clip_actions
+        self.last_action = np.zeros(self.meta.policy.action_dim, dtype=np.float64)
+        self.joint_map: JointMap | None = None
+        self.ctx = ObsContext(np.zeros(0), np.zeros(0), self.last_action)
+        self.timer: StepTimer | None = None
+
+    @classmethod
+    def load(cls, path: str | Path, safety: SafetyCfg | None = None, threads: int = 1) -> PolicyRunner:
+        """Load `policy.onnx` (metadata embedded) and build the runtime; unsupported terms raise here."""
+        return cls(OnnxPolicy(path, threads), safety)
+
+    def reset(self) -> None:
+        """Start a new episode: zero recurrent state and last action, refill histories, clear the safety latch."""
+        self.policy.reset()
+        self.observations.reset()
+        self.last_action[:] = 0.0
+        self.safety.reset()
+
+    def bind(self, joint_names: tuple[str, ...] | list[str]) -> JointMap:
+        """Match the robot's joint names to the policy's (done automatically by `step`)."""
+        if self.joint_map is None or self.joint_map.robot_joints != tuple(joint_names):
+            self.joint_map = JointMap(self.meta.robot.joint_names, tuple(joint_names))
+        return self.joint_map
+
+    def step(
+        self, state: RobotState, now: float | None = None, commands: dict[str, np.ndarray] | None = None
+    ) -> JointCommand:
+        """The command for `state`; `now` defaults to `state.stamp`; `commands` feed generated_commands terms."""
+        t0 = time.perf_counter_ns() if self.timer else 0
+        jm = self.bind(state.joint_names)
+        q = jm.policy_order(np.asarray(state.joint_pos, dtype=np.float64))
+        qd = jm.policy_order(np.asarray(state.joint_vel, dtype=np.float64))
+        safety = self.safety
+        if safety.stopped is not None and safety.cfg.latch:
+            return self._command(jm, safety.hold(), hold=True)
+        reason = safety.check_state(state, q, state.stamp if now is None else now)
+        if reason is not None:
+            safety.stop(reason)
+            return self._command(jm, safety.hold(), hold=True)
+        safety.resume_if_allowed()
+        ctx = ObsContext(
+            q,
+            qd,
+            self.last_action,
+            state.base_quat_w,
+            state.base_lin_vel_b,
+            state.base_ang_vel_b,
+            commands or {},
+        )
+        obs = self.observations.compute(ctx)
+        t1 = time.perf_counter_ns() if self.timer else 0
+        action = self.policy.act(obs).astype(np.float64)  # a copy: the policy reuses its buffer
+        t2 = time.perf_counter_ns() if self.timer else 0
+        if self.clip is not None:
+            action = np.minimum(np.maximum(action, -self.clip), self.clip)
+        reason = safety.check_action(action)
+        if reason is not None:
+            safety.stop(reason)
+            return self._command(jm, safety.hold(), hold=True)
+        self.last_action[:] = action
+        targets = safety.filter(self.actions.compute(action), q)
+        command = self._command(jm, targets, hold=False)
+        if self.timer:
+            self.timer.add(t0, t1, t2, time.perf_counter_ns())
+        return command
+
+    def _command(self, jm: JointMap, targets: np.ndarray, hold: bool) -> JointCommand:
+        return JointCommand(
+            joint_names=jm.robot_joints,
+            position=jm.robot_order(targets[0]).copy(),
+            velocity=jm.robot_order(targets[1]).copy(),
+            effort=jm.robot_order(targets[2]).copy(),
+            stiffness=jm.robot_order(self.stiffness),
+            damping=jm.robot_order(self.damping),
+            hold=hold,
+        )

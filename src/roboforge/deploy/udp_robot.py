@@ -1,0 +1,147 @@
+"""Example network adapter: a robot that exchanges JSON datagrams over UDP.
+
+This is the template for real hardware: the robot side (firmware, a vendor SDK bridge) sends a state
+datagram whenever it has a new measurement and applies every command datagram it receives.
+
+    state   (robot -> controller): {"joint_names": [...], "joint_pos": [...], "joint_vel": [...],
+                                    optional "base_quat_w", "base_lin_vel_b", "base_ang_vel_b"}
+    command (controller -> robot): {"seq": n, "joint_names": [...], "position": [...], "velocity": [...],
+                                    "effort": [...], "stiffness": [...], "damping": [...], "hold": bool}
+
+The controller stamps each state with its own clock when it arrives, so the safety watchdog measures
+how long ago the robot was last heard from. `UdpRobotServer` is the robot side for testing: it serves
+any `Robot` (e.g. `MujocoSimRobot`) over UDP, replying to each command with the new state.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import threading
+import time
+
+import numpy as np
+
+from roboforge.deploy.robot import JointCommand, Robot, RobotState
+
+_BASE = ("base_quat_w", "base_lin_vel_b", "base_ang_vel_b")
+
+
+def state_to_json(state: RobotState) -> bytes:
+    """Encode a state datagram (floats round-trip exactly)."""
+    msg = {"joint_names": list(state.joint_names), "joint_pos": state.joint_pos.tolist(),
+           "joint_vel": state.joint_vel.tolist()}  # fmt: skip
+    for key in _BASE:
+        if getattr(state, key) is not None:
+            msg[key] = getattr(state, key).tolist()
+    return json.dumps(msg).encode()
+
+
+def state_from_json(data: bytes, stamp: float) -> RobotState:
+    """Decode a state datagram, stamped with the receiver's clock."""
+    msg = json.loads(data)
+    state = RobotState(tuple(msg["joint_names"]), np.asarray(msg["joint_pos"], dtype=np.float64),
+                       np.asarray(msg["joint_vel"], dtype=np.float64), stamp)  # fmt: skip
+    for key in _BASE:
+        if key in msg:
+            setattr(state, key, np.asarray(msg[key], dtype=np.float64))
+    return state
+
+
+def command_to_json(command: JointCommand, seq: int) -> bytes:
+    """Encode a command datagram."""
+    msg = {"seq": seq, "joint_names": list(command.joint_names), "hold": command.hold}
+    for key in ("position", "velocity", "effort", "stiffness", "damping"):
+        msg[key] = getattr(command, key).tolist()
+    return json.dumps(msg).encode()
+
+
+def command_from_json(data: bytes) -> tuple[int, JointCommand]:
+    """Decode a command datagram: (sequence number, command)."""
+    msg = json.loads(data)
+    arrays = {k: np.asarray(msg[k], dtype=np.float64) for k in ("position", "velocity", "effort", "stiffness", "damping")}
+    return int(msg["seq"]), JointCommand(joint_names=tuple(msg["joint_names"]), hold=bool(msg["hold"]), **arrays)
+
+
+class UdpJsonRobot:
+    """Controller side of the UDP/JSON link; implements the `Robot` protocol."""
+
+    def __init__(self, robot_addr: tuple[str, int], bind: tuple[str, int] = ("0.0.0.0", 0), state_timeout_s: float = 0.01):
+        self.robot_addr = robot_addr
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(bind)
+        self.sock.setblocking(False)
+        self.state_timeout_s = state_timeout_s
+        self.latest: RobotState | None = None
+        self.fresh = False
+        self.seq = 0
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def _receive(self, timeout: float) -> None:
+        """Take every queued datagram (the newest state wins), waiting up to `timeout` for the first."""
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        while ready:
+            try:
+                data, _ = self.sock.recvfrom(65536)
+            except BlockingIOError:
+                return
+            self.latest, self.fresh = state_from_json(data, self.now()), True
+            ready, _, _ = select.select([self.sock], [], [], 0.0)
+
+    def read_state(self) -> RobotState:
+        """The newest state; waits up to `state_timeout_s` for one newer than the last returned."""
+        self._receive(0.0 if self.fresh else self.state_timeout_s)
+        if self.latest is None:
+            raise TimeoutError(f"No state from the robot at {self.robot_addr} yet; is it running and sending?")
+        self.fresh = False
+        return self.latest
+
+    def write_command(self, command: JointCommand) -> None:
+        self.seq += 1
+        self.sock.sendto(command_to_json(command, self.seq), self.robot_addr)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class UdpRobotServer:
+    """Robot side for tests and demos: serves `robot` on UDP; each command is applied, then the state sent back."""
+
+    def __init__(self, robot: Robot, bind: tuple[str, int] = ("127.0.0.1", 0)):
+        self.robot = robot
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(bind)
+        self.address: tuple[str, int] = self.sock.getsockname()
+        self.commands = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def send_state(self, to: tuple[str, int]) -> None:
+        self.sock.sendto(state_to_json(self.robot.read_state()), to)
+
+    def serve(self, controller: tuple[str, int]) -> None:
+        """Send the first state to `controller`, then answer commands until `stop()`."""
+        self.send_state(controller)
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.sock], [], [], 0.05)
+            if not ready:
+                continue
+            data, sender = self.sock.recvfrom(65536)
+            _, command = command_from_json(data)
+            self.robot.write_command(command)
+            self.commands += 1
+            self.send_state(sender)
+
+    def start(self, controller: tuple[str, int]) -> None:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self.serve, args=(controller,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+        self.sock.close()

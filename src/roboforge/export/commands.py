@@ -1,0 +1,64 @@
+"""`roboforge export`: checkpoint -> policy.onnx / policy.pt with metadata, optionally parity-checked."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+
+
+def register(app: typer.Typer, run) -> None:
+    """Add the `export` command to the roboforge CLI (`run` is cli.py's error wrapper)."""
+
+    @app.command("export")
+    def export_cmd(
+        task: Annotated[str, typer.Argument(help="Task id the policy was trained on.")],
+        checkpoint: Annotated[
+            Path, typer.Option(help="model_*.pt file, or a run folder (its latest checkpoint).")
+        ],
+        output: Annotated[
+            Path | None, typer.Option(help="Output folder (default: <run folder>/exported).")
+        ] = None,
+        fmt: Annotated[str, typer.Option("--format", help="onnx (deployment) or jit (TorchScript).")] = "onnx",
+        check: Annotated[
+            bool, typer.Option(help="Compare 1000 random observations (and a 200-step recurrent sequence) to 1e-5.")
+        ] = False,
+        override: Annotated[
+            list[str] | None,
+            typer.Option("--override", "-o", help="Env override 'env.a.b=VALUE' the run was trained with."),
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    ) -> None:
+        """Export a trained actor (normalizer, deterministic head, recurrent state I/O) with its metadata."""
+
+        def body():
+            from roboforge.cli import parse_overrides
+            from roboforge.export import export_policy
+
+            env_o, agent_o = parse_overrides(override)
+            if agent_o:
+                raise ValueError("export takes env.* overrides only; the agent config comes from the run folder.")
+            with console.status(f"exporting {task} ({fmt})..."):
+                result = export_policy(task, checkpoint, output, fmt, check, env_o)
+            for warning in result.warnings:
+                console.print(f"[bold yellow]warning:[/] {warning}")
+            if as_json:
+                return json.loads(json.dumps(asdict(result), default=str))
+            console.print(f"[bold green]exported[/] {result.kind} policy of {task} from {result.checkpoint}")
+            for path in result.files:
+                console.print(f"  {path}")
+            p = result.parity
+            if p is not None:
+                seq = f", {p.sequence_steps}-step sequence {p.sequence_max_abs_error:.2e}" if p.sequence_steps else ""
+                console.print(
+                    f"[bold green]check passed:[/] {p.samples} random observations, max |diff| "
+                    f"{p.max_abs_error:.2e}{seq} (tolerance {p.tolerance:.0e})"
+                )
+
+        run(body, as_json)

@@ -1,0 +1,130 @@
+"""`export_policy`: checkpoint -> policy.onnx (or policy.pt) + policy.json + scene.xml, optionally checked."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from roboforge.export.metadata import build_metadata, training_info
+from roboforge.export.onnx_export import export_onnx, policy_io
+from roboforge.export.parity import ParityError, ParityResult, check_jit, check_onnx
+from roboforge.export.scene import scene_assets, scene_mjcf, verify_scene, write_scene
+from roboforge.rl.checkpoints import load_checkpoint, resolve_checkpoint
+from roboforge.rl.runner_cfg import RslRlModelCfg, RslRlPpoAlgorithmCfg, RslRlPpoRunnerCfg
+from roboforge.rl.session import Session, build_session
+from roboforge.utils.config import field_names, to_dict
+from roboforge.utils.files import atomic_write_json
+
+FORMATS = ("onnx", "jit")
+
+
+@dataclass
+class ExportResult:
+    """What was written and how it was checked."""
+
+    task: str
+    checkpoint: Path
+    output_dir: Path
+    policy: Path
+    files: list[Path]
+    kind: str
+    parity: ParityResult | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def export_policy(
+    task: str,
+    checkpoint: str | Path,
+    output: str | Path | None = None,
+    fmt: str = "onnx",
+    check: bool = False,
+    env_overrides: dict[str, Any] | None = None,
+) -> ExportResult:
+    """Export the actor of `checkpoint` (file or run folder) for `task` into `output` (default `<run>/exported`)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
+    path = resolve_checkpoint(checkpoint)
+    out_dir = Path(output) if output is not None else path.parent / "exported"
+    s = _session(task, path, env_overrides or {})
+    state = load_checkpoint(path)
+    _load_actor(s, state, path)
+    actor = s.alg.get_policy()
+    actor.eval()
+    io_spec = policy_io(actor, actor.obs_dim, s.env.num_actions)
+    io_spec.update(clip_actions=s.agent_cfg.clip_actions, obs_normalization=bool(actor.obs_normalization))
+    xml, assets = scene_mjcf(s.env), scene_assets(s.env)
+    verify_scene(xml, assets, s.env.physics_dt)
+    scene = {"mjcf": xml, "entity_prefix": "", "assets": sorted(assets)}
+    meta = build_metadata(s, io_spec, scene, training_info(path, state, env_overrides or {}))
+    meta["scene"]["entity_prefix"] = f"{meta['robot']['asset']}/"
+    files = write_scene(out_dir, xml, assets)
+    files.append(atomic_write_json(out_dir / "policy.json", meta))
+    group_dims = dict(s.env.obs_dims)
+    if fmt == "onnx":
+        policy = export_onnx(actor, io_spec, meta, out_dir / "policy.onnx")
+        parity = check_onnx(actor, policy, io_spec, group_dims) if check else None
+    else:
+        from roboforge.export.jit_export import export_jit, load_jit
+
+        policy = export_jit(actor, meta, out_dir / "policy.pt")
+        parity = check_jit(actor, load_jit(policy)[0], io_spec, group_dims) if check else None
+    result = ExportResult(
+        task, path, out_dir, policy, [policy, *files], io_spec["kind"], parity, _config_drift(s, path)
+    )
+    if parity is not None and not parity.passed:
+        raise ParityError(
+            f"The exported policy differs from the training actor by {parity.max_abs_error:.2e} "
+            f"(sequence {parity.sequence_max_abs_error}) > {parity.tolerance:.0e}: {policy}"
+        )
+    return result
+
+
+def _session(task: str, checkpoint: Path, env_overrides: dict[str, Any]) -> Session:
+    """A one-world CPU session of the task's play config, with the run's own agent config if saved."""
+    agent = checkpoint.parent / "params" / "agent.json"
+    agent_overrides = run_agent_overrides(json.loads(agent.read_text())) if agent.is_file() else {}
+    return build_session(task, 1, "cpu", "mujoco", None, True, env_overrides, agent_overrides)
+
+
+def run_agent_overrides(saved: dict[str, Any]) -> dict[str, Any]:
+    """Dotted overrides that turn the task's agent config into a run's saved `params/agent.json`."""
+    out: dict[str, Any] = {}
+    nested = {"actor": RslRlModelCfg, "critic": RslRlModelCfg, "algorithm": RslRlPpoAlgorithmCfg}
+    for key, value in saved.items():
+        if key not in field_names(RslRlPpoRunnerCfg):
+            continue
+        if key in nested and isinstance(value, dict):
+            known = field_names(nested[key])
+            out.update({f"{key}.{k}": v for k, v in value.items() if k in known})
+        else:
+            out[key] = value
+    return out
+
+
+def _load_actor(s: Session, state: dict[str, Any], path: Path) -> None:
+    try:
+        s.alg.load(state, {"actor": True, "critic": True}, strict=True)
+    except RuntimeError as err:
+        raise ValueError(
+            f"Checkpoint {path} does not fit the {s.task!r} networks ({str(err).splitlines()[0]}). Export with "
+            "the task and -o overrides it was trained with."
+        ) from err
+
+
+def _config_drift(s: Session, checkpoint: Path) -> list[str]:
+    """Warnings where the run's saved env config differs from the exported one in what the policy sees."""
+    saved_path = checkpoint.parent / "params" / "env.json"
+    if not saved_path.is_file():
+        return [
+            f"No params/env.json beside {checkpoint}: cannot confirm the env config matches the training run."
+        ]
+    saved, now = json.loads(saved_path.read_text()), json.loads(json.dumps(to_dict(s.env_cfg), default=str))
+    keys = ("decimation", "actions")
+    out = [
+        f"env.{k} differs from the training run's params/env.json" for k in keys if saved.get(k) != now.get(k)
+    ]
+    if saved.get("sim", {}).get("timestep") != now.get("sim", {}).get("timestep"):
+        out.append("env.sim.timestep differs from the training run's params/env.json")
+    return out

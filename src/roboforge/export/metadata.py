@@ -1,0 +1,204 @@
+"""The metadata written beside and inside an exported policy: control rate, observation and action
+layout, robot joints, gains and limits, scene MJCF, reset and termination rules, training run.
+
+The dict follows `roboforge.deploy.metadata` (format version `FORMAT_VERSION`); the deploy runtime
+parses it without importing training code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from pathlib import Path
+from typing import Any
+
+import roboforge
+from roboforge.mdp.actions.joint_actions import (
+    JointEffortActionCfg,
+    JointPositionActionCfg,
+    JointVelocityActionCfg,
+)
+from roboforge.rl.session import Session
+from roboforge.utils.config import to_dict
+
+FORMAT = "roboforge.policy"
+FORMAT_VERSION = 1
+ACTION_TYPES = (
+    (JointPositionActionCfg, "joint_position"),
+    (JointVelocityActionCfg, "joint_velocity"),
+    (JointEffortActionCfg, "joint_effort"),
+)
+
+
+def build_metadata(
+    s: Session, policy_io: dict[str, Any], scene: dict[str, Any], training: dict[str, Any]
+) -> dict:
+    """The metadata dict of the policy trained on `s`'s task (`policy_io` from the exporter)."""
+    env = s.env
+    direct = not hasattr(env, "observation_manager")
+    robot_name = "robot" if direct else _controlled_asset(env)
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "roboforge_version": roboforge.__version__,
+        "task": s.task,
+        "control": {
+            "physics_dt": float(env.physics_dt),
+            "decimation": int(env.cfg.decimation),
+            "step_dt": float(env.step_dt),
+            "episode_length_s": float(env.cfg.episode_length_s),
+            "max_episode_length": int(env.max_episode_length),
+        },
+        "policy": policy_io,
+        "observations": None if direct else observation_layout(s),
+        "actions": [] if direct else action_layout(env),
+        "robot": robot_layout(env.scene[robot_name]),
+        "scene": scene,
+        "events": [] if direct else term_layout(env, env.cfg.events, "event"),
+        "terminations": [] if direct else term_layout(env, env.cfg.terminations, "termination"),
+        "commands": {} if direct else command_sizes(env),
+        "training": training,
+    }
+    return json_safe(meta)
+
+
+def _controlled_asset(env: Any) -> str:
+    assets = {cfg.asset_name for cfg in env.cfg.actions.values()}
+    if len(assets) != 1:
+        raise ValueError(
+            f"The actions drive {sorted(assets)}; export supports policies that drive one articulation."
+        )
+    return assets.pop()
+
+
+def observation_layout(s: Session) -> list[dict[str, Any]]:
+    """The actor's observation terms in input order (groups as the agent's obs_groups['actor'] lists them)."""
+    env, om = s.env, s.env.observation_manager
+    terms = []
+    for group in s.agent_cfg.obs_groups["actor"]:
+        gcfg = om.groups[group]
+        for name, tcfg in gcfg.terms.items():
+            length = gcfg.history_length if gcfg.history_length is not None else tcfg.history_length
+            params = dict(tcfg.params)
+            terms.append(
+                {
+                    "group": group,
+                    "name": name,
+                    "func": getattr(tcfg.func, "__name__", type(tcfg.func).__name__),
+                    "module": getattr(tcfg.func, "__module__", ""),
+                    "params": params,
+                    "joint_names": _resolved_joints(env, tcfg.func, params),
+                    "dim": om.term_dims[group][name] // max(length, 1),
+                    "history_length": length,
+                    "scale": tcfg.scale,
+                    "clip": list(tcfg.clip) if tcfg.clip is not None else None,
+                }
+            )
+    return terms
+
+
+def _resolved_joints(env: Any, func: Any, params: dict[str, Any]) -> list[str] | None:
+    """Joint names a term with a `joint_names` parameter reads, in order (None for other terms)."""
+    try:
+        takes_joints = "joint_names" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        takes_joints = False
+    if not takes_joints and "joint_names" not in params:
+        return None
+    entity = env.scene[params.get("asset_name", "robot")]
+    patterns = params.get("joint_names")
+    return list(entity.joint_names) if patterns is None else entity.find_joints(patterns)[1]
+
+
+def action_layout(env: Any) -> list[dict[str, Any]]:
+    """Action terms in output order: type, joints, scale and per-joint offset."""
+    out = []
+    for name, cfg in env.cfg.actions.items():
+        term = env.action_manager.terms[name]
+        kind = next((k for cls, k in ACTION_TYPES if isinstance(cfg, cls)), type(cfg).__name__)
+        known = kind != type(cfg).__name__
+        out.append(
+            {
+                "name": name,
+                "type": kind,
+                "joint_names": list(getattr(term, "joint_names", [])),
+                "scale": float(cfg.scale) if known else 1.0,
+                "offset": term.offset[0].tolist() if known else [],
+            }
+        )
+    return out
+
+
+def robot_layout(entity: Any) -> dict[str, Any]:
+    """Joints, defaults, limits and per-joint actuator kind and gains of the controlled entity."""
+    n = entity.num_joints
+    kind, kp, kd = ["passive"] * n, [0.0] * n, [0.0] * n
+    effort, velocity = [math.inf] * n, [math.inf] * n
+    for group in entity.actuator_groups:
+        label = "ideal_pd"
+        if group.implicit:
+            label = "implicit_velocity" if getattr(group, "velocity_mode", False) else "implicit"
+        for k, j in enumerate(group.joint_ids.tolist()):
+            kind[j] = label
+            kp[j], kd[j] = float(group.stiffness[k]), float(group.damping[k])
+            effort[j], velocity[j] = float(group.effort_limit[k]), float(group.velocity_limit[k])
+    init = entity.cfg.init_state
+    return {
+        "asset": entity.name,
+        "joint_names": list(entity.joint_names),
+        "default_joint_pos": entity.default_joint_pos[0].tolist(),
+        "default_joint_vel": entity.default_joint_vel[0].tolist(),
+        "joint_pos_limits": entity.joint_pos_limits.tolist(),
+        "actuator": kind,
+        "stiffness": kp,
+        "damping": kd,
+        "effort_limit": effort,
+        "velocity_limit": velocity,
+        "floating_base": bool(entity.is_floating),
+        "default_root_state": [*init.pos, *init.rot, *init.lin_vel, *init.ang_vel]
+        if entity.is_floating
+        else None,
+    }
+
+
+def term_layout(env: Any, cfgs: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """Event or termination terms: function name, parameters (joint regexes resolved), mode/time_out."""
+    out = []
+    for name, cfg in cfgs.items():
+        params = to_dict(dict(cfg.params))
+        joints = _resolved_joints(env, cfg.func, cfg.params)
+        if joints is not None:
+            params["joint_names"] = joints
+        item = {"name": name, "func": getattr(cfg.func, "__name__", str(cfg.func)), "params": params}
+        item.update({"mode": cfg.mode} if kind == "event" else {"time_out": bool(cfg.time_out)})
+        out.append(item)
+    return out
+
+
+def command_sizes(env: Any) -> dict[str, int]:
+    """Size of each command term's command (what `generated_commands` observes)."""
+    terms = getattr(env.command_manager, "terms", {})
+    return {name: int(term.command.shape[-1]) for name, term in terms.items()}
+
+
+def training_info(checkpoint: Path, state: dict[str, Any], env_overrides: dict[str, Any]) -> dict[str, Any]:
+    """Where the policy comes from."""
+    return {
+        "run_dir": str(checkpoint.parent.resolve()),
+        "checkpoint": str(checkpoint.resolve()),
+        "iteration": int(state.get("iter", -1)),
+        "env_overrides": env_overrides,
+    }
+
+
+def json_safe(value: Any) -> Any:
+    """Strict JSON: +-inf/NaN -> None, tuples -> lists, callables -> qualified names."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return json_safe(to_dict(value))
