@@ -1,0 +1,137 @@
+"""Real training jobs through the in-process app and its runner thread: success, queue limit, cancel,
+resume, crash reporting. Each job is a `roboforge train` process on a few cart-poles (one thread)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from roboforge.rl.checkpoints import latest_checkpoint, load_checkpoint
+from roboforge.service.app import create_app
+from roboforge.service.config import ServiceCfg
+from service_util import (
+    JOB_ENV,
+    TINY,
+    TestClient,
+    children,
+    kill_job_processes,
+    wait_for,
+    wait_iteration,
+    wait_status,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def service(tmp_path):
+    """The app with its runner (max 1 concurrent job); kills leftover job processes afterwards."""
+    cfg = ServiceCfg(data_dir=tmp_path / "svc", max_concurrent=1, poll_interval_s=0.2, job_env=JOB_ENV)
+    try:
+        with TestClient(create_app(cfg)) as client:
+            yield client, cfg
+    finally:
+        kill_job_processes(cfg.data_dir)
+
+
+def post(client, **changes) -> str:
+    response = client.post("/reinforcement-learning", json={**TINY, **changes})
+    assert response.status_code == 202, response.text
+    return response.json()["job_id"]
+
+
+def test_job_trains_and_serves_status_metrics_log_and_checkpoint(service):
+    client, cfg = service
+    job_id = post(client, num_iterations=3)
+    with client.stream("GET", f"/logs/{job_id}.log", params={"follow": True}) as stream:
+        streamed = b"".join(stream.iter_bytes()).decode()  # ends when the job ends
+    assert "training process finished (exit code 0)" in streamed
+    job = wait_status(client, job_id, ("succeeded",), timeout=5)
+    assert job["iteration"] == 3 and job["progress"] == 1.0 and job["returncode"] == 0 and job["attempt"] == 1
+    assert "Train/mean_episode_length" in job["latest_metrics"] and job["seconds_per_iteration"] > 0
+    assert [e["status"] for e in job["events"]] == ["queued", "running", "succeeded"]
+    assert job["started_at"] <= job["finished_at"]
+    metrics = client.get(f"/jobs/{job_id}/metrics").json()
+    assert metrics["iterations"] == [0, 1, 2]
+    assert all(v > 0 for v in metrics["series"]["Perf/total_fps"])
+    checkpoints = [
+        a for a in client.get(f"/jobs/{job_id}/artifacts").json()["artifacts"] if a["kind"] == "checkpoint"
+    ]
+    assert [a["path"].rsplit("/", 1)[-1] for a in checkpoints] == ["model_2.pt"]
+    blob = client.get(checkpoints[0]["url"].removeprefix("http://testserver"))
+    (cfg.data_dir / "downloaded.pt").write_bytes(blob.content)
+    assert load_checkpoint(cfg.data_dir / "downloaded.pt")["iter"] == 2
+    # the next job of this task gets an estimate from the measured speed
+    again = client.post("/reinforcement-learning", json={**TINY, "num_iterations": 3600}).json()
+    assert again["estimated_completion_hours"] == pytest.approx(job["seconds_per_iteration"], rel=0.5)
+    client.post(f"/jobs/{again['job_id']}/cancel")
+
+
+def test_queue_limit_cancel_and_resume_from_checkpoint(service):
+    client, cfg = service
+    long_job = post(client, num_iterations=5000, num_envs=16, overrides={"agent.save_interval": 1})
+    short_job = post(client, num_iterations=2)
+    wait_iteration(client, long_job, 3)
+    assert client.get(f"/jobs/{short_job}").json()["status"] == "queued"  # max_concurrent=1
+    assert client.get("/jobs", params={"status": "running"}).json()["count"] == 1
+    assert client.post(f"/jobs/{long_job}/cancel").status_code == 202
+    stopped = wait_status(client, long_job, ("cancelled",), timeout=30)
+    assert stopped["returncode"] == 130 and stopped["error"] is None
+    run_dir = cfg.jobs_dir / long_job / "cartpole"
+    checkpoint = latest_checkpoint(next(run_dir.iterdir()))
+    assert checkpoint is not None and load_checkpoint(checkpoint)["iter"] == stopped["iteration"] - 1
+    log = client.get(f"/logs/{long_job}.log").text
+    assert "cancel requested (SIGTERM)" in log and "stopped on request" in log
+
+    wait_status(client, short_job, ("succeeded",), timeout=40)  # the freed slot runs the queued job
+    target = stopped["iteration"] + 2
+    resumed = client.post(f"/jobs/{long_job}/resume", json={"num_iterations": target})
+    assert resumed.status_code == 202
+    done = wait_status(client, long_job, ("succeeded",), timeout=40)
+    assert done["attempt"] == 2 and done["iteration"] == target
+    assert client.get(f"/jobs/{long_job}/metrics").json()["iterations"] == list(range(target))
+    assert len(list(run_dir.iterdir())) == 1  # the same run folder continued
+    assert f"resuming {run_dir}" in client.get(f"/logs/{long_job}.log").text
+    assert client.post(f"/jobs/{long_job}/resume").status_code == 409  # all iterations done
+
+
+def test_crashing_job_fails_with_the_error_at_the_end_of_its_log(service):
+    client, _ = service
+    # Passes validation (an int where an int goes) but rsl_rl divides by it: a real crash in the job.
+    job_id = post(client, num_iterations=3, overrides={"agent.algorithm.num_mini_batches": 0})
+    job = wait_status(client, job_id, ("failed",), timeout=40)
+    assert job["returncode"] == 1
+    assert job["error"] == "ZeroDivisionError: integer division or modulo by zero (exit code 1)"
+    lines = client.get(f"/logs/{job_id}.log").text.strip().splitlines()
+    assert lines[-2] == "ZeroDivisionError: integer division or modulo by zero"
+    assert lines[-1].endswith("error: training process failed (exit code 1); the error is printed above")
+    assert "Traceback (most recent call last)" in "\n".join(lines)
+
+
+def test_killed_training_process_fails_and_can_be_resumed(service):
+    client, _ = service
+    job_id = post(client, num_iterations=5000, num_envs=16, overrides={"agent.save_interval": 1})
+    wait_iteration(client, job_id, 2)
+    trainer = wait_for(lambda: children(_pid(client, job_id)), 10, "the trainer process")
+    os.kill(trainer[0], signal.SIGKILL)
+    job = wait_status(client, job_id, ("failed",), timeout=20)
+    assert job["returncode"] == -9 and "killed by SIGKILL" in job["error"]
+    assert (
+        client.get(f"/logs/{job_id}.log")
+        .text.strip()
+        .splitlines()[-1]
+        .endswith("error: training process was killed by SIGKILL (exit code -9)")
+    )
+    assert (
+        client.post(f"/jobs/{job_id}/resume", json={"num_iterations": job["iteration"] + 1}).status_code
+        == 202
+    )
+    done = wait_status(client, job_id, ("succeeded",), timeout=40)
+    assert done["attempt"] == 2 and done["error"] is None
+
+
+def _pid(client, job_id: str) -> int:
+    store = client.app.state.ctx.store
+    return store.get(job_id).pid
