@@ -25,9 +25,27 @@ def new_job(store: Store, job_id: str = "rl_cartpole_0001", task: str = "cartpol
     return store.create(job)
 
 
-@pytest.fixture
-def store(tmp_path) -> Store:
-    s = Store(f"sqlite:///{tmp_path / 'db' / 'jobs.db'}")
+POSTGRES = os.environ.get("ROBOFORGE_TEST_POSTGRES_URL")  # e.g. postgresql+psycopg://user:pw@127.0.0.1/db
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgres", marks=pytest.mark.skipif(not POSTGRES, reason="ROBOFORGE_TEST_POSTGRES_URL not set")
+        ),
+    ]
+)
+def store(request, tmp_path) -> Store:
+    """The store on SQLite, and on PostgreSQL when a test database URL is given (its tables are reset)."""
+    if request.param == "postgres":
+        from roboforge.service.store import Base
+
+        s = Store(str(POSTGRES))
+        Base.metadata.drop_all(s.engine)
+        Base.metadata.create_all(s.engine)
+    else:
+        s = Store(f"sqlite:///{tmp_path / 'db' / 'jobs.db'}")
     yield s
     s.close()
 

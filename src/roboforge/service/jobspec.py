@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,13 @@ def launcher_command(job_dir: Path, attempt: int, cmd: list[str]) -> list[str]:
 
 
 def estimate_hours(store: Store, task: str, num_envs: int, num_iterations: int) -> float | None:
-    """Training time from the measured speed of recent jobs of `task`, scaled by world count; None without."""
+    """Training time from the measured speed of recent jobs of `task` (same world count if there is one,
+    else scaled linearly by world count, which overestimates on GPUs); None before any job ran."""
     rates = store.recent_rates(task)
     if not rates:
         return None
-    per_iteration = sorted(s * num_envs / max(n, 1) for s, n in rates)[len(rates) // 2]
+    same = [s for s, n in rates if n == num_envs]
+    per_iteration = statistics.median(same or [s * num_envs / max(n, 1) for s, n in rates])
     return round(per_iteration * num_iterations / 3600.0, 4)
 
 
