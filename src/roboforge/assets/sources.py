@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,17 +37,30 @@ class MenagerieSpawnCfg:
 
     def load(self) -> mujoco.MjSpec:
         """The robot's MjSpec; unknown robots and missing files raise AssetError."""
-        import mujoco_menagerie
+        return load_model_file(menagerie_folder(self.robot) / self.file)
 
-        try:
-            folder = mujoco_menagerie.Cache().resolve(mujoco_menagerie.get(self.robot))
-        except mujoco_menagerie.MenagerieError as err:
+
+def menagerie_folder(robot: str) -> Path:
+    """Folder of a Menagerie robot: `$MENAGERIE_ROOT/<robot>` when set, else the package's download cache."""
+    root = os.environ.get("MENAGERIE_ROOT")
+    if root:
+        folder = Path(root) / robot
+        if not folder.is_dir():
+            have = sorted(p.name for p in Path(root).iterdir() if p.is_dir()) if Path(root).is_dir() else []
             raise AssetError(
-                f"Menagerie robot {self.robot!r} is not available: {err}. "
-                "Set MENAGERIE_ROOT to a folder of Menagerie models, or check the name with "
-                "`python -m mujoco_menagerie`."
-            ) from err
-        return load_model_file(Path(folder) / self.file)
+                f"Menagerie robot {robot!r} is not in MENAGERIE_ROOT={root} (it has: {', '.join(have) or 'nothing'}). "
+                "Add the model folder there, or unset MENAGERIE_ROOT to download it."
+            )
+        return folder
+    import mujoco_menagerie
+
+    try:
+        return Path(mujoco_menagerie.Cache().resolve(mujoco_menagerie.get(robot)))
+    except mujoco_menagerie.MenagerieError as err:
+        raise AssetError(
+            f"Menagerie robot {robot!r} is not available: {err}. Set MENAGERIE_ROOT to a folder of Menagerie "
+            "models, or check the name with `python -m mujoco_menagerie`."
+        ) from err
 
 
 @dataclass(kw_only=True)

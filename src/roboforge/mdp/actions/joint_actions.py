@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from roboforge.assets.actuators import per_joint
 from roboforge.managers.action_manager import ActionTerm, ActionTermCfg
 
 
@@ -16,8 +17,8 @@ class JointActionCfg(ActionTermCfg):
 
     joint_names: list[str] = field(default_factory=lambda: [".*"])
     """Regexes of the driven joints; the action has one entry per matched joint, in model order."""
-    scale: float = 1.0
-    """Action scale."""
+    scale: float | dict[str, float] = 1.0
+    """Action scale, one value or per joint by regex."""
     offset: float = 0.0
     """Action offset (added after scaling)."""
 
@@ -60,7 +61,7 @@ class JointAction(ActionTerm):
         self.target = {"pos": self.entity.joint_pos_target, "vel": self.entity.joint_vel_target}.get(
             target, self.entity.joint_effort_target
         )
-        self.scale = cfg.scale
+        self.scale = torch.tensor(per_joint(cfg.scale, self.joint_names, 1.0), device=env.device)
         offset = torch.full((env.num_envs, self.action_dim), cfg.offset, device=env.device)
         self.offset = offset + self.entity.default_joint_pos[:, self.joint_ids] if default_offset else offset
         self.processed = torch.zeros(env.num_envs, self.action_dim, device=env.device)

@@ -13,7 +13,7 @@ def reach_ppo_cfg(control: str = "joint_pos") -> RslRlPpoRunnerCfg:
     """Two 64-unit layers, 24-step rollouts, adaptive learning rate."""
     return RslRlPpoRunnerCfg(
         num_steps_per_env=24,
-        max_iterations=500,
+        max_iterations=1000,
         save_interval=50,
         experiment_name="reach",
         actor=RslRlModelCfg(hidden_dims=[64, 64], init_noise_std=INIT_NOISE_STD[control]),

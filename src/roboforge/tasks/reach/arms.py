@@ -28,8 +28,8 @@ class ReachArm:
     """End-effector body or site."""
     ranges: PoseRanges
     """Target ranges in the robot's root frame."""
-    effort_scale: float
-    """Torque (N m) per unit action in the effort control mode."""
+    effort_scale: dict[str, float]
+    """Torque (N m) per unit action in the effort control mode, by joint regex."""
 
 
 UR5E_ARM = ReachArm(
@@ -38,7 +38,7 @@ UR5E_ARM = ReachArm(
     arm_joints=[".*"],
     ee_frame="tool0",
     ranges=PoseRanges(pos_x=(0.3, 0.6), pos_y=(-0.25, 0.25), pos_z=(0.2, 0.55), **POINT_DOWN),
-    effort_scale=20.0,
+    effort_scale={"wrist.*": 3.0, ".*": 15.0},
 )
 
 UR10E_ARM = ReachArm(
@@ -47,7 +47,7 @@ UR10E_ARM = ReachArm(
     arm_joints=[".*"],
     ee_frame="tool0",
     ranges=PoseRanges(pos_x=(0.45, 0.85), pos_y=(-0.3, 0.3), pos_z=(0.25, 0.7), **POINT_DOWN),
-    effort_scale=40.0,
+    effort_scale={"wrist.*": 6.0, ".*": 30.0},
 )
 
 PANDA_ARM = ReachArm(
@@ -56,5 +56,5 @@ PANDA_ARM = ReachArm(
     arm_joints=PANDA_ARM_JOINTS,
     ee_frame="hand",
     ranges=PoseRanges(pos_x=(0.35, 0.65), pos_y=(-0.2, 0.2), pos_z=(0.25, 0.55), **POINT_DOWN),
-    effort_scale=10.0,
+    effort_scale={"joint[5-7]": 2.0, ".*": 10.0},
 )
