@@ -232,7 +232,9 @@ class Entity:
     def find_frame(self, name: str) -> Frame:
         """A body or site of this entity as a Frame (cached; for end-effector poses and Jacobians)."""
         if name not in self._frames:
-            self._frames[name] = resolve_frame(self._model, self._prefix, self.body_ids, name, self.device)
+            self._frames[name] = resolve_frame(
+                self._model, self._prefix, self.body_ids, self.kinematics, name, self.device
+            )
         return self._frames[name]
 
     def frame_pose_b(self, frame: Frame) -> tuple[torch.Tensor, torch.Tensor]:
@@ -247,9 +249,7 @@ class Entity:
 
     def jacobian_w(self, frame: Frame, joint_idx: torch.Tensor | slice) -> torch.Tensor:
         """World-frame geometric Jacobian `(N, 6, k)` of `frame` for the selected joints."""
-        body_pos, body_quat = self.data.body_pos_w, self.data.body_quat_w
-        frame_pos, _ = frame_pose_w(body_pos, body_quat, frame)
-        return jacobian_w(body_pos, body_quat, self.kinematics, frame_pos, joint_idx)
+        return jacobian_w(self.data.body_pos_w, self.data.body_quat_w, self.kinematics, frame, joint_idx)
 
     # writers (masked, graph-safe) --------------------------------------------------------------
     def write_joint_state(self, pos: torch.Tensor, vel: torch.Tensor, mask: torch.Tensor) -> None:

@@ -26,6 +26,8 @@ class Frame:
     """Offset (3,) in the body frame."""
     quat_b: torch.Tensor
     """Rotation (4,) relative to the body frame (w, x, y, z)."""
+    moved_by: torch.Tensor
+    """Per entity joint: 1.0 if the joint is on the chain from the root to this frame's body, else 0.0."""
 
 
 class JointKinematics:
@@ -42,9 +44,12 @@ class JointKinematics:
         )
         hinge = mujoco.mjtJoint.mjJNT_HINGE.value
         self.is_hinge = torch.tensor([int(model.jnt_type[j]) == hinge for j in joint_ids], device=device)
+        self.joint_body_ids = [int(model.jnt_bodyid[j]) for j in joint_ids]
 
 
-def resolve_frame(model: mujoco.MjModel, prefix: str, body_ids: list[int], name: str, device) -> Frame:
+def resolve_frame(
+    model: mujoco.MjModel, prefix: str, body_ids: list[int], kin: JointKinematics, name: str, device
+) -> Frame:
     """The body or site `name` of the entity with name prefix `prefix`; unknown names raise."""
     index_of = {b: k for k, b in enumerate(body_ids)}
     full = prefix + name
@@ -66,8 +71,14 @@ def resolve_frame(model: mujoco.MjModel, prefix: str, body_ids: list[int], name:
             f"No body or site {name!r} on entity {prefix.rstrip('/')!r}. Bodies: {', '.join(bodies)}; "
             f"sites: {', '.join(sites) or '(none)'}."
         )
+    chain, b = set(), body
+    while b > 0:
+        chain.add(b)
+        b = int(model.body_parentid[b])
+    moved_by = [1.0 if jb in chain else 0.0 for jb in kin.joint_body_ids]
     return Frame(
         name=name,
+        moved_by=torch.tensor(moved_by, device=device),
         body_index=index_of[body],
         pos_b=torch.tensor(pos, dtype=torch.float32, device=device),
         quat_b=torch.tensor(quat, dtype=torch.float32, device=device),
@@ -88,10 +99,11 @@ def jacobian_w(
     body_pos_w: torch.Tensor,
     body_quat_w: torch.Tensor,
     kin: JointKinematics,
-    frame_pos_w: torch.Tensor,
+    frame: Frame,
     joint_idx: torch.Tensor | slice,
 ) -> torch.Tensor:
-    """Geometric Jacobian `(N, 6, k)` (linear rows first) of a point with respect to the selected joints."""
+    """Geometric Jacobian `(N, 6, k)` (linear rows first) of `frame` with respect to the selected joints."""
+    frame_pos_w, _ = frame_pose_w(body_pos_w, body_quat_w, frame)
     bidx = kin.body_index[joint_idx]
     pos, quat = body_pos_w[:, bidx], body_quat_w[:, bidx]  # (N, k, 3/4)
     axis_w = quat_apply(quat, kin.axis_b[joint_idx].expand(pos.shape))
@@ -100,4 +112,4 @@ def jacobian_w(
     lever = frame_pos_w[:, None, :] - anchor_w
     jv = torch.where(hinge, torch.cross(axis_w, lever, dim=-1), axis_w)
     jw = torch.where(hinge, axis_w, torch.zeros_like(axis_w))
-    return torch.cat((jv, jw), dim=-1).transpose(1, 2)
+    return torch.cat((jv, jw), dim=-1).transpose(1, 2) * frame.moved_by[joint_idx]

@@ -1,0 +1,222 @@
+"""Arm reach (issue 3): UR kinematics, Jacobians, IK accuracy, actuators, commands, bad inputs, learning."""
+
+from __future__ import annotations
+
+import math
+
+import mujoco
+import numpy as np
+import pytest
+import torch
+
+from conftest import menagerie_has
+from roboforge.assets import ArticulationCfg, BuiltinSpawnCfg, ImplicitActuatorCfg
+from roboforge.assets.builtin.universal_robots import (
+    UR5E,
+    UR10E,
+    dh_forward_kinematics,
+    ur5e_spec,
+    ur10e_spec,
+)
+from roboforge.envs import load_cfg, make_env
+from roboforge.scene.scene import Scene, SceneCfg
+from roboforge.sim import SimCfg, make_simulator
+
+requires_panda = pytest.mark.skipif(
+    not menagerie_has("franka_emika_panda"), reason="no franka_emika_panda model"
+)
+
+
+@pytest.mark.parametrize(("params", "builder"), [(UR5E, ur5e_spec), (UR10E, ur10e_spec)])
+def test_ur_model_matches_published_dh_kinematics(params, builder):
+    model = builder().compile()
+    data = mujoco.MjData(model)
+    rng = np.random.default_rng(0)
+    site = model.site("tool0").id
+    for _ in range(10):
+        q = rng.uniform(-3.0, 3.0, 6)
+        data.qpos[:] = q
+        mujoco.mj_kinematics(model, data)
+        pose = dh_forward_kinematics(params, q)
+        np.testing.assert_allclose(data.site_xpos[site], pose[:3, 3], atol=1e-9)
+        np.testing.assert_allclose(data.site_xmat[site].reshape(3, 3), pose[:3, :3], atol=1e-9)
+    assert model.nu == 0 and model.njnt == 6
+
+
+def _bound_entity(cfg: ArticulationCfg, num_envs: int = 2):
+    scene = Scene(SceneCfg(num_envs=num_envs, entities={"robot": cfg}))
+    sim = make_simulator(scene.model, num_envs, SimCfg(backend="mujoco"))
+    scene.bind(sim)
+    return scene, sim, scene["robot"]
+
+
+@pytest.mark.parametrize("robot", ["ur5e", pytest.param("panda", marks=requires_panda)])
+def test_torch_jacobian_matches_mujoco(robot):
+    from roboforge.assets.robots.franka import panda_cfg
+    from roboforge.assets.robots.universal_robots import ur5e_cfg
+
+    cfg, frame_name = (ur5e_cfg(), "tool0") if robot == "ur5e" else (panda_cfg(), "hand")
+    scene, sim, entity = _bound_entity(cfg)
+    entity.reset_to_default(torch.ones(2, dtype=torch.bool))
+    sim.qpos[:, entity.joint_qpos_adr] += torch.randn(2, entity.num_joints, dtype=torch.float64) * 0.3
+    sim.forward()
+    frame = entity.find_frame(frame_name)
+    jac = entity.jacobian_w(frame, slice(None))[1].numpy()
+    data = mujoco.MjData(scene.model)
+    data.qpos[:] = sim.qpos[1].numpy()
+    mujoco.mj_forward(scene.model, data)
+    jacp, jacr = np.zeros((3, scene.model.nv)), np.zeros((3, scene.model.nv))
+    obj = "robot/tool0" if robot == "ur5e" else "robot/hand"
+    if robot == "ur5e":
+        mujoco.mj_jacSite(scene.model, data, jacp, jacr, scene.model.site(obj).id)
+    else:
+        mujoco.mj_jacBody(scene.model, data, jacp, jacr, scene.model.body(obj).id)
+    expected = np.vstack((jacp, jacr))[:, entity.joint_dof_adr.numpy()]
+    np.testing.assert_allclose(jac, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["dls", "pinv"])
+def test_ik_abs_with_the_command_as_action_reaches_targets_across_the_workspace(method):
+    cfg = load_cfg("reach-ur5e-ik-abs", num_envs=64)
+    cfg.episode_length_s = 4.0  # one target per episode: targets resample every 4 s
+    cfg.actions["arm"].ik_method = method
+    env = make_env("reach-ur5e-ik-abs", cfg)
+    command = env.command_manager.terms["ee_pose"]
+    for _ in range(2 * env.max_episode_length):
+        env.step(command.command.clone())
+    stats = env.pop_episode_stats()
+    assert stats["Metrics/ee_pose/position_error"] < 0.002
+    assert stats["Metrics/ee_pose/orientation_error"] < 0.02
+    for _ in range(env.max_episode_length - 5):  # settle on the current targets, then look at every world
+        env.step(command.command.clone())
+    assert command.metrics["position_error"].max() < 0.002
+    assert command.metrics["orientation_error"].max() < 0.02
+
+
+def test_jacobian_transpose_ik_reduces_the_error():
+    cfg = load_cfg("reach-ur5e-ik-abs", num_envs=16)
+    cfg.actions["arm"].ik_method = "transpose"
+    env = make_env("reach-ur5e-ik-abs", cfg)
+    command = env.command_manager.terms["ee_pose"]
+    env.step(command.command.clone())
+    start = command.metrics["position_error"].mean()
+    for _ in range(100):
+        env.step(command.command.clone())
+    assert command.metrics["position_error"].mean() < 0.5 * start
+
+
+def test_unknown_end_effector_is_a_clear_error():
+    cfg = load_cfg("reach-ur5e-ik-abs", num_envs=2)
+    cfg.actions["arm"].body_name = "flange"
+    with pytest.raises(ValueError, match=r"No body or site 'flange'.*tool0"):
+        make_env("reach-ur5e-ik-abs", cfg)
+
+
+def test_joint_regex_matching_nothing_is_a_clear_error():
+    cfg = load_cfg("reach-ur5e", num_envs=2)
+    cfg.actions["arm"].joint_names = ["wrist_9_joint"]
+    with pytest.raises(ValueError, match=r"match no name.*shoulder_pan_joint"):
+        make_env("reach-ur5e", cfg)
+
+
+def test_pose_ik_on_fewer_than_six_joints_names_the_fix():
+    cfg = load_cfg("reach-ur5e-ik-abs", num_envs=2)
+    cfg.actions["arm"].joint_names = ["shoulder_.*", "elbow_joint", "wrist_1_joint"]
+    with pytest.raises(ValueError, match=r"at least 6 arm joints.*command_type='position'"):
+        make_env("reach-ur5e-ik-abs", cfg)
+
+
+def test_position_only_ik_works_with_fewer_joints():
+    cfg = load_cfg("reach-ur5e-ik-abs", num_envs=4)
+    cfg.actions["arm"].joint_names = ["shoulder_.*", "elbow_joint"]
+    cfg.actions["arm"].command_type = "position"
+    env = make_env("reach-ur5e-ik-abs", cfg)
+    assert env.num_actions == 3
+
+
+def test_zero_stiffness_implicit_group_tracks_velocity_targets():
+    spawn = BuiltinSpawnCfg(builder=ur5e_spec)
+    cfg = ArticulationCfg(
+        spawn=spawn,
+        actuators={"arm": ImplicitActuatorCfg(joint_names_expr=[".*"], stiffness=0.0, damping=200.0)},
+        gravity_compensation=True,
+    )
+    scene, sim, entity = _bound_entity(cfg)
+    assert all(
+        scene.model.actuator_biastype[i] == mujoco.mjtBias.mjBIAS_AFFINE for i in range(scene.model.nu)
+    )
+    entity.joint_vel_target[:] = 0.3
+    for _ in range(200):
+        entity.apply_actuators()
+        sim.step()
+    np.testing.assert_allclose(entity.data.joint_vel.numpy(), 0.3, atol=0.02)
+
+
+@requires_panda
+def test_binary_gripper_opens_and_closes():
+    from roboforge import mdp
+
+    cfg = load_cfg("reach-panda", num_envs=2)
+    cfg.actions["gripper"] = mdp.BinaryJointPositionActionCfg(
+        joint_names=["finger_joint.*"],
+        open_command_expr={"finger_joint.*": 0.04},
+        close_command_expr={"finger_joint.*": 0.0},
+    )
+    env = make_env("reach-panda", cfg)
+    fingers = env.scene["robot"].joint_index(["finger_joint.*"])
+    action = torch.zeros(2, env.num_actions)
+    action[0, -1], action[1, -1] = -1.0, 1.0  # world 0 closes, world 1 opens
+    for _ in range(50):
+        env.step(action)
+    pos = env.scene["robot"].data.joint_pos[:, fingers]
+    assert pos[0].max() < 0.005 and pos[1].min() > 0.035
+
+
+def test_trajectory_command_is_smooth_and_reaches_its_waypoints():
+    from roboforge import mdp
+
+    cfg = load_cfg("reach-ur5e", num_envs=8)
+    cfg.commands["ee_pose"] = mdp.UniformTrajectoryCommandCfg(
+        ranges=mdp.PoseRanges(), resampling_time_range=(1.0, 1.0)
+    )
+    env = make_env("reach-ur5e", cfg)
+    term = env.command_manager.terms["ee_pose"]
+    positions = []
+    for _ in range(120):
+        env.step(torch.zeros(8, env.num_actions))
+        positions.append(term.command[:, :3].clone())
+    steps = torch.stack(positions).diff(dim=0).norm(dim=-1)
+    assert steps.max() < 0.05  # 1 s segments of < 0.6 m: no jumps between 50 Hz steps
+    lo, hi = torch.tensor([0.35, -0.2, 0.15]), torch.tensor([0.65, 0.2, 0.5])
+    final = torch.stack(positions)
+    assert ((final >= lo - 1e-5) & (final <= hi + 1e-5)).all()
+    assert steps.sum(0).min() > 0.1  # every world moved along its waypoints
+
+
+def test_null_command_is_empty():
+    from roboforge import mdp
+
+    cfg = load_cfg("reach-ur5e", num_envs=3)
+    cfg.commands["nothing"] = mdp.NullCommandCfg()
+    env = make_env("reach-ur5e", cfg)
+    assert env.command_manager.get_command("nothing").shape == (3, 0)
+
+
+@pytest.mark.slow
+def test_reach_joint_position_policy_error_falls_while_training(tmp_path):
+    from roboforge.rl.session import build_session
+    from roboforge.rl.trainer import Trainer
+
+    session = build_session("reach-ur5e", num_envs=256, device="cpu", env_overrides={"episode_length_s": 2.0})
+    Trainer(session, tmp_path, max_iterations=60, quiet=True).train()
+    import json
+
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    errors = [r["Metrics/ee_pose/position_error"] for r in rows[1:] if "Metrics/ee_pose/position_error" in r]
+    orient = [
+        r["Metrics/ee_pose/orientation_error"] for r in rows[1:] if "Metrics/ee_pose/orientation_error" in r
+    ]
+    early, late = sum(errors[:5]) / 5, sum(errors[-5:]) / 5
+    assert late < 0.85 * early, (early, late)
+    assert sum(orient[-5:]) / 5 < 0.7 * sum(orient[:5]) / 5
+    assert math.isfinite(late)
