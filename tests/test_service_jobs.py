@@ -6,8 +6,12 @@ from __future__ import annotations
 import os
 import signal
 
+import numpy as np
+import onnxruntime as ort
 import pytest
+from typer.testing import CliRunner
 
+from roboforge.cli import app as cli_app
 from roboforge.rl.checkpoints import latest_checkpoint, load_checkpoint
 from roboforge.service.app import create_app
 from roboforge.service.config import ServiceCfg
@@ -63,6 +67,21 @@ def test_job_trains_and_serves_status_metrics_log_and_checkpoint(service):
     blob = client.get(checkpoints[0]["url"].removeprefix("http://testserver"))
     (cfg.data_dir / "downloaded.pt").write_bytes(blob.content)
     assert load_checkpoint(cfg.data_dir / "downloaded.pt")["iter"] == 2
+    # `roboforge export` writes <run>/exported/policy.onnx: listed and downloadable
+    (run_dir,) = (cfg.jobs_dir / job_id / "cartpole").iterdir()
+    exported = CliRunner().invoke(cli_app, ["export", "cartpole", "--checkpoint", str(run_dir)])
+    assert exported.exit_code == 0, exported.output
+    arts = {
+        a["path"].split("/", 2)[-1]: a for a in client.get(f"/jobs/{job_id}/artifacts").json()["artifacts"]
+    }
+    assert arts["exported/policy.onnx"]["kind"] == "onnx"
+    assert arts["exported/policy.json"]["kind"] == "export-metadata"
+    onnx_bytes = client.get(arts["exported/policy.onnx"]["url"].removeprefix("http://testserver")).content
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    first = session.get_inputs()[0]
+    obs = np.zeros([1 if not isinstance(d, int) else d for d in first.shape], dtype=np.float32)
+    (action, *_) = session.run(None, {first.name: obs, **_extra_inputs(session)})
+    assert np.isfinite(action).all()
     # the next job of this task gets an estimate from the measured speed
     again = client.post("/reinforcement-learning", json={**TINY, "num_iterations": 3600}).json()
     assert again["estimated_completion_hours"] == pytest.approx(job["seconds_per_iteration"], rel=0.5)
@@ -130,6 +149,14 @@ def test_killed_training_process_fails_and_can_be_resumed(service):
     )
     done = wait_status(client, job_id, ("succeeded",), timeout=40)
     assert done["attempt"] == 2 and done["error"] is None
+
+
+def _extra_inputs(session) -> dict:
+    """Zeros for any further inputs (recurrent state) of an exported policy."""
+    return {
+        i.name: np.zeros([1 if not isinstance(d, int) else d for d in i.shape], dtype=np.float32)
+        for i in session.get_inputs()[1:]
+    }
 
 
 def _pid(client, job_id: str) -> int:

@@ -236,3 +236,30 @@ def test_launcher_reports_a_killed_process(tmp_path):
     assert proc.wait(timeout=20) == 0 and time.monotonic() - t0 < 20
     assert files.read_exit(tmp_path, 2)["returncode"] == -9
     assert "error: training process was killed by SIGKILL" in (tmp_path / "job.log").read_text()
+
+
+def test_recovery_adopts_a_launcher_whose_pid_was_never_recorded(store, tmp_path):
+    from roboforge.service.config import ServiceCfg
+    from roboforge.service.runner import JobRunner
+
+    job_dir = tmp_path / "jobs" / "rl_cartpole_0001"
+    job = new_job(store)
+    store.update(job.id, ["queued"], job_dir=str(job_dir))
+    store.transition(
+        job.id, ["queued"], "running", attempt=1
+    )  # claimed; the service died before Popen returned
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "roboforge.service.launcher", "--job-dir", str(job_dir), "--attempt", "1", "--",
+         sys.executable, "-c", "import time; print('working', flush=True); time.sleep(1.5)"],
+        start_new_session=True,
+    )  # fmt: skip
+    wait_for(lambda: log_has(job_dir / "job.log", "working"), 20, "the job to start")
+    runner = JobRunner(store, ServiceCfg(data_dir=tmp_path))
+    runner.recover()
+    adopted = store.get(job.id)
+    assert adopted.status == "running" and adopted.pid == proc.pid  # re-attached, not interrupted
+    assert "re-attached to job process" in (job_dir / "job.log").read_text()
+    proc.wait(timeout=20)
+    runner.tick()
+    done = store.get(job.id)
+    assert done.status == "succeeded" and done.returncode == 0 and done.pid is None

@@ -17,6 +17,7 @@ from typing import Any
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 LOG_NAME = "job.log"
 EXIT_NAME = "exit.json"
+PID_NAME = "launcher.json"
 _CHECKPOINT_RE = re.compile(r"^model_\d+\.pt$")
 _RUN_FILES = ("metrics.jsonl", "summary.json")
 
@@ -57,6 +58,21 @@ def read_exit(job_dir: Path, attempt: int) -> dict[str, Any] | None:
     if not isinstance(record, dict) or record.get("attempt") != attempt:
         return None
     return record
+
+
+def read_launcher(job_dir: Path, attempt: int) -> tuple[int, str | None] | None:
+    """(pid, start token) the launcher of `attempt` recorded for itself, or None."""
+    try:
+        record = json.loads((job_dir / PID_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(record, dict)
+        or record.get("attempt") != attempt
+        or not isinstance(record.get("pid"), int)
+    ):
+        return None
+    return record["pid"], record.get("token")
 
 
 def append_log(job_dir: Path, line: str) -> None:
@@ -174,7 +190,7 @@ class Artifact:
     path: str
     """Path relative to the job folder (posix)."""
     kind: str
-    """checkpoint, onnx, export-metadata, metrics, summary, config or log."""
+    """checkpoint, onnx, torchscript, export-metadata, metrics, summary, config or log."""
     size: int
     modified: datetime
 
@@ -185,6 +201,8 @@ def _artifact_kind(rel: Path) -> str | None:
         return "checkpoint"
     if name.endswith(".onnx"):
         return "onnx"
+    if rel.parent.name == "exported" and name.endswith(".pt"):
+        return "torchscript"  # `roboforge export --format jit` writes <run>/exported/policy.pt
     if rel.parts == (LOG_NAME,):
         return "log"
     if name in _RUN_FILES:
@@ -206,7 +224,11 @@ def list_artifacts(job_dir: Path) -> list[Artifact]:
             continue
         rel = path.relative_to(root)
         kind = _artifact_kind(rel)
-        if kind is None and path.parent in onnx_dirs and path.suffix == ".json":
+        if (
+            kind is None
+            and (path.parent in onnx_dirs or path.parent.name == "exported")
+            and path.suffix == ".json"
+        ):
             kind = "export-metadata"
         if kind is None:
             continue

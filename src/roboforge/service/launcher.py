@@ -19,21 +19,24 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from roboforge.service.process import start_token
+
 LOG_NAME = "job.log"
 EXIT_NAME = "exit.json"
+PID_NAME = "launcher.json"
 
 
 def _stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _write_exit(job_dir: Path, record: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{EXIT_NAME}.", suffix=".tmp", dir=job_dir)
+def _write_json(path: Path, record: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w") as f:
         json.dump(record, f)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, job_dir / EXIT_NAME)
+    os.replace(tmp, path)
 
 
 def _closing_line(returncode: int, stop_requested: bool) -> str:
@@ -53,6 +56,10 @@ def _closing_line(returncode: int, stop_requested: bool) -> str:
 def run(job_dir: Path, attempt: int, cmd: list[str]) -> int:
     """Run `cmd` for `attempt`, log its output and write the exit record; returns its exit code."""
     job_dir.mkdir(parents=True, exist_ok=True)
+    # Who runs this attempt, for a service that dies before it has recorded the pid.
+    _write_json(
+        job_dir / PID_NAME, {"attempt": attempt, "pid": os.getpid(), "token": start_token(os.getpid())}
+    )
     stop_requested = False
     child: subprocess.Popen | None = None
 
@@ -80,8 +87,8 @@ def run(job_dir: Path, attempt: int, cmd: list[str]) -> int:
         log.write(
             f"[roboforge-launcher {_stamp()} UTC] {_closing_line(returncode, stop_requested)}\n".encode()
         )
-    _write_exit(
-        job_dir,
+    _write_json(
+        job_dir / EXIT_NAME,
         {
             "attempt": attempt,
             "returncode": returncode,

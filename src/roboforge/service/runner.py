@@ -86,6 +86,10 @@ class JobRunner:
             for job in self.store.list(["running"], limit=10_000):
                 job_dir = Path(job.job_dir)
                 record = files.read_exit(job_dir, job.attempt)
+                if job.pid is None and (own := files.read_launcher(job_dir, job.attempt)):
+                    # the service died between starting the launcher and recording its pid
+                    job.pid, job.pid_token = own
+                    self.store.update(job.id, ["running"], pid=own[0], pid_token=own[1])
                 if record is not None:
                     self._finish(job, record)
                 elif process.alive(job.pid, job.pid_token):
