@@ -237,3 +237,23 @@ def test_token_guards_every_route_but_health(tmp_path, monkeypatch):
         assert "HttpOnly" in login.headers["set-cookie"] and "SameSite=Strict" in login.headers["set-cookie"]
         assert browser.get("/jobs").status_code == 200  # the cookie now authenticates
         assert browser.get("/").status_code == 200
+
+
+def test_serve_refuses_a_busy_port_and_bad_options_before_touching_jobs(tmp_path):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from roboforge.cli import app as cli_app
+
+    runner = CliRunner()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        result = runner.invoke(cli_app, ["serve", "--port", str(port), "--data-dir", str(tmp_path / "svc")],
+                               env={"COLUMNS": "200"})  # fmt: skip
+    assert result.exit_code == 2
+    assert f"Cannot listen on 127.0.0.1:{port}" in " ".join(result.output.split())
+    assert not (tmp_path / "svc" / "jobs.db").exists()  # the runner never started
+    bad = runner.invoke(cli_app, ["serve", "--max-concurrent", "0", "--data-dir", str(tmp_path / "svc")])
+    assert bad.exit_code == 2 and "--max-concurrent) must be >= 1" in bad.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -50,6 +51,7 @@ def register(app: typer.Typer, run) -> None:
             logging.basicConfig(
                 level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
             )
+            sock = _bind(host, port)  # before the job runner starts: a busy port must not touch any job
             app = create_app(cfg)
             shown = f"[{host}]" if ":" in host else host
             console.print(
@@ -57,9 +59,25 @@ def register(app: typer.Typer, run) -> None:
                 f"{_redact(cfg.database_url)}, jobs in {cfg.jobs_dir}, {cfg.max_concurrent} at a time, "
                 f"token {'required' if cfg.token else 'not set'}"
             )
-            uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
+            server = uvicorn.Server(uvicorn.Config(app, log_level=log_level.lower(), access_log=False))
+            server.run(sockets=[sock])
 
         run(body)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port; a clear error when that is not possible."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise ValueError(
+            f"Cannot listen on {host}:{port}: {err.strerror}. Stop the program using it or pick another --port."
+        ) from err
+    return sock
 
 
 def _redact(url: str) -> str:

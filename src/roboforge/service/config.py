@@ -40,9 +40,9 @@ class ServiceCfg:
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
         if self.max_concurrent < 1:
-            raise ValueError(f"max_concurrent must be >= 1, got {self.max_concurrent}.")
+            raise ValueError(f"max_concurrent (--max-concurrent) must be >= 1, got {self.max_concurrent}.")
         if not 0 < self.port < 65536:
-            raise ValueError(f"port must be in 1..65535, got {self.port}.")
+            raise ValueError(f"port (--port) must be in 1..65535, got {self.port}.")
         if self.poll_interval_s <= 0:
             raise ValueError(f"poll_interval_s must be > 0, got {self.poll_interval_s}.")
 
