@@ -256,4 +256,4 @@ def test_serve_refuses_a_busy_port_and_bad_options_before_touching_jobs(tmp_path
     assert f"Cannot listen on 127.0.0.1:{port}" in " ".join(result.output.split())
     assert not (tmp_path / "svc" / "jobs.db").exists()  # the runner never started
     bad = runner.invoke(cli_app, ["serve", "--max-concurrent", "0", "--data-dir", str(tmp_path / "svc")])
-    assert bad.exit_code == 2 and "--max-concurrent) must be >= 1" in bad.output
+    assert bad.exit_code == 2 and "--max-concurrent) must be >= 1" in " ".join(bad.output.split())
