@@ -47,18 +47,33 @@ def register(app: typer.Typer, run) -> None:
     @app.command("deploy")
     def deploy_cmd(
         policy: Annotated[Path, typer.Argument(help="Exported policy.onnx (metadata embedded).")],
-        robot: Annotated[str, typer.Option(help="'sim' (the task's scene in MuJoCo) or 'udp://HOST:PORT'.")] = "sim",
+        robot: Annotated[
+            str, typer.Option(help="'sim' (the task's scene in MuJoCo) or 'udp://HOST:PORT'.")
+        ] = "sim",
         episodes: Annotated[int, typer.Option(help="Sim episodes to run.")] = 100,
         seed: Annotated[int, typer.Option(help="Seed of the sim reset distribution.")] = 0,
-        bench: Annotated[bool, typer.Option(help="Measure per-step latency (observation, inference, safety).")] = False,
-        steps: Annotated[int, typer.Option(help="Steps to time with --bench, or to run on a UDP robot.")] = 5000,
+        bench: Annotated[
+            bool, typer.Option(help="Measure per-step latency (observation, inference, safety).")
+        ] = False,
+        steps: Annotated[
+            int, typer.Option(help="Steps to time with --bench, or to run on a UDP robot.")
+        ] = 5000,
         command: Annotated[
-            list[str] | None, typer.Option(help="Constant command NAME=v1,v2,... for generated_commands terms.")
+            list[str] | None,
+            typer.Option(help="Constant command NAME=v1,v2,... for generated_commands terms."),
         ] = None,
-        max_position_rate: Annotated[float | None, typer.Option(help="Safety: position target rate limit (/s).")] = None,
-        max_effort_rate: Annotated[float | None, typer.Option(help="Safety: effort target rate limit (/s).")] = None,
-        max_state_age: Annotated[float, typer.Option(help="Safety: stop and hold on states older than this (s).")] = 0.1,
-        clamp: Annotated[bool, typer.Option(help="Safety: clamp targets to joint, velocity and effort limits.")] = True,
+        max_position_rate: Annotated[
+            float | None, typer.Option(help="Safety: position target rate limit (/s).")
+        ] = None,
+        max_effort_rate: Annotated[
+            float | None, typer.Option(help="Safety: effort target rate limit (/s).")
+        ] = None,
+        max_state_age: Annotated[
+            float, typer.Option(help="Safety: stop and hold on states older than this (s).")
+        ] = 0.1,
+        clamp: Annotated[
+            bool, typer.Option(help="Safety: clamp targets to joint, velocity and effort limits.")
+        ] = True,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
     ) -> None:
         """Run POLICY with the deployment runtime: sim-to-sim metrics (as `roboforge eval`), --bench latency."""
@@ -115,7 +130,9 @@ def _bench(runner, sim, steps, seed, cmds, as_json):
     table = Table("phase", "p50 (µs)", "p99 (µs)", "mean (µs)", "max (µs)",
                   title=f"{runner.meta.task} ({result.policy_kind}): {result.steps} steps on CPU {result.cpu}")  # fmt: skip
     for name, p in result.phases.items():
-        table.add_row(name, f"{p['p50_us']:.1f}", f"{p['p99_us']:.1f}", f"{p['mean_us']:.1f}", f"{p['max_us']:.0f}")
+        table.add_row(
+            name, f"{p['p50_us']:.1f}", f"{p['p99_us']:.1f}", f"{p['mean_us']:.1f}", f"{p['max_us']:.0f}"
+        )
     Console().print(table)
 
 

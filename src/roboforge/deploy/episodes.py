@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from roboforge.deploy.metadata import MetadataError, PolicyMetadata, TermSpec
+from roboforge.deploy.metadata import EventSpec, MetadataError, PolicyMetadata, TerminationSpec
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
 from roboforge.deploy.rotations import quat_from_euler_xyz, quat_mul
 from roboforge.deploy.runner import PolicyRunner
@@ -28,7 +28,7 @@ def _joint_ids(robot: MujocoSimRobot, names: list[str] | None) -> np.ndarray:
     return np.array([robot.joint_names.index(n) for n in names], dtype=np.intp)
 
 
-def _reset_joints_by_offset(term: TermSpec, meta: PolicyMetadata) -> EventFn:
+def _reset_joints_by_offset(term: EventSpec, meta: PolicyMetadata) -> EventFn:
     p = term.params
     lo_p, hi_p = p["position_range"]
     lo_v, hi_v = p["velocity_range"]
@@ -46,7 +46,7 @@ def _reset_joints_by_offset(term: TermSpec, meta: PolicyMetadata) -> EventFn:
     return apply
 
 
-def _reset_root_state_uniform(term: TermSpec, meta: PolicyMetadata) -> EventFn:
+def _reset_root_state_uniform(term: EventSpec, meta: PolicyMetadata) -> EventFn:
     keys = ("x", "y", "z", "roll", "pitch", "yaw")
     pose_range = term.params.get("pose_range", {})
     vel_range = term.params.get("velocity_range") or {}
@@ -63,12 +63,12 @@ def _reset_root_state_uniform(term: TermSpec, meta: PolicyMetadata) -> EventFn:
     return apply
 
 
-def _time_out(term: TermSpec, meta: PolicyMetadata) -> DoneFn:
+def _time_out(term: TerminationSpec, meta: PolicyMetadata) -> DoneFn:
     limit = meta.control.max_episode_length
     return lambda robot, length: length >= limit
 
 
-def _joint_pos_out_of_manual_limit(term: TermSpec, meta: PolicyMetadata) -> DoneFn:
+def _joint_pos_out_of_manual_limit(term: TerminationSpec, meta: PolicyMetadata) -> DoneFn:
     lo, hi = term.params["bounds"]
     names = term.params.get("joint_names")
 
@@ -79,16 +79,16 @@ def _joint_pos_out_of_manual_limit(term: TermSpec, meta: PolicyMetadata) -> Done
     return done
 
 
-def _root_height_below(term: TermSpec, meta: PolicyMetadata) -> DoneFn:
+def _root_height_below(term: TerminationSpec, meta: PolicyMetadata) -> DoneFn:
     height = term.params["minimum_height"]
     return lambda robot, length: bool(robot.root_pos_w()[2] < height)
 
 
-EVENTS: dict[str, Callable[[TermSpec, PolicyMetadata], EventFn]] = {
+EVENTS: dict[str, Callable[[EventSpec, PolicyMetadata], EventFn]] = {
     "reset_joints_by_offset": _reset_joints_by_offset,
     "reset_root_state_uniform": _reset_root_state_uniform,
 }
-TERMINATIONS: dict[str, Callable[[TermSpec, PolicyMetadata], DoneFn]] = {
+TERMINATIONS: dict[str, Callable[[TerminationSpec, PolicyMetadata], DoneFn]] = {
     "time_out": _time_out,
     "joint_pos_out_of_manual_limit": _joint_pos_out_of_manual_limit,
     "root_height_below": _root_height_below,

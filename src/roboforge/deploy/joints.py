@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from roboforge.deploy.metadata import MetadataError, PolicyMetadata
+from roboforge.deploy.metadata import JOINT_ACTION_TYPES, MetadataError, PolicyMetadata
 
-ACTION_TARGETS = {"joint_position": 0, "joint_velocity": 1, "joint_effort": 2}
+ACTION_TARGETS = {kind: row for row, kind in enumerate(JOINT_ACTION_TYPES)}  # row of the targets array
 
 
 class JointMapError(ValueError):

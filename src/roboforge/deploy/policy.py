@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from roboforge.deploy.metadata import ONNX_METADATA_KEY, MetadataError, PolicyMetadata
+from roboforge.deploy.metadata import MetadataError, metadata_of_session
 
 
 def session_options(threads: int = 1) -> ort.SessionOptions:
@@ -36,10 +35,7 @@ class OnnxPolicy:
             )
         except Exception as err:
             raise MetadataError(f"ONNX Runtime cannot load {path}: {err}") from err
-        props = self.session.get_modelmeta().custom_metadata_map
-        if ONNX_METADATA_KEY not in props:
-            raise MetadataError(f"{path} has no roboforge metadata; export it with `roboforge export`.")
-        self.metadata = PolicyMetadata.from_dict(json.loads(props[ONNX_METADATA_KEY]))
+        self.metadata = metadata_of_session(self.session, path)
         self.path = path
         self._check_io()
         self._bind()

@@ -140,7 +140,13 @@ class SafetyFilter:
 def _finite(state: RobotState) -> bool:
     # x . x is finite iff every entry is (or |x| > 1e154, which is no valid measurement either); a dot
     # product costs a fraction of np.isfinite(x).all() on these small arrays.
-    for value in (state.joint_pos, state.joint_vel, state.base_quat_w, state.base_lin_vel_b, state.base_ang_vel_b):
+    for value in (
+        state.joint_pos,
+        state.joint_vel,
+        state.base_quat_w,
+        state.base_lin_vel_b,
+        state.base_ang_vel_b,
+    ):
         if value is not None and not math.isfinite(float(np.dot(value, value))):
             return False
     return math.isfinite(state.stamp)

@@ -8,8 +8,9 @@ datagram whenever it has a new measurement and applies every command datagram it
     command (controller -> robot): {"seq": n, "joint_names": [...], "position": [...], "velocity": [...],
                                     "effort": [...], "stiffness": [...], "damping": [...], "hold": bool}
 
-The controller stamps each state with its own clock when it arrives, so the safety watchdog measures
-how long ago the robot was last heard from. `UdpRobotServer` is the robot side for testing: it serves
+The controller stamps each state with its own clock when it reads it from the socket (the control loop
+reads every period, so within one period of its arrival), so the safety watchdog measures how long
+ago the robot was last heard from. `UdpRobotServer` is the robot side for testing: it serves
 any `Robot` (e.g. `MujocoSimRobot`) over UDP, replying to each command with the new state.
 """
 
@@ -60,14 +61,24 @@ def command_to_json(command: JointCommand, seq: int) -> bytes:
 def command_from_json(data: bytes) -> tuple[int, JointCommand]:
     """Decode a command datagram: (sequence number, command)."""
     msg = json.loads(data)
-    arrays = {k: np.asarray(msg[k], dtype=np.float64) for k in ("position", "velocity", "effort", "stiffness", "damping")}
-    return int(msg["seq"]), JointCommand(joint_names=tuple(msg["joint_names"]), hold=bool(msg["hold"]), **arrays)
+    arrays = {
+        k: np.asarray(msg[k], dtype=np.float64)
+        for k in ("position", "velocity", "effort", "stiffness", "damping")
+    }
+    return int(msg["seq"]), JointCommand(
+        joint_names=tuple(msg["joint_names"]), hold=bool(msg["hold"]), **arrays
+    )
 
 
 class UdpJsonRobot:
     """Controller side of the UDP/JSON link; implements the `Robot` protocol."""
 
-    def __init__(self, robot_addr: tuple[str, int], bind: tuple[str, int] = ("0.0.0.0", 0), state_timeout_s: float = 0.01):
+    def __init__(
+        self,
+        robot_addr: tuple[str, int],
+        bind: tuple[str, int] = ("0.0.0.0", 0),
+        state_timeout_s: float = 0.01,
+    ):
         self.robot_addr = robot_addr
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(bind)
@@ -95,7 +106,9 @@ class UdpJsonRobot:
         """The newest state; waits up to `state_timeout_s` for one newer than the last returned."""
         self._receive(0.0 if self.fresh else self.state_timeout_s)
         if self.latest is None:
-            raise TimeoutError(f"No state from the robot at {self.robot_addr} yet; is it running and sending?")
+            raise TimeoutError(
+                f"No state from the robot at {self.robot_addr} yet; is it running and sending?"
+            )
         self.fresh = False
         return self.latest
 

@@ -25,9 +25,14 @@ def register(app: typer.Typer, run) -> None:
         output: Annotated[
             Path | None, typer.Option(help="Output folder (default: <run folder>/exported).")
         ] = None,
-        fmt: Annotated[str, typer.Option("--format", help="onnx (deployment) or jit (TorchScript).")] = "onnx",
+        fmt: Annotated[
+            str, typer.Option("--format", help="onnx (deployment) or jit (TorchScript).")
+        ] = "onnx",
         check: Annotated[
-            bool, typer.Option(help="Compare 1000 random observations (and a 200-step recurrent sequence) to 1e-5.")
+            bool,
+            typer.Option(
+                help="Compare 1000 random observations (and a 200-step recurrent sequence) to 1e-5."
+            ),
         ] = False,
         override: Annotated[
             list[str] | None,
@@ -43,7 +48,9 @@ def register(app: typer.Typer, run) -> None:
 
             env_o, agent_o = parse_overrides(override)
             if agent_o:
-                raise ValueError("export takes env.* overrides only; the agent config comes from the run folder.")
+                raise ValueError(
+                    "export takes env.* overrides only; the agent config comes from the run folder."
+                )
             with console.status(f"exporting {task} ({fmt})..."):
                 result = export_policy(task, checkpoint, output, fmt, check, env_o)
             for warning in result.warnings:
@@ -55,7 +62,11 @@ def register(app: typer.Typer, run) -> None:
                 console.print(f"  {path}")
             p = result.parity
             if p is not None:
-                seq = f", {p.sequence_steps}-step sequence {p.sequence_max_abs_error:.2e}" if p.sequence_steps else ""
+                seq = (
+                    f", {p.sequence_steps}-step sequence {p.sequence_max_abs_error:.2e}"
+                    if p.sequence_steps
+                    else ""
+                )
                 console.print(
                     f"[bold green]check passed:[/] {p.samples} random observations, max |diff| "
                     f"{p.max_abs_error:.2e}{seq} (tolerance {p.tolerance:.0e})"

@@ -30,6 +30,7 @@ def policy_io(actor: Any, obs_dim: int, action_dim: int) -> dict[str, Any]:
             "action_dim": action_dim,
             "inputs": ["obs"],
             "outputs": ["actions"],
+            "recurrent": None,
         }
     kind = "lstm" if isinstance(rnn, torch.nn.LSTM) else "gru"
     states = ["h", "c"] if kind == "lstm" else ["h"]
@@ -63,7 +64,7 @@ def export_onnx(actor: Any, io_spec: dict[str, Any], metadata: dict[str, Any], p
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     dummy: list[torch.Tensor] = [torch.zeros(2, io_spec["obs_dim"])]
     shapes: list[dict[int, Any]] = [{0: batch}]
-    rec = io_spec.get("recurrent")
+    rec = io_spec.get("recurrent") or {}
     for _ in io_spec["inputs"][1:]:
         dummy.append(torch.zeros(rec["num_layers"], 2, rec["hidden_size"]))
         shapes.append({1: batch})

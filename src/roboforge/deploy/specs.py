@@ -1,0 +1,170 @@
+"""The parts of the policy metadata: control rate, network interface, observation and action terms,
+robot joints, reset and termination terms, scene. Joint arrays are in the training robot's joint
+order; unbounded limits are `inf` (`null` in JSON)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(kw_only=True)
+class ControlSpec:
+    """Control rate and episode length of the training env."""
+
+    physics_dt: float
+    """Physics step (s)."""
+    decimation: int
+    """Physics steps per control step."""
+    step_dt: float
+    """Control period (s) = physics_dt * decimation."""
+    episode_length_s: float
+    """Episode length (s) of the training env."""
+    max_episode_length: int
+    """Episode length in control steps."""
+
+
+@dataclass(kw_only=True)
+class RecurrentSpec:
+    """Shape of the recurrent state carried between steps: `(num_layers, batch, hidden_size)`."""
+
+    type: str
+    """'lstm' (inputs h_in, c_in) or 'gru' (input h_in)."""
+    num_layers: int
+    """Recurrent layers."""
+    hidden_size: int
+    """Hidden size."""
+
+
+@dataclass(kw_only=True)
+class PolicySpec:
+    """The network's interface."""
+
+    kind: str
+    """'mlp', 'lstm' or 'gru'."""
+    obs_dim: int
+    """Size of the observation vector."""
+    action_dim: int
+    """Size of the action vector."""
+    inputs: list[str]
+    """ONNX input names ('obs', then 'h_in' and 'c_in' for recurrent policies)."""
+    outputs: list[str]
+    """ONNX output names ('actions', then 'h_out' and 'c_out')."""
+    clip_actions: float | None = None
+    """Actions are clipped to [-x, x] before they become targets (as in training)."""
+    obs_normalization: bool = False
+    """The observation normalizer is part of the network (nothing to do at deploy time)."""
+    recurrent: RecurrentSpec | None = None
+    """Recurrent state shape; None for feed-forward policies."""
+
+
+@dataclass(kw_only=True)
+class ObsTermSpec:
+    """One observation term: `func` -> clip -> scale -> history (oldest first)."""
+
+    group: str
+    """Observation group ('policy')."""
+    name: str
+    """Term name in the task config."""
+    func: str
+    """Term function name, the key of the deploy implementation ('joint_pos_rel')."""
+    module: str
+    """Module of the training term function."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """The term's parameters as configured (JSON)."""
+    joint_names: list[str] | None = None
+    """Resolved joints of joint terms, in order."""
+    dim: int
+    """Size of one value (before history stacking)."""
+    history_length: int = 0
+    """Stacked past values (0: only the current one)."""
+    scale: float | None = None
+    """Factor applied after clipping."""
+    clip: tuple[float, float] | None = None
+    """Clip range."""
+
+
+@dataclass(kw_only=True)
+class ActionTermSpec:
+    """One action term: `target = offset + scale * action` for its joints."""
+
+    name: str
+    """Term name in the task config."""
+    type: str
+    """'joint_position', 'joint_velocity' or 'joint_effort'."""
+    joint_names: list[str]
+    """Driven joints in action order."""
+    scale: float
+    """Action scale."""
+    offset: list[float]
+    """Per-joint offset (includes the default joint positions where the term adds them)."""
+
+
+@dataclass(kw_only=True)
+class RobotSpec:
+    """The controlled articulation: joints, defaults, limits and actuator gains (robot joint order)."""
+
+    asset: str
+    """Entity name in the training scene ('robot')."""
+    joint_names: list[str]
+    """Joints in training order."""
+    default_joint_pos: list[float]
+    """Default joint positions (targets of joints no action drives)."""
+    default_joint_vel: list[float]
+    """Default joint velocities."""
+    joint_pos_limits: list[tuple[float, float]]
+    """(lower, upper) position limits; +-inf where unlimited."""
+    actuator: list[str]
+    """Per joint: 'implicit' (position actuator in the model), 'ideal_pd' (torque PD) or 'passive'."""
+    stiffness: list[float]
+    """PD position gains kp."""
+    damping: list[float]
+    """PD velocity gains kd."""
+    effort_limit: list[float]
+    """Largest torque/force; inf where unlimited."""
+    velocity_limit: list[float]
+    """Largest velocity target; inf where unlimited."""
+    floating_base: bool = False
+    """The robot has a free root joint."""
+    default_root_state: list[float] | None = None
+    """Floating bases: default root pos (3), quat w x y z (4), lin vel world (3), ang vel body (3)."""
+
+
+@dataclass(kw_only=True)
+class EventSpec:
+    """An event term of the training env (the reset distribution, for the sim-to-sim check)."""
+
+    name: str
+    """Term name in the task config."""
+    func: str
+    """Function name ('reset_joints_by_offset' ...)."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Parameters with joint regexes resolved to `joint_names`."""
+    mode: str = "reset"
+    """'startup', 'reset' or 'interval'."""
+
+
+@dataclass(kw_only=True)
+class TerminationSpec:
+    """A termination term of the training env (for the sim-to-sim check)."""
+
+    name: str
+    """Term name in the task config."""
+    func: str
+    """Function name ('time_out', 'joint_pos_out_of_manual_limit' ...)."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Parameters with joint regexes resolved to `joint_names`."""
+    time_out: bool = False
+    """A time-out rather than a failure."""
+
+
+@dataclass(kw_only=True)
+class SceneSpec:
+    """The compiled training scene as MJCF, so deployment needs no roboforge training code."""
+
+    mjcf: str
+    """MJCF text of the scene (physics options, robot, actuators)."""
+    entity_prefix: str
+    """Name prefix of the robot's joints/actuators in the scene ('robot/')."""
+    assets: list[str] = field(default_factory=list)
+    """Mesh/texture files the MJCF references, stored in `scene_assets/` beside the policy."""

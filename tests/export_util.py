@@ -1,0 +1,121 @@
+"""Helpers shared by the export and deploy tests: checkpoints, a trained cart-pole, env-vs-deploy rollouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from roboforge.rl.checkpoints import save_checkpoint
+from roboforge.rl.run_dir import save_configs
+from roboforge.rl.session import Session, build_session
+from roboforge.rl.trainer import Trainer
+
+OBS_OVERRIDES = {  # history, clip and scale on the cart-pole's terms, so the runtime must reproduce them
+    "observations.policy.terms.joint_pos.history_length": 3,
+    "observations.policy.terms.joint_pos.scale": 0.5,
+    "observations.policy.terms.joint_vel.clip": [-1.0, 1.0],
+    "observations.policy.terms.joint_vel.scale": 2.0,
+}
+TRAIN_ENVS = 512
+TRAIN_ITERATIONS = 50  # ~15 s on 2 cores: balances most episodes, some still leave the rail
+
+
+def run_folder(
+    task: str,
+    folder: Path,
+    agent_overrides: dict[str, Any] | None = None,
+    env_overrides: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> tuple[Session, Path]:
+    """An untrained (random-weight) checkpoint in a run-like folder with params/; returns (session, checkpoint)."""
+    torch.manual_seed(seed)
+    s = build_session(task, 1, "cpu", "mujoco", None, True, env_overrides or {}, agent_overrides or {})
+    save_configs(folder, task, s.env_cfg, s.agent_cfg, {})
+    return s, save_checkpoint(folder, s.alg, 0)
+
+
+def trained_cartpole(base: Path) -> Path:
+    """A cart-pole run trained for TRAIN_ITERATIONS, cached under `base` (the pytest session's temp root)."""
+    folder = base / "trained_cartpole"
+    checkpoint = folder / f"model_{TRAIN_ITERATIONS - 1}.pt"
+    if checkpoint.is_file():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    s = build_session("cartpole", num_envs=TRAIN_ENVS, device="cpu")
+    save_configs(folder, "cartpole", s.env_cfg, s.agent_cfg, {})
+    Trainer(s, folder, TRAIN_ITERATIONS, quiet=True).train()
+    assert checkpoint.is_file()
+    return folder
+
+
+def copy_env_state(session: Session, robot: Any) -> None:
+    """Put world 0 of the training env into the deploy sim robot (full qpos/qvel)."""
+    robot.data.qpos[:] = session.env.sim.qpos[0].numpy()
+    robot.data.qvel[:] = session.env.sim.qvel[0].numpy()
+    robot.forward()
+
+
+def rollout_parity(session: Session, runner: Any, robot: Any, steps: int, command: str | None = None) -> dict:
+    """Step the training env (torch actor) and the deploy runtime (ONNX) side by side from the same state.
+
+    Returns the largest observation, action and joint-state differences and the steps compared
+    (until the env's first episode end).
+    """
+    env, venv = session.env, session.venv
+    actor = session.alg.get_policy()
+    actor.eval()
+    actor.reset()
+    obs, _ = venv.reset()
+    copy_env_state(session, robot)
+    runner.reset()
+    entity = env.scene[runner.meta.robot.asset]
+    err = {"obs": 0.0, "action": 0.0, "joint_pos": 0.0, "joint_vel": 0.0, "steps": 0}
+    for _ in range(steps):
+        commands = (
+            {command: env.command_manager.get_command(command)[0].double().numpy()} if command else None
+        )
+        cmd = runner.step(robot.read_state(), commands=commands)
+        err["obs"] = max(err["obs"], float(np.abs(runner.observations.obs - obs["policy"][0].numpy()).max()))
+        with torch.no_grad():
+            action = actor(obs)
+        err["action"] = max(err["action"], float(np.abs(runner.last_action - action[0].numpy()).max()))
+        obs, _, dones, _ = venv.step(action)
+        robot.write_command(cmd)
+        if bool(dones[0]):
+            break
+        state = robot.read_state()
+        err["joint_pos"] = max(
+            err["joint_pos"], float(np.abs(state.joint_pos - entity.data.joint_pos[0].numpy()).max())
+        )
+        err["joint_vel"] = max(
+            err["joint_vel"], float(np.abs(state.joint_vel - entity.data.joint_vel[0].numpy()).max())
+        )
+        err["steps"] += 1
+    return err
+
+
+def exported_cartpole(folder: Path) -> tuple[Session, Path]:
+    """Random-weight cart-pole MLP with history/clip/scale observations: (session, policy.onnx)."""
+    from roboforge.export import export_policy
+
+    s, checkpoint = run_folder("cartpole", folder, env_overrides=OBS_OVERRIDES, seed=3)
+    return s, export_policy("cartpole", checkpoint, folder / "out", env_overrides=OBS_OVERRIDES).policy
+
+
+def exported_reach(folder: Path) -> tuple[Session, Path]:
+    """Random-weight UR5e reach policy (joint position targets, pose command, last action): (session, policy.onnx)."""
+    from roboforge.export import export_policy
+
+    s, checkpoint = run_folder("reach-ur5e", folder)
+    return s, export_policy("reach-ur5e", checkpoint, folder / "out").policy
+
+
+def state_of(robot: Any, stamp: float | None = None) -> Any:
+    """The robot's state, optionally with another time stamp."""
+    state = robot.read_state()
+    if stamp is not None:
+        state.stamp = stamp
+    return state

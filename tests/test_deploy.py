@@ -1,0 +1,202 @@
+"""Deployment runtime: no torch, observations/actions/physics as in training, joint reordering,
+metadata-driven terms and the `deploy` command (safety: test_deploy_safety.py; sim-to-sim episodes
+and the UDP adapter: test_deploy_sim.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from typer.testing import CliRunner
+
+from export_util import exported_cartpole, exported_reach, rollout_parity
+from roboforge.cli import app
+from roboforge.deploy import MujocoSimRobot, PolicyRunner, RobotState
+from roboforge.deploy.joints import JointMap, JointMapError
+from roboforge.deploy.metadata import ONNX_METADATA_KEY, MetadataError, PolicyMetadata
+from roboforge.deploy.observations import ObsContext, ObservationBuilder, register_observation_term
+
+
+@pytest.fixture(scope="module")
+def cartpole(tmp_path_factory):
+    return exported_cartpole(tmp_path_factory.mktemp("cartpole"))
+
+
+@pytest.fixture(scope="module")
+def reach(tmp_path_factory):
+    return exported_reach(tmp_path_factory.mktemp("reach"))
+
+
+def test_deploy_package_imports_no_torch():
+    code = (
+        "import sys, roboforge.deploy, roboforge.deploy.episodes, roboforge.deploy.bench, roboforge.deploy.loop, "
+        "roboforge.deploy.udp_robot, roboforge.deploy.commands; "
+        "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'roboforge.rl', 'roboforge.envs'))]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_runtime_reproduces_training_observations_actions_and_physics(cartpole):
+    s, policy = cartpole
+    runner = PolicyRunner.load(policy)
+    robot = MujocoSimRobot(runner.meta)
+    err = rollout_parity(s, runner, robot, 120)
+    assert err["steps"] >= 30, err
+    assert err["obs"] < 1e-5 and err["action"] < 1e-5, err
+    assert err["joint_pos"] < 1e-4 and err["joint_vel"] < 1e-3, err
+    assert runner.observations.terms[0].history.shape == (3, 2)
+
+
+def test_reach_runtime_matches_training_with_commands_and_implicit_actuators(reach):
+    s, policy = reach
+    runner = PolicyRunner.load(policy)
+    assert [t.func for t in runner.meta.observations or []] == [
+        "joint_pos_rel", "joint_vel_rel", "generated_commands", "last_action"
+    ]  # fmt: skip
+    assert set(runner.meta.robot.actuator) == {"implicit"} and runner.meta.commands == {"ee_pose": 7}
+    err = rollout_parity(s, runner, MujocoSimRobot(runner.meta), 100, command="ee_pose")
+    assert err["steps"] == 100 and err["obs"] < 1e-5 and err["action"] < 1e-5, err
+    assert err["joint_pos"] < 1e-5, err
+    with pytest.raises(ValueError, match="observes command 'ee_pose'"):
+        runner.step(MujocoSimRobot(runner.meta).read_state())
+
+
+def test_joints_are_matched_by_name_in_any_order(cartpole):
+    _, policy = cartpole
+    runner = PolicyRunner.load(policy)
+    names = list(runner.meta.robot.joint_names)
+    straight, swapped = MujocoSimRobot(runner.meta), MujocoSimRobot(runner.meta, joint_order=names[::-1])
+    start = (np.array([0.3, -0.2]), np.array([0.1, 0.4]))
+    straight.reset(*start)
+    swapped.reset(start[0][::-1], start[1][::-1])
+    for robot in (straight, swapped):
+        runner.reset()
+        robot.trajectory = []  # type: ignore[attr-defined]
+        for _ in range(40):
+            cmd = runner.step(robot.read_state())
+            assert cmd.joint_names == robot.joint_names
+            robot.write_command(cmd)
+            robot.trajectory.append((cmd.effort.copy(), robot.read_state().joint_pos))  # type: ignore[attr-defined]
+    for (e1, q1), (e2, q2) in zip(straight.trajectory, swapped.trajectory, strict=True):  # type: ignore[attr-defined]
+        np.testing.assert_array_equal(e1, e2[::-1])
+        np.testing.assert_array_equal(q1, q2[::-1])
+    with pytest.raises(JointMapError, match=r"missing \['b'\]"):
+        JointMap(["a", "b"], ["a"])
+    with pytest.raises(JointMapError, match=r"extra \['c'\]"):
+        JointMap(["a", "b"], ["b", "a", "c"])
+    with pytest.raises(JointMapError, match="more than once"):
+        JointMap(["a", "b"], ["a", "b", "a"])
+    with pytest.raises(JointMapError, match="missing"):
+        runner.step(RobotState(("slider_to_cart",), np.zeros(1), np.zeros(1), 0.0))
+
+
+# --- metadata-driven terms ---------------------------------------------------------------------
+def edited_policy(policy, tmp_path, edit) -> str:
+    """A copy of `policy` whose embedded metadata is changed by `edit(dict)`."""
+    model = onnx.load(str(policy))
+    props = {p.key: p.value for p in model.metadata_props}
+    meta = json.loads(props[ONNX_METADATA_KEY])
+    edit(meta)
+    onnx.helper.set_model_props(model, {**props, ONNX_METADATA_KEY: json.dumps(meta)})
+    path = tmp_path / "edited.onnx"
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def test_unsupported_term_is_a_clear_error_at_load(cartpole, tmp_path):
+    _, policy = cartpole
+
+    def rename(meta):
+        meta["observations"][1]["func"] = "height_scan"
+
+    with pytest.raises(MetadataError, match=r"height_scan.*does not implement.*Supported: .*joint_pos_rel"):
+        PolicyRunner.load(edited_policy(policy, tmp_path, rename))
+
+    def custom(meta):
+        meta["observations"][1]["module"] = "my_task.mdp"
+
+    with pytest.raises(MetadataError, match="register its numpy version"):
+        PolicyRunner.load(edited_policy(policy, tmp_path, custom))
+    register_observation_term("joint_vel_rel", lambda spec, meta: lambda c: c.joint_vel * 0.0, "my_task.mdp")
+    try:
+        runner = PolicyRunner.load(edited_policy(policy, tmp_path, custom))
+        runner.step(RobotState(("slider_to_cart", "cart_to_pole"), np.ones(2), np.ones(2), 0.0))
+        assert not runner.observations.obs[6:].any()
+    finally:
+        from roboforge.deploy.observations import BUILTIN_MODULE, _joint_term
+
+        register_observation_term(
+            "joint_vel_rel", _joint_term("joint_vel", "default_joint_vel"), BUILTIN_MODULE
+        )
+
+
+def test_base_and_command_terms_in_numpy(cartpole):
+    import torch
+
+    from roboforge.utils.math import gravity_projected_b
+
+    _, policy = cartpole
+    data = PolicyRunner.load(policy).meta.to_dict()
+    data["observations"] = [
+        {
+            "group": "policy",
+            "name": n,
+            "func": f,
+            "module": "roboforge.mdp.observations",
+            "params": p,
+            "dim": d,
+        }
+        for n, f, p, d in [
+            ("gravity", "projected_gravity_b", {}, 3),
+            ("lin", "base_lin_vel_b", {}, 3),
+            ("cmd", "generated_commands", {"command_name": "twist"}, 2),
+            ("act", "last_action", {}, 1),
+        ]
+    ]
+    data["policy"]["obs_dim"] = 9
+    builder = ObservationBuilder(PolicyMetadata.from_dict(data))
+    quat = np.array([0.9, 0.1, -0.3, 0.2]) / np.linalg.norm([0.9, 0.1, -0.3, 0.2])
+    ctx = ObsContext(
+        np.zeros(2),
+        np.zeros(2),
+        np.array([0.7]),
+        quat,
+        np.array([1.0, 2.0, 3.0]),
+        None,
+        {"twist": np.array([0.5, -0.5])},
+    )
+    obs = builder.compute(ctx)
+    expected = gravity_projected_b(torch.tensor(quat)[None])[0].numpy()
+    np.testing.assert_allclose(obs[:3], expected, atol=1e-6)
+    np.testing.assert_allclose(obs[3:], [1, 2, 3, 0.5, -0.5, 0.7], atol=1e-6)
+    with pytest.raises(ValueError, match=r"needs RobotState\.base_quat_w"):
+        builder.compute(
+            ObsContext(np.zeros(2), np.zeros(2), np.zeros(1), None, np.zeros(3), None, {"twist": np.zeros(2)})
+        )
+    with pytest.raises(ValueError, match="pass commands"):
+        builder.compute(ObsContext(np.zeros(2), np.zeros(2), np.zeros(1), quat, np.zeros(3)))
+
+
+# --- command line ------------------------------------------------------------------------------
+def test_cli_deploy_sim_and_bench(cartpole):
+    _, policy = cartpole
+    cli = CliRunner()
+    env = {"COLUMNS": "200", "NO_COLOR": "1"}
+    out = cli.invoke(app, ["deploy", str(policy), "--episodes", "3", "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.stdout)
+    assert payload["episodes"] == 3 and "Episode_Termination/time_out" in payload["metrics"]
+    out = cli.invoke(app, ["deploy", str(policy), "--bench", "--steps", "300", "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    phases = json.loads(out.stdout)["phases"]
+    assert set(phases) == {"observation", "inference", "safety", "total"}
+    assert 0 < phases["total"]["p50_us"] <= phases["total"]["p99_us"]
+    bad = cli.invoke(app, ["deploy", str(policy), "--robot", "serial"], env=env)
+    assert bad.exit_code == 2 and "Unknown --robot" in bad.output
+    missing = cli.invoke(app, ["deploy", "nope.onnx"], env=env)
+    assert missing.exit_code == 2 and "not found" in missing.output
