@@ -7,11 +7,17 @@ import math
 
 import numpy as np
 import pytest
+
 from conftest import requires_go1
 from export_util import rollout_parity, run_folder
-
 from roboforge import mdp
-from roboforge.assets import ArticulationCfg, IdealPDActuatorCfg, ImplicitActuatorCfg, InitialStateCfg, MenagerieSpawnCfg
+from roboforge.assets import (
+    ArticulationCfg,
+    IdealPDActuatorCfg,
+    ImplicitActuatorCfg,
+    InitialStateCfg,
+    MenagerieSpawnCfg,
+)
 from roboforge.deploy import MujocoSimRobot, PolicyRunner
 from roboforge.deploy.episodes import EpisodeRules, run_sim_episodes
 from roboforge.envs import ManagerBasedRLEnvCfg, register_task
@@ -35,7 +41,9 @@ def go1_env_cfg(num_envs: int = 1, play: bool = False) -> ManagerBasedRLEnvCfg:
     """Go1 standing task using every base observation term and both actuator kinds."""
     robot = ArticulationCfg(
         spawn=MenagerieSpawnCfg(robot="unitree_go1", file="go1.xml"),
-        init_state=InitialStateCfg(pos=(0.0, 0.0, 0.3), joint_pos={".*_thigh_joint": 0.9, ".*_calf_joint": -1.8}),
+        init_state=InitialStateCfg(
+            pos=(0.0, 0.0, 0.3), joint_pos={".*_thigh_joint": 0.9, ".*_calf_joint": -1.8}
+        ),
         actuators={
             "front": ImplicitActuatorCfg(joint_names_expr=["F[LR]_.*"], **LEGS),
             "rear": IdealPDActuatorCfg(joint_names_expr=["R[LR]_.*"], **LEGS),
@@ -109,7 +117,9 @@ def test_go1_export_carries_mesh_assets_and_floating_base(go1):
     meta = PolicyRunner.load(result.policy).meta
     assert meta.robot.floating_base and meta.robot.default_root_state is not None
     assert meta.robot.default_root_state[:3] == [0.0, 0.0, 0.3]
-    assert meta.scene.assets and all((result.output_dir / "scene_assets" / a).is_file() for a in meta.scene.assets)
+    assert meta.scene.assets and all(
+        (result.output_dir / "scene_assets" / a).is_file() for a in meta.scene.assets
+    )
     kinds = dict(zip(meta.robot.joint_names, meta.robot.actuator, strict=True))
     assert kinds["FR_hip_joint"] == "implicit" and kinds["RL_calf_joint"] == "ideal_pd"
     with pytest.raises(Exception, match="asset"):
