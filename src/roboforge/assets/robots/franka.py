@@ -36,7 +36,7 @@ def panda_cfg(drive: ArmDrive = "position", hand: bool = True) -> ArticulationCf
         arm = ImplicitActuatorCfg(joint_names_expr=PANDA_ARM_JOINTS, stiffness=0.0, damping=40.0, **limits)
     else:
         arm = IdealPDActuatorCfg(joint_names_expr=PANDA_ARM_JOINTS, stiffness=0.0, damping=2.0, **limits)
-    actuators = {"arm": arm}
+    actuators: dict[str, ActuatorCfg] = {"arm": arm}
     joint_pos = dict(PANDA_DEFAULT_JOINT_POS)
     if hand:
         actuators["hand"] = ImplicitActuatorCfg(
