@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from roboforge.assets import (
+    ActuatorCfg,
     ArticulationCfg,
     IdealPDActuatorCfg,
     ImplicitActuatorCfg,

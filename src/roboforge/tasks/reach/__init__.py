@@ -25,7 +25,9 @@ for _robot, _mode in _TASKS:
         f"reach-{_robot}{_mode}",
         entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
         env_cfg_entry_point=f"roboforge.tasks.reach.tasks:reach_{_robot}{_mode.replace('-', '_')}",
-        rsl_rl_cfg_entry_point=f"roboforge.tasks.reach.tasks:ppo_{_CONTROL[_mode]}",
+        rsl_rl_cfg_entry_point="roboforge.tasks.reach.tasks:ppo_"
+        + ("panda_" if _robot == "panda" else "")
+        + _CONTROL[_mode],
         description=f"{_robot.upper() if _robot.startswith('ur') else 'Panda'} end effector to a commanded pose, "
         f"{_MODES[_mode]}.",
     )
