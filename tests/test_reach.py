@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import menagerie_has
-from roboforge.assets import ArticulationCfg, BuiltinSpawnCfg, ImplicitActuatorCfg
+from roboforge.assets import ArticulationCfg, BuiltinSpawnCfg, ImplicitActuatorCfg, InitialStateCfg
 from roboforge.assets.builtin.universal_robots import (
     UR5E,
     UR10E,
@@ -220,3 +220,59 @@ def test_reach_joint_position_policy_error_falls_while_training(tmp_path):
     assert late < 0.85 * early, (early, late)
     assert sum(orient[-5:]) / 5 < 0.7 * sum(orient[:5]) / 5
     assert math.isfinite(late)
+
+
+URDF_ARM = """<?xml version="1.0"?>
+<robot name="my_arm">
+  <link name="base_link"><inertial><mass value="2"/><inertia ixx="0.01" iyy="0.01" izz="0.01" ixy="0" ixz="0" iyz="0"/></inertial></link>
+  {links}
+</robot>
+"""
+_JOINTS = [("0 0 0.1", "0 0 1"), ("0 0 0.2", "0 1 0"), ("0.4 0 0", "0 1 0"), ("0.3 0 0", "1 0 0"),
+           ("0.1 0 0", "0 1 0"), ("0.1 0 0", "1 0 0")]
+
+
+def _write_urdf_arm(path):
+    parts, parent = [], "base_link"
+    for i, (origin, axis) in enumerate(_JOINTS, start=1):
+        parts.append(
+            f'<link name="link{i}"><inertial><mass value="1"/><inertia ixx="0.01" iyy="0.01" izz="0.01" ixy="0" '
+            f'ixz="0" iyz="0"/></inertial><visual><geometry><cylinder radius="0.03" length="0.1"/></geometry>'
+            f"</visual></link>"
+            f'<joint name="joint{i}" type="revolute"><parent link="{parent}"/><child link="link{i}"/>'
+            f'<origin xyz="{origin}"/><axis xyz="{axis}"/><limit lower="-3" upper="3" effort="50" velocity="3"/></joint>'
+        )
+        parent = f"link{i}"
+    path.write_text(URDF_ARM.format(links="\n  ".join(parts)))
+
+
+def test_user_urdf_arm_reach(tmp_path):
+    """The README's own-arm example: a URDF written here, driven by absolute IK to targets it can reach."""
+    from roboforge.assets import FileSpawnCfg
+    from roboforge.mdp import PoseRanges
+    from roboforge.tasks.reach.arms import ReachArm
+    from roboforge.tasks.reach.reach_env_cfg import reach_env_cfg
+
+    urdf = tmp_path / "my_arm.urdf"
+    _write_urdf_arm(urdf)
+    my_arm = ReachArm(
+        name="my_arm",
+        robot=lambda drive: ArticulationCfg(
+            spawn=FileSpawnCfg(path=str(urdf)),
+            init_state=InitialStateCfg(joint_pos={"joint2": 0.4, "joint3": -1.0, "joint5": 0.6}),
+            actuators={"arm": ImplicitActuatorCfg(joint_names_expr=[".*"], stiffness=400.0, damping=40.0)},
+            gravity_compensation=True,
+        ),
+        arm_joints=[".*"],
+        ee_frame="link6",
+        ranges=PoseRanges(pos_x=(0.55, 0.75), pos_y=(-0.15, 0.15), pos_z=(0.2, 0.4)),
+        effort_scale={".*": 5.0},
+    )
+    cfg = reach_env_cfg(my_arm, control="ik_abs", num_envs=8)
+    cfg.actions["arm"].command_type = "position"
+    env = make_env("reach-ur5e-ik-abs", cfg)
+    assert env.scene["robot"].joint_names == [f"joint{i}" for i in range(1, 7)]
+    command = env.command_manager.terms["ee_pose"]
+    for _ in range(150):
+        env.step(command.command[:, :3].clone())
+    assert command.metrics["position_error"].max() < 0.005

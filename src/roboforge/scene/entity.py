@@ -42,31 +42,31 @@ class EntityData:
     # root ----------------------------------------------------------------------------------------
     @property
     def root_pos_w(self) -> torch.Tensor:
-        """Root position `(num_envs, 3)`, world frame."""
+        """Root position `(num_envs, 3)`, world frame (a fixed base: where the model attaches it)."""
         if self._e.is_floating:
             return self._sim.qpos[:, self._e.root_qpos_adr : self._e.root_qpos_adr + 3].float()
-        return self.body_pos_w[:, 0]
+        return self._e.default_root_pos
 
     @property
     def root_quat_w(self) -> torch.Tensor:
         """Root orientation `(num_envs, 4)` (w, x, y, z), world frame."""
         if self._e.is_floating:
             return self._sim.qpos[:, self._e.root_qpos_adr + 3 : self._e.root_qpos_adr + 7].float()
-        return self.body_quat_w[:, 0]
+        return self._e.default_root_quat
 
     @property
     def root_lin_vel_w(self) -> torch.Tensor:
         """Root linear velocity `(num_envs, 3)`, world frame."""
         if self._e.is_floating:
             return self._sim.qvel[:, self._e.root_dof_adr : self._e.root_dof_adr + 3].float()
-        return self.body_lin_vel_w[:, 0]
+        return torch.zeros_like(self._e.default_root_lin_vel)
 
     @property
     def root_ang_vel_b(self) -> torch.Tensor:
         """Root angular velocity `(num_envs, 3)`, body frame."""
         if self._e.is_floating:
             return self._sim.qvel[:, self._e.root_dof_adr + 3 : self._e.root_dof_adr + 6].float()
-        return quat_apply_inverse(self.root_quat_w, self.body_ang_vel_w[:, 0])
+        return torch.zeros_like(self._e.default_root_ang_vel)
 
     @property
     def root_lin_vel_b(self) -> torch.Tensor:
@@ -182,7 +182,9 @@ class Entity:
         n = self.num_envs
         self.default_joint_pos = torch.tensor(pos, device=self.device).repeat(n, 1)
         self.default_joint_vel = torch.tensor(vel, device=self.device).repeat(n, 1)
-        self.default_root_pos = torch.tensor(init.pos, device=self.device).repeat(n, 1) + env_origins
+        # Floating bases are placed at their env origin; a fixed base sits where the model attaches it.
+        origins = env_origins if self.is_floating else torch.zeros_like(env_origins)
+        self.default_root_pos = torch.tensor(init.pos, device=self.device).repeat(n, 1) + origins
         self.default_root_quat = torch.tensor(init.rot, device=self.device).repeat(n, 1)
         self.default_root_lin_vel = torch.tensor(init.lin_vel, device=self.device).repeat(n, 1)
         self.default_root_ang_vel = torch.tensor(init.ang_vel, device=self.device).repeat(n, 1)

@@ -101,8 +101,19 @@ def build_spec(cfg: SceneCfg) -> mujoco.MjSpec:
         if k == 0:  # the first entity's physics options (timestep, solver, cone ...) become the scene's
             _copy_options(child.option, spec.option)
         _copy_options(spec.option, child.option)
-        spec.attach(child, prefix=f"{name}/", frame=spec.worldbody.add_frame())
+        init = entity_cfg.init_state
+        frame = (
+            spec.worldbody.add_frame()
+            if _is_floating(child)
+            else spec.worldbody.add_frame(pos=list(init.pos), quat=list(init.rot))
+        )
+        spec.attach(child, prefix=f"{name}/", frame=frame)
     return spec
+
+
+def _is_floating(spec: mujoco.MjSpec) -> bool:
+    root = spec.worldbody.first_body()
+    return root is not None and any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in root.joints)
 
 
 _OPTION_FIELDS = (
@@ -125,13 +136,18 @@ def _copy_options(src, dst) -> None:
 
 
 def entity_spec(name: str, cfg: EntityCfg) -> mujoco.MjSpec:
-    """The entity's own spec: root pose from `init_state`, roboforge's actuators and tracking sensors."""
+    """The entity's own spec with roboforge's actuators and tracking sensors.
+
+    A floating base's root body is placed at `init_state`; a fixed-base model keeps its own body
+    offsets and is attached through a frame at `init_state` (its root frame).
+    """
     spec = cfg.spawn.load()
     root = spec.worldbody.first_body()
     if root is None:
         raise ValueError(f"Entity {name!r}: the model has no body under <worldbody>.")
-    root.pos = list(cfg.init_state.pos)
-    root.quat = list(cfg.init_state.rot)
+    if _is_floating(spec):
+        root.pos = list(cfg.init_state.pos)
+        root.quat = list(cfg.init_state.rot)
     for key in list(spec.keys):
         spec.delete(key)
     if isinstance(cfg, ArticulationCfg):

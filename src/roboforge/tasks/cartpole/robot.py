@@ -10,9 +10,7 @@ def cartpole_robot_cfg() -> ArticulationCfg:
     """Cart driven by a force actuator (with viscous damping), pole free to swing."""
     return ArticulationCfg(
         spawn=BuiltinSpawnCfg(builder=cartpole_spec),
-        init_state=InitialStateCfg(
-            pos=(0.0, 0.0, 2.0), joint_pos={"slider_to_cart": 0.0, "cart_to_pole": 0.0}
-        ),
+        init_state=InitialStateCfg(joint_pos={"slider_to_cart": 0.0, "cart_to_pole": 0.0}),
         actuators={
             "cart": IdealPDActuatorCfg(
                 joint_names_expr=["slider_to_cart"], stiffness=0.0, damping=10.0, effort_limit=400.0
