@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from roboforge.deploy.sim_commands import command_sims
 from roboforge.rl.checkpoints import save_checkpoint
 from roboforge.rl.run_dir import save_configs
 from roboforge.rl.session import Session, build_session
@@ -61,8 +62,8 @@ def copy_env_state(session: Session, robot: Any) -> None:
 def rollout_parity(session: Session, runner: Any, robot: Any, steps: int, command: str | None = None) -> dict:
     """Step the training env (torch actor) and the deploy runtime (ONNX) side by side from the same state.
 
-    Returns the largest observation, action and joint-state differences and the steps compared
-    (until the env's first episode end).
+    Returns the largest observation, action, joint-state and command-metric differences and the steps
+    compared (until the env's first episode end).
     """
     env, venv = session.env, session.venv
     actor = session.alg.get_policy()
@@ -72,7 +73,8 @@ def rollout_parity(session: Session, runner: Any, robot: Any, steps: int, comman
     copy_env_state(session, robot)
     runner.reset()
     entity = env.scene[runner.meta.robot.asset]
-    err = {"obs": 0.0, "action": 0.0, "joint_pos": 0.0, "joint_vel": 0.0, "steps": 0}
+    err = {"obs": 0.0, "action": 0.0, "joint_pos": 0.0, "joint_vel": 0.0, "command_metrics": 0.0, "steps": 0}
+    metric_sim = command_sims(runner.meta, robot, {}).get(command) if command else None
     for _ in range(steps):
         commands = (
             {command: env.command_manager.get_command(command)[0].double().numpy()} if command else None
@@ -93,6 +95,13 @@ def rollout_parity(session: Session, runner: Any, robot: Any, steps: int, comman
         err["joint_vel"] = max(
             err["joint_vel"], float(np.abs(state.joint_vel - entity.data.joint_vel[0].numpy()).max())
         )
+        if metric_sim is not None:  # the command term's metrics from the same state and command
+            term = env.command_manager.terms[command]
+            metric_sim.command = term.command[0].double().numpy()
+            expected = [float(term.metrics[k][0]) for k in ("position_error", "orientation_error")]
+            err["command_metrics"] = max(
+                err["command_metrics"], float(np.abs(metric_sim._errors() - expected).max())
+            )
         err["steps"] += 1
     return err
 

@@ -13,12 +13,13 @@ import onnx
 import pytest
 from typer.testing import CliRunner
 
-from export_util import exported_cartpole, exported_reach, rollout_parity
+from export_util import exported_cartpole, exported_reach, rollout_parity, run_folder
 from roboforge.cli import app
 from roboforge.deploy import MujocoSimRobot, PolicyRunner, RobotState
 from roboforge.deploy.joints import JointMap, JointMapError
 from roboforge.deploy.metadata import ONNX_METADATA_KEY, MetadataError, PolicyMetadata
 from roboforge.deploy.observations import ObsContext, ObservationBuilder, register_observation_term
+from roboforge.export import export_policy
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +62,28 @@ def test_reach_runtime_matches_training_with_commands_and_implicit_actuators(rea
     assert set(runner.meta.robot.actuator) == {"implicit"} and runner.meta.commands == {"ee_pose": 7}
     err = rollout_parity(s, runner, MujocoSimRobot(runner.meta), 100, command="ee_pose")
     assert err["steps"] == 100 and err["obs"] < 1e-5 and err["action"] < 1e-5, err
-    assert err["joint_pos"] < 1e-5, err
+    assert err["joint_pos"] < 1e-5 and err["command_metrics"] < 1e-5, err
     with pytest.raises(ValueError, match="observes command 'ee_pose'"):
         runner.step(MujocoSimRobot(runner.meta).read_state())
+
+
+@pytest.mark.parametrize(
+    "task,actuator", [("reach-ur5e-joint-vel", "implicit_velocity"), ("reach-ur5e-effort", "ideal_pd")]
+)
+def test_reach_velocity_and_torque_drives_match_training(tmp_path, task, actuator):
+    s, checkpoint = run_folder(task, tmp_path, seed=2)
+    runner = PolicyRunner.load(export_policy(task, checkpoint, tmp_path / "out").policy)
+    assert set(runner.meta.robot.actuator) == {actuator}
+    err = rollout_parity(s, runner, MujocoSimRobot(runner.meta), 60, command="ee_pose")
+    assert err["steps"] == 60 and err["obs"] < 1e-4 and err["action"] < 1e-4, err
+    assert err["joint_pos"] < 1e-4, err
+
+
+def test_task_space_actions_are_refused_at_load(tmp_path):
+    _, checkpoint = run_folder("reach-ur5e-ik-rel", tmp_path)
+    policy = export_policy("reach-ur5e-ik-rel", checkpoint, tmp_path / "out").policy
+    with pytest.raises(MetadataError, match=r"DifferentialIKActionCfg.*supports joint_position"):
+        PolicyRunner.load(policy)
 
 
 def test_joints_are_matched_by_name_in_any_order(cartpole):
@@ -178,7 +198,7 @@ def test_base_and_command_terms_in_numpy(cartpole):
         builder.compute(
             ObsContext(np.zeros(2), np.zeros(2), np.zeros(1), None, np.zeros(3), None, {"twist": np.zeros(2)})
         )
-    with pytest.raises(ValueError, match="pass commands"):
+    with pytest.raises(ValueError, match="pass it"):
         builder.compute(ObsContext(np.zeros(2), np.zeros(2), np.zeros(1), quat, np.zeros(3)))
 
 

@@ -49,8 +49,8 @@ def test_udp_json_robot_loopback_matches_the_direct_sim(cartpole):
     remote.reset(*start)
     run_control_loop(runner, direct, 50)
     server = UdpRobotServer(remote)  # the robot side, as firmware or an SDK bridge would run it
+    server.start()
     link = UdpJsonRobot(server.address, bind=("127.0.0.1", 0), state_timeout_s=1.0)
-    server.start(link.sock.getsockname())
     try:
         runner.reset()
         result = run_control_loop(runner, link, 50)
@@ -64,3 +64,65 @@ def test_udp_json_robot_loopback_matches_the_direct_sim(cartpole):
     time.sleep(0.15)  # the robot went silent: the state the link still holds is older than max_state_age_s
     assert runner.step(link.read_state(), link.now()).hold and "stale" in (runner.safety.stopped or "")
     link.close()
+
+
+def test_cli_deploy_drives_a_udp_robot(cartpole):
+    import json
+
+    from typer.testing import CliRunner
+
+    from roboforge.cli import app
+    from roboforge.deploy.udp_robot import UdpRobotServer
+
+    _, policy = cartpole
+    robot = MujocoSimRobot(PolicyRunner.load(policy).meta)
+    server = UdpRobotServer(robot)
+    server.start()
+    host, port = server.address
+    try:
+        out = CliRunner().invoke(
+            app, ["deploy", str(policy), "--robot", f"udp://{host}:{port}", "--steps", "30", "--json"]
+        )
+    finally:
+        server.stop()
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.stdout)
+    assert result["steps"] == 30 and result["hold_steps"] == 0 and server.commands == 30
+    assert robot.now() == pytest.approx(30 * robot.meta.control.step_dt)
+
+
+def test_reach_pose_commands_are_sampled_and_scored_like_training(tmp_path):
+    from export_util import exported_reach
+    from roboforge.deploy.sim_commands import command_sims
+
+    _, policy = exported_reach(tmp_path)
+    runner = PolicyRunner.load(policy)
+    [spec] = runner.meta.command_terms
+    assert spec.type == "UniformPoseCommandCfg" and spec.params["resampling_time_range"] == [4.0, 4.0]
+    robot = MujocoSimRobot(runner.meta)
+    sim = command_sims(runner.meta, robot, {})["ee_pose"]
+    rng, dt, max_len = (
+        np.random.default_rng(0),
+        runner.meta.control.step_dt,
+        runner.meta.control.max_episode_length,
+    )
+    sim.reset(rng)
+    first = sim.command.copy()
+    ranges = spec.params["ranges"]
+    for k, key in enumerate(("pos_x", "pos_y", "pos_z")):
+        assert ranges[key][0] <= first[k] <= ranges[key][1]
+    assert first[3] >= 0 and abs(np.linalg.norm(first[3:]) - 1) < 1e-9
+    changed_at = 0
+    for n in range(1, max_len):
+        sim.step(rng, n, dt, max_len)
+        if sim.command[0] != first[0]:
+            changed_at = n
+            break
+    assert abs(changed_at * dt - 4.0) <= dt + 1e-9, "resampled every 4 s"
+    assert sim.steps == 0, "metrics count only in the last metric_window_s of the episode"
+    result = run_sim_episodes(runner, robot, 3, seed=0)
+    assert result.mean_episode_length == max_len
+    assert 0 < result.metrics["Metrics/ee_pose/position_error"] < 2.0
+    assert 0 < result.metrics["Metrics/ee_pose/orientation_error"] <= np.pi
+    fixed = run_sim_episodes(runner, robot, 1, commands={"ee_pose": first})
+    assert "Metrics/ee_pose/position_error" not in fixed.metrics, "constant commands are not scored"

@@ -117,7 +117,7 @@ def test_metadata_round_trip_and_values(mlp_export):
     assert (action.type, action.joint_names, action.scale, action.offset) == (
         "joint_effort",
         ["slider_to_cart"],
-        100.0,
+        [100.0],
         [0.0],
     )
     assert [(t.name, t.func, t.dim, t.joint_names) for t in meta.observations or []] == [

@@ -18,6 +18,7 @@ import numpy as np
 from roboforge.deploy.episodes import EpisodeRules
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
 from roboforge.deploy.runner import PolicyRunner, StepTimer
+from roboforge.deploy.sim_commands import command_sims
 
 
 @dataclass
@@ -58,12 +59,15 @@ def bench_latency(
     seed: int = 0,
     commands: dict[str, np.ndarray] | None = None,
 ) -> LatencyResult:
-    """Time `steps` control steps after `warmup` untimed ones; episodes restart when they end."""
+    """Time `steps` control steps after `warmup` untimed ones; episodes restart when they end, commands
+    are sampled as in training unless given."""
     if steps < 1:
         raise ValueError(f"--steps must be >= 1, got {steps}.")
     rules = EpisodeRules(runner.meta)
+    given = commands or {}
+    sims = command_sims(runner.meta, robot, given)
     rng = np.random.default_rng(seed)
-    max_len = runner.meta.control.max_episode_length
+    dt, max_len = runner.meta.control.step_dt, runner.meta.control.max_episode_length
     with one_core() as cpu:
         runner.timer = None
         length = max_len
@@ -73,11 +77,16 @@ def bench_latency(
             if length >= max_len:
                 rules.reset(robot, rng)
                 runner.reset()
+                for sim in sims.values():
+                    sim.reset(rng)
                 length = 0
-            robot.write_command(runner.step(robot.read_state(), robot.now(), commands))
+            cmds = given | {name: sim.command for name, sim in sims.items()}
+            robot.write_command(runner.step(robot.read_state(), robot.now(), cmds))
             length += 1
             if any(rules.dones(robot, length).values()):
                 length = max_len
+            for sim in sims.values():
+                sim.step(rng, length, dt, max_len)
         timer, runner.timer = runner.timer, None
     assert timer is not None
     phases = {}

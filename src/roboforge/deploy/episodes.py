@@ -17,6 +17,7 @@ from roboforge.deploy.metadata import EventSpec, MetadataError, PolicyMetadata, 
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
 from roboforge.deploy.rotations import quat_from_euler_xyz, quat_mul
 from roboforge.deploy.runner import PolicyRunner
+from roboforge.deploy.sim_commands import command_sims
 
 SKIPPED_EVENTS = ("randomize_model_field",)
 EventFn = Callable[[MujocoSimRobot, np.random.Generator], None]
@@ -153,36 +154,54 @@ def run_sim_episodes(
     seed: int = 0,
     commands: dict[str, np.ndarray] | None = None,
 ) -> SimEpisodesResult:
-    """Run `episodes` episodes with the training reset distribution and terminations."""
+    """Run `episodes` episodes with the training reset distribution, terminations and command terms
+    (commands given in `commands` are held constant instead of sampled)."""
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}.")
     rules = EpisodeRules(runner.meta)
+    sims = command_sims(runner.meta, robot, commands or {})
     rng = np.random.default_rng(seed)
-    max_len = runner.meta.control.max_episode_length
     lengths: list[int] = []
     ended = dict.fromkeys(rules.terms, 0)
+    command_metrics: dict[str, list[float]] = {}
     start = time.perf_counter()
     for _ in range(episodes):
-        rules.reset(robot, rng)
-        runner.reset()
-        length, flags = 0, {}
-        while True:
-            robot.write_command(runner.step(robot.read_state(), robot.now(), commands))
-            length += 1
-            flags = rules.dones(robot, length)
-            if any(flags.values()) or length >= max_len:
-                break
+        length, flags = _episode(runner, robot, rules, sims, rng, commands or {})
         lengths.append(length)
         for name, flag in flags.items():
             ended[name] += int(flag)
+        for sim in sims.values():
+            for key, value in sim.episode_metrics().items():
+                command_metrics.setdefault(key, []).append(value)
     metrics = {f"Episode_Termination/{n}": c / episodes for n, c in ended.items()}
     metrics["Episode/length"] = float(np.mean(lengths))
+    metrics.update({key: float(np.mean(values)) for key, values in command_metrics.items()})
     return SimEpisodesResult(
         episodes=episodes,
         mean_episode_length=float(np.mean(lengths)),
-        max_episode_length=max_len,
+        max_episode_length=runner.meta.control.max_episode_length,
         metrics=metrics,
         safety=dict(runner.safety.counts),
         skipped_events=rules.skipped,
         wall_s=time.perf_counter() - start,
     )
+
+
+def _episode(runner, robot, rules, sims, rng, given) -> tuple[int, dict[str, bool]]:
+    """One episode in the training env's order: reset, then step -> terminations -> command update."""
+    dt, max_len = runner.meta.control.step_dt, runner.meta.control.max_episode_length
+    rules.reset(robot, rng)
+    runner.reset()
+    for sim in sims.values():
+        sim.reset(rng)
+        sim.step(rng, 0, dt, max_len)  # the env updates commands right after a reset, too
+    length, flags = 0, {}
+    while True:
+        commands = given | {name: sim.command for name, sim in sims.items()}
+        robot.write_command(runner.step(robot.read_state(), robot.now(), commands))
+        length += 1
+        flags = rules.dones(robot, length)
+        if any(flags.values()) or length >= max_len:
+            return length, flags
+        for sim in sims.values():
+            sim.step(rng, length, dt, max_len)

@@ -54,7 +54,7 @@ class ActionMapper:
         index = {n: i for i, n in enumerate(robot.joint_names)}
         self.default = np.zeros((3, len(robot.joint_names)))
         self.default[0] = robot.default_joint_pos
-        self.terms: list[tuple[slice, int, np.ndarray, float, np.ndarray]] = []
+        self.terms: list[tuple[slice, int, np.ndarray, np.ndarray, np.ndarray]] = []
         start = 0
         for term in meta.actions:
             if term.type not in ACTION_TARGETS:
@@ -67,7 +67,11 @@ class ActionMapper:
                 raise MetadataError(f"Action term {term.name!r} drives joints the robot lacks: {unknown}.")
             ids = np.array([index[n] for n in term.joint_names], dtype=np.intp)
             chunk = slice(start, start + len(ids))
-            self.terms.append((chunk, ACTION_TARGETS[term.type], ids, term.scale, np.asarray(term.offset)))
+            scale, offset = (
+                np.asarray(term.scale, dtype=np.float64),
+                np.asarray(term.offset, dtype=np.float64),
+            )
+            self.terms.append((chunk, ACTION_TARGETS[term.type], ids, scale, offset))
             start = chunk.stop
         self.targets = self.default.copy()
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from roboforge.deploy.specs import (
     ActionTermSpec,
+    CommandSpec,
     ControlSpec,
     EventSpec,
     ObsTermSpec,
@@ -62,6 +63,8 @@ class PolicyMetadata:
     """Termination terms of the training env."""
     commands: dict[str, int] = field(default_factory=dict)
     """Command names and sizes the observation expects from the caller."""
+    command_terms: list[CommandSpec] = field(default_factory=list)
+    """Command terms of the training env (sampling and metrics for the sim-to-sim check)."""
     training: dict[str, Any] = field(default_factory=dict)
     """Run folder, checkpoint, iteration, overrides."""
 
@@ -141,6 +144,7 @@ def _parse(d: dict[str, Any]) -> PolicyMetadata:
         events=[EventSpec(**t) for t in d.get("events", [])],
         terminations=[TerminationSpec(**t) for t in d.get("terminations", [])],
         commands=dict(d.get("commands", {})),
+        command_terms=[CommandSpec(**t) for t in d.get("command_terms", [])],
         training=dict(d.get("training", {})),
     )
 

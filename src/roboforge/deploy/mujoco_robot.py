@@ -2,7 +2,8 @@
 
 It loads the scene MJCF stored in the policy metadata, so it needs no roboforge training code, and
 applies commands with the training actuator semantics: joints with an implicit actuator get the
-position target as the control of their MuJoCo position actuator (PD inside the physics step);
+position target as the control of their MuJoCo position actuator (PD inside the physics step),
+implicit velocity joints (zero stiffness) the clipped velocity target of their velocity actuator;
 ideal-PD joints get `clip(kp (q* - q) + kd (clip(qd*) - qd) + tau, +-effort_limit)` computed in numpy
 each physics step; passive joints get nothing.
 """
@@ -19,7 +20,6 @@ from roboforge.deploy.robot import JointCommand, RobotState
 from roboforge.deploy.rotations import quat_apply_inverse
 
 ASSET_DIR = "scene_assets"
-_TRACK = "_rf_"
 
 
 def load_scene_model(meta: PolicyMetadata, policy_dir: str | Path | None = None) -> mujoco.MjModel:
@@ -63,16 +63,22 @@ class MujocoSimRobot:
         order = [robot.joint_names.index(n) for n in names]
         kind = [robot.actuator[i] for i in order]
         self.implicit = np.array([k == "implicit" for k in kind])
+        self.velocity_mode = np.array([k == "implicit_velocity" for k in kind])
         self.ideal = np.array([k == "ideal_pd" for k in kind])
         ctrl = {n: self._actuator_id(prefix + n) for n, k in zip(names, kind, strict=True) if k != "passive"}
-        self.ctrl_implicit = np.array(
-            [ctrl[n] for n, m in zip(names, self.implicit, strict=True) if m], dtype=np.intp
+
+        def ids(mask: np.ndarray) -> np.ndarray:
+            return np.array([ctrl[n] for n, m in zip(names, mask, strict=True) if m], dtype=np.intp)
+
+        self.ctrl_implicit, self.ctrl_velocity, self.ctrl_ideal = (
+            ids(self.implicit),
+            ids(self.velocity_mode),
+            ids(self.ideal),
         )
-        self.ctrl_ideal = np.array(
-            [ctrl[n] for n, m in zip(names, self.ideal, strict=True) if m], dtype=np.intp
-        )
-        self.effort_limit = np.array([robot.effort_limit[i] for i in order])[self.ideal]
-        self.velocity_limit = np.array([robot.velocity_limit[i] for i in order])[self.ideal]
+        effort = np.array([robot.effort_limit[i] for i in order])
+        velocity = np.array([robot.velocity_limit[i] for i in order])
+        self.effort_limit, self.velocity_limit = effort[self.ideal], velocity[self.ideal]
+        self.velocity_mode_limit = velocity[self.velocity_mode]
         self.default_pos = np.array([robot.default_joint_pos[i] for i in order])
         self.default_vel = np.array([robot.default_joint_vel[i] for i in order])
         self._init_base(prefix)
@@ -85,32 +91,18 @@ class MujocoSimRobot:
         return aid
 
     def _init_base(self, prefix: str) -> None:
+        m = self.model
+        names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, b) or "" for b in range(m.nbody)]
+        self.root_body = next((b for b, n in enumerate(names) if n.startswith(prefix)), 0)
         free = [
             j
-            for j in range(self.model.njnt)
-            if self.model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE
-            and mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_BODY, self.model.jnt_bodyid[j]).startswith(
-                prefix
-            )
+            for j in range(m.njnt)
+            if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE and m.jnt_bodyid[j] == self.root_body
         ]
-        self.root_q = int(self.model.jnt_qposadr[free[0]]) if free else -1
-        self.root_d = int(self.model.jnt_dofadr[free[0]]) if free else -1
-        self.root_sensor: dict[str, slice] = {}
-        if free:
-            return
-        bodies = [
-            mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_BODY, b) or "" for b in range(self.model.nbody)
-        ]
-        root = next((b for b in bodies if b.startswith(prefix)), None)
-        for kind in ("pos", "quat", "linvel", "angvel"):
-            sid = mujoco.mj_name2id(
-                self.model,
-                mujoco.mjtObj.mjOBJ_SENSOR,
-                f"{prefix}{_TRACK}{kind}:{(root or '')[len(prefix) :]}",
-            )
-            if sid >= 0:
-                adr, dim = self.model.sensor_adr[sid], self.model.sensor_dim[sid]
-                self.root_sensor[kind] = slice(adr, adr + dim)
+        self.root_q = int(m.jnt_qposadr[free[0]]) if free else -1
+        self.root_d = int(m.jnt_dofadr[free[0]]) if free else -1
+        root = self.meta.robot.default_root_state
+        self.mount = np.asarray(root, dtype=np.float64) if root is not None and not free else None
 
     # --- Robot protocol ---------------------------------------------------------------------------
     def now(self) -> float:
@@ -126,11 +118,10 @@ class MujocoSimRobot:
             state.base_quat_w = quat
             state.base_lin_vel_b = quat_apply_inverse(quat, d.qvel[self.root_d : self.root_d + 3])
             state.base_ang_vel_b = d.qvel[self.root_d + 3 : self.root_d + 6].copy()
-        elif len(self.root_sensor) == 4:
-            quat = d.sensordata[self.root_sensor["quat"]].copy()
-            state.base_quat_w = quat
-            state.base_lin_vel_b = quat_apply_inverse(quat, d.sensordata[self.root_sensor["linvel"]])
-            state.base_ang_vel_b = quat_apply_inverse(quat, d.sensordata[self.root_sensor["angvel"]])
+        elif self.mount is not None:  # a fixed base: its mount pose, at rest (as the training env reports it)
+            state.base_quat_w = self.mount[3:7].copy()
+            state.base_lin_vel_b = np.zeros(3)
+            state.base_ang_vel_b = np.zeros(3)
         return state
 
     def write_command(self, command: JointCommand) -> None:
@@ -143,6 +134,8 @@ class MujocoSimRobot:
         vel_i = np.clip(command.velocity[ideal], -self.velocity_limit, self.velocity_limit)
         eff_i = command.effort[ideal]
         d.ctrl[self.ctrl_implicit] = command.position[self.implicit]
+        limit = self.velocity_mode_limit
+        d.ctrl[self.ctrl_velocity] = np.clip(command.velocity[self.velocity_mode], -limit, limit)
         qa, da = self.qadr[ideal], self.dadr[ideal]
         for _ in range(self.meta.control.decimation):
             torque = kp * (pos_i - d.qpos[qa]) + kd * (vel_i - d.qvel[da]) + eff_i
@@ -176,10 +169,16 @@ class MujocoSimRobot:
         self.data.qvel[v : v + 3], self.data.qvel[v + 3 : v + 6] = lin_vel_w, ang_vel_b
         mujoco.mj_forward(self.model, self.data)
 
+    def root_pose_w(self) -> tuple[np.ndarray, np.ndarray]:
+        """Root position and orientation (w, x, y, z) in the world frame, as the training env reads them
+        (a fixed base: its mount pose; older exports without one: the first body's pose)."""
+        if self.root_q >= 0:
+            q = self.root_q
+            return self.data.qpos[q : q + 3].copy(), self.data.qpos[q + 3 : q + 7].copy()
+        if self.mount is not None:
+            return self.mount[:3].copy(), self.mount[3:7].copy()
+        return self.data.xpos[self.root_body].copy(), self.data.xquat[self.root_body].copy()
+
     def root_pos_w(self) -> np.ndarray:
         """Root position in the world frame."""
-        if self.root_q >= 0:
-            return self.data.qpos[self.root_q : self.root_q + 3].copy()
-        if "pos" not in self.root_sensor:
-            raise MetadataError("The scene has no root position sensor for the robot.")
-        return self.data.sensordata[self.root_sensor["pos"]].copy()
+        return self.root_pose_w()[0]

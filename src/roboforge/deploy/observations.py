@@ -98,7 +98,10 @@ def _generated_commands(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
 
     def fn(c: ObsContext) -> np.ndarray:
         if name not in c.commands:
-            raise ValueError(f"The policy observes command {name!r}; pass commands={{{name!r}: values}}.")
+            raise ValueError(
+                f"The policy observes command {name!r}; pass it: step(..., commands={{{name!r}: values}}) "
+                f"or `--command {name}=v1,v2,...`."
+            )
         return c.commands[name]
 
     return fn

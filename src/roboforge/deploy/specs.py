@@ -94,8 +94,8 @@ class ActionTermSpec:
     """'joint_position', 'joint_velocity' or 'joint_effort'."""
     joint_names: list[str]
     """Driven joints in action order."""
-    scale: float
-    """Action scale."""
+    scale: list[float]
+    """Per-joint action scale."""
     offset: list[float]
     """Per-joint offset (includes the default joint positions where the term adds them)."""
 
@@ -127,7 +127,7 @@ class RobotSpec:
     floating_base: bool = False
     """The robot has a free root joint."""
     default_root_state: list[float] | None = None
-    """Floating bases: default root pos (3), quat w x y z (4), lin vel world (3), ang vel body (3)."""
+    """Default root pos (3), quat w x y z (4), lin vel world (3), ang vel body (3); fixed bases: the mount."""
 
 
 @dataclass(kw_only=True)
@@ -168,3 +168,15 @@ class SceneSpec:
     """Name prefix of the robot's joints/actuators in the scene ('robot/')."""
     assets: list[str] = field(default_factory=list)
     """Mesh/texture files the MJCF references, stored in `scene_assets/` beside the policy."""
+
+
+@dataclass(kw_only=True)
+class CommandSpec:
+    """A command term of the training env (how the sim-to-sim check samples commands)."""
+
+    name: str
+    """Command name ('ee_pose')."""
+    type: str
+    """Config class name ('UniformPoseCommandCfg')."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """The term's config fields (JSON)."""

@@ -1,7 +1,9 @@
 """Example network adapter: a robot that exchanges JSON datagrams over UDP.
 
 This is the template for real hardware: the robot side (firmware, a vendor SDK bridge) sends a state
-datagram whenever it has a new measurement and applies every command datagram it receives.
+datagram whenever it has a new measurement and applies every command datagram it receives. The
+controller announces itself with `{"subscribe": true}`; the robot sends its states to whoever
+subscribed last.
 
     state   (robot -> controller): {"joint_names": [...], "joint_pos": [...], "joint_vel": [...],
                                     optional "base_quat_w", "base_lin_vel_b", "base_ang_vel_b"}
@@ -87,6 +89,11 @@ class UdpJsonRobot:
         self.latest: RobotState | None = None
         self.fresh = False
         self.seq = 0
+        self.subscribe()
+
+    def subscribe(self) -> None:
+        """Ask the robot to send its states here."""
+        self.sock.sendto(b'{"subscribe": true}', self.robot_addr)
 
     def now(self) -> float:
         return time.monotonic()
@@ -135,22 +142,24 @@ class UdpRobotServer:
     def send_state(self, to: tuple[str, int]) -> None:
         self.sock.sendto(state_to_json(self.robot.read_state()), to)
 
-    def serve(self, controller: tuple[str, int]) -> None:
-        """Send the first state to `controller`, then answer commands until `stop()`."""
-        self.send_state(controller)
+    def serve(self) -> None:
+        """Answer a subscription with the current state and each command with the new one, until `stop()`."""
         while not self._stop.is_set():
             ready, _, _ = select.select([self.sock], [], [], 0.05)
             if not ready:
                 continue
             data, sender = self.sock.recvfrom(65536)
+            if json.loads(data).get("subscribe"):
+                self.send_state(sender)
+                continue
             _, command = command_from_json(data)
             self.robot.write_command(command)
             self.commands += 1
             self.send_state(sender)
 
-    def start(self, controller: tuple[str, int]) -> None:
+    def start(self) -> None:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self.serve, args=(controller,), daemon=True)
+        self._thread = threading.Thread(target=self.serve, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

@@ -57,6 +57,7 @@ def build_metadata(
         "events": [] if direct else term_layout(env, env.cfg.events, "event"),
         "terminations": [] if direct else term_layout(env, env.cfg.terminations, "termination"),
         "commands": {} if direct else command_sizes(env),
+        "command_terms": [] if direct else command_layout(env),
         "training": training,
     }
     return json_safe(meta)
@@ -111,7 +112,7 @@ def _resolved_joints(env: Any, func: Any, params: dict[str, Any]) -> list[str] |
 
 
 def action_layout(env: Any) -> list[dict[str, Any]]:
-    """Action terms in output order: type, joints, scale and per-joint offset."""
+    """Action terms in output order: type, joints, per-joint scale and offset."""
     out = []
     for name, cfg in env.cfg.actions.items():
         term = env.action_manager.terms[name]
@@ -122,7 +123,7 @@ def action_layout(env: Any) -> list[dict[str, Any]]:
                 "name": name,
                 "type": kind,
                 "joint_names": list(getattr(term, "joint_names", [])),
-                "scale": float(cfg.scale) if known else 1.0,
+                "scale": term.scale.tolist() if known else [],
                 "offset": term.offset[0].tolist() if known else [],
             }
         )
@@ -155,9 +156,12 @@ def robot_layout(entity: Any) -> dict[str, Any]:
         "effort_limit": effort,
         "velocity_limit": velocity,
         "floating_base": bool(entity.is_floating),
-        "default_root_state": [*init.pos, *init.rot, *init.lin_vel, *init.ang_vel]
-        if entity.is_floating
-        else None,
+        # a fixed base: its mount pose, at rest (the training env reports it so)
+        "default_root_state": [
+            *init.pos,
+            *init.rot,
+            *(init.lin_vel + init.ang_vel if entity.is_floating else (0.0,) * 6),
+        ],
     }
 
 
@@ -179,6 +183,14 @@ def command_sizes(env: Any) -> dict[str, int]:
     """Size of each command term's command (what `generated_commands` observes)."""
     terms = getattr(env.command_manager, "terms", {})
     return {name: int(term.command.shape[-1]) for name, term in terms.items()}
+
+
+def command_layout(env: Any) -> list[dict[str, Any]]:
+    """Command terms with their config fields (ranges, resampling time, metric window, frame)."""
+    return [
+        {"name": name, "type": type(cfg).__name__, "params": to_dict(cfg)}
+        for name, cfg in env.cfg.commands.items()
+    ]
 
 
 def training_info(checkpoint: Path, state: dict[str, Any], env_overrides: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,116 @@
+"""Command terms of the training env in numpy, for sim-to-sim episodes: sampling, resampling timer and
+the term's metrics (names as `roboforge eval` logs them: `Metrics/<command>/<metric>`).
+
+`UniformPoseCommandCfg` (reach tasks) is reproduced: a pose in the robot's root frame drawn from the
+recorded ranges, resampled on its timer, with the end effector's position error (m) and orientation
+error (rad) averaged over the last `metric_window_s` of each episode. Other command types are an
+error that suggests constant commands (`--command NAME=...`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import mujoco
+import numpy as np
+
+from roboforge.deploy.metadata import MetadataError, PolicyMetadata
+from roboforge.deploy.mujoco_robot import MujocoSimRobot
+from roboforge.deploy.rotations import quat_apply, quat_from_euler_xyz, quat_mul
+from roboforge.deploy.specs import CommandSpec
+
+_RANGE_KEYS = ("pos_x", "pos_y", "pos_z", "roll", "pitch", "yaw")
+
+
+class PoseCommandSim:
+    """numpy twin of `UniformPoseCommand` for one simulated robot."""
+
+    def __init__(self, spec: CommandSpec, meta: PolicyMetadata, robot: MujocoSimRobot):
+        p = spec.params
+        self.name = spec.name
+        ranges = p["ranges"]
+        self.lo = np.array([ranges[k][0] for k in _RANGE_KEYS], dtype=np.float64)
+        self.hi = np.array([ranges[k][1] for k in _RANGE_KEYS], dtype=np.float64)
+        self.unique = bool(p.get("make_quat_unique", True))
+        self.resample_range = tuple(p["resampling_time_range"])
+        self.window = p.get("metric_window_s")
+        self.robot = robot
+        self.body, self.offset_pos, self.offset_quat = _frame(
+            robot.model, meta.scene.entity_prefix + p["body_name"]
+        )
+        self.command = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+        self.time_left = 0.0
+        self.sums = np.zeros(2)
+        self.steps = 0
+
+    def reset(self, rng: np.random.Generator) -> None:
+        """New episode: clear the metric sums and resample."""
+        self.sums[:] = 0.0
+        self.steps = 0
+        self._resample(rng)
+
+    def _resample(self, rng: np.random.Generator) -> None:
+        self.time_left = rng.uniform(*self.resample_range)
+        sample = rng.uniform(self.lo, self.hi)
+        quat = quat_from_euler_xyz(*sample[3:])
+        if self.unique and quat[0] < 0:
+            quat = -quat
+        self.command = np.concatenate((sample[:3], quat))
+
+    def step(self, rng: np.random.Generator, length: int, dt: float, max_len: int) -> None:
+        """After a control step (`length` steps into the episode): timer, resample, metrics."""
+        self.time_left -= dt
+        if self.time_left <= 0.0:
+            self._resample(rng)
+        if self.window is None or (max_len - length) * dt <= self.window + 1e-6:
+            self.sums += self._errors()
+            self.steps += 1
+
+    def _errors(self) -> np.ndarray:
+        d = self.robot.data
+        root_pos, root_quat = self.robot.root_pose_w()
+        target_pos = root_pos + quat_apply(root_quat, self.command[:3])
+        target_quat = quat_mul(root_quat, self.command[3:])
+        body_quat = d.xquat[self.body]
+        ee_pos = d.xpos[self.body] + quat_apply(body_quat, self.offset_pos)
+        ee_quat = quat_mul(body_quat, self.offset_quat)
+        angle = 2.0 * math.acos(min(abs(float(np.dot(target_quat, ee_quat))), 1.0))
+        return np.array([float(np.linalg.norm(target_pos - ee_pos)), angle])
+
+    def episode_metrics(self) -> dict[str, float]:
+        """The ended episode's mean metrics (empty if no step was counted)."""
+        if self.steps == 0:
+            return {}
+        pos, ang = self.sums / self.steps
+        return {f"Metrics/{self.name}/position_error": pos, f"Metrics/{self.name}/orientation_error": ang}
+
+
+def _frame(model: mujoco.MjModel, name: str) -> tuple[int, np.ndarray, np.ndarray]:
+    """(body id, position and orientation offsets) of a site or body, as the training frame lookup does."""
+    site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, name)
+    if site >= 0:
+        return int(model.site_bodyid[site]), model.site_pos[site].copy(), model.site_quat[site].copy()
+    body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)
+    if body < 0:
+        raise MetadataError(f"The scene has no body or site {name!r} for the command's end effector.")
+    return body, np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0])
+
+
+SIMULATED = {"UniformPoseCommandCfg": PoseCommandSim}
+
+
+def command_sims(
+    meta: PolicyMetadata, robot: MujocoSimRobot, given: dict[str, np.ndarray]
+) -> dict[str, PoseCommandSim]:
+    """Simulated command terms for the commands the caller did not give as constants."""
+    sims = {}
+    for spec in meta.command_terms:
+        if spec.name in given:
+            continue
+        if spec.type not in SIMULATED:
+            raise MetadataError(
+                f"Command {spec.name!r} ({spec.type}) is not reproduced by the sim-to-sim check; give it as a "
+                f"constant with --command {spec.name}=v1,v2,... ({meta.commands.get(spec.name, '?')} values)."
+            )
+        sims[spec.name] = SIMULATED[spec.type](spec, meta, robot)
+    return sims
