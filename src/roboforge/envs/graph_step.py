@@ -3,12 +3,12 @@
 The step has no host syncs and writes every state in place, so after a short warm-up it is captured
 once with `torch.cuda.graph` and replayed: the action is copied into a static input buffer, and the
 returned tensors are the graph's static outputs (copy them if you keep them past the next step).
-If capture fails, the step runs eagerly and a warning says why.
+If capture fails, a clear error names the likely causes and the switch to run without graphs (an
+eager fallback is not safe: a failed capture leaves the CUDA random generator in capture state).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -26,12 +26,9 @@ class GraphedStep:
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static_action: torch.Tensor | None = None
         self.outputs: Any = None
-        self.eager = False
         self.calls = 0
 
     def __call__(self, action: torch.Tensor) -> Any:
-        if self.eager:
-            return self.step_fn(action)
         if self.graph is not None:
             assert self.static_action is not None
             self.static_action.copy_(action)
@@ -53,10 +50,12 @@ class GraphedStep:
         try:
             with torch.cuda.graph(graph):
                 self.outputs = self.step_fn(self.static_action)
-        except Exception as err:  # fall back to eager steps, loudly
-            warnings.warn(f"CUDA graph capture of env.step failed ({err}); running eagerly.", stacklevel=3)
-            self.eager = True
-            return self.step_fn(action)
+        except Exception as err:
+            raise RuntimeError(
+                f"CUDA graph capture of env.step failed: {err}. A term in the step synchronizes with the host "
+                "(.item(), .cpu(), nonzero(), torch.linalg.solve/inv with error checks, a Python branch on a "
+                "tensor). Make it graph-safe, or run without graphs: -o env.sim.cuda_graph=false."
+            ) from err
         self.graph = graph
         graph.replay()
         return self.outputs

@@ -69,7 +69,8 @@ def register(app: typer.Typer, run) -> None:
                 )
                 console.print(
                     f"[bold green]check passed:[/] {p.samples} random observations, max |diff| "
-                    f"{p.max_abs_error:.2e}{seq} (tolerance {p.tolerance:.0e})"
+                    f"{p.max_abs_error:.2e}{seq}; max |diff| / max(1, |value|) {p.max_scaled_error:.2e} "
+                    f"<= {p.tolerance:.0e}"
                 )
 
         run(body, as_json)

@@ -61,6 +61,7 @@ def export_policy(
     meta["scene"]["entity_prefix"] = f"{meta['robot']['asset']}/"
     files = write_scene(out_dir, xml, assets)
     files.append(atomic_write_json(out_dir / "policy.json", meta))
+    files[-1].chmod(0o644)  # readable like the other exported files (atomic writes start private)
     group_dims = dict(s.env.obs_dims)
     if fmt == "onnx":
         policy = export_onnx(actor, io_spec, meta, out_dir / "policy.onnx")
@@ -75,8 +76,9 @@ def export_policy(
     )
     if parity is not None and not parity.passed:
         raise ParityError(
-            f"The exported policy differs from the training actor by {parity.max_abs_error:.2e} "
-            f"(sequence {parity.sequence_max_abs_error}) > {parity.tolerance:.0e}: {policy}"
+            f"The exported policy differs from the training actor: max |diff| / max(1, |value|) = "
+            f"{parity.max_scaled_error:.2e} > {parity.tolerance:.0e} ({policy}). Check the onnx/onnxruntime "
+            "versions; the file may be corrupt."
         )
     return result
 

@@ -135,11 +135,12 @@ class DifferentialIKAction(_TaskSpaceAction):
     def apply(self) -> None:
         error, jac = self._pose_error_w()
         jt = jac.transpose(1, 2)
-        if self.cfg.ik_method == "dls":
+        if self.cfg.ik_method in ("dls", "pinv"):
+            # dls: J^T (J J^T + l^2 I)^-1 e; pinv: the minimum-norm solution J^T (J J^T)^-1 e (a 1e-9
+            # ridge keeps it finite at singularities). solve_ex has no host sync: CUDA-graph safe.
+            ridge = self.cfg.damping**2 if self.cfg.ik_method == "dls" else 1e-9
             eye = torch.eye(jac.shape[1], device=jac.device)
-            dq = jt @ torch.linalg.solve(jac @ jt + self.cfg.damping**2 * eye, error.unsqueeze(-1))
-        elif self.cfg.ik_method == "pinv":
-            dq = torch.linalg.pinv(jac) @ error.unsqueeze(-1)
+            dq = jt @ torch.linalg.solve_ex(jac @ jt + ridge * eye, error.unsqueeze(-1))[0]
         else:
             dq = jt @ error.unsqueeze(-1)
         q = self.entity.data.joint_pos[:, self.joint_ids]
