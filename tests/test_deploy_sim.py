@@ -111,7 +111,7 @@ def test_reach_pose_commands_are_sampled_and_scored_like_training(tmp_path):
     ranges = spec.params["ranges"]
     for k, key in enumerate(("pos_x", "pos_y", "pos_z")):
         assert ranges[key][0] <= first[k] <= ranges[key][1]
-    assert first[3] >= 0 and abs(np.linalg.norm(first[3:]) - 1) < 1e-9
+    assert first[3] >= 0 and abs(np.linalg.norm(first[3:]) - 1) < 1e-6  # float32 like training
     changed_at = 0
     for n in range(1, max_len):
         sim.step(rng, n, dt, max_len)

@@ -40,6 +40,7 @@ def test_mlp_onnx_matches_actor_and_is_one_self_contained_file(mlp_export):
     _, result = mlp_export
     assert result.parity is not None and result.parity.passed
     assert result.parity.samples == 1000 and result.parity.max_abs_error <= 1e-5
+    assert result.parity.max_scaled_error <= result.parity.max_abs_error
     assert sorted(p.name for p in result.output_dir.iterdir()) == ["policy.json", "policy.onnx", "scene.xml"]
     model = onnx.load(str(result.policy), load_external_data=False)
     assert not any(onnx.external_data_helper.uses_external_data(t) for t in model.graph.initializer)

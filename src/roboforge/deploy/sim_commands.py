@@ -51,11 +51,14 @@ class PoseCommandSim:
 
     def _resample(self, rng: np.random.Generator) -> None:
         self.time_left = rng.uniform(*self.resample_range)
-        sample = rng.uniform(self.lo, self.hi)
+        # float32 like training: with roll = pi the real part is cos(pi/2) rounded, -4.4e-8 in float32 but
+        # +6e-17 in float64, and quat_unique flips on its sign, so float64 would hand the policy the
+        # other (never seen) sign of the same rotation.
+        sample = rng.uniform(self.lo, self.hi).astype(np.float32)
         quat = quat_from_euler_xyz(*sample[3:])
         if self.unique and quat[0] < 0:
             quat = -quat
-        self.command = np.concatenate((sample[:3], quat))
+        self.command = np.concatenate((sample[:3], quat)).astype(np.float64)
 
     def step(self, rng: np.random.Generator, length: int, dt: float, max_len: int) -> None:
         """After a control step (`length` steps into the episode): timer, resample, metrics."""

@@ -41,7 +41,7 @@ class _Diff:
         self.abs = 0.0
         self.scaled = 0.0
 
-    def add(self, actual: np.ndarray, expected: np.ndarray) -> None:
+    def add(self, actual: Any, expected: np.ndarray) -> None:
         d = np.abs(np.asarray(actual, dtype=np.float64) - expected)
         self.abs = max(self.abs, float(d.max()))
         self.scaled = max(self.scaled, float((d / np.maximum(1.0, np.abs(expected))).max()))
