@@ -185,7 +185,7 @@ def test_entity_find_joints_and_unknown_entity(urdf_path):
 
 # --- Menagerie -------------------------------------------------------------------------------------------------------------
 def test_unknown_menagerie_robot_raises_asset_error():
-    with pytest.raises(AssetError, match=r"'no_such_robot_xyz' is not available.*MENAGERIE_ROOT"):
+    with pytest.raises(AssetError, match=r"'no_such_robot_xyz' is not in MENAGERIE_ROOT.*unitree_go1"):
         MenagerieSpawnCfg(robot="no_such_robot_xyz", file="robot.xml").load()
 
 

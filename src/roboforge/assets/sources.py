@@ -89,6 +89,10 @@ def load_model_file(path: Path) -> mujoco.MjSpec:
         raise AssetError(f"Model file {path} must be MJCF (.xml) or URDF (.urdf), got {path.suffix!r}.")
     try:
         spec = mujoco.MjSpec.from_file(str(path))
+        if path.suffix.lower() == ".urdf":
+            # Keep fixed links (base_link) as bodies: fused into the world, their collision geometry
+            # would no longer be filtered against the first moving link.
+            spec.compiler.fusestatic = False
         spec.compile()  # surface model errors here, naming the file, not later in the scene
     except Exception as err:
         raise AssetError(f"MuJoCo cannot load {path}: {err}") from err

@@ -150,11 +150,12 @@ class Trainer:
                     t1 = time.perf_counter()
                     losses = s.alg.update()
                     t2 = time.perf_counter()
-                    metrics = self._log(writer, losses, steps_per_iter, t1 - t0, t2 - t1)
-                    if (self.iteration + 1) % cfg.save_interval == 0:
-                        self._save(self.iteration)
-                    progress.update(bar, advance=1, info=_bar_info(metrics, int(venv.max_episode_length)))
+                    done = self.iteration  # counted as complete before anything an interrupt could split
                     self.iteration += 1
+                    metrics = self._log(writer, done, losses, steps_per_iter, t1 - t0, t2 - t1)
+                    if self.iteration % cfg.save_interval == 0:
+                        self._save(done)
+                    progress.update(bar, advance=1, info=_bar_info(metrics, int(venv.max_episode_length)))
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -203,10 +204,18 @@ class Trainer:
             )
         return obs
 
-    def _log(self, writer: MetricsWriter, losses: dict, steps: int, collect_s: float, learn_s: float) -> dict:
+    def _log(
+        self,
+        writer: MetricsWriter,
+        iteration: int,
+        losses: dict,
+        steps: int,
+        collect_s: float,
+        learn_s: float,
+    ) -> dict:
         if not all(torch.isfinite(torch.tensor(float(v))) for v in losses.values()):
             raise PolicyNaNError(
-                f"PPO losses became NaN at iteration {self.iteration}: {losses}. Training stopped."
+                f"PPO losses became NaN at iteration {iteration}: {losses}. Training stopped."
             )
         mean_ret, mean_len, episodes = self.episodes.pop()
         metrics: dict[str, float] = {f"Loss/{k}": float(v) for k, v in losses.items()}
@@ -224,7 +233,7 @@ class Trainer:
             metrics["Train/mean_reward"] = mean_ret
             metrics["Train/mean_episode_length"] = mean_len
         metrics.update(self.s.env.pop_episode_stats())
-        writer.write(self.iteration, metrics)
+        writer.write(iteration, metrics)
         return metrics
 
 

@@ -111,6 +111,23 @@ def build_spec(cfg: SceneCfg) -> mujoco.MjSpec:
     return spec
 
 
+def _exclude_base_contacts(spec: mujoco.MjSpec) -> None:
+    """No contacts between a fixed base (welded to the world) and the links attached to it.
+
+    MuJoCo filters parent-child contacts except when the parent is welded to the world (so robots touch
+    the ground); a robot's own base touching its first link is never wanted.
+    """
+    welded = {spec.worldbody.name}
+    for body in spec.bodies[1:]:
+        parent = body.parent
+        if parent is None or parent.name not in welded:
+            continue
+        if not body.joints:
+            welded.add(body.name)
+        if parent.name != spec.worldbody.name and parent.name and body.name:
+            spec.add_exclude(bodyname1=parent.name, bodyname2=body.name)
+
+
 def _is_floating(spec: mujoco.MjSpec) -> bool:
     root = spec.worldbody.first_body()
     return root is not None and any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in root.joints)
@@ -148,6 +165,7 @@ def entity_spec(name: str, cfg: EntityCfg) -> mujoco.MjSpec:
     if _is_floating(spec):
         root.pos = list(cfg.init_state.pos)
         root.quat = list(cfg.init_state.rot)
+    _exclude_base_contacts(spec)
     for key in list(spec.keys):
         spec.delete(key)
     if isinstance(cfg, ArticulationCfg):
