@@ -220,3 +220,19 @@ def test_cli_deploy_sim_and_bench(cartpole):
     assert bad.exit_code == 2 and "Unknown --robot" in bad.output
     missing = cli.invoke(app, ["deploy", "nope.onnx"], env=env)
     assert missing.exit_code == 2 and "not found" in missing.output
+
+
+def test_cli_and_deploy_command_do_not_load_torch():
+    """`roboforge deploy` must run where torch is not installed: the CLI imports it only for training commands."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from roboforge.cli import app\n"
+        "from typer.testing import CliRunner\n"
+        "result = CliRunner().invoke(app, ['deploy', '--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

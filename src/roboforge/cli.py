@@ -62,13 +62,9 @@ def _run(fn, as_json: bool = False):
     """Run a command body, turning expected errors into one clear line and exit code 2.
 
     With `as_json`, anything libraries print goes to stderr and the body's returned dict is the only
-    thing on stdout.
+    thing on stdout. Error types are imported only when something fails, so commands that do not
+    need torch (deploy) never load it.
     """
-    from roboforge.assets.sources import AssetError
-    from roboforge.envs.registry import UnknownTaskError
-    from roboforge.rl.trainer import PolicyNaNError
-    from roboforge.utils.config import ConfigError
-
     try:
         if not as_json:
             return fn()
@@ -76,11 +72,24 @@ def _run(fn, as_json: bool = False):
         with contextlib.redirect_stdout(sys.stderr):
             payload = fn()
         print(json.dumps(payload, indent=2, default=str), file=stdout)
-    except PolicyNaNError as err:
+    except typer.Exit:
+        raise
+    except Exception as err:
+        _report(err)
+
+
+def _report(err: Exception) -> None:
+    """Print an expected error as one line and exit (1: training stopped, 2: bad input); re-raise others."""
+    from roboforge.assets.sources import AssetError
+    from roboforge.utils.config import ConfigError
+
+    if type(err).__name__ == "PolicyNaNError":
         console.print(f"[bold red]training stopped:[/] {err}")
         raise typer.Exit(code=1) from err
-    except (UnknownTaskError, ConfigError, AssetError, FileNotFoundError, ValueError, KeyError) as err:
+    expected = (ConfigError, AssetError, FileNotFoundError, ValueError, KeyError)
+    if isinstance(err, expected) or type(err).__name__ == "UnknownTaskError":
         _fail(err)
+    raise err
 
 
 def _session(task, num_envs, device, sim, seed, overrides=None, play=False):

@@ -101,6 +101,22 @@ class BaseRLEnv(gym.Env):
             self._stepper = make_stepper(self._step_impl, self.device, self.cfg.sim.cuda_graph)
         return self._stepper(action)
 
+    def reset(
+        self, *, seed: int | None = None, options: dict | None = None
+    ) -> tuple[dict[str, torch.Tensor], dict]:
+        """Reset every world; returns (observations by group, extras)."""
+        if seed is not None:
+            self.seed(seed)
+        self._reset(self.all_worlds, log=False)
+        self.obs_buf = self._observe()
+        return self.obs_buf, {}
+
+    def _reset(self, mask: torch.Tensor, log: bool = True) -> None:
+        raise NotImplementedError
+
+    def _observe(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
     def _step_impl(self, action: torch.Tensor):
         raise NotImplementedError
 

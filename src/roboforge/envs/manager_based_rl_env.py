@@ -61,15 +61,8 @@ class ManagerBasedRLEnv(BaseRLEnv):
     def obs_dims(self) -> dict[str, int]:
         return self.observation_manager.group_dims
 
-    def reset(
-        self, *, seed: int | None = None, options: dict | None = None
-    ) -> tuple[dict[str, torch.Tensor], dict]:
-        """Reset every world; returns (observations by group, extras)."""
-        if seed is not None:
-            self.seed(seed)
-        self._reset(self.all_worlds, log=False)
-        self.obs_buf = self.observation_manager.compute()
-        return self.obs_buf, {}
+    def _observe(self) -> dict[str, torch.Tensor]:
+        return self.observation_manager.compute()
 
     def _step_impl(
         self, action: torch.Tensor

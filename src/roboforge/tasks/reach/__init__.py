@@ -31,3 +31,11 @@ for _robot, _mode in _TASKS:
         description=f"{_robot.upper() if _robot.startswith('ur') else 'Panda'} end effector to a commanded pose, "
         f"{_MODES[_mode]}.",
     )
+
+register_task(
+    "reach-ur5e-lstm",
+    entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
+    env_cfg_entry_point="roboforge.tasks.reach.tasks:reach_ur5e",
+    rsl_rl_cfg_entry_point="roboforge.tasks.reach.tasks:ppo_lstm_joint_pos",
+    description="The 'reach-ur5e' task with a recurrent (LSTM) actor and critic.",
+)

@@ -9,14 +9,17 @@ from roboforge.rl.runner_cfg import RslRlModelCfg, RslRlPpoAlgorithmCfg, RslRlPp
 INIT_NOISE_STD = {"joint_pos": 1.0, "joint_vel": 0.5, "effort": 0.5, "ik_rel": 1.0, "ik_abs": 0.3, "osc": 0.3}
 
 
-def reach_ppo_cfg(control: str = "joint_pos", max_iterations: int = 1000) -> RslRlPpoRunnerCfg:
-    """Two 64-unit layers, 24-step rollouts, adaptive learning rate."""
+def reach_ppo_cfg(
+    control: str = "joint_pos", max_iterations: int = 1000, recurrent: bool = False
+) -> RslRlPpoRunnerCfg:
+    """Two 64-unit layers (after a 64-unit LSTM with `recurrent`), 24-step rollouts, adaptive learning rate."""
+    rnn = {"rnn_type": "lstm", "rnn_hidden_dim": 64} if recurrent else {}
     return RslRlPpoRunnerCfg(
         num_steps_per_env=24,
         max_iterations=max_iterations,
         save_interval=50,
         experiment_name="reach",
-        actor=RslRlModelCfg(hidden_dims=[64, 64], init_noise_std=INIT_NOISE_STD[control]),
-        critic=RslRlModelCfg(hidden_dims=[64, 64]),
+        actor=RslRlModelCfg(hidden_dims=[64, 64], init_noise_std=INIT_NOISE_STD[control], **rnn),
+        critic=RslRlModelCfg(hidden_dims=[64, 64], **rnn),
         algorithm=RslRlPpoAlgorithmCfg(learning_rate=1.0e-3, entropy_coef=0.01, num_mini_batches=4),
     )

@@ -27,3 +27,4 @@ ppo_osc = partial(reach_ppo_cfg, "osc")
 # The 7-joint Panda needs more iterations for 1 cm (1400 iterations: 281 s on one H200).
 ppo_panda_joint_pos = partial(reach_ppo_cfg, "joint_pos", 1400)
 ppo_panda_ik_rel = partial(reach_ppo_cfg, "ik_rel", 1400)
+ppo_lstm_joint_pos = partial(reach_ppo_cfg, "joint_pos", recurrent=True)
