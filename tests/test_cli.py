@@ -321,3 +321,47 @@ def test_top_level_help_lists_commands():
     assert result.exit_code == 0
     for name in command_names():
         assert name in result.output
+
+
+def test_train_stopped_by_sigterm_prints_json_saves_checkpoint_and_exits_130(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "roboforge",
+        "train",
+        "cartpole",
+        "--num-envs",
+        "64",
+        "--max-iterations",
+        "100000",
+        "--run-dir",
+        str(tmp_path),
+        "--device",
+        "cpu",
+        "--json",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    deadline = time.time() + 120
+    while _logged_iterations(tmp_path) < 2:  # wait for two finished iterations
+        assert time.time() < deadline and proc.poll() is None, "training did not start"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    result = json.loads(out)
+    assert result["interrupted"] is True and result["iterations"] >= 2
+    state = torch.load(result["checkpoint"], weights_only=False)
+    assert state["iter"] == result["iterations"] - 1
+
+
+def _logged_iterations(run_root: Path) -> int:
+    files = list(run_root.glob("cartpole/*/metrics.jsonl"))
+    return files[0].read_text().count("\n") if files else 0

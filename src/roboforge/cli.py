@@ -172,11 +172,13 @@ def train(
             f"mean episode length {result.mean_episode_length:.1f}/{result.max_episode_length}, "
             f"mean return {result.mean_return:.2f}, {result.wall_s:.0f} s\ncheckpoint: {result.checkpoint}"
         )
-        if result.interrupted:
-            raise typer.Exit(code=130)
+        interrupted.append(result.interrupted)
         return asdict(result)
 
+    interrupted: list[bool] = []
     _run(body, as_json)
+    if any(interrupted):  # after the summary (and the JSON) are out
+        raise typer.Exit(code=130)
 
 
 @app.command("eval")
