@@ -40,6 +40,8 @@ class ArticulationCfg:
     """Fraction of the joint range used for soft limits (rewards, clipping)."""
     gravity_compensation: bool = False
     """Cancel gravity on every body of the robot (MuJoCo `gravcomp`), as torque-controlled arms do."""
+    sites: dict[str, tuple[str, tuple[float, float, float]]] = field(default_factory=dict)
+    """Extra frames {name: (body, offset in the body frame)}, e.g. a tool centre point."""
 
 
 @dataclass(kw_only=True)

@@ -10,6 +10,7 @@ from roboforge.mdp.actions import (
 )
 from roboforge.mdp.commands import (
     NullCommandCfg,
+    ObjectGoalCommandCfg,
     PoseRanges,
     UniformPoseCommandCfg,
     UniformTrajectoryCommandCfg,
@@ -49,6 +50,7 @@ __all__ = [
     "JointPositionActionCfg",
     "JointVelocityActionCfg",
     "NullCommandCfg",
+    "ObjectGoalCommandCfg",
     "OperationalSpaceControlActionCfg",
     "PoseRanges",
     "UniformPoseCommandCfg",

@@ -111,9 +111,7 @@ class EntityData:
 class Entity:
     """One named entity of the scene, bound to the simulator (see module docstring)."""
 
-    def __init__(
-        self, name: str, cfg: EntityCfg, model: mujoco.MjModel, sim: Simulator, env_origins: torch.Tensor
-    ):
+    def __init__(self, name: str, cfg: EntityCfg, model: mujoco.MjModel, sim: Simulator):
         self.name = name
         self.cfg = cfg
         self.sim = sim
@@ -146,7 +144,7 @@ class Entity:
         self._model, self._prefix = model, prefix
         self.kinematics = JointKinematics(model, [j.id for j in moving], self.body_ids, dev)
         self._init_limits(model, moving)
-        self._init_defaults(model, moving, env_origins)
+        self._init_defaults(model, moving)
         self._init_actuators(model, prefix)
         self._index_cache: dict[tuple[str, ...], torch.Tensor] = {}
         self._frames: dict[str, Frame] = {}
@@ -173,7 +171,7 @@ class Entity:
         soft = torch.stack((mid - half, mid + half), dim=1)
         self.soft_joint_pos_limits = torch.where(torch.isfinite(limits), soft, limits)
 
-    def _init_defaults(self, model: mujoco.MjModel, moving: list, env_origins: torch.Tensor) -> None:
+    def _init_defaults(self, model: mujoco.MjModel, moving: list) -> None:
         init = self.cfg.init_state
         qpos0 = [float(model.qpos0[model.jnt_qposadr[j.id]]) for j in moving]
         pos = [_regex_value(init.joint_pos, n, q) for n, q in zip(self.joint_names, qpos0, strict=True)]
@@ -182,9 +180,9 @@ class Entity:
         n = self.num_envs
         self.default_joint_pos = torch.tensor(pos, device=self.device).repeat(n, 1)
         self.default_joint_vel = torch.tensor(vel, device=self.device).repeat(n, 1)
-        # Floating bases are placed at their env origin; a fixed base sits where the model attaches it.
-        origins = env_origins if self.is_floating else torch.zeros_like(env_origins)
-        self.default_root_pos = torch.tensor(init.pos, device=self.device).repeat(n, 1) + origins
+        # Every world is its own simulation: entities start at `init_state` in each one (env origins
+        # are for layouts such as terrain grids, which place robots through their own events).
+        self.default_root_pos = torch.tensor(init.pos, device=self.device).repeat(n, 1)
         self.default_root_quat = torch.tensor(init.rot, device=self.device).repeat(n, 1)
         self.default_root_lin_vel = torch.tensor(init.lin_vel, device=self.device).repeat(n, 1)
         self.default_root_ang_vel = torch.tensor(init.ang_vel, device=self.device).repeat(n, 1)

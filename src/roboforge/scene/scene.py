@@ -23,7 +23,8 @@ class SceneCfg:
     num_envs: int = 1
     """Number of parallel worlds."""
     env_spacing: float = 2.0
-    """Distance (m) between env origins on a grid (used for display and terrain layouts)."""
+    """Distance (m) between env origins on a grid (`scene.env_origins`, for terrain layouts and display;
+    entities start at their `init_state` in every world)."""
     ground: bool = True
     """Add a ground plane at z = 0."""
     light: bool = True
@@ -54,10 +55,7 @@ class Scene:
     def bind(self, sim: Simulator) -> None:
         """Create the entities' index tensors and data views on `sim`."""
         self.env_origins = grid_origins(self.num_envs, self.cfg.env_spacing, sim.device)
-        self.entities = {
-            name: Entity(name, cfg, self.model, sim, self.env_origins)
-            for name, cfg in self.cfg.entities.items()
-        }
+        self.entities = {name: Entity(name, cfg, self.model, sim) for name, cfg in self.cfg.entities.items()}
 
     def __getitem__(self, name: str) -> Entity:
         if name not in self.entities:
@@ -169,6 +167,13 @@ def entity_spec(name: str, cfg: EntityCfg) -> mujoco.MjSpec:
     for key in list(spec.keys):
         spec.delete(key)
     if isinstance(cfg, ArticulationCfg):
+        for site_name, (body_name, offset) in cfg.sites.items():
+            body = spec.body(body_name)
+            if body is None:
+                raise ValueError(
+                    f"Entity {name!r}: site {site_name!r} names a body {body_name!r} the model lacks."
+                )
+            body.add_site(name=site_name, pos=list(offset))
         if cfg.gravity_compensation:
             for body in spec.bodies[1:]:
                 body.gravcomp = 1.0

@@ -49,5 +49,6 @@ def panda_cfg(drive: ArmDrive = "position", hand: bool = True) -> ArticulationCf
         spawn=MenagerieSpawnCfg(robot="franka_emika_panda", file="panda.xml" if hand else "panda_nohand.xml"),
         init_state=InitialStateCfg(joint_pos=joint_pos),
         actuators=actuators,
+        sites={"tcp": ("hand", (0.0, 0.0, 0.1034))} if hand else {},
         gravity_compensation=True,  # as the arms' own controllers do
     )

@@ -1,0 +1,11 @@
+"""Lift a cube with the Franka Panda."""
+
+from roboforge.envs.registry import register_task
+
+register_task(
+    "lift-cube-panda",
+    entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
+    env_cfg_entry_point="roboforge.tasks.lift.lift_env_cfg:lift_env_cfg",
+    rsl_rl_cfg_entry_point="roboforge.tasks.lift.agents:lift_ppo_cfg",
+    description="Panda grasps a cube and carries it to a commanded position (success: within 5 cm).",
+)

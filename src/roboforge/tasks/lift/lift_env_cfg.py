@@ -1,0 +1,108 @@
+"""Lift: the Panda grasps a cube from the ground and carries it to a commanded position."""
+
+from __future__ import annotations
+
+from roboforge import mdp
+from roboforge.assets import BuiltinSpawnCfg, InitialStateCfg, RigidObjectCfg
+from roboforge.assets.builtin.objects import cube_spec
+from roboforge.assets.robots.franka import PANDA_ARM_JOINTS, panda_cfg
+from roboforge.envs.env_cfg import ManagerBasedRLEnvCfg
+from roboforge.managers import (
+    ActionTermCfg,
+    EventTermCfg,
+    ObservationGroupCfg,
+    ObservationTermCfg,
+    RewardTermCfg,
+    TerminationTermCfg,
+)
+from roboforge.mdp import manipulation
+from roboforge.scene import SceneCfg
+from roboforge.sim import SimCfg
+
+COMMAND = "object_pose"
+LIFT_HEIGHT = 0.04  # m above the ground: the cube (5 cm) counts as lifted
+
+
+def gripper_action() -> mdp.BinaryJointPositionActionCfg:
+    """Panda fingers: 4 cm open, closed on a negative action."""
+    return mdp.BinaryJointPositionActionCfg(
+        joint_names=["finger_joint.*"],
+        open_command_expr={"finger_joint.*": 0.04},
+        close_command_expr={"finger_joint.*": 0.0},
+    )
+
+
+def lift_env_cfg(
+    num_envs: int = 1024, play: bool = False, arm_action: ActionTermCfg | None = None
+) -> ManagerBasedRLEnvCfg:
+    """Lift task; `arm_action` replaces the default joint-position arm action (e.g. IK for scripted tests)."""
+    cube = RigidObjectCfg(
+        spawn=BuiltinSpawnCfg(builder=cube_spec), init_state=InitialStateCfg(pos=(0.5, 0.0, 0.025))
+    )
+    lifted = {"minimal_height": LIFT_HEIGHT}
+    return ManagerBasedRLEnvCfg(
+        scene=SceneCfg(
+            num_envs=32 if play else num_envs, entities={"robot": panda_cfg("position"), "cube": cube}
+        ),
+        sim=SimCfg(timestep=0.005, nconmax=64, njmax=256),
+        decimation=4,
+        episode_length_s=5.0,
+        actions={
+            "arm": arm_action or mdp.JointPositionActionCfg(joint_names=PANDA_ARM_JOINTS, scale=0.5),
+            "gripper": gripper_action(),
+        },
+        commands={
+            COMMAND: mdp.ObjectGoalCommandCfg(
+                body_name="tcp",
+                ranges=mdp.PoseRanges(pos_x=(0.4, 0.6), pos_y=(-0.25, 0.25), pos_z=(0.25, 0.5)),
+                resampling_time_range=(5.0, 5.0),
+                metric_window_s=1.0,
+            )
+        },
+        observations={
+            "policy": ObservationGroupCfg(
+                terms={
+                    "joint_pos": ObservationTermCfg(func=mdp.joint_pos_rel),
+                    "joint_vel": ObservationTermCfg(func=mdp.joint_vel_rel),
+                    "object_position": ObservationTermCfg(func=manipulation.object_position_b),
+                    "target_object_position": ObservationTermCfg(
+                        func=mdp.generated_commands, params={"command_name": COMMAND}
+                    ),
+                    "actions": ObservationTermCfg(func=mdp.last_action),
+                }
+            )
+        },
+        events={
+            "reset_cube": EventTermCfg(
+                func=mdp.reset_root_state_uniform,
+                mode="reset",
+                params={"asset_name": "cube", "pose_range": {"x": (-0.1, 0.1), "y": (-0.25, 0.25)}},
+            )
+        },
+        rewards={
+            "reaching_object": RewardTermCfg(
+                func=manipulation.object_ee_distance_tanh, weight=1.0, params={"std": 0.1, "ee_frame": "tcp"}
+            ),
+            "lifting_object": RewardTermCfg(func=manipulation.object_is_lifted, weight=15.0, params=lifted),
+            "object_goal_tracking": RewardTermCfg(
+                func=manipulation.object_goal_distance_tanh,
+                weight=16.0,
+                params={"std": 0.3, "command_name": COMMAND, **lifted},
+            ),
+            "object_goal_tracking_fine": RewardTermCfg(
+                func=manipulation.object_goal_distance_tanh,
+                weight=5.0,
+                params={"std": 0.05, "command_name": COMMAND, **lifted},
+            ),
+            "action_rate": RewardTermCfg(func=mdp.action_rate_l2, weight=-1.0e-4),
+            "joint_vel": RewardTermCfg(
+                func=mdp.joint_vel_l2, weight=-1.0e-4, params={"joint_names": PANDA_ARM_JOINTS}
+            ),
+        },
+        terminations={
+            "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
+            "object_dropping": TerminationTermCfg(
+                func=mdp.root_height_below, params={"minimum_height": -0.05, "asset_name": "cube"}
+            ),
+        },
+    )
