@@ -122,7 +122,9 @@ class Trainer:
         return self.iteration
 
     def _save(self, completed_iteration: int) -> Path:
-        self.last_checkpoint = save_checkpoint(self.run_dir, self.s.alg, completed_iteration)
+        """Write `model_<completed_iteration>.pt` unless that iteration is already saved."""
+        if self.last_checkpoint is None or self.last_checkpoint.name != f"model_{completed_iteration}.pt":
+            self.last_checkpoint = save_checkpoint(self.run_dir, self.s.alg, completed_iteration)
         return self.last_checkpoint
 
     def train(self) -> TrainResult:

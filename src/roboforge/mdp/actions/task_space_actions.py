@@ -91,6 +91,7 @@ class _TaskSpaceAction(ActionTerm):
         self.target_quat_b = torch.zeros(n, 4, device=env.device)
         self.target_quat_b[:, 0] = 1.0
         self.raw = torch.zeros(n, self.action_dim, device=env.device)
+        self.eye = torch.eye(self.pose_dims, device=env.device)
 
     def _root_pose(self) -> tuple[torch.Tensor, torch.Tensor]:
         data = self.entity.data
@@ -139,8 +140,7 @@ class DifferentialIKAction(_TaskSpaceAction):
             # dls: J^T (J J^T + l^2 I)^-1 e; pinv: the minimum-norm solution J^T (J J^T)^-1 e (a 1e-9
             # ridge keeps it finite at singularities). solve_ex has no host sync: CUDA-graph safe.
             ridge = self.cfg.damping**2 if self.cfg.ik_method == "dls" else 1e-9
-            eye = torch.eye(jac.shape[1], device=jac.device)
-            dq = jt @ torch.linalg.solve_ex(jac @ jt + ridge * eye, error.unsqueeze(-1))[0]
+            dq = jt @ torch.linalg.solve_ex(jac @ jt + ridge * self.eye, error.unsqueeze(-1))[0]
         else:
             dq = jt @ error.unsqueeze(-1)
         q = self.entity.data.joint_pos[:, self.joint_ids]
