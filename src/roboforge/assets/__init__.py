@@ -1,6 +1,11 @@
 """Asset configs, actuator models and model sources."""
 
-from roboforge.assets.actuators import ActuatorCfg, IdealPDActuatorCfg, ImplicitActuatorCfg
+from roboforge.assets.actuators import (
+    ActuatorCfg,
+    DCMotorActuatorCfg,
+    IdealPDActuatorCfg,
+    ImplicitActuatorCfg,
+)
 from roboforge.assets.articulation import ArticulationCfg, EntityCfg, InitialStateCfg, RigidObjectCfg
 from roboforge.assets.sources import AssetError, BuiltinSpawnCfg, FileSpawnCfg, MenagerieSpawnCfg
 
@@ -9,6 +14,7 @@ __all__ = [
     "ArticulationCfg",
     "AssetError",
     "BuiltinSpawnCfg",
+    "DCMotorActuatorCfg",
     "EntityCfg",
     "FileSpawnCfg",
     "IdealPDActuatorCfg",

@@ -5,6 +5,12 @@
   stiffness the group becomes a MuJoCo velocity actuator (kv = damping) tracking the velocity target.
 - `IdealPDActuatorCfg`: a MuJoCo motor; the torque `kp (q* - q) + kd (qd* - qd) + tau_ff`, clipped to
   the effort limit, is computed in torch every physics step. Control = torque.
+- `DCMotorActuatorCfg`: an ideal PD whose torque is also clipped to a DC motor's torque-speed envelope.
+
+Any group may delay its targets by a whole number of physics steps, drawn per world at reset
+(`delay_range`). Gains are per world (`ActuatorGroup.stiffness/damping`, `(num_envs, n)`), so domain
+randomization can scale them; an implicit group's gains act through the model fields
+`actuator_gainprm/biasprm` and the group's tensors mirror them.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ class ActuatorCfg:
     """Largest joint velocity target (rad/s or m/s) the actuator is asked for; None: unlimited."""
     armature: float | dict[str, float] | None = None
     """Reflected rotor inertia added to the joint; None keeps the model's."""
+    delay_range: tuple[int, int] = (0, 0)
+    """Targets reach the actuator this many physics steps late, drawn per world at reset (min, max)."""
 
 
 @dataclass(kw_only=True)
@@ -42,6 +50,19 @@ class ImplicitActuatorCfg(ActuatorCfg):
 @dataclass(kw_only=True)
 class IdealPDActuatorCfg(ActuatorCfg):
     """PD computed in torch each physics step, applied through a MuJoCo motor."""
+
+
+@dataclass(kw_only=True)
+class DCMotorActuatorCfg(IdealPDActuatorCfg):
+    """Ideal PD clipped to a DC motor's torque-speed envelope at the joint velocity qd.
+
+    The torque lies in `[max(-sat (1 + qd / vlim), -effort), min(sat (1 - qd / vlim), effort)]`, with the
+    upper bound kept >= 0 and the lower bound <= 0 (past the no-load speed the motor can only brake);
+    `sat` is `saturation_effort`, `vlim` is `velocity_limit` (None: no speed dependence).
+    """
+
+    saturation_effort: float | dict[str, float]
+    """Stall torque (N m) of the torque-speed line; the usable torque is also capped by `effort_limit`."""
 
 
 def resolve_joints(patterns: list[str], names: list[str], what: str) -> list[int]:
@@ -100,22 +121,97 @@ def add_actuators(spec: mujoco.MjSpec, cfg: ActuatorCfg, joint_names: list[str])
 
 
 class ActuatorGroup:
-    """Runtime of one actuator group: maps the entity's joint targets to controls each physics step."""
+    """Runtime of one actuator group: maps the entity's joint targets to controls each physics step.
+
+    `stiffness`/`damping` are per world `(num_envs, n)`; `default_stiffness/default_damping` `(n,)` are
+    the configured values. With a delay, a ring buffer keeps the last `max_delay + 1` targets.
+    """
 
     def __init__(
-        self, cfg: ActuatorCfg, joint_ids: list[int], joint_names: list[str], ctrl_ids: list[int], device
+        self,
+        cfg: ActuatorCfg,
+        joint_ids: list[int],
+        joint_names: list[str],
+        ctrl_ids: list[int],
+        device,
+        num_envs: int = 1,
     ):
         self.cfg = cfg
         self.implicit = isinstance(cfg, ImplicitActuatorCfg)
         self.velocity_mode = is_velocity_group(cfg)
         self.joint_names = joint_names
+        self.num_envs = num_envs
         self.joint_ids = torch.tensor(joint_ids, dtype=torch.long, device=device)
         self.ctrl_ids = torch.tensor(ctrl_ids, dtype=torch.long, device=device)
         tensor = lambda v, d: torch.tensor(per_joint(v, joint_names, d), device=device)  # noqa: E731
-        self.stiffness = tensor(cfg.stiffness, 0.0)
-        self.damping = tensor(cfg.damping, 0.0)
+        self.default_stiffness = tensor(cfg.stiffness, 0.0)
+        self.default_damping = tensor(cfg.damping, 0.0)
+        self.stiffness = self.default_stiffness.repeat(num_envs, 1)
+        self.damping = self.default_damping.repeat(num_envs, 1)
         self.effort_limit = tensor(cfg.effort_limit, float("inf"))
         self.velocity_limit = tensor(cfg.velocity_limit, float("inf"))
+        self.saturation_effort: torch.Tensor | None = None
+        # bounds kept as tensors so each physics step launches no kernel to build them
+        self._effort_low = -self.effort_limit
+        self._vel_low = -self.velocity_limit
+        self._clamps_vel = bool(torch.isfinite(self.velocity_limit).any())
+        if isinstance(cfg, DCMotorActuatorCfg):
+            if bool((self.velocity_limit <= 0).any()):
+                raise ValueError(f"DC motor {joint_names}: velocity_limit must be > 0 (or None).")
+            self.saturation_effort = tensor(cfg.saturation_effort, float("inf"))
+            self._neg_saturation = -self.saturation_effort
+            self._speed_slope = self.saturation_effort / self.velocity_limit  # N m per rad/s; 0 if no limit
+            self._zeros = torch.zeros_like(self.effort_limit)
+        self._init_delay(cfg.delay_range, len(joint_ids), device)
+
+    def _init_delay(self, delay_range: tuple[int, int], n: int, device) -> None:
+        lo, hi = delay_range
+        if not 0 <= lo <= hi:
+            raise ValueError(
+                f"delay_range must be (min, max) physics steps with 0 <= min <= max, got {delay_range}."
+            )
+        self.delay_range = (int(lo), int(hi))
+        self.max_delay = int(hi)
+        self.delay = torch.full((self.num_envs,), int(lo), dtype=torch.long, device=device)
+        if self.max_delay == 0:
+            return
+        width = n if self.implicit else 3 * n  # implicit groups delay only the target they track
+        self._history = torch.zeros(self.max_delay + 1, self.num_envs, width, device=device)  # newest first
+        self._world_ids = torch.arange(self.num_envs, device=device)
+
+    def reset(
+        self,
+        mask: torch.Tensor,
+        pos_target: torch.Tensor,
+        vel_target: torch.Tensor,
+        effort_target: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        """Draw new delays and fill the target history with the current targets, in the selected worlds."""
+        if self.max_delay == 0:
+            return
+        lo, hi = self.delay_range
+        drawn = torch.randint(lo, hi + 1, (self.num_envs,), device=self.delay.device, generator=generator)
+        self.delay[:] = torch.where(mask, drawn, self.delay)
+        current = torch.cat(self._targets(pos_target, vel_target, effort_target), 1)
+        self._history[:] = torch.where(mask[None, :, None], current[None], self._history)
+
+    def _targets(
+        self, pos_target: torch.Tensor, vel_target: torch.Tensor, effort_target: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """This group's columns of the targets it uses: (pos,) or (vel,) if implicit, else (pos, vel, effort)."""
+        j = self.joint_ids
+        if self.implicit:
+            return (vel_target[:, j],) if self.velocity_mode else (pos_target[:, j],)
+        return pos_target[:, j], vel_target[:, j], effort_target[:, j]
+
+    def _delayed(self, targets: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        """Push this physics step's targets into the history; return those of `delay` steps ago per world."""
+        width = targets[0].shape[1]
+        current = targets[0] if len(targets) == 1 else torch.cat(targets, 1)
+        self._history.copy_(torch.cat((current[None], self._history[:-1])))
+        past = self._history[self.delay, self._world_ids]
+        return past.split(width, dim=1)
 
     def compute(
         self,
@@ -126,15 +222,46 @@ class ActuatorGroup:
         effort_target: torch.Tensor,
     ) -> torch.Tensor:
         """Controls `(num_envs, n)` for this group's actuators from `(num_envs, num_joints)` tensors."""
-        j = self.joint_ids
+        targets: tuple[torch.Tensor, ...] = self._targets(pos_target, vel_target, effort_target)
+        if self.max_delay > 0:
+            targets = self._delayed(targets)
         if self.implicit:
-            if self.velocity_mode:
-                return vel_target[:, j].clamp(-self.velocity_limit, self.velocity_limit)
-            return pos_target[:, j]
-        qd_target = vel_target[:, j].clamp(-self.velocity_limit, self.velocity_limit)
-        torque = (
-            self.stiffness * (pos_target[:, j] - joint_pos[:, j])
-            + self.damping * (qd_target - joint_vel[:, j])
-            + effort_target[:, j]
-        )
-        return torque.clamp(-self.effort_limit, self.effort_limit)
+            return self._clamp_vel(targets[0]) if self.velocity_mode else targets[0]
+        pos_t, vel_t, effort_t = targets
+        j = self.joint_ids
+        qd = joint_vel[:, j]
+        torque = torch.addcmul(effort_t, self.stiffness, pos_t - joint_pos[:, j])
+        torque.addcmul_(self.damping, self._clamp_vel(vel_t) - qd)
+        if self.saturation_effort is None:
+            return torque.clamp_(self._effort_low, self.effort_limit)
+        low, high = self.torque_speed_bounds(qd)
+        return torque.clamp_(low, high)
+
+    def _clamp_vel(self, vel: torch.Tensor) -> torch.Tensor:
+        return vel.clamp(self._vel_low, self.velocity_limit) if self._clamps_vel else vel
+
+    def torque_speed_bounds(self, joint_vel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """DC motor: lowest and highest torque `(num_envs, n)` at the group's joint velocities."""
+        assert self.saturation_effort is not None, "torque_speed_bounds is for DC motor groups"
+        # sat (1 - qd / vlim) in [0, effort] and -sat (1 + qd / vlim) in [-effort, 0]
+        high = torch.addcmul(self.saturation_effort, self._speed_slope, joint_vel, value=-1.0)
+        low = torch.addcmul(self._neg_saturation, self._speed_slope, joint_vel, value=-1.0)
+        return low.clamp_(self._effort_low, self._zeros), high.clamp_(self._zeros, self.effort_limit)
+
+    def applied_effort(
+        self, joint_pos: torch.Tensor, joint_vel: torch.Tensor, ctrl: torch.Tensor
+    ) -> torch.Tensor:
+        """Joint torque `(num_envs, n)` the group applies, from the simulator's `ctrl (num_envs, nu)`.
+
+        Exact for motor groups (the control is the torque); for implicit groups it is the PD law
+        evaluated at the current state (MuJoCo evaluated it at the start of the last physics step).
+        """
+        ctrl = ctrl[:, self.ctrl_ids].float()
+        if not self.implicit:
+            return ctrl
+        j = self.joint_ids
+        if self.velocity_mode:
+            torque = self.damping * (ctrl - joint_vel[:, j])
+        else:
+            torque = self.stiffness * (ctrl - joint_pos[:, j]) - self.damping * joint_vel[:, j]
+        return torque.clamp(self._effort_low, self.effort_limit)

@@ -42,6 +42,16 @@ class ArticulationCfg:
     """Cancel gravity on every body of the robot (MuJoCo `gravcomp`), as torque-controlled arms do."""
     sites: dict[str, tuple[str, tuple[float, float, float]]] = field(default_factory=dict)
     """Extra frames {name: (body, offset in the body frame)}, e.g. a tool centre point."""
+    self_collisions: bool = True
+    """Let the robot's own links collide with each other; False keeps only contacts with other things
+    (ground, objects), which is cheaper and what locomotion tasks use."""
+    contact_priority: int = 0
+    """MuJoCo `priority` of the robot's colliding geoms. A contact takes the friction of its higher-priority
+    geom (equal priorities take the larger friction), so 1 makes the robot's own friction, and its
+    randomization, decide contacts with the ground."""
+    collision_geoms: list[str] | None = None
+    """Regexes (full match) of the geoms that collide, by geom name or, for unnamed geoms, body name;
+    the others become visual only. None keeps the model's collision geoms."""
 
 
 @dataclass(kw_only=True)

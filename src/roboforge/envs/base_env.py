@@ -69,6 +69,7 @@ class BaseRLEnv(gym.Env):
         """Default model state, then every entity's default root/joint state, in the selected worlds."""
         self.sim.reset(mask)
         self.scene.reset_to_default(mask)
+        self.scene.reset_sensors(mask)
 
     # --- episode statistics (device-side sums, read once per training iteration) ------------------
     def _accumulate(self, log: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:

@@ -75,6 +75,7 @@ class DirectRLEnv(BaseRLEnv):
             self._physics_substep()
         self.episode_length_buf += 1
         exploded = self._guard_exploded()
+        self.scene.update_sensors(self.step_dt)
         terminated, time_outs = self._get_dones()
         terminated = terminated | exploded
         time_outs = time_outs & ~exploded

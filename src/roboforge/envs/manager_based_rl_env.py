@@ -74,6 +74,7 @@ class ManagerBasedRLEnv(BaseRLEnv):
             self._physics_substep()
         self.episode_length_buf += 1
         exploded = self._guard_exploded()
+        self.scene.update_sensors(self.step_dt)
         dones = self.termination_manager.compute() | exploded
         terminated = self.termination_manager.terminated | exploded
         time_outs = self.termination_manager.time_outs & ~exploded

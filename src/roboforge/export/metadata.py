@@ -141,7 +141,7 @@ def robot_layout(entity: Any) -> dict[str, Any]:
             label = "implicit_velocity" if getattr(group, "velocity_mode", False) else "implicit"
         for k, j in enumerate(group.joint_ids.tolist()):
             kind[j] = label
-            kp[j], kd[j] = float(group.stiffness[k]), float(group.damping[k])
+            kp[j], kd[j] = float(group.default_stiffness[k]), float(group.default_damping[k])
             effort[j], velocity[j] = float(group.effort_limit[k]), float(group.velocity_limit[k])
     init = entity.cfg.init_state
     return {

@@ -35,17 +35,19 @@ def reset_root_state_uniform(
     velocity_range: dict[str, tuple[float, float]] | None = None,
     asset_name: str = "robot",
 ) -> None:
-    """Root pose = default + uniform offsets in x, y, z, roll, pitch, yaw; velocity uniform (floating bases)."""
+    """Root pose = env origin + default + uniform offsets in x, y, z, roll, pitch, yaw; velocity uniform.
+
+    Floating bases only. `scene.env_origins` is zero without a terrain, the world's patch origin with one.
+    """
     entity = env.scene[asset_name]
     n = env.num_envs
 
     def draw(ranges: dict[str, tuple[float, float]], keys: tuple[str, ...]) -> torch.Tensor:
-        lo = torch.tensor([ranges.get(k, (0.0, 0.0))[0] for k in keys], device=env.device)
-        hi = torch.tensor([ranges.get(k, (0.0, 0.0))[1] for k in keys], device=env.device)
+        lo, hi = range_bounds(env, ranges, keys)
         return sample_uniform(lo, hi, (n, len(keys)), env.device, env.rng)
 
     pose = draw(pose_range, ("x", "y", "z", "roll", "pitch", "yaw"))
-    pos = entity.default_root_pos + pose[:, :3]
+    pos = env.scene.env_origins + entity.default_root_pos + pose[:, :3]
     quat = quat_mul(entity.default_root_quat, quat_from_euler_xyz(pose[:, 3], pose[:, 4], pose[:, 5]))
     vel = draw(velocity_range or {}, ("x", "y", "z", "roll", "pitch", "yaw"))
     entity.write_root_state(pos, quat, vel[:, :3], vel[:, 3:], env_mask)
@@ -84,3 +86,16 @@ def _model_field_defaults(env, field: str, view: torch.Tensor) -> torch.Tensor:
     if field not in cache:
         cache[field] = view.clone()
     return cache[field]
+
+
+def range_bounds(
+    env, ranges: dict[str, tuple[float, float]], keys: tuple[str, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lower and upper bounds `(len(keys),)` on the env's device, built once per ranges (no copy per step)."""
+    cache = env.__dict__.setdefault("_range_bounds", {})
+    key = (tuple(sorted(ranges.items())), keys)
+    if key not in cache:
+        lo = torch.tensor([ranges.get(k, (0.0, 0.0))[0] for k in keys], device=env.device)
+        hi = torch.tensor([ranges.get(k, (0.0, 0.0))[1] for k in keys], device=env.device)
+        cache[key] = (lo, hi)
+    return cache[key]

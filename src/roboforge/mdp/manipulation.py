@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from roboforge.utils.math import quat_apply, quat_apply_inverse
+from roboforge.mdp.commands.stack_command import within_stack_tolerance
+from roboforge.utils.math import quat_apply, quat_apply_inverse, sample_uniform
 
 
 def object_position_b(env, object_name: str = "cube", robot_name: str = "robot") -> torch.Tensor:
@@ -34,12 +35,72 @@ def object_goal_distance_tanh(
     command_name: str,
     object_name: str = "cube",
     robot_name: str = "robot",
+    height_offset: float = 0.0,
 ) -> torch.Tensor:
-    """(1 - tanh(distance(object, goal) / std)) while the object is lifted."""
-    robot = env.scene[robot_name].data
-    goal_w = robot.root_pos_w + quat_apply(
-        robot.root_quat_w, env.command_manager.get_command(command_name)[:, :3]
-    )
+    """(1 - tanh(distance(object, goal raised by `height_offset` m in world z) / std)) while the object is lifted."""
+    goal_w = goal_position_w(env, command_name, robot_name)
+    goal_w[:, 2] += height_offset
     obj = env.scene[object_name].data.root_pos_w
     lifted = (obj[:, 2] > minimal_height).float()
     return lifted * (1.0 - torch.tanh((goal_w - obj).norm(dim=-1) / std))
+
+
+def goal_position_w(env, command_name: str, robot_name: str = "robot") -> torch.Tensor:
+    """World position `(N, 3)` of a command whose first three entries are a position in the robot's root frame."""
+    robot = env.scene[robot_name].data
+    return robot.root_pos_w + quat_apply(
+        robot.root_quat_w, env.command_manager.get_command(command_name)[:, :3]
+    )
+
+
+def object_stacked(
+    env,
+    command_name: str,
+    xy_threshold: float,
+    z_threshold: float,
+    object_name: str = "cube_a",
+    robot_name: str = "robot",
+) -> torch.Tensor:
+    """1 while the object is within the xy / z tolerances (m) of the stacked position commanded by `command_name`."""
+    error_w = env.scene[object_name].data.root_pos_w - goal_position_w(env, command_name, robot_name)
+    return within_stack_tolerance(error_w, xy_threshold, z_threshold).float()
+
+
+def object_stacked_gripper_open(
+    env,
+    command_name: str,
+    xy_threshold: float,
+    z_threshold: float,
+    holding_joint_pos: float,
+    open_joint_pos: float,
+    finger_joints: tuple[str, ...] = ("finger_joint.*",),
+    object_name: str = "cube_a",
+    robot_name: str = "robot",
+) -> torch.Tensor:
+    """While the object is stacked: finger opening, 0 at `holding_joint_pos` (closed on the object) .. 1 at
+    `open_joint_pos`; rewards letting go."""
+    robot = env.scene[robot_name]
+    fingers = robot.data.joint_pos[:, robot.joint_index(list(finger_joints))].mean(dim=-1)
+    opening = ((fingers - holding_joint_pos) / (open_joint_pos - holding_joint_pos)).clamp(0.0, 1.0)
+    return opening * object_stacked(env, command_name, xy_threshold, z_threshold, object_name, robot_name)
+
+
+def reset_object_beside(
+    env,
+    env_mask: torch.Tensor,
+    asset_name: str,
+    anchor_name: str,
+    offset_x: tuple[float, float],
+    offset_y: tuple[float, float],
+) -> None:
+    """Event: put the object at its default height and pose, at the anchor's (already reset) xy plus
+    (dx, ±dy), dx and |dy| uniform in the ranges (m) and the side drawn per world; a minimal |dy|
+    larger than both objects' half diagonals keeps them apart."""
+    obj, n, dev = env.scene[asset_name], env.num_envs, env.device
+    u = sample_uniform(0.0, 1.0, (n, 3), dev, env.rng)
+    dx = offset_x[0] + (offset_x[1] - offset_x[0]) * u[:, 0]
+    dy = (offset_y[0] + (offset_y[1] - offset_y[0]) * u[:, 1]) * torch.where(u[:, 2] < 0.5, -1.0, 1.0)
+    pos = obj.default_root_pos.clone()
+    pos[:, :2] = env.scene[anchor_name].data.root_pos_w[:, :2] + torch.stack((dx, dy), 1)
+    zeros = torch.zeros(n, 3, device=dev)
+    obj.write_root_state(pos, obj.default_root_quat, zeros, zeros, env_mask)

@@ -68,3 +68,15 @@ def ee_quat_b(env, body_name: str, asset_name: str = "robot") -> torch.Tensor:
     """End-effector orientation in the robot's root frame, real part non-negative."""
     entity = env.scene[asset_name]
     return quat_unique(entity.frame_pose_b(entity.find_frame(body_name))[1])
+
+
+def contact_states(env, sensor_name: str) -> torch.Tensor:
+    """1 where a contact sensor's body or geom touches something, else 0 `(num_envs, n)` (e.g. feet)."""
+    return env.scene.sensors[sensor_name].data.in_contact.float()
+
+
+def base_height(env, asset_name: str = "robot") -> torch.Tensor:
+    """Root height (m) above the terrain under it `(num_envs, 1)` (a privileged, critic-only signal)."""
+    root_pos_w = env.scene[asset_name].data.root_pos_w
+    ground = env.scene.terrain.height_at(root_pos_w[:, :2]) if env.scene.terrain is not None else 0.0
+    return (root_pos_w[:, 2] - ground)[:, None]

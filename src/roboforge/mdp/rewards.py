@@ -71,3 +71,10 @@ def orientation_command_error(
     """Angle (rad) between the end-effector orientation and the commanded one."""
     _, quat_b, command = _ee_and_command_b(env, command_name, body_name, asset_name)
     return quat_error_angle(command[:, 3:7], quat_b)
+
+
+def joint_deviation_l1(env, asset_name: str = "robot", joint_names: list[str] | None = None) -> torch.Tensor:
+    """Sum of |joint position - default| (rad) over the selected joints (keeps e.g. arms and hips near default)."""
+    entity = env.scene[asset_name]
+    idx = entity.joint_index(joint_names)
+    return torch.sum(torch.abs(entity.data.joint_pos[:, idx] - entity.default_joint_pos[:, idx]), dim=1)

@@ -204,7 +204,9 @@ class Entity:
             names = [self.joint_names[i] for i in ids]
             claimed.update(names)
             ctrl_ids = [model.actuator(f"{prefix}{n}").id for n in names]
-            self.actuator_groups.append(ActuatorGroup(group_cfg, ids, names, ctrl_ids, self.device))
+            self.actuator_groups.append(
+                ActuatorGroup(group_cfg, ids, names, ctrl_ids, self.device, num_envs=self.num_envs)
+            )
 
     # lookups ---------------------------------------------------------------------------------
     def find_joints(self, patterns: list[str] | str) -> tuple[list[int], list[str]]:
@@ -292,6 +294,8 @@ class Entity:
         self.joint_pos_target[:] = torch.where(m, self.default_joint_pos, self.joint_pos_target)
         self.joint_vel_target.masked_fill_(m, 0.0)
         self.joint_effort_target.masked_fill_(m, 0.0)
+        for group in self.actuator_groups:  # new action delays; delayed targets start at the defaults
+            group.reset(mask, self.joint_pos_target, self.joint_vel_target, self.joint_effort_target)
 
     def apply_actuators(self) -> None:
         """Write this entity's actuator controls from its joint targets (once per physics step)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import mujoco
@@ -11,7 +12,16 @@ import torch
 from roboforge.assets.actuators import add_actuators, resolve_joints
 from roboforge.assets.articulation import ArticulationCfg, EntityCfg
 from roboforge.scene.entity import Entity
+from roboforge.sensors.base import Sensor, SensorCfg
 from roboforge.sim.simulator import Simulator
+from roboforge.terrains.generator import GeneratedTerrain
+from roboforge.terrains.terrain import (
+    Terrain,
+    TerrainCfg,
+    add_terrain_geom,
+    build_terrain,
+    terrain_arena_bytes,
+)
 
 TRACK_PREFIX = "_rf_"  # sensors the scene adds to track body poses and velocities
 
@@ -23,14 +33,17 @@ class SceneCfg:
     num_envs: int = 1
     """Number of parallel worlds."""
     env_spacing: float = 2.0
-    """Distance (m) between env origins on a grid (`scene.env_origins`, for terrain layouts and display;
-    entities start at their `init_state` in every world)."""
+    """Distance (m) between worlds when they are shown side by side (`grid_origins`; display only)."""
     ground: bool = True
-    """Add a ground plane at z = 0."""
+    """Add a ground plane at z = 0 (ignored when `terrain` is set)."""
+    terrain: TerrainCfg | None = None
+    """Ground made by a terrain config (plane or generated height field); replaces `ground`."""
     light: bool = True
     """Add a directional light."""
     entities: dict[str, EntityCfg] = field(default_factory=dict)
     """Entities by name; a name prefixes its joints, bodies and actuators ('robot/elbow')."""
+    sensors: dict[str, SensorCfg] = field(default_factory=dict)
+    """Sensors by name (contact, IMU), mounted on the entities."""
 
 
 class Scene:
@@ -40,12 +53,20 @@ class Scene:
         if cfg.num_envs < 1:
             raise ValueError(f"scene.num_envs must be >= 1, got {cfg.num_envs}.")
         self.cfg = cfg
-        self.spec = build_spec(cfg)
+        self.generated_terrain = build_terrain(cfg.terrain)
+        self.spec = build_spec(cfg, self.generated_terrain)
         try:
             self.model = self.spec.compile()
+            memory = terrain_arena_bytes(self.model)  # room for NaN worlds colliding with every tile
+            if memory is not None:
+                self.spec.memory = memory
+                self.model = self.spec.compile()
         except Exception as err:
             raise ValueError(f"The scene does not compile: {err}") from err
         self.entities: dict[str, Entity] = {}
+        self.sensors: dict[str, Sensor] = {}
+        self.terrain: Terrain | None = None
+        # Where each world's robot stands `(num_envs, 3)`: zeros, or its terrain patch's origin (bind).
         self.env_origins = torch.zeros(cfg.num_envs, 3)
 
     @property
@@ -53,9 +74,13 @@ class Scene:
         return self.cfg.num_envs
 
     def bind(self, sim: Simulator) -> None:
-        """Create the entities' index tensors and data views on `sim`."""
-        self.env_origins = grid_origins(self.num_envs, self.cfg.env_spacing, sim.device)
+        """Create the terrain's and the entities' tensors and data views on `sim`."""
+        self.terrain = Terrain(
+            self.cfg.terrain, self.generated_terrain, self.model, self.num_envs, sim.device
+        )
+        self.env_origins = self.terrain.env_origins  # the same tensor: the terrain curriculum moves it
         self.entities = {name: Entity(name, cfg, self.model, sim) for name, cfg in self.cfg.entities.items()}
+        self.sensors = {name: cfg.build(name, self, sim) for name, cfg in self.cfg.sensors.items()}
 
     def __getitem__(self, name: str) -> Entity:
         if name not in self.entities:
@@ -67,6 +92,16 @@ class Scene:
         for entity in self.entities.values():
             entity.reset_to_default(mask)
 
+    def update_sensors(self, dt: float) -> None:
+        """Refresh every sensor from the latest physics state (once per env step)."""
+        for sensor in self.sensors.values():
+            sensor.update(dt)
+
+    def reset_sensors(self, mask: torch.Tensor) -> None:
+        """Clear the sensors' per-episode buffers in the worlds selected by `mask`."""
+        for sensor in self.sensors.values():
+            sensor.reset(mask)
+
     def apply_actuators(self) -> None:
         """Turn every entity's joint targets into controls (call once per physics step)."""
         for entity in self.entities.values():
@@ -74,7 +109,7 @@ class Scene:
 
 
 def grid_origins(num_envs: int, spacing: float, device) -> torch.Tensor:
-    """Env origins `(num_envs, 3)` on a square grid centred at the world origin."""
+    """Display positions `(num_envs, 3)` of the worlds on a square grid centred at the world origin."""
     cols = math.ceil(math.sqrt(num_envs))
     idx = torch.arange(num_envs, device=device)
     rows_f, cols_f = (idx // cols).float(), (idx % cols).float()
@@ -84,11 +119,13 @@ def grid_origins(num_envs: int, spacing: float, device) -> torch.Tensor:
     return origins
 
 
-def build_spec(cfg: SceneCfg) -> mujoco.MjSpec:
-    """One MjSpec with the ground, light and every entity attached under its name prefix."""
+def build_spec(cfg: SceneCfg, generated_terrain: GeneratedTerrain | None = None) -> mujoco.MjSpec:
+    """One MjSpec with the ground (or terrain), light and every entity attached under its name prefix."""
     spec = mujoco.MjSpec()
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
-    if cfg.ground:
+    if cfg.terrain is not None:
+        add_terrain_geom(spec, cfg.terrain, generated_terrain)
+    elif cfg.ground:
         spec.worldbody.add_geom(name="ground", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.05])
     if cfg.light:
         spec.worldbody.add_light(
@@ -106,6 +143,13 @@ def build_spec(cfg: SceneCfg) -> mujoco.MjSpec:
             else spec.worldbody.add_frame(pos=list(init.pos), quat=list(init.rot))
         )
         spec.attach(child, prefix=f"{name}/", frame=frame)
+    for name, sensor_cfg in cfg.sensors.items():
+        if sensor_cfg.entity_name not in cfg.entities:
+            raise ValueError(
+                f"Sensor {name!r} is mounted on entity {sensor_cfg.entity_name!r}, which the scene lacks. "
+                f"Entities: {', '.join(cfg.entities)}."
+            )
+        sensor_cfg.add_to_spec(spec, name)
     return spec
 
 
@@ -124,6 +168,37 @@ def _exclude_base_contacts(spec: mujoco.MjSpec) -> None:
             welded.add(body.name)
         if parent.name != spec.worldbody.name and parent.name and body.name:
             spec.add_exclude(bodyname1=parent.name, bodyname2=body.name)
+
+
+ROBOT_CONTYPE = 2  # a robot without self-collisions: collides with conaffinity-1 geoms (ground), not itself
+
+
+def _filter_collisions(spec: mujoco.MjSpec, cfg: ArticulationCfg) -> None:
+    """Apply `collision_geoms` (others become visual) and `self_collisions=False` to the entity's geoms."""
+    colliding = [g for g in spec.geoms if g.contype or g.conaffinity]
+    if cfg.collision_geoms is not None:
+        keep = [g for g in colliding if _geom_matches(g, cfg.collision_geoms)]
+        if not keep:
+            names = sorted({g.name or g.parent.name for g in colliding})
+            raise ValueError(
+                f"collision_geoms {cfg.collision_geoms} match no colliding geom (by geom or body name). "
+                f"Available: {', '.join(names)}."
+            )
+        kept = {id(g) for g in keep}
+        for geom in colliding:
+            if id(geom) not in kept:
+                geom.contype, geom.conaffinity = 0, 0
+        colliding = keep
+    if not cfg.self_collisions:
+        for geom in colliding:
+            geom.contype, geom.conaffinity = ROBOT_CONTYPE, 1
+    for geom in colliding:
+        geom.priority = max(geom.priority, cfg.contact_priority)
+
+
+def _geom_matches(geom, patterns: list[str]) -> bool:
+    name = geom.name or geom.parent.name
+    return any(re.fullmatch(p, name) for p in patterns)
 
 
 def _is_floating(spec: mujoco.MjSpec) -> bool:
@@ -174,6 +249,7 @@ def entity_spec(name: str, cfg: EntityCfg) -> mujoco.MjSpec:
                     f"Entity {name!r}: site {site_name!r} names a body {body_name!r} the model lacks."
                 )
             body.add_site(name=site_name, pos=list(offset))
+        _filter_collisions(spec, cfg)
         if cfg.gravity_compensation:
             for body in spec.bodies[1:]:
                 body.gravcomp = 1.0

@@ -103,3 +103,21 @@ def axis_angle_from_quat(q: torch.Tensor) -> torch.Tensor:
 def quat_error_rotvec(target: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
     """Rotation vector `(..., 3)` that turns `current` into `target` (world frame): log(target * current^-1)."""
     return axis_angle_from_quat(quat_mul(target, quat_conjugate(current)))
+
+
+def wrap_to_pi(angle: torch.Tensor) -> torch.Tensor:
+    """Angles wrapped to [-pi, pi)."""
+    return torch.remainder(angle + torch.pi, 2.0 * torch.pi) - torch.pi
+
+
+def yaw_from_quat(q: torch.Tensor) -> torch.Tensor:
+    """Heading (rad) of quaternions `(..., 4)`: the angle of the rotated x axis in the world xy plane."""
+    w, x, y, z = q.unbind(-1)
+    return torch.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def quat_yaw_only(q: torch.Tensor) -> torch.Tensor:
+    """The pure rotation about world z `(..., 4)` with the same heading as `q` (roll and pitch removed)."""
+    half = 0.5 * yaw_from_quat(q)
+    zero = torch.zeros_like(half)
+    return torch.stack((torch.cos(half), zero, zero, torch.sin(half)), dim=-1)

@@ -27,16 +27,32 @@ PANDA_ARM_JOINTS = ["joint[1-7]"]
 
 def panda_cfg(drive: ArmDrive = "position", hand: bool = True) -> ArticulationCfg:
     """Panda arm (joints 1-4: 87 N m, 2.175 rad/s; 5-7: 12 N m, 2.61 rad/s) and its two-finger hand."""
-    limits = {
-        "effort_limit": {"joint[1-4]": 87.0, "joint[5-7]": 12.0},
-        "velocity_limit": {"joint[1-4]": 2.175, "joint[5-7]": 2.61},
-    }
+    effort = {"joint[1-4]": 87.0, "joint[5-7]": 12.0}
+    velocity = {"joint[1-4]": 2.175, "joint[5-7]": 2.61}
     if drive == "position":
-        arm = ImplicitActuatorCfg(joint_names_expr=PANDA_ARM_JOINTS, stiffness=400.0, damping=80.0, **limits)
+        arm = ImplicitActuatorCfg(
+            joint_names_expr=PANDA_ARM_JOINTS,
+            stiffness=400.0,
+            damping=80.0,
+            effort_limit=effort,
+            velocity_limit=velocity,
+        )
     elif drive == "velocity":
-        arm = ImplicitActuatorCfg(joint_names_expr=PANDA_ARM_JOINTS, stiffness=0.0, damping=40.0, **limits)
+        arm = ImplicitActuatorCfg(
+            joint_names_expr=PANDA_ARM_JOINTS,
+            stiffness=0.0,
+            damping=40.0,
+            effort_limit=effort,
+            velocity_limit=velocity,
+        )
     else:
-        arm = IdealPDActuatorCfg(joint_names_expr=PANDA_ARM_JOINTS, stiffness=0.0, damping=2.0, **limits)
+        arm = IdealPDActuatorCfg(
+            joint_names_expr=PANDA_ARM_JOINTS,
+            stiffness=0.0,
+            damping=2.0,
+            effort_limit=effort,
+            velocity_limit=velocity,
+        )
     actuators: dict[str, ActuatorCfg] = {"arm": arm}
     joint_pos = dict(PANDA_DEFAULT_JOINT_POS)
     if hand:

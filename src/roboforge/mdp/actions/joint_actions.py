@@ -64,6 +64,7 @@ class JointAction(ActionTerm):
         self.scale = torch.tensor(per_joint(cfg.scale, self.joint_names, 1.0), device=env.device)
         offset = torch.full((env.num_envs, self.action_dim), cfg.offset, device=env.device)
         self.offset = offset + self.entity.default_joint_pos[:, self.joint_ids] if default_offset else offset
+        self.offset_follows_defaults = default_offset  # randomize_joint_default_offsets moves it
         self.processed = torch.zeros(env.num_envs, self.action_dim, device=env.device)
 
     def process(self, actions: torch.Tensor) -> None:

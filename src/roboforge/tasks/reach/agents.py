@@ -7,6 +7,10 @@ from roboforge.rl.runner_cfg import RslRlModelCfg, RslRlPpoAlgorithmCfg, RslRlPp
 # Initial action noise per control mode: modes whose actions integrate (velocities, torques) or are
 # absolute poses start calmer, so early exploration does not throw the arm around.
 INIT_NOISE_STD = {"joint_pos": 1.0, "joint_vel": 0.5, "effort": 0.5, "ik_rel": 1.0, "ik_abs": 0.3, "osc": 0.3}
+# Velocity actions move the arm only through their integral, so the reward barely resists wider noise and
+# the entropy bonus alone grew the std from 0.5 to 2.7 in 400 iterations (the GPU run's value loss then
+# overflowed): no entropy bonus there.
+ENTROPY_COEF = {"joint_vel": 0.0}
 
 
 def reach_ppo_cfg(
@@ -21,5 +25,7 @@ def reach_ppo_cfg(
         experiment_name="reach",
         actor=RslRlModelCfg(hidden_dims=[64, 64], init_noise_std=INIT_NOISE_STD[control], **rnn),
         critic=RslRlModelCfg(hidden_dims=[64, 64], **rnn),
-        algorithm=RslRlPpoAlgorithmCfg(learning_rate=1.0e-3, entropy_coef=0.01, num_mini_batches=4),
+        algorithm=RslRlPpoAlgorithmCfg(
+            learning_rate=1.0e-3, entropy_coef=ENTROPY_COEF.get(control, 0.01), num_mini_batches=4
+        ),
     )

@@ -1,0 +1,25 @@
+"""Curriculum terms `(env, env_mask, **params)`: run at reset on the worlds ending an episode."""
+
+from __future__ import annotations
+
+import torch
+
+
+def terrain_levels_vel(
+    env, env_mask: torch.Tensor, asset_name: str = "robot", command_name: str = "base_velocity"
+) -> torch.Tensor:
+    """Terrain level up when the robot walked off its patch, down when it covered under half the
+    distance its velocity command asked for; returns the mean level over all worlds.
+
+    Worlds reset before their first step (episode length 0) keep their level.
+    """
+    terrain = env.scene.terrain
+    root_pos_w = env.scene[asset_name].data.root_pos_w
+    walked = torch.linalg.norm(root_pos_w[:, :2] - env.scene.env_origins[:, :2], dim=1)
+    move_up = walked > min(terrain.patch_size) / 2
+    command = env.command_manager.get_command(command_name)
+    asked = torch.linalg.norm(command[:, :2], dim=1) * env.max_episode_length_s * 0.5
+    move_down = (walked < asked) & ~move_up
+    ran = env_mask & (env.episode_length_buf > 0)
+    terrain.update_env_origins(ran, move_up, move_down, generator=env.rng)
+    return terrain.terrain_levels.float().mean()

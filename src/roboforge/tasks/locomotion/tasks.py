@@ -1,0 +1,20 @@
+"""Env and agent config factories of every registered velocity task (entry points for the registry)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from roboforge.tasks.locomotion.agents import velocity_ppo_cfg
+from roboforge.tasks.locomotion.robots import G1, GO1, H1
+from roboforge.tasks.locomotion.velocity_env_cfg import velocity_env_cfg
+
+velocity_flat_go1 = partial(velocity_env_cfg, GO1, False)
+velocity_rough_go1 = partial(velocity_env_cfg, GO1, True)
+velocity_flat_g1 = partial(velocity_env_cfg, G1, False)
+velocity_rough_g1 = partial(velocity_env_cfg, G1, True)
+velocity_flat_h1 = partial(velocity_env_cfg, H1, False)
+
+ppo_flat_go1 = partial(velocity_ppo_cfg, 1000, (128, 128, 128))
+ppo_rough_go1 = partial(velocity_ppo_cfg, 1500)
+ppo_flat_humanoid = partial(velocity_ppo_cfg, 1500, (256, 128, 128))
+ppo_rough_humanoid = partial(velocity_ppo_cfg, 3000)

@@ -1,0 +1,251 @@
+"""Velocity tracking: a legged robot follows (v_x, v_y, yaw rate) commands on flat or rough terrain.
+
+The policy sees noisy proprioception, the command and its last action (plus a height scan on rough
+terrain); the critic sees the same without noise plus privileged signals: foot contacts, base height
+above the terrain and the height scan (asymmetric actor-critic).
+"""
+
+from __future__ import annotations
+
+import math
+
+from roboforge import mdp
+from roboforge.envs.env_cfg import ManagerBasedRLEnvCfg
+from roboforge.managers import (
+    CurriculumTermCfg,
+    EventTermCfg,
+    ObservationGroupCfg,
+    ObservationTermCfg,
+    RewardTermCfg,
+    TerminationTermCfg,
+    UniformNoiseCfg,
+)
+from roboforge.mdp import locomotion, randomization
+from roboforge.mdp.locomotion import JointAccL2
+from roboforge.scene import SceneCfg
+from roboforge.sensors import ContactSensorCfg, SensorCfg
+from roboforge.sim import SimCfg
+from roboforge.tasks.locomotion.robots import LeggedRobot
+from roboforge.terrains.presets import rough_terrain_cfg
+
+COMMAND = "base_velocity"
+FEET = "feet_contact"
+BODY = "body_contact"
+
+
+def noise(magnitude: float) -> UniformNoiseCfg:
+    return UniformNoiseCfg(n_min=-magnitude, n_max=magnitude)
+
+
+def velocity_env_cfg(
+    robot: LeggedRobot, rough: bool = False, num_envs: int = 4096, play: bool = False
+) -> ManagerBasedRLEnvCfg:
+    """The velocity task for `robot`; `rough` adds the terrain generator, curriculum and height scan."""
+    sensors: dict[str, SensorCfg] = {
+        FEET: robot.feet,
+        BODY: ContactSensorCfg(
+            body_names=robot.base_contact_bodies + robot.undesired_contact_bodies, track_air_time=False
+        ),
+    }
+    terrain = rough_terrain_cfg(max_init_terrain_level=None if play else 5) if rough else None
+    return ManagerBasedRLEnvCfg(
+        scene=SceneCfg(
+            num_envs=32 if play else num_envs,
+            entities={"robot": robot.articulation()},
+            sensors=sensors,
+            terrain=terrain,
+        ),
+        sim=SimCfg(
+            timestep=0.005,
+            iterations=10,
+            ls_iterations=20,
+            # height-field cells each add contacts: a Go1 on rough terrain overflowed 32 per world
+            nconmax=robot.nconmax * (3 if rough else 1),
+            njmax=robot.njmax * (3 if rough else 1),
+        ),
+        decimation=4,
+        episode_length_s=20.0,
+        actions={"joint_pos": mdp.JointPositionActionCfg(joint_names=[".*"], scale=0.25)},
+        commands={COMMAND: _velocity_command(robot)},
+        observations=_observations(rough),
+        events=_events(robot),
+        rewards=_rewards(robot, rough),
+        terminations={
+            "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
+            "base_contact": TerminationTermCfg(
+                func=locomotion.illegal_contact,
+                params={"sensor_name": BODY, "threshold": 1.0, "body_names": robot.base_contact_bodies},
+            ),
+            "bad_orientation": TerminationTermCfg(
+                func=locomotion.bad_orientation, params={"limit_angle": 1.0}
+            ),
+        },
+        curriculum=(
+            {
+                "terrain_levels": CurriculumTermCfg(
+                    func=mdp.terrain_levels_vel, params={"command_name": COMMAND}
+                )
+            }
+            if rough
+            else {}
+        ),
+    )
+
+
+def _velocity_command(robot: LeggedRobot) -> mdp.UniformVelocityCommandCfg:
+    return mdp.UniformVelocityCommandCfg(
+        resampling_time_range=(10.0, 10.0),
+        rel_standing_envs=0.02,
+        rel_heading_envs=1.0,
+        heading_command=True,
+        heading_control_stiffness=0.5,
+        ranges=mdp.VelocityRanges(
+            lin_vel_x=robot.lin_vel_x,
+            lin_vel_y=robot.lin_vel_y,
+            ang_vel_z=robot.ang_vel_z,
+            heading=(-math.pi, math.pi),
+        ),
+    )
+
+
+def _proprioception(noisy: bool) -> dict[str, ObservationTermCfg]:
+    def term(func, magnitude: float, **params) -> ObservationTermCfg:
+        return ObservationTermCfg(func=func, noise=noise(magnitude) if noisy else None, params=params)
+
+    return {
+        "base_lin_vel": term(mdp.base_lin_vel_b, 0.1),
+        "base_ang_vel": term(mdp.base_ang_vel_b, 0.2),
+        "projected_gravity": term(mdp.projected_gravity_b, 0.05),
+        "velocity_commands": ObservationTermCfg(
+            func=mdp.generated_commands, params={"command_name": COMMAND}
+        ),
+        "joint_pos": term(mdp.joint_pos_rel, 0.01),
+        "joint_vel": term(mdp.joint_vel_rel, 1.5),
+        "actions": ObservationTermCfg(func=mdp.last_action),
+    }
+
+
+def _observations(rough: bool) -> dict[str, ObservationGroupCfg]:
+    height_scan = {"func": mdp.height_scan, "clip": (-1.0, 1.0)}
+    policy = _proprioception(noisy=True)
+    critic = _proprioception(noisy=False)
+    if rough:
+        policy["height_scan"] = ObservationTermCfg(**height_scan, noise=noise(0.1))
+    critic["height_scan"] = ObservationTermCfg(**height_scan)
+    critic["feet_contact"] = ObservationTermCfg(func=mdp.contact_states, params={"sensor_name": FEET})
+    critic["base_height"] = ObservationTermCfg(func=mdp.base_height)
+    return {
+        "policy": ObservationGroupCfg(terms=policy, enable_corruption=True),
+        "critic": ObservationGroupCfg(terms=critic),
+    }
+
+
+def _events(robot: LeggedRobot) -> dict[str, EventTermCfg]:
+    return {
+        # startup: one draw per world for the whole run
+        "physics_material": EventTermCfg(
+            func=randomization.randomize_friction, mode="startup", params={"friction_range": (0.4, 1.2)}
+        ),
+        "add_base_mass": EventTermCfg(
+            func=randomization.add_base_mass,
+            mode="startup",
+            params={"mass_range": robot.add_base_mass, "body_names": [robot.base_body]},
+        ),
+        "base_com": EventTermCfg(
+            func=randomization.randomize_com,
+            mode="startup",
+            params={
+                "com_range": {"x": (-0.03, 0.03), "y": (-0.03, 0.03), "z": (-0.02, 0.02)},
+                "body_names": [robot.base_body],
+            },
+        ),
+        "actuator_gains": EventTermCfg(
+            func=randomization.randomize_actuator_gains,
+            mode="startup",
+            params={"stiffness_range": (0.9, 1.1), "damping_range": (0.9, 1.1)},
+        ),
+        # reset
+        "reset_base": EventTermCfg(
+            func=mdp.reset_root_state_uniform,
+            mode="reset",
+            params={
+                "pose_range": {"x": (-0.5, 0.5), "y": (-0.5, 0.5), "yaw": (-math.pi, math.pi)},
+                "velocity_range": {k: (-0.5, 0.5) for k in ("x", "y", "z", "roll", "pitch", "yaw")},
+            },
+        ),
+        "reset_robot_joints": EventTermCfg(
+            func=mdp.reset_joints_by_offset,
+            mode="reset",
+            params={"position_range": (-0.1, 0.1), "velocity_range": (0.0, 0.0)},
+        ),
+        # interval
+        "push_robot": EventTermCfg(
+            func=randomization.push_by_setting_velocity,
+            mode="interval",
+            interval_range_s=(10.0, 15.0),
+            params={"velocity_range": {"x": (-0.5, 0.5), "y": (-0.5, 0.5)}},
+        ),
+    }
+
+
+def _rewards(robot: LeggedRobot, rough: bool) -> dict[str, RewardTermCfg]:
+    cmd = {"command_name": COMMAND}
+    legs = {"joint_names": robot.leg_joints}
+    rewards = {
+        "action_rate_l2": RewardTermCfg(func=mdp.action_rate_l2, weight=-0.01),
+        "ang_vel_xy_l2": RewardTermCfg(func=locomotion.ang_vel_xy_l2, weight=-0.05),
+        "dof_pos_limits": RewardTermCfg(func=locomotion.joint_pos_limits, weight=-1.0),
+    }
+    if robot.biped:
+        rewards |= {
+            "track_lin_vel_xy_exp": RewardTermCfg(
+                func=locomotion.track_lin_vel_xy_yaw_frame_exp, weight=1.0, params={"std": 0.5, **cmd}
+            ),
+            "track_ang_vel_z_exp": RewardTermCfg(
+                func=locomotion.track_ang_vel_z_world_exp, weight=2.0, params={"std": 0.5, **cmd}
+            ),
+            "termination_penalty": RewardTermCfg(func=mdp.is_terminated, weight=-200.0),
+            "feet_air_time": RewardTermCfg(
+                func=locomotion.feet_air_time_positive_biped,
+                weight=0.25,
+                params={"sensor_name": FEET, "threshold": 0.4, **cmd},
+            ),
+            "feet_slide": RewardTermCfg(
+                func=locomotion.feet_slide, weight=-0.1, params={"sensor_name": FEET}
+            ),
+            "flat_orientation_l2": RewardTermCfg(func=locomotion.flat_orientation_l2, weight=-1.0),
+            "dof_torques_l2": RewardTermCfg(func=locomotion.joint_torques_l2, weight=-2.0e-6, params=legs),
+            "dof_acc_l2": RewardTermCfg(func=JointAccL2, weight=-1.0e-7, params=legs),
+            "dof_pos_limits": RewardTermCfg(
+                func=locomotion.joint_pos_limits, weight=-1.0, params={"joint_names": robot.ankle_joints}
+            ),
+        }
+        for name, joints in robot.deviation_joints.items():
+            rewards[name] = RewardTermCfg(
+                func=mdp.joint_deviation_l1, weight=-0.1, params={"joint_names": joints}
+            )
+        return rewards
+    rewards |= {
+        "track_lin_vel_xy_exp": RewardTermCfg(
+            func=locomotion.track_lin_vel_xy_exp, weight=1.5, params={"std": 0.5, **cmd}
+        ),
+        "track_ang_vel_z_exp": RewardTermCfg(
+            func=locomotion.track_ang_vel_z_exp, weight=0.75, params={"std": 0.5, **cmd}
+        ),
+        "lin_vel_z_l2": RewardTermCfg(func=locomotion.lin_vel_z_l2, weight=-2.0),
+        "dof_torques_l2": RewardTermCfg(func=locomotion.joint_torques_l2, weight=-2.0e-4),
+        "dof_acc_l2": RewardTermCfg(func=JointAccL2, weight=-2.5e-7),
+        "feet_air_time": RewardTermCfg(
+            func=locomotion.feet_air_time,
+            weight=0.25 if rough else 0.5,
+            params={"sensor_name": FEET, "threshold": 0.5, **cmd},
+        ),
+        "undesired_contacts": RewardTermCfg(
+            func=locomotion.undesired_contacts,
+            weight=-1.0,
+            params={"sensor_name": BODY, "threshold": 1.0, "body_names": robot.undesired_contact_bodies},
+        ),
+    }
+    if not rough:
+        rewards["flat_orientation_l2"] = RewardTermCfg(func=locomotion.flat_orientation_l2, weight=-2.5)
+    return rewards

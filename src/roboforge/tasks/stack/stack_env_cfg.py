@@ -1,0 +1,147 @@
+"""Stack: the Panda picks cube A from the ground and sets it down on cube B."""
+
+from __future__ import annotations
+
+import mujoco
+
+from roboforge import mdp
+from roboforge.assets import BuiltinSpawnCfg, InitialStateCfg, RigidObjectCfg
+from roboforge.assets.builtin.objects import cube_spec
+from roboforge.assets.robots.franka import PANDA_ARM_JOINTS, panda_cfg
+from roboforge.envs.env_cfg import ManagerBasedRLEnvCfg
+from roboforge.managers import (
+    ActionTermCfg,
+    EventTermCfg,
+    ObservationGroupCfg,
+    ObservationTermCfg,
+    RewardTermCfg,
+    TerminationTermCfg,
+)
+from roboforge.mdp import manipulation
+from roboforge.scene import SceneCfg
+from roboforge.sim import SimCfg
+from roboforge.tasks.lift.lift_env_cfg import gripper_action
+
+COMMAND = "stack"
+CUBE_A_HALF = 0.025  # m: the 5 cm cube to pick (red)
+CUBE_B_HALF = 0.03  # m: the 6 cm base cube (blue)
+LIFT_HEIGHT = 0.04  # m above the ground: cube A counts as lifted (also while it stands on B)
+HOVER_HEIGHT = 0.05  # m above the stacked position: where the coarse carry reward peaks
+STACK_XY_TOL = 0.02  # m: success, horizontal distance of A's centre from B's
+STACK_Z_TOL = 0.01  # m: success, A's centre from B's top + A's half size
+
+
+def cube_a_spec() -> mujoco.MjSpec:
+    """Cube A: 5 cm, 100 g, red."""
+    return cube_spec(half_size=CUBE_A_HALF, mass=0.1)
+
+
+def cube_b_spec() -> mujoco.MjSpec:
+    """Cube B: 6 cm, 200 g (harder to push away), blue."""
+    return cube_spec(half_size=CUBE_B_HALF, mass=0.2, rgba=(0.2, 0.4, 0.85, 1.0))
+
+
+def stack_env_cfg(
+    num_envs: int = 1024, play: bool = False, arm_action: ActionTermCfg | None = None
+) -> ManagerBasedRLEnvCfg:
+    """Stack task; `arm_action` replaces the default joint-position arm action (e.g. IK for scripted tests)."""
+    cube_a = RigidObjectCfg(
+        spawn=BuiltinSpawnCfg(builder=cube_a_spec),
+        init_state=InitialStateCfg(pos=(0.5, 0.16, CUBE_A_HALF)),
+    )
+    cube_b = RigidObjectCfg(
+        spawn=BuiltinSpawnCfg(builder=cube_b_spec),
+        init_state=InitialStateCfg(pos=(0.5, 0.0, CUBE_B_HALF)),
+    )
+    lifted = {"minimal_height": LIFT_HEIGHT, "object_name": "cube_a"}
+    stacked = {"command_name": COMMAND, "xy_threshold": STACK_XY_TOL, "z_threshold": STACK_Z_TOL}
+    return ManagerBasedRLEnvCfg(
+        scene=SceneCfg(
+            num_envs=32 if play else num_envs,
+            entities={"robot": panda_cfg("position"), "cube_a": cube_a, "cube_b": cube_b},
+        ),
+        sim=SimCfg(timestep=0.005, nconmax=96, njmax=384),
+        decimation=4,
+        episode_length_s=8.0,
+        actions={
+            "arm": arm_action or mdp.JointPositionActionCfg(joint_names=PANDA_ARM_JOINTS, scale=0.5),
+            "gripper": gripper_action(),
+        },
+        commands={
+            COMMAND: mdp.ObjectStackCommandCfg(
+                stack_height=CUBE_A_HALF + CUBE_B_HALF,
+                xy_threshold=STACK_XY_TOL,
+                z_threshold=STACK_Z_TOL,
+                metric_window_s=1.0,
+            )
+        },
+        observations={
+            "policy": ObservationGroupCfg(
+                terms={
+                    "joint_pos": ObservationTermCfg(func=mdp.joint_pos_rel),
+                    "joint_vel": ObservationTermCfg(func=mdp.joint_vel_rel),
+                    "tcp_position": ObservationTermCfg(func=mdp.ee_pos_b, params={"body_name": "tcp"}),
+                    "cube_a_position": ObservationTermCfg(
+                        func=manipulation.object_position_b, params={"object_name": "cube_a"}
+                    ),
+                    "stack_position": ObservationTermCfg(
+                        func=mdp.generated_commands, params={"command_name": COMMAND}
+                    ),
+                    "actions": ObservationTermCfg(func=mdp.last_action),
+                }
+            )
+        },
+        events={  # in order: B first, then A beside it
+            "reset_cube_b": EventTermCfg(
+                func=mdp.reset_root_state_uniform,
+                mode="reset",
+                params={"asset_name": "cube_b", "pose_range": {"x": (-0.08, 0.08), "y": (-0.12, 0.12)}},
+            ),
+            "reset_cube_a": EventTermCfg(
+                func=manipulation.reset_object_beside,
+                mode="reset",
+                params={
+                    "asset_name": "cube_a",
+                    "anchor_name": "cube_b",
+                    "offset_x": (-0.08, 0.08),
+                    "offset_y": (0.12, 0.2),
+                },
+            ),
+        },
+        rewards={
+            "reaching_object": RewardTermCfg(
+                func=manipulation.object_ee_distance_tanh,
+                weight=1.0,
+                params={"std": 0.1, "ee_frame": "tcp", "object_name": "cube_a"},
+            ),
+            "lifting_object": RewardTermCfg(func=manipulation.object_is_lifted, weight=15.0, params=lifted),
+            "carrying_above_base": RewardTermCfg(
+                func=manipulation.object_goal_distance_tanh,
+                weight=16.0,
+                params={"std": 0.3, "command_name": COMMAND, "height_offset": HOVER_HEIGHT, **lifted},
+            ),
+            "placing_on_base": RewardTermCfg(
+                func=manipulation.object_goal_distance_tanh,
+                weight=20.0,
+                params={"std": 0.05, "command_name": COMMAND, **lifted},
+            ),
+            "releasing_on_base": RewardTermCfg(
+                func=manipulation.object_stacked_gripper_open,
+                weight=10.0,
+                params={"holding_joint_pos": CUBE_A_HALF, "open_joint_pos": 0.04, **stacked},
+            ),
+            "action_rate": RewardTermCfg(func=mdp.action_rate_l2, weight=-1.0e-4),
+            "joint_vel": RewardTermCfg(
+                func=mdp.joint_vel_l2, weight=-1.0e-4, params={"joint_names": PANDA_ARM_JOINTS}
+            ),
+        },
+        terminations={
+            "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
+            "cube_a_dropping": TerminationTermCfg(
+                func=mdp.root_height_below, params={"minimum_height": -0.05, "asset_name": "cube_a"}
+            ),
+            "cube_b_dropping": TerminationTermCfg(
+                func=mdp.root_height_below, params={"minimum_height": -0.05, "asset_name": "cube_b"}
+            ),
+        },
+    )

@@ -1,0 +1,111 @@
+"""Stack (issue 3): the task builds on both backends, resets the cubes apart, and a scripted IK episode
+that picks cube A and sets it on cube B earns each stage's reward and the success metric."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import BACKENDS, menagerie_has
+from roboforge import mdp
+from roboforge.assets.robots.franka import PANDA_ARM_JOINTS
+from roboforge.envs import make_env
+from roboforge.tasks.stack.stack_env_cfg import CUBE_A_HALF, CUBE_B_HALF, stack_env_cfg
+
+pytestmark = pytest.mark.skipif(not menagerie_has("franka_emika_panda"), reason="no franka_emika_panda model")
+
+DOWN = torch.tensor([0.0, 1.0, 0.0, 0.0])  # tcp z axis pointing at the ground
+UP = torch.tensor([0.0, 0.0, 1.0])
+GRASP = -0.01  # m: tcp (fingertips) target below the cube's centre; the position drive sags ~1 cm
+SUCCESS = "Metrics/stack/success"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stack_task_builds_and_steps(backend):
+    cfg = stack_env_cfg(num_envs=4)
+    cfg.sim.backend = backend
+    env = make_env("stack-cube-panda", cfg)
+    assert env.num_actions == 8  # 7 arm joints + gripper
+    for _ in range(10):
+        obs, reward, *_ = env.step(torch.zeros(4, 8))
+    assert torch.isfinite(obs["policy"]).all() and torch.isfinite(reward).all()
+    a, b = env.scene["cube_a"].data.root_pos_w, env.scene["cube_b"].data.root_pos_w
+    assert (a[:, 2] - CUBE_A_HALF).abs().max() < 0.005 and (b[:, 2] - CUBE_B_HALF).abs().max() < 0.005
+    assert env.command_manager.get_command("stack").shape == (4, 3)
+
+
+def test_reset_places_the_cubes_apart_inside_their_ranges():
+    env = make_env("stack-cube-panda", stack_env_cfg(num_envs=64))
+    for _ in range(2):
+        env.reset()
+        a, b = env.scene["cube_a"].data.root_pos_w, env.scene["cube_b"].data.root_pos_w
+        assert ((b[:, 0] >= 0.42) & (b[:, 0] <= 0.58) & (b[:, 1].abs() <= 0.12)).all(), b
+        offset = a - b
+        assert (offset[:, 0].abs() <= 0.08).all() and (offset[:, 1].abs() <= 0.2).all()
+        assert (offset[:, 1].abs() >= 0.12).all(), "cube A is beside B, never on or against it"
+        assert (offset[:, 1] > 0).any() and (offset[:, 1] < 0).any(), "both sides of B are drawn"
+        assert (a[:, 2] == CUBE_A_HALF).all() and (b[:, 2] == CUBE_B_HALF).all()
+
+
+class ScriptedEpisode:
+    """Drives the tcp along straight lines with the IK arm action; records each reward term per stage."""
+
+    def __init__(self, num_envs: int):
+        arm = mdp.DifferentialIKActionCfg(joint_names=PANDA_ARM_JOINTS, body_name="tcp", ik_method="dls")
+        self.n = num_envs
+        self.env = make_env("stack-cube-panda", stack_env_cfg(num_envs=num_envs, arm_action=arm))
+        robot = self.env.scene["robot"]
+        self.tcp = robot.frame_pose_w(robot.find_frame("tcp"))[0].clone()
+        self.stage_terms: dict[str, dict[str, float]] = {}
+
+    def move(self, stage: str, end: torch.Tensor, grip: float, steps: int, hold: int = 0) -> None:
+        """Ramp the tcp target to `end` over `steps`, hold `hold` more; term means (unweighted) of the last step."""
+        rm, start = self.env.reward_manager, self.tcp
+        for k in range(1, steps + hold + 1):
+            target = start + (end - start) * min(k / steps, 1.0)
+            before = {n: s.clone() for n, s in rm.episode_sums.items()}
+            self.env.step(torch.cat((target, DOWN.expand(self.n, 4), torch.full((self.n, 1), grip)), 1))
+        self.stage_terms[stage] = {
+            n: float(((rm.episode_sums[n] - before[n]) / (c.weight * self.env.step_dt)).mean())
+            for n, c in rm.cfgs.items()
+        }
+        self.tcp = end
+
+
+def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
+    run = ScriptedEpisode(num_envs=8)
+    env = run.env
+    a, b = env.scene["cube_a"].data, env.scene["cube_b"].data
+    a0, b0 = a.root_pos_w.clone(), b.root_pos_w.clone()
+    stack_h = CUBE_A_HALF + CUBE_B_HALF
+    run.move("start", run.tcp, 1.0, 1)
+    run.move("above_a", a0 + 0.12 * UP, 1.0, 40, hold=10)
+    run.move("at_a", a0 + GRASP * UP, 1.0, 30, hold=10)
+    run.move("closed", a0 + GRASP * UP, -1.0, 25)
+    run.move("lifted", a0 + 0.15 * UP, -1.0, 40, hold=10)
+    run.move("above_b", b0 + (stack_h + 0.06 + GRASP) * UP, -1.0, 50, hold=10)
+    run.move("placed", b0 + (stack_h + GRASP + 0.003) * UP, -1.0, 30, hold=15)
+    run.move("opened", run.tcp, 1.0, 25)
+    run.move("retreated", run.tcp + 0.1 * UP, 1.0, 25)
+    terms = run.stage_terms
+    stack = env.command_manager.terms["stack"]
+    height_on_b = a.root_pos_w[:, 2] - b.root_pos_w[:, 2]
+    assert (height_on_b - stack_h).abs().max() < 0.01, height_on_b
+    assert stack.metrics["success"].mean() >= 0.75, stack.metrics
+    reach = [terms[s]["reaching_object"] for s in ("start", "above_a", "at_a")]
+    assert reach[0] < reach[1] < reach[2] > 0.9, reach
+    assert terms["closed"]["lifting_object"] == 0.0 and terms["lifted"]["lifting_object"] > 0.99
+    assert terms["lifted"]["carrying_above_base"] < terms["above_b"]["carrying_above_base"]
+    assert terms["above_b"]["placing_on_base"] < terms["placed"]["placing_on_base"] > 0.8
+    assert terms["placed"]["releasing_on_base"] < 0.1 < 0.9 < terms["opened"]["releasing_on_base"]
+    for _ in range(int(env.max_episode_length - env.episode_length_buf[0])):  # rest until the time out
+        env.step(torch.cat((run.tcp, DOWN.expand(8, 4), torch.ones(8, 1)), 1))
+    assert env.pop_episode_stats()[SUCCESS] >= 0.75, "success logged over the final second"
+
+
+def test_untouched_episode_has_no_success():
+    env = make_env("stack-cube-panda", stack_env_cfg(num_envs=8))
+    for _ in range(int(env.max_episode_length)):
+        env.step(torch.zeros(8, 8))
+    stats = env.pop_episode_stats()
+    assert stats[SUCCESS] == 0.0 and stats["Episode_Reward/lifting_object"] == 0.0, stats
