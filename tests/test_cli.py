@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -365,3 +367,19 @@ def test_train_stopped_by_sigterm_prints_json_saves_checkpoint_and_exits_130(tmp
 def _logged_iterations(run_root: Path) -> int:
     files = list(run_root.glob("cartpole/*/metrics.jsonl"))
     return files[0].read_text().count("\n") if files else 0
+
+
+def test_json_output_survives_c_level_writes_to_stdout():
+    """MuJoCo Warp's kernel warnings are printf to fd 1; `--json` must still print only the JSON."""
+    code = (
+        "import os\n"
+        "from roboforge import cli\n"
+        "def body():\n"
+        "    os.write(1, b'solver warning from C\\n')\n"
+        "    print('python noise')\n"
+        "    return {'ok': 1}\n"
+        "cli._run(body, as_json=True)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == {"ok": 1}
+    assert "solver warning from C" in result.stderr and "python noise" in result.stderr

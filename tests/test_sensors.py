@@ -5,8 +5,8 @@ from __future__ import annotations
 import mujoco
 import pytest
 import torch
-from conftest import all_worlds, requires_go1, world_mask
 
+from conftest import all_worlds, requires_go1, world_mask
 from roboforge.assets import ArticulationCfg, BuiltinSpawnCfg, InitialStateCfg, RigidObjectCfg
 from roboforge.scene.scene import Scene, SceneCfg
 from roboforge.sensors import ContactSensorCfg, ImuCfg
@@ -100,7 +100,7 @@ def test_imu_reads_gravity_and_rest():
 
 
 def test_contact_sensor_errors_name_the_fix():
-    with pytest.raises(ValueError, match="match no bodies.*Named bodies: ball"):
+    with pytest.raises(ValueError, match=r"match no bodies.*Named bodies: ball"):
         Scene(
             SceneCfg(
                 entities={"ball": RigidObjectCfg(spawn=BuiltinSpawnCfg(builder=ball_spec))},
@@ -135,14 +135,22 @@ def test_collision_filtering_and_priority():
 
     model, geoms = colliding(go1_cfg())
     robot = [g for g in geoms if model.geom(g).name != "ground"]
-    assert all(model.geom_contype[g] == 2 and model.geom_conaffinity[g] == 1 for g in robot)  # no self-contacts
+    assert all(
+        model.geom_contype[g] == 2 and model.geom_conaffinity[g] == 1 for g in robot
+    )  # no self-contacts
     assert all(model.geom_priority[g] == 1 for g in robot)
     feet_only = go1_cfg()
     feet_only.collision_geoms = ["[FR][LR]"]
     model, geoms = colliding(feet_only)
-    assert sorted(model.geom(g).name for g in geoms) == ["ground", "robot/FL", "robot/FR", "robot/RL", "robot/RR"]
+    assert sorted(model.geom(g).name for g in geoms) == [
+        "ground",
+        "robot/FL",
+        "robot/FR",
+        "robot/RL",
+        "robot/RR",
+    ]
     feet_only.collision_geoms = ["paw"]
-    with pytest.raises(ValueError, match="collision_geoms .* match no colliding geom"):
+    with pytest.raises(ValueError, match=r"collision_geoms .* match no colliding geom"):
         colliding(feet_only)
 
 
@@ -159,3 +167,21 @@ def test_go1_feet_carry_its_weight_standing():
     total = feet.net_force_w[..., 2].abs().sum(dim=1)
     assert feet.in_contact.all()
     torch.testing.assert_close(total, torch.full_like(total, mass * 9.81), rtol=0.35, atol=0.0)
+
+
+@requires_go1
+def test_dropping_visual_geoms_keeps_the_physics():
+    from roboforge.assets.robots.unitree import go1_cfg
+
+    full = Scene(SceneCfg(entities={"robot": go1_cfg()})).model
+    lean = Scene(SceneCfg(entities={"robot": go1_cfg()}, visual_geoms=False)).model
+    assert lean.nbuffer < full.nbuffer / 50 and lean.nmesh == 0
+    for name in ("body_mass", "body_inertia", "body_ipos"):
+        torch.testing.assert_close(torch.as_tensor(getattr(lean, name)), torch.as_tensor(getattr(full, name)))
+    states = []
+    for model in (full, lean):
+        data = mujoco.MjData(model)
+        for _ in range(100):
+            mujoco.mj_step(model, data)
+        states.append(torch.as_tensor(data.qpos.copy()))
+    torch.testing.assert_close(states[0], states[1], atol=1e-9, rtol=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -68,14 +69,32 @@ def _run(fn, as_json: bool = False):
     try:
         if not as_json:
             return fn()
-        stdout = sys.stdout
-        with contextlib.redirect_stdout(sys.stderr):
+        with _stdout_to_stderr():
             payload = fn()
-        print(json.dumps(payload, indent=2, default=str), file=stdout)
+        print(json.dumps(payload, indent=2, default=str), flush=True)
     except typer.Exit:
         raise
     except Exception as err:
         _report(err)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send everything written to stdout to stderr, Python prints and C-level writes to fd 1 alike
+    (MuJoCo Warp's kernel printf warnings), so `--json` output stays parseable."""
+    sys.stdout.flush()
+    saved_fd = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_initialized():
+            torch.cuda.synchronize()  # device printf buffers flush at a sync: let them land on stderr
+        sys.stdout.flush()
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)
 
 
 def _report(err: Exception) -> None:
@@ -239,7 +258,8 @@ def play(
         from roboforge.rl.play import play_policy
 
         path = resolve_checkpoint(checkpoint)
-        s = _session(task, num_envs, device, sim, None, play=True)
+        overrides = ["env.scene.visual_geoms=true"] if viewer else None  # show the robot's meshes
+        s = _session(task, num_envs, device, sim, None, overrides, play=True)
         summary = play_policy(s, path, steps, viewer)
         console.print(f"[bold green]played[/] {steps} steps: {summary}")
 

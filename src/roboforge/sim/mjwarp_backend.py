@@ -39,6 +39,10 @@ class MjwarpSimulator:
         self._graphs: dict[str, torch.cuda.CUDAGraph] = {}
         with wp.ScopedDevice(self._wp_device):
             self.m = mjw.put_model(model, batch_sizes=dict.fromkeys(per_world_fields, num_worlds))
+            # RL runs a few solver iterations on purpose; keep warnings that mean dropped contacts/rows.
+            self.m.opt.warn_overflow &= ~(
+                int(mjw.OverflowType.ITERATIONS) | int(mjw.OverflowType.LS_ITERATIONS)
+            )
             data = mujoco.MjData(model)
             mujoco.mj_forward(model, data)
             self.d = mjw.put_data(model, data, nworld=num_worlds, nconmax=cfg.nconmax, njmax=cfg.njmax)

@@ -14,7 +14,7 @@ velocity_flat_g1 = partial(velocity_env_cfg, G1, False)
 velocity_rough_g1 = partial(velocity_env_cfg, G1, True)
 velocity_flat_h1 = partial(velocity_env_cfg, H1, False)
 
-ppo_flat_go1 = partial(velocity_ppo_cfg, 1000, (128, 128, 128))
+ppo_flat_go1 = partial(velocity_ppo_cfg, 500, (128, 128, 128))
 ppo_rough_go1 = partial(velocity_ppo_cfg, 1500)
 ppo_flat_humanoid = partial(velocity_ppo_cfg, 1500, (256, 128, 128))
 ppo_rough_humanoid = partial(velocity_ppo_cfg, 3000)

@@ -54,6 +54,7 @@ def velocity_env_cfg(
             entities={"robot": robot.articulation()},
             sensors=sensors,
             terrain=terrain,
+            visual_geoms=False,  # `roboforge play --viewer` turns them back on
         ),
         sim=SimCfg(
             timestep=0.005,
