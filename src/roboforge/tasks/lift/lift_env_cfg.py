@@ -32,6 +32,31 @@ def gripper_action() -> mdp.BinaryJointPositionActionCfg:
     )
 
 
+def panda_actions(arm_action: ActionTermCfg | None) -> dict[str, ActionTermCfg]:
+    """Arm joint-position targets (or `arm_action`) and the binary gripper."""
+    return {
+        "arm": arm_action or mdp.JointPositionActionCfg(joint_names=PANDA_ARM_JOINTS, scale=0.5),
+        "gripper": gripper_action(),
+    }
+
+
+def motion_penalties() -> dict[str, RewardTermCfg]:
+    """Small penalties on action changes and arm joint speeds."""
+    return {
+        "action_rate": RewardTermCfg(func=mdp.action_rate_l2, weight=-1.0e-4),
+        "joint_vel": RewardTermCfg(
+            func=mdp.joint_vel_l2, weight=-1.0e-4, params={"joint_names": PANDA_ARM_JOINTS}
+        ),
+    }
+
+
+def object_dropping(asset_name: str) -> TerminationTermCfg:
+    """End the episode when the object falls off the table (below the ground)."""
+    return TerminationTermCfg(
+        func=mdp.root_height_below, params={"minimum_height": -0.05, "asset_name": asset_name}
+    )
+
+
 def lift_env_cfg(
     num_envs: int = 1024, play: bool = False, arm_action: ActionTermCfg | None = None
 ) -> ManagerBasedRLEnvCfg:
@@ -47,10 +72,7 @@ def lift_env_cfg(
         sim=SimCfg(timestep=0.005, nconmax=64, njmax=256),
         decimation=4,
         episode_length_s=5.0,
-        actions={
-            "arm": arm_action or mdp.JointPositionActionCfg(joint_names=PANDA_ARM_JOINTS, scale=0.5),
-            "gripper": gripper_action(),
-        },
+        actions=panda_actions(arm_action),
         commands={
             COMMAND: mdp.ObjectGoalCommandCfg(
                 body_name="tcp",
@@ -94,15 +116,10 @@ def lift_env_cfg(
                 weight=5.0,
                 params={"std": 0.05, "command_name": COMMAND, **lifted},
             ),
-            "action_rate": RewardTermCfg(func=mdp.action_rate_l2, weight=-1.0e-4),
-            "joint_vel": RewardTermCfg(
-                func=mdp.joint_vel_l2, weight=-1.0e-4, params={"joint_names": PANDA_ARM_JOINTS}
-            ),
+            **motion_penalties(),
         },
         terminations={
             "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
-            "object_dropping": TerminationTermCfg(
-                func=mdp.root_height_below, params={"minimum_height": -0.05, "asset_name": "cube"}
-            ),
+            "object_dropping": object_dropping("cube"),
         },
     )

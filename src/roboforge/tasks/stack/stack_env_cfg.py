@@ -7,7 +7,7 @@ import mujoco
 from roboforge import mdp
 from roboforge.assets import BuiltinSpawnCfg, InitialStateCfg, RigidObjectCfg
 from roboforge.assets.builtin.objects import cube_spec
-from roboforge.assets.robots.franka import PANDA_ARM_JOINTS, panda_cfg
+from roboforge.assets.robots.franka import panda_cfg
 from roboforge.envs.env_cfg import ManagerBasedRLEnvCfg
 from roboforge.managers import (
     ActionTermCfg,
@@ -20,7 +20,7 @@ from roboforge.managers import (
 from roboforge.mdp import manipulation
 from roboforge.scene import SceneCfg
 from roboforge.sim import SimCfg
-from roboforge.tasks.lift.lift_env_cfg import gripper_action
+from roboforge.tasks.lift.lift_env_cfg import motion_penalties, object_dropping, panda_actions
 
 COMMAND = "stack"
 CUBE_A_HALF = 0.025  # m: the 5 cm cube to pick (red)
@@ -63,10 +63,7 @@ def stack_env_cfg(
         sim=SimCfg(timestep=0.005, nconmax=96, njmax=384),
         decimation=4,
         episode_length_s=8.0,
-        actions={
-            "arm": arm_action or mdp.JointPositionActionCfg(joint_names=PANDA_ARM_JOINTS, scale=0.5),
-            "gripper": gripper_action(),
-        },
+        actions=panda_actions(arm_action),
         commands={
             COMMAND: mdp.ObjectStackCommandCfg(
                 stack_height=CUBE_A_HALF + CUBE_B_HALF,
@@ -130,18 +127,11 @@ def stack_env_cfg(
                 weight=10.0,
                 params={"holding_joint_pos": CUBE_A_HALF, "open_joint_pos": 0.04, **stacked},
             ),
-            "action_rate": RewardTermCfg(func=mdp.action_rate_l2, weight=-1.0e-4),
-            "joint_vel": RewardTermCfg(
-                func=mdp.joint_vel_l2, weight=-1.0e-4, params={"joint_names": PANDA_ARM_JOINTS}
-            ),
+            **motion_penalties(),
         },
         terminations={
             "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
-            "cube_a_dropping": TerminationTermCfg(
-                func=mdp.root_height_below, params={"minimum_height": -0.05, "asset_name": "cube_a"}
-            ),
-            "cube_b_dropping": TerminationTermCfg(
-                func=mdp.root_height_below, params={"minimum_height": -0.05, "asset_name": "cube_b"}
-            ),
+            "cube_a_dropping": object_dropping("cube_a"),
+            "cube_b_dropping": object_dropping("cube_b"),
         },
     )
