@@ -42,6 +42,8 @@ class BaseRLEnv(gym.Env):
         self._stat_count: dict[str, torch.Tensor] = {}
         self.nan_resets = torch.zeros((), dtype=torch.long, device=self.device)
         self.common_step_counter = 0
+        # The same count on the device, so terms inside the CUDA graph can read it (schedules).
+        self.step_count = torch.zeros((), dtype=torch.long, device=self.device)
         self._stepper = None
         self._qpos0 = torch.as_tensor(self.scene.model.qpos0, device=self.device, dtype=self.sim.qpos.dtype)
 

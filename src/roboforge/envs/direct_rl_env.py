@@ -74,6 +74,7 @@ class DirectRLEnv(BaseRLEnv):
             self._apply_action()
             self._physics_substep()
         self.episode_length_buf += 1
+        self.step_count += 1
         exploded = self._guard_exploded()
         self.scene.update_sensors(self.step_dt)
         terminated, time_outs = self._get_dones()

@@ -73,6 +73,7 @@ class ManagerBasedRLEnv(BaseRLEnv):
             self.action_manager.apply_action()
             self._physics_substep()
         self.episode_length_buf += 1
+        self.step_count += 1
         exploded = self._guard_exploded()
         self.scene.update_sensors(self.step_dt)
         dones = self.termination_manager.compute() | exploded

@@ -27,12 +27,24 @@ class RewardManager:
         self._funcs = {n: bind_term("reward", n, c, env) for n, c in self.cfgs.items()}
         self.episode_sums = {n: torch.zeros(env.num_envs, device=env.device) for n in self.cfgs}
         self.reward = torch.zeros(env.num_envs, device=env.device)
+        # Weights live on the device, so a curriculum can change them inside the CUDA graph.
+        self.initial_weights = torch.tensor([c.weight for c in self.cfgs.values()], device=env.device)
+        self.weights = self.initial_weights.clone()
+        self._index = {name: i for i, name in enumerate(self.cfgs)}
+
+    def weight_index(self, name: str) -> int:
+        """Position of term `name` in `weights` (terms with weight 0 are dropped at build time)."""
+        if name not in self._index:
+            raise KeyError(
+                f"No reward term {name!r} with a non-zero weight. Terms: {', '.join(self._index)}."
+            )
+        return self._index[name]
 
     def compute(self, dt: float, void: torch.Tensor | None = None) -> torch.Tensor:
         """Step reward `(num_envs,)` = sum over terms of weight * term * dt; 0 where `void` (exploded worlds)."""
         self.reward.zero_()
-        for name, cfg in self.cfgs.items():
-            value = self._funcs[name](self.env).float() * (cfg.weight * dt)
+        for i, name in enumerate(self.cfgs):
+            value = self._funcs[name](self.env).float() * (self.weights[i] * dt)
             if void is not None:
                 value = torch.where(void, 0.0, value)
             self.reward += value

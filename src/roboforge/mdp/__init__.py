@@ -21,7 +21,7 @@ from roboforge.mdp.commands import (
     UniformVelocityCommandCfg,
     VelocityRanges,
 )
-from roboforge.mdp.curriculums import terrain_levels_vel
+from roboforge.mdp.curriculums import modify_reward_weight, terrain_levels_vel
 from roboforge.mdp.events import randomize_model_field, reset_joints_by_offset, reset_root_state_uniform
 from roboforge.mdp.height_scan import GridPatternCfg, HeightScannerCfg, height_scan
 from roboforge.mdp.locomotion import (
@@ -139,6 +139,7 @@ __all__ = [
     "joint_vel_rel",
     "last_action",
     "lin_vel_z_l2",
+    "modify_reward_weight",
     "orientation_command_error",
     "position_command_error",
     "position_command_error_tanh",

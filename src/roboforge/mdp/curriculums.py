@@ -23,3 +23,15 @@ def terrain_levels_vel(
     ran = env_mask & (env.episode_length_buf > 0)
     terrain.update_env_origins(ran, move_up, move_down, generator=env.rng)
     return terrain.terrain_levels.float().mean()
+
+
+def modify_reward_weight(
+    env, env_mask: torch.Tensor, term_name: str, weight: float, num_steps: int
+) -> torch.Tensor:
+    """Reward term `term_name` takes `weight` once the env has run `num_steps` steps (its configured
+    weight before); graph-safe, it reads the device step count. Returns the current weight."""
+    manager = env.reward_manager
+    i = manager.weight_index(term_name)
+    reached = env.step_count >= num_steps
+    manager.weights[i] = torch.where(reached, weight, manager.initial_weights[i])
+    return manager.weights[i]

@@ -23,9 +23,23 @@ def object_ee_distance_tanh(
     return 1.0 - torch.tanh((env.scene[object_name].data.root_pos_w - ee_pos).norm(dim=-1) / std)
 
 
-def object_is_lifted(env, minimal_height: float, object_name: str = "cube") -> torch.Tensor:
-    """1 while the object is higher than `minimal_height` (m, world z)."""
-    return (env.scene[object_name].data.root_pos_w[:, 2] > minimal_height).float()
+def object_is_lifted(
+    env,
+    minimal_height: float,
+    object_name: str = "cube",
+    ee_frame: str | None = None,
+    grasp_distance: float = 0.05,
+    robot_name: str = "robot",
+) -> torch.Tensor:
+    """1 while the object is higher than `minimal_height` (m, world z). With `ee_frame`, only while that
+    frame is within `grasp_distance` (m) of the object: a cube knocked into the air earns nothing."""
+    obj = env.scene[object_name].data.root_pos_w
+    lifted = obj[:, 2] > minimal_height
+    if ee_frame is not None:
+        robot = env.scene[robot_name]
+        ee_pos, _ = robot.frame_pose_w(robot.find_frame(ee_frame))
+        lifted = lifted & ((obj - ee_pos).norm(dim=-1) < grasp_distance)
+    return lifted.float()
 
 
 def object_goal_distance_tanh(

@@ -9,6 +9,7 @@ from roboforge.assets.robots.franka import PANDA_ARM_JOINTS, panda_cfg
 from roboforge.envs.env_cfg import ManagerBasedRLEnvCfg
 from roboforge.managers import (
     ActionTermCfg,
+    CurriculumTermCfg,
     EventTermCfg,
     ObservationGroupCfg,
     ObservationTermCfg,
@@ -47,6 +48,17 @@ def motion_penalties() -> dict[str, RewardTermCfg]:
         "joint_vel": RewardTermCfg(
             func=mdp.joint_vel_l2, weight=-1.0e-4, params={"joint_names": PANDA_ARM_JOINTS}
         ),
+    }
+
+
+def motion_penalty_curriculum(num_steps: int = 10_000) -> dict[str, CurriculumTermCfg]:
+    """Raise the motion penalties to -0.1 after `num_steps` env steps (~420 PPO iterations of 24 steps):
+    once the task is found, jerky large actions stop paying, which keeps the actor's outputs bounded."""
+    return {
+        name: CurriculumTermCfg(
+            func=mdp.modify_reward_weight, params={"term_name": name, "weight": -0.1, "num_steps": num_steps}
+        )
+        for name in ("action_rate", "joint_vel")
     }
 
 
@@ -105,7 +117,9 @@ def lift_env_cfg(
             "reaching_object": RewardTermCfg(
                 func=manipulation.object_ee_distance_tanh, weight=1.0, params={"std": 0.1, "ee_frame": "tcp"}
             ),
-            "lifting_object": RewardTermCfg(func=manipulation.object_is_lifted, weight=15.0, params=lifted),
+            "lifting_object": RewardTermCfg(
+                func=manipulation.object_is_lifted, weight=15.0, params={**lifted, "ee_frame": "tcp"}
+            ),
             "object_goal_tracking": RewardTermCfg(
                 func=manipulation.object_goal_distance_tanh,
                 weight=16.0,
@@ -118,6 +132,7 @@ def lift_env_cfg(
             ),
             **motion_penalties(),
         },
+        curriculum=motion_penalty_curriculum(),
         terminations={
             "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
             "object_dropping": object_dropping("cube"),

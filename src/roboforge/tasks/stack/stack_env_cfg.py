@@ -20,7 +20,12 @@ from roboforge.managers import (
 from roboforge.mdp import manipulation
 from roboforge.scene import SceneCfg
 from roboforge.sim import SimCfg
-from roboforge.tasks.lift.lift_env_cfg import motion_penalties, object_dropping, panda_actions
+from roboforge.tasks.lift.lift_env_cfg import (
+    motion_penalties,
+    motion_penalty_curriculum,
+    object_dropping,
+    panda_actions,
+)
 
 COMMAND = "stack"
 CUBE_A_HALF = 0.025  # m: the 5 cm cube to pick (red)
@@ -129,6 +134,7 @@ def stack_env_cfg(
             ),
             **motion_penalties(),
         },
+        curriculum=motion_penalty_curriculum(),
         terminations={
             "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
             "cube_a_dropping": object_dropping("cube_a"),
