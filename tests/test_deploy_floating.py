@@ -158,3 +158,58 @@ def test_go1_reset_distribution_and_termination(go1):
     assert result.episodes == 2 and set(result.metrics) == {
         "Episode_Termination/time_out", "Episode_Termination/base_low", "Episode/length"
     }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def velocity_go1(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("velocity_go1")
+    _, checkpoint = run_folder("velocity-flat-go1", folder, seed=0)
+    return export_policy("velocity-flat-go1", checkpoint, folder / "out", check=False)
+
+
+@requires_go1
+def test_velocity_task_runs_in_the_runtime_with_legged_terminations(velocity_go1):
+    runner = PolicyRunner.load(velocity_go1.policy)
+    robot = MujocoSimRobot(runner.meta, velocity_go1.output_dir)
+    rules = EpisodeRules(runner.meta)
+    assert {s.split(" ")[0] for s in rules.skipped} >= {"physics_material", "add_base_mass", "push_robot"}
+    rules.reset(robot, np.random.default_rng(0))
+    assert rules.dones(robot, 1) == {"time_out": False, "base_contact": False, "bad_orientation": False}
+    robot.set_root_state(np.array([0.0, 0.0, 0.3]), np.array([0.0, 1.0, 0.0, 0.0]), np.zeros(3), np.zeros(3))
+    assert rules.dones(robot, 1)["bad_orientation"]  # upside down
+    robot.set_root_state(np.array([0.0, 0.0, 0.05]), np.array([0.0, 1.0, 0.0, 0.0]), np.zeros(3), np.zeros(3))
+    assert rules.dones(robot, 1)["base_contact"]  # trunk pressed into the ground
+    result = run_sim_episodes(runner, robot, 1, seed=0)
+    assert {"Metrics/base_velocity/error_vel_xy", "Metrics/base_velocity/error_vel_yaw"} <= set(
+        result.metrics
+    )
+    assert result.metrics["Metrics/base_velocity/error_vel_xy"] > 0.0
+
+
+def test_velocity_command_sim_steers_to_its_heading():
+    from types import SimpleNamespace
+
+    from roboforge.deploy.specs import CommandSpec
+    from roboforge.deploy.velocity_command_sim import VelocityCommandSim
+
+    ranges = {"lin_vel_x": [0.5, 0.5], "lin_vel_y": [0, 0], "ang_vel_z": [-1, 1], "heading": [1.0, 1.0]}
+    spec = CommandSpec(
+        name="base_velocity",
+        type="UniformVelocityCommandCfg",
+        params={"ranges": ranges, "heading_command": True, "heading_control_stiffness": 0.5,
+                "resampling_time_range": [10, 10]},
+    )  # fmt: skip
+    qvel = np.zeros(6)
+    qvel[0] = 0.3  # world x velocity; the robot faces +x
+    robot = SimpleNamespace(
+        root_pose_w=lambda: (np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0])),
+        data=SimpleNamespace(qvel=qvel),
+        root_d=0,
+    )
+    sim = VelocityCommandSim(spec, None, robot)  # type: ignore[arg-type]
+    sim.reset(np.random.default_rng(0))
+    sim.step(np.random.default_rng(0), 1, 0.02, 1000)
+    assert sim.command == pytest.approx([0.5, 0.0, 0.5])  # 0.5 * heading error 1.0 rad
+    assert sim.episode_metrics() == pytest.approx(
+        {"Metrics/base_velocity/error_vel_xy": 0.2, "Metrics/base_velocity/error_vel_yaw": 0.5}
+    )

@@ -1,12 +1,14 @@
 """The training env's reset distribution and termination rules in numpy, for sim-to-sim episodes.
 
-Reset events and terminations are read from the metadata and run by function name. Model-field
-randomization events are skipped (the check runs the nominal model) and reported as skipped; any
-other unknown event or termination is an error naming the supported ones.
+Reset events and terminations are read from the metadata and run by function name. Domain
+randomization events (model fields, friction, mass, gains, pushes) are skipped (the check runs the
+nominal robot) and reported as skipped; any other unknown event or termination is an error naming
+the supported ones.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,11 +17,20 @@ import numpy as np
 
 from roboforge.deploy.metadata import EventSpec, MetadataError, PolicyMetadata, TerminationSpec
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
-from roboforge.deploy.rotations import quat_from_euler_xyz, quat_mul
+from roboforge.deploy.rotations import quat_apply_inverse, quat_from_euler_xyz, quat_mul
 from roboforge.deploy.runner import PolicyRunner
 from roboforge.deploy.sim_commands import command_sims
 
-SKIPPED_EVENTS = ("randomize_model_field",)
+# Domain randomization: the check runs the nominal robot, without pushes.
+SKIPPED_EVENTS = (
+    "randomize_model_field",
+    "randomize_friction",
+    "add_base_mass",
+    "randomize_com",
+    "randomize_actuator_gains",
+    "randomize_joint_default_offsets",
+    "push_by_setting_velocity",
+)
 EventFn = Callable[[MujocoSimRobot, np.random.Generator], None]
 DoneFn = Callable[[MujocoSimRobot, int], bool]
 
@@ -85,6 +96,41 @@ def _root_height_below(term: TerminationSpec, meta: PolicyMetadata) -> DoneFn:
     return lambda robot, length: bool(robot.root_pos_w()[2] < height)
 
 
+def _bad_orientation(term: TerminationSpec, meta: PolicyMetadata) -> DoneFn:
+    limit = term.params["limit_angle"]
+
+    def done(robot: MujocoSimRobot, length: int) -> bool:
+        gravity_b = quat_apply_inverse(robot.root_pose_w()[1], np.array([0.0, 0.0, -1.0]))
+        return bool(np.arccos(np.clip(-gravity_b[2], -1.0, 1.0)) > limit)
+
+    return done
+
+
+def _illegal_contact(term: TerminationSpec, meta: PolicyMetadata) -> DoneFn:
+    """Net contact force of the listed bodies, read from the scene's contact sensors `<sensor>:<body>`
+    (data `found force`: 4 values each)."""
+    p = term.params
+    prefix, patterns = f"{p['sensor_name']}:", p.get("body_names") or [".*"]
+    threshold = p.get("threshold", 1.0)
+    columns: list[np.ndarray] = []
+
+    def done(robot: MujocoSimRobot, length: int) -> bool:
+        if not columns:
+            model = robot.model
+            for i in range(model.nsensor):
+                name = model.sensor(i).name
+                if name.startswith(prefix) and any(re.fullmatch(pt, name[len(prefix) :]) for pt in patterns):
+                    columns.append(np.arange(model.sensor_adr[i] + 1, model.sensor_adr[i] + 4))
+            if not columns:
+                raise MetadataError(
+                    f"Termination {term.name!r}: the scene has no contact sensor {prefix}<body>."
+                )
+        forces = np.stack([robot.data.sensordata[c] for c in columns])
+        return bool(np.any(np.linalg.norm(forces, axis=1) > threshold))
+
+    return done
+
+
 EVENTS: dict[str, Callable[[EventSpec, PolicyMetadata], EventFn]] = {
     "reset_joints_by_offset": _reset_joints_by_offset,
     "reset_root_state_uniform": _reset_root_state_uniform,
@@ -93,6 +139,8 @@ TERMINATIONS: dict[str, Callable[[TerminationSpec, PolicyMetadata], DoneFn]] = {
     "time_out": _time_out,
     "joint_pos_out_of_manual_limit": _joint_pos_out_of_manual_limit,
     "root_height_below": _root_height_below,
+    "bad_orientation": _bad_orientation,
+    "illegal_contact": _illegal_contact,
 }
 
 

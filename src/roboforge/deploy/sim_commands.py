@@ -1,6 +1,7 @@
 """Command terms of the training env in numpy, for sim-to-sim episodes: sampling, resampling timer and
 the term's metrics (names as `roboforge eval` logs them: `Metrics/<command>/<metric>`).
 
+`UniformVelocityCommandCfg` (legged tasks) is reproduced in `velocity_command_sim.py`.
 `UniformPoseCommandCfg` (reach tasks) is reproduced: a pose in the robot's root frame drawn from the
 recorded ranges, resampled on its timer, with the end effector's position error (m) and orientation
 error (rad) averaged over the last `metric_window_s` of each episode. Other command types are an
@@ -18,6 +19,7 @@ from roboforge.deploy.metadata import MetadataError, PolicyMetadata
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
 from roboforge.deploy.rotations import quat_apply, quat_from_euler_xyz, quat_mul
 from roboforge.deploy.specs import CommandSpec
+from roboforge.deploy.velocity_command_sim import VelocityCommandSim
 
 _RANGE_KEYS = ("pos_x", "pos_y", "pos_z", "roll", "pitch", "yaw")
 
@@ -99,12 +101,15 @@ def _frame(model: mujoco.MjModel, name: str) -> tuple[int, np.ndarray, np.ndarra
     return body, np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0])
 
 
-SIMULATED = {"UniformPoseCommandCfg": PoseCommandSim}
+SIMULATED: dict[str, type[PoseCommandSim] | type[VelocityCommandSim]] = {
+    "UniformPoseCommandCfg": PoseCommandSim,
+    "UniformVelocityCommandCfg": VelocityCommandSim,
+}
 
 
 def command_sims(
     meta: PolicyMetadata, robot: MujocoSimRobot, given: dict[str, np.ndarray]
-) -> dict[str, PoseCommandSim]:
+) -> dict[str, PoseCommandSim | VelocityCommandSim]:
     """Simulated command terms for the commands the caller did not give as constants."""
     sims = {}
     for spec in meta.command_terms:
