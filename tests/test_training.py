@@ -104,9 +104,12 @@ def test_resume_continues_from_next_iteration(trained, tmp_path):
     resumed_dir.mkdir()
     last = result.checkpoint
     (resumed_dir / last.name).write_bytes(last.read_bytes())
+    half_written = resumed_dir / f".model_{TRAIN_ITERATIONS}.pt.x1y2.tmp"  # a writer SIGKILLed mid-save
+    half_written.write_bytes(last.read_bytes()[:100])
     session = small_session()
     trainer = Trainer(session, resumed_dir, max_iterations=TRAIN_ITERATIONS + 2, quiet=True)
     assert trainer.resume() == TRAIN_ITERATIONS
+    assert not half_written.exists()
     saved = load_checkpoint(last)["actor_state_dict"]
     for key, value in session.alg.actor.state_dict().items():
         torch.testing.assert_close(value, saved[key])

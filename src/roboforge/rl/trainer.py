@@ -27,7 +27,7 @@ from rich.progress import (
 from roboforge.rl.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from roboforge.rl.metrics import MetricsWriter
 from roboforge.rl.session import Session
-from roboforge.utils.files import atomic_write_json
+from roboforge.utils.files import atomic_write_json, remove_stale_temp_files
 
 
 class PolicyNaNError(RuntimeError):
@@ -115,6 +115,7 @@ class Trainer:
         path = checkpoint or latest_checkpoint(self.run_dir)
         if path is None:
             raise FileNotFoundError(f"Nothing to resume: no model_*.pt in {self.run_dir}.")
+        remove_stale_temp_files(self.run_dir)  # a writer killed mid-checkpoint (SIGKILL, reboot)
         state = load_checkpoint(path, map_location=self.s.device)
         self.s.alg.load(state, None, strict=True)
         self.iteration = int(state["iter"]) + 1

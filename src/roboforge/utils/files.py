@@ -27,6 +27,15 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], binary: bool = 
     return path
 
 
+def remove_stale_temp_files(folder: str | Path) -> list[Path]:
+    """Delete temp files that `atomic_write` left in `folder` when its process was killed mid-write
+    (the files they were meant to replace are intact). Call before a new writer starts there."""
+    stale = sorted(Path(folder).glob(".*.tmp"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def atomic_write_json(path: str | Path, data: Any) -> Path:
     """Write `data` as indented JSON to `path` atomically."""
     return atomic_write(path, lambda f: json.dump(data, f, indent=2, default=str), binary=False)
