@@ -156,7 +156,7 @@ def test_go1_reset_distribution_and_termination(go1):
     assert rules.dones(robot, 1) == {"time_out": False, "base_low": True}
     result = run_sim_episodes(runner, robot, 2, seed=0)
     assert result.episodes == 2 and set(result.metrics) == {
-        "Episode_Termination/time_out", "Episode_Termination/base_low", "Episode/length"
+        "Episode_Termination/time_out", "Episode_Termination/base_low", "Episode/length", "Episode/survived"
     }  # fmt: skip
 
 

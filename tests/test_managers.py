@@ -216,6 +216,7 @@ def test_termination_separates_time_outs_from_failures():
     assert float(log["Episode_Termination/fell"][0]) == 2.0
     assert float(log["Episode_Termination/time_out"][0]) == 2.0
     assert int(log["Episode_Termination/fell"][1]) == 3
+    assert float(log["Episode/survived"][0]) == 1.0  # world 0 timed out; world 2 also fell
 
 
 # --- events ------------------------------------------------------------------------------------------------

@@ -162,6 +162,7 @@ class EpisodeRules:
             else:
                 self.events.append(EVENTS[term.func](term, meta))
         self.terms: dict[str, DoneFn] = {}
+        self.time_out_terms = {term.name for term in meta.terminations if term.time_out}
         for term in meta.terminations:
             if term.func not in TERMINATIONS:
                 raise MetadataError(
@@ -211,6 +212,7 @@ def run_sim_episodes(
     rng = np.random.default_rng(seed)
     lengths: list[int] = []
     ended = dict.fromkeys(rules.terms, 0)
+    survived = 0
     command_metrics: dict[str, list[float]] = {}
     start = time.perf_counter()
     for _ in range(episodes):
@@ -218,10 +220,12 @@ def run_sim_episodes(
         lengths.append(length)
         for name, flag in flags.items():
             ended[name] += int(flag)
+        survived += int(not any(flag for name, flag in flags.items() if name not in rules.time_out_terms))
         for sim in sims.values():
             for key, value in sim.episode_metrics().items():
                 command_metrics.setdefault(key, []).append(value)
     metrics = {f"Episode_Termination/{n}": c / episodes for n, c in ended.items()}
+    metrics["Episode/survived"] = survived / episodes
     metrics["Episode/length"] = float(np.mean(lengths))
     metrics.update({key: float(np.mean(values)) for key, values in command_metrics.items()})
     return SimEpisodesResult(

@@ -48,8 +48,11 @@ class TerminationManager:
         return self.terminated | self.time_outs
 
     def reset(self, mask: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """Per-term (number of ended episodes it caused, episode count) for logging."""
+        """Per-term (number of ended episodes it caused, episode count) for logging, and
+        `Episode/survived`: episodes that no failure term ended (legged tasks: the fall-free fraction)."""
         count = mask.sum()
-        return {
+        log = {
             f"Episode_Termination/{n}": ((d & mask).sum().float(), count) for n, d in self.term_dones.items()
         }
+        log["Episode/survived"] = ((mask & ~self.terminated).sum().float(), count)
+        return log
