@@ -52,8 +52,8 @@ def bench(session: Session, steps: int = 200, train_iterations: int = 5) -> Benc
     actions = torch.zeros(n, env.num_actions, device=dev)
     with torch.inference_mode():
         env_rate = _rate(lambda: env.step(actions), steps, n, dev)
-    # Physics alone from the states the env steps reached: timed first, it ran on robots just spawned
-    # and falling onto the ground (more solver iterations), which made it look slower than env.step.
+    # Physics alone from the states the env steps reached. Timed first, it ran on robots just spawned and
+    # landing (likely more solver work): a Go1 run measured physics alone slower than its env.step.
     physics = _rate(env.sim.step, steps, n, dev)
     ppo = None
     if train_iterations > 0:
