@@ -204,6 +204,12 @@ def test_simcfg_timestep_overrides_model():
     assert sim.timestep == pytest.approx(0.004)
 
 
+def test_simcfg_solver_iterations_override_model():
+    cfg = SimCfg(backend="mujoco", iterations=7, ls_iterations=11)
+    sim = make_simulator(cartpole_motor_model(), 1, cfg)
+    assert (sim.model.opt.iterations, sim.model.opt.ls_iterations) == (7, 11)
+
+
 def test_resolve_backend():
     assert resolve_backend("auto", "cpu") == "mujoco"
     assert resolve_backend("auto", "cuda") == "mjwarp"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import BACKENDS, menagerie_has
+from conftest import BACKENDS, all_worlds, menagerie_has
 from roboforge import mdp
 from roboforge.assets.robots.franka import PANDA_ARM_JOINTS
 from roboforge.envs import make_env
@@ -57,3 +57,21 @@ def test_scripted_ik_grasp_lifts_the_cube_and_earns_the_lift_rewards():
     assert lifted_reward[-1] > lifted_reward[100] >= 0.0
     goal = env.command_manager.terms["object_pose"]
     assert goal.metrics["position_error"].max() < 1.0 and goal.metrics["success"].shape == (8,)
+
+
+def test_a_cube_in_the_air_earns_the_lift_reward_only_when_held():
+    from roboforge.mdp import manipulation
+
+    env = make_env("lift-cube-panda", lift_env_cfg(num_envs=2))
+    cube = env.scene["cube"]
+    pos = cube.data.root_pos_w.clone()
+    pos[:, 2] = 0.2  # knocked into the air, far from the gripper
+    cube.write_root_state(pos, cube.data.root_quat_w, torch.zeros(2, 3), torch.zeros(2, 3), all_worlds(2))
+    env.sim.forward(all_worlds(2))
+    ungated = manipulation.object_is_lifted(env, minimal_height=0.04)
+    gated = manipulation.object_is_lifted(env, minimal_height=0.04, ee_frame="tcp")
+    assert ungated.tolist() == [1.0, 1.0] and gated.tolist() == [0.0, 0.0]
+    tcp_pos, _ = env.scene["robot"].frame_pose_w(env.scene["robot"].find_frame("tcp"))
+    cube.write_root_state(tcp_pos, cube.data.root_quat_w, torch.zeros(2, 3), torch.zeros(2, 3), all_worlds(2))
+    env.sim.forward(all_worlds(2))
+    assert manipulation.object_is_lifted(env, minimal_height=0.04, ee_frame="tcp").tolist() == [1.0, 1.0]

@@ -271,6 +271,9 @@ class FakeContactSensor:
         patterns = [patterns] if isinstance(patterns, str) else patterns
         return [i for i, n in enumerate(self.body_names) if any(re.fullmatch(p, n) for p in patterns)]
 
+    def body_index(self, patterns):
+        return slice(None) if patterns is None else torch.tensor(self.find_bodies(patterns), dtype=torch.long)
+
     def compute_first_contact(self, dt):
         return self.first_contact
 

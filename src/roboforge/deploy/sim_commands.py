@@ -11,10 +11,12 @@ error that suggests constant commands (`--command NAME=...`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import mujoco
 import numpy as np
 
+from roboforge.deploy.command_sim import CommandSim
 from roboforge.deploy.metadata import MetadataError, PolicyMetadata
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
 from roboforge.deploy.rotations import quat_apply, quat_from_euler_xyz, quat_mul
@@ -24,35 +26,25 @@ from roboforge.deploy.velocity_command_sim import VelocityCommandSim
 _RANGE_KEYS = ("pos_x", "pos_y", "pos_z", "roll", "pitch", "yaw")
 
 
-class PoseCommandSim:
+class PoseCommandSim(CommandSim):
     """numpy twin of `UniformPoseCommand` for one simulated robot."""
+
+    metric_names = ("position_error", "orientation_error")
 
     def __init__(self, spec: CommandSpec, meta: PolicyMetadata, robot: MujocoSimRobot):
         p = spec.params
-        self.name = spec.name
+        super().__init__(spec.name, tuple(p["resampling_time_range"]), p.get("metric_window_s"))
         ranges = p["ranges"]
         self.lo = np.array([ranges[k][0] for k in _RANGE_KEYS], dtype=np.float64)
         self.hi = np.array([ranges[k][1] for k in _RANGE_KEYS], dtype=np.float64)
         self.unique = bool(p.get("make_quat_unique", True))
-        self.resample_range = tuple(p["resampling_time_range"])
-        self.window = p.get("metric_window_s")
         self.robot = robot
         self.body, self.offset_pos, self.offset_quat = _frame(
             robot.model, meta.scene.entity_prefix + p["body_name"]
         )
         self.command = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
-        self.time_left = 0.0
-        self.sums = np.zeros(2)
-        self.steps = 0
-
-    def reset(self, rng: np.random.Generator) -> None:
-        """New episode: clear the metric sums and resample."""
-        self.sums[:] = 0.0
-        self.steps = 0
-        self._resample(rng)
 
     def _resample(self, rng: np.random.Generator) -> None:
-        self.time_left = rng.uniform(*self.resample_range)
         # float32 like training: with roll = pi the real part is cos(pi/2) rounded, -4.4e-8 in float32 but
         # +6e-17 in float64, and quat_unique flips on its sign, so float64 would hand the policy the
         # other (never seen) sign of the same rotation.
@@ -61,15 +53,6 @@ class PoseCommandSim:
         if self.unique and quat[0] < 0:
             quat = -quat
         self.command = np.concatenate((sample[:3], quat)).astype(np.float64)
-
-    def step(self, rng: np.random.Generator, length: int, dt: float, max_len: int) -> None:
-        """After a control step (`length` steps into the episode): timer, resample, metrics."""
-        self.time_left -= dt
-        if self.time_left <= 0.0:
-            self._resample(rng)
-        if self.window is None or (max_len - length) * dt <= self.window + 1e-6:
-            self.sums += self._errors()
-            self.steps += 1
 
     def _errors(self) -> np.ndarray:
         d = self.robot.data
@@ -81,13 +64,6 @@ class PoseCommandSim:
         ee_quat = quat_mul(body_quat, self.offset_quat)
         angle = 2.0 * math.acos(min(abs(float(np.dot(target_quat, ee_quat))), 1.0))
         return np.array([float(np.linalg.norm(target_pos - ee_pos)), angle])
-
-    def episode_metrics(self) -> dict[str, float]:
-        """The ended episode's mean metrics (empty if no step was counted)."""
-        if self.steps == 0:
-            return {}
-        pos, ang = self.sums / self.steps
-        return {f"Metrics/{self.name}/position_error": pos, f"Metrics/{self.name}/orientation_error": ang}
 
 
 def _frame(model: mujoco.MjModel, name: str) -> tuple[int, np.ndarray, np.ndarray]:
@@ -101,7 +77,7 @@ def _frame(model: mujoco.MjModel, name: str) -> tuple[int, np.ndarray, np.ndarra
     return body, np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0])
 
 
-SIMULATED: dict[str, type[PoseCommandSim] | type[VelocityCommandSim]] = {
+SIMULATED: dict[str, Callable[[CommandSpec, PolicyMetadata, MujocoSimRobot], CommandSim]] = {
     "UniformPoseCommandCfg": PoseCommandSim,
     "UniformVelocityCommandCfg": VelocityCommandSim,
 }
@@ -109,7 +85,7 @@ SIMULATED: dict[str, type[PoseCommandSim] | type[VelocityCommandSim]] = {
 
 def command_sims(
     meta: PolicyMetadata, robot: MujocoSimRobot, given: dict[str, np.ndarray]
-) -> dict[str, PoseCommandSim | VelocityCommandSim]:
+) -> dict[str, CommandSim]:
     """Simulated command terms for the commands the caller did not give as constants."""
     sims = {}
     for spec in meta.command_terms:

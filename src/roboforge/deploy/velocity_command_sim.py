@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from roboforge.deploy.command_sim import CommandSim
 from roboforge.deploy.metadata import PolicyMetadata
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
 from roboforge.deploy.rotations import quat_apply_inverse
@@ -20,67 +21,44 @@ from roboforge.deploy.specs import CommandSpec
 _KEYS = ("lin_vel_x", "lin_vel_y", "ang_vel_z", "heading")
 
 
-class VelocityCommandSim:
+class VelocityCommandSim(CommandSim):
     """One robot's velocity command, resampled and scored as in training."""
+
+    metric_names = ("error_vel_xy", "error_vel_yaw")
 
     def __init__(self, spec: CommandSpec, meta: PolicyMetadata, robot: MujocoSimRobot):
         p = spec.params
-        self.name = spec.name
+        super().__init__(spec.name, tuple(p["resampling_time_range"]), p.get("metric_window_s"))
         self.lo = np.array([p["ranges"][k][0] for k in _KEYS])
         self.hi = np.array([p["ranges"][k][1] for k in _KEYS])
         self.heading_mode = bool(p.get("heading_command", False))
         self.stiffness = float(p.get("heading_control_stiffness", 1.0))
-        self.rel_heading, self.rel_standing = (
-            float(p.get("rel_heading_envs", 1.0)),
-            float(p.get("rel_standing_envs", 0.0)),
-        )
-        self.resample_range = tuple(p["resampling_time_range"])
-        self.window = p.get("metric_window_s")
+        self.rel_heading = float(p.get("rel_heading_envs", 1.0))
+        self.rel_standing = float(p.get("rel_standing_envs", 0.0))
         self.robot = robot
         self.command = np.zeros(3)
         self.heading_target, self.is_heading, self.is_standing = 0.0, False, False
-        self.time_left = 0.0
-        self.sums, self.steps = np.zeros(2), 0
-
-    def reset(self, rng: np.random.Generator) -> None:
-        """New episode: clear the metric sums and resample."""
-        self.sums[:], self.steps = 0.0, 0
-        self._resample(rng)
 
     def _resample(self, rng: np.random.Generator) -> None:
-        self.time_left = rng.uniform(*self.resample_range)
         sample = rng.uniform(self.lo, self.hi)
         self.is_heading = self.heading_mode and rng.uniform() < self.rel_heading
         self.is_standing = rng.uniform() < self.rel_standing
         self.heading_target = float(sample[3])
         self.command = np.zeros(3) if self.is_standing else sample[:3].copy()
 
-    def step(self, rng: np.random.Generator, length: int, dt: float, max_len: int) -> None:
-        """After a control step: timer, resample, heading control, metrics (the env's order)."""
-        self.time_left -= dt
-        if self.time_left <= 0.0:
-            self._resample(rng)
-        _, quat = self.robot.root_pose_w()
+    def _update(self) -> None:
+        """Heading worlds: yaw rate = stiffness * heading error, clipped to the yaw-rate range."""
         if self.is_heading:
-            w, x, y, z = quat
+            w, x, y, z = self.robot.root_pose_w()[1]
             yaw = math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
             error = math.remainder(self.heading_target - yaw, 2.0 * math.pi)
             self.command[2] = float(np.clip(self.stiffness * error, self.lo[2], self.hi[2]))
         if self.is_standing:
             self.command[:] = 0.0
-        if self.window is None or (max_len - length) * dt <= self.window + 1e-6:
-            d, v = self.robot.data, self.robot.root_d
-            lin_vel_b = quat_apply_inverse(quat, d.qvel[v : v + 3])
-            ang_vel_b = d.qvel[v + 3 : v + 6]
-            self.sums += (
-                np.linalg.norm(self.command[:2] - lin_vel_b[:2]),
-                abs(self.command[2] - ang_vel_b[2]),
-            )
-            self.steps += 1
 
-    def episode_metrics(self) -> dict[str, float]:
-        """The ended episode's mean tracking errors (empty if no step was counted)."""
-        if self.steps == 0:
-            return {}
-        xy, yaw = self.sums / self.steps
-        return {f"Metrics/{self.name}/error_vel_xy": xy, f"Metrics/{self.name}/error_vel_yaw": yaw}
+    def _errors(self) -> np.ndarray:
+        quat = self.robot.root_pose_w()[1]
+        qvel, v = self.robot.data.qvel, self.robot.root_d
+        lin_vel_b = quat_apply_inverse(quat, qvel[v : v + 3])
+        ang_vel_z = qvel[v + 5]
+        return np.array([np.linalg.norm(self.command[:2] - lin_vel_b[:2]), abs(self.command[2] - ang_vel_z)])

@@ -70,7 +70,7 @@ class BaseRLEnv(gym.Env):
     def _reset_physics(self, mask: torch.Tensor) -> None:
         """Default model state, then every entity's default root/joint state, in the selected worlds."""
         self.sim.reset(mask)
-        self.scene.reset_to_default(mask)
+        self.scene.reset_to_default(mask, self.rng)
         self.scene.reset_sensors(mask)
 
     # --- episode statistics (device-side sums, read once per training iteration) ------------------

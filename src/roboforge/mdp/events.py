@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from roboforge.mdp.cache import cached
 from roboforge.utils.math import quat_from_euler_xyz, quat_mul, sample_uniform
 
 
@@ -61,41 +62,76 @@ def randomize_model_field(
     operation: str = "scale",
     ids: list[int] | None = None,
 ) -> None:
-    """Per-world model field (e.g. 'geom_friction', 'body_mass') = default (op) uniform sample.
+    """Per-world model field (e.g. 'geom_friction', 'body_mass') = nominal (op) uniform sample.
 
-    `operation`: 'scale' multiplies the default, 'add' offsets it, 'abs' replaces it. `ids` picks
+    `operation`: 'scale' multiplies the nominal value, 'add' offsets it, 'abs' replaces it. `ids` picks
     rows of the field (bodies, geoms, dofs ...); None changes all rows.
     """
-    if operation not in ("scale", "add", "abs"):
-        raise ValueError(
-            f"randomize_model_field: operation must be 'scale', 'add' or 'abs', got {operation!r}."
-        )
     view = env.sim.model_field(field)
-    defaults = _model_field_defaults(env, field, view)
-    sample = sample_uniform(*value_range, tuple(view.shape), env.device, env.rng).to(view.dtype)
-    new = {"scale": defaults * sample, "add": defaults + sample, "abs": sample}[operation]
-    if ids is not None:
-        keep = torch.ones(view.shape[1], dtype=torch.bool, device=env.device)
-        keep[ids] = False
-        new = torch.where(keep.reshape((1, -1) + (1,) * (view.dim() - 2)), view, new)
+
+    def build_rows() -> torch.Tensor:
+        all_rows = torch.arange(view.shape[1], device=env.device)
+        return all_rows if ids is None else all_rows[ids]
+
+    rows = cached(env, ("model_field_rows", field, None if ids is None else tuple(ids)), build_rows)
+    sample = sample_uniform(*value_range, (env.num_envs, len(rows), *view.shape[2:]), env.device, env.rng)
+    write_model_entries(env, env_mask, field, rows, None, sample, operation)
+
+
+OPERATIONS = ("scale", "add", "abs")
+
+
+def write_model_entries(
+    env,
+    env_mask: torch.Tensor,
+    field: str,
+    rows: torch.Tensor,
+    col: int | None,
+    sample: torch.Tensor,
+    operation: str,
+) -> None:
+    """Set `field[:, rows(, col)]` = nominal (op) sample in the masked worlds; other entries keep their values.
+
+    The nominal values are the field's values before the first randomization, so repeated events do not drift.
+    """
+    check_operation(operation)
+    view = env.sim.model_field(field)
+    nominal = model_field_nominal(env, field)
+    new = view.clone()
+    if col is None:
+        new[:, rows] = apply_operation(operation, nominal[:, rows], sample.to(view.dtype))
+    else:
+        new[:, rows, col] = apply_operation(operation, nominal[:, rows, col], sample.to(view.dtype))
     env.sim.write_model_field(field, new, env_mask)
 
 
-def _model_field_defaults(env, field: str, view: torch.Tensor) -> torch.Tensor:
-    cache = env.__dict__.setdefault("_model_field_defaults", {})
-    if field not in cache:
-        cache[field] = view.clone()
-    return cache[field]
+def model_field_nominal(env, field: str) -> torch.Tensor:
+    """The per-world model field's values before any randomization wrote to it."""
+    return cached(env, ("model_field_nominal", field), lambda: env.sim.model_field(field).clone())
+
+
+def check_operation(operation: str) -> None:
+    if operation not in OPERATIONS:
+        raise ValueError(
+            f"Randomization operation must be one of {', '.join(OPERATIONS)}, got {operation!r}."
+        )
+
+
+def apply_operation(operation: str, nominal: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
+    """nominal * sample ('scale'), nominal + sample ('add') or sample ('abs')."""
+    if operation == "scale":
+        return nominal * sample
+    return nominal + sample if operation == "add" else sample.to(nominal.dtype)
 
 
 def range_bounds(
     env, ranges: dict[str, tuple[float, float]], keys: tuple[str, ...]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Lower and upper bounds `(len(keys),)` on the env's device, built once per ranges (no copy per step)."""
-    cache = env.__dict__.setdefault("_range_bounds", {})
-    key = (tuple(sorted(ranges.items())), keys)
-    if key not in cache:
+
+    def build() -> tuple[torch.Tensor, torch.Tensor]:
         lo = torch.tensor([ranges.get(k, (0.0, 0.0))[0] for k in keys], device=env.device)
         hi = torch.tensor([ranges.get(k, (0.0, 0.0))[1] for k in keys], device=env.device)
-        cache[key] = (lo, hi)
-    return cache[key]
+        return lo, hi
+
+    return cached(env, ("range_bounds", tuple(sorted(ranges.items())), keys), build)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from roboforge.mdp.cache import cached
+
 
 @dataclass(kw_only=True)
 class GridPatternCfg:
@@ -104,14 +106,15 @@ def height_scan(
     height_offset: float = 0.5,
 ) -> torch.Tensor:
     """Height scan `(num_envs, num_rays)`: body z - terrain z - height_offset on a yaw-aligned grid."""
-    key = (asset_name, body_name, tuple(size), resolution, tuple(offset_xy), height_offset)
-    scanners = env.__dict__.setdefault("_height_scanners", {})
-    if key not in scanners:
+
+    def build() -> HeightScanner:
         pattern = GridPatternCfg(
             size=(size[0], size[1]), resolution=resolution, offset_xy=(offset_xy[0], offset_xy[1])
         )
         cfg = HeightScannerCfg(
             asset_name=asset_name, body_name=body_name, pattern=pattern, height_offset=height_offset
         )
-        scanners[key] = HeightScanner(cfg, env)
-    return scanners[key].heights()
+        return HeightScanner(cfg, env)
+
+    key = ("height_scan", asset_name, body_name, tuple(size), resolution, tuple(offset_xy), height_offset)
+    return cached(env, key, build).heights()

@@ -11,6 +11,8 @@ import re
 
 import torch
 
+from roboforge.mdp.cache import cached
+from roboforge.mdp.rewards import joint_deviation_l1
 from roboforge.utils.math import quat_apply_inverse, quat_yaw_only
 
 # --- velocity tracking ---------------------------------------------------------------------------------------
@@ -130,11 +132,8 @@ def stand_still_joint_deviation_l1(
     joint_names: list[str] | None = None,
 ) -> torch.Tensor:
     """Sum of |q - q_default| while the commanded velocity (all 3 entries) is below `command_threshold`."""
-    entity = env.scene[asset_name]
-    idx = entity.joint_index(joint_names)
-    deviation = torch.sum(torch.abs(entity.data.joint_pos[:, idx] - entity.default_joint_pos[:, idx]), dim=1)
     standing = torch.norm(env.command_manager.get_command(command_name)[:, :3], dim=1) < command_threshold
-    return deviation * standing
+    return joint_deviation_l1(env, asset_name, joint_names) * standing
 
 
 # --- feet and contacts -------------------------------------------------------------------------------------
@@ -150,11 +149,10 @@ def feet_air_time(
 ) -> torch.Tensor:
     """Sum over feet touching down this step of (air time - threshold) (s); 0 while the xy command is small."""
     sensor = env.scene.sensors[sensor_name]
-    idx = sensor_body_index(sensor, body_names)
+    idx = sensor.body_index(body_names)
     first_contact = sensor.compute_first_contact(env.step_dt)[:, idx]
     reward = torch.sum((sensor.data.last_air_time[:, idx] - threshold) * first_contact, dim=1)
-    moving = torch.norm(env.command_manager.get_command(command_name)[:, :2], dim=1) > command_threshold
-    return reward * moving
+    return reward * _commanded_to_move(env, command_name, command_threshold)
 
 
 def feet_air_time_positive_biped(
@@ -167,7 +165,7 @@ def feet_air_time_positive_biped(
 ) -> torch.Tensor:
     """Bipeds: while exactly one foot is down, the shorter of the feet's current air/contact times, capped at `threshold`."""
     sensor = env.scene.sensors[sensor_name]
-    idx = sensor_body_index(sensor, body_names)
+    idx = sensor.body_index(body_names)
     air, contact = sensor.data.current_air_time[:, idx], sensor.data.current_contact_time[:, idx]
     in_contact = contact > 0.0
     phase_time = torch.where(in_contact, contact, air)
@@ -175,8 +173,7 @@ def feet_air_time_positive_biped(
     reward = torch.min(torch.where(single_stance[:, None], phase_time, 0.0), dim=1).values.clamp(
         max=threshold
     )
-    moving = torch.norm(env.command_manager.get_command(command_name)[:, :2], dim=1) > command_threshold
-    return reward * moving
+    return reward * _commanded_to_move(env, command_name, command_threshold)
 
 
 def feet_slide(
@@ -184,8 +181,8 @@ def feet_slide(
 ) -> torch.Tensor:
     """Sum over feet in contact of their horizontal speed (m/s, world frame)."""
     sensor = env.scene.sensors[sensor_name]
-    idx = sensor_body_index(sensor, body_names)
-    entity_idx = _entity_index_of_sensor_bodies(env.scene[asset_name], sensor, body_names)
+    idx = sensor.body_index(body_names)
+    entity_idx = _entity_index_of_sensor_bodies(env, asset_name, sensor_name, body_names)
     speed = torch.norm(env.scene[asset_name].data.body_lin_vel_w[:, entity_idx, :2], dim=-1)
     return torch.sum(speed * sensor.data.in_contact[:, idx], dim=1)
 
@@ -213,30 +210,32 @@ def bad_orientation(env, limit_angle: float, asset_name: str = "robot") -> torch
 # --- helpers -----------------------------------------------------------------------------------------------
 
 
+def _commanded_to_move(env, command_name: str, threshold: float) -> torch.Tensor:
+    """`(num_envs,)` True where the commanded xy speed exceeds `threshold` (m/s)."""
+    return torch.norm(env.command_manager.get_command(command_name)[:, :2], dim=1) > threshold
+
+
 def _contact_force_norm(env, sensor_name: str, body_names: list[str] | None) -> torch.Tensor:
     sensor = env.scene.sensors[sensor_name]
-    return torch.norm(sensor.data.net_force_w[:, sensor_body_index(sensor, body_names)], dim=-1)
+    return torch.norm(sensor.data.net_force_w[:, sensor.body_index(body_names)], dim=-1)
 
 
-def sensor_body_index(sensor, body_names: list[str] | str | None) -> torch.Tensor | slice:
-    """Index tensor of the sensor's bodies matching `body_names` (cached on the sensor; None: all)."""
-    if body_names is None:
-        return slice(None)
-    key = (body_names,) if isinstance(body_names, str) else tuple(body_names)
-    cache = sensor.__dict__.setdefault("_rf_body_index", {})
-    if key not in cache:
-        device = sensor.data.net_force_w.device
-        cache[key] = torch.tensor(sensor.find_bodies(list(key)), dtype=torch.long, device=device)
-    return cache[key]
+def _entity_index_of_sensor_bodies(
+    env, asset_name: str, sensor_name: str, body_names: list[str] | None
+) -> torch.Tensor:
+    """Entity body indices of the selected sensor bodies, in the sensor's order (built once)."""
+    entity, sensor = env.scene[asset_name], env.scene.sensors[sensor_name]
 
+    def build() -> torch.Tensor:
+        ids = range(sensor.num_bodies) if body_names is None else sensor.find_bodies(body_names)
+        names = [sensor.body_names[i] for i in ids]
+        bodies = [entity.find_bodies([re.escape(n)])[0][0] for n in names]
+        return torch.tensor(bodies, dtype=torch.long, device=env.device)
 
-def _entity_index_of_sensor_bodies(entity, sensor, body_names: list[str] | None) -> torch.Tensor:
-    """Entity body indices of the selected sensor bodies, in the sensor's order (cached on the sensor)."""
-    key = ("entity", entity.name, None if body_names is None else tuple(body_names))
-    cache = sensor.__dict__.setdefault("_rf_body_index", {})
-    if key not in cache:
-        idx = sensor_body_index(sensor, body_names)
-        names = sensor.body_names if isinstance(idx, slice) else [sensor.body_names[i] for i in idx.tolist()]
-        ids = [entity.find_bodies([re.escape(n)])[0][0] for n in names]
-        cache[key] = torch.tensor(ids, dtype=torch.long, device=sensor.data.net_force_w.device)
-    return cache[key]
+    key = (
+        "sensor_bodies_in_entity",
+        sensor_name,
+        asset_name,
+        None if body_names is None else tuple(body_names),
+    )
+    return cached(env, key, build)

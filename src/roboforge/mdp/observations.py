@@ -78,5 +78,4 @@ def contact_states(env, sensor_name: str) -> torch.Tensor:
 def base_height(env, asset_name: str = "robot") -> torch.Tensor:
     """Root height (m) above the terrain under it `(num_envs, 1)` (a privileged, critic-only signal)."""
     root_pos_w = env.scene[asset_name].data.root_pos_w
-    ground = env.scene.terrain.height_at(root_pos_w[:, :2]) if env.scene.terrain is not None else 0.0
-    return (root_pos_w[:, 2] - ground)[:, None]
+    return (root_pos_w[:, 2] - env.scene.terrain.height_at(root_pos_w[:, :2]))[:, None]

@@ -14,11 +14,17 @@ from typing import Any, TypeVar
 
 import torch
 
-from roboforge.mdp.events import _model_field_defaults, range_bounds
+from roboforge.mdp.cache import cached
+from roboforge.mdp.events import (
+    apply_operation,
+    check_operation,
+    model_field_nominal,
+    range_bounds,
+    write_model_entries,
+)
 from roboforge.utils.math import quat_apply_inverse, sample_uniform
 
 F = TypeVar("F", bound=Callable[..., Any])
-_OPERATIONS = ("scale", "add", "abs")
 
 
 def _needs_model_fields(*fields: str) -> Callable[[F], F]:
@@ -44,11 +50,12 @@ def randomize_friction(
 
     `geom_names`: regexes on the geom names without the entity prefix (None: all the entity's geoms,
     named or not). `asset_name=None` selects geoms of the whole scene by full name (e.g. 'ground').
-    MuJoCo uses the larger friction of two touching geoms: randomize the ground too, or lower it.
+    A contact takes the friction of its higher-priority geom (the larger one at equal priority): robots
+    with `ArticulationCfg.contact_priority=1` (the Unitree configs) let their own friction decide.
     """
     rows = _geom_rows(env, asset_name, geom_names)
     sample = sample_uniform(*friction_range, (env.num_envs, len(rows)), env.device, env.rng)
-    _write_entries(env, env_mask, "geom_friction", rows, 0, sample, operation)
+    write_model_entries(env, env_mask, "geom_friction", rows, 0, sample, operation)
 
 
 @_needs_model_fields("body_mass")
@@ -63,7 +70,7 @@ def add_base_mass(
     """Body mass (kg) = nominal + uniform draw (`operation='add'`) of the selected bodies (None: the root)."""
     rows = _body_rows(env, asset_name, body_names)
     sample = sample_uniform(*mass_range, (env.num_envs, len(rows)), env.device, env.rng)
-    _write_entries(env, env_mask, "body_mass", rows, None, sample, operation)
+    write_model_entries(env, env_mask, "body_mass", rows, None, sample, operation)
 
 
 @_needs_model_fields("body_ipos")
@@ -78,7 +85,7 @@ def randomize_com(
     rows = _body_rows(env, asset_name, body_names)
     lo, hi = range_bounds(env, com_range, ("x", "y", "z"))
     sample = sample_uniform(lo, hi, (env.num_envs, len(rows), 3), env.device, env.rng)
-    _write_entries(env, env_mask, "body_ipos", rows, None, sample, "add")
+    write_model_entries(env, env_mask, "body_ipos", rows, None, sample, "add")
 
 
 @_needs_model_fields("actuator_gainprm", "actuator_biasprm")
@@ -97,7 +104,7 @@ def randomize_actuator_gains(
     fields (position actuator: kp = gainprm[0] = -biasprm[1], kd = -biasprm[2]; velocity actuator:
     kd = gainprm[0] = -biasprm[2]), mirrored in the group's tensors.
     """
-    _check_operation(operation)
+    check_operation(operation)
     entity = env.scene[asset_name]
     selected = _joint_mask(env, entity, joint_names)
     shape = (env.num_envs, entity.num_joints)
@@ -108,8 +115,8 @@ def randomize_actuator_gains(
         if group.implicit:
             _randomize_implicit_gains(env, env_mask, group, kp_draw[:, j], kd_draw[:, j], keep, operation)
             continue
-        kp = _apply(operation, group.default_stiffness, kp_draw[:, j])
-        kd = _apply(operation, group.default_damping, kd_draw[:, j])
+        kp = apply_operation(operation, group.default_stiffness, kp_draw[:, j])
+        kd = apply_operation(operation, group.default_damping, kd_draw[:, j])
         m = env_mask[:, None] & ~keep
         group.stiffness[:] = torch.where(m, kp, group.stiffness)
         group.damping[:] = torch.where(m, kd, group.damping)
@@ -119,15 +126,19 @@ def _randomize_implicit_gains(env, env_mask, group, kp_draw, kd_draw, keep, oper
     """Implicit group: new kp/kd in the actuator model fields (rows `ctrl_ids`) and the group's tensors."""
     rows = group.ctrl_ids
     gain, bias = env.sim.model_field("actuator_gainprm"), env.sim.model_field("actuator_biasprm")
-    gain0 = _model_field_defaults(env, "actuator_gainprm", gain)[:, rows]
-    bias0 = _model_field_defaults(env, "actuator_biasprm", bias)[:, rows]
-    kd = torch.where(keep, -bias[:, rows, 2], _apply(operation, -bias0[:, :, 2], kd_draw.to(bias.dtype)))
+    gain0 = model_field_nominal(env, "actuator_gainprm")[:, rows]
+    bias0 = model_field_nominal(env, "actuator_biasprm")[:, rows]
+    kd = torch.where(
+        keep, -bias[:, rows, 2], apply_operation(operation, -bias0[:, :, 2], kd_draw.to(bias.dtype))
+    )
     new_gain, new_bias = gain.clone(), bias.clone()
     new_bias[:, rows, 2] = -kd
     if group.velocity_mode:
         new_gain[:, rows, 0] = kd
     else:
-        kp = torch.where(keep, gain[:, rows, 0], _apply(operation, gain0[:, :, 0], kp_draw.to(gain.dtype)))
+        kp = torch.where(
+            keep, gain[:, rows, 0], apply_operation(operation, gain0[:, :, 0], kp_draw.to(gain.dtype))
+        )
         new_gain[:, rows, 0] = kp
         new_bias[:, rows, 1] = -kp
     env.sim.write_model_field("actuator_gainprm", new_gain, env_mask)
@@ -151,7 +162,7 @@ def randomize_joint_default_offsets(
     the defaults all follow the new values.
     """
     entity = env.scene[asset_name]
-    nominal = _cached(env, ("default_joint_pos", asset_name), lambda: entity.default_joint_pos.clone())
+    nominal = cached(env, ("default_joint_pos", asset_name), lambda: entity.default_joint_pos.clone())
     selected = _joint_mask(env, entity, joint_names)
     offset = sample_uniform(*offset_range, tuple(nominal.shape), env.device, env.rng)
     new = torch.where(env_mask[:, None] & selected, nominal + offset, entity.default_joint_pos)
@@ -183,47 +194,6 @@ def push_by_setting_velocity(
 # --- helpers -----------------------------------------------------------------------------------------------
 
 
-def _check_operation(operation: str) -> None:
-    if operation not in _OPERATIONS:
-        raise ValueError(
-            f"Randomization operation must be one of {', '.join(_OPERATIONS)}, got {operation!r}."
-        )
-
-
-def _apply(operation: str, nominal: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
-    if operation == "scale":
-        return nominal * sample
-    return nominal + sample if operation == "add" else sample.to(nominal.dtype)
-
-
-def _write_entries(
-    env,
-    env_mask: torch.Tensor,
-    field: str,
-    rows: torch.Tensor,
-    col: int | None,
-    sample: torch.Tensor,
-    operation: str,
-) -> None:
-    """Set `field[:, rows(, col)]` = nominal (op) sample in the masked worlds; other entries stay as they are."""
-    _check_operation(operation)
-    view = env.sim.model_field(field)
-    nominal = _model_field_defaults(env, field, view)
-    new = view.clone()
-    if col is None:
-        new[:, rows] = _apply(operation, nominal[:, rows], sample.to(view.dtype))
-    else:
-        new[:, rows, col] = _apply(operation, nominal[:, rows, col], sample.to(view.dtype))
-    env.sim.write_model_field(field, new, env_mask)
-
-
-def _cached(env, key: tuple, build: Callable[[], Any]) -> Any:
-    cache = env.__dict__.setdefault("_rf_randomization_cache", {})
-    if key not in cache:
-        cache[key] = build()
-    return cache[key]
-
-
 def _joint_mask(env, entity, joint_names: list[str] | None) -> torch.Tensor:
     """`(num_joints,)` bool of the entity's joints matching `joint_names` (None: all)."""
 
@@ -232,7 +202,7 @@ def _joint_mask(env, entity, joint_names: list[str] | None) -> torch.Tensor:
         mask[entity.joint_index(joint_names)] = True
         return mask
 
-    return _cached(env, ("joints", entity.name, None if joint_names is None else tuple(joint_names)), build)
+    return cached(env, ("joints", entity.name, None if joint_names is None else tuple(joint_names)), build)
 
 
 def _body_rows(env, asset_name: str, body_names: list[str] | None) -> torch.Tensor:
@@ -243,7 +213,7 @@ def _body_rows(env, asset_name: str, body_names: list[str] | None) -> torch.Tens
         ids = [0] if body_names is None else entity.find_bodies(body_names)[0]
         return torch.tensor([entity.body_ids[i] for i in ids], dtype=torch.long, device=env.device)
 
-    return _cached(env, ("bodies", asset_name, None if body_names is None else tuple(body_names)), build)
+    return cached(env, ("bodies", asset_name, None if body_names is None else tuple(body_names)), build)
 
 
 def _geom_rows(env, asset_name: str | None, geom_names: list[str] | None) -> torch.Tensor:
@@ -267,4 +237,4 @@ def _geom_rows(env, asset_name: str | None, geom_names: list[str] | None) -> tor
         return torch.tensor(ids, dtype=torch.long, device=env.device)
 
     key = ("geoms", asset_name, None if geom_names is None else tuple(geom_names))
-    return _cached(env, key, build)
+    return cached(env, key, build)

@@ -280,7 +280,7 @@ class Entity:
             m, torch.cat((lin_vel_w, ang_vel_b), 1).to(qvel.dtype), qvel[:, d : d + 6]
         )
 
-    def reset_to_default(self, mask: torch.Tensor) -> None:
+    def reset_to_default(self, mask: torch.Tensor, generator: torch.Generator | None = None) -> None:
         """Default root and joint state, and joint targets at the defaults, in the selected worlds."""
         self.write_root_state(
             self.default_root_pos,
@@ -295,7 +295,9 @@ class Entity:
         self.joint_vel_target.masked_fill_(m, 0.0)
         self.joint_effort_target.masked_fill_(m, 0.0)
         for group in self.actuator_groups:  # new action delays; delayed targets start at the defaults
-            group.reset(mask, self.joint_pos_target, self.joint_vel_target, self.joint_effort_target)
+            group.reset(
+                mask, self.joint_pos_target, self.joint_vel_target, self.joint_effort_target, generator
+            )
 
     def apply_actuators(self) -> None:
         """Write this entity's actuator controls from its joint targets (once per physics step)."""

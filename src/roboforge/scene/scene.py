@@ -91,10 +91,11 @@ class Scene:
             raise KeyError(f"No entity {name!r} in the scene. Entities: {', '.join(self.entities)}.")
         return self.entities[name]
 
-    def reset_to_default(self, mask: torch.Tensor) -> None:
-        """Write every entity's default root and joint state into the worlds selected by `mask`."""
+    def reset_to_default(self, mask: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        """Write every entity's default root and joint state into the worlds selected by `mask`
+        (`generator`: the env's random numbers, for per-world actuator delays)."""
         for entity in self.entities.values():
-            entity.reset_to_default(mask)
+            entity.reset_to_default(mask, generator)
 
     def update_sensors(self, dt: float) -> None:
         """Refresh every sensor from the latest physics state (once per env step)."""

@@ -97,6 +97,7 @@ class ContactSensor(Sensor):
         self.body_names = [n[len(prefix) :] for n in names if n.startswith(prefix)]
         cols = sensor_columns(model, [prefix + n for n in self.body_names], sim.device).view(-1, 4)
         self._found_cols, self._force_cols = cols[:, 0], cols[:, 1:].reshape(-1)
+        self._index_cache: dict[tuple[str, ...], torch.Tensor] = {}
         shape = (sim.num_worlds, len(self.body_names))
         zeros = lambda: torch.zeros(shape, device=sim.device)  # noqa: E731
         self.data = ContactSensorData(
@@ -111,6 +112,17 @@ class ContactSensor(Sensor):
     @property
     def num_bodies(self) -> int:
         return len(self.body_names)
+
+    def body_index(self, patterns: list[str] | str | None) -> torch.Tensor | slice:
+        """Index (tensor on the sensor's device, built once per patterns) of the matching elements; None: all."""
+        if patterns is None:
+            return slice(None)
+        key = (patterns,) if isinstance(patterns, str) else tuple(patterns)
+        if key not in self._index_cache:
+            self._index_cache[key] = torch.tensor(
+                self.find_bodies(list(key)), dtype=torch.long, device=self.sim.device
+            )
+        return self._index_cache[key]
 
     def find_bodies(self, patterns: list[str] | str) -> list[int]:
         """Indices (sensor order) of the elements whose names fully match any regex."""
