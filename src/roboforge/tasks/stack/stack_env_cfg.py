@@ -19,12 +19,12 @@ from roboforge.managers import (
 )
 from roboforge.mdp import manipulation
 from roboforge.scene import SceneCfg
-from roboforge.sim import SimCfg
 from roboforge.tasks.lift.lift_env_cfg import (
     motion_penalties,
     motion_penalty_curriculum,
     object_dropping,
     panda_actions,
+    panda_sim_cfg,
 )
 
 COMMAND = "stack"
@@ -65,7 +65,7 @@ def stack_env_cfg(
             num_envs=32 if play else num_envs,
             entities={"robot": panda_cfg("position"), "cube_a": cube_a, "cube_b": cube_b},
         ),
-        sim=SimCfg(timestep=0.005, nconmax=96, njmax=384),
+        sim=panda_sim_cfg(),
         decimation=4,
         episode_length_s=8.0,
         actions=panda_actions(arm_action),
@@ -116,7 +116,9 @@ def stack_env_cfg(
                 weight=1.0,
                 params={"std": 0.1, "ee_frame": "tcp", "object_name": "cube_a"},
             ),
-            "lifting_object": RewardTermCfg(func=manipulation.object_is_lifted, weight=15.0, params=lifted),
+            "lifting_object": RewardTermCfg(
+                func=manipulation.object_is_lifted, weight=15.0, params={**lifted, "ee_frame": "tcp"}
+            ),
             "carrying_above_base": RewardTermCfg(
                 func=manipulation.object_goal_distance_tanh,
                 weight=16.0,

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# On the GPU machine (after staging, ../shared/device/README.md): long training runs that outlive one
+# device call. Runs are detached, so a call can start them and later calls poll them while the machine
+# stays warm (keep a call in flight: an idle machine goes back after ~30 s).
+#   SRC=path/to/src bash scripts/device_runs.sh start NAME=TASK[:ITERATIONS] [-o override]... [NAME=...]
+#   bash scripts/device_runs.sh status [SECONDS]   # wait, then print progress; metrics + checkpoints to $OUT
+#   bash scripts/device_runs.sh stop [NAME...]      # SIGTERM (the trainer checkpoints), then eval on the GPU
+# Every run: 4096 worlds, MuJoCo Warp, the task's default hyperparameters unless overridden.
+set -uo pipefail
+root=/tmp/devruns
+export PYTHONPATH=/tmp/site:$root/src MENAGERIE_ROOT=/tmp/menagerie MUJOCO_GL=disable PYTHONUNBUFFERED=1
+export WARP_CACHE_PATH=/tmp/warp-cache
+out=${OUT:-/tmp/out}
+mkdir -p "$root/logs" "$out"
+
+start() {
+  rm -rf "$root/src" && cp -r "${SRC:-$PWD/src}" "$root/src"
+  local name="" args=()
+  launch() {
+    [ -z "$name" ] && return
+    local task=${args[0]%%:*} iters=${args[0]#*:} extra=()
+    [ "$iters" != "${args[0]}" ] && extra=(--max-iterations "$iters")
+    (cd "$root" || exit; setsid nohup python -m roboforge train "$task" --device cuda --num-envs 4096 \
+      --run-dir "$root/runs/$name" --quiet --json "${extra[@]}" "${args[@]:1}" \
+      > "logs/$name.json" 2> "logs/$name.err" < /dev/null & echo $! > "logs/$name.pid")
+    echo "$name: $task ${args[*]:1} (pid $(cat "$root/logs/$name.pid"))"
+  }
+  for a in "$@"; do
+    if [[ $a == *=* && $a != *.*=* ]]; then launch; name=${a%%=*}; args=("${a#*=}"); else args+=("$a"); fi
+  done
+  launch
+}
+
+status() {
+  sleep "${1:-0}"
+  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+  for f in "$root"/runs/*/*/*/metrics.jsonl; do
+    [ -e "$f" ] || continue
+    python3 - "$f" <<'EOF'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+last = rows[-1]
+keep = ("Metrics/", "Episode_Reward/", "Policy/mean_std", "Loss/value", "Perf/total_fps")
+print(sys.argv[1].split("/")[4], "it", last["iteration"],
+      {k.split("/")[-1]: round(v, 3) for k, v in last.items() if k.startswith(keep)})
+EOF
+  done
+  for n in "$root"/logs/*.pid; do
+    [ -e "$n" ] || continue
+    kill -0 "$(cat "$n")" 2>/dev/null || echo "$(basename "$n" .pid): stopped: $(tail -c 300 "${n%.pid}.err")"
+  done
+  snapshot
+}
+
+snapshot() {
+  (cd "$root" && find runs -name metrics.jsonl -o -name summary.json -o -name '*.json' -path '*params*' \
+    > /tmp/devruns.list && for d in runs/*/*/*/; do ls -t "$d"model_*.pt 2>/dev/null | head -1; done \
+    >> /tmp/devruns.list && ls logs/*.json logs/*.err >> /tmp/devruns.list 2>/dev/null
+    tar -czf "$out/runs.tgz" -T /tmp/devruns.list)
+}
+
+stop() {
+  local names=("$@")
+  [ ${#names[@]} -eq 0 ] && names=($(cd "$root/logs" && ls *.pid | sed 's/\.pid$//'))
+  for n in "${names[@]}"; do kill -TERM "$(cat "$root/logs/$n.pid")" 2>/dev/null; done
+  for n in "${names[@]}"; do while kill -0 "$(cat "$root/logs/$n.pid")" 2>/dev/null; do sleep 1; done; done
+  for n in "${names[@]}"; do
+    local run task; run=$(ls -d "$root"/runs/"$n"/*/*/ | tail -1); task=$(basename "$(dirname "$run")")
+    (cd "$root" && python -m roboforge eval "$task" --checkpoint "$run" --device cuda --num-envs 1024 \
+      --episodes 1000 --json > "logs/eval_$n.json" 2> "logs/eval_$n.err") &
+  done
+  wait
+  for n in "${names[@]}"; do
+    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(sys.argv[2], {k: round(v, 4) for k, v in r['metrics'].items() if 'Metrics' in k})" \
+      "$root/logs/eval_$n.json" "$n" 2>/dev/null || tail -3 "$root/logs/eval_$n.err"
+  done
+  snapshot
+}
+
+cmd=${1:-status}; shift || true
+"$cmd" "$@"
