@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -75,3 +77,52 @@ def test_a_cube_in_the_air_earns_the_lift_reward_only_when_held():
     cube.write_root_state(tcp_pos, cube.data.root_quat_w, torch.zeros(2, 3), torch.zeros(2, 3), all_worlds(2))
     env.sim.forward(all_worlds(2))
     assert manipulation.object_is_lifted(env, minimal_height=0.04, ee_frame="tcp").tolist() == [1.0, 1.0]
+
+
+def test_arm_pressed_into_the_ground_fits_the_contact_buffers():
+    """MuJoCo Warp drops contacts and constraint rows beyond `nconmax`/`njmax` per world (the cube then
+    sinks into the fingers and gets launched); an arm driven into the ground must fit in the task's buffers.
+    C MuJoCo counts the same contacts and rows, so the check runs on the CPU."""
+    import mujoco
+
+    cfg = lift_env_cfg(num_envs=8)
+    env = make_env("lift-cube-panda", cfg)
+    model, sim = env.sim.model, env.sim
+    data = mujoco.MjData(model)
+    gen = torch.Generator().manual_seed(0)
+    most_rows = most_contacts = 0
+    for t in range(100):
+        action = torch.randn(8, 8, generator=gen)
+        action[:, 1] += 3.0  # shoulder forward and the elbow swinging: links and hand hit the ground
+        action[:, 3] += 3.0 * math.sin(t / 20)
+        env.step(action)
+        for w in range(8):
+            data.qpos[:], data.qvel[:] = sim.qpos[w].numpy(), sim.qvel[w].numpy()
+            mujoco.mj_forward(model, data)
+            most_rows, most_contacts = max(most_rows, data.nefc), max(most_contacts, data.ncon)
+    assert most_rows > 256, "the scenario no longer presses the arm into the ground"
+    assert most_rows <= cfg.sim.njmax and most_contacts <= cfg.sim.nconmax, (most_rows, most_contacts)
+
+
+def test_a_cube_out_of_reach_ends_the_episode():
+    env = make_env("lift-cube-panda", lift_env_cfg(num_envs=2))
+    cube = env.scene["cube"]
+    far = cube.data.root_pos_w.clone()
+    far[0, 0] += 2.0  # world 0: 2.5 m in front of the robot
+    zeros = torch.zeros(2, 3)
+    cube.write_root_state(far, cube.default_root_quat, zeros, zeros, all_worlds(2))
+    env.step(torch.zeros(2, 8))
+    assert env.termination_manager.term_dones["object_out_of_reach"].tolist() == [True, False]
+    assert cube.data.root_pos_w[0, 0] < 1.0, "the world was reset"
+
+
+def test_lift_agent_clips_actions_and_the_last_action_observation():
+    """Huge policy outputs reach neither the robot nor the `last_action` observation (the feedback loop that
+    made unclipped GPU runs diverge)."""
+    from roboforge.rl.session import build_session
+
+    session = build_session("lift-cube-panda", num_envs=2, device="cpu", sim="mujoco")
+    clip = session.agent_cfg.clip_actions
+    assert clip is not None
+    obs, *_ = session.venv.step(torch.full((2, 8), 1.0e6))
+    assert obs["policy"][:, -8:].abs().max() == pytest.approx(clip)

@@ -42,6 +42,15 @@ def object_is_lifted(
     return lifted.float()
 
 
+def object_out_of_reach(
+    env, max_distance: float, object_name: str = "cube", robot_name: str = "robot"
+) -> torch.Tensor:
+    """Termination: the object is farther than `max_distance` (m) from the robot's root, e.g. knocked away
+    or launched by a contact; keeps unreachable (and unbounded) object positions out of the observations."""
+    offset = env.scene[object_name].data.root_pos_w - env.scene[robot_name].data.root_pos_w
+    return offset.norm(dim=-1) > max_distance
+
+
 def object_goal_distance_tanh(
     env,
     std: float,

@@ -76,6 +76,19 @@ def object_dropping(asset_name: str) -> TerminationTermCfg:
     )
 
 
+def object_out_of_reach(asset_name: str) -> TerminationTermCfg:
+    """End the episode when the object is beyond the arm's reach (Panda: 0.855 m) with margin."""
+    return TerminationTermCfg(
+        func=manipulation.object_out_of_reach, params={"max_distance": 1.2, "object_name": asset_name}
+    )
+
+
+MAX_MANIPULATION_SPEED = 200.0
+"""|qvel| (rad/s, m/s) above which a manipulation world counts as exploded and is reset: the arm's limits
+are ~2.6 rad/s; a cube flung by an arm flailing at 3x the initial action noise spins at up to ~50 rad/s
+(measured), so only a physics blow-up gets past 200."""
+
+
 def lift_env_cfg(
     num_envs: int = 1024, play: bool = False, arm_action: ActionTermCfg | None = None
 ) -> ManagerBasedRLEnvCfg:
@@ -91,6 +104,7 @@ def lift_env_cfg(
         sim=panda_sim_cfg(),
         decimation=4,
         episode_length_s=5.0,
+        max_joint_vel=MAX_MANIPULATION_SPEED,
         actions=panda_actions(arm_action),
         commands={
             COMMAND: mdp.ObjectGoalCommandCfg(
@@ -143,5 +157,6 @@ def lift_env_cfg(
         terminations={
             "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
             "object_dropping": object_dropping("cube"),
+            "object_out_of_reach": object_out_of_reach("cube"),
         },
     )

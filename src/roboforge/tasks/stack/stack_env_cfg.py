@@ -20,9 +20,11 @@ from roboforge.managers import (
 from roboforge.mdp import manipulation
 from roboforge.scene import SceneCfg
 from roboforge.tasks.lift.lift_env_cfg import (
+    MAX_MANIPULATION_SPEED,
     motion_penalties,
     motion_penalty_curriculum,
     object_dropping,
+    object_out_of_reach,
     panda_actions,
     panda_sim_cfg,
 )
@@ -68,6 +70,7 @@ def stack_env_cfg(
         sim=panda_sim_cfg(),
         decimation=4,
         episode_length_s=8.0,
+        max_joint_vel=MAX_MANIPULATION_SPEED,
         actions=panda_actions(arm_action),
         commands={
             COMMAND: mdp.ObjectStackCommandCfg(
@@ -141,5 +144,7 @@ def stack_env_cfg(
             "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
             "cube_a_dropping": object_dropping("cube_a"),
             "cube_b_dropping": object_dropping("cube_b"),
+            "cube_a_out_of_reach": object_out_of_reach("cube_a"),
+            "cube_b_out_of_reach": object_out_of_reach("cube_b"),
         },
     )
