@@ -225,3 +225,29 @@ def test_make_simulator_auto_on_cpu_is_c_mujoco():
     sim = make_simulator(cartpole_motor_model(), 2, SimCfg())
     assert type(sim).__name__ == "MujocoSimulator"
     assert sim.qpos.dtype == torch.float64
+
+
+_FALLING_BOX = """
+<mujoco>
+  <worldbody>
+    <geom type="plane" size="1 1 0.1"/>
+    <body pos="0 0 0.2"><freejoint/><geom type="box" size="0.05 0.05 0.05"/></body>
+  </worldbody>
+</mujoco>
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dropped_contact_rows_are_reported_per_world(backend):
+    """A box landing on a plane needs 16 constraint rows (4 contacts, pyramidal cones). MuJoCo Warp with room
+    for 4 per world drops rows, and the simulator reports those worlds (once; the flags are cleared); C
+    MuJoCo grows its arena and drops nothing."""
+    model = mujoco.MjModel.from_xml_string(_FALLING_BOX)
+    sim = make_simulator(model, 2, SimCfg(backend=backend, njmax=4, nconmax=8))
+    assert not sim.pop_buffer_overflows().any(), "in the air: no contacts yet"
+    for _ in range(150):  # 0.3 s: the box has landed
+        sim.step()
+    assert sim.pop_buffer_overflows().tolist() == ([True, True] if backend == "mjwarp" else [False, False])
+    if backend == "mjwarp":
+        sim.step()
+        assert sim.pop_buffer_overflows().all(), "still resting on the plane: rows dropped again"

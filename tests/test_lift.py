@@ -27,6 +27,7 @@ def test_lift_task_builds_and_steps(backend):
     for _ in range(10):
         obs, reward, *_ = env.step(torch.zeros(4, 8))
     assert torch.isfinite(obs["policy"]).all() and torch.isfinite(reward).all()
+    assert env.pop_episode_stats()["sim_overflows"] == 0.0, "contact buffers too small"
     cube = env.scene["cube"].data.root_pos_w
     assert (cube[:, 2] - 0.025).abs().max() < 0.005, "the cube rests on the ground in front of the robot"
     assert ((cube[:, 0] > 0.35) & (cube[:, 0] < 0.65)).all()

@@ -181,3 +181,20 @@ def test_corrupt_checkpoint_is_reported(tmp_path):
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match=r"No model_\*\.pt checkpoint in .*empty_run"):
         resolve_checkpoint(empty)
+
+
+def test_dropped_contacts_are_reported_once_per_run(tmp_path):
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    session = build_session("cartpole", num_envs=2, device="cpu")
+    trainer = Trainer(session, tmp_path, max_iterations=1, quiet=True)
+    progress = Progress(console=Console(file=io.StringIO(), width=1000))
+    trainer._warn_buffer_overflow(progress, {"sim_overflows": 0.0}, 2)
+    trainer._warn_buffer_overflow(progress, {"sim_overflows": 12.0}, 3)
+    trainer._warn_buffer_overflow(progress, {"sim_overflows": 5.0}, 4)
+    text = progress.console.file.getvalue()  # type: ignore[attr-defined]
+    assert text.count("dropped contacts") == 1 and "iteration 3" in text and "12 world-steps" in text
+    assert "-o env.sim.njmax=" in text

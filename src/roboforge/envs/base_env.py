@@ -41,6 +41,7 @@ class BaseRLEnv(gym.Env):
         self._stat_sum: dict[str, torch.Tensor] = {}
         self._stat_count: dict[str, torch.Tensor] = {}
         self.nan_resets = torch.zeros((), dtype=torch.long, device=self.device)
+        self.sim_overflows = torch.zeros((), dtype=torch.long, device=self.device)
         self.common_step_counter = 0
         # The same count on the device, so terms inside the CUDA graph can read it (schedules).
         self.step_count = torch.zeros((), dtype=torch.long, device=self.device)
@@ -54,7 +55,8 @@ class BaseRLEnv(gym.Env):
         self.sim.step()
 
     def _guard_exploded(self) -> torch.Tensor:
-        """Worlds `(num_envs,)` whose state is non-finite or too fast; their state is replaced by defaults."""
+        """Worlds `(num_envs,)` whose state is non-finite or too fast; their state is replaced by defaults.
+        Also counts worlds whose contact/constraint buffers overflowed in this env step (`sim_overflows`)."""
         qpos, qvel = self.sim.qpos, self.sim.qvel
         bad = (
             ~torch.isfinite(qpos).all(1)
@@ -65,6 +67,7 @@ class BaseRLEnv(gym.Env):
         qvel.masked_fill_(bad[:, None], 0.0)
         self.sim.sensordata.masked_fill_(bad[:, None], 0.0)
         self.nan_resets += bad.sum()
+        self.sim_overflows += self.sim.pop_buffer_overflows().sum()
         return bad
 
     def _reset_physics(self, mask: torch.Tensor) -> None:
@@ -85,7 +88,8 @@ class BaseRLEnv(gym.Env):
             self._stat_count[key] += count
 
     def pop_episode_stats(self) -> dict[str, float]:
-        """Means of the logged episode statistics and the number of exploded-world resets since the last call (host sync)."""
+        """Means of the logged episode statistics, exploded-world resets and buffer-overflow world-steps since the
+        last call (host sync)."""
         stats = {}
         for key, total in self._stat_sum.items():
             count = float(self._stat_count[key])
@@ -94,7 +98,9 @@ class BaseRLEnv(gym.Env):
             total.zero_()
             self._stat_count[key].zero_()
         stats["nan_resets"] = float(self.nan_resets)
+        stats["sim_overflows"] = float(self.sim_overflows)
         self.nan_resets.zero_()
+        self.sim_overflows.zero_()
         return stats
 
     def step(self, action: torch.Tensor):

@@ -109,6 +109,7 @@ class Trainer:
         self.iteration = 0
         self.episodes = EpisodeTracker(session.env.num_envs, session.device)
         self.last_checkpoint: Path | None = None
+        self.overflow_warned = False
 
     def resume(self, checkpoint: Path | None = None) -> int:
         """Load `checkpoint` (default: the run's latest); training continues after its iteration."""
@@ -156,6 +157,7 @@ class Trainer:
                     done = self.iteration  # counted as complete before anything an interrupt could split
                     self.iteration += 1
                     metrics = self._log(writer, done, losses, steps_per_iter, t1 - t0, t2 - t1)
+                    self._warn_buffer_overflow(progress, metrics, done)
                     if self.iteration % cfg.save_interval == 0:
                         self._save(done)
                     progress.update(bar, advance=1, info=_bar_info(metrics, int(venv.max_episode_length)))
@@ -182,6 +184,21 @@ class Trainer:
         )
         atomic_write_json(self.run_dir / "summary.json", asdict(result))
         return result
+
+    def _warn_buffer_overflow(self, progress: Progress, metrics: dict[str, float], iteration: int) -> None:
+        """Say once per run, on stderr, that the physics dropped contacts (the metric keeps counting)."""
+        count = metrics.get("sim_overflows", 0.0)
+        if count <= 0 or self.overflow_warned:
+            return
+        self.overflow_warned = True
+        sim = self.s.env_cfg.sim
+        progress.console.print(
+            f"[yellow]warning:[/] iteration {iteration}: MuJoCo Warp dropped contacts or constraint rows in "
+            f"{count:.0f} world-steps (buffers per world: nconmax={sim.nconmax}, njmax={sim.njmax}); bodies "
+            "can interpenetrate and get launched. Raise them, e.g. -o env.sim.njmax=1024 -o "
+            "env.sim.nconmax=256 (metric `sim_overflows`).",
+            highlight=False,
+        )
 
     def _rollout(self, obs):
         s, venv = self.s, self.s.venv

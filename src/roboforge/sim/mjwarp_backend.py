@@ -16,6 +16,15 @@ import mujoco_warp as mjw  # noqa: E402
 
 from roboforge.sim.simulator import SimCfg  # noqa: E402
 
+_DROPPED_BITS = int(
+    mjw.OverflowType.NEFC
+    | mjw.OverflowType.NJMAX_NNZ
+    | mjw.OverflowType.BROADPHASE
+    | mjw.OverflowType.NARROWPHASE
+    | mjw.OverflowType.HFIELD
+)
+"""Overflow flags that mean contacts or constraint rows were dropped (not solver iteration limits)."""
+
 
 def warp_device(device: torch.device) -> str:
     """Warp device string for a torch device ('cpu', 'cuda:0' ...)."""
@@ -39,10 +48,9 @@ class MjwarpSimulator:
         self._graphs: dict[str, torch.cuda.CUDAGraph] = {}
         with wp.ScopedDevice(self._wp_device):
             self.m = mjw.put_model(model, batch_sizes=dict.fromkeys(per_world_fields, num_worlds))
-            # RL runs a few solver iterations on purpose; keep warnings that mean dropped contacts/rows.
-            self.m.opt.warn_overflow &= ~(
-                int(mjw.OverflowType.ITERATIONS) | int(mjw.OverflowType.LS_ITERATIONS)
-            )
+            # RL runs a few solver iterations on purpose; dropped contacts/rows are counted per world
+            # (`pop_buffer_overflows`) instead of printed by every world at every step.
+            self.m.opt.warn_overflow = 0
             data = mujoco.MjData(model)
             mujoco.mj_forward(model, data)
             self.d = mjw.put_data(model, data, nworld=num_worlds, nconmax=cfg.nconmax, njmax=cfg.njmax)
@@ -56,6 +64,7 @@ class MjwarpSimulator:
         self.qfrc_applied = wp.to_torch(self.d.qfrc_applied)
         self.xfrc_applied = wp.to_torch(self.d.xfrc_applied)
         self.sensordata = wp.to_torch(self.d.sensordata)
+        self._overflow = wp.to_torch(self.d.overflow)
 
     @property
     def timestep(self) -> float:
@@ -103,6 +112,11 @@ class MjwarpSimulator:
     def reset(self, mask: torch.Tensor) -> None:
         self._reset_mask.copy_(mask)
         self._run("reset", lambda: mjw.reset_data(self.m, self.d, reset=self._reset_mask_wp))
+
+    def pop_buffer_overflows(self) -> torch.Tensor:
+        dropped = (self._overflow & _DROPPED_BITS) != 0
+        self._overflow.zero_()
+        return dropped
 
     def model_field(self, name: str) -> torch.Tensor:
         if name not in self._per_world:

@@ -142,6 +142,10 @@ class MujocoSimulator:
         self._fields[name] = np.stack([np.array(getattr(m, name)) for m in self._models])
         self._field_views[name] = torch.from_numpy(self._fields[name])
 
+    def pop_buffer_overflows(self) -> torch.Tensor:
+        """C MuJoCo grows its arena as needed: nothing is dropped."""
+        return torch.zeros(self.num_worlds, dtype=torch.bool)
+
     def model_field(self, name: str) -> torch.Tensor:
         if name not in self._field_views:
             raise KeyError(

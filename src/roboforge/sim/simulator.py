@@ -41,9 +41,10 @@ class SimCfg:
     ls_iterations: int | None = None
     """Line-search iterations of the solver; None keeps the model's."""
     nconmax: int | None = None
-    """mjwarp: contacts per world to allocate (None: MuJoCo Warp's default)."""
+    """mjwarp: contacts per world to allocate (None: MuJoCo Warp's default). What does not fit is dropped
+    and counted in the training metric `sim_overflows`."""
     njmax: int | None = None
-    """mjwarp: constraint rows per world to allocate (None: MuJoCo Warp's default)."""
+    """mjwarp: constraint rows per world to allocate (None: MuJoCo Warp's default); see `nconmax`."""
     cuda_graph: bool = True
     """mjwarp on CUDA: capture step/forward in CUDA graphs and replay them."""
     num_threads: int | None = None
@@ -83,6 +84,11 @@ class Simulator(Protocol):
 
     def reset(self, mask: torch.Tensor) -> None:
         """Reset the worlds where `mask (num_worlds,)` is True to the model's default state."""
+        ...
+
+    def pop_buffer_overflows(self) -> torch.Tensor:
+        """Worlds `(num_worlds,)` bool whose contact or constraint buffers overflowed (contacts or constraint
+        rows dropped) since the last call; clears the flags. No host sync."""
         ...
 
     def model_field(self, name: str) -> torch.Tensor:
