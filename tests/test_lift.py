@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import mujoco
 import pytest
 import torch
 
@@ -84,8 +85,6 @@ def test_arm_pressed_into_the_ground_fits_the_contact_buffers():
     """MuJoCo Warp drops contacts and constraint rows beyond `nconmax`/`njmax` per world (the cube then
     sinks into the fingers and gets launched); an arm driven into the ground must fit in the task's buffers.
     C MuJoCo counts the same contacts and rows, so the check runs on the CPU."""
-    import mujoco
-
     cfg = lift_env_cfg(num_envs=8)
     env = make_env("lift-cube-panda", cfg)
     model, sim = env.sim.model, env.sim
@@ -127,3 +126,7 @@ def test_lift_agent_clips_actions_and_the_last_action_observation():
     assert clip is not None
     obs, *_ = session.venv.step(torch.full((2, 8), 1.0e6))
     assert obs["policy"][:, -8:].abs().max() == pytest.approx(clip)
+    arm = session.env.action_manager.terms["arm"]
+    assert torch.allclose(arm.processed, arm.offset + arm.scale * clip), (
+        "joint targets from the clipped action"
+    )

@@ -197,4 +197,4 @@ def test_dropped_contacts_are_reported_once_per_run(tmp_path):
     trainer._warn_buffer_overflow(progress, {"sim_overflows": 5.0}, 4)
     text = progress.console.file.getvalue()  # type: ignore[attr-defined]
     assert text.count("dropped contacts") == 1 and "iteration 3" in text and "12 world-steps" in text
-    assert "-o env.sim.njmax=" in text
+    assert "-o env.sim.njmax=" in text and "-o env.sim.nconmax=" in text

@@ -186,17 +186,19 @@ class Trainer:
         return result
 
     def _warn_buffer_overflow(self, progress: Progress, metrics: dict[str, float], iteration: int) -> None:
-        """Say once per run, on stderr, that the physics dropped contacts (the metric keeps counting)."""
+        """Say once per run, on the progress bar's console, that the physics dropped contacts (the metric
+        `sim_overflows` keeps counting)."""
         count = metrics.get("sim_overflows", 0.0)
         if count <= 0 or self.overflow_warned:
             return
         self.overflow_warned = True
         sim = self.s.env_cfg.sim
+        njmax, nconmax = 2 * (sim.njmax or 512), 2 * (sim.nconmax or 128)
         progress.console.print(
-            f"[yellow]warning:[/] iteration {iteration}: MuJoCo Warp dropped contacts or constraint rows in "
-            f"{count:.0f} world-steps (buffers per world: nconmax={sim.nconmax}, njmax={sim.njmax}); bodies "
-            "can interpenetrate and get launched. Raise them, e.g. -o env.sim.njmax=1024 -o "
-            "env.sim.nconmax=256 (metric `sim_overflows`).",
+            f"[yellow]warning:[/] iteration {iteration}: MuJoCo Warp ran out of contact or constraint buffers "
+            f"in {count:.0f} world-steps (per world: nconmax={sim.nconmax}, njmax={sim.njmax}; None is MuJoCo "
+            "Warp's default) and dropped contacts; bodies can interpenetrate and get launched. Raise them, "
+            f"e.g. -o env.sim.njmax={njmax} -o env.sim.nconmax={nconmax} (metric `sim_overflows`).",
             highlight=False,
         )
 

@@ -16,14 +16,11 @@ import mujoco_warp as mjw  # noqa: E402
 
 from roboforge.sim.simulator import SimCfg  # noqa: E402
 
-_DROPPED_BITS = int(
-    mjw.OverflowType.NEFC
-    | mjw.OverflowType.NJMAX_NNZ
-    | mjw.OverflowType.BROADPHASE
-    | mjw.OverflowType.NARROWPHASE
-    | mjw.OverflowType.HFIELD
+_COUNTED_OVERFLOWS = int(mjw.OverflowType.ALL) & ~int(
+    mjw.OverflowType.ITERATIONS | mjw.OverflowType.LS_ITERATIONS
 )
-"""Overflow flags that mean contacts or constraint rows were dropped (not solver iteration limits)."""
+"""Every buffer overflow (contacts, constraint rows, collision scratch space); solver iteration limits are
+not overflows: RL runs few iterations on purpose."""
 
 
 def warp_device(device: torch.device) -> str:
@@ -48,8 +45,8 @@ class MjwarpSimulator:
         self._graphs: dict[str, torch.cuda.CUDAGraph] = {}
         with wp.ScopedDevice(self._wp_device):
             self.m = mjw.put_model(model, batch_sizes=dict.fromkeys(per_world_fields, num_worlds))
-            # RL runs a few solver iterations on purpose; dropped contacts/rows are counted per world
-            # (`pop_buffer_overflows`) instead of printed by every world at every step.
+            # Overflows are counted per world (`pop_buffer_overflows`) instead of printed by every world at
+            # every step; MuJoCo Warp sets the flags whether it prints or not.
             self.m.opt.warn_overflow = 0
             data = mujoco.MjData(model)
             mujoco.mj_forward(model, data)
@@ -114,7 +111,7 @@ class MjwarpSimulator:
         self._run("reset", lambda: mjw.reset_data(self.m, self.d, reset=self._reset_mask_wp))
 
     def pop_buffer_overflows(self) -> torch.Tensor:
-        dropped = (self._overflow & _DROPPED_BITS) != 0
+        dropped = (self._overflow & _COUNTED_OVERFLOWS) != 0
         self._overflow.zero_()
         return dropped
 

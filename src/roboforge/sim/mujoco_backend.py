@@ -64,6 +64,7 @@ class MujocoSimulator:
         ncontrol = mujoco.mj_stateSize(model, _CONTROL_SPEC)
         self._control = np.zeros((num_worlds, ncontrol))
         self._sensordata = np.zeros((num_worlds, 1, model.nsensordata))
+        self._no_overflows = torch.zeros(num_worlds, dtype=torch.bool)
         self._bind_views()
         for name in per_world_fields:
             self._expand_field(name)
@@ -144,7 +145,7 @@ class MujocoSimulator:
 
     def pop_buffer_overflows(self) -> torch.Tensor:
         """C MuJoCo grows its arena as needed: nothing is dropped."""
-        return torch.zeros(self.num_worlds, dtype=torch.bool)
+        return self._no_overflows
 
     def model_field(self, name: str) -> torch.Tensor:
         if name not in self._field_views:

@@ -87,8 +87,8 @@ class Simulator(Protocol):
         ...
 
     def pop_buffer_overflows(self) -> torch.Tensor:
-        """Worlds `(num_worlds,)` bool whose contact or constraint buffers overflowed (contacts or constraint
-        rows dropped) since the last call; clears the flags. No host sync."""
+        """Worlds `(num_worlds,)` bool whose contact, constraint or collision buffers overflowed (what did not
+        fit was dropped) since the last call; clears the flags. No host sync."""
         ...
 
     def model_field(self, name: str) -> torch.Tensor:
