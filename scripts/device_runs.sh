@@ -5,7 +5,8 @@
 #   SRC=path/to/src bash scripts/device_runs.sh start NAME=TASK[:ITERATIONS] [-o override]... [NAME=...]
 #   bash scripts/device_runs.sh status [SECONDS]   # wait, then print progress; metrics + checkpoints to $OUT
 #   bash scripts/device_runs.sh stop [NAME...]      # SIGTERM (the trainer checkpoints), then eval on the GPU
-# Every run: 4096 worlds, MuJoCo Warp, the task's default hyperparameters unless overridden.
+# Every run: 4096 worlds, MuJoCo Warp, the task's default hyperparameters unless overridden. On a machine
+# with several GPUs, the k-th run of a `start` goes to GPU k mod (number of GPUs).
 set -uo pipefail
 root=/tmp/devruns
 export PYTHONPATH=/tmp/site:$root/src MENAGERIE_ROOT=/tmp/menagerie MUJOCO_GL=disable PYTHONUNBUFFERED=1
@@ -15,15 +16,17 @@ mkdir -p "$root/logs" "$out"
 
 start() {
   rm -rf "$root/src" && cp -r "${SRC:-$PWD/src}" "$root/src"
-  local name="" args=()
+  local name="" args=() k=0 ngpu
+  ngpu=$(nvidia-smi -L | wc -l); [ "$ngpu" -ge 1 ] || ngpu=1
   launch() {
     [ -z "$name" ] && return
     local task=${args[0]%%:*} iters=${args[0]#*:} extra=()
     [ "$iters" != "${args[0]}" ] && extra=(--max-iterations "$iters")
-    (cd "$root" || exit; setsid nohup python -m roboforge train "$task" --device cuda --num-envs 4096 \
+    (cd "$root" || exit; CUDA_VISIBLE_DEVICES=$((k % ngpu)) setsid nohup python -m roboforge train "$task" --device cuda --num-envs 4096 \
       --run-dir "$root/runs/$name" --quiet --json "${extra[@]}" "${args[@]:1}" \
       > "logs/$name.json" 2> "logs/$name.err" < /dev/null & echo $! > "logs/$name.pid")
-    echo "$name: $task ${args[*]:1} (pid $(cat "$root/logs/$name.pid"))"
+    echo "$name: $task ${args[*]:1} (GPU $((k % ngpu)), pid $(cat "$root/logs/$name.pid"))"
+    k=$((k + 1))
   }
   for a in "$@"; do
     if [[ $a == *=* && $a != *.*=* ]]; then launch; name=${a%%=*}; args=("${a#*=}"); else args+=("$a"); fi

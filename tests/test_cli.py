@@ -196,6 +196,28 @@ def test_eval_missing_checkpoint(tmp_path):
     assert "Checkpoint not found" in flat(result.output) and "model_9.pt" in flat(result.output)
 
 
+def test_eval_and_play_use_the_runs_agent_config(tmp_path):
+    """A run trained with -o agent.* network overrides evaluates and plays without repeating them."""
+    overrides = ["agent.actor.obs_normalization=true", "agent.critic.obs_normalization=true"]
+    overrides += ["agent.actor.hidden_dims=[16]", "agent.critic.hidden_dims=[16]"]
+    result = invoke(
+        "train", "cartpole", "--num-envs", 8, "--max-iterations", 1, "--run-dir", tmp_path, "--device", "cpu",
+        "--quiet", *[a for o in overrides for a in ("-o", o)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = next((tmp_path / "cartpole").iterdir())
+    common = ("--checkpoint", run, "--num-envs", 4, "--device", "cpu")
+    result = invoke("eval", "cartpole", *common, "--episodes", 4, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["episodes"] >= 4
+    assert invoke("play", "cartpole", *common, "--steps", 5).exit_code == 0
+    (run / "params" / "agent.json").unlink()  # the task's default networks do not fit the weights
+    result = invoke("eval", "cartpole", *common, "--episodes", 4)
+    assert result.exit_code == 2
+    assert "does not fit the 'cartpole' networks" in flat(result.output)
+    assert "params/agent.json" in flat(result.output)
+
+
 @pytest.mark.slow
 def test_play_runs_checkpoint(cli_run):
     result = invoke(

@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from export_util import run_folder
@@ -18,6 +19,7 @@ from roboforge.deploy.metadata import ONNX_METADATA_KEY, MetadataError, PolicyMe
 from roboforge.export import ParityError, export_policy
 from roboforge.export.jit_export import load_jit
 from roboforge.export.parity import check_onnx
+from roboforge.rl.checkpoints import save_checkpoint
 
 LSTM = {
     "actor.rnn_type": "lstm",
@@ -155,6 +157,31 @@ def test_jit_export_matches_actor(tmp_path):
     assert result.parity.sequence_steps == 200
     module, meta = load_jit(result.policy)
     assert meta["policy"]["kind"] == "lstm" and hasattr(module, "reset")
+
+
+def test_observation_normalizer_is_baked_into_the_onnx_policy(tmp_path):
+    """Lift and stack train with obs normalization: the exported file must apply the running statistics."""
+    norm = {"actor.obs_normalization": True, "critic.obs_normalization": True}
+    s, _ = run_folder("cartpole", tmp_path, agent_overrides=norm)
+    normalizer = s.alg.actor.obs_normalizer
+    dim = normalizer._mean.shape[-1]
+    with torch.no_grad():
+        normalizer._mean.copy_(torch.linspace(-2.0, 2.0, dim))
+        normalizer._std.copy_(torch.linspace(0.5, 3.0, dim))
+        normalizer._var.copy_(normalizer._std**2)
+    checkpoint = save_checkpoint(tmp_path, s.alg, 1)
+    result = export_policy("cartpole", checkpoint, tmp_path / "out", check=True)
+    assert result.parity is not None and result.parity.passed
+    obs = torch.randn(8, dim)
+    onnx_actions = ort.InferenceSession(str(result.policy), providers=["CPUExecutionProvider"]).run(
+        None, {"obs": obs.numpy()}
+    )[0]
+    normalizer.eval()  # in train mode a forward pass would update the statistics
+    with torch.no_grad():
+        expected = s.alg.actor.mlp(normalizer(obs))
+        unnormalized = s.alg.actor.mlp(obs)
+    assert np.allclose(onnx_actions, expected.numpy(), atol=1e-5)
+    assert not np.allclose(onnx_actions, unnormalized.numpy(), atol=1e-3)
 
 
 def test_direct_env_exports_without_observation_layout(tmp_path):

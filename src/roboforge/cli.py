@@ -111,10 +111,15 @@ def _report(err: Exception) -> None:
     raise err
 
 
-def _session(task, num_envs, device, sim, seed, overrides=None, play=False):
+def _session(task, num_envs, device, sim, seed, overrides=None, play=False, checkpoint=None):
+    """Build the task's session; with `checkpoint`, the agent config is the one its run was trained with
+    (e.g. observation normalization turned on with -o), so its weights fit."""
+    from roboforge.rl.run_dir import saved_agent_overrides
     from roboforge.rl.session import build_session
 
     env_o, agent_o = parse_overrides(overrides)
+    if checkpoint is not None:
+        agent_o = {**saved_agent_overrides(checkpoint), **agent_o}
     with console.status(f"building {task} ({num_envs or 'default'} worlds)..."):
         return build_session(task, num_envs, device, sim, seed, play, env_o, agent_o)
 
@@ -220,7 +225,7 @@ def eval_cmd(
         from roboforge.rl.evaluate import evaluate
 
         path = resolve_checkpoint(checkpoint)
-        s = _session(task, num_envs, device, sim, seed, play=True)
+        s = _session(task, num_envs, device, sim, seed, play=True, checkpoint=path)
         result = evaluate(s, path, episodes, quiet=as_json)
         if as_json:
             return {"task": task, "checkpoint": str(path), **asdict(result)}
@@ -259,7 +264,7 @@ def play(
 
         path = resolve_checkpoint(checkpoint)
         overrides = ["env.scene.visual_geoms=true"] if viewer else None  # show the robot's meshes
-        s = _session(task, num_envs, device, sim, None, overrides, play=True)
+        s = _session(task, num_envs, device, sim, None, overrides, play=True, checkpoint=path)
         summary = play_policy(s, path, steps, viewer)
         console.print(f"[bold green]played[/] {steps} steps: {summary}")
 

@@ -12,9 +12,10 @@ from roboforge.export.onnx_export import export_onnx, policy_io
 from roboforge.export.parity import ParityError, ParityResult, check_jit, check_onnx
 from roboforge.export.scene import scene_assets, scene_mjcf, verify_scene, write_scene
 from roboforge.rl.checkpoints import load_checkpoint, resolve_checkpoint
-from roboforge.rl.runner_cfg import RslRlModelCfg, RslRlPpoAlgorithmCfg, RslRlPpoRunnerCfg
+from roboforge.rl.evaluate import load_weights
+from roboforge.rl.run_dir import saved_agent_overrides
 from roboforge.rl.session import Session, build_session
-from roboforge.utils.config import field_names, to_dict
+from roboforge.utils.config import to_dict
 from roboforge.utils.files import atomic_write_json
 
 FORMATS = ("onnx", "jit")
@@ -49,7 +50,7 @@ def export_policy(
     out_dir = Path(output) if output is not None else path.parent / "exported"
     s = _session(task, path, env_overrides or {})
     state = load_checkpoint(path)
-    _load_actor(s, state, path)
+    load_weights(s, state, path)
     actor = s.alg.get_policy()
     actor.eval()
     io_spec = policy_io(actor, actor.obs_dim, s.env.num_actions)
@@ -85,34 +86,9 @@ def export_policy(
 
 def _session(task: str, checkpoint: Path, env_overrides: dict[str, Any]) -> Session:
     """A one-world CPU session of the task's play config, with the run's own agent config if saved."""
-    agent = checkpoint.parent / "params" / "agent.json"
-    agent_overrides = run_agent_overrides(json.loads(agent.read_text())) if agent.is_file() else {}
-    return build_session(task, 1, "cpu", "mujoco", None, True, env_overrides, agent_overrides)
-
-
-def run_agent_overrides(saved: dict[str, Any]) -> dict[str, Any]:
-    """Dotted overrides that turn the task's agent config into a run's saved `params/agent.json`."""
-    out: dict[str, Any] = {}
-    nested = {"actor": RslRlModelCfg, "critic": RslRlModelCfg, "algorithm": RslRlPpoAlgorithmCfg}
-    for key, value in saved.items():
-        if key not in field_names(RslRlPpoRunnerCfg):
-            continue
-        if key in nested and isinstance(value, dict):
-            known = field_names(nested[key])
-            out.update({f"{key}.{k}": v for k, v in value.items() if k in known})
-        else:
-            out[key] = value
-    return out
-
-
-def _load_actor(s: Session, state: dict[str, Any], path: Path) -> None:
-    try:
-        s.alg.load(state, {"actor": True, "critic": True}, strict=True)
-    except RuntimeError as err:
-        raise ValueError(
-            f"Checkpoint {path} does not fit the {s.task!r} networks ({str(err).splitlines()[0]}). Export with "
-            "the task and -o overrides it was trained with."
-        ) from err
+    return build_session(
+        task, 1, "cpu", "mujoco", None, True, env_overrides, saved_agent_overrides(checkpoint)
+    )
 
 
 def _config_drift(s: Session, checkpoint: Path) -> list[str]:

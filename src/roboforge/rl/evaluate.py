@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from rich.progress import Progress
@@ -28,10 +29,21 @@ class EvalResult:
 
 def load_policy(session: Session, checkpoint: Path):
     """Load actor/critic weights into the session's PPO and return the actor in eval mode."""
-    state = load_checkpoint(checkpoint, map_location=session.device)
-    session.alg.load(state, {"actor": True, "critic": True}, strict=True)
+    load_weights(session, load_checkpoint(checkpoint, map_location=session.device), checkpoint)
     session.alg.eval_mode()
     return session.alg.get_policy()
+
+
+def load_weights(session: Session, state: dict[str, Any], checkpoint: Path) -> None:
+    """Load a checkpoint's actor and critic into the session's networks; a mismatch is a clear error."""
+    try:
+        session.alg.load(state, {"actor": True, "critic": True}, strict=True)
+    except RuntimeError as err:
+        raise ValueError(
+            f"Checkpoint {checkpoint} does not fit the {session.task!r} networks ({str(err).splitlines()[0]}). "
+            "The network settings come from params/agent.json beside it when present: keep that file with the "
+            "checkpoint, and use the task it was trained on."
+        ) from err
 
 
 def evaluate(session: Session, checkpoint: Path, episodes: int = 100, quiet: bool = False) -> EvalResult:

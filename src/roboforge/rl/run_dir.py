@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from roboforge.utils.config import to_dict
+from roboforge.rl.runner_cfg import RslRlModelCfg, RslRlPpoAlgorithmCfg, RslRlPpoRunnerCfg
+from roboforge.utils.config import field_names, to_dict
 from roboforge.utils.files import atomic_write_json
 
 
@@ -34,3 +36,30 @@ def save_configs(run_dir: Path, task: str, env_cfg: Any, agent_cfg: Any, args: d
     atomic_write_json(run_dir / "params" / "env.json", to_dict(env_cfg))
     atomic_write_json(run_dir / "params" / "agent.json", to_dict(agent_cfg))
     atomic_write_json(run_dir / "params" / "args.json", {"task": task, **args})
+
+
+def saved_agent_overrides(checkpoint: str | Path) -> dict[str, Any]:
+    """Dotted overrides that turn the task's agent config into the one the checkpoint was trained with
+    (its run's `params/agent.json`); empty when the checkpoint has no saved config beside it."""
+    saved = Path(checkpoint).parent / "params" / "agent.json"
+    if not saved.is_file():
+        return {}
+    try:
+        return agent_overrides_from_dict(json.loads(saved.read_text()))
+    except (json.JSONDecodeError, AttributeError) as err:
+        raise ValueError(f"{saved} is not a saved agent config ({err}); delete it or fix it.") from err
+
+
+def agent_overrides_from_dict(saved: dict[str, Any]) -> dict[str, Any]:
+    """Dotted overrides for the fields of a saved agent config dict that `RslRlPpoRunnerCfg` knows."""
+    out: dict[str, Any] = {}
+    nested = {"actor": RslRlModelCfg, "critic": RslRlModelCfg, "algorithm": RslRlPpoAlgorithmCfg}
+    for key, value in saved.items():
+        if key not in field_names(RslRlPpoRunnerCfg):
+            continue
+        if key in nested and isinstance(value, dict):
+            known = field_names(nested[key])
+            out.update({f"{key}.{k}": v for k, v in value.items() if k in known})
+        else:
+            out[key] = value
+    return out
