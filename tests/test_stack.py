@@ -18,6 +18,7 @@ DOWN = torch.tensor([0.0, 1.0, 0.0, 0.0])  # tcp z axis pointing at the ground
 UP = torch.tensor([0.0, 0.0, 1.0])
 GRASP = -0.01  # m: tcp (fingertips) target below the cube's centre; the position drive sags ~1 cm
 SUCCESS = "Metrics/stack/success"
+RELEASED = "Metrics/stack/released"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -85,10 +86,12 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
     run.move("lifted", a0 + 0.15 * UP, -1.0, 40, hold=10)
     run.move("above_b", b0 + (stack_h + 0.06 + GRASP) * UP, -1.0, 50, hold=10)
     run.move("placed", b0 + (stack_h + GRASP + 0.003) * UP, -1.0, 30, hold=15)
+    stack = env.command_manager.terms["stack"]
+    assert stack.metrics["success"].mean() >= 0.75 and stack.metrics["released"].max() == 0.0, stack.metrics
     run.move("opened", run.tcp, 1.0, 25)
+    assert stack.metrics["released"].mean() >= 0.75, stack.metrics
     run.move("retreated", run.tcp + 0.1 * UP, 1.0, 25)
     terms = run.stage_terms
-    stack = env.command_manager.terms["stack"]
     height_on_b = a.root_pos_w[:, 2] - b.root_pos_w[:, 2]
     assert (height_on_b - stack_h).abs().max() < 0.01, height_on_b
     assert stack.metrics["success"].mean() >= 0.75, stack.metrics
@@ -100,7 +103,10 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
     assert terms["placed"]["releasing_on_base"] < 0.1 < 0.9 < terms["opened"]["releasing_on_base"]
     for _ in range(int(env.max_episode_length - env.episode_length_buf[0])):  # rest until the time out
         env.step(torch.cat((run.tcp, DOWN.expand(8, 4), torch.ones(8, 1)), 1))
-    assert env.pop_episode_stats()[SUCCESS] >= 0.75, "success logged over the final second"
+    stats = env.pop_episode_stats()
+    assert stats[SUCCESS] >= 0.75 and stats[RELEASED] >= 0.75, (
+        "success and release logged over the final second"
+    )
 
 
 def test_untouched_episode_has_no_success():
@@ -108,4 +114,4 @@ def test_untouched_episode_has_no_success():
     for _ in range(int(env.max_episode_length)):
         env.step(torch.zeros(8, 8))
     stats = env.pop_episode_stats()
-    assert stats[SUCCESS] == 0.0 and stats["Episode_Reward/lifting_object"] == 0.0, stats
+    assert stats[SUCCESS] == stats[RELEASED] == stats["Episode_Reward/lifting_object"] == 0.0, stats

@@ -27,6 +27,10 @@ class ObjectStackCommandCfg(CommandTermCfg):
     """Horizontal distance (m) from the stacked position that counts as success."""
     z_threshold: float = 0.01
     """Vertical distance (m) from the stacked position that counts as success."""
+    finger_joint_names: tuple[str, ...] = ()
+    """Gripper finger joints (regexes) of `asset_name`; when set, the `released` metric is reported."""
+    release_joint_pos: float = 0.0
+    """Mean finger joint position above which the gripper counts as open (let go of the object)."""
     resampling_time_range: tuple[float, float] = (1.0e9, 1.0e9)
     """Nothing to resample: the command follows the base."""
 
@@ -37,8 +41,9 @@ class ObjectStackCommandCfg(CommandTermCfg):
 class ObjectStackCommand(CommandTerm):
     """Command `(num_envs, 3)`: stacked position in the robot's root frame.
 
-    Metrics: `position_error` (object to stacked position, m) and `success` (1 while the object is
-    within `xy_threshold` horizontally and `z_threshold` vertically of it, i.e. resting on the base).
+    Metrics: `position_error` (object to stacked position, m), `success` (1 while the object is
+    within `xy_threshold` horizontally and `z_threshold` vertically of it, i.e. resting on the base, held
+    or not) and, with `finger_joint_names`, `released` (1 while successful with the gripper open).
     """
 
     cfg: ObjectStackCommandCfg
@@ -50,10 +55,11 @@ class ObjectStackCommand(CommandTerm):
         self.base = env.scene[cfg.base_name]
         self.up = torch.tensor([0.0, 0.0, cfg.stack_height], device=env.device)
         self.target_b = torch.zeros(env.num_envs, 3, device=env.device)
-        self.metrics = {
-            "position_error": torch.zeros(env.num_envs, device=env.device),
-            "success": torch.zeros(env.num_envs, device=env.device),
-        }
+        names = ["position_error", "success"] + (["released"] if cfg.finger_joint_names else [])
+        self.metrics = {name: torch.zeros(env.num_envs, device=env.device) for name in names}
+        self.finger_ids = (
+            self.entity.joint_index(list(cfg.finger_joint_names)) if cfg.finger_joint_names else None
+        )
 
     @property
     def command(self) -> torch.Tensor:
@@ -71,6 +77,11 @@ class ObjectStackCommand(CommandTerm):
         self.metrics["success"][:] = within_stack_tolerance(
             error_w, self.cfg.xy_threshold, self.cfg.z_threshold
         ).float()
+        if self.finger_ids is not None:
+            opening = data.joint_pos[:, self.finger_ids].mean(dim=-1)
+            self.metrics["released"][:] = (
+                self.metrics["success"] * (opening > self.cfg.release_joint_pos).float()
+            )
 
 
 def within_stack_tolerance(error_w: torch.Tensor, xy_threshold: float, z_threshold: float) -> torch.Tensor:

@@ -22,13 +22,14 @@ from roboforge.sim import SimCfg
 
 COMMAND = "object_pose"
 LIFT_HEIGHT = 0.04  # m above the ground: the cube (5 cm) counts as lifted
+FINGERS_OPEN = 0.04  # m: each Panda finger joint fully open (8 cm between the fingers)
 
 
 def gripper_action() -> mdp.BinaryJointPositionActionCfg:
     """Panda fingers: 4 cm open, closed on a negative action."""
     return mdp.BinaryJointPositionActionCfg(
         joint_names=["finger_joint.*"],
-        open_command_expr={"finger_joint.*": 0.04},
+        open_command_expr={"finger_joint.*": FINGERS_OPEN},
         close_command_expr={"finger_joint.*": 0.0},
     )
 

@@ -20,6 +20,7 @@ from roboforge.managers import (
 from roboforge.mdp import manipulation
 from roboforge.scene import SceneCfg
 from roboforge.tasks.lift.lift_env_cfg import (
+    FINGERS_OPEN,
     MAX_MANIPULATION_SPEED,
     motion_penalties,
     motion_penalty_curriculum,
@@ -77,6 +78,8 @@ def stack_env_cfg(
                 stack_height=CUBE_A_HALF + CUBE_B_HALF,
                 xy_threshold=STACK_XY_TOL,
                 z_threshold=STACK_Z_TOL,
+                finger_joint_names=("finger_joint.*",),
+                release_joint_pos=(CUBE_A_HALF + FINGERS_OPEN) / 2,  # halfway from holding A to open
                 metric_window_s=1.0,
             )
         },
@@ -135,7 +138,7 @@ def stack_env_cfg(
             "releasing_on_base": RewardTermCfg(
                 func=manipulation.object_stacked_gripper_open,
                 weight=10.0,
-                params={"holding_joint_pos": CUBE_A_HALF, "open_joint_pos": 0.04, **stacked},
+                params={"holding_joint_pos": CUBE_A_HALF, "open_joint_pos": FINGERS_OPEN, **stacked},
             ),
             **motion_penalties(),
         },
