@@ -211,6 +211,9 @@ def test_eval_and_play_use_the_runs_agent_config(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["episodes"] >= 4
     assert invoke("play", "cartpole", *common, "--steps", 5).exit_code == 0
+    (run / "params" / "agent.json").write_text("{not json")
+    result = invoke("eval", "cartpole", *common, "--episodes", 4)
+    assert result.exit_code == 2 and "is not a saved agent config" in flat(result.output)
     (run / "params" / "agent.json").unlink()  # the task's default networks do not fit the weights
     result = invoke("eval", "cartpole", *common, "--episodes", 4)
     assert result.exit_code == 2

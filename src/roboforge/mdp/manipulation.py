@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from roboforge.mdp.commands.stack_command import within_stack_tolerance
+from roboforge.mdp.commands.stack_command import gripper_opening, within_stack_tolerance
 from roboforge.utils.math import quat_apply, quat_apply_inverse, sample_uniform
 
 
@@ -103,8 +103,8 @@ def object_stacked_gripper_open(
     """While the object is stacked: finger opening, 0 at `holding_joint_pos` (closed on the object) .. 1 at
     `open_joint_pos`; rewards letting go."""
     robot = env.scene[robot_name]
-    fingers = robot.data.joint_pos[:, robot.joint_index(list(finger_joints))].mean(dim=-1)
-    opening = ((fingers - holding_joint_pos) / (open_joint_pos - holding_joint_pos)).clamp(0.0, 1.0)
+    fingers = robot.data.joint_pos[:, robot.joint_index(list(finger_joints))]
+    opening = gripper_opening(fingers, holding_joint_pos, open_joint_pos)
     return opening * object_stacked(env, command_name, xy_threshold, z_threshold, object_name, robot_name)
 
 

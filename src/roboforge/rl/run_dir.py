@@ -45,12 +45,12 @@ def saved_agent_overrides(checkpoint: str | Path) -> dict[str, Any]:
     if not saved.is_file():
         return {}
     try:
-        return agent_overrides_from_dict(json.loads(saved.read_text()))
+        return _agent_overrides(json.loads(saved.read_text()))
     except (json.JSONDecodeError, AttributeError) as err:
         raise ValueError(f"{saved} is not a saved agent config ({err}); delete it or fix it.") from err
 
 
-def agent_overrides_from_dict(saved: dict[str, Any]) -> dict[str, Any]:
+def _agent_overrides(saved: dict[str, Any]) -> dict[str, Any]:
     """Dotted overrides for the fields of a saved agent config dict that `RslRlPpoRunnerCfg` knows."""
     out: dict[str, Any] = {}
     nested = {"actor": RslRlModelCfg, "critic": RslRlModelCfg, "algorithm": RslRlPpoAlgorithmCfg}

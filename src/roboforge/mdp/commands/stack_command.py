@@ -29,8 +29,10 @@ class ObjectStackCommandCfg(CommandTermCfg):
     """Vertical distance (m) from the stacked position that counts as success."""
     finger_joint_names: tuple[str, ...] = ()
     """Gripper finger joints (regexes) of `asset_name`; when set, the `released` metric is reported."""
-    release_joint_pos: float = 0.0
-    """Mean finger joint position above which the gripper counts as open (let go of the object)."""
+    holding_joint_pos: float = 0.0
+    """Finger joint position when closed on the object."""
+    open_joint_pos: float = 0.0
+    """Finger joint position when open; past halfway from holding to open the gripper counts as released."""
     resampling_time_range: tuple[float, float] = (1.0e9, 1.0e9)
     """Nothing to resample: the command follows the base."""
 
@@ -78,12 +80,21 @@ class ObjectStackCommand(CommandTerm):
             error_w, self.cfg.xy_threshold, self.cfg.z_threshold
         ).float()
         if self.finger_ids is not None:
-            opening = data.joint_pos[:, self.finger_ids].mean(dim=-1)
-            self.metrics["released"][:] = (
-                self.metrics["success"] * (opening > self.cfg.release_joint_pos).float()
+            opening = gripper_opening(
+                data.joint_pos[:, self.finger_ids], self.cfg.holding_joint_pos, self.cfg.open_joint_pos
             )
+            self.metrics["released"][:] = self.metrics["success"] * (opening > 0.5).float()
 
 
 def within_stack_tolerance(error_w: torch.Tensor, xy_threshold: float, z_threshold: float) -> torch.Tensor:
     """True where the world-frame offset `(N, 3)` from the stacked position is within the tolerances."""
     return (error_w[:, :2].norm(dim=-1) < xy_threshold) & (error_w[:, 2].abs() < z_threshold)
+
+
+def gripper_opening(
+    finger_pos: torch.Tensor, holding_joint_pos: float, open_joint_pos: float
+) -> torch.Tensor:
+    """Mean opening `(N,)` of the finger joints `(N, F)`: 0 at `holding_joint_pos` (closed on the object) .. 1
+    at `open_joint_pos`, clamped."""
+    opening = (finger_pos.mean(dim=-1) - holding_joint_pos) / (open_joint_pos - holding_joint_pos)
+    return opening.clamp(0.0, 1.0)

@@ -79,7 +79,8 @@ def stack_env_cfg(
                 xy_threshold=STACK_XY_TOL,
                 z_threshold=STACK_Z_TOL,
                 finger_joint_names=("finger_joint.*",),
-                release_joint_pos=(CUBE_A_HALF + FINGERS_OPEN) / 2,  # halfway from holding A to open
+                holding_joint_pos=CUBE_A_HALF,
+                open_joint_pos=FINGERS_OPEN,
                 metric_window_s=1.0,
             )
         },
