@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console(stderr=True)
+from roboforge.utils.console import err_console, out_console
+
+console = err_console()
 
 
 def parse_commands(items: list[str] | None) -> dict:
@@ -30,6 +31,20 @@ def parse_commands(items: list[str] | None) -> dict:
     return out
 
 
+def check_commands(given: dict, expected: dict[str, int]) -> None:
+    """Raise ValueError for a --command the policy does not observe or one of the wrong size."""
+    for name, values in given.items():
+        if name not in expected:
+            known = ", ".join(f"{n} ({k} values)" for n, k in expected.items()) or "none"
+            raise ValueError(
+                f"--command {name}: the policy observes no command {name!r}; its commands: {known}."
+            )
+        if len(values) != expected[name]:
+            raise ValueError(
+                f"--command {name}: {expected[name]} values expected (v1,v2,...), got {len(values)}."
+            )
+
+
 def parse_robot(robot: str) -> tuple[str, tuple[str, int] | None]:
     """'sim' or 'udp://HOST:PORT'."""
     if robot == "sim":
@@ -44,7 +59,11 @@ def parse_robot(robot: str) -> tuple[str, tuple[str, int] | None]:
 def register(app: typer.Typer, run) -> None:
     """Add the `deploy` command to the roboforge CLI (`run` is cli.py's error wrapper)."""
 
-    @app.command("deploy")
+    @app.command(
+        "deploy",
+        epilog="Examples: roboforge deploy runs/cartpole/<run>/exported/policy.onnx --episodes 1000 | "
+        "... --bench | ... --robot udp://192.168.1.20:9870 --command base_velocity=0.5,0,0",
+    )
     def deploy_cmd(
         policy: Annotated[Path, typer.Argument(help="Exported policy.onnx (metadata embedded).")],
         robot: Annotated[
@@ -89,6 +108,7 @@ def register(app: typer.Typer, run) -> None:
             )  # fmt: skip
             runner = PolicyRunner.load(policy, safety)
             cmds = parse_commands(command)
+            check_commands(cmds, runner.meta.commands)
             if kind == "udp":
                 return _udp(runner, address, steps, cmds, as_json)  # type: ignore[arg-type]
             from roboforge.deploy.mujoco_robot import MujocoSimRobot
@@ -117,7 +137,7 @@ def _episodes(runner, sim, episodes, seed, cmds, as_json, policy):
         table.add_row(key, f"{value:.4f}")
     for key, value in result.safety.items():
         table.add_row(f"safety/{key}", str(value))
-    Console().print(table)
+    out_console().print(table)
 
 
 def _bench(runner, sim, steps, seed, cmds, as_json):
@@ -133,7 +153,7 @@ def _bench(runner, sim, steps, seed, cmds, as_json):
         table.add_row(
             name, f"{p['p50_us']:.1f}", f"{p['p99_us']:.1f}", f"{p['mean_us']:.1f}", f"{p['max_us']:.0f}"
         )
-    Console().print(table)
+    out_console().print(table)
 
 
 def _udp(runner, address, steps, cmds, as_json):

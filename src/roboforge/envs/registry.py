@@ -33,8 +33,12 @@ def register_task(
     skrl_cfg_entry_point: str | None = None,
     rl_games_cfg_entry_point: str | None = None,
     description: str = "",
+    cpu_num_envs: int | None = None,
 ) -> None:
-    """Register `task` with gymnasium as 'roboforge/<task>'; cfg entry points are 'module:factory'."""
+    """Register `task` with gymnasium as 'roboforge/<task>'; cfg entry points are 'module:factory'.
+
+    `cpu_num_envs` is the world count used on a CPU when the user gives none (None: the env config's
+    default, which is sized for a GPU)."""
     gym.register(
         id=f"{NAMESPACE}/{task}",
         entry_point=entry_point,
@@ -45,6 +49,7 @@ def register_task(
             "skrl_cfg_entry_point": skrl_cfg_entry_point,
             "rl_games_cfg_entry_point": rl_games_cfg_entry_point,
             "description": description,
+            "cpu_num_envs": cpu_num_envs,
         },
     )
 

@@ -5,8 +5,9 @@ Names are imported on first use, so `roboforge` commands that do not export (dep
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from roboforge.utils.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from roboforge.export.exporter import ExportResult, export_policy
@@ -21,7 +22,4 @@ _HOME = {
 __all__ = ["ExportResult", "ParityError", "ParityResult", "export_policy"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(_HOME[name]), name)
-    raise AttributeError(f"module 'roboforge.export' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _HOME)

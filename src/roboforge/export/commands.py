@@ -8,15 +8,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console(stderr=True)
+from roboforge.utils.console import err_console
+
+console = err_console()
 
 
 def register(app: typer.Typer, run) -> None:
     """Add the `export` command to the roboforge CLI (`run` is cli.py's error wrapper)."""
 
-    @app.command("export")
+    @app.command(
+        "export",
+        epilog="Examples: roboforge export cartpole --checkpoint runs/cartpole --check | "
+        "roboforge export cartpole-lstm --checkpoint runs/cartpole-lstm/<run> --format jit",
+    )
     def export_cmd(
         task: Annotated[str, typer.Argument(help="Task id the policy was trained on.")],
         checkpoint: Annotated[
@@ -36,7 +41,11 @@ def register(app: typer.Typer, run) -> None:
         ] = False,
         override: Annotated[
             list[str] | None,
-            typer.Option("--override", "-o", help="Env override 'env.a.b=VALUE' the run was trained with."),
+            typer.Option(
+                "--override",
+                "-o",
+                help="Env override 'env.a.b=VALUE' on top of the run's own (params/args.json).",
+            ),
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
     ) -> None:
@@ -55,6 +64,10 @@ def register(app: typer.Typer, run) -> None:
                 result = export_policy(task, checkpoint, output, fmt, check, env_o)
             for warning in result.warnings:
                 console.print(f"[bold yellow]warning:[/] {warning}")
+            overrides = result.env_overrides
+            if overrides:
+                shown = " ".join(f"env.{k}={json.dumps(v)}" for k, v in overrides.items())
+                console.print(f"env overrides: {shown}", highlight=False, markup=False)
             if as_json:
                 return json.loads(json.dumps(asdict(result), default=str))
             console.print(f"[bold green]exported[/] {result.kind} policy of {task} from {result.checkpoint}")

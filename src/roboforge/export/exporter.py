@@ -13,7 +13,7 @@ from roboforge.export.parity import ParityError, ParityResult, check_jit, check_
 from roboforge.export.scene import scene_assets, scene_mjcf, verify_scene, write_scene
 from roboforge.rl.checkpoints import load_checkpoint, resolve_checkpoint
 from roboforge.rl.evaluate import load_weights
-from roboforge.rl.run_dir import saved_agent_overrides
+from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides
 from roboforge.rl.session import Session, build_session
 from roboforge.utils.config import to_dict
 from roboforge.utils.files import atomic_write_json
@@ -33,6 +33,8 @@ class ExportResult:
     kind: str
     parity: ParityResult | None = None
     warnings: list[str] = field(default_factory=list)
+    env_overrides: dict[str, Any] = field(default_factory=dict)
+    """Env overrides applied: the run's own, then the ones given (paths without `env.`)."""
 
 
 def export_policy(
@@ -46,9 +48,10 @@ def export_policy(
     """Export the actor of `checkpoint` (file or run folder) for `task` into `output` (default `<run>/exported`)."""
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
-    path = resolve_checkpoint(checkpoint)
+    path = resolve_checkpoint(checkpoint, task)
     out_dir = Path(output) if output is not None else path.parent / "exported"
-    s = _session(task, path, env_overrides or {})
+    env_overrides = run_env_overrides(path, env_overrides or {})
+    s = _session(task, path, env_overrides)
     state = load_checkpoint(path)
     load_weights(s, state, path)
     actor = s.alg.get_policy()
@@ -58,7 +61,7 @@ def export_policy(
     xml, assets = scene_mjcf(s.env), scene_assets(s.env)
     verify_scene(xml, assets, s.env.physics_dt)
     scene = {"mjcf": xml, "entity_prefix": "", "assets": sorted(assets)}
-    meta = build_metadata(s, io_spec, scene, training_info(path, state, env_overrides or {}))
+    meta = build_metadata(s, io_spec, scene, training_info(path, state, env_overrides))
     meta["scene"]["entity_prefix"] = f"{meta['robot']['asset']}/"
     files = write_scene(out_dir, xml, assets)
     files.append(atomic_write_json(out_dir / "policy.json", meta))
@@ -73,7 +76,15 @@ def export_policy(
         policy = export_jit(actor, meta, out_dir / "policy.pt")
         parity = check_jit(actor, load_jit(policy)[0], io_spec, group_dims) if check else None
     result = ExportResult(
-        task, path, out_dir, policy, [policy, *files], io_spec["kind"], parity, _config_drift(s, path)
+        task,
+        path,
+        out_dir,
+        policy,
+        [policy, *files],
+        io_spec["kind"],
+        parity,
+        _config_drift(s, path),
+        env_overrides,
     )
     if parity is not None and not parity.passed:
         raise ParityError(
@@ -84,10 +95,17 @@ def export_policy(
     return result
 
 
+def run_env_overrides(checkpoint: Path, env_overrides: dict[str, Any]) -> dict[str, Any]:
+    """The env overrides the checkpoint's run was trained with (`params/args.json`), then `env_overrides`
+    (paths without the `env.` scope)."""
+    saved = {k.removeprefix("env."): v for k, v in saved_env_overrides(checkpoint.parent).items()}
+    return {**saved, **env_overrides}
+
+
 def _session(task: str, checkpoint: Path, env_overrides: dict[str, Any]) -> Session:
     """A one-world CPU session of the task's play config, with the run's own agent config if saved."""
     return build_session(
-        task, 1, "cpu", "mujoco", None, True, env_overrides, saved_agent_overrides(checkpoint)
+        task, 1, "cpu", "mujoco", None, True, env_overrides, saved_agent_overrides(checkpoint.parent)
     )
 
 

@@ -37,6 +37,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return state
 
 
+def checkpoint_iteration(path: str | Path) -> int:
+    """The iteration in a checkpoint's name (`model_41.pt` -> 41); -1 for other names."""
+    m = _MODEL_RE.search(Path(path).name)
+    return int(m.group(1)) if m else -1
+
+
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
     """The `model_<n>.pt` with the largest n in `run_dir`, or None."""
     found = [
@@ -45,14 +51,26 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file, or the latest checkpoint inside a run folder."""
+def resolve_checkpoint(path: str | Path, task: str | None = None) -> Path:
+    """A checkpoint file; the latest checkpoint of a run folder; or of the newest run in a task folder
+    (`runs/cartpole`) or in a runs root holding `<task>/` (`runs`)."""
     path = Path(path)
-    if path.is_dir():
-        latest = latest_checkpoint(path)
-        if latest is None:
-            raise FileNotFoundError(f"No model_*.pt checkpoint in {path}.")
-        return latest
-    if not path.is_file():
+    if path.is_file():
+        return path
+    if not path.is_dir():
         raise FileNotFoundError(f"Checkpoint not found: {path}")
-    return path
+    for folder in (path, *_newest_runs(path, task)):
+        latest = latest_checkpoint(folder)
+        if latest is not None:
+            return latest
+    raise FileNotFoundError(
+        f"No model_*.pt checkpoint in {path} or in the run folders under it; pass a model_<n>.pt file or "
+        "a run folder such as runs/<task>/<timestamp>."
+    )
+
+
+def _newest_runs(folder: Path, task: str | None) -> list[Path]:
+    """Run folders under a task folder (or under `<folder>/<task>`), newest first."""
+    roots = [folder / task, folder] if task and (folder / task).is_dir() else [folder]
+    runs = [p for root in roots for p in root.iterdir() if p.is_dir()]
+    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)

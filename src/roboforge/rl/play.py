@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,27 @@ from roboforge.rl.session import Session
 from roboforge.rl.trainer import EpisodeTracker
 
 
-def play_policy(session: Session, checkpoint: Path, steps: int, viewer: bool = False) -> str:
-    """Run `steps` deterministic env steps; returns a one-line summary of the episodes that ended."""
+@dataclass
+class PlayResult:
+    """The episodes that ended while playing (means are None when none ended)."""
+
+    episodes: int
+    mean_return: float | None
+    mean_episode_length: float | None
+    max_episode_length: int
+
+    def line(self) -> str:
+        """A one-line summary."""
+        if not self.episodes:
+            return f"no episode ended (episodes last up to {self.max_episode_length} steps)"
+        return (
+            f"{self.episodes} episodes ended, mean return {self.mean_return:.2f}, "
+            f"mean length {self.mean_episode_length:.1f}/{self.max_episode_length}"
+        )
+
+
+def play_policy(session: Session, checkpoint: Path, steps: int, viewer: bool = False) -> PlayResult:
+    """Run `steps` deterministic env steps; returns what the episodes that ended achieved."""
     if viewer and not os.environ.get("DISPLAY"):
         raise ValueError("--viewer needs a display (DISPLAY is not set).")
     policy = load_policy(session, checkpoint)
@@ -41,6 +61,4 @@ def play_policy(session: Session, checkpoint: Path, steps: int, viewer: bool = F
     if handle is not None:
         handle.close()
     mean_ret, mean_len, n = tracker.pop()
-    return (
-        f"{n} episodes ended, mean return {mean_ret:.2f}, mean length {mean_len:.1f}/{env.max_episode_length}"
-    )
+    return PlayResult(n, mean_ret if n else None, mean_len if n else None, int(env.max_episode_length))

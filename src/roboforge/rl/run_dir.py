@@ -38,10 +38,33 @@ def save_configs(run_dir: Path, task: str, env_cfg: Any, agent_cfg: Any, args: d
     atomic_write_json(run_dir / "params" / "args.json", {"task": task, **args})
 
 
-def saved_agent_overrides(checkpoint: str | Path) -> dict[str, Any]:
-    """Dotted overrides that turn the task's agent config into the one the checkpoint was trained with
-    (its run's `params/agent.json`); empty when the checkpoint has no saved config beside it."""
-    saved = Path(checkpoint).parent / "params" / "agent.json"
+def saved_args(run_dir: str | Path) -> dict[str, Any]:
+    """The command arguments a run was trained with (`params/args.json`); empty when absent."""
+    path = Path(run_dir) / "params" / "args.json"
+    if not path.is_file():
+        return {}
+    try:
+        args = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not a saved argument file ({err}); delete it or fix it.") from err
+    if not isinstance(args, dict):
+        raise ValueError(f"{path} is not a saved argument file (not a JSON object); delete it or fix it.")
+    return args
+
+
+def saved_env_overrides(run: str | Path) -> dict[str, Any]:
+    """The `env.*` overrides run folder `run` was trained with (`params/args.json`), as dotted keys;
+    the world count is left out (eval, play and resume choose their own)."""
+    saved = saved_args(run).get("overrides") or {}
+    if not isinstance(saved, dict):
+        return {}
+    return {k: v for k, v in saved.items() if k.startswith("env.") and k != "env.scene.num_envs"}
+
+
+def saved_agent_overrides(run: str | Path) -> dict[str, Any]:
+    """Dotted overrides that turn the task's agent config into the one run folder `run` was trained with
+    (its `params/agent.json`); empty when the run has no saved config."""
+    saved = Path(run) / "params" / "agent.json"
     if not saved.is_file():
         return {}
     try:

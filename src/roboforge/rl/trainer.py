@@ -29,6 +29,9 @@ from roboforge.rl.metrics import MetricsWriter
 from roboforge.rl.session import Session
 from roboforge.utils.files import atomic_write_json, remove_stale_temp_files
 
+SLOW_ITERATION_S = 20.0
+"""An iteration slower than this prints a hint with the expected duration."""
+
 
 class PolicyNaNError(RuntimeError):
     """The policy produced non-finite actions or losses; training stopped."""
@@ -43,9 +46,10 @@ class TrainResult:
     env_steps: int
     wall_s: float
     env_steps_per_s: float
-    mean_episode_length: float
+    mean_episode_length: float | None
+    """None when no episode ended during the last iteration."""
     max_episode_length: int
-    mean_return: float
+    mean_return: float | None
     checkpoint: Path | None
     interrupted: bool = False
     metrics: dict[str, float] = field(default_factory=dict)
@@ -110,6 +114,7 @@ class Trainer:
         self.episodes = EpisodeTracker(session.env.num_envs, session.device)
         self.last_checkpoint: Path | None = None
         self.overflow_warned = False
+        self.slow_hinted = False
 
     def resume(self, checkpoint: Path | None = None) -> int:
         """Load `checkpoint` (default: the run's latest); training continues after its iteration."""
@@ -150,14 +155,17 @@ class Trainer:
                 )
                 while self.iteration < self.max_iterations:
                     t0 = time.perf_counter()
-                    obs = self._rollout(obs)
-                    t1 = time.perf_counter()
-                    losses = s.alg.update()
+                    with self._divergence_as_nan_stop():
+                        obs = self._rollout(obs)
+                        t1 = time.perf_counter()
+                        losses = s.alg.update()
                     t2 = time.perf_counter()
                     done = self.iteration  # counted as complete before anything an interrupt could split
                     self.iteration += 1
                     metrics = self._log(writer, done, losses, steps_per_iter, t1 - t0, t2 - t1)
                     self._warn_buffer_overflow(progress, metrics, done)
+                    if done > start_iter:  # the first iteration may include kernel compilation
+                        self._hint_if_slow(progress, t2 - t0)
                     if self.iteration % cfg.save_interval == 0:
                         self._save(done)
                     progress.update(bar, advance=1, info=_bar_info(metrics, int(venv.max_episode_length)))
@@ -165,8 +173,8 @@ class Trainer:
             interrupted = True
         finally:
             writer.close()
-        if self.iteration > start_iter or self.last_checkpoint is None:
-            self._save(max(self.iteration - 1, 0))
+        if self.iteration > start_iter:  # an interrupt before the first iteration saves no untrained weights
+            self._save(self.iteration - 1)
         wall = time.perf_counter() - start
         done = self.iteration - start_iter
         result = TrainResult(
@@ -175,9 +183,9 @@ class Trainer:
             env_steps=done * steps_per_iter,
             wall_s=wall,
             env_steps_per_s=done * steps_per_iter / max(wall, 1e-9),
-            mean_episode_length=metrics.get("Train/mean_episode_length", float("nan")),
+            mean_episode_length=metrics.get("Train/mean_episode_length"),
             max_episode_length=int(venv.max_episode_length),
-            mean_return=metrics.get("Train/mean_reward", float("nan")),
+            mean_return=metrics.get("Train/mean_reward"),
             checkpoint=self.last_checkpoint,
             interrupted=interrupted,
             metrics=metrics,
@@ -202,6 +210,45 @@ class Trainer:
             highlight=False,
         )
 
+    @contextlib.contextmanager
+    def _divergence_as_nan_stop(self) -> Iterator[None]:
+        """Turn the errors torch raises on a diverged policy (a negative or non-finite action std, NaN
+        weights: e.g. after a huge learning rate) into the NaN stop with its message."""
+        try:
+            yield
+        except (RuntimeError, ValueError) as err:
+            if not self._policy_diverged():
+                raise
+            raise PolicyNaNError(
+                f"The policy diverged at iteration {self.iteration} ({str(err).splitlines()[0]}). Training "
+                f"stopped; {self._last_good()}Lower the learning rate or check rewards/observations for huge values."
+            ) from err
+
+    def _policy_diverged(self) -> bool:
+        """True if the actor has non-finite weights or a non-positive action std (host sync; error path)."""
+        policy = self.s.alg.get_policy()
+        weights_ok = all(bool(torch.isfinite(p).all()) for p in policy.parameters())
+        std = policy.output_std.detach()
+        return not weights_ok or not bool((torch.isfinite(std) & (std > 0)).all())
+
+    def _last_good(self) -> str:
+        if self.last_checkpoint is None:
+            return "no checkpoint was saved yet. "
+        return f"the last good checkpoint is {self.last_checkpoint}. "
+
+    def _hint_if_slow(self, progress: Progress, iteration_s: float) -> None:
+        """Say once, after the first slow iteration, how long the run will take and what makes it faster."""
+        if iteration_s < SLOW_ITERATION_S or self.slow_hinted:
+            return
+        self.slow_hinted = True
+        left_h = iteration_s * (self.max_iterations - self.iteration) / 3600
+        progress.console.print(
+            f"[yellow]note:[/] one iteration took {iteration_s:.0f} s ({self.s.env.num_envs} worlds on "
+            f"{self.s.device}); the remaining {self.max_iterations - self.iteration} take about {left_h:.1f} h. "
+            "Fewer worlds (--num-envs) or a GPU (--device cuda) make it faster.",
+            highlight=False,
+        )
+
     def _rollout(self, obs):
         s, venv = self.s, self.s.venv
         finite = torch.ones((), dtype=torch.bool, device=s.device)
@@ -216,13 +263,7 @@ class Trainer:
         if not bool(finite):
             raise PolicyNaNError(
                 f"The policy produced NaN/inf actions at iteration {self.iteration}. Training stopped; "
-                + (
-                    f"the last good checkpoint is {self.last_checkpoint}. "
-                    if self.last_checkpoint
-                    else "no checkpoint was saved yet. "
-                )
-                + "Lower the learning rate or check rewards/observations for "
-                "huge values."
+                f"{self._last_good()}Lower the learning rate or check rewards/observations for huge values."
             )
         return obs
 

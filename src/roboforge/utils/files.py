@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -36,6 +37,22 @@ def remove_stale_temp_files(folder: str | Path) -> list[Path]:
     return stale
 
 
+def json_safe(data: Any) -> Any:
+    """`data` with NaN and infinite floats replaced by None (JSON has no NaN), recursively."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: json_safe(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_safe(v) for v in data]
+    return data
+
+
+def dumps_json(data: Any, indent: int | None = 2) -> str:
+    """Strict JSON text of `data`: NaN/infinity become null, other objects their `str`."""
+    return json.dumps(json_safe(data), indent=indent, default=str, allow_nan=False)
+
+
 def atomic_write_json(path: str | Path, data: Any) -> Path:
-    """Write `data` as indented JSON to `path` atomically."""
-    return atomic_write(path, lambda f: json.dump(data, f, indent=2, default=str), binary=False)
+    """Write `data` as indented strict JSON (NaN as null) to `path` atomically."""
+    return atomic_write(path, lambda f: f.write(dumps_json(data)), binary=False)

@@ -7,5 +7,6 @@ register_task(
     entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
     env_cfg_entry_point="roboforge.tasks.lift.lift_env_cfg:lift_env_cfg",
     rsl_rl_cfg_entry_point="roboforge.tasks.lift.agents:lift_ppo_cfg",
+    cpu_num_envs=256,
     description="Panda grasps a cube and carries it to a commanded position (success: within 5 cm).",
 )

@@ -17,4 +17,5 @@ for _task, (_agent, _description) in _TASKS.items():
         env_cfg_entry_point=f"roboforge.tasks.locomotion.tasks:{_task.replace('-', '_')}",
         rsl_rl_cfg_entry_point=f"roboforge.tasks.locomotion.tasks:{_agent}",
         description=_description,
+        cpu_num_envs=256,
     )

@@ -30,6 +30,7 @@ for _robot, _mode in _TASKS:
         + _CONTROL[_mode],
         description=f"{_robot.upper() if _robot.startswith('ur') else 'Panda'} end effector to a commanded pose, "
         f"{_MODES[_mode]}.",
+        cpu_num_envs=512,
     )
 
 register_task(
@@ -38,4 +39,5 @@ register_task(
     env_cfg_entry_point="roboforge.tasks.reach.tasks:reach_ur5e",
     rsl_rl_cfg_entry_point="roboforge.tasks.reach.tasks:ppo_lstm_joint_pos",
     description="The 'reach-ur5e' task with a recurrent (LSTM) actor and critic.",
+    cpu_num_envs=512,
 )

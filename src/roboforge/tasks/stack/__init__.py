@@ -7,5 +7,6 @@ register_task(
     entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
     env_cfg_entry_point="roboforge.tasks.stack.stack_env_cfg:stack_env_cfg",
     rsl_rl_cfg_entry_point="roboforge.tasks.stack.agents:stack_ppo_cfg",
+    cpu_num_envs=256,
     description="Panda picks a 5 cm cube and sets it on a 6 cm cube (success: resting on top, within 2 cm / 1 cm).",
 )

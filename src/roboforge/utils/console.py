@@ -1,0 +1,31 @@
+"""Rich consoles for the command line: messages on stderr, tables and results on stdout.
+
+Piped output (a file, `less`, a CI log) is not a terminal; rich would wrap it at 80 columns and split
+paths and summary lines, so both consoles soft-wrap messages and give tables a wide page there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from rich.console import Console
+
+PIPED_WIDTH = 200
+"""Table width when the output is not a terminal (COLUMNS overrides it)."""
+
+
+def _width(stream) -> int | None:
+    if os.environ.get("COLUMNS") or stream.isatty():
+        return None  # rich's own choice: COLUMNS or the terminal's width
+    return PIPED_WIDTH
+
+
+def err_console() -> Console:
+    """Messages, progress and errors on stderr."""
+    return Console(stderr=True, soft_wrap=True, width=_width(sys.stderr))
+
+
+def out_console() -> Console:
+    """Tables and results on stdout."""
+    return Console(width=_width(sys.stdout))

@@ -1,0 +1,222 @@
+"""Config overrides `env.<path>=VALUE` / `agent.<path>=VALUE`: one module for the CLI, eval, play, export
+and the job service.
+
+A value is JSON (`3e-4`, `true`, `[64, 64]`, `"x"`); a bare word that is not JSON is a string. Every
+value is checked against the declared type of its field (or, where a field has no declaration, such as
+a term's `params`, against the kind of the value it replaces), non-finite numbers are refused, and
+optional `Bound`s limit the fields that set sizes and rates (the job service uses them). A bad key or
+value raises `OverrideError`, whose message names the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import json
+import math
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from roboforge.utils.config import ConfigError, apply_overrides
+
+SCOPES = ("env", "agent")
+_MISSING = object()
+
+
+class OverrideError(ConfigError):
+    """An override key or value is invalid; `key` is the dotted key as the user wrote it."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"override {key}: {message}")
+        self.key = key
+        self.reason = message
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Inclusive numeric limits for an override (each element, for a list of numbers)."""
+
+    low: float
+    high: float
+    max_items: int | None = None
+    """Longest list allowed (for list fields such as hidden_dims)."""
+
+    def check(self, key: str, value: Any) -> None:
+        """Raise OverrideError if `value` (a number or a list of numbers) is outside the limits."""
+        values = value if isinstance(value, list) else [value]
+        if isinstance(value, list) and self.max_items is not None and len(value) > self.max_items:
+            raise OverrideError(key, f"at most {self.max_items} entries are allowed, got {len(value)}.")
+        for v in values:
+            if _is_number(v) and not self.low <= v <= self.high:
+                raise OverrideError(key, f"{v!r} is outside the allowed range {self.low:g}..{self.high:g}.")
+
+
+def parse_item(item: str) -> tuple[str, Any]:
+    """`'env.a.b=1'` -> `('env.a.b', 1)`; the value is JSON, or a string when it is not JSON."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    scope, _, path = key.partition(".")
+    if not sep or scope not in SCOPES or not path:
+        raise OverrideError(item, "use env.<path>=<value> or agent.<path>=<value> (the value as JSON).")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def parse_items(items: Iterable[str] | None) -> dict[str, Any]:
+    """`-o` items as one `{dotted key: value}` dict (a later item wins)."""
+    return dict(parse_item(item) for item in items or [])
+
+
+def split_scopes(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`{'env.a': 1, 'agent.b': 2}` -> `({'a': 1}, {'b': 2})` (paths without their scope)."""
+    scoped: dict[str, dict[str, Any]] = {scope: {} for scope in SCOPES}
+    for key, value in overrides.items():
+        scope, _, path = key.partition(".")
+        if scope not in SCOPES or not path:
+            raise OverrideError(key, "keys are env.<path> or agent.<path>.")
+        scoped[scope][path] = value
+    return scoped["env"], scoped["agent"]
+
+
+def join_scope(scope: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`('env', {'a': 1})` -> `{'env.a': 1}`."""
+    return {f"{scope}.{path}": value for path, value in overrides.items()}
+
+
+def apply_checked(
+    cfg: Any, scope: str, overrides: Mapping[str, Any], bounds: Mapping[str, Bound] | None = None
+) -> None:
+    """Check each `path: value` of `scope` ('env' or 'agent') and set it on `cfg` in place."""
+    for path, value in overrides.items():
+        key = f"{scope}.{path}"
+        check_value(cfg, key, path, value)
+        bound = find_bound(key, bounds or {})
+        if bound is not None:
+            bound.check(key, value)
+        try:
+            apply_overrides(cfg, {path: value})
+        except ConfigError as err:
+            raise OverrideError(key, str(err)) from err
+
+
+def find_bound(key: str, bounds: Mapping[str, Bound]) -> Bound | None:
+    """The bound of `key`: an exact entry, else the first glob pattern (`agent.*.hidden_dims`) it matches."""
+    if key in bounds:
+        return bounds[key]
+    return next((b for pattern, b in bounds.items() if fnmatch.fnmatchcase(key, pattern)), None)
+
+
+def check_value(cfg: Any, key: str, path: str, value: Any) -> None:
+    """Raise OverrideError when `value` does not fit the field at `path` of `cfg`."""
+    if not _finite(value):
+        raise OverrideError(key, f"{value!r} is not a finite number; NaN and infinity are not allowed.")
+    hint = field_hint(cfg, path)
+    if hint is not _MISSING:
+        if not _matches(hint, value):
+            raise OverrideError(key, f"{value!r} is not a valid {type_name(hint)}.")
+        return
+    current = _current_value(cfg, path)
+    if current is not _MISSING and current is not None and not _same_kind(current, value):
+        raise OverrideError(
+            key, f"{value!r} is not a valid {type(current).__name__} (the current value is {current!r})."
+        )
+
+
+def field_hint(cfg: Any, path: str) -> Any:
+    """The declared type of the dataclass field at `path`, or a sentinel (unknown path, dict entry, no hint)."""
+    parts = path.split(".")
+    target = _walk(cfg, parts[:-1])
+    if target is _MISSING or not dataclasses.is_dataclass(target) or isinstance(target, type):
+        return _MISSING
+    try:
+        return typing.get_type_hints(type(target)).get(parts[-1], _MISSING)
+    except Exception:  # unresolvable annotations: the key itself is still checked when applied
+        return _MISSING
+
+
+def type_name(hint: Any) -> str:
+    """A readable name of a type hint: 'float', 'int | None', "Literal['a', 'b']"."""
+    if typing.get_origin(hint) is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if typing.get_args(hint):  # list[int], int | None: the name alone would drop the arguments
+        return str(hint).replace("typing.", "")
+    return getattr(hint, "__name__", None) or str(hint)
+
+
+def _walk(cfg: Any, parts: list[str]) -> Any:
+    target = cfg
+    for part in parts:
+        target = target.get(part, _MISSING) if isinstance(target, dict) else getattr(target, part, _MISSING)
+        if target is _MISSING:
+            return _MISSING
+    return target
+
+
+def _current_value(cfg: Any, path: str) -> Any:
+    return _walk(cfg, path.split("."))
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _finite(value: Any) -> bool:
+    """False if a float anywhere in `value` (lists and dicts included) is NaN or infinite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
+
+
+def _same_kind(current: Any, value: Any) -> bool:
+    """True if `value` may replace `current` in a field without a declared type."""
+    if isinstance(current, bool) or isinstance(value, bool):
+        return isinstance(current, bool) and isinstance(value, bool)
+    if _is_number(current):
+        return _is_number(value) and (isinstance(current, float) or isinstance(value, int))
+    if isinstance(current, (list, tuple)):
+        return isinstance(value, list)
+    if isinstance(current, (str, dict)):
+        return isinstance(value, type(current))
+    return True
+
+
+def _matches(hint: Any, value: Any) -> bool:
+    """True if a JSON value fits `hint` (lists stand for tuples; kinds of hints not known here accept)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(a, value) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    scalar = {bool: lambda v: isinstance(v, bool), int: lambda v: _is_number(v) and isinstance(v, int),
+              float: _is_number, str: lambda v: isinstance(v, str)}  # fmt: skip
+    if hint in scalar:
+        return scalar[hint](value)
+    if dataclasses.is_dataclass(hint):
+        return False  # set nested fields one by one
+    if origin in (list, tuple) or hint in (list, tuple):
+        return _matches_sequence(origin, args, value)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def _matches_sequence(origin: Any, args: tuple, value: Any) -> bool:
+    if not isinstance(value, list):
+        return False
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        return len(args) == len(value) and all(_matches(a, v) for a, v in zip(args, value, strict=True))
+    return not args or all(_matches(args[0], v) for v in value)

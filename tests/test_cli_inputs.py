@@ -1,0 +1,232 @@
+"""Bad input, saved overrides, resume edges and output of the command line (issue: no traceback,
+nothing lost): every user error is one line with exit code 2, eval/play/export run in the env the
+policy was trained in, and nothing written is NaN or an untrained checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from roboforge.cli import app
+from roboforge.rl.checkpoints import resolve_checkpoint
+from roboforge.rl.session import build_session, default_num_envs
+from roboforge.rl.trainer import Trainer
+
+runner = CliRunner()
+ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
+SHORT = "env.episode_length_s=0.5"  # 30 steps at 60 Hz
+CPU = ("--device", "cpu")
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], env=ENV)
+
+
+def one_line_error(result, *needles: str) -> None:
+    """Exit code 2, one line starting with 'error:' naming every needle, no traceback."""
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def strict_json(text: str):
+    """Parse JSON that must not hold NaN or Infinity."""
+
+    def refuse(token):
+        raise AssertionError(f"{token} in JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory) -> Path:
+    """cartpole trained 2 iterations with a 0.5 s episode override; the run folder."""
+    root = tmp_path_factory.mktemp("runs")
+    result = invoke("train", "cartpole", "--num-envs", 32, "--max-iterations", 2, "--run-dir", root, *CPU,
+                    "--quiet", "-o", SHORT, "-o", "agent.num_steps_per_env=8")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return next((root / "cartpole").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (("-o", "agent.algorithm.learning_rate=abc"), ("agent.algorithm.learning_rate", "float")),
+        (("-o", "env.episode_length_s=abc"), ("env.episode_length_s", "float")),
+        (("-o", "env.episode_length_s=NaN"), ("env.episode_length_s", "finite")),
+        (("-o", 'agent.actor.hidden_dims=[64, "x"]'), ("agent.actor.hidden_dims", "list[int]")),
+        (("-o", "env.rewards.alive.weight=true"), ("env.rewards.alive.weight", "float")),
+        (("--device", "gpu"), ("--device", "cpu, cuda or cuda:N")),
+        (("--sim", "physx"), ("--sim", "mjwarp")),
+    ],
+)
+def test_bad_options_are_one_line_with_exit_code_2(args, needles):
+    one_line_error(invoke("train", "cartpole", "--num-envs", 4, *args), *needles)
+
+
+def test_run_dir_that_is_a_file_is_one_line(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    one_line_error(invoke("train", "cartpole", *CPU, "--run-dir", path), "is a file")
+
+
+def test_debug_shows_the_traceback():
+    result = runner.invoke(
+        app, ["--debug", "train", "cartpole", *CPU, "-o", "env.episode_length_s=abc"], env=ENV
+    )
+    assert result.exit_code != 0 and not isinstance(result.exception, SystemExit)
+    assert "env.episode_length_s" in str(result.exception)
+
+
+def test_an_unexpected_error_is_one_line_with_exit_code_1(monkeypatch):
+    import roboforge.rl.session as session
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(session, "build_session", broken)
+    result = invoke("train", "cartpole", *CPU, "--num-envs", 4)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "RuntimeError: boom" in result.output and "--debug" in result.output
+
+
+@pytest.mark.slow
+def test_eval_play_and_export_use_the_runs_env_overrides(short_run, tmp_path):
+    result = invoke(
+        "eval", "cartpole", "--checkpoint", short_run, *CPU, "--num-envs", 8, "--episodes", 8, "--json"
+    )
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert data["max_episode_length"] == 30 and data["overrides"]["env.episode_length_s"] == 0.5
+    assert "env overrides of the run: env.episode_length_s=0.5" in result.output
+    on_top = invoke("eval", "cartpole", "--checkpoint", short_run, *CPU, "--num-envs", 8, "--episodes", 8,
+                    "--json", "-o", "env.episode_length_s=1.0")  # fmt: skip
+    assert strict_json(on_top.stdout)["max_episode_length"] == 60
+    played = invoke("play", "cartpole", "--checkpoint", short_run, *CPU, "--steps", 40, "--json")
+    assert played.exit_code == 0, played.output
+    assert strict_json(played.stdout)["max_episode_length"] == 30
+    exported = invoke("export", "cartpole", "--checkpoint", short_run, "--output", tmp_path, "--json")
+    assert exported.exit_code == 0, exported.output
+    meta = json.loads((tmp_path / "policy.json").read_text())
+    assert meta["training"]["env_overrides"] == {"episode_length_s": 0.5}
+
+
+@pytest.mark.slow
+def test_checkpoint_may_be_a_task_folder_or_the_runs_root(short_run):
+    latest = resolve_checkpoint(short_run)
+    assert resolve_checkpoint(short_run.parent) == latest
+    assert resolve_checkpoint(short_run.parent.parent, "cartpole") == latest
+    result = invoke(
+        "eval", "cartpole", "--checkpoint", short_run.parent, *CPU, "--num-envs", 4, "--episodes", 4
+    )
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.slow
+def test_resume_to_a_total_already_reached_changes_nothing(short_run):
+    summary = (short_run / "summary.json").read_text()
+    result = invoke("train", "cartpole", "--resume", "--run-dir", short_run, "--max-iterations", 2, *CPU)
+    one_line_error(result, "already has 2 iterations", "--max-iterations")
+    assert (short_run / "summary.json").read_text() == summary
+
+
+@pytest.mark.slow
+def test_resume_keeps_the_runs_overrides(short_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(short_run, run)
+    result = invoke("train", "cartpole", "--resume", "--run-dir", run, "--max-iterations", 3, *CPU, "--json")
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert data["max_episode_length"] == 30 and data["iterations"] == 3
+    args = json.loads((run / "params" / "args.json").read_text())
+    assert args["overrides"]["env.episode_length_s"] == 0.5 and args["num_envs"] == 32
+
+
+@pytest.mark.slow
+def test_no_episode_ended_is_null_not_nan(tmp_path):
+    result = invoke("train", "cartpole", "--num-envs", 4, "--max-iterations", 1, "--run-dir", tmp_path, *CPU,
+                    "--json", "-o", "agent.num_steps_per_env=4")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert data["mean_return"] is None and data["mean_episode_length"] is None
+    summary = strict_json((Path(data["run_dir"]) / "summary.json").read_text())
+    assert summary["mean_return"] is None
+    assert "mean return n/a" in result.output
+
+
+def test_interrupt_before_the_first_iteration_saves_no_untrained_checkpoint(tmp_path, monkeypatch):
+    s = build_session("cartpole", num_envs=4, device="cpu")
+    trainer = Trainer(s, tmp_path, 5, quiet=True)
+
+    def interrupted(obs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "_rollout", interrupted)
+    result = trainer.train()
+    assert result.interrupted and result.checkpoint is None and result.iterations == 0
+    assert not list(tmp_path.glob("model_*.pt"))
+
+
+def test_a_diverged_policy_is_the_nan_stop(tmp_path):
+    result = invoke("train", "cartpole", "--num-envs", 16, "--max-iterations", 3, "--run-dir", tmp_path, *CPU,
+                    "--quiet", "-o", "agent.algorithm.learning_rate=1e30", "-o", "agent.num_steps_per_env=8")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "training stopped:" in result.output and "Lower the learning rate" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_slow_iterations_print_a_hint(tmp_path, monkeypatch):
+    import roboforge.rl.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "SLOW_ITERATION_S", 0.0)
+    result = invoke("train", "cartpole", "--num-envs", 4, "--max-iterations", 3, "--run-dir", tmp_path, *CPU,
+                    "-o", "agent.num_steps_per_env=2")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "note: one iteration took" in result.output and "--num-envs" in result.output
+
+
+def test_heavy_tasks_get_cpu_sized_defaults():
+    assert default_num_envs("velocity-flat-go1", "cpu") == 256
+    assert default_num_envs("velocity-flat-go1", "cuda") is None
+    assert default_num_envs("cartpole", "cpu") is None  # its default (1024) trains in a minute on a CPU
+
+
+def test_help_and_list_load_no_torch_and_print_unwrapped_when_piped():
+    code = (
+        "import sys; from typer.testing import CliRunner; from roboforge.cli import app;"
+        "r = CliRunner().invoke(app, ['list']); assert r.exit_code == 0, r.output;"
+        "assert 'torch' not in sys.modules and 'mujoco' not in sys.modules, 'heavy import'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    out = subprocess.run([sys.executable, "-m", "roboforge", "list"], capture_output=True, text=True, env=env,
+                         timeout=60, check=True).stdout  # fmt: skip
+    assert "Balance a pole on a cart by pushing the cart (manager-based env)." in out
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "play", "bench", "export", "deploy", "list"])
+def test_help_has_examples(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_deploy_rejects_a_command_the_policy_does_not_observe():
+    from roboforge.deploy.commands import check_commands
+
+    check_commands({"base_velocity": [0.5, 0.0, 0.0]}, {"base_velocity": 3})
+    with pytest.raises(ValueError, match=r"no command 'speed'.*base_velocity \(3 values\)"):
+        check_commands({"speed": [1.0]}, {"base_velocity": 3})
+    with pytest.raises(ValueError, match="3 values expected"):
+        check_commands({"base_velocity": [1.0]}, {"base_velocity": 3})
