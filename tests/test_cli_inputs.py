@@ -223,7 +223,7 @@ def test_help_has_examples(command):
 
 
 def test_deploy_rejects_a_command_the_policy_does_not_observe():
-    from roboforge.deploy.commands import check_commands
+    from roboforge.cli.deploy import check_commands
 
     check_commands({"base_velocity": [0.5, 0.0, 0.0]}, {"base_velocity": 3})
     with pytest.raises(ValueError, match=r"no command 'speed'.*base_velocity \(3 values\)"):

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from roboforge.agents.rsl_rl_cfg import RslRlPpoRunnerCfg
 from roboforge.envs import load_cfg
-from roboforge.rl.runner_cfg import RslRlPpoRunnerCfg
 from roboforge.utils.config import ConfigError, apply_overrides, from_dict, to_dict
 from roboforge.utils.files import atomic_write, atomic_write_json
 

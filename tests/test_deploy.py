@@ -35,7 +35,7 @@ def reach(tmp_path_factory):
 def test_deploy_package_imports_no_torch():
     code = (
         "import sys, roboforge.deploy, roboforge.deploy.episodes, roboforge.deploy.bench, roboforge.deploy.loop, "
-        "roboforge.deploy.udp_robot, roboforge.deploy.commands; "
+        "roboforge.deploy.udp_robot, roboforge.cli.deploy; "
         "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'roboforge.rl', 'roboforge.envs'))]; "
         "assert not bad, bad"
     )

@@ -11,6 +11,7 @@ import pytest
 from conftest import requires_go1
 from export_util import rollout_parity, run_folder
 from roboforge import mdp
+from roboforge.agents.rsl_rl_cfg import RslRlModelCfg, RslRlPpoRunnerCfg
 from roboforge.assets import (
     ArticulationCfg,
     IdealPDActuatorCfg,
@@ -29,7 +30,6 @@ from roboforge.managers import (
     RewardTermCfg,
     TerminationTermCfg,
 )
-from roboforge.rl.runner_cfg import RslRlModelCfg, RslRlPpoRunnerCfg
 from roboforge.scene import SceneCfg
 from roboforge.sim import SimCfg
 

@@ -11,7 +11,7 @@ from roboforge.assets import ArticulationCfg, BuiltinSpawnCfg, InitialStateCfg, 
 from roboforge.scene.scene import Scene, SceneCfg
 from roboforge.sensors import ContactSensorCfg, ImuCfg
 from roboforge.sim import SimCfg
-from roboforge.sim.simulator import make_simulator
+from roboforge.sim.factory import make_simulator
 
 BALL_MASS = 2.0
 

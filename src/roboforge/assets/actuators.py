@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import mujoco
 import torch
 
+from roboforge.utils.config import ConfigError
+
 
 @dataclass(kw_only=True)
 class ActuatorCfg:
@@ -70,7 +72,7 @@ def resolve_joints(patterns: list[str], names: list[str], what: str) -> list[int
     compiled = [re.compile(p) for p in patterns]
     idx = [i for i, n in enumerate(names) if any(c.fullmatch(n) for c in compiled)]
     if not idx:
-        raise ValueError(f"{what}: the regexes {patterns} match no name. Available: {', '.join(names)}.")
+        raise ConfigError(f"{what}: the regexes {patterns} match no name. Available: {', '.join(names)}.")
     return idx
 
 
@@ -157,7 +159,7 @@ class ActuatorGroup:
         self._clamps_vel = bool(torch.isfinite(self.velocity_limit).any())
         if isinstance(cfg, DCMotorActuatorCfg):
             if bool((self.velocity_limit <= 0).any()):
-                raise ValueError(f"DC motor {joint_names}: velocity_limit must be > 0 (or None).")
+                raise ConfigError(f"DC motor {joint_names}: velocity_limit must be > 0 (or None).")
             self.saturation_effort = tensor(cfg.saturation_effort, float("inf"))
             self._neg_saturation = -self.saturation_effort
             self._speed_slope = self.saturation_effort / self.velocity_limit  # N m per rad/s; 0 if no limit
@@ -167,7 +169,7 @@ class ActuatorGroup:
     def _init_delay(self, delay_range: tuple[int, int], n: int, device) -> None:
         lo, hi = delay_range
         if not 0 <= lo <= hi:
-            raise ValueError(
+            raise ConfigError(
                 f"delay_range must be (min, max) physics steps with 0 <= min <= max, got {delay_range}."
             )
         self.delay_range = (int(lo), int(hi))

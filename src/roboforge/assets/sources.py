@@ -9,8 +9,10 @@ from pathlib import Path
 
 import mujoco
 
+from roboforge.utils.errors import UserInputError
 
-class AssetError(ValueError):
+
+class AssetError(UserInputError):
     """An asset cannot be found or loaded; the message names the file and MuJoCo's reason."""
 
 

@@ -19,6 +19,7 @@ from roboforge.deploy.episodes import EpisodeRules
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
 from roboforge.deploy.runner import PolicyRunner, StepTimer
 from roboforge.deploy.sim_commands import command_sims
+from roboforge.utils.errors import UserInputError
 
 
 @dataclass
@@ -62,7 +63,7 @@ def bench_latency(
     """Time `steps` control steps after `warmup` untimed ones; episodes restart when they end, commands
     are sampled as in training unless given."""
     if steps < 1:
-        raise ValueError(f"--steps must be >= 1, got {steps}.")
+        raise UserInputError(f"--steps must be >= 1, got {steps}.")
     rules = EpisodeRules(runner.meta)
     given = commands or {}
     sims = command_sims(runner.meta, robot, given)

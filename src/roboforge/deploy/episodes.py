@@ -20,6 +20,7 @@ from roboforge.deploy.mujoco_robot import MujocoSimRobot
 from roboforge.deploy.rotations import quat_apply_inverse, quat_from_euler_xyz, quat_mul
 from roboforge.deploy.runner import PolicyRunner
 from roboforge.deploy.sim_commands import command_sims
+from roboforge.utils.errors import UserInputError
 
 # Domain randomization: the check runs the nominal robot, without pushes.
 SKIPPED_EVENTS = (
@@ -206,7 +207,7 @@ def run_sim_episodes(
     """Run `episodes` episodes with the training reset distribution, terminations and command terms
     (commands given in `commands` are held constant instead of sampled)."""
     if episodes < 1:
-        raise ValueError(f"--episodes must be >= 1, got {episodes}.")
+        raise UserInputError(f"--episodes must be >= 1, got {episodes}.")
     rules = EpisodeRules(runner.meta)
     sims = command_sims(runner.meta, robot, commands or {})
     rng = np.random.default_rng(seed)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from roboforge.deploy.metadata import JOINT_ACTION_TYPES, MetadataError, PolicyMetadata
+from roboforge.utils.errors import UserInputError
 
 ACTION_TARGETS = {kind: row for row, kind in enumerate(JOINT_ACTION_TYPES)}  # row of the targets array
 
 
-class JointMapError(ValueError):
+class JointMapError(UserInputError):
     """The robot's joints do not match the policy's (a joint is missing, extra or repeated)."""
 
 

@@ -24,6 +24,7 @@ from roboforge.deploy.specs import (
     SceneSpec,
     TerminationSpec,
 )
+from roboforge.utils.errors import NotFoundError, UserInputError
 
 FORMAT = "roboforge.policy"
 FORMAT_VERSION = 1
@@ -31,7 +32,7 @@ ONNX_METADATA_KEY = "roboforge.metadata"
 JOINT_ACTION_TYPES = ("joint_position", "joint_velocity", "joint_effort")
 
 
-class MetadataError(ValueError):
+class MetadataError(UserInputError):
     """The policy metadata is missing, from another format version, or inconsistent."""
 
 
@@ -168,7 +169,7 @@ def load_metadata(path: str | Path) -> PolicyMetadata:
     """Metadata of an exported policy: from `policy.onnx` (embedded) or a `policy.json` file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Policy file not found: {path}")
+        raise NotFoundError(f"Policy file not found: {path}")
     if path.suffix == ".json":
         return PolicyMetadata.from_dict(json.loads(path.read_text()))
     import onnxruntime as ort

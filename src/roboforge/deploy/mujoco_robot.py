@@ -18,6 +18,7 @@ import numpy as np
 from roboforge.deploy.metadata import MetadataError, PolicyMetadata
 from roboforge.deploy.robot import JointCommand, RobotState
 from roboforge.deploy.rotations import quat_apply_inverse
+from roboforge.utils.errors import NotFoundError, UserInputError
 
 ASSET_DIR = "scene_assets"
 
@@ -30,7 +31,7 @@ def load_scene_model(meta: PolicyMetadata, policy_dir: str | Path | None = None)
             raise MetadataError(f"The scene needs asset files ({name} ...); pass the policy's folder.")
         path = Path(policy_dir) / ASSET_DIR / name
         if not path.is_file():
-            raise FileNotFoundError(f"Scene asset {path} is missing; copy the whole export folder.")
+            raise NotFoundError(f"Scene asset {path} is missing; copy the whole export folder.")
         assets[name] = path.read_bytes()
     try:
         model = mujoco.MjModel.from_xml_string(meta.scene.mjcf, assets)
@@ -55,7 +56,7 @@ class MujocoSimRobot:
         robot, prefix = meta.robot, meta.scene.entity_prefix
         names = list(joint_order) if joint_order is not None else list(robot.joint_names)
         if sorted(names) != sorted(robot.joint_names):
-            raise ValueError(f"joint_order must be a permutation of {robot.joint_names}, got {names}.")
+            raise UserInputError(f"joint_order must be a permutation of {robot.joint_names}, got {names}.")
         self.joint_names = tuple(names)
         jids = [self.model.joint(prefix + n).id for n in names]
         self.qadr = np.array([self.model.jnt_qposadr[j] for j in jids], dtype=np.intp)
@@ -127,7 +128,7 @@ class MujocoSimRobot:
     def write_command(self, command: JointCommand) -> None:
         """Apply `command` (joints in this robot's order) for `decimation` physics steps."""
         if command.joint_names != self.joint_names:
-            raise ValueError(f"Command joints {command.joint_names} are not this robot's {self.joint_names}.")
+            raise UserInputError(f"Command joints {command.joint_names} are not this robot's {self.joint_names}.")
         d = self.data
         ideal = self.ideal
         pos_i, kp, kd = command.position[ideal], command.stiffness[ideal], command.damping[ideal]

@@ -14,6 +14,7 @@ import numpy as np
 
 from roboforge.deploy.metadata import MetadataError, ObsTermSpec, PolicyMetadata
 from roboforge.deploy.rotations import GRAVITY_DIR_W, quat_apply_inverse
+from roboforge.utils.errors import UserInputError
 
 BUILTIN_MODULE = "roboforge.mdp.observations"
 
@@ -72,7 +73,7 @@ def _base_term(field_name: str) -> TermFactory:
         def fn(c: ObsContext) -> np.ndarray:
             value = getattr(c, field_name)
             if value is None:
-                raise ValueError(
+                raise UserInputError(
                     f"Observation term {spec.name!r} needs RobotState.{field_name}; the state has none."
                 )
             return value
@@ -98,7 +99,7 @@ def _generated_commands(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
 
     def fn(c: ObsContext) -> np.ndarray:
         if name not in c.commands:
-            raise ValueError(
+            raise UserInputError(
                 f"The policy observes command {name!r}; pass it: step(..., commands={{{name!r}: values}}) "
                 f"or `--command {name}=v1,v2,...`."
             )
@@ -139,7 +140,7 @@ class _Term:
         if self.check_shape:
             x = np.asarray(x, dtype=np.float64)
             if x.shape != (self.spec.dim,):
-                raise ValueError(
+                raise UserInputError(
                     f"Observation term {self.spec.name!r} gave shape {x.shape}, expected ({self.spec.dim},)."
                 )
             self.check_shape = False

@@ -8,6 +8,7 @@ import numpy as np
 import onnxruntime as ort
 
 from roboforge.deploy.metadata import MetadataError, metadata_of_session
+from roboforge.utils.errors import NotFoundError
 
 
 def session_options(threads: int = 1) -> ort.SessionOptions:
@@ -28,7 +29,7 @@ class OnnxPolicy:
     def __init__(self, path: str | Path, threads: int = 1):
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"Policy file not found: {path}")
+            raise NotFoundError(f"Policy file not found: {path}")
         try:
             self.session = ort.InferenceSession(
                 str(path), session_options(threads), providers=["CPUExecutionProvider"]

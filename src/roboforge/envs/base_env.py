@@ -10,7 +10,7 @@ import torch
 from roboforge.envs.env_cfg import BaseEnvCfg
 from roboforge.envs.graph_step import make_stepper
 from roboforge.scene.scene import Scene
-from roboforge.sim.simulator import make_simulator
+from roboforge.sim.factory import make_simulator
 
 
 class BaseRLEnv(gym.Env):

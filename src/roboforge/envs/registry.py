@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import Any
 
 import gymnasium as gym
 
 from roboforge.utils.config import closest
+from roboforge.utils.errors import UserInputError
 
 NAMESPACE = "roboforge"
 CFG_KEYS = (
@@ -18,7 +20,7 @@ CFG_KEYS = (
 )
 
 
-class UnknownTaskError(KeyError):
+class UnknownTaskError(UserInputError, KeyError):
     """The task id is not registered; the message lists the closest ids."""
 
     def __str__(self) -> str:
@@ -54,8 +56,21 @@ def register_task(
     )
 
 
+TASK_PLUGIN_GROUP = "roboforge.tasks"
+"""Entry-point group of packages that register tasks when loaded (roboforge's own `roboforge.tasks`
+included, see pyproject.toml); a package of your own tasks can declare one too."""
+_plugins_loaded = False
+
+
 def _ensure_tasks_loaded() -> None:
-    importlib.import_module("roboforge.tasks")
+    """Load the task packages declared as entry points of TASK_PLUGIN_GROUP, once. (Code that runs from
+    a source tree without installing imports `roboforge.tasks` itself, as the rl, service and cli layers do.)"""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for entry in importlib.metadata.entry_points(group=TASK_PLUGIN_GROUP):
+        entry.load()
 
 
 def list_tasks() -> dict[str, str]:
@@ -86,7 +101,7 @@ def load_cfg(task: str, key: str = "env_cfg_entry_point", **factory_kwargs: Any)
     """Call the factory registered under `key` for `task` (e.g. the env config factory)."""
     entry = task_spec(task).kwargs.get(key)
     if entry is None:
-        raise KeyError(f"Task {task!r} has no {key.removesuffix('_entry_point')} config.")
+        raise UserInputError(f"Task {task!r} has no {key.removesuffix('_entry_point')} config.")
     module, _, attr = entry.partition(":")
     factory = getattr(importlib.import_module(module), attr)
     return factory(**factory_kwargs) if callable(factory) else factory

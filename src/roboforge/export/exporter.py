@@ -16,6 +16,7 @@ from roboforge.rl.evaluate import load_weights
 from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides
 from roboforge.rl.session import Session, build_session
 from roboforge.utils.config import to_dict
+from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import atomic_write_json
 
 FORMATS = ("onnx", "jit")
@@ -47,7 +48,7 @@ def export_policy(
 ) -> ExportResult:
     """Export the actor of `checkpoint` (file or run folder) for `task` into `output` (default `<run>/exported`)."""
     if fmt not in FORMATS:
-        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
+        raise UserInputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
     path = resolve_checkpoint(checkpoint, task)
     out_dir = Path(output) if output is not None else path.parent / "exported"
     env_overrides = run_env_overrides(path, env_overrides or {})

@@ -20,6 +20,7 @@ from roboforge.mdp.actions.joint_actions import (
 )
 from roboforge.rl.session import Session
 from roboforge.utils.config import to_dict
+from roboforge.utils.errors import UserInputError
 
 FORMAT = "roboforge.policy"
 FORMAT_VERSION = 1
@@ -66,7 +67,7 @@ def build_metadata(
 def _controlled_asset(env: Any) -> str:
     assets = {cfg.asset_name for cfg in env.cfg.actions.values()}
     if len(assets) != 1:
-        raise ValueError(
+        raise UserInputError(
             f"The actions drive {sorted(assets)}; export supports policies that drive one articulation."
         )
     return assets.pop()

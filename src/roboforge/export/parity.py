@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from tensordict import TensorDict
 
+from roboforge.utils.errors import RoboforgeError
+
 TOLERANCE = 1e-5
 
 
@@ -47,7 +49,7 @@ class _Diff:
         self.scaled = max(self.scaled, float((d / np.maximum(1.0, np.abs(expected))).max()))
 
 
-class ParityError(ValueError):
+class ParityError(RoboforgeError, ValueError):
     """The exported policy does not reproduce the training actor within the tolerance."""
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import mujoco
 
+from roboforge.utils.errors import NotFoundError, UserInputError
+
 ASSET_DIR = "scene_assets"
 
 
@@ -30,10 +32,10 @@ def scene_assets(env: Any) -> dict[str, bytes]:
                     continue
                 path = base / (folder or "") / file
                 if not path.is_file():
-                    raise FileNotFoundError(f"Entity {name!r}: asset file {path} not found for the export.")
+                    raise NotFoundError(f"Entity {name!r}: asset file {path} not found for the export.")
                 data = path.read_bytes()
                 if assets.get(file, data) != data:
-                    raise ValueError(
+                    raise UserInputError(
                         f"Two entities use different files named {file!r}; rename one to export."
                     )
                 assets[file] = data
@@ -45,7 +47,7 @@ def verify_scene(xml: str, assets: dict[str, bytes], timestep: float) -> mujoco.
     try:
         model = mujoco.MjModel.from_xml_string(xml, assets)
     except Exception as err:
-        raise ValueError(f"The exported scene MJCF does not compile on its own: {err}") from err
+        raise UserInputError(f"The exported scene MJCF does not compile on its own: {err}") from err
     model.opt.timestep = timestep
     return model
 

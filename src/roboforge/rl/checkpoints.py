@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from roboforge.utils.errors import NotFoundError, UserInputError
 from roboforge.utils.files import atomic_write
 
 _MODEL_RE = re.compile(r"model_(\d+)\.pt$")
@@ -25,15 +26,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """Read a checkpoint; a missing or corrupt file raises FileNotFoundError/ValueError naming it."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Checkpoint not found: {path}")
+        raise NotFoundError(f"Checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:
-        raise ValueError(
+        raise UserInputError(
             f"Checkpoint {path} cannot be read ({err}); it may be truncated or not a roboforge file."
         ) from err
     if "actor_state_dict" not in state:
-        raise ValueError(f"Checkpoint {path} has no actor weights; is it an rsl_rl/roboforge checkpoint?")
+        raise UserInputError(f"Checkpoint {path} has no actor weights; is it an rsl_rl/roboforge checkpoint?")
     return state
 
 
@@ -58,12 +59,12 @@ def resolve_checkpoint(path: str | Path, task: str | None = None) -> Path:
     if path.is_file():
         return path
     if not path.is_dir():
-        raise FileNotFoundError(f"Checkpoint not found: {path}")
+        raise NotFoundError(f"Checkpoint not found: {path}")
     for folder in (path, *_newest_runs(path, task)):
         latest = latest_checkpoint(folder)
         if latest is not None:
             return latest
-    raise FileNotFoundError(
+    raise NotFoundError(
         f"No model_*.pt checkpoint in {path} or in the run folders under it; pass a model_<n>.pt file or "
         "a run folder such as runs/<task>/<timestamp>."
     )

@@ -13,6 +13,7 @@ from rich.progress import Progress
 from roboforge.rl.checkpoints import load_checkpoint
 from roboforge.rl.session import Session
 from roboforge.rl.trainer import EpisodeTracker
+from roboforge.utils.errors import UserInputError
 
 
 @dataclass
@@ -39,7 +40,7 @@ def load_weights(session: Session, state: dict[str, Any], checkpoint: Path) -> N
     try:
         session.alg.load(state, {"actor": True, "critic": True}, strict=True)
     except RuntimeError as err:
-        raise ValueError(
+        raise UserInputError(
             f"Checkpoint {checkpoint} does not fit the {session.task!r} networks ({str(err).splitlines()[0]}). "
             "The network settings come from params/agent.json beside it when present: keep that file with the "
             "checkpoint, and use the task it was trained on."
@@ -49,7 +50,7 @@ def load_weights(session: Session, state: dict[str, Any], checkpoint: Path) -> N
 def evaluate(session: Session, checkpoint: Path, episodes: int = 100, quiet: bool = False) -> EvalResult:
     """Run until at least `episodes` episodes have ended; statistics cover every ended episode."""
     if episodes < 1:
-        raise ValueError(f"--episodes must be >= 1, got {episodes}.")
+        raise UserInputError(f"--episodes must be >= 1, got {episodes}.")
     policy = load_policy(session, checkpoint)
     venv, env = session.venv, session.env
     obs, _ = venv.reset()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from roboforge.utils.errors import UserInputError
+
 DEVICE_RE = re.compile(r"cpu|cuda(:\d+)?")
 SIMS = ("auto", "mjwarp", "mujoco")
 
@@ -12,22 +14,22 @@ SIMS = ("auto", "mjwarp", "mujoco")
 def check_device_name(device: str | None) -> None:
     """Raise ValueError unless `device` is None, 'cpu', 'cuda' or 'cuda:N'."""
     if device is not None and not DEVICE_RE.fullmatch(device):
-        raise ValueError(f"--device must be cpu, cuda or cuda:N (N a GPU index), got {device!r}.")
+        raise UserInputError(f"--device must be cpu, cuda or cuda:N (N a GPU index), got {device!r}.")
 
 
 def check_sim(sim: str) -> None:
     """Raise ValueError unless `sim` names a physics backend."""
     if sim not in SIMS:
-        raise ValueError(f"--sim must be one of {', '.join(SIMS)}, got {sim!r}.")
+        raise UserInputError(f"--sim must be one of {', '.join(SIMS)}, got {sim!r}.")
 
 
 def check_run_root(run_dir: Path) -> None:
     """Raise ValueError when `run_dir` exists but is not a folder."""
     if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(f"--run-dir {run_dir} is a file; give a folder (it is created when missing).")
+        raise UserInputError(f"--run-dir {run_dir} is a file; give a folder (it is created when missing).")
 
 
 def check_positive(name: str, value: int | None) -> None:
     """Raise ValueError when an integer option is given and below 1."""
     if value is not None and value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}.")
+        raise UserInputError(f"{name} must be >= 1, got {value}.")

@@ -13,6 +13,7 @@ import torch
 from roboforge.rl.evaluate import load_policy
 from roboforge.rl.session import Session
 from roboforge.rl.trainer import EpisodeTracker
+from roboforge.utils.errors import UserInputError
 
 
 @dataclass
@@ -37,7 +38,7 @@ class PlayResult:
 def play_policy(session: Session, checkpoint: Path, steps: int, viewer: bool = False) -> PlayResult:
     """Run `steps` deterministic env steps; returns what the episodes that ended achieved."""
     if viewer and not os.environ.get("DISPLAY"):
-        raise ValueError("--viewer needs a display (DISPLAY is not set).")
+        raise UserInputError("--viewer needs a display (DISPLAY is not set).")
     policy = load_policy(session, checkpoint)
     venv, env = session.venv, session.env
     obs, _ = venv.reset()

@@ -7,8 +7,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from roboforge.rl.runner_cfg import RslRlModelCfg, RslRlPpoAlgorithmCfg, RslRlPpoRunnerCfg
+from roboforge.agents.rsl_rl_cfg import RslRlModelCfg, RslRlPpoAlgorithmCfg, RslRlPpoRunnerCfg
 from roboforge.utils.config import field_names, to_dict
+from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import atomic_write_json
 
 
@@ -46,9 +47,9 @@ def saved_args(run_dir: str | Path) -> dict[str, Any]:
     try:
         args = json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not a saved argument file ({err}); delete it or fix it.") from err
+        raise UserInputError(f"{path} is not a saved argument file ({err}); delete it or fix it.") from err
     if not isinstance(args, dict):
-        raise ValueError(f"{path} is not a saved argument file (not a JSON object); delete it or fix it.")
+        raise UserInputError(f"{path} is not a saved argument file (not a JSON object); delete it or fix it.")
     return args
 
 
@@ -70,7 +71,7 @@ def saved_agent_overrides(run: str | Path) -> dict[str, Any]:
     try:
         return _agent_overrides(json.loads(saved.read_text()))
     except (json.JSONDecodeError, AttributeError) as err:
-        raise ValueError(f"{saved} is not a saved agent config ({err}); delete it or fix it.") from err
+        raise UserInputError(f"{saved} is not a saved agent config ({err}); delete it or fix it.") from err
 
 
 def _agent_overrides(saved: dict[str, Any]) -> dict[str, Any]:

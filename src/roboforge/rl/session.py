@@ -10,10 +10,12 @@ from typing import Any
 import torch
 from rsl_rl.algorithms import PPO
 
+import roboforge.tasks  # noqa: F401  (registers the built-in tasks)
+from roboforge.agents.rsl_rl_cfg import RslRlPpoRunnerCfg
 from roboforge.envs.registry import load_cfg, make_env, task_spec
 from roboforge.envs.wrappers.rsl_rl import RslRlVecEnvWrapper
 from roboforge.rl.options import check_device_name
-from roboforge.rl.runner_cfg import RslRlPpoRunnerCfg
+from roboforge.utils.errors import UserInputError
 from roboforge.utils.overrides import apply_checked
 
 
@@ -36,9 +38,9 @@ def resolve_device(device: str | None) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     check_device_name(device)
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"Device {device!r} requested but CUDA is not available here. Use --device cpu.")
+        raise UserInputError(f"Device {device!r} requested but CUDA is not available here. Use --device cpu.")
     if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
-        raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s), cuda:0...")
+        raise UserInputError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s), cuda:0...")
     return device
 
 
@@ -64,7 +66,7 @@ def build_session(
     env_cfg = load_cfg(task, "env_cfg_entry_point", play=play)
     agent_cfg: RslRlPpoRunnerCfg = load_cfg(task, "rsl_rl_cfg_entry_point")
     if num_envs is not None and num_envs < 1:
-        raise ValueError(f"--num-envs must be >= 1, got {num_envs}.")
+        raise UserInputError(f"--num-envs must be >= 1, got {num_envs}.")
     if num_envs is None and not play:  # play configs have their own small world count
         num_envs = default_num_envs(task, device)
     if num_envs is not None:

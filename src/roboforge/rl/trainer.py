@@ -27,13 +27,14 @@ from rich.progress import (
 from roboforge.rl.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from roboforge.rl.metrics import MetricsWriter
 from roboforge.rl.session import Session
+from roboforge.utils.errors import NotFoundError, TrainingStopped
 from roboforge.utils.files import atomic_write_json, remove_stale_temp_files
 
 SLOW_ITERATION_S = 20.0
 """An iteration slower than this prints a hint with the expected duration."""
 
 
-class PolicyNaNError(RuntimeError):
+class PolicyNaNError(TrainingStopped, RuntimeError):
     """The policy produced non-finite actions or losses; training stopped."""
 
 
@@ -120,7 +121,7 @@ class Trainer:
         """Load `checkpoint` (default: the run's latest); training continues after its iteration."""
         path = checkpoint or latest_checkpoint(self.run_dir)
         if path is None:
-            raise FileNotFoundError(f"Nothing to resume: no model_*.pt in {self.run_dir}.")
+            raise NotFoundError(f"Nothing to resume: no model_*.pt in {self.run_dir}.")
         remove_stale_temp_files(self.run_dir)  # a writer killed mid-checkpoint (SIGKILL, reboot)
         state = load_checkpoint(path, map_location=self.s.device)
         self.s.alg.load(state, None, strict=True)

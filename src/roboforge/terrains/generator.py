@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from roboforge.terrains.sub_terrains import FlatTerrainCfg, SubTerrainCfg
+from roboforge.utils.config import ConfigError
 
 
 @dataclass(kw_only=True)
@@ -255,4 +256,4 @@ def _window_extreme(values: np.ndarray, radius_n: int, reduce) -> np.ndarray:
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
-        raise ValueError(message)
+        raise ConfigError(message)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from roboforge.terrains.generator import GeneratedTerrain, TerrainGeneratorCfg, generate_terrain
+from roboforge.utils.config import ConfigError
 
 TERRAIN_NAME = "terrain"  # the plane geom; height-field tiles are 'terrain_<i>_<j>'
 _BASE_DEPTH = 1.0  # m of solid below the lowest height (MuJoCo's hfield size[3])
@@ -49,11 +50,11 @@ class TerrainCfg:
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""
         if self.type not in ("plane", "generator"):
-            raise ValueError(f"terrain.type must be 'plane' or 'generator', got {self.type!r}.")
+            raise ConfigError(f"terrain.type must be 'plane' or 'generator', got {self.type!r}.")
         if self.hfield_tile_size <= 0:
-            raise ValueError(f"terrain.hfield_tile_size must be > 0, got {self.hfield_tile_size}.")
+            raise ConfigError(f"terrain.hfield_tile_size must be > 0, got {self.hfield_tile_size}.")
         if self.max_init_terrain_level is not None and self.max_init_terrain_level < 0:
-            raise ValueError(
+            raise ConfigError(
                 f"terrain.max_init_terrain_level must be >= 0, got {self.max_init_terrain_level}."
             )
         if self.type == "generator":

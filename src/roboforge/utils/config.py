@@ -8,10 +8,12 @@ import types
 import typing
 from typing import Any, TypeVar
 
+from roboforge.utils.errors import UserInputError
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserInputError):
     """A configuration value or key is invalid; the message names it and the allowed values."""
 
 

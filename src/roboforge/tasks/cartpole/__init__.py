@@ -1,7 +1,7 @@
 """Cart-pole balance: manager-based ('cartpole', 'cartpole-lstm') and direct ('cartpole-direct')."""
 
+from roboforge.agents.rsl_rl_cfg import RslRlPpoRunnerCfg
 from roboforge.envs.registry import register_task
-from roboforge.rl.runner_cfg import RslRlPpoRunnerCfg
 
 
 def cartpole_lstm_ppo_cfg() -> RslRlPpoRunnerCfg:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from roboforge.rl.runner_cfg import RslRlModelCfg, RslRlPpoAlgorithmCfg, RslRlPpoRunnerCfg
+from roboforge.agents.rsl_rl_cfg import RslRlModelCfg, RslRlPpoAlgorithmCfg, RslRlPpoRunnerCfg
 
 # Initial action noise per control mode: modes whose actions integrate (velocities, torques) or are
 # absolute poses start calmer, so early exploration does not throw the arm around.

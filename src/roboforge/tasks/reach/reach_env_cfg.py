@@ -19,6 +19,7 @@ from roboforge.managers import (
 from roboforge.scene import SceneCfg
 from roboforge.sim import SimCfg
 from roboforge.tasks.reach.arms import ReachArm
+from roboforge.utils.config import ConfigError
 
 Control = Literal["joint_pos", "joint_vel", "effort", "ik_rel", "ik_abs", "osc"]
 CONTROLS: tuple[Control, ...] = ("joint_pos", "joint_vel", "effort", "ik_rel", "ik_abs", "osc")
@@ -42,7 +43,7 @@ def reach_action(arm: ReachArm, control: Control) -> tuple[ArmDrive, ActionTermC
         return "position", mdp.DifferentialIKActionCfg(joint_names=joints, body_name=ee, ik_method="dls")
     if control == "osc":
         return "torque", mdp.OperationalSpaceControlActionCfg(joint_names=joints, body_name=ee)
-    raise ValueError(f"Unknown control mode {control!r}. Choose from: {', '.join(CONTROLS)}.")
+    raise ConfigError(f"Unknown control mode {control!r}. Choose from: {', '.join(CONTROLS)}.")
 
 
 def reach_env_cfg(arm: ReachArm, control: Control = "joint_pos", num_envs: int = 1024, play: bool = False):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from roboforge.rl.runner_cfg import RslRlModelCfg, RslRlPpoAlgorithmCfg, RslRlPpoRunnerCfg
+from roboforge.agents.rsl_rl_cfg import RslRlModelCfg, RslRlPpoAlgorithmCfg, RslRlPpoRunnerCfg
 
 
 def stack_ppo_cfg() -> RslRlPpoRunnerCfg:

@@ -10,7 +10,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from roboforge.cli.app import Json, app
+from roboforge.cli.run import run_command
 from roboforge.utils.console import err_console, out_console
+from roboforge.utils.errors import UserInputError
 
 console = err_console()
 
@@ -27,7 +30,7 @@ def parse_commands(items: list[str] | None) -> dict:
         except ValueError:
             sep = ""
         if not sep or not name:
-            raise ValueError(f"Bad --command {item!r}: use NAME=v1,v2,... (numbers).")
+            raise UserInputError(f"Bad --command {item!r}: use NAME=v1,v2,... (numbers).")
     return out
 
 
@@ -36,11 +39,11 @@ def check_commands(given: dict, expected: dict[str, int]) -> None:
     for name, values in given.items():
         if name not in expected:
             known = ", ".join(f"{n} ({k} values)" for n, k in expected.items()) or "none"
-            raise ValueError(
+            raise UserInputError(
                 f"--command {name}: the policy observes no command {name!r}; its commands: {known}."
             )
         if len(values) != expected[name]:
-            raise ValueError(
+            raise UserInputError(
                 f"--command {name}: {expected[name]} values expected (v1,v2,...), got {len(values)}."
             )
 
@@ -53,72 +56,67 @@ def parse_robot(robot: str) -> tuple[str, tuple[str, int] | None]:
         host, _, port = robot.removeprefix("udp://").rpartition(":")
         if host and port.isdigit():
             return "udp", (host, int(port))
-    raise ValueError(f"Unknown --robot {robot!r}: use 'sim' (MuJoCo sim-to-sim) or 'udp://HOST:PORT'.")
+    raise UserInputError(f"Unknown --robot {robot!r}: use 'sim' (MuJoCo sim-to-sim) or 'udp://HOST:PORT'.")
 
 
-def register(app: typer.Typer, run) -> None:
-    """Add the `deploy` command to the roboforge CLI (`run` is cli.py's error wrapper)."""
+@app.command(
+    "deploy",
+    epilog="Examples: roboforge deploy runs/cartpole/<run>/exported/policy.onnx --episodes 1000 | "
+    "... --bench | ... --robot udp://192.168.1.20:9870 --command base_velocity=0.5,0,0",
+)
+def deploy_cmd(
+    policy: Annotated[Path, typer.Argument(help="Exported policy.onnx (metadata embedded).")],
+    robot: Annotated[
+        str, typer.Option(help="'sim' (the task's scene in MuJoCo) or 'udp://HOST:PORT'.")
+    ] = "sim",
+    episodes: Annotated[int, typer.Option(help="Sim episodes to run.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the sim reset distribution.")] = 0,
+    bench: Annotated[
+        bool, typer.Option(help="Measure per-step latency (observation, inference, safety).")
+    ] = False,
+    steps: Annotated[int, typer.Option(help="Steps to time with --bench, or to run on a UDP robot.")] = 5000,
+    command: Annotated[
+        list[str] | None,
+        typer.Option(help="Constant command NAME=v1,v2,... for generated_commands terms."),
+    ] = None,
+    max_position_rate: Annotated[
+        float | None, typer.Option(help="Safety: position target rate limit (/s).")
+    ] = None,
+    max_effort_rate: Annotated[
+        float | None, typer.Option(help="Safety: effort target rate limit (/s).")
+    ] = None,
+    max_state_age: Annotated[
+        float, typer.Option(help="Safety: stop and hold on states older than this (s).")
+    ] = 0.1,
+    clamp: Annotated[
+        bool, typer.Option(help="Safety: clamp targets to joint, velocity and effort limits.")
+    ] = True,
+    as_json: Json = False,
+) -> None:
+    """Run POLICY with the deployment runtime: sim-to-sim metrics (as `roboforge eval`), --bench latency."""
 
-    @app.command(
-        "deploy",
-        epilog="Examples: roboforge deploy runs/cartpole/<run>/exported/policy.onnx --episodes 1000 | "
-        "... --bench | ... --robot udp://192.168.1.20:9870 --command base_velocity=0.5,0,0",
-    )
-    def deploy_cmd(
-        policy: Annotated[Path, typer.Argument(help="Exported policy.onnx (metadata embedded).")],
-        robot: Annotated[
-            str, typer.Option(help="'sim' (the task's scene in MuJoCo) or 'udp://HOST:PORT'.")
-        ] = "sim",
-        episodes: Annotated[int, typer.Option(help="Sim episodes to run.")] = 100,
-        seed: Annotated[int, typer.Option(help="Seed of the sim reset distribution.")] = 0,
-        bench: Annotated[
-            bool, typer.Option(help="Measure per-step latency (observation, inference, safety).")
-        ] = False,
-        steps: Annotated[
-            int, typer.Option(help="Steps to time with --bench, or to run on a UDP robot.")
-        ] = 5000,
-        command: Annotated[
-            list[str] | None,
-            typer.Option(help="Constant command NAME=v1,v2,... for generated_commands terms."),
-        ] = None,
-        max_position_rate: Annotated[
-            float | None, typer.Option(help="Safety: position target rate limit (/s).")
-        ] = None,
-        max_effort_rate: Annotated[
-            float | None, typer.Option(help="Safety: effort target rate limit (/s).")
-        ] = None,
-        max_state_age: Annotated[
-            float, typer.Option(help="Safety: stop and hold on states older than this (s).")
-        ] = 0.1,
-        clamp: Annotated[
-            bool, typer.Option(help="Safety: clamp targets to joint, velocity and effort limits.")
-        ] = True,
-        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
-    ) -> None:
-        """Run POLICY with the deployment runtime: sim-to-sim metrics (as `roboforge eval`), --bench latency."""
+    def body():
+        from roboforge.deploy.runner import PolicyRunner
+        from roboforge.deploy.safety import SafetyCfg
 
-        def body():
-            from roboforge.deploy.runner import PolicyRunner
-            from roboforge.deploy.safety import SafetyCfg
+        kind, address = parse_robot(robot)
+        safety = SafetyCfg(
+            clamp_to_limits=clamp, clamp_effort=clamp, max_position_rate=max_position_rate,
+            max_effort_rate=max_effort_rate, max_state_age_s=max_state_age,
+        )  # fmt: skip
+        runner = PolicyRunner.load(policy, safety)
+        cmds = parse_commands(command)
+        check_commands(cmds, runner.meta.commands)
+        if kind == "udp":
+            return _udp(runner, address, steps, cmds, as_json)  # type: ignore[arg-type]
+        from roboforge.deploy.mujoco_robot import MujocoSimRobot
 
-            kind, address = parse_robot(robot)
-            safety = SafetyCfg(
-                clamp_to_limits=clamp, clamp_effort=clamp, max_position_rate=max_position_rate,
-                max_effort_rate=max_effort_rate, max_state_age_s=max_state_age,
-            )  # fmt: skip
-            runner = PolicyRunner.load(policy, safety)
-            cmds = parse_commands(command)
-            check_commands(cmds, runner.meta.commands)
-            if kind == "udp":
-                return _udp(runner, address, steps, cmds, as_json)  # type: ignore[arg-type]
-            from roboforge.deploy.mujoco_robot import MujocoSimRobot
+        sim = MujocoSimRobot(runner.meta, policy.parent)
+        if bench:
+            return _bench(runner, sim, steps, seed, cmds, as_json)
+        return _episodes(runner, sim, episodes, seed, cmds, as_json, policy)
 
-            sim = MujocoSimRobot(runner.meta, policy.parent)
-            if bench:
-                return _bench(runner, sim, steps, seed, cmds, as_json)
-            return _episodes(runner, sim, episodes, seed, cmds, as_json, policy)
-
-        run(body, as_json)
+    run_command(body, as_json)
 
 
 def _episodes(runner, sim, episodes, seed, cmds, as_json, policy):

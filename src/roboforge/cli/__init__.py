@@ -1,0 +1,24 @@
+"""`roboforge` command line: one module per command group, registered on one Typer app.
+
+Logic lives in the layers below (rl, export, deploy, service); these modules parse, check and print.
+Options that need no torch are checked before the heavy imports, and `run.py` maps every error to
+one line and an exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from roboforge.cli import bench, deploy, evaluate, export, tasks, train  # noqa: F401  (register commands)
+from roboforge.cli.app import app
+from roboforge.cli.run import parse_overrides, run_command
+from roboforge.service import commands as _serve
+
+_serve.register(app, run_command)
+
+__all__ = ["app", "main", "parse_overrides"]
+
+
+def main() -> None:
+    """Console entry point."""
+    sys.exit(app())

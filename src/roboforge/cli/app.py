@@ -1,0 +1,66 @@
+"""The `roboforge` Typer app, its global options and the option types the commands share."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Train robot policies in parallel MuJoCo worlds.",
+    epilog="Examples: roboforge list | roboforge train cartpole --device cpu | "
+    "roboforge eval cartpole --checkpoint runs/cartpole | roboforge <command> --help",
+)
+
+
+@dataclass
+class GlobalOptions:
+    """Options given before the command (`roboforge --debug train ...`)."""
+
+    debug: bool = bool(os.environ.get("ROBOFORGE_DEBUG"))
+    """Show tracebacks instead of one-line errors (also ROBOFORGE_DEBUG=1)."""
+
+
+OPTIONS = GlobalOptions()
+
+
+@app.callback()
+def _global_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")] = False,
+) -> None:
+    OPTIONS.debug = debug or bool(os.environ.get("ROBOFORGE_DEBUG"))
+
+
+Task = Annotated[str, typer.Argument(help="Task id (see `roboforge list`).")]
+NumEnvs = Annotated[
+    int | None,
+    typer.Option(
+        "--num-envs", help="Parallel worlds (default: the task's; smaller on a CPU for heavy tasks)."
+    ),
+]
+Device = Annotated[
+    str | None, typer.Option("--device", help="cpu, cuda or cuda:N (default: cuda if available).")
+]
+Sim = Annotated[
+    str, typer.Option("--sim", help="Physics backend: auto (mjwarp on CUDA, mujoco on CPU), mjwarp, mujoco.")
+]
+Seed = Annotated[int | None, typer.Option("--seed", help="Random seed (default: the task's).")]
+Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+Override = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--override", "-o", help="Config override 'env.a.b=VALUE' or 'agent.a.b=VALUE' (VALUE as JSON)."
+    ),
+]
+Checkpoint = Annotated[
+    Path,
+    typer.Option(
+        help="model_*.pt file, a run folder (its latest checkpoint) or a task folder (its newest run)."
+    ),
+]

@@ -1,0 +1,59 @@
+"""`roboforge bench`: physics-only, env.step and PPO training throughput."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from roboforge.cli.app import Device, Json, Override, Sim, Task, app
+from roboforge.cli.run import console, parse_overrides, run_command
+from roboforge.cli.session import check_options, open_session
+from roboforge.utils.console import out_console
+
+
+@app.command(
+    "bench", epilog="Example: roboforge bench velocity-flat-go1 --num-envs 4096 --device cuda --json"
+)
+def bench_cmd(
+    task: Task,
+    num_envs: Annotated[int, typer.Option(help="Parallel worlds.")] = 4096,
+    steps: Annotated[int, typer.Option(help="Steps to time.")] = 200,
+    sim: Sim = "auto",
+    device: Device = None,
+    train_iterations: Annotated[int, typer.Option(help="PPO iterations to time (0 to skip).")] = 5,
+    override: Override = None,
+    as_json: Json = False,
+) -> None:
+    """Measure physics-only, env.step and PPO training throughput in env-steps/s."""
+
+    def body():
+        from roboforge.rl.bench import bench
+
+        parse_overrides(override)
+        check_options(task, device, sim, num_envs=num_envs, steps=steps)
+        s, _ = open_session(task, num_envs, device, sim, None, override)
+        with console.status("benchmarking..."):
+            result = bench(s, steps, train_iterations)
+        if as_json:
+            return asdict(result)
+        out_console().print(_bench_table(task, result))
+
+    run_command(body, as_json)
+
+
+def _bench_table(task: str, result) -> Table:
+    title = f"{task}: {result.num_envs} worlds, {result.backend} on {result.device}"
+    table = Table("measure", "value", title=title)
+    table.add_row("physics steps/s (one physics step x worlds)", f"{result.physics_steps_per_s:,.0f}")
+    table.add_row(
+        f"physics-only env-steps/s (decimation {result.decimation})",
+        f"{result.physics_only_env_steps_per_s:,.0f}",
+    )
+    table.add_row("env.step env-steps/s", f"{result.env_steps_per_s:,.0f}")
+    table.add_row("env.step / physics-only", f"{result.physics_share:.0%}")
+    if result.ppo_env_steps_per_s is not None:
+        table.add_row("PPO training env-steps/s", f"{result.ppo_env_steps_per_s:,.0f}")
+    return table

@@ -1,0 +1,98 @@
+"""`roboforge eval` and `roboforge play`: a trained policy in the env its run was trained in."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from roboforge.cli.app import Checkpoint, Device, Json, NumEnvs, Override, Seed, Sim, Task, app
+from roboforge.cli.run import console, parse_overrides, run_command
+from roboforge.cli.session import check_options, open_session
+from roboforge.utils.console import out_console
+
+
+@app.command(
+    "eval",
+    epilog="Examples: roboforge eval cartpole --checkpoint runs/cartpole | roboforge eval reach-ur5e "
+    "--checkpoint runs/reach-ur5e/<run> --episodes 1000 --json",
+)
+def eval_cmd(
+    task: Task,
+    checkpoint: Checkpoint,
+    episodes: Annotated[int, typer.Option(help="Episodes to evaluate (at least).")] = 100,
+    num_envs: NumEnvs = None,
+    device: Device = None,
+    sim: Sim = "auto",
+    seed: Seed = None,
+    override: Override = None,
+    as_json: Json = False,
+) -> None:
+    """Evaluate a checkpoint in its run's env (the run's overrides, then -o): return, length, task metrics."""
+
+    def body():
+        from roboforge.rl.checkpoints import resolve_checkpoint
+        from roboforge.rl.evaluate import evaluate
+
+        parse_overrides(override)
+        check_options(task, device, sim, num_envs=num_envs, episodes=episodes)
+        path = resolve_checkpoint(checkpoint, task)
+        s, applied = open_session(task, num_envs, device, sim, seed, override, play=True, run=path.parent)
+        result = evaluate(s, path, episodes, quiet=as_json)
+        if as_json:
+            return {"task": task, "checkpoint": str(path), "overrides": applied, **asdict(result)}
+        out_console().print(_eval_table(f"{task} - {path}", result))
+
+    run_command(body, as_json)
+
+
+def _eval_table(title: str, result) -> Table:
+    table = Table("metric", "value", title=title)
+    table.add_row("episodes", str(result.episodes))
+    table.add_row("mean return", f"{result.mean_return:.3f}")
+    table.add_row("mean episode length", f"{result.mean_episode_length:.1f} / {result.max_episode_length}")
+    for key, value in sorted(result.metrics.items()):
+        table.add_row(key, f"{value:.4f}")
+    return table
+
+
+@app.command(epilog="Examples: roboforge play cartpole --checkpoint runs/cartpole --steps 600 | --viewer")
+def play(
+    task: Task,
+    checkpoint: Checkpoint,
+    steps: Annotated[int, typer.Option(help="Env steps to run.")] = 1000,
+    num_envs: NumEnvs = None,
+    device: Device = None,
+    sim: Sim = "auto",
+    viewer: Annotated[
+        bool, typer.Option(help="Show world 0 in the MuJoCo viewer (needs a display).")
+    ] = False,
+    override: Override = None,
+    as_json: Json = False,
+) -> None:
+    """Run the trained policy (deterministic) in the task's play config, optionally in the viewer."""
+
+    def body():
+        from roboforge.rl.checkpoints import resolve_checkpoint
+        from roboforge.rl.play import play_policy
+
+        parse_overrides(override)
+        check_options(task, device, sim, num_envs=num_envs, steps=steps)
+        path = resolve_checkpoint(checkpoint, task)
+        shown = ["env.scene.visual_geoms=true"] if viewer else []  # show the robot's meshes
+        overrides = shown + list(override or [])
+        s, applied = open_session(task, num_envs, device, sim, None, overrides, play=True, run=path.parent)
+        summary = play_policy(s, path, steps, viewer)
+        if as_json:
+            return {
+                "task": task,
+                "checkpoint": str(path),
+                "steps": steps,
+                "overrides": applied,
+                **asdict(summary),
+            }
+        console.print(f"[bold green]played[/] {steps} steps: {summary.line()}", highlight=False)
+
+    run_command(body, as_json)

@@ -1,0 +1,82 @@
+"""`roboforge export`: checkpoint -> policy.onnx / policy.pt with metadata, optionally parity-checked."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from roboforge.cli.app import Checkpoint, Json, app
+from roboforge.cli.run import parse_overrides, run_command
+from roboforge.utils.console import err_console
+from roboforge.utils.errors import UserInputError
+
+console = err_console()
+
+
+@app.command(
+    "export",
+    epilog="Examples: roboforge export cartpole --checkpoint runs/cartpole --check | "
+    "roboforge export cartpole-lstm --checkpoint runs/cartpole-lstm/<run> --format jit",
+)
+def export_cmd(
+    task: Annotated[str, typer.Argument(help="Task id the policy was trained on.")],
+    checkpoint: Checkpoint,
+    output: Annotated[
+        Path | None, typer.Option(help="Output folder (default: <run folder>/exported).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="onnx (deployment) or jit (TorchScript).")] = "onnx",
+    check: Annotated[
+        bool,
+        typer.Option(help="Compare 1000 random observations (and a 200-step recurrent sequence) to 1e-5."),
+    ] = False,
+    override: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--override",
+            "-o",
+            help="Env override 'env.a.b=VALUE' on top of the run's own (params/args.json).",
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Export a trained actor (normalizer, deterministic head, recurrent state I/O) with its metadata."""
+
+    def body():
+        from roboforge.export import export_policy
+
+        env_o, agent_o = parse_overrides(override)
+        if agent_o:
+            raise UserInputError(
+                "export takes env.* overrides only; the agent config comes from the run folder."
+            )
+        with console.status(f"exporting {task} ({fmt})..."):
+            result = export_policy(task, checkpoint, output, fmt, check, env_o)
+        for warning in result.warnings:
+            console.print(f"[bold yellow]warning:[/] {warning}")
+        overrides = result.env_overrides
+        if overrides:
+            shown = " ".join(f"env.{k}={json.dumps(v)}" for k, v in overrides.items())
+            console.print(f"env overrides: {shown}", highlight=False, markup=False)
+        if as_json:
+            return json.loads(json.dumps(asdict(result), default=str))
+        console.print(f"[bold green]exported[/] {result.kind} policy of {task} from {result.checkpoint}")
+        for path in result.files:
+            console.print(f"  {path}")
+        p = result.parity
+        if p is not None:
+            seq = (
+                f", {p.sequence_steps}-step sequence {p.sequence_max_abs_error:.2e}"
+                if p.sequence_steps
+                else ""
+            )
+            console.print(
+                f"[bold green]check passed:[/] {p.samples} random observations, max |diff| "
+                f"{p.max_abs_error:.2e}{seq}; max |diff| / max(1, |value|) {p.max_scaled_error:.2e} "
+                f"<= {p.tolerance:.0e}"
+            )
+
+    run_command(body, as_json)

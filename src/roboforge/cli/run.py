@@ -1,0 +1,84 @@
+"""Running a command body: JSON on a clean stdout, and every error mapped to one line and an exit code.
+
+The mapping lives here alone: a `RoboforgeError` (bad input: exit 2; training stopped: exit 1) prints
+its message; an `OSError` (disk full, permissions) prints the system's words (exit 1); anything else is
+a bug and says so (exit 1). `--debug` re-raises instead, for the traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from roboforge.cli.app import OPTIONS
+from roboforge.utils.console import err_console
+from roboforge.utils.errors import RoboforgeError
+from roboforge.utils.files import dumps_json
+from roboforge.utils.overrides import parse_items, split_scopes
+
+console = err_console()
+
+
+def parse_overrides(items: list[str] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split 'env.x=1' / 'agent.y=2' items into env and agent override dicts (paths without scope)."""
+    return split_scopes(parse_items(items))
+
+
+def run_command(fn: Callable[[], Any], as_json: bool = False) -> Any:
+    """Run a command body; with `as_json`, anything libraries print goes to stderr and the body's
+    returned dict is the only thing on stdout (strict JSON: NaN becomes null)."""
+    try:
+        if not as_json:
+            return fn()
+        with _stdout_to_stderr():
+            payload = fn()
+        print(dumps_json(payload), flush=True)
+    except typer.Exit:
+        raise
+    except Exception as err:
+        report(err)
+
+
+def report(err: Exception) -> None:
+    """Print `err` as one line and exit with its code (see the module docstring)."""
+    if OPTIONS.debug:
+        raise err
+    if isinstance(err, RoboforgeError):
+        fail(str(err), err.exit_code, err.label)
+    if isinstance(err, OSError):
+        fail(str(err), 1)
+    fail(
+        f"{type(err).__name__}: {err} (an internal error; run with --debug for the traceback and report it)",
+        1,
+    )
+
+
+def fail(message: str, code: int = 2, label: str = "error") -> None:
+    """Print `label: message` on stderr and exit with `code`."""
+    console.print(f"[bold red]{label}:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code=code)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send everything written to stdout to stderr, Python prints and C-level writes to fd 1 alike
+    (MuJoCo Warp's kernel printf warnings), so `--json` output stays parseable."""
+    sys.stdout.flush()
+    saved_fd = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_initialized():
+            torch.cuda.synchronize()  # device printf buffers flush at a sync: let them land on stderr
+        sys.stdout.flush()
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)

@@ -1,0 +1,45 @@
+"""What the training commands share: option checks that need no torch, and building a task's session
+with the overrides of the run it continues or evaluates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from roboforge.cli.run import console, parse_overrides
+from roboforge.utils.files import dumps_json
+from roboforge.utils.overrides import parse_items
+
+
+def check_options(task: str, device: str | None = None, sim: str = "auto", **positive: int | None) -> None:
+    """The checks that need no torch: task id, device name, backend, positive counts."""
+    import roboforge.tasks  # noqa: F401  (registers the built-in tasks)
+    from roboforge.envs.registry import task_spec
+    from roboforge.rl.options import check_device_name, check_positive, check_sim
+
+    task_spec(task)
+    check_device_name(device)
+    check_sim(sim)
+    for name, value in positive.items():
+        check_positive(f"--{name.replace('_', '-')}", value)
+
+
+def open_session(task, num_envs, device, sim, seed, overrides=None, play=False, run: Path | None = None):
+    """Build the task's session. With `run` (the run folder of a checkpoint, or the run resumed), its
+    agent config and env overrides apply first (its weights fit, its env is the one it was trained
+    in), then `overrides`. Returns the session and the overrides applied, as dotted keys."""
+    from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides
+    from roboforge.rl.session import build_session
+
+    env_o, agent_o = parse_overrides(overrides)
+    run_env: dict[str, Any] = {}
+    if run is not None:
+        run_env = {k.removeprefix("env."): v for k, v in saved_env_overrides(run).items()}
+        agent_o = {**saved_agent_overrides(run), **agent_o}
+    env_o = {**run_env, **env_o}
+    with console.status(f"building {task} ({num_envs or 'default'} worlds)..."):
+        s = build_session(task, num_envs, device, sim, seed, play, env_o, agent_o)
+    if run_env:
+        shown = " ".join(f"env.{k}={dumps_json(v, None)}" for k, v in run_env.items())
+        console.print(f"env overrides of the run: {shown}", highlight=False, markup=False)
+    return s, {**{f"env.{k}": v for k, v in env_o.items()}, **parse_items(overrides)}

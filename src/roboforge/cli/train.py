@@ -1,0 +1,119 @@
+"""`roboforge train`: PPO training into a run folder, or `--resume` of one."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from roboforge.cli.app import Device, Json, NumEnvs, Override, Seed, Sim, Task, app
+from roboforge.cli.run import console, parse_overrides, run_command
+from roboforge.cli.session import check_options, open_session
+from roboforge.utils.errors import NotFoundError, UserInputError
+
+
+@app.command(
+    epilog="Examples: roboforge train cartpole --device cpu | roboforge train velocity-flat-go1 --num-envs 4096 "
+    "-o agent.algorithm.learning_rate=5e-4 | roboforge train cartpole --resume --max-iterations 300"
+)
+def train(
+    task: Task,
+    num_envs: NumEnvs = None,
+    max_iterations: Annotated[
+        int | None, typer.Option(help="Total PPO iterations (default: the task's).")
+    ] = None,
+    device: Device = None,
+    sim: Sim = "auto",
+    seed: Seed = None,
+    run_dir: Annotated[
+        Path, typer.Option(help="Root folder of runs, or one run folder with --resume.")
+    ] = Path("runs"),
+    resume: Annotated[
+        bool,
+        typer.Option(help="Continue the latest run of TASK from its last checkpoint, with its overrides."),
+    ] = False,
+    override: Override = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Train TASK with PPO; writes runs/<task>/<timestamp>/ with configs, logs and checkpoints."""
+    interrupted: list[bool] = []
+
+    def body():
+        from roboforge.rl.options import check_run_root
+
+        parse_overrides(override)
+        check_options(task, device, sim, num_envs=num_envs, max_iterations=max_iterations)
+        check_run_root(run_dir)
+        result = _train(
+            task, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet or as_json
+        )
+        interrupted.append(result.interrupted)
+        return asdict(result)
+
+    run_command(body, as_json)
+    if any(interrupted):  # after the summary (and the JSON) are out
+        raise typer.Exit(code=130)
+
+
+def _train(task, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet):
+    from roboforge.rl.run_dir import new_run_dir, save_configs, saved_args
+    from roboforge.rl.trainer import Trainer
+
+    resume_dir = _resume_dir(task, run_dir) if resume else None
+    if resume_dir is not None:
+        saved = saved_args(resume_dir)
+        num_envs = num_envs if num_envs is not None else saved.get("num_envs")
+        max_iterations = max_iterations if max_iterations is not None else saved.get("max_iterations")
+        _check_not_finished(resume_dir, max_iterations)
+    s, applied = open_session(task, num_envs, device, sim, seed, override, run=resume_dir)
+    iterations = max_iterations if max_iterations is not None else s.agent_cfg.max_iterations
+    out = resume_dir or new_run_dir(run_dir, task)
+    trainer = Trainer(s, out, iterations, quiet=quiet)
+    if resume_dir is not None:
+        console.print(f"resuming {out} from iteration {trainer.resume()}", highlight=False, markup=False)
+    args = {"num_envs": s.env.num_envs, "device": s.device, "sim": sim, "max_iterations": iterations}
+    save_configs(out, task, s.env_cfg, s.agent_cfg, {**args, "seed": seed, "overrides": applied})
+    console.print(
+        f"training [bold]{task}[/] on {s.device} ({type(s.env.sim).__name__}, {s.env.num_envs} worlds) -> {out}",
+        highlight=False,
+    )
+    result = trainer.train()
+    console.print(_summary_line(result), highlight=False)
+    return result
+
+
+def _resume_dir(task: str, run_dir: Path) -> Path:
+    from roboforge.rl.run_dir import latest_run_dir
+
+    found = run_dir if any(run_dir.glob("model_*.pt")) else latest_run_dir(run_dir, task)
+    if found is None:
+        raise NotFoundError(f"--resume: no run of {task!r} with a checkpoint under {run_dir}.")
+    return found
+
+
+def _check_not_finished(run: Path, total: int | None) -> None:
+    """Refuse to resume a run whose latest checkpoint already reached `total` iterations."""
+    from roboforge.rl.checkpoints import checkpoint_iteration, latest_checkpoint
+
+    latest = latest_checkpoint(run)
+    done = checkpoint_iteration(latest) + 1 if latest is not None else 0
+    if total is not None and done >= total:
+        raise UserInputError(
+            f"--resume: {run} already has {done} iterations, and --max-iterations is {total}; "
+            "pass a larger --max-iterations (the total) to train further."
+        )
+
+
+def _summary_line(result) -> str:
+    state = "interrupted" if result.interrupted else "done"
+    length = "n/a" if result.mean_episode_length is None else f"{result.mean_episode_length:.1f}"
+    ret = "n/a (no episode ended)" if result.mean_return is None else f"{result.mean_return:.2f}"
+    checkpoint = result.checkpoint or "none (stopped before the first iteration ended)"
+    return (
+        f"[bold green]{state}:[/] {result.iterations} iterations, {result.env_steps_per_s:,.0f} env-steps/s, "
+        f"mean episode length {length}/{result.max_episode_length}, mean return {ret}, "
+        f"{result.wall_s:.0f} s\ncheckpoint: {checkpoint}"
+    )
