@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from roboforge.cli.app import Device, Json, Override, Sim, Task, app
-from roboforge.cli.run import console, parse_overrides, run_command
+from roboforge.cli.run import console, run_command
 from roboforge.cli.session import check_options, open_session
 from roboforge.utils.console import out_console
 
@@ -32,8 +32,7 @@ def bench_cmd(
     def body():
         from roboforge.rl.bench import bench
 
-        parse_overrides(override)
-        check_options(task, device, sim, num_envs=num_envs, steps=steps)
+        check_options(task, device, sim, override, num_envs=num_envs, steps=steps)
         s, _ = open_session(task, num_envs, device, sim, None, override)
         with console.status("benchmarking..."):
             result = bench(s, steps, train_iterations)

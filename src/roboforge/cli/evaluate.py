@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from roboforge.cli.app import Checkpoint, Device, Json, NumEnvs, Override, Seed, Sim, Task, app
-from roboforge.cli.run import console, parse_overrides, run_command
-from roboforge.cli.session import check_options, open_session
+from roboforge.cli.run import console, run_command
+from roboforge.cli.session import open_policy_session
 from roboforge.utils.console import out_console
 
 
@@ -33,13 +33,11 @@ def eval_cmd(
     """Evaluate a checkpoint in its run's env (the run's overrides, then -o): return, length, task metrics."""
 
     def body():
-        from roboforge.rl.checkpoints import resolve_checkpoint
         from roboforge.rl.evaluate import evaluate
 
-        parse_overrides(override)
-        check_options(task, device, sim, num_envs=num_envs, episodes=episodes)
-        path = resolve_checkpoint(checkpoint, task)
-        s, applied = open_session(task, num_envs, device, sim, seed, override, play=True, run=path.parent)
+        path, s, applied = open_policy_session(
+            task, checkpoint, num_envs, device, sim, seed, override, episodes=episodes
+        )
         result = evaluate(s, path, episodes, quiet=as_json)
         if as_json:
             return {"task": task, "checkpoint": str(path), "overrides": applied, **asdict(result)}
@@ -75,15 +73,13 @@ def play(
     """Run the trained policy (deterministic) in the task's play config, optionally in the viewer."""
 
     def body():
-        from roboforge.rl.checkpoints import resolve_checkpoint
         from roboforge.rl.play import play_policy
 
-        parse_overrides(override)
-        check_options(task, device, sim, num_envs=num_envs, steps=steps)
-        path = resolve_checkpoint(checkpoint, task)
         shown = ["env.scene.visual_geoms=true"] if viewer else []  # show the robot's meshes
         overrides = shown + list(override or [])
-        s, applied = open_session(task, num_envs, device, sim, None, overrides, play=True, run=path.parent)
+        path, s, applied = open_policy_session(
+            task, checkpoint, num_envs, device, sim, None, overrides, steps=steps
+        )
         summary = play_policy(s, path, steps, viewer)
         if as_json:
             return {

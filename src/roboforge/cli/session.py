@@ -11,17 +11,31 @@ from roboforge.utils.files import dumps_json
 from roboforge.utils.overrides import parse_items
 
 
-def check_options(task: str, device: str | None = None, sim: str = "auto", **positive: int | None) -> None:
-    """The checks that need no torch: task id, device name, backend, positive counts."""
+def check_options(
+    task: str, device: str | None, sim: str, overrides: list[str] | None, **positive: int | None
+) -> None:
+    """The checks that need no torch: override syntax, task id, device name, backend, positive counts."""
     import roboforge.tasks  # noqa: F401  (registers the built-in tasks)
     from roboforge.envs.registry import task_spec
     from roboforge.rl.options import check_device_name, check_positive, check_sim
 
+    parse_overrides(overrides)
     task_spec(task)
     check_device_name(device)
     check_sim(sim)
     for name, value in positive.items():
         check_positive(f"--{name.replace('_', '-')}", value)
+
+
+def open_policy_session(task, checkpoint: Path, num_envs, device, sim, seed, overrides, **positive):
+    """Check the options, find the checkpoint (file, run or task folder) and build the task's play
+    config in the env its run was trained in; returns (checkpoint file, session, overrides applied)."""
+    from roboforge.rl.checkpoints import resolve_checkpoint
+
+    check_options(task, device, sim, overrides, num_envs=num_envs, **positive)
+    path = resolve_checkpoint(checkpoint, task)
+    s, applied = open_session(task, num_envs, device, sim, seed, overrides, play=True, run=path.parent)
+    return path, s, applied
 
 
 def open_session(task, num_envs, device, sim, seed, overrides=None, play=False, run: Path | None = None):

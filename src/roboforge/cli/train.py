@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from roboforge.cli.app import Device, Json, NumEnvs, Override, Seed, Sim, Task, app
-from roboforge.cli.run import console, parse_overrides, run_command
+from roboforge.cli.run import console, run_command
 from roboforge.cli.session import check_options, open_session
 from roboforge.utils.errors import NotFoundError, UserInputError
 
@@ -44,8 +44,7 @@ def train(
     def body():
         from roboforge.rl.options import check_run_root
 
-        parse_overrides(override)
-        check_options(task, device, sim, num_envs=num_envs, max_iterations=max_iterations)
+        check_options(task, device, sim, override, num_envs=num_envs, max_iterations=max_iterations)
         check_run_root(run_dir)
         result = _train(
             task, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet or as_json
