@@ -22,9 +22,42 @@ with warnings.catch_warnings():  # starlette asks for its httpx fork "httpx2"; p
 
 __all__ = ["TestClient"]
 T = TypeVar("T")
-# Jobs are real `roboforge train` processes: one thread each keeps the 2 CI cores usable.
-JOB_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# Jobs are real `roboforge train` processes: one thread each keeps the 2 CI cores usable. Their launchers
+# stop them (SIGTERM, checkpoint) when this pytest process ends, even when it is killed: no test leaves a
+# trainer behind, also not one whose service it killed on purpose (jobs outlive their service).
+JOB_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "ROBOFORGE_JOB_STOP_WITH": str(os.getpid())}
 TINY = {"task": "cartpole", "policy_type": "PPO", "num_envs": 32, "device": "cpu"}
+
+
+FAULT_BEFORE_CHECKPOINT = """
+import os, sys
+if sys.argv[:2] == ["-m", "train"] and os.environ.get("RF_TEST_FAULT"):  # the trainer only
+    import signal
+    from pathlib import Path
+    import roboforge.rl.checkpoints as checkpoints
+    save = checkpoints.save_checkpoint
+    def save_or_fail(run_dir, alg, iteration, *args, **kwargs):
+        mark = Path(os.environ["RF_TEST_FAULT_MARK"])
+        if iteration == int(os.environ["RF_TEST_FAULT_AT"]) and not mark.exists():
+            mark.touch()
+            if os.environ["RF_TEST_FAULT"] == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            iteration //= 0  # a real crash: ZeroDivisionError
+        return save(run_dir, alg, iteration, *args, **kwargs)
+    checkpoints.save_checkpoint = save_or_fail
+"""
+
+
+def fault_before_checkpoint(tmp_path: Path, iteration: int, fault: str = "kill") -> dict[str, str]:
+    """Job environment whose trainer fails once, just before writing `model_<iteration>.pt`: SIGKILL
+    (`kill`) or a ZeroDivisionError (`crash`). A `sitecustomize` on PYTHONPATH wraps the checkpoint
+    writer; with the final checkpoint's iteration the metrics line of the last iteration is written."""
+    inject = tmp_path / "inject"
+    inject.mkdir(exist_ok=True)
+    (inject / "sitecustomize.py").write_text(FAULT_BEFORE_CHECKPOINT)
+    path = os.pathsep.join(p for p in (str(inject), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, "RF_TEST_FAULT": fault, "RF_TEST_FAULT_AT": str(iteration),
+            "RF_TEST_FAULT_MARK": str(inject / "failed")}  # fmt: skip
 
 
 def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
@@ -54,21 +87,36 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def kill_job_processes(data_dir: Path) -> None:
-    """SIGKILL the process group of every job that still has a process (test cleanup)."""
-    from roboforge.service.store import Store
+def processes(data_dir: Path) -> dict[int, list[bytes]]:
+    """{pid: command line} of the roboforge processes that name `data_dir` or a path inside it (Linux):
+    launchers (--job-dir), trainers and exports (--run-dir, --checkpoint), services (--data-dir)."""
+    found = {}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError, ValueError):
+            args = cmdline.read_bytes().split(b"\0")
+            pid = int(cmdline.parent.name)
+            mine = any(b"roboforge" in a for a in args[1:3]) and any(
+                str(data_dir).encode() in a for a in args
+            )
+            if mine and pid != os.getpid():
+                found[pid] = args
+    return found
 
-    db = data_dir / "jobs.db"
-    if not db.exists():
-        return
-    store = Store(f"sqlite:///{db}")
-    try:
-        for job in store.list(limit=10_000):
-            if job.pid:
-                with contextlib.suppress(OSError):
-                    os.killpg(job.pid, signal.SIGKILL)
-    finally:
-        store.close()
+
+def trainers(data_dir: Path) -> list[int]:
+    """Pids of the `roboforge train` processes of jobs in `data_dir`."""
+    return [pid for pid, args in processes(data_dir).items() if args[1:4] == [b"-m", b"roboforge", b"train"]]
+
+
+def kill_job_processes(data_dir: Path) -> None:
+    """SIGKILL every process of the jobs and exports in `data_dir` and their process groups (test cleanup;
+    found by command line, so also those a deleted or damaged database no longer names)."""
+    for pid in processes(data_dir):
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pid and pid != os.getpgid(0):
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
 
 
 class LiveServer:

@@ -10,14 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from pg_util import DATABASES
 from roboforge.service.app import create_app
 from roboforge.service.config import ServiceCfg
 from service_util import TINY, TestClient
 
 
 @pytest.fixture
-def cfg(tmp_path) -> ServiceCfg:
-    return ServiceCfg(data_dir=tmp_path / "svc")
+def cfg(tmp_path, db_url) -> ServiceCfg:
+    """SQLite in the data folder; tests marked @DATABASES run on PostgreSQL too."""
+    return ServiceCfg(data_dir=tmp_path / "svc", db_url=db_url, allowed_hosts=("testserver",))
 
 
 @pytest.fixture
@@ -32,6 +34,7 @@ def start(client, **changes) -> dict:
     return response.json()
 
 
+@DATABASES
 def test_health_tasks_docs_and_dashboard(client):
     assert client.get("/health").json() == {"status": "ok", "version": "0.1.0", "database": "ok"}
     tasks = {t["id"]: t for t in client.get("/tasks").json()["tasks"]}
@@ -48,14 +51,15 @@ def test_health_tasks_docs_and_dashboard(client):
     assert "<script src" not in page.text and not re.search(r"(src|href)=\"https?://", page.text)  # no CDN
 
 
+@DATABASES
 def test_start_job_answers_202_like_the_seed(client, cfg):
     body = start(client)
     assert body["status"] == "RL training job started"
     assert body["job_status"] == "queued"
-    assert body["estimated_completion_hours"] is None  # no job of this task has run here yet
+    assert 0 < body["estimated_completion_hours"] < 0.05  # no job ran here yet: from the throughput table
     job_id = body["job_id"]
     assert re.fullmatch(r"rl_cartpole_[0-9a-f]{8}", job_id)
-    assert body["log_link"] == f"http://testserver/logs/{job_id}.log"
+    assert body["log_link"] == f"http://127.0.0.1:8000/logs/{job_id}.log"  # ServiceCfg.public_url
     assert (cfg.jobs_dir / job_id / "job.log").read_text().count("queued job") == 1
     job = client.get(f"/jobs/{job_id}").json()
     assert job["status"] == "queued" and job["iteration"] == 0 and job["num_envs"] == 32
@@ -65,6 +69,7 @@ def test_start_job_answers_202_like_the_seed(client, cfg):
     assert client.get(f"/jobs/{default['job_id']}").json()["num_envs"] == 1024  # the task's default
 
 
+@DATABASES
 def test_list_filter_cancel_and_resume(client):
     a, b = start(client)["job_id"], start(client)["job_id"]
     assert [j["id"] for j in client.get("/jobs").json()["jobs"]] == [b, a]
@@ -121,6 +126,7 @@ def test_bad_requests_are_422_naming_the_field(client, change, field):
     assert client.get("/jobs").json()["count"] == 0  # nothing was queued
 
 
+@DATABASES
 def test_good_overrides_are_accepted_and_kept(client):
     overrides = {"env.episode_length_s": 4, "agent.algorithm.learning_rate": 3e-4, "agent.actor.hidden_dims": [32, 32],
                  "agent.clip_actions": None, "agent.save_interval": 1}  # fmt: skip
@@ -153,6 +159,7 @@ def fake_run(cfg: ServiceCfg, job_id: str) -> Path:
     return run
 
 
+@DATABASES
 def test_metrics_artifacts_and_logs(client, cfg):
     job_id = start(client)["job_id"]
     fake_run(cfg, job_id)
@@ -168,7 +175,7 @@ def test_metrics_artifacts_and_logs(client, cfg):
     assert onnx["kind"] == "onnx" and onnx["size"] == 12
     assert arts["cartpole/2026-01-01_00-00-00/model_1.pt"]["kind"] == "checkpoint"
     assert arts["job.log"]["kind"] == "log"
-    download = client.get(onnx["url"].removeprefix("http://testserver"))
+    download = client.get(onnx["url"].removeprefix(cfg.public_url))
     assert download.status_code == 200 and download.content == b"\x08\x07onnx-bytes"
     assert "policy.onnx" in download.headers["content-disposition"]
 
@@ -213,7 +220,7 @@ def test_unknown_jobs_and_path_traversal_are_404(client, cfg, tmp_path):
 
 
 def test_token_guards_every_route_but_health(tmp_path, monkeypatch):
-    cfg = ServiceCfg(data_dir=tmp_path / "svc", token="s3cret; token")
+    cfg = ServiceCfg(data_dir=tmp_path / "svc", token="s3cret; token", allowed_hosts=("testserver",))
     app = create_app(cfg, start_runner=False)
     with TestClient(app) as anon:
         assert anon.get("/health").status_code == 200

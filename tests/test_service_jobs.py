@@ -3,23 +3,22 @@ resume, crash reporting. Each job is a `roboforge train` process on a few cart-p
 
 from __future__ import annotations
 
-import os
-import signal
+import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 import onnxruntime as ort
 import pytest
-from typer.testing import CliRunner
 
-from roboforge.cli import app as cli_app
 from roboforge.rl.checkpoints import latest_checkpoint, load_checkpoint
+from roboforge.service import files
 from roboforge.service.app import create_app
 from roboforge.service.config import ServiceCfg
 from service_util import (
     JOB_ENV,
     TINY,
     TestClient,
-    children,
+    fault_before_checkpoint,
     kill_job_processes,
     wait_for,
     wait_iteration,
@@ -29,15 +28,22 @@ from service_util import (
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def service(tmp_path):
+@contextlib.contextmanager
+def running_service(tmp_path, **job_env: str) -> Iterator[tuple[TestClient, ServiceCfg]]:
     """The app with its runner (max 1 concurrent job); kills leftover job processes afterwards."""
-    cfg = ServiceCfg(data_dir=tmp_path / "svc", max_concurrent=1, poll_interval_s=0.2, job_env=JOB_ENV)
+    cfg = ServiceCfg(data_dir=tmp_path / "svc", max_concurrent=1, poll_interval_s=0.2,
+                     job_env={**JOB_ENV, **job_env}, allowed_hosts=("testserver",))  # fmt: skip
     try:
         with TestClient(create_app(cfg)) as client:
             yield client, cfg
     finally:
         kill_job_processes(cfg.data_dir)
+
+
+@pytest.fixture
+def service(tmp_path):
+    with running_service(tmp_path) as running:
+        yield running
 
 
 def post(client, **changes) -> str:
@@ -55,7 +61,8 @@ def test_job_trains_and_serves_status_metrics_log_and_checkpoint(service):
     job = wait_status(client, job_id, ("succeeded",), timeout=5)
     assert job["iteration"] == 3 and job["progress"] == 1.0 and job["returncode"] == 0 and job["attempt"] == 1
     assert "Train/mean_episode_length" in job["latest_metrics"] and job["seconds_per_iteration"] > 0
-    assert [e["status"] for e in job["events"]] == ["queued", "running", "succeeded"]
+    states = [e["status"] for e in job["events"] if not e["message"].startswith("export")]
+    assert states == ["queued", "running", "succeeded"]
     assert job["started_at"] <= job["finished_at"]
     metrics = client.get(f"/jobs/{job_id}/metrics").json()
     assert metrics["iterations"] == [0, 1, 2]
@@ -67,13 +74,18 @@ def test_job_trains_and_serves_status_metrics_log_and_checkpoint(service):
     blob = client.get(checkpoints[0]["url"].removeprefix("http://testserver"))
     (cfg.data_dir / "downloaded.pt").write_bytes(blob.content)
     assert load_checkpoint(cfg.data_dir / "downloaded.pt")["iter"] == 2
-    # `roboforge export` writes <run>/exported/policy.onnx: listed and downloadable
-    (run_dir,) = (cfg.jobs_dir / job_id / "cartpole").iterdir()
-    exported = CliRunner().invoke(cli_app, ["export", "cartpole", "--checkpoint", str(run_dir)])
-    assert exported.exit_code == 0, exported.output
+    # a job that succeeds is exported (`roboforge export --check`, a process of its own, logged in job.log)
+    assert client.post(f"/jobs/{job_id}/export").status_code == 409  # that export runs
+    assert client.post("/jobs/rl_missing_1/export").status_code == 404
+    event = wait_for(lambda: export_outcome(client, job_id), 90, "the export after success")
+    assert event["status"] == "succeeded" and event["message"].endswith("exported/policy.onnx"), event
+    assert "check passed" in client.get(f"/logs/{job_id}.log").text
     arts = {
         a["path"].split("/", 2)[-1]: a for a in client.get(f"/jobs/{job_id}/artifacts").json()["artifacts"]
     }
+    assert [a["kind"] for name, a in arts.items() if name.startswith("events.out.tfevents.")] == [
+        "tensorboard"
+    ]
     assert arts["exported/policy.onnx"]["kind"] == "onnx"
     assert arts["exported/policy.json"]["kind"] == "export-metadata"
     onnx_bytes = client.get(arts["exported/policy.onnx"]["url"].removeprefix("http://testserver")).content
@@ -86,6 +98,9 @@ def test_job_trains_and_serves_status_metrics_log_and_checkpoint(service):
     again = client.post("/reinforcement-learning", json={**TINY, "num_iterations": 3600}).json()
     assert again["estimated_completion_hours"] == pytest.approx(job["seconds_per_iteration"], rel=0.5)
     client.post(f"/jobs/{again['job_id']}/cancel")
+    # on demand: exported again from the latest checkpoint
+    started = client.post(f"/jobs/{job_id}/export")
+    assert started.status_code == 202 and started.json()["export"] == 2, started.text
 
 
 def test_queue_limit_cancel_and_resume_from_checkpoint(service):
@@ -116,39 +131,45 @@ def test_queue_limit_cancel_and_resume_from_checkpoint(service):
     assert client.post(f"/jobs/{long_job}/resume").status_code == 409  # all iterations done
 
 
-def test_crashing_job_fails_with_the_error_at_the_end_of_its_log(service):
-    client, _ = service
-    # Passes validation (an int where an int goes) but rsl_rl divides by it: a real crash in the job.
-    job_id = post(client, num_iterations=3, overrides={"agent.algorithm.num_mini_batches": 0})
-    job = wait_status(client, job_id, ("failed",), timeout=40)
-    assert job["returncode"] == 1
-    assert job["error"] == "ZeroDivisionError: integer division or modulo by zero (exit code 1)"
-    lines = client.get(f"/logs/{job_id}.log").text.strip().splitlines()
-    assert lines[-2] == "ZeroDivisionError: integer division or modulo by zero"
-    assert lines[-1].endswith("error: training process failed (exit code 1); the error is printed above")
-    assert "Traceback (most recent call last)" in "\n".join(lines)
+def test_crashing_job_fails_with_the_error_at_the_end_of_its_log(tmp_path):
+    # a real crash in the job: ZeroDivisionError while it saves model_0.pt
+    with running_service(tmp_path, **fault_before_checkpoint(tmp_path, 0, "crash")) as (client, _):
+        job_id = post(client, num_iterations=3, overrides={"agent.save_interval": 1})
+        job = wait_status(client, job_id, ("failed",), timeout=60)
+        assert job["returncode"] == 1
+        assert job["error"] == "ZeroDivisionError: integer division or modulo by zero (exit code 1)"
+        lines = client.get(f"/logs/{job_id}.log").text.strip().splitlines()
+        assert lines[-2] == "ZeroDivisionError: integer division or modulo by zero"
+        assert lines[-1].endswith("error: training process failed (exit code 1); the error is printed above")
+        assert "Traceback (most recent call last)" in "\n".join(lines)
 
 
-def test_killed_training_process_fails_and_can_be_resumed(service):
-    client, _ = service
-    job_id = post(client, num_iterations=5000, num_envs=16, overrides={"agent.save_interval": 1})
-    wait_iteration(client, job_id, 2)
-    trainer = wait_for(lambda: children(_pid(client, job_id)), 10, "the trainer process")
-    os.kill(trainer[0], signal.SIGKILL)
-    job = wait_status(client, job_id, ("failed",), timeout=20)
-    assert job["returncode"] == -9 and "killed by SIGKILL" in job["error"]
-    assert (
-        client.get(f"/logs/{job_id}.log")
-        .text.strip()
-        .splitlines()[-1]
-        .endswith("error: training process was killed by SIGKILL (exit code -9)")
-    )
-    assert (
-        client.post(f"/jobs/{job_id}/resume", json={"num_iterations": job["iteration"] + 1}).status_code
-        == 202
-    )
-    done = wait_status(client, job_id, ("succeeded",), timeout=40)
-    assert done["attempt"] == 2 and done["error"] is None
+def test_trainer_killed_before_its_final_checkpoint_fails_and_resumes_what_is_missing(tmp_path):
+    # SIGKILL of the trainer after the metrics line of its last iteration, before its final checkpoint
+    with running_service(tmp_path, **fault_before_checkpoint(tmp_path, 2)) as (client, cfg):
+        # save_interval 2: model_1.pt after iteration 1; the final model_2.pt is never written
+        job_id = post(client, num_iterations=3, overrides={"agent.save_interval": 2})
+        job = wait_status(client, job_id, ("failed",), timeout=90)
+        assert job["returncode"] == -9 and "killed by SIGKILL" in job["error"]
+        last_line = client.get(f"/logs/{job_id}.log").text.strip().splitlines()[-1]
+        assert last_line.endswith("error: training process was killed by SIGKILL (exit code -9)")
+        assert client.get(f"/jobs/{job_id}/metrics").json()["iterations"] == [0, 1, 2]  # all metrics lines
+        assert job["iteration"] == 2 and job["progress"] < 1  # what model_1.pt holds, not 3 of 3
+        resumed = client.post(f"/jobs/{job_id}/resume")  # not "already completed"
+        assert resumed.status_code == 202 and resumed.json()["iteration"] == 2, resumed.text
+        done = wait_status(client, job_id, ("succeeded",), timeout=90)
+        assert done["attempt"] == 2 and done["error"] is None
+        assert done["iteration"] == 3 and done["progress"] == 1.0
+        run_dir = files.find_run_dir(cfg.jobs_dir / job_id, "cartpole")
+        assert files.completed_iterations(run_dir) == 3  # model_2.pt now
+        assert f"--resume --run-dir {run_dir}" in client.get(f"/logs/{job_id}.log").text
+
+
+def export_outcome(client, job_id: str) -> dict | None:
+    """The job's event that says how its latest export ended, or None while it runs."""
+    events = client.get(f"/jobs/{job_id}").json()["events"]
+    ended = [e for e in events if e["message"].startswith("export") and " started" not in e["message"]]
+    return ended[-1] if ended else None
 
 
 def _extra_inputs(session) -> dict:
@@ -157,8 +178,3 @@ def _extra_inputs(session) -> dict:
         i.name: np.zeros([1 if not isinstance(d, int) else d for d in i.shape], dtype=np.float32)
         for i in session.get_inputs()[1:]
     }
-
-
-def _pid(client, job_id: str) -> int:
-    store = client.app.state.ctx.store
-    return store.get(job_id).pid

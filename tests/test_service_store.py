@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pg_util import DATABASE_KINDS, database_url
 from roboforge.service import files, process
 from roboforge.service.store import Job, Store
 from service_util import wait_for
@@ -25,27 +26,10 @@ def new_job(store: Store, job_id: str = "rl_cartpole_0001", task: str = "cartpol
     return store.create(job)
 
 
-POSTGRES = os.environ.get("ROBOFORGE_TEST_POSTGRES_URL")  # e.g. postgresql+psycopg://user:pw@127.0.0.1/db
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgres", marks=pytest.mark.skipif(not POSTGRES, reason="ROBOFORGE_TEST_POSTGRES_URL not set")
-        ),
-    ]
-)
+@pytest.fixture(params=DATABASE_KINDS)
 def store(request, tmp_path) -> Store:
-    """The store on SQLite, and on PostgreSQL when a test database URL is given (its tables are reset)."""
-    if request.param == "postgres":
-        from roboforge.service.store import Base
-
-        s = Store(str(POSTGRES))
-        Base.metadata.drop_all(s.engine)
-        Base.metadata.create_all(s.engine)
-    else:
-        s = Store(f"sqlite:///{tmp_path / 'db' / 'jobs.db'}")
+    """The store on SQLite and on PostgreSQL (a fresh database on the session's test server, pg_util.py)."""
+    s = Store(database_url(request, request.param) or f"sqlite:///{tmp_path / 'db' / 'jobs.db'}")
     yield s
     s.close()
 
@@ -127,6 +111,7 @@ def test_job_ids_and_artifact_names_never_leave_the_job_folder(tmp_path):
     (run / "exports").mkdir()
     (run / "exports" / "policy.onnx").write_bytes(b"onnx")
     (run / "exports" / "policy.json").write_text("{}")
+    (run / "events.out.tfevents.1796100450.vm.7021.0").write_bytes(b"tb")
     (run / "notes.txt").write_text("not an artifact")
     secret = tmp_path / "secret.pt"
     secret.write_text("outside")
@@ -137,6 +122,7 @@ def test_job_ids_and_artifact_names_never_leave_the_job_folder(tmp_path):
         "cartpole/2026-01-01_00-00-00/model_3.pt": "checkpoint",
         "cartpole/2026-01-01_00-00-00/exports/policy.onnx": "onnx",
         "cartpole/2026-01-01_00-00-00/exports/policy.json": "export-metadata",
+        "cartpole/2026-01-01_00-00-00/events.out.tfevents.1796100450.vm.7021.0": "tensorboard",
     }
     ok = files.resolve_artifact(job_dir, "cartpole/2026-01-01_00-00-00/model_3.pt")
     assert ok is not None and ok.read_bytes() == b"weights"
@@ -189,9 +175,15 @@ def log_has(path: Path, text: str) -> bool:
     return path.exists() and text in path.read_text()
 
 
-def launch(job_dir: Path, code: str) -> subprocess.Popen:
+def log_line(path: Path, line: str) -> bool:
+    """True once `line` is a whole line of the log (the launcher's first line quotes the command, so a
+    word the job prints is in the log before the job runs)."""
+    return path.exists() and line in path.read_text().splitlines()
+
+
+def launch(job_dir: Path, code: str, *options: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "roboforge.service.launcher", "--job-dir", str(job_dir), "--attempt", "2",
-           "--", sys.executable, "-c", code]  # fmt: skip
+           *options, "--", sys.executable, "-c", code]  # fmt: skip
     return subprocess.Popen(cmd, start_new_session=True)
 
 
@@ -216,7 +208,7 @@ def test_launcher_forwards_one_sigterm_and_reports_a_stop(tmp_path):
             "print('ready', flush=True)\n"
             "time.sleep(30)\n")  # fmt: skip
     proc = launch(tmp_path, code)
-    wait_for(lambda: log_has(tmp_path / "job.log", "ready"), 20, "the job to start")
+    wait_for(lambda: log_line(tmp_path / "job.log", "ready"), 20, "the job's SIGTERM handler")
     proc.send_signal(signal.SIGTERM)
     proc.send_signal(signal.SIGTERM)  # a second signal is not forwarded (it would break a checkpoint)
     assert proc.wait(timeout=20) == 0
@@ -228,7 +220,7 @@ def test_launcher_forwards_one_sigterm_and_reports_a_stop(tmp_path):
 
 def test_launcher_reports_a_killed_process(tmp_path):
     proc = launch(tmp_path, "import time; print('ready', flush=True); time.sleep(30)")
-    wait_for(lambda: log_has(tmp_path / "job.log", "ready"), 20, "the job to start")
+    wait_for(lambda: log_line(tmp_path / "job.log", "ready"), 20, "the job to start")
     t0 = time.monotonic()
     kids = wait_for(lambda: [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()],
                     10, "the child pid")  # fmt: skip
@@ -236,6 +228,55 @@ def test_launcher_reports_a_killed_process(tmp_path):
     assert proc.wait(timeout=20) == 0 and time.monotonic() - t0 < 20
     assert files.read_exit(tmp_path, 2)["returncode"] == -9
     assert "error: training process was killed by SIGKILL" in (tmp_path / "job.log").read_text()
+
+
+def test_launcher_forwards_a_stop_that_arrives_before_the_job_runs_once(tmp_path):
+    code = "import time; time.sleep(30)"
+    proc = launch(tmp_path, code)
+    wait_for(
+        lambda: (tmp_path / files.PID_NAME).exists(), 20, "the launcher's signal handlers", interval=0.005
+    )
+    proc.send_signal(signal.SIGTERM)  # the launcher may not have started its child yet: forwarded when it has
+    assert proc.wait(timeout=20) == 0
+    record = files.read_exit(tmp_path, 2)
+    assert record is not None and record["stop_requested"] and record["returncode"] in (-15, 130)
+    assert (tmp_path / "job.log").read_text().count("stopping: SIGTERM received") == 1
+
+
+def test_launcher_stops_its_job_when_the_owner_process_ends(tmp_path):
+    """A test (or a service) that dies leaves no job behind when it started it with --stop-with its pid."""
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    code = ("import signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, lambda *a: (print('checkpoint saved', flush=True), sys.exit(130)))\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(60)\n")  # fmt: skip
+    try:
+        proc = launch(tmp_path, code, "--stop-with", str(owner.pid))
+        wait_for(lambda: log_line(tmp_path / "job.log", "ready"), 20, "the job to start")
+        owner.kill()
+        owner.wait()
+        assert proc.wait(timeout=20) == 0
+    finally:
+        owner.kill()
+    record = files.read_exit(tmp_path, 2)
+    assert record is not None and record["returncode"] == 130 and record["stop_requested"]
+    text = (tmp_path / "job.log").read_text()
+    assert f"stopping: owner process {owner.pid} ended" in text and "checkpoint saved" in text
+
+
+def test_time_estimate_before_any_job_ran(store):
+    from roboforge.service.estimate import estimate_hours, table_s_per_iteration
+
+    cpu = estimate_hours(store, "cartpole", 1024, 150, "cpu")
+    assert 0.005 < cpu < 0.05  # README: ~80K env-steps/s with 1024 worlds on 2 cores (table: conservative)
+    assert estimate_hours(store, "cartpole", 1024, 150, "cuda") < cpu
+    assert estimate_hours(store, "cartpole", 1024, 1500, "cpu") > 5 * cpu
+    # interpolated between measured world counts, constant below the smallest, linear above the largest
+    small, mid, big = (table_s_per_iteration("cartpole", "cpu", n, 16) for n in (8, 512, 4096))
+    assert small == table_s_per_iteration("cartpole", "cpu", 32, 16) < mid < big
+    assert table_s_per_iteration("no-such-task", "cpu", 512, 16) > mid  # generic figures: conservative
+    with_steps = estimate_hours(store, "cartpole", 1024, 150, "cpu", {"agent.num_steps_per_env": 32})
+    assert with_steps > cpu
 
 
 def test_recovery_adopts_a_launcher_whose_pid_was_never_recorded(store, tmp_path):

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import sys
 
-from roboforge.cli import bench, deploy, evaluate, export, tasks, train  # noqa: F401  (register commands)
+from roboforge.cli import bench, deploy, evaluate, export, serve, tasks, train  # noqa: F401  (register commands)
 from roboforge.cli.app import app
-from roboforge.cli.run import parse_overrides, run_command
-from roboforge.service import commands as _serve
-
-_serve.register(app, run_command)
+from roboforge.cli.run import parse_overrides
 
 __all__ = ["app", "main", "parse_overrides"]
 

@@ -1,4 +1,6 @@
-"""A job's folder: `jobs/<job_id>/` with `job.log`, `exit.json` and the run folder `<task>/<timestamp>/`.
+"""A job's folder: `jobs/<job_id>/` with `job.log`, `job.json` (the job's record), the launcher's
+`launcher.json`/`exit.json` (and `export_launcher.json`/`export_exit.json` of exports) and the run
+folder `<task>/<timestamp>/`.
 
 Everything that turns a name from a request into a path lives here, and nothing here returns a path
 outside the job's folder (names are checked, symlinks resolved, the result must stay inside).
@@ -7,18 +9,25 @@ outside the job's folder (names are checked, symlinks resolved, the result must 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from roboforge.service.errors import disk_space
+
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 LOG_NAME = "job.log"
 EXIT_NAME = "exit.json"
 PID_NAME = "launcher.json"
-_CHECKPOINT_RE = re.compile(r"^model_\d+\.pt$")
+EXPORT_EXIT_NAME = "export_exit.json"
+EXPORT_PID_NAME = "export_launcher.json"
+_CHECKPOINT_RE = re.compile(r"^model_(\d+)\.pt$")
+_TENSORBOARD_PREFIX = "events.out.tfevents."
 _RUN_FILES = ("metrics.jsonl", "summary.json")
 
 
@@ -48,9 +57,43 @@ def find_run_dir(job_dir: Path, task: str) -> Path | None:
     return runs[-1] if runs else None
 
 
-def read_exit(job_dir: Path, attempt: int) -> dict[str, Any] | None:
+def completed_iterations(run_dir: Path | None) -> int:
+    """Iterations a resume starts after: n + 1 for the latest checkpoint `model_<n>.pt`, 0 without one."""
+    if run_dir is None or not run_dir.is_dir():
+        return 0
+    found = [
+        int(m.group(1)) for p in run_dir.iterdir() if (m := _CHECKPOINT_RE.match(p.name)) and p.is_file()
+    ]
+    return max(found) + 1 if found else 0
+
+
+def write_json(path: Path, record: dict[str, Any]) -> None:
+    """Write `record` to `path` atomically (temporary file, fsync, rename); a full disk is DiskFull."""
+    with disk_space(path):
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(record, f, default=str)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in `path`, or None (missing, unreadable or not an object)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def read_exit(job_dir: Path, attempt: int, name: str = EXIT_NAME) -> dict[str, Any] | None:
     """The exit record the launcher wrote for `attempt`, or None (none yet, or an older attempt's)."""
-    path = job_dir / EXIT_NAME
+    path = job_dir / name
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -60,10 +103,10 @@ def read_exit(job_dir: Path, attempt: int) -> dict[str, Any] | None:
     return record
 
 
-def read_launcher(job_dir: Path, attempt: int) -> tuple[int, str | None] | None:
+def read_launcher(job_dir: Path, attempt: int, name: str = PID_NAME) -> tuple[int, str | None] | None:
     """(pid, start token) the launcher of `attempt` recorded for itself, or None."""
     try:
-        record = json.loads((job_dir / PID_NAME).read_text(encoding="utf-8"))
+        record = json.loads((job_dir / name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if (
@@ -77,10 +120,11 @@ def read_launcher(job_dir: Path, attempt: int) -> tuple[int, str | None] | None:
 
 def append_log(job_dir: Path, line: str) -> None:
     """Append one line to the job's log (service messages such as 'queued', 'resumed')."""
-    job_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    with (job_dir / LOG_NAME).open("a", encoding="utf-8") as f:
-        f.write(f"[roboforge-service {stamp} UTC] {line}\n")
+    with disk_space(job_dir / LOG_NAME):
+        job_dir.mkdir(parents=True, exist_ok=True)
+        with (job_dir / LOG_NAME).open("a", encoding="utf-8") as f:
+            f.write(f"[roboforge-service {stamp} UTC] {line}\n")
 
 
 def tail_bytes(path: Path, lines: int | None) -> bytes:
@@ -130,6 +174,13 @@ class MetricsTail:
     def __init__(self, path: Path):
         self.path = path
         self.offset = 0
+
+    def skip_to_end(self) -> None:
+        """Read only what is appended from now on."""
+        try:
+            self.offset = self.path.stat().st_size
+        except OSError:
+            self.offset = 0
 
     def read_new(self) -> list[dict[str, Any]]:
         try:
@@ -190,7 +241,7 @@ class Artifact:
     path: str
     """Path relative to the job folder (posix)."""
     kind: str
-    """checkpoint, onnx, torchscript, export-metadata, metrics, summary, config or log."""
+    """checkpoint, onnx, torchscript, export-metadata, metrics, summary, config, tensorboard or log."""
     size: int
     modified: datetime
 
@@ -205,6 +256,8 @@ def _artifact_kind(rel: Path) -> str | None:
         return "torchscript"  # `roboforge export --format jit` writes <run>/exported/policy.pt
     if rel.parts == (LOG_NAME,):
         return "log"
+    if name.startswith(_TENSORBOARD_PREFIX):
+        return "tensorboard"
     if name in _RUN_FILES:
         return name.split(".")[0]
     if rel.parent.name == "params" and name.endswith(".json"):
@@ -213,7 +266,8 @@ def _artifact_kind(rel: Path) -> str | None:
 
 
 def list_artifacts(job_dir: Path) -> list[Artifact]:
-    """Checkpoints, ONNX exports (with JSON files beside them), metrics, configs and the log of a job."""
+    """Checkpoints, ONNX exports (with JSON files beside them), metrics, tensorboard event files, configs
+    and the log of a job."""
     root = job_dir.resolve()
     if not root.is_dir():
         return []

@@ -1,24 +1,35 @@
-"""What a job runs: its `roboforge train` command line and environment, its progress, its time estimate."""
+"""What a job runs: its `roboforge train` and `roboforge export` command lines and environment, and its
+progress (the time estimate is in estimate.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
 from roboforge.service import files
-from roboforge.service.store import Job, Store
+from roboforge.service.config import TOKEN_ENV
+from roboforge.service.estimate import estimate_hours
+from roboforge.service.store import Job
 
-JOB_ENV = {"PYTHONUNBUFFERED": "1", "COLUMNS": "160", "NO_COLOR": "1", "_TYPER_STANDARD_TRACEBACK": "1"}
-"""Set for every job: unbuffered plain output, wide lines, plain tracebacks at the end of the log."""
+__all__ = ["RunProgress", "estimate_hours", "export_command", "job_env", "launcher_command", "train_command"]
+
+JOB_ENV = {
+    "PYTHONUNBUFFERED": "1",
+    "COLUMNS": "160",
+    "NO_COLOR": "1",
+    "_TYPER_STANDARD_TRACEBACK": "1",
+    "ROBOFORGE_DEBUG": "1",
+}
+"""Set for every job: unbuffered plain output, wide lines, plain tracebacks of a crash at the end of the log
+(the command line's `--debug`: a job's log is read by whoever debugs it)."""
 
 
 def job_env(extra: dict[str, str]) -> dict[str, str]:
-    """The environment of a job process: the service's, JOB_ENV, then `extra`."""
-    return {**os.environ, **JOB_ENV, **extra}
+    """The environment of a job process: the service's (less its API token), JOB_ENV, then `extra`."""
+    return {**{k: v for k, v in os.environ.items() if k != TOKEN_ENV}, **JOB_ENV, **extra}
 
 
 def train_command(job: Job, resume_from: Path | None) -> list[str]:
@@ -35,29 +46,30 @@ def train_command(job: Job, resume_from: Path | None) -> list[str]:
     return cmd
 
 
-def launcher_command(job_dir: Path, attempt: int, cmd: list[str]) -> list[str]:
+def export_command(job: Job, run_dir: Path) -> list[str]:
+    """`python -m roboforge export TASK --checkpoint RUN --check` with the env overrides the job trained with."""
+    cmd = [sys.executable, "-m", "roboforge", "export", job.task, "--checkpoint", str(run_dir), "--check"]
+    for key, value in (job.overrides or {}).items():
+        if key.startswith("env."):
+            cmd += ["-o", f"{key}={json.dumps(value)}"]
+    return cmd
+
+
+def launcher_command(job_dir: Path, attempt: int, cmd: list[str], kind: str = "train") -> list[str]:
     """`cmd` run under the launcher, which logs it and records its exit (see launcher.py)."""
     return [sys.executable, "-m", "roboforge.service.launcher", "--job-dir", str(job_dir),
-            "--attempt", str(attempt), "--", *cmd]  # fmt: skip
-
-
-def estimate_hours(store: Store, task: str, num_envs: int, num_iterations: int) -> float | None:
-    """Training time from the measured speed of recent jobs of `task` (same world count if there is one,
-    else scaled linearly by world count, which overestimates on GPUs); None before any job ran."""
-    rates = store.recent_rates(task)
-    if not rates:
-        return None
-    same = [s for s, n in rates if n == num_envs]
-    per_iteration = statistics.median(same or [s * num_envs / max(n, 1) for s, n in rates])
-    return round(per_iteration * num_iterations / 3600.0, 4)
+            "--attempt", str(attempt), "--kind", kind, "--", *cmd]  # fmt: skip
 
 
 class RunProgress:
-    """Incremental reader of one run's metrics, with the mean seconds per iteration."""
+    """Incremental reader of one run's metrics, with the mean seconds per iteration; `skip_existing`
+    starts after the records already there (a resumed attempt counts only its own)."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, skip_existing: bool = False):
         self.run_dir = run_dir
         self.tail = files.MetricsTail(run_dir / "metrics.jsonl")
+        if skip_existing:
+            self.tail.skip_to_end()
         self.seconds = 0.0
         self.count = 0
 

@@ -2,6 +2,7 @@
 
 Names from the URL never become paths directly: the job id must be a plain name known to the
 database, and an artifact must be one of the files `list_artifacts` returns for that job's folder.
+No file is read through a symlink that leads out of the job's folder (`contained`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 
 from roboforge.service import files
+from roboforge.service.responses import READ, documented
 from roboforge.service.schemas import ArtifactList, ArtifactView, MetricsView
 from roboforge.service.store import ACTIVE
 from roboforge.service.views import ServiceContext, base_url, context, finite, get_job
@@ -22,9 +24,28 @@ from roboforge.service.views import ServiceContext, base_url, context, finite, g
 router = APIRouter()
 Ctx = Annotated[ServiceContext, Depends(context)]
 FOLLOW_POLL_S = 0.5
+MAX_SINCE = 10**9
+DOWNLOAD_TYPES = ("application/octet-stream", "application/json", "text/plain")
 
 
-@router.get("/logs/{log_name}", response_class=PlainTextResponse, tags=["files"])
+def contained(path: Path, root: Path) -> Path | None:
+    """`path` with symlinks resolved, if that is inside `root`; else None (also when it cannot be resolved)."""
+    try:
+        resolved = path.resolve()
+        return resolved if resolved.is_relative_to(root.resolve()) else None
+    except (OSError, RuntimeError):  # a symlink loop, a path too long
+        return None
+
+
+@router.get(
+    "/logs/{log_name}",
+    response_class=Response,  # text/plain answers, JSON errors (PlainTextResponse documents errors as text)
+    tags=["files"],
+    responses={
+        200: {"description": "The log.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+        **documented(*READ, 404),
+    },
+)
 async def job_log(
     log_name: str,
     ctx: Ctx,
@@ -36,7 +57,10 @@ async def job_log(
     if not log_name.endswith(".log"):
         raise HTTPException(404, f"No log {log_name!r}; logs are named <job_id>.log.")
     job = await run_in_threadpool(get_job, ctx, job_id)
-    path = Path(job.job_dir) / files.LOG_NAME
+    job_dir = Path(job.job_dir)
+    path = job_dir / files.LOG_NAME
+    if path.exists() and contained(path, job_dir) is None:
+        raise HTTPException(404, f"The log of job {job_id} is not a file inside the job's folder.")
     head, end = await run_in_threadpool(files.read_tail, path, tail)
     if not follow:
         return PlainTextResponse(head.decode("utf-8", "replace"))
@@ -63,6 +87,9 @@ async def _follow(ctx: ServiceContext, job_id: str, path: Path, head: bytes, off
 
 
 def _read_from(path: Path, offset: int, limit: int = 1 << 20) -> bytes:
+    """Up to `limit` bytes of the log from `offset` (nothing once it leads out of the job's folder)."""
+    if contained(path, path.parent) is None:
+        return b""
     try:
         with path.open("rb") as f:
             f.seek(offset)
@@ -71,16 +98,23 @@ def _read_from(path: Path, offset: int, limit: int = 1 << 20) -> bytes:
         return b""
 
 
-@router.get("/jobs/{job_id}/metrics", response_model=MetricsView, tags=["files"])
+@router.get(
+    "/jobs/{job_id}/metrics", response_model=MetricsView, tags=["files"], responses=documented(*READ, 404)
+)
 def job_metrics(
     job_id: str,
     ctx: Ctx,
-    since: Annotated[int, Query(ge=0, description="Only iterations >= since.")] = 0,
-    keys: Annotated[list[str] | None, Query(description="Only these metrics (default: all).")] = None,
+    since: Annotated[int, Query(ge=0, le=MAX_SINCE, description="Only iterations >= since.")] = 0,
+    keys: Annotated[
+        list[str] | None, Query(max_length=100, description="Only these metrics (default: all).")
+    ] = None,
 ) -> MetricsView:
     """Per-iteration metrics as series (reward, episode length, losses, ...) for curves."""
     job = get_job(ctx, job_id)
-    run_dir = Path(job.run_dir) if job.run_dir else files.find_run_dir(Path(job.job_dir), job.task)
+    job_dir = Path(job.job_dir)
+    run_dir = Path(job.run_dir) if job.run_dir else files.find_run_dir(job_dir, job.task)
+    metrics = contained(run_dir / "metrics.jsonl", job_dir) if run_dir is not None else None
+    run_dir = metrics.parent if metrics is not None else None
     records = [r for r in files.read_metric_records(run_dir) if r["iteration"] >= since]
     names = sorted({k for r in records for k in r if k != "iteration"})
     if keys:
@@ -89,12 +123,15 @@ def job_metrics(
     return MetricsView(job_id=job_id, iterations=[r["iteration"] for r in records], series=series)
 
 
-@router.get("/jobs/{job_id}/artifacts", response_model=ArtifactList, tags=["files"])
+@router.get(
+    "/jobs/{job_id}/artifacts", response_model=ArtifactList, tags=["files"], responses=documented(*READ, 404)
+)
 def job_artifacts(job_id: str, request: Request, ctx: Ctx) -> ArtifactList:
     """Checkpoints (`model_<it>.pt`), exported `*.onnx` policies and the run's metrics, configs and log."""
     job = get_job(ctx, job_id)
     base = base_url(request)
-    found = files.list_artifacts(Path(job.job_dir))
+    job_dir = Path(job.job_dir)
+    found = [a for a in files.list_artifacts(job_dir) if contained(job_dir / a.path, job_dir) is not None]
     return ArtifactList(
         job_id=job_id,
         artifacts=[
@@ -110,7 +147,15 @@ def job_artifacts(job_id: str, request: Request, ctx: Ctx) -> ArtifactList:
     )
 
 
-@router.get("/jobs/{job_id}/artifacts/{name:path}", tags=["files"])
+@router.get(
+    "/jobs/{job_id}/artifacts/{name:path}",
+    response_class=FileResponse,
+    tags=["files"],
+    responses={
+        200: {"description": "The file.", "content": {t: {"schema": {}} for t in DOWNLOAD_TYPES}},
+        **documented(*READ, 404),
+    },
+)
 def download_artifact(job_id: str, name: str, ctx: Ctx) -> FileResponse:
     """Download one artifact by the `path` that GET /jobs/{id}/artifacts lists."""
     job = get_job(ctx, job_id)
@@ -119,5 +164,11 @@ def download_artifact(job_id: str, name: str, ctx: Ctx) -> FileResponse:
         raise HTTPException(
             404, f"No artifact {name!r} in job {job_id}; GET /jobs/{job_id}/artifacts lists them."
         )
-    media = "text/plain" if path.suffix in (".log", ".jsonl") else None
-    return FileResponse(path, filename=path.name, media_type=media)
+    return FileResponse(path, filename=path.name, media_type=media_type(path))
+
+
+def media_type(path: Path) -> str:
+    """text/plain for logs and metrics, application/json for JSON, else application/octet-stream."""
+    if path.suffix in (".log", ".jsonl"):
+        return "text/plain"
+    return "application/json" if path.suffix == ".json" else "application/octet-stream"

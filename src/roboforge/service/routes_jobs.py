@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Res
 from roboforge import __version__
 from roboforge.service.files import new_job_id
 from roboforge.service.jobspec import estimate_hours
+from roboforge.service.responses import READ, WRITE, documented
 from roboforge.service.runner import JobConflict, JobNotFound
 from roboforge.service.schemas import (
     Health,
@@ -21,18 +22,38 @@ from roboforge.service.schemas import (
     ResumeRequest,
     TaskList,
 )
-from roboforge.service.store import Job
+from roboforge.service.store import TERMINAL, Job
 from roboforge.service.validation import task_infos, validate_job
 from roboforge.service.views import ServiceContext, base_url, context, get_job, job_view
 
 router = APIRouter()
 Ctx = Annotated[ServiceContext, Depends(context)]
+MAX_OFFSET = 10**9
 
 
-@router.post("/reinforcement-learning", status_code=202, response_model=JobStarted, tags=["jobs"])
+def check_queue(ctx: ServiceContext) -> None:
+    """429 when the queue already holds `max_queued` jobs."""
+    queued = ctx.store.count(["queued"])
+    if queued >= ctx.cfg.max_queued:
+        raise HTTPException(
+            429,
+            f"{queued} jobs are queued, the most this service holds (--max-queued {ctx.cfg.max_queued}); "
+            "try again when some have started, or cancel queued jobs.",
+            headers={"Retry-After": "30"},
+        )
+
+
+@router.post(
+    "/reinforcement-learning",
+    status_code=202,
+    response_model=JobStarted,
+    tags=["jobs"],
+    responses=documented(*WRITE, 429),
+)
 def start_job(req: JobRequest, request: Request, response: Response, ctx: Ctx) -> JobStarted:
     """Queue a PPO training job; it starts as soon as a slot is free (see --max-concurrent)."""
     resolved = validate_job(req)
+    check_queue(ctx)
     job_id = new_job_id(req.task)
     job = Job(
         id=job_id,
@@ -56,19 +77,23 @@ def start_job(req: JobRequest, request: Request, response: Response, ctx: Ctx) -
         status="RL training job started",
         job_id=job_id,
         job_status=job.status,  # type: ignore[arg-type]
-        estimated_completion_hours=estimate_hours(ctx.store, job.task, job.num_envs, job.num_iterations),
+        estimated_completion_hours=estimate_hours(
+            ctx.store, job.task, job.num_envs, job.num_iterations, job.device, job.overrides
+        ),
         log_link=f"{base}/logs/{job_id}.log",
         job_link=f"{base}/jobs/{job_id}",
     )
 
 
-@router.get("/jobs", response_model=JobList, tags=["jobs"])
+@router.get("/jobs", response_model=JobList, tags=["jobs"], responses=documented(*READ))
 def list_jobs(
     request: Request,
     ctx: Ctx,
-    status: Annotated[list[JobState] | None, Query(description="Only jobs in these states.")] = None,
+    status: Annotated[
+        list[JobState] | None, Query(max_length=6, description="Only jobs in these states.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JobList:
     """Jobs, newest first."""
     base = base_url(request)
@@ -76,14 +101,20 @@ def list_jobs(
     return JobList(count=len(jobs), jobs=jobs)
 
 
-@router.get("/jobs/{job_id}", response_model=JobView, tags=["jobs"])
+@router.get("/jobs/{job_id}", response_model=JobView, tags=["jobs"], responses=documented(*READ, 404))
 def job_status(job_id: str, request: Request, ctx: Ctx) -> JobView:
     """State, progress, latest metrics, timestamps and state history of one job."""
     job = get_job(ctx, job_id)
     return job_view(job, base_url(request), ctx.store.events(job_id))
 
 
-@router.post("/jobs/{job_id}/cancel", status_code=202, response_model=JobView, tags=["jobs"])
+@router.post(
+    "/jobs/{job_id}/cancel",
+    status_code=202,
+    response_model=JobView,
+    tags=["jobs"],
+    responses=documented(*WRITE, 404, 409),
+)
 def cancel_job(
     job_id: str,
     request: Request,
@@ -101,12 +132,19 @@ def cancel_job(
     return job_view(job, base_url(request))
 
 
-@router.post("/jobs/{job_id}/resume", status_code=202, response_model=JobView, tags=["jobs"])
+@router.post(
+    "/jobs/{job_id}/resume",
+    status_code=202,
+    response_model=JobView,
+    tags=["jobs"],
+    responses=documented(*WRITE, 404, 409, 429),
+)
 def resume_job(
     job_id: str, request: Request, ctx: Ctx, body: Annotated[ResumeRequest | None, Body()] = None
 ) -> JobView:
     """Queue a cancelled, interrupted or failed job again; it continues from its last checkpoint."""
-    get_job(ctx, job_id)
+    if get_job(ctx, job_id).status in TERMINAL:
+        check_queue(ctx)  # a job that cannot resume is a 409 below, whatever the queue
     try:
         job = ctx.runner.resume(job_id, body.num_iterations if body else None)
     except JobNotFound as err:
@@ -116,13 +154,13 @@ def resume_job(
     return job_view(job, base_url(request))
 
 
-@router.get("/tasks", response_model=TaskList, tags=["service"])
+@router.get("/tasks", response_model=TaskList, tags=["service"], responses=documented(400, 401))
 def tasks() -> TaskList:
     """Registered tasks with their default world count and iterations."""
     return TaskList(tasks=list(task_infos()))
 
 
-@router.get("/health", response_model=Health, tags=["service"])
+@router.get("/health", response_model=Health, tags=["service"], responses=documented(400, 503))
 def health(ctx: Ctx) -> Health:
     """Liveness and database check (no token needed)."""
     try:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from roboforge.service.config import MAX_ITERATIONS, MAX_NUM_ENVS
+from roboforge.service.limits import MAX_KEY_CHARS, MAX_OVERRIDES
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 
@@ -33,9 +34,11 @@ class JobRequest(BaseModel):
         pattern=r"^(cpu|cuda(:\d{1,2})?)$",
         description="cpu, cuda or cuda:N (default: cuda if present).",
     )
-    overrides: dict[str, Any] = Field(
+    overrides: dict[Annotated[str, StringConstraints(max_length=MAX_KEY_CHARS)], Any] = Field(
         default_factory=dict,
-        description="Config overrides {'env.episode_length_s': 10, 'agent.algorithm.learning_rate': 3e-4}.",
+        max_length=MAX_OVERRIDES,
+        description="Config overrides {'env.episode_length_s': 10, 'agent.algorithm.learning_rate': 3e-4}; "
+        f"at most {MAX_OVERRIDES} keys, sizes and rates within the service's limits.",
     )
 
 
@@ -51,8 +54,8 @@ class JobStarted(BaseModel):
     job_id: str
     job_status: JobState
     estimated_completion_hours: float | None = Field(
-        description="Training time from the speed of earlier jobs of this task (scaled by num_envs); "
-        "null until one has run on this service."
+        description="Training time from the speed of earlier jobs of this task on this service (scaled by "
+        "num_envs), before any from a table of measured throughputs per task and device."
     )
     log_link: str
     job_link: str
@@ -132,3 +135,28 @@ class Health(BaseModel):
     status: Literal["ok"]
     version: str
     database: Literal["ok"]
+
+
+class ErrorBody(BaseModel):
+    """An error answer: what was wrong and what to do."""
+
+    detail: str = Field(description="What was wrong with the request and what is allowed.")
+
+
+class ErrorDetail(BaseModel):
+    """One problem of a request (422)."""
+
+    type: str
+    loc: list[str | int] = Field(
+        description="Where: ['body', 'overrides', 'env.foo'], ['query', 'limit'] ..."
+    )
+    msg: str
+    input: Any = Field(None, description="The value sent (a short repr when long).")
+    ctx: dict[str, Any] | None = None
+
+
+class ValidationErrorBody(BaseModel):
+    """A request that does not fit the schema or the task's configs (422)."""
+
+    detail: list[ErrorDetail]
+    message: str = Field(description="All problems in one line: 'field: problem; ...'.")

@@ -4,10 +4,13 @@ Every state change is one transaction: a compare-and-set UPDATE (`... WHERE id =
 plus a row in `job_events`, so two actors (the runner thread, an API call, a second service) never
 both win the same transition. On SQLite, write transactions start with BEGIN IMMEDIATE and the
 database runs in WAL mode with synchronous=FULL: a killed service loses no committed record.
+A database that cannot be used (damaged, not a database, unreachable) is a DatabaseUnusable (a
+ValueError) at start naming it and the fix; `ping` checks the whole SQLite file (PRAGMA quick_check); a full disk is DiskFull.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -17,7 +20,10 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event, func, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from roboforge.service.errors import DatabaseUnusable, DiskFull, disk_full_message
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
@@ -75,10 +81,27 @@ class JobEvent(Base):
 
 
 def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; they were written in UTC."""
-    if value is None or value.tzinfo is not None:
+    """The timestamp in UTC: SQLite returns naive datetimes (written in UTC), PostgreSQL aware ones in the
+    server's time zone."""
+    if value is None:
         return value
-    return value.replace(tzinfo=timezone.utc)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class DatabaseDamaged(sqlite3.DatabaseError):
+    """SQLite's integrity check found damage."""
+
+
+def quick_check(path: str) -> None:
+    """PRAGMA quick_check of the SQLite file on a connection of its own, which reads the file from disk
+    (a pooled connection may answer from its page cache); DatabaseDamaged naming the problems."""
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True, timeout=30)
+    try:
+        problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check")]
+    finally:
+        conn.close()
+    if problems != ["ok"]:
+        raise DatabaseDamaged("; ".join(problems[:3]))
 
 
 class Store:
@@ -87,6 +110,8 @@ class Store:
     def __init__(self, url: str):
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.location = (parsed.database or ":memory:") if self.is_sqlite else parsed.render_as_string(True)
+        """The SQLite file, or the URL without its password (for messages)."""
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
@@ -98,23 +123,65 @@ class Store:
         self.engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _sqlite_transactions(self.engine)
-        Base.metadata.create_all(self.engine)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(rf_write=True), expire_on_commit=False)
+        try:
+            with self._full_disk():
+                Base.metadata.create_all(self.engine)
+            self.ping()
+        except (DiskFull, RuntimeError, DatabaseError, sqlite3.Error) as err:
+            self.engine.dispose()
+            message = str(err) if isinstance(err, (DiskFull, RuntimeError)) else self.unusable(err)
+            raise DatabaseUnusable(message) from err
+
+    def unusable(self, err: Exception) -> str:
+        """One line: which database cannot be used, why, and what to do."""
+        reason = (str(getattr(err, "orig", None) or err).strip().splitlines() or ["unknown error"])[0]
+        damaged = isinstance(err, DatabaseDamaged) or any(
+            s in reason for s in ("malformed", "not a database", "corrupt")
+        )
+        if self.is_sqlite and damaged:
+            return (
+                f"The job database {self.location} is damaged ({reason}). Stop the service, move {self.location} "
+                "and its -wal and -shm files aside, and start it again: the job records are rebuilt from the "
+                "job folders' job.json files (or restore a backup of the database)."
+            )
+        return (
+            f"Cannot use the job database {self.location} ({reason}). Check the --db URL, the file or the "
+            "server, and its permissions."
+        )
+
+    @contextmanager
+    def _full_disk(self) -> Iterator[None]:
+        """Turn 'database or disk is full' into DiskFull naming the database."""
+        try:
+            yield
+        except OperationalError as err:
+            reason = str(err.orig or err)
+            if "database or disk is full" not in reason and "No space left" not in reason:
+                raise
+            raise DiskFull(disk_full_message(f"the job database {self.location}", reason)) from err
 
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A write transaction (committed on exit, rolled back on error)."""
-        with self._write.begin() as session:
+        """A write transaction (committed on exit, rolled back on error; a full disk is DiskFull)."""
+        with self._full_disk(), self._write.begin() as session:
             yield session
 
     def ping(self) -> bool:
-        """True when the database answers."""
-        with self._read() as session:
-            return session.execute(select(1)).scalar() == 1
+        """True when the database answers and is whole (SQLite: PRAGMA quick_check, which reads every
+        page; elsewhere a read of the jobs table); else RuntimeError with `unusable`'s message."""
+        try:
+            if self.is_sqlite and self.location != ":memory:":
+                quick_check(self.location)
+            with self._read() as session:
+                session.execute(select(func.count()).select_from(Job)).scalar()
+        except (DatabaseError, sqlite3.Error) as err:
+            raise RuntimeError(self.unusable(err)) from err
+        return True
 
     # ---- reads --------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job | None:
@@ -153,11 +220,12 @@ class Store:
         with self._read() as session:
             return list(session.scalars(query))
 
-    def recent_rates(self, task: str, limit: int = 5) -> list[tuple[float, int]]:
-        """(seconds per iteration, num_envs) measured by the latest jobs of `task`."""
+    def recent_rates(self, task: str, device: str | None = None, limit: int = 5) -> list[tuple[float, int]]:
+        """(seconds per iteration, num_envs) measured by the latest jobs of `task` on `device`."""
+        same_device = Job.device.is_(None) if device is None else Job.device == device
         query = (
             select(Job.s_per_iteration, Job.num_envs)
-            .where(Job.task == task, Job.s_per_iteration.is_not(None))
+            .where(Job.task == task, same_device, Job.s_per_iteration.is_not(None))
             .order_by(Job.updated_at.desc())
             .limit(limit)
         )
@@ -168,11 +236,29 @@ class Store:
     def create(self, job: Job, message: str = "queued") -> Job:
         """Insert a new job (status queued) and its first event."""
         now = utcnow()
-        job.status, job.created_at, job.updated_at = "queued", now, now
+        job.status, job.created_at, job.updated_at = "queued", job.created_at or now, now
         with self.write() as session:
             session.add(job)
             session.add(JobEvent(job_id=job.id, at=now, status="queued", message=message))
         return job
+
+    def restore(self, job: Job, message: str) -> bool:
+        """Insert a job recorded elsewhere (its job.json) as it is, with an event; False if it exists."""
+        now = utcnow()
+        job.updated_at = now
+        with self.write() as session:
+            if session.get(Job, job.id) is not None:
+                return False
+            session.add(job)
+            session.add(JobEvent(job_id=job.id, at=now, status=job.status, message=message))
+        return True
+
+    def note(self, job_id: str, message: str) -> None:
+        """Add an event that changes no state (e.g. an export's outcome) under the job's current state."""
+        with self.write() as session:
+            job = session.get(Job, job_id)
+            if job is not None:
+                session.add(JobEvent(job_id=job_id, at=utcnow(), status=job.status, message=message))
 
     def transition(self, job_id: str, from_states: Iterable[str], to_state: str, message: str = "", **values):
         """Move the job to `to_state` if it is in one of `from_states` (atomically); the updated job, or None."""

@@ -48,7 +48,8 @@ def finite(value: Any) -> Any:
 
 
 def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The base of the links in responses: the configured public URL, never the request's Host header."""
+    return context(request).cfg.public_url
 
 
 def job_view(job: Job, base: str, events: list[JobEvent] | None = None) -> JobView:

@@ -62,27 +62,34 @@ def _dataclass_in(hint: Any) -> type | None:
 
 
 def apply_overrides(cfg: Any, overrides: dict[str, Any]) -> None:
-    """Set dotted-path values in place, e.g. `{"algorithm.learning_rate": 3e-4}`; unknown paths raise."""
+    """Set dotted-path values in place, e.g. `{"algorithm.learning_rate": 3e-4}`; unknown paths raise
+    ConfigError naming the allowed keys, as does a path that runs through a value (`episode_length_s.x`)."""
     for path, value in overrides.items():
         target = cfg
         parts = path.split(".")
         for i, part in enumerate(parts):
+            where = ".".join(parts[:i]) or "config"
             last = i == len(parts) - 1
             if isinstance(target, dict):
                 if part not in target:
-                    raise unknown_key_error(f"key in {'.'.join(parts[:i]) or 'config'}", part, target)
+                    raise unknown_key_error(f"key in {where}", part, target)
                 if last:
                     target[part] = value
                 else:
                     target = target[part]
-            else:
-                allowed = field_names(type(target)) if dataclasses.is_dataclass(target) else vars(target)
+            elif dataclasses.is_dataclass(target) and not isinstance(target, type):
+                allowed = field_names(type(target))
                 if part not in allowed:
-                    raise unknown_key_error(f"field in {'.'.join(parts[:i]) or 'config'}", part, allowed)
+                    raise unknown_key_error(f"field in {where}", part, allowed)
                 if last:
                     setattr(target, part, value)
                 else:
                     target = getattr(target, part)
+            else:
+                raise ConfigError(
+                    f"{where} is a value ({type(target).__name__}), not a config with fields; "
+                    f"set {where} itself, not {path!r}."
+                )
 
 
 def to_dict(cfg: Any) -> Any:

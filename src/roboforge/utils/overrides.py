@@ -23,6 +23,11 @@ from typing import Any
 from roboforge.utils.config import ConfigError, apply_overrides
 
 SCOPES = ("env", "agent")
+RESERVED = {
+    "env.sim.device": "--device (the job's `device`)",
+    "env.sim.backend": "--sim",
+}
+"""Keys that the command line (and the job service) set through their own options, checked there."""
 _MISSING = object()
 
 
@@ -114,14 +119,24 @@ def find_bound(key: str, bounds: Mapping[str, Bound]) -> Bound | None:
 
 def check_value(cfg: Any, key: str, path: str, value: Any) -> None:
     """Raise OverrideError when `value` does not fit the field at `path` of `cfg`."""
+    if key in RESERVED:
+        raise OverrideError(key, f"set it with {RESERVED[key]}, not as an override.")
     if not _finite(value):
         raise OverrideError(key, f"{value!r} is not a finite number; NaN and infinity are not allowed.")
     hint = field_hint(cfg, path)
+    if hint is not _MISSING and _holds_configs(_current_value(cfg, path)):
+        raise OverrideError(
+            key, "it holds configs; set their fields one by one (e.g. env.rewards.NAME.weight)."
+        )
     if hint is not _MISSING:
         if not _matches(hint, value):
             raise OverrideError(key, f"{value!r} is not a valid {type_name(hint)}.")
         return
     current = _current_value(cfg, path)
+    if _holds_configs(current):
+        raise OverrideError(
+            key, "it holds configs; set their fields one by one (e.g. env.rewards.NAME.weight)."
+        )
     if current is not _MISSING and current is not None and not _same_kind(current, value):
         raise OverrideError(
             key, f"{value!r} is not a valid {type(current).__name__} (the current value is {current!r})."
@@ -160,6 +175,13 @@ def _walk(cfg: Any, parts: list[str]) -> Any:
 
 def _current_value(cfg: Any, path: str) -> Any:
     return _walk(cfg, path.split("."))
+
+
+def _holds_configs(value: Any) -> bool:
+    """True for a config object or a dict of them (a term table): replaced whole, it would lose its types."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return True
+    return isinstance(value, dict) and any(dataclasses.is_dataclass(v) for v in value.values())
 
 
 def _is_number(v: Any) -> bool:

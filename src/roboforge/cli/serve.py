@@ -1,0 +1,94 @@
+"""`roboforge serve`: the training job service (REST API + dashboard)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from roboforge.cli.app import Json, app
+from roboforge.cli.run import console, run_command
+
+
+@app.command(
+    epilog="Examples: roboforge serve | roboforge serve --port 8080 --max-concurrent 2 --db "
+    "postgresql+psycopg://user:pw@host/db | ROBOFORGE_API_TOKEN=secret roboforge serve --host 0.0.0.0 "
+    "--allowed-hosts trainer.lab --json",
+)
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    db: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy database URL (default: sqlite:///<data-dir>/jobs.db)."),
+    ] = None,
+    data_dir: Annotated[
+        Path, typer.Option(help="Folder of the job folders (jobs/<job_id>/) and the default database.")
+    ] = Path("runs/service"),
+    max_concurrent: Annotated[int, typer.Option(help="Jobs that may run at the same time.")] = 1,
+    max_queued: Annotated[
+        int, typer.Option(help="Jobs that may wait in the queue; more are answered 429.")
+    ] = 100,
+    allowed_hosts: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated host names to answer to besides loopback, --host and --base-url's "
+            "('*': any; this turns off the DNS-rebinding protection)."
+        ),
+    ] = "",
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="Public URL for the links in responses (default http://HOST:PORT)."),
+    ] = None,
+    request_timeout: Annotated[
+        float, typer.Option(help="Seconds a client may take to send a request's headers, and its body.")
+    ] = 10.0,
+    log_level: Annotated[str, typer.Option(help="Server log level (info, warning, ...).")] = "info",
+    as_json: Json = False,
+) -> None:
+    """Serve the training job API and dashboard; jobs run as separate `roboforge train` processes."""
+
+    def body():
+        import logging
+
+        import uvicorn
+
+        from roboforge.service.app import create_app
+        from roboforge.service.config import TOKEN_ENV, ServiceCfg, token_from_env
+        from roboforge.service.server import bind_socket, redact_url, uvicorn_config
+
+        cfg = ServiceCfg(
+            host=host, port=port, data_dir=data_dir, db_url=db, max_concurrent=max_concurrent,
+            token=token_from_env(), max_queued=max_queued, allowed_hosts=tuple(allowed_hosts.split(",")),
+            base_url=base_url, request_timeout_s=request_timeout,
+        )  # fmt: skip
+        if not cfg.is_loopback and not cfg.token:
+            console.print(
+                f"[bold yellow]warning:[/] listening on {host} without a token; anyone who can reach "
+                f"this port can start jobs. Set {TOKEN_ENV} to require one."
+            )
+        if host in ("0.0.0.0", "::") and not cfg.allowed_hosts:
+            console.print(
+                "[bold yellow]note:[/] only requests addressed to a loopback name are answered; pass "
+                "--allowed-hosts NAME,... (and --base-url) with the names clients use for this machine."
+            )
+        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        sock = bind_socket(host, port)  # before the job runner starts: a busy port must not touch any job
+        app = create_app(cfg)
+        shown = f"[{host}]" if ":" in host else host
+        started = {"url": f"http://{shown}:{port}/", "base_url": cfg.public_url,
+                   "database": redact_url(cfg.database_url), "jobs_dir": str(cfg.jobs_dir),
+                   "max_concurrent": cfg.max_concurrent, "token_required": bool(cfg.token)}  # fmt: skip
+        if as_json:  # one line on stdout when the service listens; the server log goes to stderr
+            print(json.dumps(started), flush=True)
+        console.print(
+            f"roboforge service on [bold]http://{shown}:{port}/[/] (API docs /docs) - database "
+            f"{started['database']}, jobs in {cfg.jobs_dir}, {cfg.max_concurrent} at a time, "
+            f"token {'required' if cfg.token else 'not set'}"
+        )
+        server = uvicorn.Server(uvicorn_config(app, cfg, log_level))
+        server.run(sockets=[sock])
+
+    run_command(body)

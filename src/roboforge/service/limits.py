@@ -1,0 +1,218 @@
+"""What one request may ask of the job service: body size, override payload, sizes and rates, queue.
+
+Every override that sets a size or a rate has a `Bound` here (the same limits as the top-level
+fields: `env.scene.num_envs` like `num_envs`, `agent.max_iterations` like `num_iterations`); any
+other integer, anywhere in an override value, is capped by `MAX_INT`. Products of fields that size
+one allocation (rollout storage, constraint rows, terrain samples) are checked after the overrides
+are applied (`check_resolved`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from roboforge.service.config import MAX_ITERATIONS, MAX_NUM_ENVS
+from roboforge.utils.overrides import Bound, OverrideError, find_bound
+
+MAX_BODY_BYTES = 64 * 1024
+"""Largest request body (413 above)."""
+MAX_OVERRIDES = 64
+"""Most override keys in one request."""
+MAX_KEY_CHARS = 128
+"""Longest override key."""
+MAX_VALUE_CHARS = 1024
+"""Longest override value, as JSON."""
+MAX_OVERRIDES_CHARS = 8192
+"""Longest override payload as a whole, as JSON (it becomes the job's command line)."""
+MAX_DEPTH = 4
+"""Deepest nesting of lists and objects in one override value."""
+MAX_INT = 1_000_000
+"""Largest magnitude of any integer in an override that has no bound of its own."""
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of a request body."""
+MAX_ROLLOUT = 1 << 22
+"""Largest num_envs x agent.num_steps_per_env (transitions stored per iteration)."""
+MAX_CONSTRAINT_ROWS = 1 << 26
+"""Largest num_envs x env.sim.njmax (and x nconmax): MuJoCo Warp allocates them up front."""
+MAX_TERRAIN_SAMPLES = 1 << 24
+"""Largest number of height samples of a generated terrain."""
+MAX_SCAN_POINTS = 4096
+"""Most rays of one grid scan observation (`params.size` / `params.resolution`, e.g. the height scan)."""
+
+SEED = Bound(0, 2**31 - 1)
+OVERRIDE_BOUNDS: dict[str, Bound] = {
+    "env.scene.num_envs": Bound(1, MAX_NUM_ENVS),
+    "env.scene.env_spacing": Bound(0, 1000),
+    "env.episode_length_s": Bound(1e-3, 3600),
+    "env.decimation": Bound(1, 100),
+    "env.seed": SEED,
+    "env.max_joint_vel": Bound(1e-3, 1e6),
+    "env.sim.timestep": Bound(1e-5, 0.1),
+    "env.sim.iterations": Bound(1, 1000),
+    "env.sim.ls_iterations": Bound(1, 1000),
+    "env.sim.njmax": Bound(1, 16384),
+    "env.sim.nconmax": Bound(1, 8192),
+    "env.sim.num_threads": Bound(1, 1024),
+    "env.*history_length": Bound(0, 64),
+    "env.scene.entities.*.delay_range": Bound(0, 100, max_items=2),
+    "env.scene.terrain.generator.size": Bound(0.1, 100, max_items=2),
+    "env.scene.terrain.generator.num_rows": Bound(1, 100),
+    "env.scene.terrain.generator.num_cols": Bound(1, 100),
+    "env.scene.terrain.generator.border_width": Bound(0, 100),
+    "env.scene.terrain.generator.horizontal_scale": Bound(0.01, 10),
+    "env.scene.terrain.generator.seed": SEED,
+    "env.scene.terrain.generator.flat_patch_sampling.num_patches": Bound(1, 1000),
+    "env.scene.terrain.hfield_tile_size": Bound(1, 64),
+    "env.scene.terrain.max_init_terrain_level": Bound(0, 100),
+    "env.observations.*.params.size": Bound(0, 10, max_items=2),
+    "env.observations.*.params.resolution": Bound(0.02, 10),
+    "env.curriculum.*.params.num_steps": Bound(0, 10**9),
+    "agent.num_steps_per_env": Bound(1, 1024),
+    "agent.max_iterations": Bound(1, MAX_ITERATIONS),
+    "agent.save_interval": Bound(1, MAX_ITERATIONS),
+    "agent.seed": SEED,
+    "agent.*hidden_dims": Bound(1, 4096, max_items=8),
+    "agent.*rnn_hidden_dim": Bound(1, 4096),
+    "agent.*rnn_num_layers": Bound(1, 8),
+    "agent.algorithm.num_learning_epochs": Bound(1, 100),
+    "agent.algorithm.num_mini_batches": Bound(1, 4096),
+}
+"""Limits of the overrides that set sizes and rates (exact keys or glob patterns, first match wins)."""
+
+
+def check_payload(overrides: Mapping[str, Any]) -> None:
+    """Raise OverrideError if the overrides are too many, too long or too deep (before any is applied)."""
+    if len(overrides) > MAX_OVERRIDES:
+        raise OverrideError("", f"at most {MAX_OVERRIDES} overrides are allowed, got {len(overrides)}.")
+    total = 0
+    for key, value in overrides.items():
+        if len(key) > MAX_KEY_CHARS:
+            raise OverrideError(key[:40] + "...", f"keys are at most {MAX_KEY_CHARS} characters long.")
+        if depth(value) > MAX_DEPTH:
+            raise OverrideError(key, f"values nest at most {MAX_DEPTH} levels of lists and objects.")
+        size = len(json.dumps(value))
+        if size > MAX_VALUE_CHARS:
+            raise OverrideError(key, f"a value is at most {MAX_VALUE_CHARS} characters as JSON, got {size}.")
+        total += size + len(key)
+    if total > MAX_OVERRIDES_CHARS:
+        raise OverrideError(
+            "", f"all overrides together are at most {MAX_OVERRIDES_CHARS} characters as JSON."
+        )
+
+
+def check_bounds(overrides: Mapping[str, Any], bounds: Mapping[str, Bound] = OVERRIDE_BOUNDS) -> None:
+    """Raise OverrideError for a number outside its bound or an integer above MAX_INT (above the
+    bound's own limit where that is higher), also inside object values: `{"params": {"size": [...]}}`
+    is checked as `params.size`."""
+    for key, value in overrides.items():
+        for sub_key, sub_value in leaves(key, value):
+            where = "" if sub_key == key else f"{sub_key[len(key) + 1 :]}: "
+            bound = find_bound(sub_key, bounds)
+            try:
+                if bound is not None:
+                    bound.check(key, sub_value)
+            except OverrideError as err:
+                raise OverrideError(key, where + err.reason) from None
+            cap = max(MAX_INT, bound.high if bound is not None else 0)
+            if any(_big_int(v, cap) for v in _numbers(sub_value)):
+                raise OverrideError(key, f"{where}integers here are at most {cap:,} in magnitude.")
+
+
+def check_resolved(env_cfg: Any, agent_cfg: Any) -> None:
+    """Raise OverrideError if the configs, overrides applied, would allocate too much at once."""
+    scene = getattr(env_cfg, "scene", None)
+    num_envs = getattr(scene, "num_envs", None) or 1
+    steps = getattr(agent_cfg, "num_steps_per_env", None) or 1
+    if num_envs * steps > MAX_ROLLOUT:
+        raise OverrideError(
+            "agent.num_steps_per_env",
+            f"num_envs x num_steps_per_env is at most {MAX_ROLLOUT:,}, got {num_envs} x {steps}.",
+        )
+    sim = getattr(env_cfg, "sim", None)
+    for name in ("njmax", "nconmax"):
+        per_world = getattr(sim, name, None) or 0
+        if num_envs * per_world > MAX_CONSTRAINT_ROWS:
+            raise OverrideError(
+                f"env.sim.{name}",
+                f"num_envs x {name} is at most {MAX_CONSTRAINT_ROWS:,}, got {num_envs} x {per_world}.",
+            )
+    for key, points in scan_points(env_cfg):
+        if points > MAX_SCAN_POINTS:
+            raise OverrideError(
+                key, f"the scan grid would have {points:,} rays; at most {MAX_SCAN_POINTS:,} are allowed."
+            )
+    samples = terrain_samples(getattr(scene, "terrain", None))
+    if samples > MAX_TERRAIN_SAMPLES:
+        raise OverrideError(
+            "env.scene.terrain.generator",
+            f"the terrain would have {samples:,} height samples; at most {MAX_TERRAIN_SAMPLES:,} are allowed "
+            "(fewer rows/cols, smaller size or border, larger horizontal_scale).",
+        )
+
+
+def scan_points(env_cfg: Any) -> Iterator[tuple[str, int]]:
+    """`(params key, rays)` of every observation term with a grid `size` and `resolution`."""
+    for group_name, group in (getattr(env_cfg, "observations", None) or {}).items():
+        for term_name, term in (getattr(group, "terms", None) or {}).items():
+            params = getattr(term, "params", None) or {}
+            size, resolution = params.get("size"), params.get("resolution")
+            if (
+                not isinstance(size, (list, tuple))
+                or not isinstance(resolution, (int, float))
+                or resolution <= 0
+            ):
+                continue
+            try:
+                points = math.prod(math.floor(float(s) / resolution) + 1 for s in size)
+            except (TypeError, ValueError, OverflowError):
+                continue  # not numbers: the term's own checks refuse them when the job starts
+            yield f"env.observations.{group_name}.terms.{term_name}.params", points
+
+
+def terrain_samples(terrain: Any) -> int:
+    """Height samples of a generated terrain (0 for none or a plane)."""
+    gen = getattr(terrain, "generator", None)
+    if gen is None or getattr(terrain, "type", "generator") != "generator":
+        return 0
+    scale = max(float(gen.horizontal_scale), 1e-9)
+    width = gen.num_rows * gen.size[0] + 2 * gen.border_width
+    length = gen.num_cols * gen.size[1] + 2 * gen.border_width
+    return math.ceil(width / scale + 1) * math.ceil(length / scale + 1)
+
+
+def depth(value: Any) -> int:
+    """Nesting depth of lists and dicts (a scalar is 0)."""
+    if isinstance(value, dict):
+        return 1 + max((depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((depth(v) for v in value), default=0)
+    return 0
+
+
+def leaves(key: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """`(key, value)`, and for object values each nested `(key.sub, value)`."""
+    yield key, value
+    if isinstance(value, dict):
+        for sub, v in value.items():
+            yield from leaves(f"{key}.{sub}", v)
+
+
+def _numbers(value: Any, nested: bool = False) -> Iterator[Any]:
+    """The scalars of `value`, inside lists (and objects inside lists); a top-level object's entries are
+    separate leaves."""
+    if isinstance(value, dict):
+        if nested:
+            for v in value.values():
+                yield from _numbers(v, True)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _numbers(v, True)
+    else:
+        yield value
+
+
+def _big_int(v: Any, cap: float) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and abs(v) > cap
