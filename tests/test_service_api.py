@@ -134,6 +134,12 @@ def test_good_overrides_are_accepted_and_kept(client):
     assert job["overrides"] == overrides
 
 
+def test_a_cpu_job_without_num_envs_gets_the_tasks_cpu_default(client):
+    body = {"task": "velocity-flat-go1", "num_iterations": 3, "device": "cpu"}
+    job = client.get(f"/jobs/{client.post('/reinforcement-learning', json=body).json()['job_id']}").json()
+    assert job["num_envs"] == 256  # not the GPU-sized 4096, which would not train on a CPU
+
+
 def test_cuda_device_needs_cuda(client):
     import torch
 

@@ -50,8 +50,9 @@ def validate_job(req: JobRequest) -> ResolvedJob:
     env_cfg = load_cfg(req.task, "env_cfg_entry_point", play=False)
     agent_cfg = load_cfg(req.task, "rsl_rl_cfg_entry_point")
     scene = getattr(env_cfg, "scene", None)
-    if req.num_envs is not None and scene is not None:
-        scene.num_envs = req.num_envs
+    num_envs = req.num_envs if req.num_envs is not None else _device_default_envs(req)
+    if num_envs is not None and scene is not None:
+        scene.num_envs = num_envs
     try:
         limits.check_payload(req.overrides)
         env_o, agent_o = split_scopes(req.overrides)
@@ -68,6 +69,16 @@ def validate_job(req: JobRequest) -> ResolvedJob:
         num_envs=int(num_envs if num_envs is not None else (req.num_envs or 0)),
         default_iterations=getattr(agent_cfg, "max_iterations", None),
     )
+
+
+def _device_default_envs(req: JobRequest) -> int | None:
+    """The task's world count for the job's device when the request names none (CPU-sized on a CPU)."""
+    import torch
+
+    from roboforge.rl.session import default_num_envs
+
+    device = req.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return default_num_envs(req.task, device.split(":")[0])
 
 
 def apply_each(cfg: Any, scope: str, overrides: dict[str, Any]) -> None:
