@@ -51,44 +51,52 @@ def serve(
     """Serve the training job API and dashboard; jobs run as separate `roboforge train` processes."""
 
     def body():
-        import logging
-
-        import uvicorn
-
-        from roboforge.service.app import create_app
-        from roboforge.service.config import TOKEN_ENV, ServiceCfg, token_from_env
-        from roboforge.service.server import bind_socket, redact_url, uvicorn_config
+        from roboforge.service.config import ServiceCfg, token_from_env
 
         cfg = ServiceCfg(
             host=host, port=port, data_dir=data_dir, db_url=db, max_concurrent=max_concurrent,
             token=token_from_env(), max_queued=max_queued, allowed_hosts=tuple(allowed_hosts.split(",")),
             base_url=base_url, request_timeout_s=request_timeout,
         )  # fmt: skip
-        if not cfg.is_loopback and not cfg.token:
-            console.print(
-                f"[bold yellow]warning:[/] listening on {host} without a token; anyone who can reach "
-                f"this port can start jobs. Set {TOKEN_ENV} to require one."
-            )
-        if host in ("0.0.0.0", "::") and not cfg.allowed_hosts:
-            console.print(
-                "[bold yellow]note:[/] only requests addressed to a loopback name are answered; pass "
-                "--allowed-hosts NAME,... (and --base-url) with the names clients use for this machine."
-            )
-        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        sock = bind_socket(host, port)  # before the job runner starts: a busy port must not touch any job
-        app = create_app(cfg)
-        shown = f"[{host}]" if ":" in host else host
-        started = {"url": f"http://{shown}:{port}/", "base_url": cfg.public_url,
-                   "database": redact_url(cfg.database_url), "jobs_dir": str(cfg.jobs_dir),
-                   "max_concurrent": cfg.max_concurrent, "token_required": bool(cfg.token)}  # fmt: skip
-        if as_json:  # one line on stdout when the service listens; the server log goes to stderr
-            print(json.dumps(started), flush=True)
-        console.print(
-            f"roboforge service on [bold]http://{shown}:{port}/[/] (API docs /docs) - database "
-            f"{started['database']}, jobs in {cfg.jobs_dir}, {cfg.max_concurrent} at a time, "
-            f"token {'required' if cfg.token else 'not set'}"
-        )
-        server = uvicorn.Server(uvicorn_config(app, cfg, log_level))
-        server.run(sockets=[sock])
+        _serve(cfg, log_level, as_json)
 
     run_command(body)
+
+
+def _serve(cfg, log_level: str, as_json: bool) -> None:
+    """Warn about exposed settings, bind the port, then run the service until it is stopped."""
+    import logging
+
+    import uvicorn
+
+    from roboforge.service.app import create_app
+    from roboforge.service.config import TOKEN_ENV
+    from roboforge.service.server import bind_socket, redact_url, uvicorn_config
+
+    host, port = cfg.host, cfg.port
+    if not cfg.is_loopback and not cfg.token:
+        console.print(
+            f"[bold yellow]warning:[/] listening on {host} without a token; anyone who can reach "
+            f"this port can start jobs. Set {TOKEN_ENV} to require one."
+        )
+    if host in ("0.0.0.0", "::") and not cfg.allowed_hosts:
+        console.print(
+            "[bold yellow]note:[/] only requests addressed to a loopback name are answered; pass "
+            "--allowed-hosts NAME,... (and --base-url) with the names clients use for this machine."
+        )
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    sock = bind_socket(host, port)  # before the job runner starts: a busy port must not touch any job
+    app = create_app(cfg)
+    shown = f"[{host}]" if ":" in host else host
+    started = {"url": f"http://{shown}:{port}/", "base_url": cfg.public_url,
+               "database": redact_url(cfg.database_url), "jobs_dir": str(cfg.jobs_dir),
+               "max_concurrent": cfg.max_concurrent, "token_required": bool(cfg.token)}  # fmt: skip
+    if as_json:  # one line on stdout when the service listens; the server log goes to stderr
+        print(json.dumps(started), flush=True)
+    console.print(
+        f"roboforge service on [bold]http://{shown}:{port}/[/] (API docs /docs) - database "
+        f"{started['database']}, jobs in {cfg.jobs_dir}, {cfg.max_concurrent} at a time, "
+        f"token {'required' if cfg.token else 'not set'}"
+    )
+    server = uvicorn.Server(uvicorn_config(app, cfg, log_level))
+    server.run(sockets=[sock])

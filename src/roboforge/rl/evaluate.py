@@ -11,8 +11,8 @@ import torch
 from rich.progress import Progress
 
 from roboforge.rl.checkpoints import load_checkpoint
+from roboforge.rl.episodes import EpisodeTracker
 from roboforge.rl.session import Session
-from roboforge.rl.trainer import EpisodeTracker
 from roboforge.utils.errors import UserInputError
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from roboforge.rl.episodes import EpisodeTracker
 from roboforge.rl.evaluate import load_policy
 from roboforge.rl.session import Session
-from roboforge.rl.trainer import EpisodeTracker
 from roboforge.utils.errors import UserInputError
 
 

@@ -40,7 +40,9 @@ def resolve_device(device: str | None) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UserInputError(f"Device {device!r} requested but CUDA is not available here. Use --device cpu.")
     if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
-        raise UserInputError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s), cuda:0...")
+        raise UserInputError(
+            f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s), cuda:0..."
+        )
     return device
 
 

@@ -7,25 +7,18 @@ Ctrl-C or SIGTERM stops after saving a loadable checkpoint; a NaN in the policy 
 from __future__ import annotations
 
 import contextlib
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 
 from roboforge.rl.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from roboforge.rl.episodes import EpisodeTracker
 from roboforge.rl.metrics import MetricsWriter
+from roboforge.rl.progress import bar_info, progress_bar, sigterm_as_interrupt
 from roboforge.rl.session import Session
 from roboforge.utils.errors import NotFoundError, TrainingStopped
 from roboforge.utils.files import atomic_write_json, remove_stale_temp_files
@@ -54,53 +47,6 @@ class TrainResult:
     checkpoint: Path | None
     interrupted: bool = False
     metrics: dict[str, float] = field(default_factory=dict)
-
-
-class EpisodeTracker:
-    """Device-side returns and lengths of the episodes that end during an iteration."""
-
-    def __init__(self, num_envs: int, device):
-        self.ret = torch.zeros(num_envs, device=device)
-        self.len = torch.zeros(num_envs, device=device)
-        self.sum_ret = torch.zeros((), device=device)
-        self.sum_len = torch.zeros((), device=device)
-        self.count = torch.zeros((), device=device)
-
-    def step(self, reward: torch.Tensor, dones: torch.Tensor) -> None:
-        self.ret += reward
-        self.len += 1
-        d = dones.float()
-        self.sum_ret += (self.ret * d).sum()
-        self.sum_len += (self.len * d).sum()
-        self.count += d.sum()
-        self.ret *= 1 - d
-        self.len *= 1 - d
-
-    def pop(self) -> tuple[float, float, int]:
-        """(mean return, mean length, episodes) since the last pop; host sync."""
-        n = int(self.count)
-        out = (float(self.sum_ret) / max(n, 1), float(self.sum_len) / max(n, 1), n)
-        for buf in (self.sum_ret, self.sum_len, self.count):
-            buf.zero_()
-        return out
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt for the duration (so a cancelled job checkpoints too)."""
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class Trainer:
@@ -148,7 +94,7 @@ class Trainer:
         s.alg.train_mode()
         start, start_iter, interrupted = time.perf_counter(), self.iteration, False
         metrics: dict[str, float] = {}
-        progress = _progress(self.quiet)
+        progress = progress_bar(self.quiet)
         try:
             with progress, sigterm_as_interrupt():
                 bar = progress.add_task(
@@ -169,7 +115,7 @@ class Trainer:
                         self._hint_if_slow(progress, t2 - t0)
                     if self.iteration % cfg.save_interval == 0:
                         self._save(done)
-                    progress.update(bar, advance=1, info=_bar_info(metrics, int(venv.max_episode_length)))
+                    progress.update(bar, advance=1, info=bar_info(metrics, int(venv.max_episode_length)))
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -299,27 +245,3 @@ class Trainer:
         metrics.update(self.s.env.pop_episode_stats())
         writer.write(iteration, metrics)
         return metrics
-
-
-def _progress(quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[info]}"),
-        disable=quiet,
-    )
-
-
-def _bar_info(metrics: dict[str, Any], max_len: int) -> str:
-    length = metrics.get("Train/mean_episode_length")
-    ret = metrics.get("Train/mean_reward")
-    fps = metrics.get("Perf/total_fps", 0.0)
-    parts = [f"{fps / 1000:.0f}K steps/s"]
-    if ret is not None:
-        parts.append(f"return {ret:.2f}")
-    if length is not None:
-        parts.append(f"ep len {length:.0f}/{max_len}")
-    return "  ".join(parts)

@@ -1,0 +1,34 @@
+"""Episode returns and lengths counted on the device, read once per iteration (training, eval, play)."""
+
+from __future__ import annotations
+
+import torch
+
+
+class EpisodeTracker:
+    """Device-side returns and lengths of the episodes that end during an iteration."""
+
+    def __init__(self, num_envs: int, device):
+        self.ret = torch.zeros(num_envs, device=device)
+        self.len = torch.zeros(num_envs, device=device)
+        self.sum_ret = torch.zeros((), device=device)
+        self.sum_len = torch.zeros((), device=device)
+        self.count = torch.zeros((), device=device)
+
+    def step(self, reward: torch.Tensor, dones: torch.Tensor) -> None:
+        self.ret += reward
+        self.len += 1
+        d = dones.float()
+        self.sum_ret += (self.ret * d).sum()
+        self.sum_len += (self.len * d).sum()
+        self.count += d.sum()
+        self.ret *= 1 - d
+        self.len *= 1 - d
+
+    def pop(self) -> tuple[float, float, int]:
+        """(mean return, mean length, episodes) since the last pop; host sync."""
+        n = int(self.count)
+        out = (float(self.sum_ret) / max(n, 1), float(self.sum_len) / max(n, 1), n)
+        for buf in (self.sum_ret, self.sum_len, self.count):
+            buf.zero_()
+        return out

@@ -1,0 +1,59 @@
+"""What the training loop shows and how it is stopped: the progress bar, and SIGTERM as Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt for the duration (so a cancelled job checkpoints too)."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def progress_bar(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        disable=quiet,
+    )
+
+
+def bar_info(metrics: dict[str, Any], max_len: int) -> str:
+    length = metrics.get("Train/mean_episode_length")
+    ret = metrics.get("Train/mean_reward")
+    fps = metrics.get("Perf/total_fps", 0.0)
+    parts = [f"{fps / 1000:.0f}K steps/s"]
+    if ret is not None:
+        parts.append(f"return {ret:.2f}")
+    if length is not None:
+        parts.append(f"ep len {length:.0f}/{max_len}")
+    return "  ".join(parts)
