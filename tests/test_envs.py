@@ -11,6 +11,7 @@ from conftest import BACKENDS, make_task_env
 from roboforge.envs import DirectRLEnv, ManagerBasedRLEnv, UnknownTaskError, list_tasks, load_cfg, make_env
 from roboforge.envs.registry import task_spec
 from roboforge.envs.wrappers.rsl_rl import RslRlVecEnvWrapper
+from roboforge.utils.errors import UserInputError
 
 TASKS = sorted(list_tasks())
 CARTPOLE_TASKS = [t for t in TASKS if t.startswith("cartpole")]
@@ -227,7 +228,7 @@ def test_load_cfg_passes_factory_arguments_and_rejects_missing_key():
     assert load_cfg("cartpole", num_envs=3).scene.num_envs == 3
     assert load_cfg("cartpole", play=True).scene.num_envs == 32
     assert load_cfg("cartpole", "rsl_rl_cfg_entry_point").num_steps_per_env > 0
-    with pytest.raises(KeyError, match="has no skrl_cfg config"):
+    with pytest.raises(UserInputError, match="has no skrl_cfg config"):
         load_cfg("cartpole", "skrl_cfg_entry_point")
 
 
