@@ -1,8 +1,9 @@
 """An entity (robot or object) bound to a simulator: index tensors, data views, writers, actuation.
 
-Names are resolved to indices once here. Data views read the simulator's state tensors through those
-indices and return float32 tensors shaped `(num_envs, ...)`; writers take a world mask and write in
-place with `torch.where`, so no host sync is needed.
+The entity's names come from its `EntityLayout` (scene/layout.py), the one its spec was built from,
+and are resolved to model indices once here. Data views read the simulator's state tensors through
+those indices and return float32 tensors shaped `(num_envs, ...)`; writers take a world mask and
+write in place with `torch.where`, so no host sync is needed.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import mujoco
 import torch
 
 from roboforge.assets.actuators import ActuatorGroup, resolve_joints
-from roboforge.assets.articulation import ArticulationCfg, EntityCfg
+from roboforge.assets.articulation import EntityCfg
 from roboforge.scene.kinematics import Frame, JointKinematics, frame_pose_w, jacobian_w, resolve_frame
+from roboforge.scene.layout import TRACK_SENSORS, EntityLayout
 from roboforge.sim.simulator import Simulator
 from roboforge.utils.math import gravity_projected_b, quat_apply, quat_apply_inverse, quat_conjugate, quat_mul
-
-_TRACK = "_rf_"
 
 
 class EntityData:
@@ -111,41 +111,24 @@ class EntityData:
 class Entity:
     """One named entity of the scene, bound to the simulator (see module docstring)."""
 
-    def __init__(self, name: str, cfg: EntityCfg, model: mujoco.MjModel, sim: Simulator):
-        self.name = name
-        self.cfg = cfg
-        self.sim = sim
-        self.device = sim.device
-        self.num_envs = sim.num_worlds
-        prefix = f"{name}/"
-        dev = sim.device
-        bodies = [model.body(i) for i in range(model.nbody) if model.body(i).name.startswith(prefix)]
-        body_set = {b.id for b in bodies}
-        joints = [model.joint(i) for i in range(model.njnt) if int(model.jnt_bodyid[i]) in body_set]
-        free = [j for j in joints if int(model.jnt_type[j.id]) == mujoco.mjtJoint.mjJNT_FREE.value]
-        hinge_slide = (mujoco.mjtJoint.mjJNT_HINGE.value, mujoco.mjtJoint.mjJNT_SLIDE.value)
-        moving = [j for j in joints if int(model.jnt_type[j.id]) in hinge_slide]
-        self.is_floating = bool(free)
-        self.root_qpos_adr = int(model.jnt_qposadr[free[0].id]) if free else -1
-        self.root_dof_adr = int(model.jnt_dofadr[free[0].id]) if free else -1
-        self.joint_names = [j.name.removeprefix(prefix) for j in moving]
-        self.joint_qpos_adr = torch.tensor(
-            [int(model.jnt_qposadr[j.id]) for j in moving], dtype=torch.long, device=dev
-        )
-        self.joint_dof_adr = torch.tensor(
-            [int(model.jnt_dofadr[j.id]) for j in moving], dtype=torch.long, device=dev
-        )
-        self.body_names = [b.name[len(prefix) :] for b in bodies]
-        self.body_ids = [b.id for b in bodies]
-        self.sensor_cols = {
-            kind: _sensor_columns(model, [f"{prefix}{_TRACK}{kind}:{b}" for b in self.body_names], dev)
-            for kind in ("pos", "quat", "linvel", "angvel")
-        }
-        self._model, self._prefix = model, prefix
-        self.kinematics = JointKinematics(model, [j.id for j in moving], self.body_ids, dev)
-        self._init_limits(model, moving)
-        self._init_defaults(model, moving)
-        self._init_actuators(model, prefix)
+    def __init__(self, cfg: EntityCfg, layout: EntityLayout, model: mujoco.MjModel, sim: Simulator):
+        self.name, self.cfg, self.layout, self.sim = layout.name, cfg, layout, sim
+        self.device, self.num_envs = sim.device, sim.num_worlds
+        self.body_names, self.joint_names = list(layout.body_names), list(layout.joint_names)
+        self.body_ids = layout.body_ids(model)
+        joint_ids = layout.joint_ids(model)
+        root = layout.root_joint_id(model)
+        self.is_floating = root is not None
+        self.root_qpos_adr = int(model.jnt_qposadr[root]) if root is not None else -1
+        self.root_dof_adr = int(model.jnt_dofadr[root]) if root is not None else -1
+        self.joint_qpos_adr = torch.tensor(model.jnt_qposadr[joint_ids], dtype=torch.long, device=self.device)
+        self.joint_dof_adr = torch.tensor(model.jnt_dofadr[joint_ids], dtype=torch.long, device=self.device)
+        self.sensor_cols = {kind: layout.tracking_columns(model, kind, self.device) for kind in TRACK_SENSORS}
+        self._model = model
+        self.kinematics = JointKinematics(model, joint_ids, self.body_ids, self.device)
+        self._init_limits(model, joint_ids)
+        self._init_defaults(model, joint_ids)
+        self._init_actuators(model)
         self._index_cache: dict[tuple[str, ...], torch.Tensor] = {}
         self._frames: dict[str, Frame] = {}
         self.data = EntityData(self)
@@ -159,21 +142,21 @@ class Entity:
         return len(self.body_names)
 
     # setup -----------------------------------------------------------------------------------
-    def _init_limits(self, model: mujoco.MjModel, moving: list) -> None:
+    def _init_limits(self, model: mujoco.MjModel, joint_ids: list[int]) -> None:
         limits = torch.full((self.num_joints, 2), float("inf"), device=self.device)
         limits[:, 0] = -float("inf")
-        for k, j in enumerate(moving):
-            if model.jnt_limited[j.id]:
-                limits[k] = torch.tensor(model.jnt_range[j.id], dtype=torch.float32)
+        for k, j in enumerate(joint_ids):
+            if model.jnt_limited[j]:
+                limits[k] = torch.tensor(model.jnt_range[j], dtype=torch.float32)
         self.joint_pos_limits = limits
         factor = getattr(self.cfg, "soft_joint_pos_limit_factor", 1.0)
         mid, half = limits.mean(1), (limits[:, 1] - limits[:, 0]) / 2 * factor
         soft = torch.stack((mid - half, mid + half), dim=1)
         self.soft_joint_pos_limits = torch.where(torch.isfinite(limits), soft, limits)
 
-    def _init_defaults(self, model: mujoco.MjModel, moving: list) -> None:
+    def _init_defaults(self, model: mujoco.MjModel, joint_ids: list[int]) -> None:
         init = self.cfg.init_state
-        qpos0 = [float(model.qpos0[model.jnt_qposadr[j.id]]) for j in moving]
+        qpos0 = [float(model.qpos0[model.jnt_qposadr[j]]) for j in joint_ids]
         pos = [_regex_value(init.joint_pos, n, q) for n, q in zip(self.joint_names, qpos0, strict=True)]
         vel = [_regex_value(init.joint_vel, n, 0.0) for n in self.joint_names]
         _check_regexes(init.joint_pos, self.joint_names, f"{self.name}.init_state.joint_pos")
@@ -187,26 +170,22 @@ class Entity:
         self.default_root_lin_vel = torch.tensor(init.lin_vel, device=self.device).repeat(n, 1)
         self.default_root_ang_vel = torch.tensor(init.ang_vel, device=self.device).repeat(n, 1)
 
-    def _init_actuators(self, model: mujoco.MjModel, prefix: str) -> None:
+    def _init_actuators(self, model: mujoco.MjModel) -> None:
         shape = (self.num_envs, self.num_joints)
         self.joint_pos_target = self.default_joint_pos.clone()
         self.joint_vel_target = torch.zeros(shape, device=self.device)
         self.joint_effort_target = torch.zeros(shape, device=self.device)
-        self.actuator_groups: list[ActuatorGroup] = []
-        if not isinstance(self.cfg, ArticulationCfg):
-            return
-        claimed: set[str] = set()
-        for group_name, group_cfg in self.cfg.actuators.items():
-            ids = resolve_joints(
-                group_cfg.joint_names_expr, self.joint_names, f"{self.name} actuator {group_name!r}"
+        self.actuator_groups: list[ActuatorGroup] = [
+            ActuatorGroup(
+                group.cfg,
+                list(group.joint_ids),
+                list(group.joint_names),
+                self.layout.actuator_ids(model, group),
+                self.device,
+                num_envs=self.num_envs,
             )
-            ids = [i for i in ids if self.joint_names[i] not in claimed]
-            names = [self.joint_names[i] for i in ids]
-            claimed.update(names)
-            ctrl_ids = [model.actuator(f"{prefix}{n}").id for n in names]
-            self.actuator_groups.append(
-                ActuatorGroup(group_cfg, ids, names, ctrl_ids, self.device, num_envs=self.num_envs)
-            )
+            for group in self.layout.actuators
+        ]
 
     # lookups ---------------------------------------------------------------------------------
     def find_joints(self, patterns: list[str] | str) -> tuple[list[int], list[str]]:
@@ -235,7 +214,7 @@ class Entity:
         """A body or site of this entity as a Frame (cached; for end-effector poses and Jacobians)."""
         if name not in self._frames:
             self._frames[name] = resolve_frame(
-                self._model, self._prefix, self.body_ids, self.kinematics, name, self.device
+                self._model, self.layout.prefix, self.body_ids, self.kinematics, name, self.device
             )
         return self._frames[name]
 
@@ -309,15 +288,6 @@ class Entity:
                 pos, vel, self.joint_pos_target, self.joint_vel_target, self.joint_effort_target
             )
             self.sim.ctrl[:, group.ctrl_ids] = ctrl.to(self.sim.ctrl.dtype)
-
-
-def _sensor_columns(model: mujoco.MjModel, names: list[str], device) -> torch.Tensor:
-    cols: list[int] = []
-    for name in names:
-        sensor = model.sensor(name)
-        adr, dim = int(sensor.adr[0]), int(sensor.dim[0])
-        cols.extend(range(adr, adr + dim))
-    return torch.tensor(cols, dtype=torch.long, device=device)
 
 
 def _regex_value(table: dict[str, float], name: str, default: float) -> float:

@@ -1,6 +1,6 @@
 """Frames on an entity (a body or a site) and their world poses and Jacobians, in torch.
 
-Poses come from the bodies' tracking sensors (see scene.py), so they work the same on both backends
+Poses come from the bodies' tracking sensors (see layout.py), so they work the same on both backends
 and inside a CUDA graph. The geometric Jacobian of a frame with respect to hinge/slide joints is
 `Jv = axis_w x (p_frame - anchor_w)`, `Jw = axis_w` (hinge) and `Jv = axis_w`, `Jw = 0` (slide).
 """

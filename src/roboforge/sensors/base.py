@@ -13,7 +13,6 @@ import mujoco
 import torch
 
 if TYPE_CHECKING:
-    from roboforge.scene.scene import Scene
     from roboforge.sim.simulator import Simulator
 
 
@@ -28,8 +27,8 @@ class SensorCfg:
         """Add the MuJoCo sensors this sensor reads (names start with `name`)."""
         raise NotImplementedError(f"{type(self).__name__} must implement add_to_spec().")
 
-    def build(self, name: str, scene: Scene, sim: Simulator) -> Sensor:
-        """The runtime sensor bound to `sim`."""
+    def build(self, name: str, model: mujoco.MjModel, sim: Simulator) -> Sensor:
+        """The runtime sensor bound to `sim` (`model`: the compiled scene, to find its columns)."""
         raise NotImplementedError(f"{type(self).__name__} must implement build().")
 
 

@@ -19,7 +19,6 @@ from roboforge.sensors.base import Sensor, SensorCfg, prefixed, sensor_columns, 
 NETFORCE_REDUCTION = 3  # MuJoCo contact sensor `reduce="netforce"`: one net force over all contacts
 
 if TYPE_CHECKING:
-    from roboforge.scene.scene import Scene
     from roboforge.sim.simulator import Simulator
 
 
@@ -70,8 +69,8 @@ class ContactSensorCfg(SensorCfg):
                 intprm=[dataspec, NETFORCE_REDUCTION, 1],
             )
 
-    def build(self, name: str, scene: Scene, sim: Simulator) -> ContactSensor:
-        return ContactSensor(name, self, scene.model, sim)
+    def build(self, name: str, model: mujoco.MjModel, sim: Simulator) -> ContactSensor:
+        return ContactSensor(name, self, model, sim)
 
 
 @dataclass

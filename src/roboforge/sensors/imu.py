@@ -12,7 +12,6 @@ from roboforge.sensors.base import Sensor, SensorCfg, prefixed, sensor_columns
 from roboforge.utils.math import quat_apply_inverse
 
 if TYPE_CHECKING:
-    from roboforge.scene.scene import Scene
     from roboforge.sim.simulator import Simulator
 
 _KINDS = {
@@ -57,8 +56,8 @@ class ImuCfg(SensorCfg):
                 name=f"{name}:{kind}", type=sensor_type, objtype=mujoco.mjtObj.mjOBJ_SITE, objname=site
             )
 
-    def build(self, name: str, scene: Scene, sim: Simulator) -> Imu:
-        return Imu(name, scene.model, sim)
+    def build(self, name: str, model: mujoco.MjModel, sim: Simulator) -> Imu:
+        return Imu(name, model, sim)
 
 
 class Imu(Sensor):

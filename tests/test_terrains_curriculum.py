@@ -1,0 +1,97 @@
+"""The terrain curriculum (levels and env origins) and the height scan."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from roboforge import mdp
+from roboforge.scene.scene import Scene
+from roboforge.terrains import Terrain
+from terrains_util import FakeScene, ball_scene_cfg
+
+
+@pytest.fixture(scope="module")
+def terrain_scene():
+    scene = Scene(ball_scene_cfg())
+    terrain = Terrain(scene.cfg.terrain, scene.generated_terrain, scene.model, 8, "cpu")
+    return scene, terrain
+
+
+# curriculum ---------------------------------------------------------------------------------------
+def _levels(terrain: Terrain, *levels: int) -> None:
+    terrain.terrain_levels[:] = torch.tensor(levels)
+    terrain.env_origins[:] = terrain.terrain_origins[terrain.terrain_levels, terrain.terrain_types]
+
+
+def test_update_env_origins_promotes_demotes_clamps_and_wraps(terrain_scene):
+    _, terrain = terrain_scene
+    _levels(terrain, 0, 1, 2, 0, 1, 2, 1, 1)
+    up = torch.tensor([1, 1, 1, 0, 0, 0, 0, 1], dtype=torch.bool)
+    down = torch.tensor([0, 0, 0, 1, 1, 0, 0, 1], dtype=torch.bool)
+    mask = torch.tensor([1, 1, 1, 1, 1, 1, 0, 1], dtype=torch.bool)
+    gen = torch.Generator().manual_seed(0)
+    terrain.update_env_origins(mask, up, down, generator=gen)
+    levels = terrain.terrain_levels.tolist()
+    assert levels[:2] == [1, 2] and levels[3:] == [0, 0, 2, 1, 2]  # clamp at 0; masked-out world 6 stays
+    assert 0 <= levels[2] < 3  # solved the hardest level: a random level
+    expected = terrain.terrain_origins[terrain.terrain_levels, terrain.terrain_types]
+    torch.testing.assert_close(terrain.env_origins, expected)
+    wrapped = []
+    for seed in range(20):
+        _levels(terrain, 2, 0, 0, 0, 0, 0, 0, 0)
+        terrain.update_env_origins(mask, up, down, generator=torch.Generator().manual_seed(seed))
+        wrapped.append(int(terrain.terrain_levels[0]))
+    assert len(set(wrapped)) > 1
+
+
+def test_terrain_levels_vel_moves_by_distance_walked(terrain_scene):
+    _, terrain = terrain_scene
+    _levels(terrain, 1, 1, 1, 1, 1, 1, 1, 1)
+    walked = torch.tensor([2.5, 1.0, 0.2, 0.2, 2.5, 0.0, 0.2, 1.0])  # half a patch = 2 m
+    root = terrain.env_origins.clone()
+    root[:, 0] += walked
+    command = torch.zeros(8, 3)
+    command[:, 0] = torch.tensor([1.0, 0.1, 1.0, 0.01, 1.0, 0.0, 1.0, 1.0])  # asks for |v| * 20 s * 0.5
+    env = SimpleNamespace(
+        scene=FakeScene(terrain, root),
+        command_manager=SimpleNamespace(get_command=lambda name: command),
+        max_episode_length_s=20.0,
+        episode_length_buf=torch.tensor([5, 5, 5, 5, 5, 5, 0, 5]),
+        rng=torch.Generator().manual_seed(0),
+    )
+    mask = torch.tensor([1, 1, 1, 1, 1, 1, 1, 0], dtype=torch.bool)
+    mean_level = mdp.terrain_levels_vel(env, mask, asset_name="robot", command_name="base_velocity")
+    # up (2.5 m), stay, down (0.2 < 10), stay (0.2 > 0.1), up, stay (no command), not run yet, masked out
+    assert terrain.terrain_levels.tolist() == [2, 1, 0, 1, 2, 1, 1, 1]
+    assert mean_level.shape == () and float(mean_level) == pytest.approx(9 / 8)
+
+
+# height scan --------------------------------------------------------------------------------------
+def _scan_env(root_pos_w, root_quat_w, height_at):
+    terrain = SimpleNamespace(height_at=height_at)
+    return SimpleNamespace(scene=FakeScene(terrain, root_pos_w, root_quat_w), device=torch.device("cpu"))
+
+
+def test_height_scan_of_a_box_floating_above_flat_ground():
+    pos = torch.tensor([[0.0, 0.0, 1.0], [3.0, -2.0, 0.7]])
+    quat = torch.tensor([[1.0, 0.0, 0.0, 0.0], [math.cos(0.3), 0.0, math.sin(0.3), 0.0]])  # pitched
+    env = _scan_env(pos, quat, lambda p: torch.zeros(p.shape[:-1]))
+    scan = mdp.height_scan(env, size=(1.6, 1.0), resolution=0.1, height_offset=0.5)
+    assert scan.shape == (2, 17 * 11)
+    torch.testing.assert_close(scan, torch.tensor([[0.5], [0.2]]).expand(2, 187))
+
+
+def test_height_scan_grid_is_x_fastest_and_turns_with_yaw_only():
+    yaw = math.pi / 2
+    quat = torch.tensor([[math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]])
+    env = _scan_env(torch.tensor([[1.0, 2.0, 1.0]]), quat, lambda p: 0.1 * p[..., 0] + 0.01 * p[..., 1])
+    scan = mdp.height_scan(env, size=(0.4, 0.2), resolution=0.2, offset_xy=(0.2, 0.0), height_offset=0.0)
+    # heading frame points (x fastest): (0, -.1) (.2, -.1) (.4, -.1) (0, .1) ... -> world after +90 deg yaw
+    px = torch.tensor([0.0, 0.2, 0.4, 0.0, 0.2, 0.4])
+    py = torch.tensor([-0.1, -0.1, -0.1, 0.1, 0.1, 0.1])
+    world_x, world_y = 1.0 - py, 2.0 + px
+    torch.testing.assert_close(scan[0], 1.0 - (0.1 * world_x + 0.01 * world_y))
