@@ -2,10 +2,11 @@
 """Import cycles and up-arrows between roboforge's layers (ARCHITECTURE.md's package table).
 
 Reads the source with `ast` (nothing is imported): every `import`/`from ... import` of a roboforge module,
-at module level or inside a function. A layer may import only layers listed before it in LAYERS; an
-import the other way is an up-arrow. Prints both lists; exits 1 when either is non-empty.
+at module level or inside a function; imports under `if TYPE_CHECKING:` count for arrows, not for
+cycles. A layer may import only layers listed before it in LAYERS; an import the other way is an
+up-arrow. Prints both lists; exits 1 when either is non-empty.
 
-    python scripts/check_layers.py [--verbose]
+    python scripts/check_layers.py
 """
 
 from __future__ import annotations
@@ -30,12 +31,25 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def imports_of(path: Path, name: str) -> set[str]:
-    """roboforge modules imported by the file at `path` (module `name`)."""
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    """ids of the nodes inside `if TYPE_CHECKING:` blocks (imports for annotations only)."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            inside |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+    return inside
+
+
+def imports_of(path: Path, name: str, runtime_only: bool = False) -> set[str]:
+    """roboforge modules imported by the file at `path` (module `name`); with `runtime_only`, without
+    the imports under `if TYPE_CHECKING:` (they cannot form an import cycle)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    skip = _type_checking_nodes(tree) if runtime_only else set()
     found: set[str] = set()
     for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("roboforge")}
         elif isinstance(node, ast.ImportFrom):
@@ -59,11 +73,12 @@ def layer_of(module: str) -> str:
     return parts[1] if parts[1] in LAYERS else "utils"
 
 
-def graph() -> dict[str, set[str]]:
+def graph(runtime_only: bool = False) -> dict[str, set[str]]:
+    """Module -> the roboforge modules it imports (all imports, or those that run)."""
     modules = {module_name(p): p for p in ROOT.rglob("*.py")}
     edges: dict[str, set[str]] = defaultdict(set)
     for name, path in modules.items():
-        for target in imports_of(path, name):
+        for target in imports_of(path, name, runtime_only):
             while target and target not in modules:
                 target = target.rpartition(".")[0]
             if target and target != name:
@@ -121,8 +136,7 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def main() -> int:
-    edges = graph()
-    arrows, loops = up_arrows(edges), cycles(edges)
+    arrows, loops = up_arrows(graph()), cycles(graph(runtime_only=True))
     for src, dst in arrows:
         print(f"up-arrow: {src} -> {dst}")
     for loop in loops:
