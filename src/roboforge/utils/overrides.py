@@ -51,8 +51,8 @@ class Bound:
 
     def check(self, key: str, value: Any) -> None:
         """Raise OverrideError if `value` (a number or a list of numbers) is outside the limits."""
-        values = value if isinstance(value, list) else [value]
-        if isinstance(value, list) and self.max_items is not None and len(value) > self.max_items:
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if isinstance(value, (list, tuple)) and self.max_items is not None and len(value) > self.max_items:
             raise OverrideError(key, f"at most {self.max_items} entries are allowed, got {len(value)}.")
         for v in values:
             if _is_number(v) and not self.low <= v <= self.high:
@@ -192,7 +192,7 @@ def _finite(value: Any) -> bool:
     """False if a float anywhere in `value` (lists and dicts included) is NaN or infinite."""
     if isinstance(value, float):
         return math.isfinite(value)
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return all(_finite(v) for v in value)
     if isinstance(value, dict):
         return all(_finite(v) for v in value.values())
@@ -206,7 +206,7 @@ def _same_kind(current: Any, value: Any) -> bool:
     if _is_number(current):
         return _is_number(value) and (isinstance(current, float) or isinstance(value, int))
     if isinstance(current, (list, tuple)):
-        return isinstance(value, list)
+        return isinstance(value, (list, tuple))
     if isinstance(current, (str, dict)):
         return isinstance(value, type(current))
     return True
@@ -237,7 +237,7 @@ def _matches(hint: Any, value: Any) -> bool:
 
 
 def _matches_sequence(origin: Any, args: tuple, value: Any) -> bool:
-    if not isinstance(value, list):
+    if not isinstance(value, (list, tuple)):  # JSON gives lists; Python callers may pass tuples
         return False
     if origin is tuple and args and args[-1] is not Ellipsis:
         return len(args) == len(value) and all(_matches(a, v) for a, v in zip(args, value, strict=True))
