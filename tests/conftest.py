@@ -1,4 +1,5 @@
-"""Test setup: kernel cache inside the checkout, offline Menagerie models, small shared fixtures."""
+"""Test setup: kernel cache inside the checkout, offline Menagerie models, a PostgreSQL test server, small
+shared fixtures."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ for candidate in (ROOT.parent / "shared" / "menagerie", Path("/work/shared/menag
 import mujoco  # noqa: E402
 import torch  # noqa: E402
 
+import roboforge.tasks  # noqa: E402, F401  (registers the built-in tasks, as the rl/service/cli layers do)
+
 # The policies under test are tiny MLPs: one torch thread is as fast as two here, and it keeps torch's
 # OpenMP workers from fighting the MuJoCo rollout threads (or another process) for the 2 CI cores.
 torch.set_num_threads(1)
@@ -32,6 +35,33 @@ requires_go1 = pytest.mark.skipif(
 )
 
 BACKENDS = ("mujoco", "mjwarp")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server for the session (Debian's binaries, loopback, free port), stopped and
+    deleted at the end, also when tests fail. Skips naming what is missing; fails instead under CI."""
+    from pg_util import PostgresServer, pg_required, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        if pg_required() and reason != "ROBOFORGE_TEST_POSTGRES=off":
+            pytest.fail(f"PostgreSQL tests must run here (CI): {reason}", pytrace=False)
+        pytest.skip(reason)
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def db_url(request) -> str | None:
+    """The job database of a test: None (SQLite, the default file) unless parametrized with
+    `pg_util.DATABASES`, whose "postgresql" case is a fresh database on the session's PostgreSQL server."""
+    from pg_util import database_url
+
+    return database_url(request, getattr(request, "param", "sqlite"))
 
 
 @pytest.fixture(autouse=True)

@@ -106,8 +106,8 @@ def test_terrain_and_scan_sizes_are_bounded(client):
 @pytest.mark.parametrize(
     ("overrides", "says"),
     [
-        ({"env.episode_length_s.x": 1}, "does not lead to a config field"),
-        ({"env.observations.policy.terms.joint_pos.clip.0": 1}, "does not lead to a config field"),
+        ({"env.episode_length_s.x": 1}, "not a config with fields"),
+        ({"env.observations.policy.terms.joint_pos.clip.0": 1}, "not a config with fields"),
         ({f"env.k{i}": 1 for i in range(65)}, "64"),
         ({"env." + "a" * 200: 1}, "128"),
         ({"env.episode_length_s": "x" * 5000}, "1024 characters"),
