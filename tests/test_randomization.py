@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from conftest import requires_go1, world_mask
+from managers_util import built_term
 from roboforge import mdp
 from roboforge.assets import (
     ArticulationCfg,
@@ -112,8 +113,13 @@ def test_model_fields_are_declared(scene):
 def test_randomize_friction(scene):
     env = make_env(scene)
     shape = env.sim.model_field("geom_friction").shape
+    robot = built_term(mdp.randomize_friction, env, event=True, friction_range=(0.3, 0.5))
+    feet_params = {"friction_range": (1.5, 2.0), "operation": "scale", "geom_names": ["F[LR]"]}
+    feet_scaled = built_term(mdp.randomize_friction, env, event=True, **feet_params)
+    ground_params = {"friction_range": (0.4, 0.6), "asset_name": None, "geom_names": ["ground"]}
+    ground = built_term(mdp.randomize_friction, env, event=True, **ground_params)
     before = snapshot(env)
-    mdp.randomize_friction(env, MASK, friction_range=(0.3, 0.5))
+    robot(env, MASK)
     after = snapshot(env)
     expected = entries(shape, rows=robot_geoms(env), cols=0)
     assert_changes_exactly(before, after, {"geom_friction": expected})
@@ -121,32 +127,34 @@ def test_randomize_friction(scene):
     assert ((values >= 0.3) & (values <= 0.5)).all()
     # named feet only, scaled; then the scene's ground by its full name
     before = after
-    mdp.randomize_friction(env, MASK, friction_range=(1.5, 2.0), operation="scale", geom_names=["F[LR]"])
+    feet_scaled(env, MASK)
     after = snapshot(env)
     feet = entries(shape, rows=geom_ids(env, ["robot/FL", "robot/FR"]), cols=0)
     assert_changes_exactly(before, after, {"geom_friction": feet})
     nominal = float(env.sim.model.geom("robot/FL").friction[0])
     assert (after["geom_friction"][feet] >= 1.5 * nominal - 1e-9).all()
     before = after
-    mdp.randomize_friction(env, MASK, friction_range=(0.4, 0.6), asset_name=None, geom_names=["ground"])
+    ground(env, MASK)
     assert_changes_exactly(before, snapshot(env), {"geom_friction": entries(shape, rows=[0], cols=0)})
 
 
 def test_add_base_mass_and_randomize_com(scene):
     env = make_env(scene)
     trunk = env.sim.model.body("robot/trunk").id
+    add_mass = built_term(mdp.add_base_mass, env, event=True, mass_range=(1.0, 2.0))
     before = snapshot(env)
-    mdp.add_base_mass(env, MASK, mass_range=(1.0, 2.0))
+    add_mass(env, MASK)
     after = snapshot(env)
     mass_shape = before["body_mass"].shape
     assert_changes_exactly(before, after, {"body_mass": entries(mass_shape, rows=[trunk])})
     added = after["body_mass"][:, trunk] - before["body_mass"][:, trunk]
     assert ((added[MASK] >= 1.0) & (added[MASK] <= 2.0)).all()
-    mdp.add_base_mass(env, MASK, mass_range=(1.0, 2.0))  # draws around the nominal mass: no drift
+    add_mass(env, MASK)  # draws around the nominal mass: no drift
     again = env.sim.model_field("body_mass")[:, trunk] - before["body_mass"][:, trunk]
     assert ((again[MASK] >= 1.0) & (again[MASK] <= 2.0)).all()
     before = snapshot(env)
-    mdp.randomize_com(env, MASK, com_range={"x": (-0.05, 0.05), "y": (0.01, 0.02), "z": (-0.02, -0.01)})
+    com_range = {"x": (-0.05, 0.05), "y": (0.01, 0.02), "z": (-0.02, -0.01)}
+    built_term(mdp.randomize_com, env, event=True, com_range=com_range)(env, MASK)
     after = snapshot(env)
     ipos = entries(before["body_ipos"].shape, rows=[trunk])
     assert_changes_exactly(before, after, {"body_ipos": ipos})
@@ -154,7 +162,7 @@ def test_add_base_mass_and_randomize_com(scene):
     assert ((shift[MASK, 1] >= 0.01) & (shift[MASK, 1] <= 0.02)).all()
     # thighs, by regex, get mass too
     before = after
-    mdp.add_base_mass(env, MASK, mass_range=(0.1, 0.2), body_names=[".*_thigh"])
+    built_term(mdp.add_base_mass, env, event=True, mass_range=(0.1, 0.2), body_names=[".*_thigh"])(env, MASK)
     thighs = [env.sim.model.body(f"robot/{leg}_thigh").id for leg in ("FR", "FL", "RR", "RL")]
     assert_changes_exactly(before, snapshot(env), {"body_mass": entries(mass_shape, rows=thighs)})
 
@@ -167,9 +175,8 @@ def test_randomize_actuator_gains_implicit_and_dc_motor(scene):
     front_cols = [front.joint_names.index(f"{leg}_thigh_joint") for leg in ("FR", "FL")]
     rear_cols = [rear.joint_names.index(f"{leg}_thigh_joint") for leg in ("RR", "RL")]
     before = snapshot(env)
-    mdp.randomize_actuator_gains(
-        env, MASK, stiffness_range=(0.5, 0.8), damping_range=(1.2, 1.5), joint_names=[".*_thigh_joint"]
-    )
+    gains = {"stiffness_range": (0.5, 0.8), "damping_range": (1.2, 1.5), "joint_names": [".*_thigh_joint"]}
+    built_term(mdp.randomize_actuator_gains, env, event=True, **gains)(env, MASK)
     after = snapshot(env)
     gain, bias = before["actuator_gainprm"].shape, before["actuator_biasprm"].shape
     kp_front, kp_rear = before["F[LR]_.*.kp"].shape, before["R[LR]_.*.kp"].shape
@@ -197,7 +204,8 @@ def test_randomize_joint_default_offsets_moves_defaults_and_action_offsets(scene
     env.action_manager = SimpleNamespace(terms={"legs": action})
     offset_before = action.offset.clone()
     before = snapshot(env)
-    mdp.randomize_joint_default_offsets(env, MASK, offset_range=(0.01, 0.05), joint_names=[".*_calf_joint"])
+    offsets = {"offset_range": (0.01, 0.05), "joint_names": [".*_calf_joint"]}
+    built_term(mdp.randomize_joint_default_offsets, env, event=True, **offsets)(env, MASK)
     after = snapshot(env)
     calves, _ = robot.find_joints(".*_calf_joint")
     expected = entries(before["default_joint_pos"].shape, rows=calves)
@@ -211,7 +219,8 @@ def test_randomize_joint_default_offsets_moves_defaults_and_action_offsets(scene
 def test_push_by_setting_velocity(scene, backend: Backend):
     env = make_env(scene, backend)
     before = snapshot(env)
-    mdp.push_by_setting_velocity(env, MASK, velocity_range={"x": (0.5, 1.0), "yaw": (-1.0, -0.5)})
+    velocity_range = {"x": (0.5, 1.0), "yaw": (-1.0, -0.5)}
+    built_term(mdp.push_by_setting_velocity, env, event=True, velocity_range=velocity_range)(env, MASK)
     after = snapshot(env)
     expected = entries(before["qvel"].shape, rows=[0]) | entries(before["qvel"].shape, rows=[5])
     assert_changes_exactly(before, after, {"qvel": expected})  # root frame = world at the default pose
@@ -223,8 +232,10 @@ def test_mjwarp_cpu_gains_and_friction(scene):
     robot = env.scene["robot"]
     front = robot.actuator_groups[0]
     before = snapshot(env)
-    mdp.randomize_actuator_gains(env, MASK, stiffness_range=(0.5, 0.8), damping_range=(1.2, 1.5))
-    mdp.randomize_friction(env, MASK, friction_range=(0.3, 0.5), geom_names=["F[LR]", "R[LR]"])
+    gains = {"stiffness_range": (0.5, 0.8), "damping_range": (1.2, 1.5)}
+    built_term(mdp.randomize_actuator_gains, env, event=True, **gains)(env, MASK)
+    feet_friction = {"friction_range": (0.3, 0.5), "geom_names": ["F[LR]", "R[LR]"]}
+    built_term(mdp.randomize_friction, env, event=True, **feet_friction)(env, MASK)
     after = snapshot(env)
     feet = geom_ids(env, ["robot/FL", "robot/FR", "robot/RL", "robot/RR"])
     gain, bias = before["actuator_gainprm"].shape, before["actuator_biasprm"].shape

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from managers_util import built_term
 from roboforge import mdp
 from roboforge.scene.scene import Scene
 from roboforge.terrains import Terrain
@@ -80,7 +81,7 @@ def test_height_scan_of_a_box_floating_above_flat_ground():
     pos = torch.tensor([[0.0, 0.0, 1.0], [3.0, -2.0, 0.7]])
     quat = torch.tensor([[1.0, 0.0, 0.0, 0.0], [math.cos(0.3), 0.0, math.sin(0.3), 0.0]])  # pitched
     env = _scan_env(pos, quat, lambda p: torch.zeros(p.shape[:-1]))
-    scan = mdp.height_scan(env, size=(1.6, 1.0), resolution=0.1, height_offset=0.5)
+    scan = built_term(mdp.height_scan, env, size=(1.6, 1.0), resolution=0.1, height_offset=0.5)(env)
     assert scan.shape == (2, 17 * 11)
     torch.testing.assert_close(scan, torch.tensor([[0.5], [0.2]]).expand(2, 187))
 
@@ -89,7 +90,8 @@ def test_height_scan_grid_is_x_fastest_and_turns_with_yaw_only():
     yaw = math.pi / 2
     quat = torch.tensor([[math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]])
     env = _scan_env(torch.tensor([[1.0, 2.0, 1.0]]), quat, lambda p: 0.1 * p[..., 0] + 0.01 * p[..., 1])
-    scan = mdp.height_scan(env, size=(0.4, 0.2), resolution=0.2, offset_xy=(0.2, 0.0), height_offset=0.0)
+    grid = {"size": (0.4, 0.2), "resolution": 0.2, "offset_xy": (0.2, 0.0), "height_offset": 0.0}
+    scan = built_term(mdp.height_scan, env, **grid)(env)
     # heading frame points (x fastest): (0, -.1) (.2, -.1) (.4, -.1) (0, .1) ... -> world after +90 deg yaw
     px = torch.tensor([0.0, 0.2, 0.4, 0.0, 0.2, 0.4])
     py = torch.tensor([-0.1, -0.1, -0.1, 0.1, 0.1, 0.1])

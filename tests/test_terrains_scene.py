@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from managers_util import built_term
 from roboforge import mdp
 from roboforge.assets.articulation import RigidObjectCfg
 from roboforge.assets.sources import BuiltinSpawnCfg
@@ -117,7 +118,8 @@ def test_reset_root_state_uniform_places_floating_bases_at_env_origins():
     assert (scene.env_origins.abs().sum(1) > 0).all()
     env = SimpleNamespace(scene=scene, num_envs=4, device=torch.device("cpu"), rng=torch.Generator())
     mask = torch.tensor([True, True, False, True])
-    mdp.reset_root_state_uniform(env, mask, pose_range={"x": (-0.1, 0.1)}, asset_name="ball")
+    reset_root = {"pose_range": {"x": (-0.1, 0.1)}, "asset_name": "ball"}
+    built_term(mdp.reset_root_state_uniform, env, event=True, **reset_root)(env, mask)
     root = scene["ball"].data.root_pos_w
     expected = scene.env_origins + torch.tensor([0.0, 0.0, 0.3])
     torch.testing.assert_close(root[mask][:, 1:], expected[mask][:, 1:])

@@ -17,6 +17,7 @@ from roboforge.managers import (
     ObservationManager,
     RewardManager,
     TerminationManager,
+    per_world_model_fields,
 )
 
 
@@ -31,17 +32,18 @@ class ManagerBasedRLEnv(BaseRLEnv):
     cfg: ManagerBasedRLEnvCfg
 
     def __init__(self, cfg: ManagerBasedRLEnvCfg, render_mode: str | None = None, **kwargs: Any):
-        super().__init__(cfg, per_world_fields=_per_world_fields(cfg))
+        super().__init__(cfg, per_world_fields=per_world_model_fields(cfg.events))
         self.render_mode = render_mode
+        # The build order of the managers (see TermEnv): a term's __init__ may use the managers built before.
         self.event_manager = EventManager(cfg.events, self)
         self.command_manager = CommandManager(cfg.commands, self)
         self.action_manager = ActionManager(cfg.actions, self)
         self.termination_manager = TerminationManager(cfg.terminations, self)
         self.reward_manager = RewardManager(cfg.rewards, self)
         self.curriculum_manager = CurriculumManager(cfg.curriculum, self)
+        self.observation_manager = ObservationManager(cfg.observations, self)
         self.event_manager.apply("startup")
         self._reset(self.all_worlds, log=False)
-        self.observation_manager = ObservationManager(cfg.observations, self)
         self.obs_buf = self.observation_manager.compute()
         self._stat_sum.clear()
         self._stat_count.clear()
@@ -100,8 +102,7 @@ class ManagerBasedRLEnv(BaseRLEnv):
             self._accumulate(term_log)
             length = ((self.episode_length_buf * mask).sum().float(), mask.sum())
             self._accumulate({"Episode/length": length})
-        if hasattr(self, "observation_manager"):
-            self.observation_manager.reset(mask)
+        self.observation_manager.reset(mask)
         self.action_manager.reset(mask)
         command_log = self.command_manager.reset(mask)
         if log:
@@ -113,13 +114,3 @@ class ManagerBasedRLEnv(BaseRLEnv):
         stats = super().pop_episode_stats()
         stats.update({k: float(v) for k, v in self.curriculum_manager.state.items()})
         return stats
-
-
-def _per_world_fields(cfg: ManagerBasedRLEnvCfg) -> tuple[str, ...]:
-    """Model fields that event terms declare they randomize (`params['field']` or func.model_fields)."""
-    fields: list[str] = []
-    for term in cfg.events.values():
-        fields += list(getattr(term.func, "model_fields", ()))
-        if "field" in term.params:
-            fields.append(term.params["field"])
-    return tuple(dict.fromkeys(fields))

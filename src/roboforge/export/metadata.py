@@ -7,12 +7,13 @@ parses it without importing training code.
 
 from __future__ import annotations
 
-import inspect
 import math
 from pathlib import Path
 from typing import Any
 
 import roboforge
+from roboforge.envs.manager_based_rl_env import ManagerBasedRLEnv
+from roboforge.managers.term import term_signature
 from roboforge.mdp.actions.joint_actions import (
     JointEffortActionCfg,
     JointPositionActionCfg,
@@ -36,7 +37,7 @@ def build_metadata(
 ) -> dict:
     """The metadata dict of the policy trained on `s`'s task (`policy_io` from the exporter)."""
     env = s.env
-    direct = not hasattr(env, "observation_manager")
+    direct = not isinstance(env, ManagerBasedRLEnv)  # a DirectRLEnv: no observation or action terms
     robot_name = "robot" if direct else _controlled_asset(env)
     meta = {
         "format": FORMAT,
@@ -102,7 +103,7 @@ def observation_layout(s: Session) -> list[dict[str, Any]]:
 def _resolved_joints(env: Any, func: Any, params: dict[str, Any]) -> list[str] | None:
     """Joint names a term with a `joint_names` parameter reads, in order (None for other terms)."""
     try:
-        takes_joints = "joint_names" in inspect.signature(func).parameters
+        takes_joints = "joint_names" in term_signature(func).parameters
     except (TypeError, ValueError):
         takes_joints = False
     if not takes_joints and "joint_names" not in params:

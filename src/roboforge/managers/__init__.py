@@ -3,7 +3,12 @@
 from roboforge.managers.action_manager import ActionManager, ActionTerm, ActionTermCfg
 from roboforge.managers.command_manager import CommandManager, CommandTerm, CommandTermCfg
 from roboforge.managers.curriculum_manager import CurriculumManager, CurriculumTermCfg
-from roboforge.managers.event_manager import EventManager, EventTermCfg
+from roboforge.managers.event_manager import (
+    EventManager,
+    EventTermCfg,
+    per_world_model_fields,
+    writes_model_fields,
+)
 from roboforge.managers.observation_manager import (
     GaussianNoiseCfg,
     ObservationGroupCfg,
@@ -12,6 +17,8 @@ from roboforge.managers.observation_manager import (
     UniformNoiseCfg,
 )
 from roboforge.managers.reward_manager import RewardManager, RewardTermCfg
+from roboforge.managers.term import ManagerTermBase, TermCfg
+from roboforge.managers.term_env import TermEnv
 from roboforge.managers.termination_manager import TerminationManager, TerminationTermCfg
 
 __all__ = [
@@ -26,12 +33,17 @@ __all__ = [
     "EventManager",
     "EventTermCfg",
     "GaussianNoiseCfg",
+    "ManagerTermBase",
     "ObservationGroupCfg",
     "ObservationManager",
     "ObservationTermCfg",
     "RewardManager",
     "RewardTermCfg",
+    "TermCfg",
+    "TermEnv",
     "TerminationManager",
     "TerminationTermCfg",
     "UniformNoiseCfg",
+    "per_world_model_fields",
+    "writes_model_fields",
 ]

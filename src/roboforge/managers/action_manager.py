@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
+from roboforge.managers.term_env import TermEnv
 from roboforge.utils.config import ConfigError
 
 
@@ -17,7 +17,7 @@ class ActionTermCfg:
     asset_name: str = "robot"
     """Scene entity the term drives."""
 
-    def build(self, env: Any) -> ActionTerm:
+    def build(self, env: TermEnv) -> ActionTerm:
         """The runtime term for `env`."""
         raise NotImplementedError(f"{type(self).__name__} must implement build(env).")
 
@@ -42,7 +42,7 @@ class ActionTerm:
 class ActionManager:
     """Holds the action terms, the current and previous action `(num_envs, total_dim)`."""
 
-    def __init__(self, cfgs: dict[str, ActionTermCfg], env: Any):
+    def __init__(self, cfgs: dict[str, ActionTermCfg], env: TermEnv):
         if not cfgs:
             raise ConfigError("The env has no action terms; add at least one to `actions`.")
         self.terms: dict[str, ActionTerm] = {name: cfg.build(env) for name, cfg in cfgs.items()}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
+from roboforge.managers.term_env import TermEnv
 from roboforge.utils.config import ConfigError
 from roboforge.utils.math import sample_uniform
 
@@ -20,7 +20,7 @@ class CommandTermCfg:
     metric_window_s: float | None = None
     """Average the term's metrics over the last this-many seconds of each episode (None: whole episode)."""
 
-    def build(self, env: Any) -> CommandTerm:
+    def build(self, env: TermEnv) -> CommandTerm:
         """The runtime term for `env`."""
         raise NotImplementedError(f"{type(self).__name__} must implement build(env).")
 
@@ -32,7 +32,7 @@ class CommandTerm:
     `_update()` (called every step, e.g. to recompute a heading command) and `metrics`.
     """
 
-    def __init__(self, cfg: CommandTermCfg, env: Any):
+    def __init__(self, cfg: CommandTermCfg, env: TermEnv):
         self.cfg = cfg
         self.env = env
         self.num_envs = env.num_envs
@@ -95,7 +95,7 @@ class CommandTerm:
 class CommandManager:
     """Holds the command terms by name."""
 
-    def __init__(self, cfgs: dict[str, CommandTermCfg], env: Any):
+    def __init__(self, cfgs: dict[str, CommandTermCfg], env: TermEnv):
         self.terms: dict[str, CommandTerm] = {name: cfg.build(env) for name, cfg in cfgs.items()}
 
     def get_command(self, name: str) -> torch.Tensor:

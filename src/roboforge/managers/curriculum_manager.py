@@ -6,11 +6,11 @@ A term returns a value to log (a scalar tensor, e.g. the mean terrain level) or 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from roboforge.managers.term import TermCfg, bind_term
+from roboforge.managers.term_env import TermEnv
 
 
 @dataclass(kw_only=True)
@@ -21,9 +21,10 @@ class CurriculumTermCfg(TermCfg):
 class CurriculumManager:
     """Runs curriculum terms and keeps their latest logged values."""
 
-    def __init__(self, cfgs: dict[str, CurriculumTermCfg], env: Any):
+    def __init__(self, cfgs: dict[str, CurriculumTermCfg], env: TermEnv):
         self.env = env
-        self._funcs = {n: bind_term("curriculum", n, c, env, ("env", "env_mask")) for n, c in cfgs.items()}
+        positional = ("env", "env_mask")
+        self._funcs = {n: bind_term("curriculum", n, c, env, positional).call for n, c in cfgs.items()}
         self.state: dict[str, torch.Tensor] = {}
 
     def compute(self, mask: torch.Tensor) -> None:

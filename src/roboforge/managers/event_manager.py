@@ -1,20 +1,48 @@
 """Event manager: randomization and reset events in modes 'startup', 'reset' and 'interval'.
 
 An event term is `func(env, env_mask, **params)`; it must change state only where `env_mask` is True.
+A term that writes MuJoCo model fields declares them with `@writes_model_fields(...)`; the env makes
+exactly those fields per world before anything is built on the simulator (`per_world_model_fields`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
 import torch
 
 from roboforge.managers.term import TermCfg, bind_term
+from roboforge.managers.term_env import TermEnv
 from roboforge.utils.config import ConfigError
 from roboforge.utils.math import sample_uniform
 
 EventMode = Literal["startup", "reset", "interval"]
+T = TypeVar("T")
+
+
+def writes_model_fields(*fields: str, from_param: str | None = None) -> Callable[[T], T]:
+    """Declare the model fields (e.g. 'geom_friction') an event term, function or class, writes per world;
+    `from_param` names a parameter whose value is a field name (`randomize_model_field(field=...)`)."""
+
+    def mark(term: T) -> T:
+        setattr(term, "model_fields", fields)  # noqa: B010
+        setattr(term, "model_fields_param", from_param)  # noqa: B010
+        return term
+
+    return mark
+
+
+def per_world_model_fields(cfgs: dict[str, EventTermCfg]) -> tuple[str, ...]:
+    """The model fields the event terms declare with `writes_model_fields`, each once, in order."""
+    fields: list[str] = []
+    for cfg in cfgs.values():
+        fields += getattr(cfg.func, "model_fields", ())
+        param = getattr(cfg.func, "model_fields_param", None)
+        if param is not None and param in cfg.params:
+            fields.append(cfg.params[param])
+    return tuple(dict.fromkeys(fields))
 
 
 @dataclass(kw_only=True)
@@ -30,7 +58,7 @@ class EventTermCfg(TermCfg):
 class EventManager:
     """Runs event terms by mode; interval terms keep a per-world countdown."""
 
-    def __init__(self, cfgs: dict[str, EventTermCfg], env: Any):
+    def __init__(self, cfgs: dict[str, EventTermCfg], env: TermEnv):
         self.env = env
         self.cfgs = cfgs
         for name, cfg in cfgs.items():
@@ -40,7 +68,8 @@ class EventManager:
                 )
             if cfg.mode == "interval" and cfg.interval_range_s is None:
                 raise ConfigError(f"Event {name!r}: interval events need interval_range_s=(min_s, max_s).")
-        self._funcs = {n: bind_term("event", n, c, env, ("env", "env_mask")) for n, c in cfgs.items()}
+        positional = ("env", "env_mask")
+        self._funcs = {n: bind_term("event", n, c, env, positional).call for n, c in cfgs.items()}
         self._time_left = {
             n: self._draw_interval(c) for n, c in cfgs.items() if c.mode == "interval" and c.interval_range_s
         }

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from roboforge.managers.term import TermCfg, bind_term
+from roboforge.managers.term_env import TermEnv
 
 
 @dataclass(kw_only=True)
@@ -91,13 +91,17 @@ class _History:
 class ObservationManager:
     """Computes every group's observation tensor (see module docstring)."""
 
-    def __init__(self, groups: dict[str, ObservationGroupCfg], env: Any):
+    def __init__(self, groups: dict[str, ObservationGroupCfg], env: TermEnv):
         self.env = env
         self.groups = groups
-        self._funcs = {
+        terms = {
             g: {t: bind_term("observation", f"{g}.{t}", cfg, env) for t, cfg in gcfg.terms.items()}
             for g, gcfg in groups.items()
         }
+        self._funcs = {g: {t: term.call for t, term in group.items()} for g, group in terms.items()}
+        self._term_resets = [
+            t.reset for group in terms.values() for t in group.values() if t.reset is not None
+        ]
         self._history: dict[tuple[str, str], _History] = {}
         self.term_dims: dict[str, dict[str, int]] = {}
         for g, gcfg in groups.items():
@@ -131,10 +135,8 @@ class ObservationManager:
         return torch.cat(parts, dim=-1)
 
     def reset(self, mask: torch.Tensor) -> None:
-        """Mark the histories of the selected worlds to be refilled with their next value."""
+        """Mark the histories of the selected worlds to be refilled with their next value; reset class terms."""
         for hist in self._history.values():
             hist.fresh |= mask
-        for funcs in self._funcs.values():
-            for f in funcs.values():
-                if hasattr(f, "reset"):
-                    f.reset(mask)
+        for reset in self._term_resets:
+            reset(mask)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from roboforge.managers.term import TermCfg, bind_term
+from roboforge.managers.term_env import TermEnv
 
 
 @dataclass(kw_only=True)
@@ -21,10 +21,12 @@ class RewardTermCfg(TermCfg):
 class RewardManager:
     """Computes the step reward and accumulates each term over the episode for logging."""
 
-    def __init__(self, cfgs: dict[str, RewardTermCfg], env: Any):
+    def __init__(self, cfgs: dict[str, RewardTermCfg], env: TermEnv):
         self.env = env
         self.cfgs = {n: c for n, c in cfgs.items() if c.weight != 0.0}
-        self._funcs = {n: bind_term("reward", n, c, env) for n, c in self.cfgs.items()}
+        terms = {n: bind_term("reward", n, c, env) for n, c in self.cfgs.items()}
+        self._funcs = {n: term.call for n, term in terms.items()}
+        self._term_resets = [term.reset for term in terms.values() if term.reset is not None]
         self.episode_sums = {n: torch.zeros(env.num_envs, device=env.device) for n in self.cfgs}
         self.reward = torch.zeros(env.num_envs, device=env.device)
         # Weights live on the device, so a curriculum can change them inside the CUDA graph.
@@ -52,10 +54,13 @@ class RewardManager:
         return self.reward.clone()  # callers may keep it; the buffer is reused next step
 
     def reset(self, mask: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """Per-term (sum over ended episodes, episode count) for logging; clears the selected worlds."""
+        """Per-term (sum over ended episodes, episode count) for logging; clears the selected worlds and
+        resets class terms."""
         log = {}
         count = mask.sum()
         for name, sums in self.episode_sums.items():
             log[f"Episode_Reward/{name}"] = ((sums * mask).sum() / self.env.max_episode_length_s, count)
             sums.masked_fill_(mask, 0.0)
+        for reset in self._term_resets:
+            reset(mask)
         return log

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from roboforge.managers.term import TermCfg, bind_term
+from roboforge.managers.term_env import TermEnv
 
 
 @dataclass(kw_only=True)
@@ -21,10 +21,12 @@ class TerminationTermCfg(TermCfg):
 class TerminationManager:
     """Combines termination terms into `terminated` (failures) and `time_outs`."""
 
-    def __init__(self, cfgs: dict[str, TerminationTermCfg], env: Any):
+    def __init__(self, cfgs: dict[str, TerminationTermCfg], env: TermEnv):
         self.env = env
         self.cfgs = cfgs
-        self._funcs = {n: bind_term("termination", n, c, env) for n, c in cfgs.items()}
+        terms = {n: bind_term("termination", n, c, env) for n, c in cfgs.items()}
+        self._funcs = {n: term.call for n, term in terms.items()}
+        self._term_resets = [term.reset for term in terms.values() if term.reset is not None]
         shape = (env.num_envs,)
         self.terminated = torch.zeros(shape, dtype=torch.bool, device=env.device)
         self.time_outs = torch.zeros(shape, dtype=torch.bool, device=env.device)
@@ -49,10 +51,13 @@ class TerminationManager:
 
     def reset(self, mask: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Per-term (number of ended episodes it caused, episode count) for logging, and
-        `Episode/survived`: episodes that no failure term ended (legged tasks: the fall-free fraction)."""
+        `Episode/survived`: episodes that no failure term ended (legged tasks: the fall-free fraction).
+        Resets class terms."""
         count = mask.sum()
         log = {
             f"Episode_Termination/{n}": ((d & mask).sum().float(), count) for n, d in self.term_dones.items()
         }
         log["Episode/survived"] = ((mask & ~self.terminated).sum().float(), count)
+        for reset in self._term_resets:
+            reset(mask)
         return log

@@ -1,5 +1,9 @@
-"""Term functions and action/command terms used by tasks."""
+"""Term functions and action/command terms used by tasks, and what term authors need: the `TermEnv` protocol,
+the `ManagerTermBase` class for terms that resolve names once or keep state, `writes_model_fields`."""
 
+from roboforge.managers.event_manager import writes_model_fields
+from roboforge.managers.term import ManagerTermBase
+from roboforge.managers.term_env import TermEnv
 from roboforge.mdp.actions import (
     BinaryJointPositionActionCfg,
     DifferentialIKActionCfg,
@@ -92,12 +96,14 @@ __all__ = [
     "JointEffortActionCfg",
     "JointPositionActionCfg",
     "JointVelocityActionCfg",
+    "ManagerTermBase",
     "NullCommandCfg",
     "ObjectGoalCommandCfg",
     "ObjectStackCommandCfg",
     "OperationalSpaceControlActionCfg",
     "Pose2dRanges",
     "PoseRanges",
+    "TermEnv",
     "TerrainBasedPose2dCommandCfg",
     "UniformPose2dCommandCfg",
     "UniformPoseCommandCfg",
@@ -161,4 +167,5 @@ __all__ = [
     "track_lin_vel_xy_exp",
     "track_lin_vel_xy_yaw_frame_exp",
     "undesired_contacts",
+    "writes_model_fields",
 ]

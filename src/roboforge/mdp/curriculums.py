@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from roboforge.managers.term_env import TermEnv
+
 
 def terrain_levels_vel(
-    env, env_mask: torch.Tensor, asset_name: str = "robot", command_name: str = "base_velocity"
+    env: TermEnv, env_mask: torch.Tensor, asset_name: str = "robot", command_name: str = "base_velocity"
 ) -> torch.Tensor:
     """Terrain level up when the robot walked off its patch, down when it covered under half the
     distance its velocity command asked for; returns the mean level over all worlds.
@@ -14,6 +16,7 @@ def terrain_levels_vel(
     Worlds reset before their first step (episode length 0) keep their level.
     """
     terrain = env.scene.terrain
+    assert terrain is not None  # created when the env binds the scene to its simulator
     root_pos_w = env.scene[asset_name].data.root_pos_w
     walked = torch.linalg.norm(root_pos_w[:, :2] - env.scene.env_origins[:, :2], dim=1)
     move_up = walked > min(terrain.patch_size) / 2
@@ -26,7 +29,7 @@ def terrain_levels_vel(
 
 
 def modify_reward_weight(
-    env, env_mask: torch.Tensor, term_name: str, weight: float, num_steps: int
+    env: TermEnv, env_mask: torch.Tensor, term_name: str, weight: float, num_steps: int
 ) -> torch.Tensor:
     """Reward term `term_name` takes `weight` once the env has run `num_steps` steps (its configured
     weight before); graph-safe, it reads the device step count. Returns the current weight."""

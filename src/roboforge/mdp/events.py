@@ -1,15 +1,23 @@
-"""Event terms `(env, env_mask, **params)`: they change state only in the worlds where `env_mask` is True."""
+"""Event terms `(env, env_mask, **params)`: they change state only in the worlds where `env_mask` is True.
+
+Terms that resolve names, bounds or nominal model values once are `ManagerTermBase` classes, built with
+the env before any event runs (`__init__`), then called like the functions.
+"""
 
 from __future__ import annotations
 
 import torch
 
-from roboforge.mdp.cache import cached
+from roboforge.managers.event_manager import writes_model_fields
+from roboforge.managers.term import ManagerTermBase, TermCfg
+from roboforge.managers.term_env import TermEnv
 from roboforge.utils.math import quat_from_euler_xyz, quat_mul, sample_uniform
+
+POSE_KEYS = ("x", "y", "z", "roll", "pitch", "yaw")
 
 
 def reset_joints_by_offset(
-    env,
+    env: TermEnv,
     env_mask: torch.Tensor,
     position_range: tuple[float, float],
     velocity_range: tuple[float, float],
@@ -29,85 +37,84 @@ def reset_joints_by_offset(
     entity.write_joint_state(pos, vel, env_mask)
 
 
-def reset_root_state_uniform(
-    env,
-    env_mask: torch.Tensor,
-    pose_range: dict[str, tuple[float, float]],
-    velocity_range: dict[str, tuple[float, float]] | None = None,
-    asset_name: str = "robot",
-) -> None:
+class reset_root_state_uniform(ManagerTermBase):
     """Root pose = env origin + default + uniform offsets in x, y, z, roll, pitch, yaw; velocity uniform.
 
     Floating bases only. `scene.env_origins` is zero without a terrain, the world's patch origin with one.
     """
-    entity = env.scene[asset_name]
-    n = env.num_envs
 
-    def draw(ranges: dict[str, tuple[float, float]], keys: tuple[str, ...]) -> torch.Tensor:
-        lo, hi = range_bounds(env, ranges, keys)
-        return sample_uniform(lo, hi, (n, len(keys)), env.device, env.rng)
+    def __init__(self, cfg: TermCfg, env: TermEnv):
+        super().__init__(cfg, env)
+        self.pose_bounds = range_bounds(env, self.params["pose_range"], POSE_KEYS)
+        self.velocity_bounds = range_bounds(env, self.params["velocity_range"] or {}, POSE_KEYS)
 
-    pose = draw(pose_range, ("x", "y", "z", "roll", "pitch", "yaw"))
-    pos = env.scene.env_origins + entity.default_root_pos + pose[:, :3]
-    quat = quat_mul(entity.default_root_quat, quat_from_euler_xyz(pose[:, 3], pose[:, 4], pose[:, 5]))
-    vel = draw(velocity_range or {}, ("x", "y", "z", "roll", "pitch", "yaw"))
-    entity.write_root_state(pos, quat, vel[:, :3], vel[:, 3:], env_mask)
+    def __call__(
+        self,
+        env: TermEnv,
+        env_mask: torch.Tensor,
+        pose_range: dict[str, tuple[float, float]],
+        velocity_range: dict[str, tuple[float, float]] | None = None,
+        asset_name: str = "robot",
+    ) -> None:
+        entity = env.scene[asset_name]
+        n = env.num_envs
+        pose = sample_uniform(*self.pose_bounds, (n, len(POSE_KEYS)), env.device, env.rng)
+        pos = env.scene.env_origins + entity.default_root_pos + pose[:, :3]
+        quat = quat_mul(entity.default_root_quat, quat_from_euler_xyz(pose[:, 3], pose[:, 4], pose[:, 5]))
+        vel = sample_uniform(*self.velocity_bounds, (n, len(POSE_KEYS)), env.device, env.rng)
+        entity.write_root_state(pos, quat, vel[:, :3], vel[:, 3:], env_mask)
 
 
-def randomize_model_field(
-    env,
-    env_mask: torch.Tensor,
-    field: str,
-    value_range: tuple[float, float],
-    operation: str = "scale",
-    ids: list[int] | None = None,
-) -> None:
+@writes_model_fields(from_param="field")
+class randomize_model_field(ManagerTermBase):
     """Per-world model field (e.g. 'geom_friction', 'body_mass') = nominal (op) uniform sample.
 
     `operation`: 'scale' multiplies the nominal value, 'add' offsets it, 'abs' replaces it. `ids` picks
     rows of the field (bodies, geoms, dofs ...); None changes all rows.
     """
-    view = env.sim.model_field(field)
 
-    def build_rows() -> torch.Tensor:
-        all_rows = torch.arange(view.shape[1], device=env.device)
-        return all_rows if ids is None else all_rows[ids]
+    def __init__(self, cfg: TermCfg, env: TermEnv):
+        super().__init__(cfg, env)
+        field, ids = self.params["field"], self.params["ids"]
+        all_rows = torch.arange(env.sim.model_field(field).shape[1], device=env.device)
+        self.entries = ModelFieldEntries(env, field, all_rows if ids is None else all_rows[ids])
 
-    rows = cached(env, ("model_field_rows", field, None if ids is None else tuple(ids)), build_rows)
-    sample = sample_uniform(*value_range, (env.num_envs, len(rows), *view.shape[2:]), env.device, env.rng)
-    write_model_entries(env, env_mask, field, rows, None, sample, operation)
+    def __call__(
+        self,
+        env: TermEnv,
+        env_mask: torch.Tensor,
+        field: str,
+        value_range: tuple[float, float],
+        operation: str = "scale",
+        ids: list[int] | None = None,
+    ) -> None:
+        shape = (env.num_envs, *self.entries.nominal.shape[1:])
+        self.entries.write(env, env_mask, sample_uniform(*value_range, shape, env.device, env.rng), operation)
 
 
 OPERATIONS = ("scale", "add", "abs")
 
 
-def write_model_entries(
-    env,
-    env_mask: torch.Tensor,
-    field: str,
-    rows: torch.Tensor,
-    col: int | None,
-    sample: torch.Tensor,
-    operation: str,
-) -> None:
-    """Set `field[:, rows(, col)]` = nominal (op) sample in the masked worlds; other entries keep their values.
+class ModelFieldEntries:
+    """Rows `rows` of a per-world model field and their nominal values, read when the term is built (before
+    any event writes the field), so repeated draws do not drift."""
 
-    The nominal values are the field's values before the first randomization, so repeated events do not drift.
-    """
-    check_operation(operation)
-    view = env.sim.model_field(field)
-    nominal = model_field_nominal(env, field)
-    new = view.clone()
-    if col is None:
-        new[:, rows] = apply_operation(operation, nominal[:, rows], sample.to(view.dtype))
-    else:
-        new[:, rows, col] = apply_operation(operation, nominal[:, rows, col], sample.to(view.dtype))
-    env.sim.write_model_field(field, new, env_mask)
+    def __init__(self, env: TermEnv, field: str, rows: torch.Tensor, col: int | None = None):
+        self.field, self.rows, self.col = field, rows, col
+        nominal = env.sim.model_field(field)[:, rows]
+        self.nominal = (nominal if col is None else nominal[:, :, col]).clone()
 
-
-def model_field_nominal(env, field: str) -> torch.Tensor:
-    """The per-world model field's values before any randomization wrote to it."""
-    return cached(env, ("model_field_nominal", field), lambda: env.sim.model_field(field).clone())
+    def write(self, env: TermEnv, env_mask: torch.Tensor, sample: torch.Tensor, operation: str) -> None:
+        """Set the entries to nominal (op) `sample` in the masked worlds; other entries keep their values."""
+        check_operation(operation)
+        view = env.sim.model_field(self.field)
+        new = view.clone()
+        value = apply_operation(operation, self.nominal, sample.to(view.dtype))
+        if self.col is None:
+            new[:, self.rows] = value
+        else:
+            new[:, self.rows, self.col] = value
+        env.sim.write_model_field(self.field, new, env_mask)
 
 
 def check_operation(operation: str) -> None:
@@ -125,13 +132,9 @@ def apply_operation(operation: str, nominal: torch.Tensor, sample: torch.Tensor)
 
 
 def range_bounds(
-    env, ranges: dict[str, tuple[float, float]], keys: tuple[str, ...]
+    env: TermEnv, ranges: dict[str, tuple[float, float]], keys: tuple[str, ...]
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Lower and upper bounds `(len(keys),)` on the env's device, built once per ranges (no copy per step)."""
-
-    def build() -> tuple[torch.Tensor, torch.Tensor]:
-        lo = torch.tensor([ranges.get(k, (0.0, 0.0))[0] for k in keys], device=env.device)
-        hi = torch.tensor([ranges.get(k, (0.0, 0.0))[1] for k in keys], device=env.device)
-        return lo, hi
-
-    return cached(env, ("range_bounds", tuple(sorted(ranges.items())), keys), build)
+    """Lower and upper bounds `(len(keys),)` on the env's device (missing keys: 0); built once, at term build."""
+    lo = torch.tensor([ranges.get(k, (0.0, 0.0))[0] for k in keys], device=env.device)
+    hi = torch.tensor([ranges.get(k, (0.0, 0.0))[1] for k in keys], device=env.device)
+    return lo, hi

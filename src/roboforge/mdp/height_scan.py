@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from roboforge.mdp.cache import cached
+from roboforge.managers.term import ManagerTermBase, TermCfg
+from roboforge.managers.term_env import TermEnv
 
 
 @dataclass(kw_only=True)
@@ -55,7 +56,7 @@ class HeightScannerCfg:
 class HeightScanner:
     """A height scanner bound to an env: `heights()` is `(num_envs, num_rays)`."""
 
-    def __init__(self, cfg: HeightScannerCfg, env):
+    def __init__(self, cfg: HeightScannerCfg, env: TermEnv):
         self.cfg = cfg
         self.env = env
         self.entity = env.scene[cfg.asset_name]
@@ -85,7 +86,9 @@ class HeightScanner:
     def heights(self) -> torch.Tensor:
         """`body z - terrain z - height_offset` at every scan point `(num_envs, num_rays)`."""
         points_xy_w, pos_w = self.points_w()
-        terrain_z = self.env.scene.terrain.height_at(points_xy_w)
+        terrain = self.env.scene.terrain
+        assert terrain is not None  # created when the env binds the scene to its simulator
+        terrain_z = terrain.height_at(points_xy_w)
         return pos_w[:, 2:3] - terrain_z - self.cfg.height_offset
 
 
@@ -96,25 +99,32 @@ def yaw_cos_sin(quat_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cos(yaw), torch.sin(yaw)
 
 
-def height_scan(
-    env,
-    asset_name: str = "robot",
-    body_name: str | None = None,
-    size: tuple[float, float] = (1.6, 1.0),
-    resolution: float = 0.1,
-    offset_xy: tuple[float, float] = (0.0, 0.0),
-    height_offset: float = 0.5,
-) -> torch.Tensor:
+class height_scan(ManagerTermBase):
     """Height scan `(num_envs, num_rays)`: body z - terrain z - height_offset on a yaw-aligned grid."""
 
-    def build() -> HeightScanner:
+    def __init__(self, cfg: TermCfg, env: TermEnv):
+        super().__init__(cfg, env)
+        p = self.params
+        size, offset_xy = p["size"], p["offset_xy"]
         pattern = GridPatternCfg(
-            size=(size[0], size[1]), resolution=resolution, offset_xy=(offset_xy[0], offset_xy[1])
+            size=(size[0], size[1]), resolution=p["resolution"], offset_xy=(offset_xy[0], offset_xy[1])
         )
-        cfg = HeightScannerCfg(
-            asset_name=asset_name, body_name=body_name, pattern=pattern, height_offset=height_offset
+        scanner_cfg = HeightScannerCfg(
+            asset_name=p["asset_name"],
+            body_name=p["body_name"],
+            pattern=pattern,
+            height_offset=p["height_offset"],
         )
-        return HeightScanner(cfg, env)
+        self.scanner = HeightScanner(scanner_cfg, env)
 
-    key = ("height_scan", asset_name, body_name, tuple(size), resolution, tuple(offset_xy), height_offset)
-    return cached(env, key, build).heights()
+    def __call__(
+        self,
+        env: TermEnv,
+        asset_name: str = "robot",
+        body_name: str | None = None,
+        size: tuple[float, float] = (1.6, 1.0),
+        resolution: float = 0.1,
+        offset_xy: tuple[float, float] = (0.0, 0.0),
+        height_offset: float = 0.5,
+    ) -> torch.Tensor:
+        return self.scanner.heights()

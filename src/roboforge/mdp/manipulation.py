@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import torch
 
+from roboforge.managers.term_env import TermEnv
 from roboforge.mdp.commands.stack_command import gripper_opening, within_stack_tolerance
 from roboforge.utils.math import quat_apply, quat_apply_inverse, sample_uniform
 
 
-def object_position_b(env, object_name: str = "cube", robot_name: str = "robot") -> torch.Tensor:
+def object_position_b(env: TermEnv, object_name: str = "cube", robot_name: str = "robot") -> torch.Tensor:
     """Object position in the robot's root frame `(N, 3)`."""
     robot = env.scene[robot_name].data
     return quat_apply_inverse(robot.root_quat_w, env.scene[object_name].data.root_pos_w - robot.root_pos_w)
 
 
 def object_ee_distance_tanh(
-    env, std: float, ee_frame: str, object_name: str = "cube", robot_name: str = "robot"
+    env: TermEnv, std: float, ee_frame: str, object_name: str = "cube", robot_name: str = "robot"
 ) -> torch.Tensor:
     """1 - tanh(distance(end effector, object) / std)."""
     robot = env.scene[robot_name]
@@ -24,7 +25,7 @@ def object_ee_distance_tanh(
 
 
 def object_is_lifted(
-    env,
+    env: TermEnv,
     minimal_height: float,
     object_name: str = "cube",
     ee_frame: str | None = None,
@@ -43,7 +44,7 @@ def object_is_lifted(
 
 
 def object_out_of_reach(
-    env, max_distance: float, object_name: str = "cube", robot_name: str = "robot"
+    env: TermEnv, max_distance: float, object_name: str = "cube", robot_name: str = "robot"
 ) -> torch.Tensor:
     """Termination: the object is farther than `max_distance` (m) from the robot's root, e.g. knocked away
     or launched by a contact; keeps unreachable (and unbounded) object positions out of the observations."""
@@ -52,7 +53,7 @@ def object_out_of_reach(
 
 
 def object_goal_distance_tanh(
-    env,
+    env: TermEnv,
     std: float,
     minimal_height: float,
     command_name: str,
@@ -68,7 +69,7 @@ def object_goal_distance_tanh(
     return lifted * (1.0 - torch.tanh((goal_w - obj).norm(dim=-1) / std))
 
 
-def goal_position_w(env, command_name: str, robot_name: str = "robot") -> torch.Tensor:
+def goal_position_w(env: TermEnv, command_name: str, robot_name: str = "robot") -> torch.Tensor:
     """World position `(N, 3)` of a command whose first three entries are a position in the robot's root frame."""
     robot = env.scene[robot_name].data
     return robot.root_pos_w + quat_apply(
@@ -77,7 +78,7 @@ def goal_position_w(env, command_name: str, robot_name: str = "robot") -> torch.
 
 
 def object_stacked(
-    env,
+    env: TermEnv,
     command_name: str,
     xy_threshold: float,
     z_threshold: float,
@@ -90,7 +91,7 @@ def object_stacked(
 
 
 def object_stacked_gripper_open(
-    env,
+    env: TermEnv,
     command_name: str,
     xy_threshold: float,
     z_threshold: float,
@@ -109,7 +110,7 @@ def object_stacked_gripper_open(
 
 
 def reset_object_beside(
-    env,
+    env: TermEnv,
     env_mask: torch.Tensor,
     asset_name: str,
     anchor_name: str,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from roboforge.managers.action_manager import ActionTerm, ActionTermCfg
+from roboforge.managers.term_env import TermEnv
 
 
 @dataclass(kw_only=True)
@@ -21,7 +21,7 @@ class BinaryJointPositionActionCfg(ActionTermCfg):
     close_command_expr: dict[str, float]
     """Joint positions when closed, by regex."""
 
-    def build(self, env: Any) -> ActionTerm:
+    def build(self, env: TermEnv) -> ActionTerm:
         return BinaryJointPositionAction(self, env)
 
 
@@ -30,7 +30,7 @@ class BinaryJointPositionAction(ActionTerm):
 
     action_dim = 1
 
-    def __init__(self, cfg: BinaryJointPositionActionCfg, env: Any):
+    def __init__(self, cfg: BinaryJointPositionActionCfg, env: TermEnv):
         import re
 
         self.entity = env.scene[cfg.asset_name]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from roboforge.assets.actuators import per_joint
 from roboforge.managers.action_manager import ActionTerm, ActionTermCfg
+from roboforge.managers.term_env import TermEnv
 
 
 @dataclass(kw_only=True)
@@ -30,7 +30,7 @@ class JointPositionActionCfg(JointActionCfg):
     use_default_offset: bool = True
     """Add the default joint positions to the scaled action."""
 
-    def build(self, env: Any) -> ActionTerm:
+    def build(self, env: TermEnv) -> ActionTerm:
         return JointAction(self, env, "pos", self.use_default_offset)
 
 
@@ -38,7 +38,7 @@ class JointPositionActionCfg(JointActionCfg):
 class JointVelocityActionCfg(JointActionCfg):
     """Joint velocity targets (for ideal-PD actuators with damping)."""
 
-    def build(self, env: Any) -> ActionTerm:
+    def build(self, env: TermEnv) -> ActionTerm:
         return JointAction(self, env, "vel", False)
 
 
@@ -46,14 +46,14 @@ class JointVelocityActionCfg(JointActionCfg):
 class JointEffortActionCfg(JointActionCfg):
     """Joint torque/force targets, added as feed-forward effort (ideal-PD actuators)."""
 
-    def build(self, env: Any) -> ActionTerm:
+    def build(self, env: TermEnv) -> ActionTerm:
         return JointAction(self, env, "effort", False)
 
 
 class JointAction(ActionTerm):
     """Writes `offset + scale * action` into the entity's position, velocity or effort targets."""
 
-    def __init__(self, cfg: JointActionCfg, env: Any, target: str, default_offset: bool):
+    def __init__(self, cfg: JointActionCfg, env: TermEnv, target: str, default_offset: bool):
         self.entity = env.scene[cfg.asset_name]
         ids, self.joint_names = self.entity.find_joints(cfg.joint_names)
         self.joint_ids = torch.tensor(ids, dtype=torch.long, device=env.device)

@@ -9,11 +9,12 @@ the term compares the target with the current end-effector pose and writes joint
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 
 from roboforge.managers.action_manager import ActionTerm, ActionTermCfg
+from roboforge.managers.term_env import TermEnv
 from roboforge.utils.math import (
     quat_apply,
     quat_error_rotvec,
@@ -49,7 +50,7 @@ class DifferentialIKActionCfg(TaskSpaceActionCfg):
     gain: float = 1.0
     """Step gain applied to the joint update ('pinv' and 'transpose' too)."""
 
-    def build(self, env: Any) -> ActionTerm:
+    def build(self, env: TermEnv) -> ActionTerm:
         return DifferentialIKAction(self, env)
 
 
@@ -64,14 +65,14 @@ class OperationalSpaceControlActionCfg(TaskSpaceActionCfg):
     nullspace_damping: float = 2.0
     """Joint damping (N m s/rad) that settles redundant motion."""
 
-    def build(self, env: Any) -> ActionTerm:
+    def build(self, env: TermEnv) -> ActionTerm:
         return OperationalSpaceAction(self, env)
 
 
 class _TaskSpaceAction(ActionTerm):
     """Target bookkeeping shared by IK and OSC."""
 
-    def __init__(self, cfg: TaskSpaceActionCfg, env: Any):
+    def __init__(self, cfg: TaskSpaceActionCfg, env: TermEnv):
         self.cfg = cfg
         self.entity = env.scene[cfg.asset_name]
         ids, names = self.entity.find_joints(cfg.joint_names)
@@ -152,7 +153,7 @@ class OperationalSpaceAction(_TaskSpaceAction):
 
     cfg: OperationalSpaceControlActionCfg
 
-    def __init__(self, cfg: OperationalSpaceControlActionCfg, env: Any):
+    def __init__(self, cfg: OperationalSpaceControlActionCfg, env: TermEnv):
         super().__init__(cfg, env)
         kp = torch.tensor(cfg.stiffness[: self.pose_dims], dtype=torch.float32, device=env.device)
         self.kp, self.kd = kp, 2.0 * cfg.damping_ratio * kp.sqrt()

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from roboforge.managers.command_manager import CommandTerm, CommandTermCfg
+from roboforge.managers.term_env import TermEnv
 
 
 @dataclass(kw_only=True)
 class NullCommandCfg(CommandTermCfg):
     """No command."""
 
-    def build(self, env: Any) -> CommandTerm:
+    def build(self, env: TermEnv) -> CommandTerm:
         return NullCommand(self, env)
 
 
 class NullCommand(CommandTerm):
     """Always the empty command."""
 
-    def __init__(self, cfg: NullCommandCfg, env: Any):
+    def __init__(self, cfg: NullCommandCfg, env: TermEnv):
         super().__init__(cfg, env)
         self._command = torch.zeros(env.num_envs, 0, device=env.device)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from roboforge.managers.command_manager import CommandTerm
+from roboforge.managers.term_env import TermEnv
 from roboforge.mdp.commands.pose_command import UniformPoseCommand, UniformPoseCommandCfg
 from roboforge.utils.math import quat_apply
 
@@ -21,7 +21,7 @@ class ObjectGoalCommandCfg(UniformPoseCommandCfg):
     success_threshold: float = 0.05
     """Distance (m) from the goal that counts as success."""
 
-    def build(self, env: Any) -> CommandTerm:
+    def build(self, env: TermEnv) -> CommandTerm:
         return ObjectGoalCommand(self, env)
 
 
@@ -30,7 +30,7 @@ class ObjectGoalCommand(UniformPoseCommand):
 
     cfg: ObjectGoalCommandCfg
 
-    def __init__(self, cfg: ObjectGoalCommandCfg, env: Any):
+    def __init__(self, cfg: ObjectGoalCommandCfg, env: TermEnv):
         super().__init__(cfg, env)
         self.object = env.scene[cfg.object_name]
         self.metrics = {

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from roboforge.managers.command_manager import CommandTerm, CommandTermCfg
+from roboforge.managers.term_env import TermEnv
 from roboforge.utils.math import quat_apply_inverse, quat_yaw_only, sample_uniform, wrap_to_pi, yaw_from_quat
 
 
@@ -43,7 +43,7 @@ class UniformPose2dCommandCfg(CommandTermCfg):
     resampling_time_range: tuple[float, float] = (8.0, 8.0)
     """Seconds between resamples, drawn uniformly per world."""
 
-    def build(self, env: Any) -> CommandTerm:
+    def build(self, env: TermEnv) -> CommandTerm:
         return UniformPose2dCommand(self, env)
 
 
@@ -51,7 +51,7 @@ class UniformPose2dCommandCfg(CommandTermCfg):
 class TerrainBasedPose2dCommandCfg(UniformPose2dCommandCfg):
     """Planar goals on a flat patch of the world's current sub-terrain (`scene.terrain.flat_patches`)."""
 
-    def build(self, env: Any) -> CommandTerm:
+    def build(self, env: TermEnv) -> CommandTerm:
         return TerrainBasedPose2dCommand(self, env)
 
 
@@ -60,7 +60,7 @@ class UniformPose2dCommand(CommandTerm):
 
     cfg: UniformPose2dCommandCfg
 
-    def __init__(self, cfg: UniformPose2dCommandCfg, env: Any):
+    def __init__(self, cfg: UniformPose2dCommandCfg, env: TermEnv):
         super().__init__(cfg, env)
         self.entity = env.scene[cfg.asset_name]
         r = cfg.ranges
@@ -114,7 +114,7 @@ class UniformPose2dCommand(CommandTerm):
 class TerrainBasedPose2dCommand(UniformPose2dCommand):
     """Goals on a random flat patch `(x, y, z)` of the world's sub-terrain, raised by the default root height."""
 
-    def __init__(self, cfg: UniformPose2dCommandCfg, env: Any):
+    def __init__(self, cfg: UniformPose2dCommandCfg, env: TermEnv):
         terrain = getattr(env.scene, "terrain", None)
         if terrain is None or not getattr(terrain, "has_height_field", False):
             raise ValueError(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from roboforge.managers.command_manager import CommandTerm, CommandTermCfg
+from roboforge.managers.term_env import TermEnv
 from roboforge.utils.math import (
     quat_apply,
     quat_error_angle,
@@ -55,7 +55,7 @@ class UniformPoseCommandCfg(CommandTermCfg):
     resampling_time_range: tuple[float, float] = (4.0, 4.0)
     """Seconds between resamples."""
 
-    def build(self, env: Any) -> CommandTerm:
+    def build(self, env: TermEnv) -> CommandTerm:
         return UniformPoseCommand(self, env)
 
 
@@ -64,7 +64,7 @@ class UniformPoseCommand(CommandTerm):
 
     cfg: UniformPoseCommandCfg
 
-    def __init__(self, cfg: UniformPoseCommandCfg, env: Any):
+    def __init__(self, cfg: UniformPoseCommandCfg, env: TermEnv):
         super().__init__(cfg, env)
         self.entity = env.scene[cfg.asset_name]
         self.frame = self.entity.find_frame(cfg.body_name)

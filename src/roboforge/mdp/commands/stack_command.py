@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from roboforge.managers.command_manager import CommandTerm, CommandTermCfg
+from roboforge.managers.term_env import TermEnv
 from roboforge.utils.math import quat_apply_inverse
 
 
@@ -36,7 +36,7 @@ class ObjectStackCommandCfg(CommandTermCfg):
     resampling_time_range: tuple[float, float] = (1.0e9, 1.0e9)
     """Nothing to resample: the command follows the base."""
 
-    def build(self, env: Any) -> CommandTerm:
+    def build(self, env: TermEnv) -> CommandTerm:
         return ObjectStackCommand(self, env)
 
 
@@ -50,7 +50,7 @@ class ObjectStackCommand(CommandTerm):
 
     cfg: ObjectStackCommandCfg
 
-    def __init__(self, cfg: ObjectStackCommandCfg, env: Any):
+    def __init__(self, cfg: ObjectStackCommandCfg, env: TermEnv):
         super().__init__(cfg, env)
         self.entity = env.scene[cfg.asset_name]
         self.object = env.scene[cfg.object_name]

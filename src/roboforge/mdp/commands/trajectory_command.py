@@ -10,11 +10,11 @@ Writing a command term takes three things: a config with `build`, `command`, and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from roboforge.managers.command_manager import CommandTerm, CommandTermCfg
+from roboforge.managers.term_env import TermEnv
 from roboforge.mdp.commands.pose_command import PoseRanges
 from roboforge.utils.math import sample_uniform
 
@@ -30,7 +30,7 @@ class UniformTrajectoryCommandCfg(CommandTermCfg):
     resampling_time_range: tuple[float, float] = (2.0, 3.0)
     """Duration of each segment (s)."""
 
-    def build(self, env: Any) -> CommandTerm:
+    def build(self, env: TermEnv) -> CommandTerm:
         return UniformTrajectoryCommand(self, env)
 
 
@@ -39,7 +39,7 @@ class UniformTrajectoryCommand(CommandTerm):
 
     cfg: UniformTrajectoryCommandCfg
 
-    def __init__(self, cfg: UniformTrajectoryCommandCfg, env: Any):
+    def __init__(self, cfg: UniformTrajectoryCommandCfg, env: TermEnv):
         super().__init__(cfg, env)
         lo, hi = cfg.ranges.bounds()
         self.lo = torch.tensor(lo[:3], device=env.device)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from roboforge.managers.command_manager import CommandTerm, CommandTermCfg
+from roboforge.managers.term_env import TermEnv
 from roboforge.utils.math import sample_uniform, wrap_to_pi, yaw_from_quat
 
 
@@ -45,7 +45,7 @@ class UniformVelocityCommandCfg(CommandTermCfg):
     resampling_time_range: tuple[float, float] = (10.0, 10.0)
     """Seconds between resamples, drawn uniformly per world."""
 
-    def build(self, env: Any) -> CommandTerm:
+    def build(self, env: TermEnv) -> CommandTerm:
         return UniformVelocityCommand(self, env)
 
 
@@ -54,7 +54,7 @@ class UniformVelocityCommand(CommandTerm):
 
     cfg: UniformVelocityCommandCfg
 
-    def __init__(self, cfg: UniformVelocityCommandCfg, env: Any):
+    def __init__(self, cfg: UniformVelocityCommandCfg, env: TermEnv):
         super().__init__(cfg, env)
         for name in ("rel_heading_envs", "rel_standing_envs"):
             if not 0.0 <= getattr(cfg, name) <= 1.0:
