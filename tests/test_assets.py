@@ -21,6 +21,7 @@ from roboforge.assets import (
 from roboforge.assets.actuators import ActuatorGroup, per_joint
 from roboforge.scene import Scene, SceneCfg
 from roboforge.sim import SimCfg, make_simulator
+from roboforge.utils.config import ConfigError
 
 TWO_LINK_URDF = """<?xml version="1.0"?>
 <robot name="two_link_arm">
@@ -179,7 +180,7 @@ def test_entity_find_joints_and_unknown_entity(urdf_path):
     assert arm.find_joints("elb.*") == ([1], ["elbow"])
     with pytest.raises(ValueError, match="Available: shoulder, elbow"):
         arm.find_joints(["hip"])
-    with pytest.raises(KeyError, match=r"No entity 'robot'.*Entities: arm"):
+    with pytest.raises(ConfigError, match=r"No entity 'robot'.*Entities: arm"):
         scene["robot"]
 
 

@@ -68,6 +68,7 @@ def short_run(tmp_path_factory) -> Path:
         (("-o", "env.rewards.alive.weight=true"), ("env.rewards.alive.weight", "float")),
         (("--device", "gpu"), ("--device", "cpu, cuda or cuda:N")),
         (("--sim", "physx"), ("--sim", "mjwarp")),
+        (("-o", "env.decimation=0"), ("decimation must be >= 1",)),  # found while building the env
     ],
 )
 def test_bad_options_are_one_line_with_exit_code_2(args, needles):

@@ -8,6 +8,7 @@ import torch
 from roboforge import mdp
 from roboforge.envs import load_cfg, make_env
 from roboforge.managers import CurriculumTermCfg, RewardTermCfg
+from roboforge.utils.config import ConfigError
 
 
 def cartpole_alive_only(curriculum: dict[str, CurriculumTermCfg]):
@@ -34,5 +35,5 @@ def test_reward_weight_changes_after_num_steps():
 
 def test_reward_weight_schedule_names_unknown_terms():
     schedule = {"term_name": "alive_bonus", "weight": 3.0, "num_steps": 3}
-    with pytest.raises(KeyError, match=r"No reward term 'alive_bonus'.*Terms: alive"):
+    with pytest.raises(ConfigError, match=r"No reward term 'alive_bonus'.*Terms: alive"):
         cartpole_alive_only({"w": CurriculumTermCfg(func=mdp.modify_reward_weight, params=schedule)})

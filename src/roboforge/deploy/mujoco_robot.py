@@ -128,7 +128,9 @@ class MujocoSimRobot:
     def write_command(self, command: JointCommand) -> None:
         """Apply `command` (joints in this robot's order) for `decimation` physics steps."""
         if command.joint_names != self.joint_names:
-            raise UserInputError(f"Command joints {command.joint_names} are not this robot's {self.joint_names}.")
+            raise UserInputError(
+                f"Command joints {command.joint_names} are not this robot's {self.joint_names}."
+            )
         d = self.data
         ideal = self.ideal
         pos_i, kp, kd = command.position[ideal], command.stiffness[ideal], command.damping[ideal]

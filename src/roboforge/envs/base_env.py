@@ -11,6 +11,7 @@ from roboforge.envs.env_cfg import BaseEnvCfg
 from roboforge.envs.graph_step import make_stepper
 from roboforge.scene.scene import Scene
 from roboforge.sim.factory import make_simulator
+from roboforge.utils.config import ConfigError
 
 
 class BaseRLEnv(gym.Env):
@@ -21,7 +22,7 @@ class BaseRLEnv(gym.Env):
 
     def __init__(self, cfg: BaseEnvCfg, per_world_fields: tuple[str, ...] = ()):
         if cfg.decimation < 1:
-            raise ValueError(f"decimation must be >= 1, got {cfg.decimation}.")
+            raise ConfigError(f"decimation must be >= 1, got {cfg.decimation}.")
         self.cfg = cfg
         self.device = torch.device(cfg.sim.device)
         torch.manual_seed(cfg.seed)

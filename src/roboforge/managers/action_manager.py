@@ -54,7 +54,7 @@ class ActionManager:
     def process_action(self, action: torch.Tensor) -> None:
         """Split `action (num_envs, total_dim)` among the terms; the last action becomes `prev_action`."""
         if action.shape != self.action.shape:
-            raise ValueError(
+            raise ConfigError(
                 f"Expected actions of shape {tuple(self.action.shape)}, got {tuple(action.shape)}."
             )
         self.prev_action[:] = self.action

@@ -8,6 +8,7 @@ import torch
 
 from roboforge.managers.term import TermCfg, bind_term
 from roboforge.managers.term_env import TermEnv
+from roboforge.utils.config import ConfigError
 
 
 @dataclass(kw_only=True)
@@ -37,7 +38,7 @@ class RewardManager:
     def weight_index(self, name: str) -> int:
         """Position of term `name` in `weights` (terms with weight 0 are dropped at build time)."""
         if name not in self._index:
-            raise KeyError(
+            raise ConfigError(
                 f"No reward term {name!r} with a non-zero weight. Terms: {', '.join(self._index)}."
             )
         return self._index[name]

@@ -11,6 +11,7 @@ import torch
 from roboforge.managers.event_manager import writes_model_fields
 from roboforge.managers.term import ManagerTermBase, TermCfg
 from roboforge.managers.term_env import TermEnv
+from roboforge.utils.config import ConfigError
 from roboforge.utils.math import quat_from_euler_xyz, quat_mul, sample_uniform
 
 POSE_KEYS = ("x", "y", "z", "roll", "pitch", "yaw")
@@ -119,7 +120,7 @@ class ModelFieldEntries:
 
 def check_operation(operation: str) -> None:
     if operation not in OPERATIONS:
-        raise ValueError(
+        raise ConfigError(
             f"Randomization operation must be one of {', '.join(OPERATIONS)}, got {operation!r}."
         )
 

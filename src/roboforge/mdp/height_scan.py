@@ -13,6 +13,7 @@ import torch
 
 from roboforge.managers.term import ManagerTermBase, TermCfg
 from roboforge.managers.term_env import TermEnv
+from roboforge.utils.config import ConfigError
 
 
 @dataclass(kw_only=True)
@@ -29,7 +30,7 @@ class GridPatternCfg:
     def points_yaw(self, device: torch.device | str) -> torch.Tensor:
         """Points `(num_rays, 2)` in the heading frame, x varying fastest."""
         if self.resolution <= 0 or min(self.size) < 0:
-            raise ValueError(
+            raise ConfigError(
                 f"GridPatternCfg: resolution must be > 0 and size >= 0, got {self.resolution}, {self.size}."
             )
         xs = torch.arange(-self.size[0] / 2, self.size[0] / 2 + 1e-9, self.resolution, device=device)

@@ -23,6 +23,7 @@ from roboforge.mdp.events import (
     check_operation,
     range_bounds,
 )
+from roboforge.utils.config import ConfigError
 from roboforge.utils.math import quat_apply_inverse, sample_uniform
 
 
@@ -257,5 +258,5 @@ def _geom_rows(env: TermEnv, asset_name: str | None, geom_names: list[str] | Non
             ids.append(g)
     if not ids:
         what = "the scene" if asset_name is None else f"entity {asset_name!r}"
-        raise ValueError(f"randomize_friction: no geom of {what} matches {geom_names}.")
+        raise ConfigError(f"randomize_friction: no geom of {what} matches {geom_names}.")
     return torch.tensor(ids, dtype=torch.long, device=env.device)

@@ -16,6 +16,7 @@ from roboforge.assets.articulation import ArticulationCfg, EntityCfg
 from roboforge.scene.layout import TRACK_SENSORS, EntityLayout, entity_layout
 from roboforge.terrains.generator import GeneratedTerrain
 from roboforge.terrains.terrain import add_terrain_geom
+from roboforge.utils.config import ConfigError
 
 if TYPE_CHECKING:
     from roboforge.scene.scene import SceneCfg
@@ -53,7 +54,7 @@ def build_spec(
         spec.attach(child, prefix=layouts[name].prefix, frame=frame)
     for name, sensor_cfg in cfg.sensors.items():
         if sensor_cfg.entity_name not in cfg.entities:
-            raise ValueError(
+            raise ConfigError(
                 f"Sensor {name!r} is mounted on entity {sensor_cfg.entity_name!r}, which the scene lacks. "
                 f"Entities: {', '.join(cfg.entities)}."
             )
@@ -72,7 +73,7 @@ def entity_spec(name: str, cfg: EntityCfg) -> tuple[mujoco.MjSpec, EntityLayout]
     spec = cfg.spawn.load()
     root = spec.worldbody.first_body()
     if root is None:
-        raise ValueError(f"Entity {name!r}: the model has no body under <worldbody>.")
+        raise ConfigError(f"Entity {name!r}: the model has no body under <worldbody>.")
     _exclude_base_contacts(spec)
     for key in list(spec.keys):
         spec.delete(key)
@@ -100,7 +101,7 @@ def _prepare_articulation(name: str, spec: mujoco.MjSpec, cfg: ArticulationCfg) 
     for site_name, (body_name, offset) in cfg.sites.items():
         body = spec.body(body_name)
         if body is None:
-            raise ValueError(
+            raise ConfigError(
                 f"Entity {name!r}: site {site_name!r} names a body {body_name!r} the model lacks."
             )
         body.add_site(name=site_name, pos=list(offset))
@@ -145,7 +146,7 @@ def _filter_collisions(spec: mujoco.MjSpec, cfg: ArticulationCfg) -> None:
         keep = [g for g in colliding if _geom_matches(g, cfg.collision_geoms)]
         if not keep:
             names = sorted({g.name or g.parent.name for g in colliding})
-            raise ValueError(
+            raise ConfigError(
                 f"collision_geoms {cfg.collision_geoms} match no colliding geom (by geom or body name). "
                 f"Available: {', '.join(names)}."
             )

@@ -18,6 +18,7 @@ from roboforge.assets.articulation import EntityCfg
 from roboforge.scene.kinematics import Frame, JointKinematics, frame_pose_w, jacobian_w, resolve_frame
 from roboforge.scene.layout import TRACK_SENSORS, EntityLayout
 from roboforge.sim.simulator import Simulator
+from roboforge.utils.config import ConfigError
 from roboforge.utils.math import gravity_projected_b, quat_apply, quat_apply_inverse, quat_conjugate, quat_mul
 
 
@@ -300,4 +301,4 @@ def _regex_value(table: dict[str, float], name: str, default: float) -> float:
 def _check_regexes(table: dict[str, float], names: list[str], what: str) -> None:
     for pattern in table:
         if pattern != ".*" and not any(re.fullmatch(pattern, n) for n in names):
-            raise ValueError(f"{what}: regex {pattern!r} matches no joint. Joints: {', '.join(names)}.")
+            raise ConfigError(f"{what}: regex {pattern!r} matches no joint. Joints: {', '.join(names)}.")

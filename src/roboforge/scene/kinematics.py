@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import mujoco
 import torch
 
+from roboforge.utils.config import ConfigError
 from roboforge.utils.math import quat_apply, quat_mul
 
 
@@ -67,7 +68,7 @@ def resolve_frame(
             for s in range(model.nsite)
             if int(model.site_bodyid[s]) in index_of
         ]
-        raise ValueError(
+        raise ConfigError(
             f"No body or site {name!r} on entity {prefix.rstrip('/')!r}. Bodies: {', '.join(bodies)}; "
             f"sites: {', '.join(sites) or '(none)'}."
         )

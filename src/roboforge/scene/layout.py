@@ -17,6 +17,7 @@ import torch
 from roboforge.assets.actuators import ActuatorCfg, resolve_joints
 from roboforge.assets.articulation import ArticulationCfg, EntityCfg
 from roboforge.sensors.base import prefixed, sensor_columns
+from roboforge.utils.config import ConfigError
 
 TRACK_PREFIX = "_rf_"  # sensors the scene adds to track body poses and velocities
 TRACK_SENSORS = {
@@ -99,7 +100,7 @@ def entity_layout(name: str, cfg: EntityCfg, spec: mujoco.MjSpec) -> EntityLayou
     root = spec.worldbody.first_body()
     floating = root is not None and any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in root.joints)
     if root is not None and floating and not root.name:
-        raise ValueError(f"Entity {name!r}: the root body of a floating base needs a name.")
+        raise ConfigError(f"Entity {name!r}: the root body of a floating base needs a name.")
     bodies = [b for b in spec.bodies[1:] if b.name]
     joints = [j.name for b in bodies for j in b.joints if j.type in _MOVING]
     actuators: list[ActuatorLayout] = []

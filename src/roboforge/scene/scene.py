@@ -13,6 +13,7 @@ from roboforge.scene.entity import Entity
 from roboforge.sensors.base import Sensor, SensorCfg
 from roboforge.sim.simulator import Simulator
 from roboforge.terrains.terrain import Terrain, TerrainCfg, build_terrain, terrain_arena_bytes
+from roboforge.utils.config import ConfigError
 
 
 @dataclass(kw_only=True)
@@ -44,7 +45,7 @@ class Scene:
 
     def __init__(self, cfg: SceneCfg):
         if cfg.num_envs < 1:
-            raise ValueError(f"scene.num_envs must be >= 1, got {cfg.num_envs}.")
+            raise ConfigError(f"scene.num_envs must be >= 1, got {cfg.num_envs}.")
         self.cfg = cfg
         self.generated_terrain = build_terrain(cfg.terrain)
         # the MjSpec, and each entity's names resolved once (`EntityLayout`, scene/layout.py)
@@ -56,7 +57,7 @@ class Scene:
                 self.spec.memory = memory
                 self.model = self.spec.compile()
         except Exception as err:
-            raise ValueError(f"The scene does not compile: {err}") from err
+            raise ConfigError(f"The scene does not compile: {err}") from err
         self.entities: dict[str, Entity] = {}
         self.sensors: dict[str, Sensor] = {}
         self.terrain: Terrain | None = None
@@ -80,7 +81,7 @@ class Scene:
 
     def __getitem__(self, name: str) -> Entity:
         if name not in self.entities:
-            raise KeyError(f"No entity {name!r} in the scene. Entities: {', '.join(self.entities)}.")
+            raise ConfigError(f"No entity {name!r} in the scene. Entities: {', '.join(self.entities)}.")
         return self.entities[name]
 
     def reset_to_default(self, mask: torch.Tensor, generator: torch.Generator | None = None) -> None:

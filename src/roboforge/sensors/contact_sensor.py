@@ -15,6 +15,7 @@ import mujoco
 import torch
 
 from roboforge.sensors.base import Sensor, SensorCfg, prefixed, sensor_columns, unprefixed_names
+from roboforge.utils.config import ConfigError
 
 NETFORCE_REDUCTION = 3  # MuJoCo contact sensor `reduce="netforce"`: one net force over all contacts
 
@@ -37,7 +38,7 @@ class ContactSensorCfg(SensorCfg):
 
     def _kind(self) -> tuple[list[str], mujoco.mjtObj]:
         if bool(self.body_names) == bool(self.geom_names):
-            raise ValueError("ContactSensorCfg: give exactly one of body_names or geom_names.")
+            raise ConfigError("ContactSensorCfg: give exactly one of body_names or geom_names.")
         if self.body_names:
             return self.body_names, mujoco.mjtObj.mjOBJ_BODY
         return self.geom_names, mujoco.mjtObj.mjOBJ_GEOM
@@ -50,7 +51,7 @@ class ContactSensorCfg(SensorCfg):
         matched = [n for n in names if any(re.fullmatch(p, n) for p in patterns)]
         if not matched:
             kind = "bodies" if objtype == mujoco.mjtObj.mjOBJ_BODY else "geoms"
-            raise ValueError(
+            raise ConfigError(
                 f"ContactSensorCfg: {patterns} match no {kind} of entity {self.entity_name!r}. "
                 f"Named {kind}: {', '.join(names) or '(none)'}."
             )
@@ -128,7 +129,7 @@ class ContactSensor(Sensor):
         patterns = [patterns] if isinstance(patterns, str) else patterns
         ids = [i for i, n in enumerate(self.body_names) if any(re.fullmatch(p, n) for p in patterns)]
         if not ids:
-            raise ValueError(f"Contact sensor: {patterns} match none of {', '.join(self.body_names)}.")
+            raise ConfigError(f"Contact sensor: {patterns} match none of {', '.join(self.body_names)}.")
         return ids
 
     def update(self, dt: float) -> None:

@@ -9,6 +9,7 @@ import mujoco
 import torch
 
 from roboforge.sensors.base import Sensor, SensorCfg, prefixed, sensor_columns
+from roboforge.utils.config import ConfigError
 from roboforge.utils.math import quat_apply_inverse
 
 if TYPE_CHECKING:
@@ -36,15 +37,15 @@ class ImuCfg(SensorCfg):
         if self.site_name is not None:
             if spec.site(prefixed(self.entity_name, self.site_name)) is None:
                 sites = [s.name for s in spec.sites if s.name.startswith(f"{self.entity_name}/")]
-                raise ValueError(
+                raise ConfigError(
                     f"ImuCfg: no site {self.site_name!r}. Sites: {', '.join(sites) or '(none)'}."
                 )
             return prefixed(self.entity_name, self.site_name)
         if self.body_name is None:
-            raise ValueError("ImuCfg: give site_name (an existing site) or body_name (to add one).")
+            raise ConfigError("ImuCfg: give site_name (an existing site) or body_name (to add one).")
         body = spec.body(prefixed(self.entity_name, self.body_name))
         if body is None:
-            raise ValueError(f"ImuCfg: entity {self.entity_name!r} has no body {self.body_name!r}.")
+            raise ConfigError(f"ImuCfg: entity {self.entity_name!r} has no body {self.body_name!r}.")
         site = f"{name}:site"
         body.add_site(name=site, pos=list(self.offset))
         return site

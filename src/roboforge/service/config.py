@@ -66,7 +66,9 @@ class ServiceCfg:
                 )
             self.base_url = self.base_url.rstrip("/")
         if self.max_concurrent < 1:
-            raise UserInputError(f"max_concurrent (--max-concurrent) must be >= 1, got {self.max_concurrent}.")
+            raise UserInputError(
+                f"max_concurrent (--max-concurrent) must be >= 1, got {self.max_concurrent}."
+            )
         if not 0 < self.port < 65536:
             raise UserInputError(f"port (--port) must be in 1..65535, got {self.port}.")
         if self.poll_interval_s <= 0:

@@ -8,6 +8,7 @@ import torch
 
 from roboforge.managers.action_manager import ActionTerm, ActionTermCfg
 from roboforge.managers.term_env import TermEnv
+from roboforge.utils.config import ConfigError
 
 
 @dataclass(kw_only=True)
@@ -42,7 +43,7 @@ class BinaryJointPositionAction(ActionTerm):
             for name in names:
                 match = [v for p, v in table.items() if re.fullmatch(p, name)]
                 if not match:
-                    raise ValueError(f"BinaryJointPositionAction: {what} has no value for joint {name!r}.")
+                    raise ConfigError(f"BinaryJointPositionAction: {what} has no value for joint {name!r}.")
                 values.append(match[0])
             return torch.tensor(values, device=env.device)
 

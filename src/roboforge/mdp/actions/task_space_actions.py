@@ -15,6 +15,7 @@ import torch
 
 from roboforge.managers.action_manager import ActionTerm, ActionTermCfg
 from roboforge.managers.term_env import TermEnv
+from roboforge.utils.config import ConfigError
 from roboforge.utils.math import (
     quat_apply,
     quat_error_rotvec,
@@ -77,7 +78,7 @@ class _TaskSpaceAction(ActionTerm):
         self.entity = env.scene[cfg.asset_name]
         ids, names = self.entity.find_joints(cfg.joint_names)
         if cfg.command_type == "pose" and len(ids) < 6:
-            raise ValueError(
+            raise ConfigError(
                 f"{type(cfg).__name__}: a pose command needs at least 6 arm joints, {cfg.asset_name!r} has {len(ids)} "
                 f"({', '.join(names)}). Use command_type='position' or select more joints."
             )

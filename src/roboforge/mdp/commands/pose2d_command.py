@@ -14,6 +14,7 @@ import torch
 
 from roboforge.managers.command_manager import CommandTerm, CommandTermCfg
 from roboforge.managers.term_env import TermEnv
+from roboforge.utils.config import ConfigError
 from roboforge.utils.math import quat_apply_inverse, quat_yaw_only, sample_uniform, wrap_to_pi, yaw_from_quat
 
 
@@ -117,7 +118,7 @@ class TerrainBasedPose2dCommand(UniformPose2dCommand):
     def __init__(self, cfg: UniformPose2dCommandCfg, env: TermEnv):
         terrain = getattr(env.scene, "terrain", None)
         if terrain is None or not getattr(terrain, "has_height_field", False):
-            raise ValueError(
+            raise ConfigError(
                 "TerrainBasedPose2dCommandCfg needs a terrain with flat patches (scene.terrain.flat_patches); "
                 "use UniformPose2dCommandCfg on flat ground."
             )

@@ -9,6 +9,7 @@ import torch
 
 from roboforge.managers.command_manager import CommandTerm, CommandTermCfg
 from roboforge.managers.term_env import TermEnv
+from roboforge.utils.config import ConfigError
 from roboforge.utils.math import sample_uniform, wrap_to_pi, yaw_from_quat
 
 
@@ -58,7 +59,7 @@ class UniformVelocityCommand(CommandTerm):
         super().__init__(cfg, env)
         for name in ("rel_heading_envs", "rel_standing_envs"):
             if not 0.0 <= getattr(cfg, name) <= 1.0:
-                raise ValueError(
+                raise ConfigError(
                     f"UniformVelocityCommandCfg.{name} must be in [0, 1], got {getattr(cfg, name)}."
                 )
         self.entity = env.scene[cfg.asset_name]
