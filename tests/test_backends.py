@@ -31,6 +31,7 @@ def run_cartpole(sim, controls: torch.Tensor) -> torch.Tensor:
     return torch.stack(traj)
 
 
+@pytest.mark.slow  # compiles MuJoCo Warp kernels
 def test_cartpole_parity_200_steps():
     g = torch.Generator().manual_seed(0)
     controls = (torch.rand(200, N, generator=g) * 2 - 1) * 20.0
@@ -72,6 +73,7 @@ def go1_scene(num_envs: int) -> Scene:
     return Scene(SceneCfg(num_envs=num_envs, entities={"robot": robot}))
 
 
+@pytest.mark.slow
 @requires_go1
 def test_go1_contact_parity_20_steps():
     steps = 20

@@ -18,6 +18,7 @@ def cartpole(tmp_path_factory):
     return exported_cartpole(tmp_path_factory.mktemp("cartpole"))
 
 
+@pytest.mark.slow  # trains a cart-pole first
 def test_sim_to_sim_metrics_match_eval(tmp_path_factory):
     from roboforge.rl.evaluate import evaluate
     from roboforge.rl.session import build_session

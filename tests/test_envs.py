@@ -28,7 +28,7 @@ def test_builtin_tasks_are_registered():
     assert all(desc for desc in list_tasks().values()), "every task has a description"
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["mujoco", pytest.param("mjwarp", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("task", TASKS)
 def test_task_builds_and_steps(task, backend):
     cfg = load_cfg(task, num_envs=N)

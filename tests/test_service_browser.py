@@ -15,6 +15,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.timeout(150),
     pytest.mark.skipif(
         not CHROMIUM.exists() and not os.environ.get("CI"),

@@ -28,7 +28,7 @@ from service_util import (
     wait_iteration,
 )
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.timeout(150), pytest.mark.slow]  # live services and jobs
 HOSTS = ("testserver",)  # TestClient's Host header
 LONG = {**TINY, "num_iterations": 5000, "num_envs": 16, "overrides": {"agent.save_interval": 1}}
 

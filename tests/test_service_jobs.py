@@ -25,7 +25,7 @@ from service_util import (
     wait_status,
 )
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]  # real training jobs
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from roboforge.service import process
 from roboforge.service.store import Store
 from service_util import TINY, LiveServer, kill_job_processes, wait_iteration, wait_status
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.timeout(150), pytest.mark.slow]  # live service processes
 LONG = {**TINY, "num_iterations": 5000, "num_envs": 16, "overrides": {"agent.save_interval": 1}}
 
 
