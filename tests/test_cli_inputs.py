@@ -231,3 +231,19 @@ def test_deploy_rejects_a_command_the_policy_does_not_observe():
         check_commands({"speed": [1.0]}, {"base_velocity": 3})
     with pytest.raises(ValueError, match="3 values expected"):
         check_commands({"base_velocity": [1.0]}, {"base_velocity": 3})
+
+
+def test_cpu_sessions_use_one_torch_thread_unless_told():
+    import torch
+
+    from roboforge.cli.session import set_torch_threads
+
+    try:
+        torch.set_num_threads(2)
+        set_torch_threads(None, "cpu")
+        assert torch.get_num_threads() == 1
+        set_torch_threads(2, "cpu")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+    one_line_error(invoke("train", "cartpole", *CPU, "--threads", 0), "--threads must be >= 1")

@@ -304,3 +304,20 @@ def test_recovery_adopts_a_launcher_whose_pid_was_never_recorded(store, tmp_path
     runner.tick()
     done = store.get(job.id)
     assert done.status == "succeeded" and done.returncode == 0 and done.pid is None
+
+
+def test_each_job_gets_its_share_of_the_cores(tmp_path):
+    import os
+
+    from roboforge.service.jobspec import cpu_share, train_command
+    from roboforge.service.store import Job
+
+    job = Job(id="j", task="cartpole", num_iterations=3, num_envs=8, job_dir=str(tmp_path), overrides={}, seed=None,
+              device="cpu")  # fmt: skip
+    cores = os.cpu_count() or 1
+    assert cpu_share(1) == cores and cpu_share(2 * cores) == 1
+    cmd = " ".join(train_command(job, None, cpu_share(2)))
+    assert "--threads 1" in cmd and f"env.sim.num_threads={max(1, cores // 2)}" in cmd
+    job.overrides = {"env.sim.num_threads": 4}
+    cmd = " ".join(train_command(job, None, 1))
+    assert "env.sim.num_threads=1" not in cmd and "env.sim.num_threads=4" in cmd

@@ -58,6 +58,14 @@ Override = Annotated[
         "--override", "-o", help="Config override 'env.a.b=VALUE' or 'agent.a.b=VALUE' (VALUE as JSON)."
     ),
 ]
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        help="torch CPU threads (default on a CPU device: 1, measured fastest on 2 cores idle and busy; "
+        "C MuJoCo's threads are -o env.sim.num_threads).",
+    ),
+]
 Checkpoint = Annotated[
     Path,
     typer.Option(

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from roboforge.cli.app import Device, Json, Override, Sim, Task, app
+from roboforge.cli.app import Device, Json, Override, Sim, Task, Threads, app
 from roboforge.cli.run import console, run_command
-from roboforge.cli.session import check_options, open_session
+from roboforge.cli.session import check_options, open_session, set_torch_threads
 from roboforge.utils.console import out_console
 
 
@@ -25,6 +25,7 @@ def bench_cmd(
     device: Device = None,
     train_iterations: Annotated[int, typer.Option(help="PPO iterations to time (0 to skip).")] = 5,
     override: Override = None,
+    threads: Threads = None,
     as_json: Json = False,
 ) -> None:
     """Measure physics-only, env.step and PPO training throughput in env-steps/s."""
@@ -32,7 +33,8 @@ def bench_cmd(
     def body():
         from roboforge.rl.bench import bench
 
-        check_options(task, device, sim, override, num_envs=num_envs, steps=steps)
+        check_options(task, device, sim, override, num_envs=num_envs, steps=steps, threads=threads)
+        set_torch_threads(threads, device)
         s, _ = open_session(task, num_envs, device, sim, None, override)
         with console.status("benchmarking..."):
             result = bench(s, steps, train_iterations)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from roboforge.cli.app import Checkpoint, Device, Json, NumEnvs, Override, Seed, Sim, Task, app
+from roboforge.cli.app import Checkpoint, Device, Json, NumEnvs, Override, Seed, Sim, Task, Threads, app
 from roboforge.cli.run import console, run_command
 from roboforge.cli.session import open_policy_session
 from roboforge.utils.console import out_console
@@ -28,6 +28,7 @@ def eval_cmd(
     sim: Sim = "auto",
     seed: Seed = None,
     override: Override = None,
+    threads: Threads = None,
     as_json: Json = False,
 ) -> None:
     """Evaluate a checkpoint in its run's env (the run's overrides, then -o): return, length, task metrics."""
@@ -36,7 +37,7 @@ def eval_cmd(
         from roboforge.rl.evaluate import evaluate
 
         path, s, applied = open_policy_session(
-            task, checkpoint, num_envs, device, sim, seed, override, episodes=episodes
+            task, checkpoint, num_envs, device, sim, seed, override, threads, episodes=episodes
         )
         result = evaluate(s, path, episodes, quiet=as_json)
         if as_json:
@@ -68,6 +69,7 @@ def play(
         bool, typer.Option(help="Show world 0 in the MuJoCo viewer (needs a display).")
     ] = False,
     override: Override = None,
+    threads: Threads = None,
     as_json: Json = False,
 ) -> None:
     """Run the trained policy (deterministic) in the task's play config, optionally in the viewer."""
@@ -78,7 +80,7 @@ def play(
         shown = ["env.scene.visual_geoms=true"] if viewer else []  # show the robot's meshes
         overrides = shown + list(override or [])
         path, s, applied = open_policy_session(
-            task, checkpoint, num_envs, device, sim, None, overrides, steps=steps
+            task, checkpoint, num_envs, device, sim, None, overrides, threads, steps=steps
         )
         summary = play_policy(s, path, steps, viewer)
         if as_json:

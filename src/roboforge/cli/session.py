@@ -27,12 +27,27 @@ def check_options(
         check_positive(f"--{name.replace('_', '-')}", value)
 
 
-def open_policy_session(task, checkpoint: Path, num_envs, device, sim, seed, overrides, **positive):
+def set_torch_threads(threads: int | None, device: str | None) -> None:
+    """torch's intra-op threads: `threads` when given, else 1 for a CPU session. Measured on the 2-core
+    machine (cart-pole PPO, 20 iterations): idle 45.6 K env-steps/s with 1 thread against 42.5 K with 2;
+    beside one busy process 38.3 K against 16.1 K, as torch's threads spin against the MuJoCo ones."""
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    elif device == "cpu" or (device is None and not torch.cuda.is_available()):
+        torch.set_num_threads(1)
+
+
+def open_policy_session(
+    task, checkpoint: Path, num_envs, device, sim, seed, overrides, threads=None, **positive
+):
     """Check the options, find the checkpoint (file, run or task folder) and build the task's play
     config in the env its run was trained in; returns (checkpoint file, session, overrides applied)."""
     from roboforge.rl.checkpoints import resolve_checkpoint
 
-    check_options(task, device, sim, overrides, num_envs=num_envs, **positive)
+    check_options(task, device, sim, overrides, num_envs=num_envs, threads=threads, **positive)
+    set_torch_threads(threads, device)
     path = resolve_checkpoint(checkpoint, task)
     s, applied = open_session(task, num_envs, device, sim, seed, overrides, play=True, run=path.parent)
     return path, s, applied

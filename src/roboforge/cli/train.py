@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from roboforge.cli.app import Device, Json, NumEnvs, Override, Seed, Sim, Task, app
+from roboforge.cli.app import Device, Json, NumEnvs, Override, Seed, Sim, Task, Threads, app
 from roboforge.cli.run import console, run_command
-from roboforge.cli.session import check_options, open_session
+from roboforge.cli.session import check_options, open_session, set_torch_threads
 from roboforge.utils.errors import NotFoundError, UserInputError
 
 
@@ -36,6 +36,7 @@ def train(
     ] = False,
     override: Override = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    threads: Threads = None,
     as_json: Json = False,
 ) -> None:
     """Train TASK with PPO; writes runs/<task>/<timestamp>/ with configs, logs and checkpoints."""
@@ -44,7 +45,10 @@ def train(
     def body():
         from roboforge.rl.options import check_run_root
 
-        check_options(task, device, sim, override, num_envs=num_envs, max_iterations=max_iterations)
+        check_options(
+            task, device, sim, override, num_envs=num_envs, max_iterations=max_iterations, threads=threads
+        )
+        set_torch_threads(threads, device)
         check_run_root(run_dir)
         result = _train(
             task, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet or as_json

@@ -14,7 +14,15 @@ from roboforge.service.config import TOKEN_ENV
 from roboforge.service.estimate import estimate_hours
 from roboforge.service.store import Job
 
-__all__ = ["RunProgress", "estimate_hours", "export_command", "job_env", "launcher_command", "train_command"]
+__all__ = [
+    "RunProgress",
+    "cpu_share",
+    "estimate_hours",
+    "export_command",
+    "job_env",
+    "launcher_command",
+    "train_command",
+]
 
 JOB_ENV = {
     "PYTHONUNBUFFERED": "1",
@@ -32,8 +40,14 @@ def job_env(extra: dict[str, str]) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if k != TOKEN_ENV}, **JOB_ENV, **extra}
 
 
-def train_command(job: Job, resume_from: Path | None) -> list[str]:
-    """`python -m roboforge train ...` for the job (a resume continues `resume_from`)."""
+def cpu_share(max_concurrent: int) -> int:
+    """The CPU cores each of `max_concurrent` jobs gets (at least one)."""
+    return max(1, (os.cpu_count() or 1) // max_concurrent)
+
+
+def train_command(job: Job, resume_from: Path | None, cores: int = 1) -> list[str]:
+    """`python -m roboforge train ...` for the job (a resume continues `resume_from`); the job's torch
+    and C MuJoCo threads stay within its share of the cores (`cores`, unless its overrides say)."""
     cmd = [sys.executable, "-m", "roboforge", "train", job.task, "--max-iterations", str(job.num_iterations),
            "--num-envs", str(job.num_envs), "--quiet"]  # fmt: skip
     cmd += ["--resume", "--run-dir", str(resume_from)] if resume_from else ["--run-dir", job.job_dir]
@@ -41,6 +55,9 @@ def train_command(job: Job, resume_from: Path | None) -> list[str]:
         cmd += ["--device", job.device]
     if job.seed is not None:
         cmd += ["--seed", str(job.seed)]
+    cmd += ["--threads", "1"]  # torch's CPU threads: one is fastest, more spin against MuJoCo's
+    if "env.sim.num_threads" not in (job.overrides or {}):
+        cmd += ["-o", f"env.sim.num_threads={cores}"]
     for key, value in (job.overrides or {}).items():
         cmd += ["-o", f"{key}={json.dumps(value)}"]
     return cmd

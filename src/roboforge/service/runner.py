@@ -25,7 +25,7 @@ from roboforge.service import files, process, records, recovery
 from roboforge.service.config import ServiceCfg
 from roboforge.service.errors import JobConflict, JobNotFound
 from roboforge.service.exports import Exports
-from roboforge.service.jobspec import RunProgress, job_env, launcher_command, train_command
+from roboforge.service.jobspec import RunProgress, cpu_share, job_env, launcher_command, train_command
 from roboforge.service.outcome import attempt_outcome, completed_iterations
 from roboforge.service.store import TERMINAL, Job, Store, utcnow
 
@@ -211,7 +211,9 @@ class JobRunner:
             self._progress[job.id] = RunProgress(resume_from, skip_existing=True)  # this attempt's records
         elif job.resume_requested:
             files.append_log(job_dir, "no checkpoint to resume from; training starts from scratch")
-        launcher = launcher_command(job_dir, attempt, train_command(job, resume_from))
+        launcher = launcher_command(
+            job_dir, attempt, train_command(job, resume_from, cpu_share(self.cfg.max_concurrent))
+        )
         try:
             child = subprocess.Popen(
                 launcher, cwd=job_dir, env=job_env(self.cfg.job_env), start_new_session=True,
