@@ -247,3 +247,4 @@ def test_cpu_sessions_use_one_torch_thread_unless_told():
     finally:
         torch.set_num_threads(1)
     one_line_error(invoke("train", "cartpole", *CPU, "--threads", 0), "--threads must be >= 1")
+    one_line_error(invoke("train", "cartpole", *CPU, "--threads", 100_000), "--threads 100000", "at most")

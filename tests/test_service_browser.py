@@ -58,7 +58,9 @@ def test_dashboard_starts_a_job_and_draws_its_curves(server, page, tmp_path):
     page.select_option("#f-task", "cartpole")
     page.fill("#f-overrides", '{"env.nope": 1}')
     page.click("#f-submit")
-    page.wait_for_function("() => document.getElementById('form-error').textContent.includes('overrides.env.nope')")
+    page.wait_for_function(
+        "() => document.getElementById('form-error').textContent.includes('overrides.env.nope')"
+    )
 
     page.fill("#f-iterations", "300")
     page.fill("#f-envs", "16")
@@ -75,7 +77,9 @@ def test_dashboard_starts_a_job_and_draws_its_curves(server, page, tmp_path):
     path = page.locator(f"{reward} path.curve").get_attribute("d") or ""
     assert path.startswith("M") and path.count("L") >= 4
     assert page.locator('.chart[data-key="Train/mean_episode_length"] svg path.curve').count() == 1
-    page.wait_for_function("() => document.getElementById('log').textContent.includes('training cartpole on cpu')")
+    page.wait_for_function(
+        "() => document.getElementById('log').textContent.includes('training cartpole on cpu')"
+    )
     assert page.locator("#j-status").get_attribute("data-status") == "running"
     shot = tmp_path / "dashboard_job.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -89,7 +93,9 @@ def test_dashboard_starts_a_job_and_draws_its_curves(server, page, tmp_path):
     assert page.locator("#btn-resume").is_enabled()
     page.click("#btn-resume")
     page.wait_for_selector("#j-status[data-status=running]", timeout=30_000)
-    page.wait_for_function("() => document.getElementById('log').textContent.includes('resuming')", timeout=30_000)
+    page.wait_for_function(
+        "() => document.getElementById('log').textContent.includes('resuming')", timeout=30_000
+    )
     with server.client() as api:
         assert api.get(f"/jobs/{job_id}").json()["attempt"] == 2
         api.post(f"/jobs/{job_id}/cancel")

@@ -3,10 +3,12 @@ with the overrides of the run it continues or evaluates."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from roboforge.cli.run import console, parse_overrides
+from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import dumps_json
 from roboforge.utils.overrides import parse_items
 
@@ -33,6 +35,11 @@ def set_torch_threads(threads: int | None, device: str | None) -> None:
     beside one busy process 38.3 K against 16.1 K, as torch's threads spin against the MuJoCo ones."""
     import torch
 
+    cores = os.cpu_count() or 1
+    if threads is not None and threads > 4 * cores:
+        raise UserInputError(
+            f"--threads {threads}: this machine has {cores} cores; give at most {4 * cores}."
+        )
     if threads is not None:
         torch.set_num_threads(threads)
     elif device == "cpu" or (device is None and not torch.cuda.is_available()):

@@ -9,16 +9,15 @@ outside the job's folder (names are checked, symlinks resolved, the result must 
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from roboforge.service.errors import disk_space
+from roboforge.utils.files import atomic_write_json
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 LOG_NAME = "job.log"
@@ -68,18 +67,9 @@ def completed_iterations(run_dir: Path | None) -> int:
 
 
 def write_json(path: Path, record: dict[str, Any]) -> None:
-    """Write `record` to `path` atomically (temporary file, fsync, rename); a full disk is DiskFull."""
+    """Write `record` to `path` atomically (`atomic_write_json`); a full disk is DiskFull."""
     with disk_space(path):
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(record, f, default=str)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_json(path, record)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

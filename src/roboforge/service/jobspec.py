@@ -64,12 +64,9 @@ def train_command(job: Job, resume_from: Path | None, cores: int = 1) -> list[st
 
 
 def export_command(job: Job, run_dir: Path) -> list[str]:
-    """`python -m roboforge export TASK --checkpoint RUN --check` with the env overrides the job trained with."""
-    cmd = [sys.executable, "-m", "roboforge", "export", job.task, "--checkpoint", str(run_dir), "--check"]
-    for key, value in (job.overrides or {}).items():
-        if key.startswith("env."):
-            cmd += ["-o", f"{key}={json.dumps(value)}"]
-    return cmd
+    """`python -m roboforge export TASK --checkpoint RUN --check` (export applies the run's own overrides
+    from its `params/args.json`)."""
+    return [sys.executable, "-m", "roboforge", "export", job.task, "--checkpoint", str(run_dir), "--check"]
 
 
 def launcher_command(job_dir: Path, attempt: int, cmd: list[str], kind: str = "train") -> list[str]:
