@@ -229,7 +229,7 @@ def test_load_cfg_passes_factory_arguments_and_rejects_missing_key():
     assert load_cfg("cartpole", play=True).scene.num_envs == 32
     assert load_cfg("cartpole", "rsl_rl_cfg_entry_point").num_steps_per_env > 0
     with pytest.raises(UserInputError, match="has no skrl_cfg config"):
-        load_cfg("cartpole", "skrl_cfg_entry_point")
+        load_cfg("cartpole-lstm", "skrl_cfg_entry_point")
 
 
 # --- rsl_rl wrapper ------------------------------------------------------------------------------------------------------

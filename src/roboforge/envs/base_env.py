@@ -49,6 +49,18 @@ class BaseRLEnv(gym.Env):
         self._stepper = None
         self._qpos0 = torch.as_tensor(self.scene.model.qpos0, device=self.device, dtype=self.sim.qpos.dtype)
 
+    # --- spaces of one world (Isaac Lab's vectorised env interface, read by skrl's "isaaclab" wrapper) ------
+    @property
+    def single_observation_space(self) -> gym.spaces.Dict:
+        """One world's observation: a Box `(dim,)` per group ('policy', and 'critic' when the task has one)."""
+        inf = float("inf")
+        return gym.spaces.Dict({g: gym.spaces.Box(-inf, inf, (d,)) for g, d in self.obs_dims.items()})  # type: ignore[attr-defined]
+
+    @property
+    def single_action_space(self) -> gym.spaces.Box:
+        """One world's action `(num_actions,)`, unbounded (the action terms scale and clip)."""
+        return gym.spaces.Box(-float("inf"), float("inf"), (self.num_actions,))  # type: ignore[attr-defined]
+
     # --- physics ---------------------------------------------------------------------------------
     def _physics_substep(self) -> None:
         """Actuators -> one physics step (the caller applies action terms first)."""
@@ -105,7 +117,8 @@ class BaseRLEnv(gym.Env):
         return stats
 
     def step(self, action: torch.Tensor):
-        """Advance one env step (replayed from a CUDA graph on GPU); returns (obs, reward, terminated, time_outs, extras)."""
+        """Advance one env step (replayed from a CUDA graph on GPU); returns (obs by group, reward, terminated,
+        time_outs, extras), each `(num_envs, ...)`: tensors the caller owns (kept past the next step)."""
         self.common_step_counter += 1
         if self._stepper is None:
             self._stepper = make_stepper(self._step_impl, self.device, self.cfg.sim.cuda_graph)

@@ -2,7 +2,7 @@
 
 The step has no host syncs and writes every state in place, so after a short warm-up it is captured
 once with `torch.cuda.graph` and replayed: the action is copied into a static input buffer, and the
-returned tensors are the graph's static outputs (copy them if you keep them past the next step).
+caller gets copies of the graph's static outputs (every RL library keeps observations past the next step).
 If capture fails, a clear error names the likely causes and the switch to run without graphs (an
 eager fallback is not safe: a failed capture leaves the CUDA random generator in capture state).
 """
@@ -33,7 +33,7 @@ class GraphedStep:
             assert self.static_action is not None
             self.static_action.copy_(action)
             self.graph.replay()
-            return self.outputs
+            return _fresh(self.outputs)
         self.calls += 1
         if self.calls <= self.warmup:
             side = torch.cuda.Stream()
@@ -58,7 +58,19 @@ class GraphedStep:
             ) from err
         self.graph = graph
         graph.replay()
-        return self.outputs
+        return _fresh(self.outputs)
+
+
+def _fresh(outputs: Any) -> Any:
+    """Copies of the graph's static output tensors (tuples, lists and dicts walked), so a caller that keeps
+    an observation past the next step (every RL library's rollout storage does) sees what it acted on."""
+    if isinstance(outputs, torch.Tensor):
+        return outputs.clone()
+    if isinstance(outputs, (tuple, list)):
+        return type(outputs)(_fresh(o) for o in outputs)
+    if isinstance(outputs, dict):
+        return {k: _fresh(v) for k, v in outputs.items()}
+    return outputs
 
 
 def make_stepper(step_fn: StepFn, device: torch.device, cuda_graph: bool) -> StepFn:

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.resources
 from typing import Any
 
 import gymnasium as gym
 
-from roboforge.utils.config import closest
+from roboforge.utils.config import closest, read_yaml
 from roboforge.utils.errors import UserInputError
 
 NAMESPACE = "roboforge"
-CFG_KEYS = (
-    "env_cfg_entry_point",
-    "rsl_rl_cfg_entry_point",
-    "skrl_cfg_entry_point",
-    "rl_games_cfg_entry_point",
-)
+AGENT_FILES = {"skrl": ("ppo", "sac"), "rl_games": ("ppo",), "sb3": ("ppo", "sac")}
+"""The YAML agent files a task family may ship per library and algorithm (rsl_rl's are Python)."""
 
 
 class UnknownTaskError(UserInputError, KeyError):
@@ -32,12 +29,13 @@ def register_task(
     entry_point: str,
     env_cfg_entry_point: str,
     rsl_rl_cfg_entry_point: str,
-    skrl_cfg_entry_point: str | None = None,
-    rl_games_cfg_entry_point: str | None = None,
+    agents: dict[str, str] | None = None,
     description: str = "",
     cpu_num_envs: int | None = None,
 ) -> None:
-    """Register `task` with gymnasium as 'roboforge/<task>'; cfg entry points are 'module:factory'.
+    """Register `task` with gymnasium as 'roboforge/<task>'. Config entry points are 'module:factory' (a
+    config factory) or 'package:file.yaml' (a library's own agent file in that package); `agents` holds
+    the other libraries' entry points by key (`agent_entry_key`), e.g. from `agent_files`.
 
     `cpu_num_envs` is the world count used on a CPU when the user gives none (None: the env config's
     default, which is sized for a GPU)."""
@@ -48,12 +46,42 @@ def register_task(
         kwargs={
             "env_cfg_entry_point": env_cfg_entry_point,
             "rsl_rl_cfg_entry_point": rsl_rl_cfg_entry_point,
-            "skrl_cfg_entry_point": skrl_cfg_entry_point,
-            "rl_games_cfg_entry_point": rl_games_cfg_entry_point,
+            **(agents or {}),
             "description": description,
             "cpu_num_envs": cpu_num_envs,
         },
     )
+
+
+def agent_entry_key(library: str, algorithm: str = "ppo") -> str:
+    """The registry key of a library's agent config, named as Isaac Lab names them:
+    `skrl_cfg_entry_point` for PPO, `skrl_sac_cfg_entry_point` for SAC."""
+    return f"{library}_cfg_entry_point" if algorithm == "ppo" else f"{library}_{algorithm}_cfg_entry_point"
+
+
+def agent_files(package: str, variant: str = "", sac: bool = False, sb3: bool = True) -> dict[str, str]:
+    """Entry points of the YAML agent files of the libraries in `package`, named
+    `<library>_<variant>_<algorithm>_cfg.yaml` (`skrl_ppo_cfg.yaml`, `rl_games_go1_flat_ppo_cfg.yaml`);
+    SAC files only with `sac` (continuous-action tasks that learn with it), sb3 files only with `sb3`
+    (tasks that train on a CPU: sb3 steps numpy arrays)."""
+    stem = f"{variant}_" if variant else ""
+    return {
+        agent_entry_key(library, algo): f"{package}:{library}_{stem}{algo}_cfg.yaml"
+        for library, algorithms in AGENT_FILES.items()
+        for algo in algorithms
+        if (algo == "ppo" or sac) and (library != "sb3" or sb3)
+    }
+
+
+def task_algorithms(task: str) -> dict[str, list[str]]:
+    """The libraries `task` registers agent configs for, with their algorithms (rsl_rl: ppo)."""
+    kwargs = task_spec(task).kwargs
+    found: dict[str, list[str]] = {"rsl_rl": ["ppo"]}
+    for library, algorithms in AGENT_FILES.items():
+        have = [a for a in algorithms if kwargs.get(agent_entry_key(library, a))]
+        if have:
+            found[library] = have
+    return found
 
 
 TASK_PLUGIN_GROUP = "roboforge.tasks"
@@ -98,11 +126,14 @@ def task_spec(task: str) -> gym.envs.registration.EnvSpec:
 
 
 def load_cfg(task: str, key: str = "env_cfg_entry_point", **factory_kwargs: Any) -> Any:
-    """Call the factory registered under `key` for `task` (e.g. the env config factory)."""
+    """Call the factory registered under `key` for `task` (e.g. the env config factory); for a
+    'package:file.yaml' entry, the parsed YAML file (a dict)."""
     entry = task_spec(task).kwargs.get(key)
     if entry is None:
         raise UserInputError(f"Task {task!r} has no {key.removesuffix('_entry_point')} config.")
     module, _, attr = entry.partition(":")
+    if attr.endswith((".yaml", ".yml")):
+        return read_yaml(importlib.resources.files(module) / attr)
     factory = getattr(importlib.import_module(module), attr)
     return factory(**factory_kwargs) if callable(factory) else factory
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import keyword
 import types
 import typing
 from typing import Any, TypeVar
@@ -30,9 +31,54 @@ def unknown_key_error(kind: str, key: str, allowed: typing.Iterable[str]) -> Con
     return ConfigError(f"Unknown {kind} {key!r}.{did_you_mean} Allowed: {', '.join(allowed)}.")
 
 
+def attr_name(key: str) -> str:
+    """The attribute of config key `key`. A field named like a Python keyword (skrl's `class` and
+    `lambda`) is declared with a trailing underscore (`lambda_`) and spelled without it in files,
+    overrides and messages."""
+    return f"{key}_" if keyword.iskeyword(key) else key
+
+
+def key_name(attr: str) -> str:
+    """The config key of attribute `attr` (`lambda_` -> `lambda`); the inverse of `attr_name`."""
+    return attr[:-1] if attr.endswith("_") and keyword.iskeyword(attr[:-1]) else attr
+
+
 def field_names(cfg_type: type) -> list[str]:
-    """Names of the dataclass fields of `cfg_type`."""
-    return [f.name for f in dataclasses.fields(cfg_type)]
+    """Config keys of the dataclass fields of `cfg_type` (`lambda_` is listed as `lambda`)."""
+    return [key_name(f.name) for f in dataclasses.fields(cfg_type)]
+
+
+def dotted_fields(cfg_type: type, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`data` (nested dicts, as in a YAML or JSON file of a `cfg_type` config) as dotted keys down to the
+    fields that are not configs themselves: `{"agent": {"lambda": 0.9}}` -> `{"agent.lambda": 0.9}`.
+    Keys that `cfg_type` does not have are kept as they are (applying them names the allowed ones)."""
+    hints = typing.get_type_hints(cfg_type)
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        nested = _dataclass_in(hints.get(attr_name(str(key))))
+        if nested is not None and isinstance(value, dict):
+            out.update(dotted_fields(nested, value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def read_yaml(source: Any) -> Any:
+    """Parse a YAML file (a path or an importlib resource); a missing or malformed file is a ConfigError
+    naming it (and the line)."""
+    import yaml
+
+    name = getattr(source, "name", str(source))
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"Cannot read the config file {source}: {err.strerror or err}.") from err
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{name}{where} is not valid YAML: {getattr(err, 'problem', err)}.") from err
 
 
 def from_dict(cfg_type: type[T], data: dict[str, Any]) -> T:
@@ -45,8 +91,8 @@ def from_dict(cfg_type: type[T], data: dict[str, Any]) -> T:
     for key, value in data.items():
         if key not in names:
             raise unknown_key_error(f"field of {cfg_type.__name__}", key, names)
-        nested = _dataclass_in(hints.get(key))
-        kwargs[key] = from_dict(nested, value) if nested and isinstance(value, dict) else value
+        nested = _dataclass_in(hints.get(attr_name(key)))
+        kwargs[attr_name(key)] = from_dict(nested, value) if nested and isinstance(value, dict) else value
     return cfg_type(**kwargs)
 
 
@@ -82,9 +128,9 @@ def apply_overrides(cfg: Any, overrides: dict[str, Any]) -> None:
                 if part not in allowed:
                     raise unknown_key_error(f"field in {where}", part, allowed)
                 if last:
-                    setattr(target, part, value)
+                    setattr(target, attr_name(part), value)
                 else:
-                    target = getattr(target, part)
+                    target = getattr(target, attr_name(part))
             else:
                 raise ConfigError(
                     f"{where} is a value ({type(target).__name__}), not a config with fields; "
@@ -95,7 +141,7 @@ def apply_overrides(cfg: Any, overrides: dict[str, Any]) -> None:
 def to_dict(cfg: Any) -> Any:
     """A JSON-friendly dict of a (nested) config; callables become their qualified names."""
     if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
-        return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+        return {key_name(f.name): to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
     if isinstance(cfg, dict):
         return {str(k): to_dict(v) for k, v in cfg.items()}
     if isinstance(cfg, (list, tuple)):

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from roboforge.utils.config import ConfigError, apply_overrides
+from roboforge.utils.config import ConfigError, apply_overrides, attr_name
 
 SCOPES = ("env", "agent")
 RESERVED = {
@@ -150,7 +150,7 @@ def field_hint(cfg: Any, path: str) -> Any:
     if target is _MISSING or not dataclasses.is_dataclass(target) or isinstance(target, type):
         return _MISSING
     try:
-        return typing.get_type_hints(type(target)).get(parts[-1], _MISSING)
+        return typing.get_type_hints(type(target)).get(attr_name(parts[-1]), _MISSING)
     except Exception:  # unresolvable annotations: the key itself is still checked when applied
         return _MISSING
 
@@ -167,7 +167,7 @@ def type_name(hint: Any) -> str:
 def _walk(cfg: Any, parts: list[str]) -> Any:
     target = cfg
     for part in parts:
-        target = target.get(part, _MISSING) if isinstance(target, dict) else getattr(target, part, _MISSING)
+        target = target.get(part, _MISSING) if isinstance(target, dict) else getattr(target, attr_name(part), _MISSING)
         if target is _MISSING:
             return _MISSING
     return target

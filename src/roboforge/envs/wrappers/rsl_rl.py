@@ -31,14 +31,11 @@ class RslRlVecEnvWrapper(VecEnv):
         self.env.episode_length_buf[:] = value
 
     def _to_tensordict(self, obs: dict[str, torch.Tensor]) -> TensorDict:
-        # Copies: on GPU the env returns the CUDA graph's static buffers, which the next step overwrites,
-        # while PPO keeps the observation it acted on until the step's transition is stored.
-        return TensorDict(
-            {k: v.clone() for k, v in obs.items()}, batch_size=[self.num_envs], device=self.device
-        )
+        return TensorDict(obs, batch_size=[self.num_envs], device=self.device)
 
     def get_observations(self) -> TensorDict:
-        return self._to_tensordict(self.env.obs_buf)  # type: ignore[attr-defined]
+        # A copy: on GPU `obs_buf` is the CUDA graph's static buffer, which the next step overwrites.
+        return self._to_tensordict({k: v.clone() for k, v in self.env.obs_buf.items()})  # type: ignore[attr-defined]
 
     def reset(self) -> tuple[TensorDict, dict]:
         obs, extras = self.env.reset()

@@ -1,12 +1,14 @@
 """Cart-pole balance: manager-based ('cartpole', 'cartpole-lstm') and direct ('cartpole-direct')."""
 
 from roboforge.agents.rsl_rl_cfg import RslRlPpoRunnerCfg
-from roboforge.envs.registry import register_task
+from roboforge.envs.registry import agent_files, register_task
+
+_AGENTS = agent_files("roboforge.tasks.cartpole.agents", sac=True)
 
 
 def cartpole_lstm_ppo_cfg() -> RslRlPpoRunnerCfg:
     """The cart-pole PPO settings with LSTM actor and critic (exercises recurrent training and export)."""
-    from roboforge.tasks.cartpole.agents import cartpole_ppo_cfg
+    from roboforge.tasks.cartpole.agents.rsl_rl_ppo_cfg import cartpole_ppo_cfg
 
     return cartpole_ppo_cfg(recurrent=True)
 
@@ -15,7 +17,8 @@ register_task(
     "cartpole",
     entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
     env_cfg_entry_point="roboforge.tasks.cartpole.cartpole_env_cfg:cartpole_env_cfg",
-    rsl_rl_cfg_entry_point="roboforge.tasks.cartpole.agents:cartpole_ppo_cfg",
+    rsl_rl_cfg_entry_point="roboforge.tasks.cartpole.agents.rsl_rl_ppo_cfg:cartpole_ppo_cfg",
+    agents=_AGENTS,
     description="Balance a pole on a cart by pushing the cart (manager-based env).",
 )
 register_task(
@@ -29,6 +32,7 @@ register_task(
     "cartpole-direct",
     entry_point="roboforge.tasks.cartpole.cartpole_direct:CartpoleDirectEnv",
     env_cfg_entry_point="roboforge.tasks.cartpole.cartpole_direct:cartpole_direct_env_cfg",
-    rsl_rl_cfg_entry_point="roboforge.tasks.cartpole.agents:cartpole_ppo_cfg",
+    rsl_rl_cfg_entry_point="roboforge.tasks.cartpole.agents.rsl_rl_ppo_cfg:cartpole_ppo_cfg",
+    agents=_AGENTS,
     description="Balance a pole on a cart, written as a direct env.",
 )

@@ -1,12 +1,13 @@
 """Lift a cube with the Franka Panda."""
 
-from roboforge.envs.registry import register_task
+from roboforge.envs.registry import agent_files, register_task
 
 register_task(
     "lift-cube-panda",
     entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
     env_cfg_entry_point="roboforge.tasks.lift.lift_env_cfg:lift_env_cfg",
-    rsl_rl_cfg_entry_point="roboforge.tasks.lift.agents:lift_ppo_cfg",
+    rsl_rl_cfg_entry_point="roboforge.tasks.lift.agents.rsl_rl_ppo_cfg:lift_ppo_cfg",
+    agents=agent_files("roboforge.tasks.lift.agents", sb3=False),
     cpu_num_envs=256,
     description="Panda grasps a cube and carries it to a commanded position (success: within 5 cm).",
 )

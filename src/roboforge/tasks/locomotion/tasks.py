@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from roboforge.tasks.locomotion.agents import velocity_ppo_cfg
+from roboforge.tasks.locomotion.agents.rsl_rl_ppo_cfg import velocity_ppo_cfg
 from roboforge.tasks.locomotion.robots import G1, GO1, H1
 from roboforge.tasks.locomotion.velocity_env_cfg import velocity_env_cfg
 

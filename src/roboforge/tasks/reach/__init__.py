@@ -1,6 +1,6 @@
 """Arm reach: UR5e, UR10e and Franka Panda tracking an end-effector pose in every control mode."""
 
-from roboforge.envs.registry import register_task
+from roboforge.envs.registry import agent_files, register_task
 
 _MODES = {
     "": "joint position targets",
@@ -28,6 +28,7 @@ for _robot, _mode in _TASKS:
         rsl_rl_cfg_entry_point="roboforge.tasks.reach.tasks:ppo_"
         + ("panda_" if _robot == "panda" else "")
         + _CONTROL[_mode],
+        agents=agent_files("roboforge.tasks.reach.agents", sac=True),
         description=f"{_robot.upper() if _robot.startswith('ur') else 'Panda'} end effector to a commanded pose, "
         f"{_MODES[_mode]}.",
         cpu_num_envs=512,

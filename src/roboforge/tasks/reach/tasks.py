@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from roboforge.tasks.reach.agents import reach_ppo_cfg
+from roboforge.tasks.reach.agents.rsl_rl_ppo_cfg import reach_ppo_cfg
 from roboforge.tasks.reach.arms import PANDA_ARM, UR5E_ARM, UR10E_ARM
 from roboforge.tasks.reach.reach_env_cfg import reach_env_cfg
 

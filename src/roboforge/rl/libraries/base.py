@@ -1,0 +1,181 @@
+"""The contract between an RL library's adapter and the shared training, evaluation, play and export code.
+
+A `Learner` owns one library's agent on a roboforge env. The shared `Trainer` calls `iterate()` (one
+rollout and one update) in a loop and writes progress, metrics and checkpoints the same way for every
+library; `policy()` is the deterministic actor that eval, play and export run. The env wrappers (or the
+adapter's own rollout loop) report every env step to a `StepRecorder`, so episode returns and lengths
+are counted on the device the same way for every library.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
+
+import torch
+from torch import nn
+
+from roboforge.agents.agent_file import agent_cfg_from_dict
+from roboforge.rl.episodes import EpisodeTracker
+from roboforge.utils.errors import UserInputError
+
+
+class StepRecorder:
+    """Device-side record of every env step of training: episode returns and lengths, finite actions."""
+
+    def __init__(self, num_envs: int, device: torch.device | str):
+        self.episodes = EpisodeTracker(num_envs, device)
+        self.finite = torch.ones((), dtype=torch.bool, device=device)
+
+    def step(self, actions: torch.Tensor, reward: torch.Tensor, dones: torch.Tensor) -> None:
+        """Record one env step: the actions sent, the reward `(num_envs,)` and done = terminated | truncated."""
+        self.finite &= torch.isfinite(actions).all()
+        self.episodes.step(reward.reshape(-1), dones.reshape(-1))
+
+    def pop_finite(self) -> bool:
+        """Whether every action since the last call was finite (host sync)."""
+        ok = bool(self.finite)
+        self.finite.fill_(True)
+        return ok
+
+
+class Learner(ABC):
+    """One RL library's agent on a roboforge env (`env`: the unwrapped env; `cfg`: the typed agent config)."""
+
+    library: ClassVar[str]
+    cfg_types: ClassVar[dict[str, type]]
+    """Typed agent config of each algorithm, in the library's own file format and field names."""
+
+    steps_per_iteration: int
+    """Env steps per world in one `iterate()`."""
+    max_iterations: int
+    """Total iterations the agent config asks for (`--max-iterations` replaces it)."""
+    save_interval: int
+    """Iterations between checkpoints (the last one is always saved)."""
+    clip_actions: float | None = None
+    """Symmetric clip of the policy's output before the env (eval, play, deploy); None when `policy()`
+    bounds its actions itself."""
+
+    def __init__(self, env: Any, cfg: Any, algorithm: str, recorder: StepRecorder):
+        self.env = env
+        self.cfg = cfg
+        self.algorithm = algorithm
+        self.recorder = recorder
+        self.device = env.device
+
+    @classmethod
+    def load_cfg(cls, task: str, algorithm: str) -> Any:
+        """The task's registered agent file of this library and algorithm, as a typed config."""
+        from roboforge.envs.registry import agent_entry_key, load_cfg, task_spec
+
+        key = agent_entry_key(cls.library, algorithm)
+        entry = task_spec(task).kwargs.get(key)
+        if entry is None:
+            raise UserInputError(no_agent_config_message(task, cls.library, algorithm))
+        return agent_cfg_from_dict(cls.cfg_types[algorithm], load_cfg(task, key), entry.partition(":")[2])
+
+    @abstractmethod
+    def iterate(self) -> dict[str, float]:
+        """One rollout of `steps_per_iteration` env steps and one update. Returns the losses and policy
+        statistics under rsl_rl's tags where they mean the same (`Loss/value_function`, `Loss/surrogate`,
+        `Loss/entropy`, `Loss/learning_rate`, `Policy/mean_std`), others as `Loss/<name>`."""
+
+    @abstractmethod
+    def save(self, file: BinaryIO) -> None:
+        """Write a checkpoint in the library's own format (loadable with the library's own API) to `file`;
+        the caller makes the write atomic and names it `model_<iteration><suffix>`."""
+
+    @abstractmethod
+    def load(self, path: Path, training: bool) -> None:
+        """Load a checkpoint written by `save` (also the optimizer and schedules when `training`). A file
+        of another library or a network that does not fit is a UserInputError saying what to do."""
+
+    @abstractmethod
+    def policy(self) -> nn.Module:
+        """The deterministic actor in eval mode, with rsl_rl's actor interface: `obs_groups`, `obs_dim`,
+        `obs_normalization`, `__call__(obs by group) -> actions`, `reset(dones)`, `get_hidden_state()`
+        and `as_onnx()` (a module `obs tensor -> actions`, normalizer included)."""
+
+    def diverged(self) -> bool:
+        """True when the actor has non-finite weights (host sync; called on the error path only)."""
+        return not all(bool(torch.isfinite(p).all()) for p in self.policy().parameters())
+
+
+def no_agent_config_message(task: str, library: str, algorithm: str) -> str:
+    """The error for a task that registers no agent config of `library` and `algorithm`, naming what it has."""
+    from roboforge.envs.registry import task_algorithms
+
+    have = ", ".join(f"{lib} ({'/'.join(algos)})" for lib, algos in task_algorithms(task).items())
+    return f"Task {task!r} has no {library} {algorithm.upper()} agent config; it has: {have}."
+
+
+class Standardize(nn.Module):
+    """Observation normalizer `(x - mean) / sqrt(var + eps)`, optionally clipped to [-clip, clip]."""
+
+    def __init__(self, mean: torch.Tensor, var: torch.Tensor, eps: float = 1e-8, clip: float | None = None):
+        super().__init__()
+        self.register_buffer("mean", mean.detach().clone().float())
+        self.register_buffer("std", torch.sqrt(var.detach().clone().float() + eps))
+        self.clip = clip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = (x - self.mean) / self.std
+        return y if self.clip is None else y.clamp(-self.clip, self.clip)
+
+
+class RescaleActions(nn.Module):
+    """Squash or clip the network's output into the env's action bounds: `tanh` (SAC), `clip`
+    (clamp to [-1, 1]), then scale [-1, 1] -> [low, high]."""
+
+    def __init__(self, low: torch.Tensor, high: torch.Tensor, squash: str = "clip"):
+        super().__init__()
+        if squash not in ("tanh", "clip"):
+            raise ValueError(f"squash must be 'tanh' or 'clip', got {squash!r}")
+        self.register_buffer("low", low.detach().clone().float())
+        self.register_buffer("high", high.detach().clone().float())
+        self.squash = squash
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.tanh(x) if self.squash == "tanh" else x.clamp(-1.0, 1.0)
+        return self.low + 0.5 * (x + 1.0) * (self.high - self.low)
+
+
+class FeedForwardPolicy(nn.Module):
+    """A deterministic MLP actor from a library's trained modules, behind rsl_rl's actor interface:
+    `net` maps the concatenated observation groups `(batch, obs_dim)` to the actions the env receives
+    (normalizer first, action bounds last), so eval, play and the exported ONNX file compute the same."""
+
+    is_recurrent = False
+
+    def __init__(self, net: nn.Module, obs_groups: list[str], obs_dim: int, obs_normalization: bool):
+        super().__init__()
+        self.net = net
+        self.obs_groups = list(obs_groups)
+        self.obs_dim = obs_dim
+        self.obs_normalization = obs_normalization
+
+    def forward(self, obs: Mapping[str, torch.Tensor] | torch.Tensor) -> torch.Tensor:
+        if not isinstance(obs, torch.Tensor):
+            obs = torch.cat([obs[g] for g in self.obs_groups], dim=-1)
+        return self.net(obs)
+
+    def reset(self, dones: torch.Tensor | None = None) -> None:
+        """Feed-forward: nothing to reset."""
+
+    def get_hidden_state(self) -> None:
+        return None
+
+    def as_onnx(self, verbose: bool = False) -> nn.Module:
+        """The module to export: `obs (batch, obs_dim) -> actions`."""
+        return _TensorInput(self.net)
+
+
+class _TensorInput(nn.Module):
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs)

@@ -1,0 +1,2 @@
+"""Agent configs of the lift tasks, one file per RL library and algorithm (rsl_rl in Python, the
+others in their own YAML formats)."""
