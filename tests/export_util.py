@@ -35,7 +35,7 @@ def run_folder(
     torch.manual_seed(seed)
     s = build_session(task, 1, "cpu", "mujoco", None, True, env_overrides or {}, agent_overrides or {})
     save_configs(folder, task, s.env_cfg, s.agent_cfg, {})
-    return s, save_checkpoint(folder, s.alg, 0)
+    return s, save_checkpoint(folder, s.learner, 0, ".pt")
 
 
 def trained_cartpole(base: Path) -> Path:
@@ -65,8 +65,8 @@ def rollout_parity(session: Session, runner: Any, robot: Any, steps: int, comman
     Returns the largest observation, action, joint-state and command-metric differences and the steps
     compared (until the env's first episode end).
     """
-    env, venv = session.env, session.venv
-    actor = session.alg.get_policy()
+    env, venv = session.env, session.learner.venv
+    actor = session.learner.alg.get_policy()
     actor.eval()
     actor.reset()
     obs, _ = venv.reset()

@@ -61,7 +61,7 @@ def test_eval_and_play_use_the_runs_agent_config(tmp_path):
     (run / "params" / "agent.json").unlink()  # the task's default networks do not fit the weights
     result = invoke("eval", "cartpole", *common, "--episodes", 4)
     assert result.exit_code == 2
-    assert "does not fit the 'cartpole' networks" in flat(result.output)
+    assert "does not fit the task's rsl_rl networks" in flat(result.output)
     assert "params/agent.json" in flat(result.output)
 
 
@@ -101,7 +101,7 @@ def test_bench_json():
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["env_steps_per_s"] > 0 and data["physics_steps_per_s"] > 0
-    assert data["ppo_env_steps_per_s"] is not None and data["ppo_env_steps_per_s"] > 0
+    assert data["train_env_steps_per_s"] is not None and data["train_env_steps_per_s"] > 0
     assert data["backend"] == "mujoco" and data["num_envs"] == 64 and data["decimation"] == 2
     assert data["physics_only_env_steps_per_s"] == pytest.approx(data["physics_steps_per_s"] / 2)
 
@@ -114,4 +114,4 @@ def test_json_stdout_stays_clean_on_mjwarp():
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["backend"] == "mjwarp" and data["ppo_env_steps_per_s"] is None
+    assert data["backend"] == "mjwarp" and data["train_env_steps_per_s"] is None

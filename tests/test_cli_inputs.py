@@ -171,10 +171,10 @@ def test_interrupt_before_the_first_iteration_saves_no_untrained_checkpoint(tmp_
     s = build_session("cartpole", num_envs=4, device="cpu")
     trainer = Trainer(s, tmp_path, 5, quiet=True)
 
-    def interrupted(obs):
+    def interrupted():
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(trainer, "_rollout", interrupted)
+    monkeypatch.setattr(s.learner, "iterate", interrupted)
     result = trainer.train()
     assert result.interrupted and result.checkpoint is None and result.iterations == 0
     assert not list(tmp_path.glob("model_*.pt"))

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from cli_util import ENV, cli_run, flat, invoke, runner  # noqa: F401  (cli_run is a fixture)
-from roboforge.rl.checkpoints import load_checkpoint
+from roboforge.rl.checkpoints import read_torch_checkpoint
 from roboforge.rl.metrics import read_metrics
 
 
@@ -27,7 +27,7 @@ def test_train_writes_configs_metrics_and_checkpoint(cli_run):
     assert json.loads((cli_run / "params" / "agent.json").read_text())["num_steps_per_env"] == 16
     assert [r["iteration"] for r in read_metrics(cli_run)] == [0, 1, 2]
     assert (cli_run / "model_2.pt").is_file()
-    assert load_checkpoint(cli_run / "model_2.pt")["iter"] == 2
+    assert read_torch_checkpoint(cli_run / "model_2.pt")["iter"] == 2
     summary = json.loads((cli_run / "summary.json").read_text())
     assert summary["iterations"] == 3 and summary["checkpoint"].endswith("model_2.pt")
     assert not list(cli_run.glob("*.tmp")) and not list(cli_run.glob(".*.tmp"))
@@ -126,7 +126,7 @@ def test_resume_continues_run(cli_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert "from iteration 3" in flat(result.output)
     assert (run / "model_4.pt").is_file()
-    assert load_checkpoint(run / "model_4.pt")["iter"] == 4
+    assert read_torch_checkpoint(run / "model_4.pt")["iter"] == 4
     assert [r["iteration"] for r in read_metrics(run)] == [0, 1, 2, 3, 4]
 
 

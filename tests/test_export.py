@@ -93,7 +93,7 @@ def test_parity_check_fails_when_the_file_differs(mlp_export, tmp_path):
     init.CopyFrom(onnx.numpy_helper.from_array(values, init.name))
     onnx.save(model, str(tmp_path / "bad.onnx"))
     io_spec = json.loads(result.output_dir.joinpath("policy.json").read_text())["policy"]
-    actor = s.alg.get_policy()
+    actor = s.learner.alg.get_policy()
     bad = check_onnx(actor, tmp_path / "bad.onnx", io_spec, dict(s.env.obs_dims))
     assert not bad.passed and bad.max_abs_error > 1e-5
 
@@ -163,13 +163,13 @@ def test_observation_normalizer_is_baked_into_the_onnx_policy(tmp_path):
     """Lift and stack train with obs normalization: the exported file must apply the running statistics."""
     norm = {"actor.obs_normalization": True, "critic.obs_normalization": True}
     s, _ = run_folder("cartpole", tmp_path, agent_overrides=norm)
-    normalizer = s.alg.actor.obs_normalizer
+    normalizer = s.learner.alg.actor.obs_normalizer
     dim = normalizer._mean.shape[-1]
     with torch.no_grad():
         normalizer._mean.copy_(torch.linspace(-2.0, 2.0, dim))
         normalizer._std.copy_(torch.linspace(0.5, 3.0, dim))
         normalizer._var.copy_(normalizer._std**2)
-    checkpoint = save_checkpoint(tmp_path, s.alg, 1)
+    checkpoint = save_checkpoint(tmp_path, s.learner, 1, ".pt")
     result = export_policy("cartpole", checkpoint, tmp_path / "out", check=True)
     assert result.parity is not None and result.parity.passed
     obs = torch.randn(8, dim)
@@ -178,8 +178,8 @@ def test_observation_normalizer_is_baked_into_the_onnx_policy(tmp_path):
     )[0]
     normalizer.eval()  # in train mode a forward pass would update the statistics
     with torch.no_grad():
-        expected = s.alg.actor.mlp(normalizer(obs))
-        unnormalized = s.alg.actor.mlp(obs)
+        expected = s.learner.alg.actor.mlp(normalizer(obs))
+        unnormalized = s.learner.alg.actor.mlp(obs)
     assert np.allclose(onnx_actions, expected.numpy(), atol=1e-5)
     assert not np.allclose(onnx_actions, unnormalized.numpy(), atol=1e-3)
 
@@ -203,7 +203,7 @@ def test_export_errors_say_what_to_do(mlp_export, tmp_path):
         export_policy("cartpole", tmp_path / "missing.pt", tmp_path)
     _, checkpoint = run_folder("cartpole", tmp_path / "big", agent_overrides={"actor.hidden_dims": [8]})
     (tmp_path / "big" / "params" / "agent.json").unlink()  # without the run's agent config the shapes differ
-    with pytest.raises(ValueError, match="does not fit the 'cartpole' networks"):
+    with pytest.raises(ValueError, match="does not fit the task.s rsl_rl networks .Missing key"):
         export_policy("cartpole", checkpoint, tmp_path / "out")
     assert not isinstance(ParityError("x"), RuntimeError)
 
@@ -240,6 +240,6 @@ def test_cartpole_lstm_is_registered_and_trains(tmp_path):
     cfg = load_cfg("cartpole-lstm", "rsl_rl_cfg_entry_point")
     assert cfg.actor.rnn_type == "lstm" and cfg.critic.rnn_type == "lstm"
     s = build_session("cartpole-lstm", num_envs=32, device="cpu")
-    assert s.alg.get_policy().is_recurrent
+    assert s.learner.alg.get_policy().is_recurrent
     result = Trainer(s, tmp_path, max_iterations=2, quiet=True).train()
     assert result.iterations == 2 and result.checkpoint is not None

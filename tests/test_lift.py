@@ -124,7 +124,7 @@ def test_lift_agent_clips_actions_and_the_last_action_observation():
     session = build_session("lift-cube-panda", num_envs=2, device="cpu", sim="mujoco")
     clip = session.agent_cfg.clip_actions
     assert clip is not None
-    obs, *_ = session.venv.step(torch.full((2, 8), 1.0e6))
+    obs, *_ = session.learner.venv.step(torch.full((2, 8), 1.0e6))
     assert obs["policy"][:, -8:].abs().max() == pytest.approx(clip)
     arm = session.env.action_manager.terms["arm"]
     assert torch.allclose(arm.processed, arm.offset + arm.scale * clip), (

@@ -61,7 +61,7 @@ MODES = {
 def start_holding_still(session: Session) -> None:
     """Make the untrained policy output (almost exactly) the action that keeps the arm at its start pose."""
     env, action_cfg = session.env, session.env_cfg.actions["arm"]
-    head = cast(torch.nn.Linear, session.alg.get_policy().mlp[-1])  # the actor's output layer
+    head = cast(torch.nn.Linear, session.learner.alg.get_policy().mlp[-1])  # the actor's output layer
     neutral = torch.zeros_like(head.bias)
     if isinstance(action_cfg, TaskSpaceActionCfg) and not action_cfg.use_relative_mode:
         robot = env.scene[action_cfg.asset_name]
@@ -95,7 +95,7 @@ def reach_error_before_after(control: str, seed: int, run_dir) -> tuple[float, f
     )
     start_holding_still(session)
     (run_dir / "untrained").mkdir()
-    before = policy_position_error(session, save_checkpoint(run_dir / "untrained", session.alg, 0))
+    before = policy_position_error(session, save_checkpoint(run_dir / "untrained", session.learner, 0, ".pt"))
     result = Trainer(session, run_dir, max_iterations=iterations, quiet=True).train()
     return before, policy_position_error(session, result.checkpoint)
 

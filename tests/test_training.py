@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from roboforge.rl.checkpoints import latest_checkpoint, load_checkpoint, resolve_checkpoint, save_checkpoint
+from roboforge.rl.checkpoints import latest_checkpoint, read_torch_checkpoint, resolve_checkpoint, save_checkpoint
 from roboforge.rl.evaluate import evaluate
 from roboforge.rl.metrics import read_metrics
 from roboforge.rl.session import build_session
@@ -38,7 +38,7 @@ def small_session(num_envs: int = 64, **kwargs):
 
 
 def flat_actor(session) -> torch.Tensor:
-    return torch.cat([v.flatten() for v in session.alg.actor.state_dict().values()])
+    return torch.cat([v.flatten() for v in session.learner.alg.actor.state_dict().values()])
 
 
 def test_training_learns_to_balance(trained):
@@ -67,7 +67,7 @@ def test_checkpoints_are_atomic_and_loadable(trained):
     assert "model_49.pt" in names  # save_interval 50
     assert latest_checkpoint(run_dir) == result.checkpoint
     assert resolve_checkpoint(run_dir) == result.checkpoint
-    state = load_checkpoint(result.checkpoint)
+    state = read_torch_checkpoint(result.checkpoint)
     assert state["iter"] == TRAIN_ITERATIONS - 1
     assert "actor_state_dict" in state and "optimizer_state_dict" in state
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -91,7 +91,7 @@ def test_evaluate_trained_checkpoint(trained):
 def test_untrained_policy_baseline(tmp_path):
     """The thresholds above cannot be met without learning."""
     session = small_session()
-    checkpoint = save_checkpoint(tmp_path, session.alg, 0)
+    checkpoint = save_checkpoint(tmp_path, session.learner, 0, ".pt")
     ev = evaluate(session, checkpoint, episodes=64, quiet=True)
     assert ev.mean_episode_length < MIN_TRAINED_LENGTH
     assert ev.mean_return < MIN_TRAINED_RETURN
@@ -110,18 +110,18 @@ def test_resume_continues_from_next_iteration(trained, tmp_path):
     trainer = Trainer(session, resumed_dir, max_iterations=TRAIN_ITERATIONS + 2, quiet=True)
     assert trainer.resume() == TRAIN_ITERATIONS
     assert not half_written.exists()
-    saved = load_checkpoint(last)["actor_state_dict"]
-    for key, value in session.alg.actor.state_dict().items():
+    saved = read_torch_checkpoint(last)["actor_state_dict"]
+    for key, value in session.learner.alg.actor.state_dict().items():
         torch.testing.assert_close(value, saved[key])
     out = trainer.train()
     assert out.iterations == TRAIN_ITERATIONS + 2
     assert out.env_steps == 2 * 64 * 16
     assert out.checkpoint == resumed_dir / f"model_{TRAIN_ITERATIONS + 1}.pt"
     assert [r["iteration"] for r in read_metrics(resumed_dir)] == [TRAIN_ITERATIONS, TRAIN_ITERATIONS + 1]
-    assert load_checkpoint(out.checkpoint)["iter"] == TRAIN_ITERATIONS + 1
+    assert read_torch_checkpoint(out.checkpoint)["iter"] == TRAIN_ITERATIONS + 1
     # training went on from the checkpoint's weights (moved a little), not from a fresh initialisation
     after = flat_actor(session)
-    start = torch.cat([saved[k].flatten() for k in session.alg.actor.state_dict()])
+    start = torch.cat([saved[k].flatten() for k in session.learner.alg.actor.state_dict()])
     fresh = flat_actor(small_session(num_envs=4))
     assert 0 < (after - start).norm() < 0.1 * (fresh - start).norm()
 
@@ -133,7 +133,7 @@ def test_resume_without_checkpoint_raises(tmp_path):
 
 def test_keyboard_interrupt_leaves_loadable_checkpoint(tmp_path, monkeypatch):
     session = small_session()
-    real_step = session.venv.step
+    real_step = session.learner.venv.step
     calls = {"n": 0}
 
     def step_then_interrupt(actions):
@@ -142,12 +142,12 @@ def test_keyboard_interrupt_leaves_loadable_checkpoint(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_step(actions)
 
-    monkeypatch.setattr(session.venv, "step", step_then_interrupt)
+    monkeypatch.setattr(session.learner.venv, "step", step_then_interrupt)
     result = Trainer(session, tmp_path, max_iterations=10, quiet=True).train()
     assert result.interrupted
     assert result.iterations == 2
     assert result.checkpoint == tmp_path / "model_1.pt"
-    assert load_checkpoint(result.checkpoint)["iter"] == 1
+    assert read_torch_checkpoint(result.checkpoint)["iter"] == 1
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
     assert len(read_metrics(tmp_path)) == 2
     # the checkpoint resumes cleanly
@@ -156,12 +156,12 @@ def test_keyboard_interrupt_leaves_loadable_checkpoint(tmp_path, monkeypatch):
 
 def test_nan_actions_stop_training(tmp_path, monkeypatch):
     session = small_session(num_envs=16)
-    real_act = session.alg.act
+    real_act = session.learner.alg.act
 
     def nan_act(obs):
         return real_act(obs) * float("nan")
 
-    monkeypatch.setattr(session.alg, "act", nan_act)
+    monkeypatch.setattr(session.learner.alg, "act", nan_act)
     with pytest.raises(PolicyNaNError, match=r"NaN/inf actions at iteration 0"):
         Trainer(session, tmp_path, max_iterations=3, quiet=True).train()
     assert not list(tmp_path.glob("model_*.pt")), "no checkpoint of a NaN policy"
@@ -171,15 +171,15 @@ def test_corrupt_checkpoint_is_reported(tmp_path):
     bad = tmp_path / "model_3.pt"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match=r"model_3\.pt cannot be read"):
-        load_checkpoint(bad)
+        read_torch_checkpoint(bad)
     torch.save({"something": 1}, tmp_path / "model_4.pt")
-    with pytest.raises(ValueError, match="no actor weights"):
-        load_checkpoint(tmp_path / "model_4.pt")
+    with pytest.raises(ValueError, match="not an rsl_rl checkpoint"):
+        small_session(num_envs=2).learner.load(tmp_path / "model_4.pt", training=False)
     with pytest.raises(FileNotFoundError, match="Checkpoint not found"):
-        load_checkpoint(tmp_path / "model_5.pt")
+        read_torch_checkpoint(tmp_path / "model_5.pt")
     empty = tmp_path / "empty_run"
     empty.mkdir()
-    with pytest.raises(FileNotFoundError, match=r"No model_\*\.pt checkpoint in .*empty_run"):
+    with pytest.raises(FileNotFoundError, match=r"No model_<n> checkpoint in .*empty_run"):
         resolve_checkpoint(empty)
 
 

@@ -66,9 +66,18 @@ Threads = Annotated[
         "C MuJoCo's threads are -o env.sim.num_threads).",
     ),
 ]
+Library = Annotated[
+    str | None,
+    typer.Option(
+        "--library",
+        help="RL library: rsl_rl (default), skrl, rl_games or sb3; the agent config is the task's file for it.",
+    ),
+]
+Algorithm = Annotated[str | None, typer.Option("--algorithm", help="ppo (default), or sac (skrl and sb3).")]
 Checkpoint = Annotated[
     Path,
     typer.Option(
-        help="model_*.pt file, a run folder (its latest checkpoint) or a task folder (its newest run)."
+        help="A model_<n> checkpoint file, a run folder (its latest checkpoint) or a task folder (its newest "
+        "run); the run's params/ say which library wrote it."
     ),
 ]

@@ -55,6 +55,9 @@ def _bench_table(task: str, result) -> Table:
     )
     table.add_row("env.step env-steps/s", f"{result.env_steps_per_s:,.0f}")
     table.add_row("env.step / physics-only", f"{result.physics_share:.0%}")
-    if result.ppo_env_steps_per_s is not None:
-        table.add_row("PPO training env-steps/s", f"{result.ppo_env_steps_per_s:,.0f}")
+    if result.train_env_steps_per_s is not None:
+        table.add_row(
+            f"training env-steps/s ({result.library} {result.algorithm.upper()})",
+            f"{result.train_env_steps_per_s:,.0f}",
+        )
     return table

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from roboforge.cli.run import console, parse_overrides
+from roboforge.rl.libraries import DEFAULT_LIBRARY
 from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import dumps_json
 from roboforge.utils.overrides import parse_items
@@ -27,6 +28,19 @@ def check_options(
     check_sim(sim)
     for name, value in positive.items():
         check_positive(f"--{name.replace('_', '-')}", value)
+
+
+def check_library_options(task: str, library: str, algorithm: str) -> None:
+    """The library checks that need no torch: a known library with `algorithm`, registered for `task`
+    by an agent config, and installed (else the pip extra to install)."""
+    from roboforge.envs.registry import task_algorithms
+    from roboforge.rl.libraries import check_algorithm, check_installed
+    from roboforge.rl.libraries.base import no_agent_config_message
+
+    check_algorithm(library, algorithm)
+    if algorithm not in task_algorithms(task).get(library, []):
+        raise UserInputError(no_agent_config_message(task, library, algorithm))
+    check_installed(library)
 
 
 def set_torch_threads(threads: int | None, device: str | None) -> None:
@@ -50,20 +64,31 @@ def open_policy_session(
     task, checkpoint: Path, num_envs, device, sim, seed, overrides, threads=None, **positive
 ):
     """Check the options, find the checkpoint (file, run or task folder) and build the task's play
-    config in the env its run was trained in; returns (checkpoint file, session, overrides applied)."""
-    from roboforge.rl.checkpoints import resolve_checkpoint
+    config in the env its run was trained in, with the run's library; returns (checkpoint file, session,
+    overrides applied)."""
+    from roboforge.rl.checkpoints import check_checkpoint_library, checkpoint_library, resolve_checkpoint
+    from roboforge.rl.run_dir import saved_library
 
     check_options(task, device, sim, overrides, num_envs=num_envs, threads=threads, **positive)
     set_torch_threads(threads, device)
     path = resolve_checkpoint(checkpoint, task)
-    s, applied = open_session(task, num_envs, device, sim, seed, overrides, play=True, run=path.parent)
+    library, algorithm = saved_library(path.parent) or (checkpoint_library(path) or DEFAULT_LIBRARY, "ppo")
+    check_checkpoint_library(path, library)
+    s, applied = open_session(
+        task, num_envs, device, sim, seed, overrides, play=True, run=path.parent, library=library,
+        algorithm=algorithm,
+    )  # fmt: skip
     return path, s, applied
 
 
-def open_session(task, num_envs, device, sim, seed, overrides=None, play=False, run: Path | None = None):
-    """Build the task's session. With `run` (the run folder of a checkpoint, or the run resumed), its
-    agent config and env overrides apply first (its weights fit, its env is the one it was trained
-    in), then `overrides`. Returns the session and the overrides applied, as dotted keys."""
+def open_session(
+    task, num_envs, device, sim, seed, overrides=None, play=False, run: Path | None = None,
+    library: str = DEFAULT_LIBRARY, algorithm: str = "ppo",
+):  # fmt: skip
+    """Build the task's session with `library`'s `algorithm`. With `run` (the run folder of a checkpoint,
+    or the run resumed), its agent config and env overrides apply first (its weights fit, its env is the
+    one it was trained in), then `overrides`. Returns the session and the overrides applied, as dotted keys."""
+    from roboforge.rl.libraries import learner_class
     from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides
     from roboforge.rl.session import build_session
 
@@ -71,10 +96,11 @@ def open_session(task, num_envs, device, sim, seed, overrides=None, play=False, 
     run_env: dict[str, Any] = {}
     if run is not None:
         run_env = {k.removeprefix("env."): v for k, v in saved_env_overrides(run).items()}
-        agent_o = {**saved_agent_overrides(run), **agent_o}
+        cfg_type = learner_class(library).cfg_types[algorithm]
+        agent_o = {**saved_agent_overrides(run, cfg_type), **agent_o}
     env_o = {**run_env, **env_o}
     with console.status(f"building {task} ({num_envs or 'default'} worlds)..."):
-        s = build_session(task, num_envs, device, sim, seed, play, env_o, agent_o)
+        s = build_session(task, num_envs, device, sim, seed, play, env_o, agent_o, library, algorithm)
     if run_env:
         shown = " ".join(f"env.{k}={dumps_json(v, None)}" for k, v in run_env.items())
         console.print(f"env overrides of the run: {shown}", highlight=False, markup=False)

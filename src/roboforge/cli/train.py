@@ -8,21 +8,36 @@ from typing import Annotated
 
 import typer
 
-from roboforge.cli.app import Device, Json, NumEnvs, Override, Seed, Sim, Task, Threads, app
+from roboforge.cli.app import (
+    Algorithm,
+    Device,
+    Json,
+    Library,
+    NumEnvs,
+    Override,
+    Seed,
+    Sim,
+    Task,
+    Threads,
+    app,
+)
 from roboforge.cli.run import console, run_command
-from roboforge.cli.session import check_options, open_session, set_torch_threads
+from roboforge.cli.session import check_library_options, check_options, open_session, set_torch_threads
 from roboforge.utils.errors import NotFoundError, UserInputError
 
 
 @app.command(
-    epilog="Examples: roboforge train cartpole --device cpu | roboforge train velocity-flat-go1 --num-envs 4096 "
+    epilog="Examples: roboforge train cartpole --device cpu | roboforge train cartpole --library skrl | "
+    "roboforge train cartpole --library sb3 --algorithm sac | roboforge train velocity-flat-go1 --num-envs 4096 "
     "-o agent.algorithm.learning_rate=5e-4 | roboforge train cartpole --resume --max-iterations 300"
 )
 def train(
     task: Task,
+    library: Library = None,
+    algorithm: Algorithm = None,
     num_envs: NumEnvs = None,
     max_iterations: Annotated[
-        int | None, typer.Option(help="Total PPO iterations (default: the task's).")
+        int | None, typer.Option(help="Total training iterations (default: the agent config's).")
     ] = None,
     device: Device = None,
     sim: Sim = "auto",
@@ -39,7 +54,7 @@ def train(
     threads: Threads = None,
     as_json: Json = False,
 ) -> None:
-    """Train TASK with PPO; writes runs/<task>/<timestamp>/ with configs, logs and checkpoints."""
+    """Train TASK with an RL library; writes runs/<task>/<timestamp>/ with configs, logs and checkpoints."""
     interrupted: list[bool] = []
 
     def body():
@@ -48,11 +63,13 @@ def train(
         check_options(
             task, device, sim, override, num_envs=num_envs, max_iterations=max_iterations, threads=threads
         )
+        check_library_options(task, library or "rsl_rl", algorithm or "ppo")
         set_torch_threads(threads, device)
         check_run_root(run_dir)
         result = _train(
-            task, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet or as_json
-        )
+            task, (library, algorithm), num_envs, max_iterations, device, sim, seed, run_dir, resume, override,
+            quiet or as_json,
+        )  # fmt: skip
         interrupted.append(result.interrupted)
         return asdict(result)
 
@@ -61,26 +78,41 @@ def train(
         raise typer.Exit(code=130)
 
 
-def _train(task, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet):
+def _train(
+    task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet
+):
     from roboforge.rl.run_dir import new_run_dir, save_configs, saved_args
     from roboforge.rl.trainer import Trainer
 
+    library, algorithm = library_algorithm
     resume_dir = _resume_dir(task, run_dir) if resume else None
     if resume_dir is not None:
         saved = saved_args(resume_dir)
+        library, algorithm = _resumed_library(resume_dir, saved, library, algorithm)
         num_envs = num_envs if num_envs is not None else saved.get("num_envs")
         max_iterations = max_iterations if max_iterations is not None else saved.get("max_iterations")
         _check_not_finished(resume_dir, max_iterations)
-    s, applied = open_session(task, num_envs, device, sim, seed, override, run=resume_dir)
-    iterations = max_iterations if max_iterations is not None else s.agent_cfg.max_iterations
+    library, algorithm = library or "rsl_rl", algorithm or "ppo"
+    s, applied = open_session(
+        task, num_envs, device, sim, seed, override, run=resume_dir, library=library, algorithm=algorithm
+    )
+    iterations = max_iterations if max_iterations is not None else s.learner.max_iterations
     out = resume_dir or new_run_dir(run_dir, task)
     trainer = Trainer(s, out, iterations, quiet=quiet)
     if resume_dir is not None:
         console.print(f"resuming {out} from iteration {trainer.resume()}", highlight=False, markup=False)
-    args = {"num_envs": s.env.num_envs, "device": s.device, "sim": sim, "max_iterations": iterations}
+    args = {
+        "library": library,
+        "algorithm": algorithm,
+        "num_envs": s.env.num_envs,
+        "device": s.device,
+        "sim": sim,
+        "max_iterations": iterations,
+    }
     save_configs(out, task, s.env_cfg, s.agent_cfg, {**args, "seed": seed, "overrides": applied})
     console.print(
-        f"training [bold]{task}[/] on {s.device} ({type(s.env.sim).__name__}, {s.env.num_envs} worlds) -> {out}",
+        f"training [bold]{task}[/] with {library} {algorithm.upper()} on {s.device} "
+        f"({type(s.env.sim).__name__}, {s.env.num_envs} worlds) -> {out}",
         highlight=False,
     )
     result = trainer.train()
@@ -89,12 +121,24 @@ def _train(task, num_envs, max_iterations, device, sim, seed, run_dir, resume, o
 
 
 def _resume_dir(task: str, run_dir: Path) -> Path:
+    from roboforge.rl.checkpoints import latest_checkpoint
     from roboforge.rl.run_dir import latest_run_dir
 
-    found = run_dir if any(run_dir.glob("model_*.pt")) else latest_run_dir(run_dir, task)
+    found = run_dir if latest_checkpoint(run_dir) is not None else latest_run_dir(run_dir, task)
     if found is None:
         raise NotFoundError(f"--resume: no run of {task!r} with a checkpoint under {run_dir}.")
     return found
+
+
+def _resumed_library(run: Path, saved: dict, library: str | None, algorithm: str | None) -> tuple[str, str]:
+    """The run's own library and algorithm; a different --library/--algorithm is an error."""
+    mine = (str(saved.get("library") or "rsl_rl"), str(saved.get("algorithm") or "ppo"))
+    if library not in (None, mine[0]) or algorithm not in (None, mine[1]):
+        raise UserInputError(
+            f"--resume: {run} trained with {mine[0]} {mine[1].upper()}; leave out --library/--algorithm "
+            "(a run continues with its own) or start a new run."
+        )
+    return mine
 
 
 def _check_not_finished(run: Path, total: int | None) -> None:

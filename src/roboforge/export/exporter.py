@@ -11,9 +11,9 @@ from roboforge.export.metadata import build_metadata, training_info
 from roboforge.export.onnx_export import export_onnx, policy_io
 from roboforge.export.parity import ParityError, ParityResult, check_jit, check_onnx
 from roboforge.export.scene import scene_assets, scene_mjcf, verify_scene, write_scene
-from roboforge.rl.checkpoints import load_checkpoint, resolve_checkpoint
-from roboforge.rl.evaluate import load_weights
-from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides
+from roboforge.rl.checkpoints import check_checkpoint_library, checkpoint_library, resolve_checkpoint
+from roboforge.rl.libraries import DEFAULT_LIBRARY, learner_class
+from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides, saved_library
 from roboforge.rl.session import Session, build_session
 from roboforge.utils.config import to_dict
 from roboforge.utils.errors import UserInputError
@@ -53,16 +53,14 @@ def export_policy(
     out_dir = Path(output) if output is not None else path.parent / "exported"
     env_overrides = run_env_overrides(path, env_overrides or {})
     s = _session(task, path, env_overrides)
-    state = load_checkpoint(path)
-    load_weights(s, state, path)
-    actor = s.alg.get_policy()
-    actor.eval()
+    s.learner.load(path, training=False)
+    actor = s.learner.policy()
     io_spec = policy_io(actor, actor.obs_dim, s.env.num_actions)
-    io_spec.update(clip_actions=s.agent_cfg.clip_actions, obs_normalization=bool(actor.obs_normalization))
+    io_spec.update(clip_actions=s.learner.clip_actions, obs_normalization=bool(actor.obs_normalization))
     xml, assets = scene_mjcf(s.env), scene_assets(s.env)
     verify_scene(xml, assets, s.env.physics_dt)
     scene = {"mjcf": xml, "entity_prefix": "", "assets": sorted(assets)}
-    meta = build_metadata(s, io_spec, scene, training_info(path, state, env_overrides))
+    meta = build_metadata(s, io_spec, scene, training_info(s, path, env_overrides))
     meta["scene"]["entity_prefix"] = f"{meta['robot']['asset']}/"
     files = write_scene(out_dir, xml, assets)
     files.append(atomic_write_json(out_dir / "policy.json", meta))
@@ -104,9 +102,16 @@ def run_env_overrides(checkpoint: Path, env_overrides: dict[str, Any]) -> dict[s
 
 
 def _session(task: str, checkpoint: Path, env_overrides: dict[str, Any]) -> Session:
-    """A one-world CPU session of the task's play config, with the run's own agent config if saved."""
+    """A one-world CPU session of the task's play config with the run's library and its own agent config
+    (from the checkpoint's content when the run has no params/)."""
+    library, algorithm = saved_library(checkpoint.parent) or (
+        checkpoint_library(checkpoint) or DEFAULT_LIBRARY,
+        "ppo",
+    )
+    check_checkpoint_library(checkpoint, library)
+    agent_overrides = saved_agent_overrides(checkpoint.parent, learner_class(library).cfg_types[algorithm])
     return build_session(
-        task, 1, "cpu", "mujoco", None, True, env_overrides, saved_agent_overrides(checkpoint.parent)
+        task, 1, "cpu", "mujoco", None, True, env_overrides, agent_overrides, library, algorithm
     )
 
 

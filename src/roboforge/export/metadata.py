@@ -75,10 +75,10 @@ def _controlled_asset(env: Any) -> str:
 
 
 def observation_layout(s: Session) -> list[dict[str, Any]]:
-    """The actor's observation terms in input order (groups as the agent's obs_groups['actor'] lists them)."""
+    """The actor's observation terms in input order (its observation groups in the order it reads them)."""
     env, om = s.env, s.env.observation_manager
     terms = []
-    for group in s.agent_cfg.obs_groups["actor"]:
+    for group in s.learner.policy().obs_groups:
         gcfg = om.groups[group]
         for name, tcfg in gcfg.terms.items():
             length = gcfg.history_length if gcfg.history_length is not None else tcfg.history_length
@@ -195,12 +195,16 @@ def command_layout(env: Any) -> list[dict[str, Any]]:
     ]
 
 
-def training_info(checkpoint: Path, state: dict[str, Any], env_overrides: dict[str, Any]) -> dict[str, Any]:
-    """Where the policy comes from."""
+def training_info(s: Session, checkpoint: Path, env_overrides: dict[str, Any]) -> dict[str, Any]:
+    """Where the policy comes from: run, checkpoint, iteration, library and algorithm."""
+    from roboforge.rl.checkpoints import checkpoint_iteration
+
     return {
         "run_dir": str(checkpoint.parent.resolve()),
         "checkpoint": str(checkpoint.resolve()),
-        "iteration": int(state.get("iter", -1)),
+        "iteration": checkpoint_iteration(checkpoint),
+        "library": s.library,
+        "algorithm": s.algorithm,
         "env_overrides": env_overrides,
     }
 

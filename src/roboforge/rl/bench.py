@@ -1,4 +1,5 @@
-"""Throughput of a task: physics alone, the full env step, and PPO training (env-steps per second)."""
+"""Throughput of a task: physics alone, the full env step, and training with the session's library
+(env-steps per second)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ class BenchResult:
     """Measured rates; 'env-steps' are policy steps summed over worlds."""
 
     task: str
+    library: str
+    algorithm: str
     backend: str
     device: str
     num_envs: int
@@ -26,7 +29,8 @@ class BenchResult:
     physics_only_env_steps_per_s: float
     env_steps_per_s: float
     physics_share: float
-    ppo_env_steps_per_s: float | None
+    train_env_steps_per_s: float | None
+    """Training iterations (rollout + update) of the session's library and algorithm."""
 
 
 def _sync(device: str) -> None:
@@ -46,7 +50,7 @@ def _rate(fn, repeats: int, items: int, device: str) -> float:
 
 
 def bench(session: Session, steps: int = 200, train_iterations: int = 5) -> BenchResult:
-    """Time `steps` physics steps, `steps` env steps and `train_iterations` PPO iterations."""
+    """Time `steps` physics steps, `steps` env steps and `train_iterations` training iterations."""
     env, dev = session.env, session.device
     n = env.num_envs
     actions = torch.zeros(n, env.num_actions, device=dev)
@@ -65,11 +69,13 @@ def bench(session: Session, steps: int = 200, train_iterations: int = 5) -> Benc
             start = time.perf_counter()
             trainer.train()
             _sync(dev)
-            steps_done = train_iterations * session.agent_cfg.num_steps_per_env * n
+            steps_done = train_iterations * session.learner.steps_per_iteration * n
             ppo = steps_done / (time.perf_counter() - start)
     physics_only_env = physics / env.cfg.decimation
     return BenchResult(
         task=session.task,
+        library=session.library,
+        algorithm=session.algorithm,
         backend=type(env.sim).__name__.removesuffix("Simulator").lower(),
         device=dev,
         num_envs=n,
@@ -78,5 +84,5 @@ def bench(session: Session, steps: int = 200, train_iterations: int = 5) -> Benc
         physics_only_env_steps_per_s=physics_only_env,
         env_steps_per_s=env_rate,
         physics_share=env_rate / physics_only_env,
-        ppo_env_steps_per_s=ppo,
+        train_env_steps_per_s=ppo,
     )

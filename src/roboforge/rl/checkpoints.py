@@ -1,8 +1,10 @@
-"""Checkpoints: rsl_rl-compatible dicts written atomically as `model_<iteration>.pt`."""
+"""Checkpoints `model_<iteration><suffix>` in each library's own format, written atomically; finding them
+in run folders and telling which library wrote one."""
 
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -11,31 +13,77 @@ import torch
 from roboforge.utils.errors import NotFoundError, UserInputError
 from roboforge.utils.files import atomic_write
 
-_MODEL_RE = re.compile(r"model_(\d+)\.pt$")
+_MODEL_RE = re.compile(r"model_(\d+)\.(pt|pth|zip)$")
 
 
-def save_checkpoint(run_dir: Path, alg: Any, iteration: int, infos: dict | None = None) -> Path:
-    """Write `model_<iteration>.pt` (actor, critic, optimizer, iteration) atomically; returns its path."""
-    state = alg.save()
-    state["iter"] = iteration
-    state["infos"] = infos or {}
-    return atomic_write(Path(run_dir) / f"model_{iteration}.pt", lambda f: torch.save(state, f))
+def save_checkpoint(run_dir: Path, learner: Any, iteration: int, suffix: str) -> Path:
+    """Write the learner's checkpoint as `model_<iteration><suffix>` atomically; returns its path."""
+    return atomic_write(Path(run_dir) / f"model_{iteration}{suffix}", learner.save)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint; a missing or corrupt file raises FileNotFoundError/ValueError naming it."""
+def read_torch_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """A torch checkpoint dict; a missing, corrupt or non-dict file raises a one-line error naming it."""
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"Checkpoint not found: {path}")
+    if zipfile.is_zipfile(path) and _is_sb3_zip(path):
+        raise UserInputError(f"{path} is a Stable-Baselines3 checkpoint; {_library_hint('sb3')}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:
         raise UserInputError(
-            f"Checkpoint {path} cannot be read ({err}); it may be truncated or not a roboforge file."
+            f"Checkpoint {path} cannot be read ({str(err).splitlines()[0]}); it may be truncated or not a "
+            "roboforge file."
         ) from err
-    if "actor_state_dict" not in state:
-        raise UserInputError(f"Checkpoint {path} has no actor weights; is it an rsl_rl/roboforge checkpoint?")
+    if not isinstance(state, dict):
+        raise UserInputError(f"Checkpoint {path} is not a checkpoint dict ({type(state).__name__}).")
     return state
+
+
+def checkpoint_library(path: str | Path) -> str | None:
+    """Which library wrote checkpoint `path`, from its content: 'rsl_rl', 'skrl', 'rl_games', 'sb3';
+    None when it is none of them (or unreadable)."""
+    path = Path(path)
+    if zipfile.is_zipfile(path):
+        return "sb3" if _is_sb3_zip(path) else None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:
+        return None
+    if not isinstance(state, dict):
+        return None
+    if "actor_state_dict" in state:
+        return "rsl_rl"
+    if "model" in state and ("epoch" in state or "frame" in state):
+        return "rl_games"
+    if "policy" in state:
+        return "skrl"
+    return None
+
+
+def check_checkpoint_library(path: Path, library: str) -> None:
+    """Raise UserInputError when `path` was written by another library than `library`."""
+    found = checkpoint_library(path)
+    if found is not None and found != library:
+        raise UserInputError(
+            f"{path} is a {found} checkpoint, but its run trained with {library} (params/args.json); "
+            f"{_library_hint(found)}"
+        )
+
+
+def _library_hint(library: str) -> str:
+    return (
+        f"evaluate and export it from the {library} run folder it was written in, whose params/args.json "
+        f"says library {library}."
+    )
+
+
+def _is_sb3_zip(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "data" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def checkpoint_iteration(path: str | Path) -> int:
@@ -45,10 +93,8 @@ def checkpoint_iteration(path: str | Path) -> int:
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The `model_<n>.pt` with the largest n in `run_dir`, or None."""
-    found = [
-        (int(m.group(1)), p) for p in Path(run_dir).glob("model_*.pt") if (m := _MODEL_RE.search(p.name))
-    ]
+    """The `model_<n>.<pt|pth|zip>` with the largest n in `run_dir`, or None."""
+    found = [(int(m.group(1)), p) for p in Path(run_dir).glob("model_*") if (m := _MODEL_RE.search(p.name))]
     return max(found)[1] if found else None
 
 
@@ -65,7 +111,7 @@ def resolve_checkpoint(path: str | Path, task: str | None = None) -> Path:
         if latest is not None:
             return latest
     raise NotFoundError(
-        f"No model_*.pt checkpoint in {path} or in the run folders under it; pass a model_<n>.pt file or "
+        f"No model_<n> checkpoint in {path} or in the run folders under it; pass a checkpoint file or "
         "a run folder such as runs/<task>/<timestamp>."
     )
 

@@ -10,8 +10,7 @@ from typing import Any
 import torch
 from rich.progress import Progress
 
-from roboforge.rl.checkpoints import load_checkpoint
-from roboforge.rl.episodes import EpisodeTracker
+from roboforge.envs.episodes import EpisodeTracker
 from roboforge.rl.session import Session
 from roboforge.utils.errors import UserInputError
 
@@ -28,23 +27,17 @@ class EvalResult:
     wall_s: float = 0.0
 
 
-def load_policy(session: Session, checkpoint: Path):
-    """Load actor/critic weights into the session's PPO and return the actor in eval mode."""
-    load_weights(session, load_checkpoint(checkpoint, map_location=session.device), checkpoint)
-    session.alg.eval_mode()
-    return session.alg.get_policy()
+def load_policy(session: Session, checkpoint: Path) -> Any:
+    """Load the checkpoint into the session's learner and return its deterministic actor, in eval mode."""
+    session.learner.load(checkpoint, training=False)
+    return session.learner.policy()
 
 
-def load_weights(session: Session, state: dict[str, Any], checkpoint: Path) -> None:
-    """Load a checkpoint's actor and critic into the session's networks; a mismatch is a clear error."""
-    try:
-        session.alg.load(state, {"actor": True, "critic": True}, strict=True)
-    except RuntimeError as err:
-        raise UserInputError(
-            f"Checkpoint {checkpoint} does not fit the {session.task!r} networks ({str(err).splitlines()[0]}). "
-            "The network settings come from params/agent.json beside it when present: keep that file with the "
-            "checkpoint, and use the task it was trained on."
-        ) from err
+def policy_actions(session: Session, policy, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The actions the env receives: the actor's output, clipped where the library clips it (rsl_rl)."""
+    actions = policy(obs)
+    clip = session.learner.clip_actions
+    return actions if clip is None else actions.clamp(-clip, clip)
 
 
 def evaluate(session: Session, checkpoint: Path, episodes: int = 100, quiet: bool = False) -> EvalResult:
@@ -52,8 +45,8 @@ def evaluate(session: Session, checkpoint: Path, episodes: int = 100, quiet: boo
     if episodes < 1:
         raise UserInputError(f"--episodes must be >= 1, got {episodes}.")
     policy = load_policy(session, checkpoint)
-    venv, env = session.venv, session.env
-    obs, _ = venv.reset()
+    env = session.env
+    obs, _ = env.reset()
     env.pop_episode_stats()
     tracker = EpisodeTracker(env.num_envs, session.device)
     done_total, ret_sum, len_sum = 0, 0.0, 0.0
@@ -61,8 +54,9 @@ def evaluate(session: Session, checkpoint: Path, episodes: int = 100, quiet: boo
     with Progress(disable=quiet) as progress, torch.inference_mode():
         bar = progress.add_task("evaluating", total=episodes)
         while done_total < episodes:
-            for _ in range(int(venv.max_episode_length)):
-                obs, reward, dones, _ = venv.step(policy(obs))
+            for _ in range(int(env.max_episode_length)):
+                obs, reward, terminated, time_outs, _ = env.step(policy_actions(session, policy, obs))
+                dones = terminated | time_outs
                 policy.reset(dones)
                 tracker.step(reward, dones)
             mean_ret, mean_len, n = tracker.pop()
@@ -73,7 +67,7 @@ def evaluate(session: Session, checkpoint: Path, episodes: int = 100, quiet: boo
         episodes=done_total,
         mean_return=ret_sum / max(done_total, 1),
         mean_episode_length=len_sum / max(done_total, 1),
-        max_episode_length=int(venv.max_episode_length),
+        max_episode_length=int(env.max_episode_length),
         metrics=metrics,
         wall_s=time.perf_counter() - start,
     )

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from roboforge.rl.episodes import EpisodeTracker
-from roboforge.rl.evaluate import load_policy
+from roboforge.envs.episodes import EpisodeTracker
+from roboforge.rl.evaluate import load_policy, policy_actions
 from roboforge.rl.session import Session
 from roboforge.utils.errors import UserInputError
 
@@ -40,8 +40,8 @@ def play_policy(session: Session, checkpoint: Path, steps: int, viewer: bool = F
     if viewer and not os.environ.get("DISPLAY"):
         raise UserInputError("--viewer needs a display (DISPLAY is not set).")
     policy = load_policy(session, checkpoint)
-    venv, env = session.venv, session.env
-    obs, _ = venv.reset()
+    env = session.env
+    obs, _ = env.reset()
     tracker = EpisodeTracker(env.num_envs, session.device)
     handle = data = None
     if viewer:
@@ -51,7 +51,8 @@ def play_policy(session: Session, checkpoint: Path, steps: int, viewer: bool = F
         handle = mujoco.viewer.launch_passive(env.scene.model, data)
     with torch.inference_mode():
         for _ in range(steps):
-            obs, reward, dones, _ = venv.step(policy(obs))
+            obs, reward, terminated, time_outs, _ = env.step(policy_actions(session, policy, obs))
+            dones = terminated | time_outs
             policy.reset(dones)
             tracker.step(reward, dones)
             if handle is not None and data is not None:

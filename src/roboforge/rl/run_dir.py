@@ -7,8 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from roboforge.agents.rsl_rl_cfg import RslRlModelCfg, RslRlPpoAlgorithmCfg, RslRlPpoRunnerCfg
-from roboforge.utils.config import field_names, to_dict
+from roboforge.rl.libraries import DEFAULT_LIBRARY
+from roboforge.utils.config import dotted_fields, to_dict
 from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import atomic_write_json
 
@@ -25,8 +25,10 @@ def new_run_dir(root: str | Path, task: str) -> Path:
 
 def latest_run_dir(root: str | Path, task: str) -> Path | None:
     """The newest run folder of `task` under `root` that has a checkpoint, or None."""
+    from roboforge.rl.checkpoints import latest_checkpoint
+
     runs = sorted(
-        (p for p in (Path(root) / task).glob("*") if p.is_dir() and any(p.glob("model_*.pt"))),
+        (p for p in (Path(root) / task).glob("*") if p.is_dir() and latest_checkpoint(p) is not None),
         key=lambda p: p.stat().st_mtime,
     )
     return runs[-1] if runs else None
@@ -62,28 +64,25 @@ def saved_env_overrides(run: str | Path) -> dict[str, Any]:
     return {k: v for k, v in saved.items() if k.startswith("env.") and k != "env.scene.num_envs"}
 
 
-def saved_agent_overrides(run: str | Path) -> dict[str, Any]:
-    """Dotted overrides that turn the task's agent config into the one run folder `run` was trained with
-    (its `params/agent.json`); empty when the run has no saved config."""
+def saved_library(run: str | Path) -> tuple[str, str] | None:
+    """The (library, algorithm) run folder `run` trained with (`params/args.json`); None when it has no
+    saved arguments (a checkpoint copied on its own)."""
+    args = saved_args(run)
+    if not args:
+        return None
+    return str(args.get("library") or DEFAULT_LIBRARY), str(args.get("algorithm") or "ppo")
+
+
+def saved_agent_overrides(run: str | Path, cfg_type: type) -> dict[str, Any]:
+    """Dotted overrides that turn the task's agent config (a `cfg_type`) into the one run folder `run`
+    was trained with (its `params/agent.json`); empty when the run has no saved config."""
     saved = Path(run) / "params" / "agent.json"
     if not saved.is_file():
         return {}
     try:
-        return _agent_overrides(json.loads(saved.read_text()))
+        data = json.loads(saved.read_text())
+        if not isinstance(data, dict):
+            raise AttributeError("not a JSON object")
+        return dotted_fields(cfg_type, data, known_only=True)
     except (json.JSONDecodeError, AttributeError) as err:
         raise UserInputError(f"{saved} is not a saved agent config ({err}); delete it or fix it.") from err
-
-
-def _agent_overrides(saved: dict[str, Any]) -> dict[str, Any]:
-    """Dotted overrides for the fields of a saved agent config dict that `RslRlPpoRunnerCfg` knows."""
-    out: dict[str, Any] = {}
-    nested = {"actor": RslRlModelCfg, "critic": RslRlModelCfg, "algorithm": RslRlPpoAlgorithmCfg}
-    for key, value in saved.items():
-        if key not in field_names(RslRlPpoRunnerCfg):
-            continue
-        if key in nested and isinstance(value, dict):
-            known = field_names(nested[key])
-            out.update({f"{key}.{k}": v for k, v in value.items() if k in known})
-        else:
-            out[key] = value
-    return out

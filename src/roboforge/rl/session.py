@@ -1,19 +1,17 @@
-"""Build a task's env, rsl_rl wrapper and PPO algorithm from the command-line options."""
+"""Build a task's env and one RL library's learner on it from the command-line options."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from rsl_rl.algorithms import PPO
 
 import roboforge.tasks  # noqa: F401  (registers the built-in tasks)
-from roboforge.agents.rsl_rl_cfg import RslRlPpoRunnerCfg
-from roboforge.envs.registry import load_cfg, make_env, task_spec
-from roboforge.envs.wrappers.rsl_rl import RslRlVecEnvWrapper
+from roboforge.envs.episodes import StepRecorder
+from roboforge.envs.registry import load_cfg, make_env, task_algorithms, task_spec
+from roboforge.rl.libraries import DEFAULT_LIBRARY, check_algorithm, learner_class
+from roboforge.rl.libraries.base import Learner, no_agent_config_message
 from roboforge.rl.options import check_device_name
 from roboforge.utils.errors import UserInputError
 from roboforge.utils.overrides import apply_checked
@@ -21,15 +19,17 @@ from roboforge.utils.overrides import apply_checked
 
 @dataclass
 class Session:
-    """A task ready to train or run: env, its rsl_rl view, the PPO algorithm and the configs."""
+    """A task ready to train or run: the env, the library's learner on it and the configs."""
 
     task: str
     env: Any
-    venv: RslRlVecEnvWrapper
     env_cfg: Any
-    agent_cfg: RslRlPpoRunnerCfg
-    alg: PPO
+    agent_cfg: Any
+    """The typed agent config of `library` and `algorithm` (`RslRlPpoRunnerCfg`, `SkrlPpoCfg` ...)."""
+    learner: Learner
     device: str
+    library: str = DEFAULT_LIBRARY
+    algorithm: str = "ppo"
 
 
 def resolve_device(device: str | None) -> str:
@@ -62,11 +62,17 @@ def build_session(
     play: bool = False,
     env_overrides: dict[str, Any] | None = None,
     agent_overrides: dict[str, Any] | None = None,
+    library: str = DEFAULT_LIBRARY,
+    algorithm: str = "ppo",
 ) -> Session:
-    """Load the task's configs, apply options and overrides, build env and PPO."""
+    """Load the task's configs, apply options and overrides, build the env and the library's learner."""
+    check_algorithm(library, algorithm)
+    if algorithm not in task_algorithms(task).get(library, []):
+        raise UserInputError(no_agent_config_message(task, library, algorithm))
     device = resolve_device(device)
     env_cfg = load_cfg(task, "env_cfg_entry_point", play=play)
-    agent_cfg: RslRlPpoRunnerCfg = load_cfg(task, "rsl_rl_cfg_entry_point")
+    learner_cls = learner_class(library)
+    agent_cfg = learner_cls.load_cfg(task, algorithm)
     if num_envs is not None and num_envs < 1:
         raise UserInputError(f"--num-envs must be >= 1, got {num_envs}.")
     if num_envs is None and not play:  # play configs have their own small world count
@@ -80,8 +86,5 @@ def build_session(
     apply_checked(env_cfg, "env", env_overrides or {})
     apply_checked(agent_cfg, "agent", agent_overrides or {})
     env = make_env(task, env_cfg)
-    venv = RslRlVecEnvWrapper(env, clip_actions=agent_cfg.clip_actions)
-    train_cfg = agent_cfg.to_rsl_rl()
-    with contextlib.redirect_stdout(io.StringIO()):  # rsl_rl prints the models; keep stdout clean for --json
-        alg = PPO.construct_algorithm(venv.get_observations(), venv, train_cfg, device)  # type: ignore[arg-type]
-    return Session(task, env, venv, env_cfg, agent_cfg, alg, device)
+    learner = learner_cls(env, agent_cfg, algorithm, StepRecorder(env.num_envs, env.device))
+    return Session(task, env, env_cfg, agent_cfg, learner, device, library, algorithm)

@@ -1,12 +1,15 @@
-"""The PPO training loop: rsl_rl's PPO on a roboforge env, with progress, metrics and safe checkpoints.
+"""The training loop of every library: `learner.iterate()` with progress, metrics and safe checkpoints.
 
-One host sync per iteration (episode statistics, NaN check); the env steps stay on the device.
-Ctrl-C or SIGTERM stops after saving a loadable checkpoint; a NaN in the policy stops with a message.
+The library's adapter (`rl/libraries/`) runs the rollout and the update; this loop owns what a user sees
+and keeps: the progress bar, `metrics.jsonl` + tensorboard, atomic checkpoints, Ctrl-C/SIGTERM
+checkpointing and the NaN stop. One host sync per iteration (episode statistics, NaN check); the env
+steps stay on the device.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -15,8 +18,13 @@ from pathlib import Path
 import torch
 from rich.progress import Progress
 
-from roboforge.rl.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
-from roboforge.rl.episodes import EpisodeTracker
+from roboforge.rl.checkpoints import (
+    check_checkpoint_library,
+    checkpoint_iteration,
+    latest_checkpoint,
+    save_checkpoint,
+)
+from roboforge.rl.libraries import library_info
 from roboforge.rl.metrics import MetricsWriter
 from roboforge.rl.progress import bar_info, progress_bar, sigterm_as_interrupt
 from roboforge.rl.session import Session
@@ -50,15 +58,16 @@ class TrainResult:
 
 
 class Trainer:
-    """Runs PPO iterations on a Session and writes checkpoints and metrics into `run_dir`."""
+    """Runs the session's learner iteration by iteration and writes checkpoints and metrics into `run_dir`."""
 
     def __init__(self, session: Session, run_dir: Path, max_iterations: int, quiet: bool = False):
         self.s = session
+        self.learner = session.learner
         self.run_dir = run_dir
         self.max_iterations = max_iterations
         self.quiet = quiet
         self.iteration = 0
-        self.episodes = EpisodeTracker(session.env.num_envs, session.device)
+        self.suffix = library_info(session.library).checkpoint_suffix
         self.last_checkpoint: Path | None = None
         self.overflow_warned = False
         self.slow_hinted = False
@@ -67,31 +76,33 @@ class Trainer:
         """Load `checkpoint` (default: the run's latest); training continues after its iteration."""
         path = checkpoint or latest_checkpoint(self.run_dir)
         if path is None:
-            raise NotFoundError(f"Nothing to resume: no model_*.pt in {self.run_dir}.")
+            raise NotFoundError(f"Nothing to resume: no model_<n> checkpoint in {self.run_dir}.")
         remove_stale_temp_files(self.run_dir)  # a writer killed mid-checkpoint (SIGKILL, reboot)
-        state = load_checkpoint(path, map_location=self.s.device)
-        self.s.alg.load(state, None, strict=True)
-        self.iteration = int(state["iter"]) + 1
+        check_checkpoint_library(path, self.s.library)
+        self.learner.load(path, training=True)
+        self.iteration = checkpoint_iteration(path) + 1
         self.last_checkpoint = path
         return self.iteration
 
     def _save(self, completed_iteration: int) -> Path:
-        """Write `model_<completed_iteration>.pt` unless that iteration is already saved."""
-        if self.last_checkpoint is None or self.last_checkpoint.name != f"model_{completed_iteration}.pt":
-            self.last_checkpoint = save_checkpoint(self.run_dir, self.s.alg, completed_iteration)
+        """Write `model_<completed_iteration><suffix>` unless that iteration is already saved."""
+        name = f"model_{completed_iteration}{self.suffix}"
+        if self.last_checkpoint is None or self.last_checkpoint.name != name:
+            self.learner.iteration = completed_iteration
+            self.last_checkpoint = save_checkpoint(
+                self.run_dir, self.learner, completed_iteration, self.suffix
+            )
         return self.last_checkpoint
 
     def train(self) -> TrainResult:
         """Train until `max_iterations` in total (counting resumed ones); returns the summary."""
-        s, venv, cfg = self.s, self.s.venv, self.s.agent_cfg
+        env, learner = self.s.env, self.learner
         writer = MetricsWriter(self.run_dir)
-        steps_per_iter = cfg.num_steps_per_env * s.env.num_envs
-        if self.iteration == 0:
-            venv.episode_length_buf = torch.randint_like(
-                venv.episode_length_buf, high=int(venv.max_episode_length)
+        steps_per_iter = learner.steps_per_iteration * env.num_envs
+        if self.iteration == 0:  # spread the first resets over an episode, as rsl_rl's runner does
+            env.episode_length_buf[:] = torch.randint_like(
+                env.episode_length_buf, high=int(env.max_episode_length)
             )
-        obs = venv.get_observations().to(s.device)
-        s.alg.train_mode()
         start, start_iter, interrupted = time.perf_counter(), self.iteration, False
         metrics: dict[str, float] = {}
         progress = progress_bar(self.quiet)
@@ -103,19 +114,18 @@ class Trainer:
                 while self.iteration < self.max_iterations:
                     t0 = time.perf_counter()
                     with self._divergence_as_nan_stop():
-                        obs = self._rollout(obs)
-                        t1 = time.perf_counter()
-                        losses = s.alg.update()
+                        losses = learner.iterate()
                     t2 = time.perf_counter()
+                    self._check_actions_finite()
                     done = self.iteration  # counted as complete before anything an interrupt could split
                     self.iteration += 1
-                    metrics = self._log(writer, done, losses, steps_per_iter, t1 - t0, t2 - t1)
+                    metrics = self._log(writer, done, losses, steps_per_iter, t2 - t0)
                     self._warn_buffer_overflow(progress, metrics, done)
                     if done > start_iter:  # the first iteration may include kernel compilation
                         self._hint_if_slow(progress, t2 - t0)
-                    if self.iteration % cfg.save_interval == 0:
+                    if self.iteration % learner.save_interval == 0:
                         self._save(done)
-                    progress.update(bar, advance=1, info=bar_info(metrics, int(venv.max_episode_length)))
+                    progress.update(bar, advance=1, info=bar_info(metrics, int(env.max_episode_length)))
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -131,7 +141,7 @@ class Trainer:
             wall_s=wall,
             env_steps_per_s=done * steps_per_iter / max(wall, 1e-9),
             mean_episode_length=metrics.get("Train/mean_episode_length"),
-            max_episode_length=int(venv.max_episode_length),
+            max_episode_length=int(env.max_episode_length),
             mean_return=metrics.get("Train/mean_reward"),
             checkpoint=self.last_checkpoint,
             interrupted=interrupted,
@@ -164,19 +174,12 @@ class Trainer:
         try:
             yield
         except (RuntimeError, ValueError) as err:
-            if not self._policy_diverged():
+            if not self.learner.diverged():
                 raise
             raise PolicyNaNError(
                 f"The policy diverged at iteration {self.iteration} ({str(err).splitlines()[0]}). Training "
                 f"stopped; {self._last_good()}Lower the learning rate or check rewards/observations for huge values."
             ) from err
-
-    def _policy_diverged(self) -> bool:
-        """True if the actor has non-finite weights or a non-positive action std (host sync; error path)."""
-        policy = self.s.alg.get_policy()
-        weights_ok = all(bool(torch.isfinite(p).all()) for p in policy.parameters())
-        std = policy.output_std.detach()
-        return not weights_ok or not bool((torch.isfinite(std) & (std > 0)).all())
 
     def _last_good(self) -> str:
         if self.last_checkpoint is None:
@@ -196,46 +199,33 @@ class Trainer:
             highlight=False,
         )
 
-    def _rollout(self, obs):
-        s, venv = self.s, self.s.venv
-        finite = torch.ones((), dtype=torch.bool, device=s.device)
-        with torch.inference_mode():
-            for _ in range(s.agent_cfg.num_steps_per_env):
-                actions = s.alg.act(obs)
-                finite &= torch.isfinite(actions).all()
-                obs, rewards, dones, extras = venv.step(actions)
-                s.alg.process_env_step(obs, rewards, dones, extras)
-                self.episodes.step(rewards, dones)
-            s.alg.compute_returns(obs)
-        if not bool(finite):
+    def _check_actions_finite(self) -> None:
+        """The NaN stop when the policy sent a non-finite action during the iteration (one host sync)."""
+        if not self.learner.recorder.pop_finite():
             raise PolicyNaNError(
                 f"The policy produced NaN/inf actions at iteration {self.iteration}. Training stopped; "
                 f"{self._last_good()}Lower the learning rate or check rewards/observations for huge values."
             )
-        return obs
 
     def _log(
         self,
         writer: MetricsWriter,
         iteration: int,
-        losses: dict,
+        losses: dict[str, float],
         steps: int,
-        collect_s: float,
-        learn_s: float,
+        iteration_s: float,
     ) -> dict:
-        if not all(torch.isfinite(torch.tensor(float(v))) for v in losses.values()):
+        if not all(math.isfinite(v) for v in losses.values()):
             raise PolicyNaNError(
-                f"PPO losses became NaN at iteration {iteration}: {losses}. Training stopped."
+                f"The {self.s.library} losses became NaN at iteration {iteration}: {losses}. Training stopped; "
+                f"{self._last_good()}Lower the learning rate or check rewards/observations for huge values."
             )
-        mean_ret, mean_len, episodes = self.episodes.pop()
-        metrics: dict[str, float] = {f"Loss/{k}": float(v) for k, v in losses.items()}
+        mean_ret, mean_len, episodes = self.learner.recorder.episodes.pop()
+        metrics: dict[str, float] = dict(losses)
         metrics.update(
             {
-                "Loss/learning_rate": float(self.s.alg.learning_rate),
-                "Policy/mean_std": float(self.s.alg.get_policy().output_std.detach().mean()),
-                "Perf/total_fps": steps / max(collect_s + learn_s, 1e-9),
-                "Perf/collection_time": collect_s,
-                "Perf/learning_time": learn_s,
+                "Perf/total_fps": steps / max(iteration_s, 1e-9),
+                "Perf/iteration_time": iteration_s,
                 "Train/episodes": float(episodes),
             }
         )

@@ -48,16 +48,21 @@ def field_names(cfg_type: type) -> list[str]:
     return [key_name(f.name) for f in dataclasses.fields(cfg_type)]
 
 
-def dotted_fields(cfg_type: type, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def dotted_fields(
+    cfg_type: type, data: dict[str, Any], prefix: str = "", known_only: bool = False
+) -> dict[str, Any]:
     """`data` (nested dicts, as in a YAML or JSON file of a `cfg_type` config) as dotted keys down to the
     fields that are not configs themselves: `{"agent": {"lambda": 0.9}}` -> `{"agent.lambda": 0.9}`.
-    Keys that `cfg_type` does not have are kept as they are (applying them names the allowed ones)."""
+    Keys that `cfg_type` does not have are kept as they are (applying them names the allowed ones), or
+    left out with `known_only` (a saved config of an older version)."""
     hints = typing.get_type_hints(cfg_type)
     out: dict[str, Any] = {}
     for key, value in data.items():
+        if known_only and attr_name(str(key)) not in hints:
+            continue
         nested = _dataclass_in(hints.get(attr_name(str(key))))
         if nested is not None and isinstance(value, dict):
-            out.update(dotted_fields(nested, value, f"{prefix}{key}."))
+            out.update(dotted_fields(nested, value, f"{prefix}{key}.", known_only))
         else:
             out[f"{prefix}{key}"] = value
     return out

@@ -3,8 +3,8 @@
 A `Learner` owns one library's agent on a roboforge env. The shared `Trainer` calls `iterate()` (one
 rollout and one update) in a loop and writes progress, metrics and checkpoints the same way for every
 library; `policy()` is the deterministic actor that eval, play and export run. The env wrappers (or the
-adapter's own rollout loop) report every env step to a `StepRecorder`, so episode returns and lengths
-are counted on the device the same way for every library.
+adapter's own rollout loop) report every env step to a `StepRecorder` (`envs/episodes.py`), so episode
+returns and lengths are counted on the device the same way for every library.
 """
 
 from __future__ import annotations
@@ -18,27 +18,8 @@ import torch
 from torch import nn
 
 from roboforge.agents.agent_file import agent_cfg_from_dict
-from roboforge.rl.episodes import EpisodeTracker
+from roboforge.envs.episodes import StepRecorder
 from roboforge.utils.errors import UserInputError
-
-
-class StepRecorder:
-    """Device-side record of every env step of training: episode returns and lengths, finite actions."""
-
-    def __init__(self, num_envs: int, device: torch.device | str):
-        self.episodes = EpisodeTracker(num_envs, device)
-        self.finite = torch.ones((), dtype=torch.bool, device=device)
-
-    def step(self, actions: torch.Tensor, reward: torch.Tensor, dones: torch.Tensor) -> None:
-        """Record one env step: the actions sent, the reward `(num_envs,)` and done = terminated | truncated."""
-        self.finite &= torch.isfinite(actions).all()
-        self.episodes.step(reward.reshape(-1), dones.reshape(-1))
-
-    def pop_finite(self) -> bool:
-        """Whether every action since the last call was finite (host sync)."""
-        ok = bool(self.finite)
-        self.finite.fill_(True)
-        return ok
 
 
 class Learner(ABC):
@@ -57,6 +38,8 @@ class Learner(ABC):
     clip_actions: float | None = None
     """Symmetric clip of the policy's output before the env (eval, play, deploy); None when `policy()`
     bounds its actions itself."""
+    iteration: int = 0
+    """Iterations completed (the trainer sets it; rsl_rl stores it in its checkpoints)."""
 
     def __init__(self, env: Any, cfg: Any, algorithm: str, recorder: StepRecorder):
         self.env = env
@@ -79,7 +62,7 @@ class Learner(ABC):
     @abstractmethod
     def iterate(self) -> dict[str, float]:
         """One rollout of `steps_per_iteration` env steps and one update. Returns the losses and policy
-        statistics under rsl_rl's tags where they mean the same (`Loss/value_function`, `Loss/surrogate`,
+        statistics under rsl_rl's tags where they mean the same (`Loss/value`, `Loss/surrogate`,
         `Loss/entropy`, `Loss/learning_rate`, `Policy/mean_std`), others as `Loss/<name>`."""
 
     @abstractmethod
@@ -103,6 +86,13 @@ class Learner(ABC):
         return not all(bool(torch.isfinite(p).all()) for p in self.policy().parameters())
 
 
+def load_error_detail(err: BaseException) -> str:
+    """The informative line of a `load_state_dict` error (the first size mismatch or missing key)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    useful = [line for line in lines if line.startswith(("size mismatch", "Missing key", "Unexpected key"))]
+    return (useful or lines or [type(err).__name__])[0].rstrip(".")
+
+
 def no_agent_config_message(task: str, library: str, algorithm: str) -> str:
     """The error for a task that registers no agent config of `library` and `algorithm`, naming what it has."""
     from roboforge.envs.registry import task_algorithms
@@ -113,6 +103,10 @@ def no_agent_config_message(task: str, library: str, algorithm: str) -> str:
 
 class Standardize(nn.Module):
     """Observation normalizer `(x - mean) / sqrt(var + eps)`, optionally clipped to [-clip, clip]."""
+
+    clip: float | None
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, mean: torch.Tensor, var: torch.Tensor, eps: float = 1e-8, clip: float | None = None):
         super().__init__()
@@ -128,6 +122,9 @@ class Standardize(nn.Module):
 class RescaleActions(nn.Module):
     """Squash or clip the network's output into the env's action bounds: `tanh` (SAC), `clip`
     (clamp to [-1, 1]), then scale [-1, 1] -> [low, high]."""
+
+    low: torch.Tensor
+    high: torch.Tensor
 
     def __init__(self, low: torch.Tensor, high: torch.Tensor, squash: str = "clip"):
         super().__init__()
@@ -169,6 +166,10 @@ class FeedForwardPolicy(nn.Module):
 
     def as_onnx(self, verbose: bool = False) -> nn.Module:
         """The module to export: `obs (batch, obs_dim) -> actions`."""
+        return _TensorInput(self.net)
+
+    def as_jit(self) -> nn.Module:
+        """The module to script (TorchScript): `obs (batch, obs_dim) -> actions`."""
         return _TensorInput(self.net)
 
 

@@ -1,4 +1,5 @@
-"""Episode returns and lengths counted on the device, read once per iteration (training, eval, play)."""
+"""Episode returns and lengths counted on the device, read once per iteration (training, eval, play), and
+the record of every env step that each RL library's wrapper or rollout loop keeps."""
 
 from __future__ import annotations
 
@@ -32,3 +33,22 @@ class EpisodeTracker:
         for buf in (self.sum_ret, self.sum_len, self.count):
             buf.zero_()
         return out
+
+
+class StepRecorder:
+    """Device-side record of every env step of training: episode returns and lengths, finite actions."""
+
+    def __init__(self, num_envs: int, device: torch.device | str):
+        self.episodes = EpisodeTracker(num_envs, device)
+        self.finite = torch.ones((), dtype=torch.bool, device=device)
+
+    def step(self, actions: torch.Tensor, reward: torch.Tensor, dones: torch.Tensor) -> None:
+        """Record one env step: the actions sent, the reward `(num_envs,)` and done = terminated | truncated."""
+        self.finite &= torch.isfinite(actions).all()
+        self.episodes.step(reward.reshape(-1), dones.reshape(-1))
+
+    def pop_finite(self) -> bool:
+        """Whether every action since the last call was finite (host sync)."""
+        ok = bool(self.finite)
+        self.finite.fill_(True)
+        return ok

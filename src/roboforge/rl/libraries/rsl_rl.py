@@ -1,0 +1,101 @@
+"""rsl_rl's PPO on a roboforge env: the rollout and update of `OnPolicyRunner`, driven one iteration at a time.
+
+Checkpoints keep `OnPolicyRunner.save`'s format (`actor_state_dict`, `critic_state_dict`,
+`optimizer_state_dict`, `iter`), so rsl_rl's own `OnPolicyRunner.load` reads them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import torch
+from rsl_rl.algorithms import PPO
+
+from roboforge.agents.rsl_rl_cfg import RslRlPpoRunnerCfg
+from roboforge.envs.registry import load_cfg
+from roboforge.envs.wrappers.rsl_rl import RslRlVecEnvWrapper
+from roboforge.rl.checkpoints import read_torch_checkpoint
+from roboforge.rl.libraries.base import Learner, StepRecorder, load_error_detail
+from roboforge.utils.errors import UserInputError
+
+
+class RslRlLearner(Learner):
+    """rsl_rl PPO (feed-forward or recurrent actor-critic) through the `RslRlVecEnvWrapper`."""
+
+    library = "rsl_rl"
+    cfg_types = {"ppo": RslRlPpoRunnerCfg}
+
+    def __init__(self, env: Any, cfg: RslRlPpoRunnerCfg, algorithm: str, recorder: StepRecorder):
+        super().__init__(env, cfg, algorithm, recorder)
+        self.venv = RslRlVecEnvWrapper(env, clip_actions=cfg.clip_actions)
+        with contextlib.redirect_stdout(
+            io.StringIO()
+        ):  # rsl_rl prints the models; keep stdout clean for --json
+            self.alg = PPO.construct_algorithm(
+                self.venv.get_observations(),
+                self.venv,
+                cfg.to_rsl_rl(),
+                str(env.device),  # type: ignore[arg-type]
+            )
+        self.steps_per_iteration = cfg.num_steps_per_env
+        self.max_iterations = cfg.max_iterations
+        self.save_interval = cfg.save_interval
+        self.clip_actions = cfg.clip_actions
+        self.obs = None
+
+    @classmethod
+    def load_cfg(cls, task: str, algorithm: str) -> RslRlPpoRunnerCfg:
+        return load_cfg(task, "rsl_rl_cfg_entry_point")
+
+    def iterate(self) -> dict[str, float]:
+        if self.obs is None:  # the first iteration starts from the env's current state
+            self.obs = self.venv.get_observations().to(self.device)
+            self.alg.train_mode()
+        with torch.inference_mode():
+            for _ in range(self.steps_per_iteration):
+                actions = self.alg.act(self.obs)
+                self.obs, rewards, dones, extras = self.venv.step(actions)
+                self.alg.process_env_step(self.obs, rewards, dones, extras)
+                self.recorder.step(actions, rewards, dones)
+            self.alg.compute_returns(self.obs)
+        losses = self.alg.update()
+        policy = self.alg.get_policy()
+        return {
+            **{f"Loss/{k}": float(v) for k, v in losses.items()},
+            "Loss/learning_rate": float(self.alg.learning_rate),
+            "Policy/mean_std": float(policy.output_std.detach().mean()),
+        }
+
+    def save(self, file: BinaryIO) -> None:
+        state = self.alg.save()
+        state.update(iter=self.iteration, infos={})  # what OnPolicyRunner.load reads
+        torch.save(state, file)
+
+    def load(self, path: Path, training: bool) -> None:
+        state = read_torch_checkpoint(path, self.device)
+        if "actor_state_dict" not in state:
+            raise UserInputError(f"{path} is not an rsl_rl checkpoint (no actor_state_dict).")
+        parts = None if training else {"actor": True, "critic": True}
+        try:
+            self.alg.load(state, parts, strict=True)
+        except RuntimeError as err:
+            raise UserInputError(
+                f"Checkpoint {path} does not fit the task's rsl_rl networks ({load_error_detail(err)}). "
+                "The network settings come from params/agent.json beside it: keep that file with the "
+                "checkpoint, and use the task it was trained on."
+            ) from err
+
+    def policy(self) -> torch.nn.Module:
+        self.alg.eval_mode()
+        return self.alg.get_policy()
+
+    def diverged(self) -> bool:
+        """Non-finite actor weights or a non-positive action std."""
+        std = self.alg.get_policy().output_std.detach()
+        return super().diverged() or not bool((torch.isfinite(std) & (std > 0)).all())
+
+
+LEARNER = RslRlLearner
