@@ -17,13 +17,17 @@ def test_list_json_includes_cartpole_tasks():
     assert result.exit_code == 0
     tasks = json.loads(result.stdout)
     assert "cartpole" in tasks and "cartpole-direct" in tasks
-    assert "Balance" in tasks["cartpole"]
+    assert "Balance" in tasks["cartpole"]["description"]
+    assert tasks["cartpole"]["libraries"] == {
+        "rsl_rl": ["ppo"], "skrl": ["ppo", "sac"], "rl_games": ["ppo"], "sb3": ["ppo", "sac"]
+    }  # fmt: skip
+    assert tasks["cartpole-lstm"]["libraries"] == {"rsl_rl": ["ppo"]}
 
 
 def test_list_table():
     result = invoke("list")
     assert result.exit_code == 0
-    assert "cartpole-direct" in result.stdout
+    assert "cartpole-direct" in result.stdout and "skrl (+sac)" in result.stdout
 
 
 def test_override_format_errors():

@@ -1,4 +1,4 @@
-"""`roboforge bench`: physics-only, env.step and PPO training throughput."""
+"""`roboforge bench`: physics-only, env.step and training throughput of one RL library."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from roboforge.cli.app import Device, Json, Override, Sim, Task, Threads, app
+from roboforge.cli.app import Algorithm, Device, Json, Library, Override, Sim, Task, Threads, app
 from roboforge.cli.run import console, run_command
-from roboforge.cli.session import check_options, open_session, set_torch_threads
+from roboforge.cli.session import check_library_options, check_options, open_session, set_torch_threads
 from roboforge.utils.console import out_console
 
 
@@ -23,19 +23,25 @@ def bench_cmd(
     steps: Annotated[int, typer.Option(help="Steps to time.")] = 200,
     sim: Sim = "auto",
     device: Device = None,
-    train_iterations: Annotated[int, typer.Option(help="PPO iterations to time (0 to skip).")] = 5,
+    train_iterations: Annotated[int, typer.Option(help="Training iterations to time (0 to skip).")] = 5,
+    library: Library = None,
+    algorithm: Algorithm = None,
     override: Override = None,
     threads: Threads = None,
     as_json: Json = False,
 ) -> None:
-    """Measure physics-only, env.step and PPO training throughput in env-steps/s."""
+    """Measure physics-only, env.step and training throughput (of --library, default rsl_rl) in env-steps/s."""
 
     def body():
         from roboforge.rl.bench import bench
 
         check_options(task, device, sim, override, num_envs=num_envs, steps=steps, threads=threads)
+        library_, algorithm_ = library or "rsl_rl", algorithm or "ppo"
+        check_library_options(task, library_, algorithm_)
         set_torch_threads(threads, device)
-        s, _ = open_session(task, num_envs, device, sim, None, override)
+        s, _ = open_session(
+            task, num_envs, device, sim, None, override, library=library_, algorithm=algorithm_
+        )
         with console.status("benchmarking..."):
             result = bench(s, steps, train_iterations)
         if as_json:
