@@ -2,7 +2,7 @@
 # On the GPU machine (after staging, ../shared/device/README.md): long training runs that outlive one
 # device call. Runs are detached, so a call can start them and later calls poll them while the machine
 # stays warm (keep a call in flight: an idle machine goes back after ~30 s).
-#   SRC=path/to/src bash scripts/device_runs.sh start NAME=TASK[:ITERATIONS] [-o override]... [NAME=...]
+#   SRC=path/to/src bash scripts/device_runs.sh start NAME=TASK[:ITERATIONS] [--library L] [-o override]... [NAME=...]
 #   bash scripts/device_runs.sh status [SECONDS]   # wait, then print progress; metrics + checkpoints to $OUT
 #   bash scripts/device_runs.sh stop [NAME...]      # SIGTERM (the trainer checkpoints), then eval on the GPU
 # Every run: 4096 worlds, MuJoCo Warp, the task's default hyperparameters unless overridden. On a machine
@@ -57,7 +57,7 @@ EOF
 
 snapshot() {
   (cd "$root" && find runs -name metrics.jsonl -o -name summary.json -o -name '*.json' -path '*params*' \
-    > /tmp/devruns.list && for d in runs/*/*/*/; do ls -t "$d"model_*.pt 2>/dev/null | head -1; done \
+    > /tmp/devruns.list && for d in runs/*/*/*/; do ls -t "$d"model_* 2>/dev/null | head -1; done \
     >> /tmp/devruns.list && ls logs/*.json logs/*.err >> /tmp/devruns.list 2>/dev/null
     tar -czf "$out/runs.tgz" -T /tmp/devruns.list)
 }

@@ -36,7 +36,7 @@ if ((${#missing[@]})); then
 fi
 
 # ---- Python environment, models, caches --------------------------------------------------------------------
-rf_install "dev,postgres"
+rf_install "dev,postgres,skrl,rl-games,sb3"
 rf_offline_models
 rf_warp_cache
 

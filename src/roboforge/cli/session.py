@@ -83,7 +83,7 @@ def open_policy_session(
 
 def open_session(
     task, num_envs, device, sim, seed, overrides=None, play=False, run: Path | None = None,
-    library: str = DEFAULT_LIBRARY, algorithm: str = "ppo",
+    library: str = DEFAULT_LIBRARY, algorithm: str = "ppo", agent_file: Path | None = None,
 ):  # fmt: skip
     """Build the task's session with `library`'s `algorithm`. With `run` (the run folder of a checkpoint,
     or the run resumed), its agent config and env overrides apply first (its weights fit, its env is the
@@ -100,7 +100,9 @@ def open_session(
         agent_o = {**saved_agent_overrides(run, cfg_type), **agent_o}
     env_o = {**run_env, **env_o}
     with console.status(f"building {task} ({num_envs or 'default'} worlds)..."):
-        s = build_session(task, num_envs, device, sim, seed, play, env_o, agent_o, library, algorithm)
+        s = build_session(
+            task, num_envs, device, sim, seed, play, env_o, agent_o, library, algorithm, agent_file
+        )
     if run_env:
         shown = " ".join(f"env.{k}={dumps_json(v, None)}" for k, v in run_env.items())
         console.print(f"env overrides of the run: {shown}", highlight=False, markup=False)

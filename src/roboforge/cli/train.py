@@ -49,6 +49,14 @@ def train(
         bool,
         typer.Option(help="Continue the latest run of TASK from its last checkpoint, with its overrides."),
     ] = False,
+    agent_cfg: Annotated[
+        Path | None,
+        typer.Option(
+            "--agent-cfg",
+            help="An agent config file in the library's own YAML format (e.g. an Isaac Lab skrl_ppo_cfg.yaml) "
+            "instead of the task's.",
+        ),
+    ] = None,
     override: Override = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     threads: Threads = None,
@@ -66,9 +74,15 @@ def train(
         check_library_options(task, library or "rsl_rl", algorithm or "ppo")
         set_torch_threads(threads, device)
         check_run_root(run_dir)
+        if agent_cfg is not None and resume:
+            raise UserInputError(
+                "--agent-cfg starts a new run; --resume continues with the run's own config."
+            )
+        if agent_cfg is not None and not agent_cfg.is_file():
+            raise UserInputError(f"--agent-cfg {agent_cfg}: no such file.")
         result = _train(
             task, (library, algorithm), num_envs, max_iterations, device, sim, seed, run_dir, resume, override,
-            quiet or as_json,
+            quiet or as_json, agent_cfg,
         )  # fmt: skip
         interrupted.append(result.interrupted)
         return asdict(result)
@@ -79,8 +93,9 @@ def train(
 
 
 def _train(
-    task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet
-):
+    task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet,
+    agent_file=None,
+):  # fmt: skip
     from roboforge.rl.run_dir import new_run_dir, save_configs, saved_args
     from roboforge.rl.trainer import Trainer
 
@@ -94,8 +109,9 @@ def _train(
         _check_not_finished(resume_dir, max_iterations)
     library, algorithm = library or "rsl_rl", algorithm or "ppo"
     s, applied = open_session(
-        task, num_envs, device, sim, seed, override, run=resume_dir, library=library, algorithm=algorithm
-    )
+        task, num_envs, device, sim, seed, override, run=resume_dir, library=library, algorithm=algorithm,
+        agent_file=agent_file,
+    )  # fmt: skip
     iterations = max_iterations if max_iterations is not None else s.learner.max_iterations
     out = resume_dir or new_run_dir(run_dir, task)
     trainer = Trainer(s, out, iterations, quiet=quiet)

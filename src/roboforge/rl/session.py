@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -64,15 +65,20 @@ def build_session(
     agent_overrides: dict[str, Any] | None = None,
     library: str = DEFAULT_LIBRARY,
     algorithm: str = "ppo",
+    agent_file: Path | None = None,
 ) -> Session:
-    """Load the task's configs, apply options and overrides, build the env and the library's learner."""
+    """Load the task's configs (the agent config from `agent_file` when given, in the library's format),
+    apply options and overrides, build the env and the library's learner."""
     check_algorithm(library, algorithm)
     if algorithm not in task_algorithms(task).get(library, []):
         raise UserInputError(no_agent_config_message(task, library, algorithm))
     device = resolve_device(device)
     env_cfg = load_cfg(task, "env_cfg_entry_point", play=play)
     learner_cls = learner_class(library)
-    agent_cfg = learner_cls.load_cfg(task, algorithm)
+    if agent_file is not None:
+        agent_cfg = learner_cls.cfg_from_file(Path(agent_file), algorithm)
+    else:
+        agent_cfg = learner_cls.load_cfg(task, algorithm)
     if num_envs is not None and num_envs < 1:
         raise UserInputError(f"--num-envs must be >= 1, got {num_envs}.")
     if num_envs is None and not play:  # play configs have their own small world count

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import keyword
+import os
 import types
 import typing
 from typing import Any, TypeVar
@@ -73,7 +74,7 @@ def read_yaml(source: Any) -> Any:
     naming it (and the line)."""
     import yaml
 
-    name = getattr(source, "name", str(source))
+    name = str(source) if isinstance(source, os.PathLike) else getattr(source, "name", str(source))
     try:
         text = source.read_text(encoding="utf-8")
     except OSError as err:

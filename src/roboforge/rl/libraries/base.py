@@ -19,6 +19,7 @@ from torch import nn
 
 from roboforge.agents.agent_file import agent_cfg_from_dict
 from roboforge.envs.episodes import StepRecorder
+from roboforge.utils.config import read_yaml
 from roboforge.utils.errors import UserInputError
 
 
@@ -58,6 +59,12 @@ class Learner(ABC):
         if entry is None:
             raise UserInputError(no_agent_config_message(task, cls.library, algorithm))
         return agent_cfg_from_dict(cls.cfg_types[algorithm], load_cfg(task, key), entry.partition(":")[2])
+
+    @classmethod
+    def cfg_from_file(cls, path: Path, algorithm: str) -> Any:
+        """A user's agent file in this library's format (an Isaac Lab agent file carries over), as a
+        typed config; unknown fields and wrong types are ConfigErrors naming the file and the field."""
+        return agent_cfg_from_dict(cls.cfg_types[algorithm], read_yaml(path), str(path))
 
     @abstractmethod
     def iterate(self) -> dict[str, float]:
