@@ -27,7 +27,7 @@ def read_torch_checkpoint(path: str | Path, map_location: str | torch.device = "
     if not path.is_file():
         raise NotFoundError(f"Checkpoint not found: {path}")
     if zipfile.is_zipfile(path) and _is_sb3_zip(path):
-        raise UserInputError(f"{path} is a Stable-Baselines3 checkpoint; {_library_hint('sb3')}")
+        raise UserInputError(f"{path} is a checkpoint of sb3 (Stable-Baselines3); {_library_hint('sb3')}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:
@@ -44,8 +44,8 @@ def checkpoint_library(path: str | Path) -> str | None:
     """Which library wrote checkpoint `path`, from its content: 'rsl_rl', 'skrl', 'rl_games', 'sb3';
     None when it is none of them (or unreadable)."""
     path = Path(path)
-    if zipfile.is_zipfile(path):
-        return "sb3" if _is_sb3_zip(path) else None
+    if zipfile.is_zipfile(path) and _is_sb3_zip(path):  # torch.save writes zip files too
+        return "sb3"
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception:
@@ -66,7 +66,7 @@ def check_checkpoint_library(path: Path, library: str) -> None:
     found = checkpoint_library(path)
     if found is not None and found != library:
         raise UserInputError(
-            f"{path} is a {found} checkpoint, but its run trained with {library} (params/args.json); "
+            f"{path} is a checkpoint of {found}, but its run trained with {library} (params/args.json); "
             f"{_library_hint(found)}"
         )
 
