@@ -58,13 +58,19 @@ class Learner(ABC):
         entry = task_spec(task).kwargs.get(key)
         if entry is None:
             raise UserInputError(no_agent_config_message(task, cls.library, algorithm))
-        return agent_cfg_from_dict(cls.cfg_types[algorithm], load_cfg(task, key), entry.partition(":")[2])
+        data = cls.file_data(load_cfg(task, key))
+        return agent_cfg_from_dict(cls.cfg_types[algorithm], data, entry.partition(":")[2])
 
     @classmethod
     def cfg_from_file(cls, path: Path, algorithm: str) -> Any:
         """A user's agent file in this library's format (an Isaac Lab agent file carries over), as a
         typed config; unknown fields and wrong types are ConfigErrors naming the file and the field."""
-        return agent_cfg_from_dict(cls.cfg_types[algorithm], read_yaml(path), str(path))
+        return agent_cfg_from_dict(cls.cfg_types[algorithm], cls.file_data(read_yaml(path)), str(path))
+
+    @classmethod
+    def file_data(cls, data: Any) -> Any:
+        """The parsed YAML of an agent file as the library itself would read it (default: unchanged)."""
+        return data
 
     @abstractmethod
     def iterate(self) -> dict[str, float]:
@@ -111,10 +117,6 @@ def no_agent_config_message(task: str, library: str, algorithm: str) -> str:
 class Standardize(nn.Module):
     """Observation normalizer `(x - mean) / sqrt(var + eps)`, optionally clipped to [-clip, clip]."""
 
-    clip: float | None
-    mean: torch.Tensor
-    std: torch.Tensor
-
     def __init__(self, mean: torch.Tensor, var: torch.Tensor, eps: float = 1e-8, clip: float | None = None):
         super().__init__()
         self.register_buffer("mean", mean.detach().clone().float())
@@ -122,16 +124,13 @@ class Standardize(nn.Module):
         self.clip = clip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = (x - self.mean) / self.std
+        y = (x - self.mean) / self.std  # pyright: ignore[reportOperatorIssue]
         return y if self.clip is None else y.clamp(-self.clip, self.clip)
 
 
 class RescaleActions(nn.Module):
     """Squash or clip the network's output into the env's action bounds: `tanh` (SAC), `clip`
     (clamp to [-1, 1]), then scale [-1, 1] -> [low, high]."""
-
-    low: torch.Tensor
-    high: torch.Tensor
 
     def __init__(self, low: torch.Tensor, high: torch.Tensor, squash: str = "clip"):
         super().__init__()
@@ -143,7 +142,7 @@ class RescaleActions(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.tanh(x) if self.squash == "tanh" else x.clamp(-1.0, 1.0)
-        return self.low + 0.5 * (x + 1.0) * (self.high - self.low)
+        return self.low + 0.5 * (x + 1.0) * (self.high - self.low)  # pyright: ignore[reportOperatorIssue]
 
 
 class FeedForwardPolicy(nn.Module):
@@ -172,12 +171,12 @@ class FeedForwardPolicy(nn.Module):
         return None
 
     def as_onnx(self, verbose: bool = False) -> nn.Module:
-        """The module to export: `obs (batch, obs_dim) -> actions`."""
-        return _TensorInput(self.net)
+        """The module to export: `obs (batch, obs_dim) -> actions`, in eval mode."""
+        return _TensorInput(self.net).eval()
 
     def as_jit(self) -> nn.Module:
-        """The module to script (TorchScript): `obs (batch, obs_dim) -> actions`."""
-        return _TensorInput(self.net)
+        """The module to script (TorchScript): `obs (batch, obs_dim) -> actions`, in eval mode."""
+        return _TensorInput(self.net).eval()
 
 
 class _TensorInput(nn.Module):
