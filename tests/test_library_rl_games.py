@@ -93,9 +93,9 @@ def test_every_agent_file_validates_and_matches_rsl_rl(task):
         assert (c.max_epochs, rsl.max_iterations) == (1000, REACH_ITERATIONS_OF_PANDA)
     else:
         assert c.max_epochs == rsl.max_iterations
-    assert (c.central_value is not None) == (rsl.obs_groups["critic"] == ["critic"])
-    if c.central_value is not None:
-        assert c.central_value.network.mlp.units == rsl.critic.hidden_dims
+    assert (c.central_value_config is not None) == (rsl.obs_groups["critic"] == ["critic"])
+    if c.central_value_config is not None:
+        assert c.central_value_config.network.mlp.units == rsl.critic.hidden_dims
     if rsl.clip_actions is not None:
         assert cfg.params.env.clip_actions == rsl.clip_actions
     params = cfg.to_rl_games(num_actors=64, device="cpu", seed=3)["params"]

@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from roboforge.utils.config import ConfigError, dotted_fields
-
 Activation = Literal["None", "relu", "tanh", "sigmoid", "elu", "selu", "swish", "gelu", "softplus"]
 """rl_games' activation names (`NetworkBuilder.BaseNetwork.activations_factory`)."""
 InitializerName = Literal[
@@ -289,21 +287,9 @@ class RlGamesConfigCfg:
     False: send the raw Gaussian sample (the wrapper still clips to env.clip_actions)."""
     weight_decay: float = 0.0
     """Adam weight decay."""
-    central_value_config: dict[str, Any] | None = None
-    """An asymmetric critic (`RlGamesCentralValueCfg`'s fields) on the 'critic' observations; None: the
-    actor-critic's own value head on the policy observations. A mapping given here is checked field by field."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # A mapping becomes the typed central-value config as soon as it is set (file, override or code),
-        # so its fields are checked like every other field and overrides can reach into it.
-        if name == "central_value_config" and isinstance(value, dict):
-            value = central_value_cfg_from_dict(value)
-        super().__setattr__(name, value)
-
-    @property
-    def central_value(self) -> RlGamesCentralValueCfg | None:
-        """The asymmetric critic's typed config, or None."""
-        return self.central_value_config  # type: ignore[return-value]  (typed by __setattr__)
+    central_value_config: RlGamesCentralValueCfg | None = None
+    """An asymmetric critic on the 'critic' observations; None: the actor-critic's own value head on the
+    policy observations. Setting one of its fields (in a file or an override) creates it with defaults."""
 
 
 @dataclass(kw_only=True)
@@ -358,8 +344,8 @@ class RlGamesPpoCfg:
             print_stats=False,
             torch_compile=False,
         )
-        if p.config.central_value is not None:
-            config["central_value_config"] = p.config.central_value.to_rl_games()
+        if p.config.central_value_config is not None:
+            config["central_value_config"] = p.config.central_value_config.to_rl_games()
         return {
             "params": {
                 "seed": seed,
@@ -373,18 +359,6 @@ class RlGamesPpoCfg:
                 "config": config,
             }
         }
-
-
-def central_value_cfg_from_dict(data: dict[str, Any]) -> RlGamesCentralValueCfg:
-    """`central_value_config` of a file as its typed config; unknown keys and mistyped values name the field."""
-    from roboforge.utils.overrides import OverrideError, apply_checked
-
-    cfg = RlGamesCentralValueCfg()
-    try:
-        apply_checked(cfg, "cv", dotted_fields(RlGamesCentralValueCfg, data))
-    except OverrideError as err:
-        raise ConfigError(f"{err.key.removeprefix('cv.')}: {err.reason}") from err
-    return cfg
 
 
 _YAML12_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")

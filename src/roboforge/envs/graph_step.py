@@ -45,7 +45,8 @@ class GraphedStep:
         return self._capture(action)
 
     def _capture(self, action: torch.Tensor) -> Any:
-        self.static_action = action.clone()
+        with torch.inference_mode(False):  # a normal tensor: later steps may run outside inference mode
+            self.static_action = action.clone()
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.cuda.graph(graph):

@@ -113,10 +113,29 @@ def _dataclass_in(hint: Any) -> type | None:
     return None
 
 
+def materialize(cfg: Any, path: str) -> None:
+    """Create the optional config sections on the way to dotted `path` that are None (fields typed
+    `SomeCfg | None`), with their defaults, so a file or an override can set their fields one by one."""
+    target = cfg
+    for part in path.split(".")[:-1]:
+        if not dataclasses.is_dataclass(target) or isinstance(target, type):
+            return
+        attr = attr_name(part)
+        value = getattr(target, attr, None)
+        if value is None:
+            nested = _dataclass_in(typing.get_type_hints(type(target)).get(attr))
+            if nested is None:
+                return
+            value = nested()
+            setattr(target, attr, value)
+        target = value
+
+
 def apply_overrides(cfg: Any, overrides: dict[str, Any]) -> None:
     """Set dotted-path values in place, e.g. `{"algorithm.learning_rate": 3e-4}`; unknown paths raise
     ConfigError naming the allowed keys, as does a path that runs through a value (`episode_length_s.x`)."""
     for path, value in overrides.items():
+        materialize(cfg, path)
         target = cfg
         parts = path.split(".")
         for i, part in enumerate(parts):

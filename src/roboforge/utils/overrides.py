@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from roboforge.utils.config import ConfigError, apply_overrides, attr_name
+from roboforge.utils.config import ConfigError, apply_overrides, attr_name, materialize
 
 SCOPES = ("env", "agent")
 RESERVED = {
@@ -100,6 +100,7 @@ def apply_checked(
     """Check each `path: value` of `scope` ('env' or 'agent') and set it on `cfg` in place."""
     for path, value in overrides.items():
         key = f"{scope}.{path}"
+        materialize(cfg, path)  # an optional section set field by field exists, so its fields are typed
         check_value(cfg, key, path, value)
         bound = find_bound(key, bounds or {})
         if bound is not None:

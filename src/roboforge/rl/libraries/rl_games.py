@@ -229,7 +229,7 @@ def check_supported(cfg: RlGamesPpoCfg, num_envs: int) -> None:
     check_minibatch(
         "params.config", config.minibatch_size, config.minibatch_size_per_env, config.horizon_length, num_envs
     )
-    cv = config.central_value
+    cv = config.central_value_config
     if cv is not None:
         where = "params.config.central_value_config"
         check_minibatch(where, cv.minibatch_size, cv.minibatch_size_per_env, config.horizon_length, num_envs)
@@ -252,7 +252,7 @@ def check_minibatch(where: str, size: int | None, per_env: int | None, horizon: 
 def state_groups(cfg: RlGamesPpoCfg, obs_dims: dict[str, int]) -> list[str]:
     """The observation groups of rl_games' "states": the 'critic' group for a central-value critic (the
     policy observations where the task has none, as rl_games falls back); none without one."""
-    if cfg.params.config.central_value is None:
+    if cfg.params.config.central_value_config is None:
         return []
     return ["critic"] if "critic" in obs_dims else ["policy"]
 
