@@ -39,6 +39,7 @@ def test_health_tasks_docs_and_dashboard(client):
     assert client.get("/health").json() == {"status": "ok", "version": "0.1.0", "database": "ok"}
     tasks = {t["id"]: t for t in client.get("/tasks").json()["tasks"]}
     assert tasks["cartpole"]["default_num_envs"] == 1024 and tasks["cartpole"]["default_num_iterations"] > 0
+    assert tasks["cartpole"]["libraries"]["rsl_rl"] == [{"policy_type": "PPO", "default_num_iterations": 150}]
     assert "cartpole-direct" in tasks
     schema = client.get("/openapi.json").json()
     for path in ("/reinforcement-learning", "/jobs", "/jobs/{job_id}", "/logs/{log_name}", "/jobs/{job_id}/cancel",

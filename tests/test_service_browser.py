@@ -54,8 +54,18 @@ def test_dashboard_starts_a_job_and_draws_its_curves(server, page, tmp_path):
     page.wait_for_selector("#f-task option[value=cartpole]", state="attached")
     assert page.locator("#f-envs").get_attribute("placeholder") == "1024"  # the task's default
 
-    # a bad override is refused with the field named, and nothing is queued
+    # the library and policy menus offer what the task has: sb3 has SAC, rl_games only PPO
     page.select_option("#f-task", "cartpole")
+    with server.client() as api:
+        installed = api.get("/tasks").json()["installed_libraries"]
+    libraries = page.locator("#f-library option").all_inner_texts()
+    assert libraries == [lib for lib in ("rsl_rl", "skrl", "rl_games", "sb3") if lib in installed]
+    for library, policy_types in (("sb3", ["PPO", "SAC"]), ("rl_games", ["PPO"]), ("rsl_rl", ["PPO"])):
+        if library in installed:
+            page.select_option("#f-library", library)
+            assert page.locator("#f-policy option").all_inner_texts() == policy_types
+
+    # a bad override is refused with the field named, and nothing is queued
     page.fill("#f-overrides", '{"env.nope": 1}')
     page.click("#f-submit")
     page.wait_for_function(
@@ -78,8 +88,9 @@ def test_dashboard_starts_a_job_and_draws_its_curves(server, page, tmp_path):
     assert path.startswith("M") and path.count("L") >= 4
     assert page.locator('.chart[data-key="Train/mean_episode_length"] svg path.curve').count() == 1
     page.wait_for_function(
-        "() => document.getElementById('log').textContent.includes('training cartpole on cpu')"
+        "() => document.getElementById('log').textContent.includes('training cartpole with rsl_rl PPO on cpu')"
     )
+    assert "rsl_rl PPO" in page.locator("#j-meta").inner_text()  # the job's library and algorithm
     assert page.locator("#j-status").get_attribute("data-status") == "running"
     shot = tmp_path / "dashboard_job.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -105,4 +116,5 @@ def test_dashboard_starts_a_job_and_draws_its_curves(server, page, tmp_path):
     row = page.locator(f"tr[data-job={job_id}]")
     row.wait_for()
     assert row.locator(".badge").get_attribute("data-status") == "cancelled"
+    assert "rsl_rl PPO" in row.inner_text()
     assert errors == []

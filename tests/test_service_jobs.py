@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from roboforge.rl.checkpoints import latest_checkpoint, load_checkpoint
+from roboforge.rl.checkpoints import latest_checkpoint, read_torch_checkpoint
 from roboforge.service import files
 from roboforge.service.app import create_app
 from roboforge.service.config import ServiceCfg
@@ -73,7 +73,7 @@ def test_job_trains_and_serves_status_metrics_log_and_checkpoint(service):
     assert [a["path"].rsplit("/", 1)[-1] for a in checkpoints] == ["model_2.pt"]
     blob = client.get(checkpoints[0]["url"].removeprefix("http://testserver"))
     (cfg.data_dir / "downloaded.pt").write_bytes(blob.content)
-    assert load_checkpoint(cfg.data_dir / "downloaded.pt")["iter"] == 2
+    assert read_torch_checkpoint(cfg.data_dir / "downloaded.pt")["iter"] == 2
     # a job that succeeds is exported (`roboforge export --check`, a process of its own, logged in job.log)
     assert client.post(f"/jobs/{job_id}/export").status_code == 409  # that export runs
     assert client.post("/jobs/rl_missing_1/export").status_code == 404
@@ -115,7 +115,7 @@ def test_queue_limit_cancel_and_resume_from_checkpoint(service):
     assert stopped["returncode"] == 130 and stopped["error"] is None
     run_dir = cfg.jobs_dir / long_job / "cartpole"
     checkpoint = latest_checkpoint(next(run_dir.iterdir()))
-    assert checkpoint is not None and load_checkpoint(checkpoint)["iter"] == stopped["iteration"] - 1
+    assert checkpoint is not None and read_torch_checkpoint(checkpoint)["iter"] == stopped["iteration"] - 1
     log = client.get(f"/logs/{long_job}.log").text
     assert "cancel requested (SIGTERM)" in log and "stopped on request" in log
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from roboforge.rl.checkpoints import load_checkpoint
+from roboforge.rl.checkpoints import read_torch_checkpoint
 from roboforge.service import process
 from roboforge.service.store import Store
 from service_util import TINY, LiveServer, kill_job_processes, wait_iteration, wait_status
@@ -93,7 +93,7 @@ def test_sigkilled_service_restarts_reattaches_or_interrupts_and_loses_nothing(d
         lines = (run / "metrics.jsonl").read_text().splitlines()
         assert all(isinstance(json.loads(line)["iteration"], int) for line in lines)
         checkpoints = sorted(run.glob("model_*.pt"))
-        assert checkpoints and all(load_checkpoint(p)["iter"] >= 0 for p in checkpoints)
+        assert checkpoints and all(read_torch_checkpoint(p)["iter"] >= 0 for p in checkpoints)
         assert not list(run.glob(".*.tmp"))  # no half-written checkpoint left behind
 
 

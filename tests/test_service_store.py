@@ -267,16 +267,19 @@ def test_launcher_stops_its_job_when_the_owner_process_ends(tmp_path):
 def test_time_estimate_before_any_job_ran(store):
     from roboforge.service.estimate import estimate_hours, table_s_per_iteration
 
-    cpu = estimate_hours(store, "cartpole", 1024, 150, "cpu")
+    def job(num_iterations: int = 150, device: str = "cpu") -> Job:
+        return Job(task="cartpole", library="rsl_rl", policy_type="PPO", num_envs=1024,
+                   num_iterations=num_iterations, device=device)  # fmt: skip
+
+    cpu = estimate_hours(store, job(), 16)  # cartpole's rsl_rl PPO: 16 env steps per iteration
     assert 0.005 < cpu < 0.05  # README: ~80K env-steps/s with 1024 worlds on 2 cores (table: conservative)
-    assert estimate_hours(store, "cartpole", 1024, 150, "cuda") < cpu
-    assert estimate_hours(store, "cartpole", 1024, 1500, "cpu") > 5 * cpu
+    assert estimate_hours(store, job(device="cuda"), 16) < cpu
+    assert estimate_hours(store, job(1500), 16) > 5 * cpu
     # interpolated between measured world counts, constant below the smallest, linear above the largest
     small, mid, big = (table_s_per_iteration("cartpole", "cpu", n, 16) for n in (8, 512, 4096))
     assert small == table_s_per_iteration("cartpole", "cpu", 32, 16) < mid < big
     assert table_s_per_iteration("no-such-task", "cpu", 512, 16) > mid  # generic figures: conservative
-    with_steps = estimate_hours(store, "cartpole", 1024, 150, "cpu", {"agent.num_steps_per_env": 32})
-    assert with_steps > cpu
+    assert estimate_hours(store, job(), 32) > cpu  # longer rollouts (any library's steps per iteration)
 
 
 def test_recovery_adopts_a_launcher_whose_pid_was_never_recorded(store, tmp_path):

@@ -22,11 +22,12 @@ from roboforge.service.responses import validation_content
 from roboforge.service.runner import JobRunner
 from roboforge.service.security import RequestGuard
 from roboforge.service.store import Store
+from roboforge.service.validation import warm_task_infos
 from roboforge.service.views import ServiceContext
 
 log = logging.getLogger("roboforge.service")
 
-DESCRIPTION = """Start PPO training jobs on roboforge tasks, watch their progress, logs and metrics,
+DESCRIPTION = """Start training jobs (PPO or SAC with rsl_rl, skrl, rl_games or sb3) on roboforge tasks, watch their progress, logs and metrics,
 cancel and resume them, and download checkpoints and exported ONNX policies. Jobs run as separate
 processes from a persistent queue; their state lives in the database."""
 
@@ -65,6 +66,7 @@ def create_app(cfg: ServiceCfg, start_runner: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if start_runner:
             runner.start()
+            warm_task_infos()
         try:
             yield
         finally:

@@ -7,7 +7,9 @@ other work ran, so on the slow side) and, for CUDA, the H200 figures of ARCHITEC
 iteration are interpolated linearly in the world count between the measured points; below the smallest
 they stay at its value (fixed costs dominate), above the largest they grow at its rate. Tasks without
 figures get the conservative `GENERIC` ones. Once jobs of the task ran, their measured seconds per
-iteration win (see `estimate_hours`).
+iteration win (see `estimate_hours`). The table holds rsl_rl PPO figures; a job of another library or of SAC
+uses them with its own config's steps per iteration until a job like it has run here (SAC's gradient steps
+per env step make it slower than the table says).
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ from __future__ import annotations
 import functools
 import itertools
 import statistics
-from typing import Any
 
-from roboforge.service.store import Store
+from roboforge.service.store import Job, Store
 
 Points = tuple[tuple[int, float], ...]
 """((num_envs, PPO env-steps/s), ...) ascending in num_envs."""
@@ -75,39 +76,15 @@ def table_s_per_iteration(task: str, device: str | None, num_envs: int, steps_pe
     return times[-1][1] + (num_envs - n_last) * steps_per_env / rate_last
 
 
-@functools.lru_cache(maxsize=64)
-def _default_steps_per_env(task: str) -> int:
-    from roboforge.envs.registry import load_cfg
-
-    return int(getattr(load_cfg(task, "rsl_rl_cfg_entry_point"), "num_steps_per_env", 24))
-
-
-def steps_per_env(task: str, overrides: dict[str, Any] | None) -> int:
-    """Env steps per world in one PPO iteration (the agent's num_steps_per_env, or its override)."""
-    value = (overrides or {}).get("agent.num_steps_per_env")
-    if isinstance(value, int) and value > 0:
-        return value
-    try:
-        return _default_steps_per_env(task)
-    except Exception:  # an estimate must never fail a request
-        return 24
-
-
-def estimate_hours(
-    store: Store,
-    task: str,
-    num_envs: int,
-    num_iterations: int,
-    device: str | None = None,
-    overrides: dict[str, Any] | None = None,
-) -> float:
-    """Training time in hours: from the measured speed of recent jobs of `task` on the same device (same
-    world count if there is one, else scaled linearly by world count, which overestimates on GPUs), and
-    before any such job from the throughput table."""
-    rates = store.recent_rates(task, device)
+def estimate_hours(store: Store, job: Job, steps_per_iteration: int) -> float:
+    """Training time of `job` in hours: from the measured speed of recent jobs of its task, library and policy
+    type on the same device (same world count if there is one, else scaled linearly by world count, which
+    overestimates on GPUs), and before any such job from the throughput table with the job's agent config's
+    env steps per world in one iteration (`steps_per_iteration`)."""
+    rates = store.recent_rates(job.task, job.device, job.library, job.policy_type)
     if rates:
-        same = [s for s, n in rates if n == num_envs]
-        per_iteration = statistics.median(same or [s * num_envs / max(n, 1) for s, n in rates])
+        same = [s for s, n in rates if n == job.num_envs]
+        per_iteration = statistics.median(same or [s * job.num_envs / max(n, 1) for s, n in rates])
     else:
-        per_iteration = table_s_per_iteration(task, device, num_envs, steps_per_env(task, overrides))
-    return round((STARTUP_S + per_iteration * num_iterations) / 3600.0, 4)
+        per_iteration = table_s_per_iteration(job.task, job.device, job.num_envs, steps_per_iteration)
+    return round((STARTUP_S + per_iteration * job.num_iterations) / 3600.0, 4)

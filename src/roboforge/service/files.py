@@ -25,7 +25,8 @@ EXIT_NAME = "exit.json"
 PID_NAME = "launcher.json"
 EXPORT_EXIT_NAME = "export_exit.json"
 EXPORT_PID_NAME = "export_launcher.json"
-_CHECKPOINT_RE = re.compile(r"^model_(\d+)\.pt$")
+_CHECKPOINT_RE = re.compile(r"^model_(\d+)\.(pt|pth|zip)$")
+"""Checkpoints of every library: `model_<n>.pt` (rsl_rl, skrl), `.pth` (rl_games), `.zip` (sb3)."""
 _TENSORBOARD_PREFIX = "events.out.tfevents."
 _RUN_FILES = ("metrics.jsonl", "summary.json")
 
@@ -57,7 +58,7 @@ def find_run_dir(job_dir: Path, task: str) -> Path | None:
 
 
 def completed_iterations(run_dir: Path | None) -> int:
-    """Iterations a resume starts after: n + 1 for the latest checkpoint `model_<n>.pt`, 0 without one."""
+    """Iterations a resume starts after: n + 1 for the latest checkpoint `model_<n>.<pt|pth|zip>`, 0 without one."""
     if run_dir is None or not run_dir.is_dir():
         return 0
     found = [

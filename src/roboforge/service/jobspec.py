@@ -12,7 +12,7 @@ from typing import Any
 from roboforge.service import files
 from roboforge.service.config import TOKEN_ENV
 from roboforge.service.estimate import estimate_hours
-from roboforge.service.store import Job
+from roboforge.service.store import DEFAULT_LIBRARY, Job
 
 __all__ = [
     "RunProgress",
@@ -21,6 +21,7 @@ __all__ = [
     "export_command",
     "job_env",
     "launcher_command",
+    "library_options",
     "train_command",
 ]
 
@@ -48,8 +49,8 @@ def cpu_share(max_concurrent: int) -> int:
 def train_command(job: Job, resume_from: Path | None, cores: int = 1) -> list[str]:
     """`python -m roboforge train ...` for the job (a resume continues `resume_from`); the job's torch
     and C MuJoCo threads stay within its share of the cores (`cores`, unless its overrides say)."""
-    cmd = [sys.executable, "-m", "roboforge", "train", job.task, "--max-iterations", str(job.num_iterations),
-           "--num-envs", str(job.num_envs), "--quiet"]  # fmt: skip
+    cmd = [sys.executable, "-m", "roboforge", "train", job.task, *library_options(job), "--max-iterations",
+           str(job.num_iterations), "--num-envs", str(job.num_envs), "--quiet"]  # fmt: skip
     cmd += ["--resume", "--run-dir", str(resume_from)] if resume_from else ["--run-dir", job.job_dir]
     if job.device:
         cmd += ["--device", job.device]
@@ -63,9 +64,16 @@ def train_command(job: Job, resume_from: Path | None, cores: int = 1) -> list[st
     return cmd
 
 
+def library_options(job: Job) -> list[str]:
+    """`--library L --algorithm A` of the job (a job recorded before jobs named one: rsl_rl PPO). A resume
+    passes them too: `roboforge train --resume` checks they are the run's own."""
+    library, policy_type = job.library or DEFAULT_LIBRARY, job.policy_type or "PPO"
+    return ["--library", library, "--algorithm", policy_type.lower()]
+
+
 def export_command(job: Job, run_dir: Path) -> list[str]:
-    """`python -m roboforge export TASK --checkpoint RUN --check` (export applies the run's own overrides
-    from its `params/args.json`)."""
+    """`python -m roboforge export TASK --checkpoint RUN --check` (export applies the run's own library and
+    overrides from its `params/args.json`)."""
     return [sys.executable, "-m", "roboforge", "export", job.task, "--checkpoint", str(run_dir), "--check"]
 
 
@@ -90,7 +98,7 @@ class RunProgress:
     def read(self) -> list[dict[str, Any]]:
         records = self.tail.read_new()
         for r in records:
-            t = r.get("Perf/collection_time", 0.0) + r.get("Perf/learning_time", 0.0)
+            t = r.get("Perf/iteration_time", 0.0)
             if t > 0:
                 self.seconds, self.count = self.seconds + t, self.count + 1
         return records

@@ -1,10 +1,11 @@
 """What one request may ask of the job service: body size, override payload, sizes and rates, queue.
 
 Every override that sets a size or a rate has a `Bound` here (the same limits as the top-level
-fields: `env.scene.num_envs` like `num_envs`, `agent.max_iterations` like `num_iterations`); any
-other integer, anywhere in an override value, is capped by `MAX_INT`. Products of fields that size
-one allocation (rollout storage, constraint rows, terrain samples) are checked after the overrides
-are applied (`check_resolved`).
+fields: `env.scene.num_envs` like `num_envs`, `agent.max_iterations` like `num_iterations`), the agent's
+per RL library (`AGENT_BOUNDS`: each library's config names its fields its own way); any other integer,
+anywhere in an override value, is capped by `MAX_INT`. Products of fields that size one allocation
+(rollout storage, constraint rows, terrain samples) are checked after the overrides are applied
+(`check_resolved`; replay buffers and network definitions of the other libraries in agent_limits.py).
 """
 
 from __future__ import annotations
@@ -34,7 +35,15 @@ MAX_INT = 1_000_000
 MAX_JSON_DEPTH = 32
 """Deepest nesting of a request body."""
 MAX_ROLLOUT = 1 << 22
-"""Largest num_envs x agent.num_steps_per_env (transitions stored per iteration)."""
+"""Largest num_envs x env steps per iteration (transitions stored per iteration; `agent.num_steps_per_env`,
+skrl's `agent.agent.rollouts`, rl_games' `agent.params.config.horizon_length`, sb3's `agent.n_steps`)."""
+MAX_REPLAY = 1 << 26
+"""Most transitions an off-policy replay buffer holds (skrl: num_envs x `memory.memory_size`; sb3:
+`buffer_size`)."""
+MAX_LAYERS = 8
+"""Most hidden layers of one network."""
+MAX_LAYER_UNITS = 4096
+"""Most units of one hidden layer."""
 MAX_CONSTRAINT_ROWS = 1 << 26
 """Largest num_envs x env.sim.njmax (and x nconmax): MuJoCo Warp allocates them up front."""
 MAX_TERRAIN_SAMPLES = 1 << 24
@@ -43,7 +52,7 @@ MAX_SCAN_POINTS = 4096
 """Most rays of one grid scan observation (`params.size` / `params.resolution`, e.g. the height scan)."""
 
 SEED = Bound(0, 2**31 - 1)
-OVERRIDE_BOUNDS: dict[str, Bound] = {
+ENV_BOUNDS: dict[str, Bound] = {
     "env.scene.num_envs": Bound(1, MAX_NUM_ENVS),
     "env.scene.env_spacing": Bound(0, 1000),
     "env.episode_length_s": Bound(1e-3, 3600),
@@ -70,17 +79,75 @@ OVERRIDE_BOUNDS: dict[str, Bound] = {
     "env.observations.*.params.size": Bound(0, 10, max_items=2),
     "env.observations.*.params.resolution": Bound(0.02, 10),
     "env.curriculum.*.params.num_steps": Bound(0, 10**9),
-    "agent.num_steps_per_env": Bound(1, 1024),
-    "agent.max_iterations": Bound(1, MAX_ITERATIONS),
-    "agent.save_interval": Bound(1, MAX_ITERATIONS),
-    "agent.seed": SEED,
-    "agent.*hidden_dims": Bound(1, 4096, max_items=8),
-    "agent.*rnn_hidden_dim": Bound(1, 4096),
-    "agent.*rnn_num_layers": Bound(1, 8),
-    "agent.algorithm.num_learning_epochs": Bound(1, 100),
-    "agent.algorithm.num_mini_batches": Bound(1, 4096),
 }
-"""Limits of the overrides that set sizes and rates (exact keys or glob patterns, first match wins)."""
+"""Limits of the env overrides that set sizes and rates (exact keys or glob patterns, first match wins)."""
+LAYERS = Bound(1, MAX_LAYER_UNITS, max_items=MAX_LAYERS)
+"""Hidden layer sizes of a network: at most MAX_LAYERS layers of at most MAX_LAYER_UNITS units."""
+AGENT_BOUNDS: dict[str, dict[str, Bound]] = {
+    "rsl_rl": {
+        "agent.num_steps_per_env": Bound(1, 1024),
+        "agent.max_iterations": Bound(1, MAX_ITERATIONS),
+        "agent.save_interval": Bound(1, MAX_ITERATIONS),
+        "agent.seed": SEED,
+        "agent.*hidden_dims": LAYERS,
+        "agent.*rnn_hidden_dim": Bound(1, MAX_LAYER_UNITS),
+        "agent.*rnn_num_layers": Bound(1, MAX_LAYERS),
+        "agent.algorithm.num_learning_epochs": Bound(1, 100),
+        "agent.algorithm.num_mini_batches": Bound(1, 4096),
+    },
+    "skrl": {  # skrl's runner file (network layers and replay memory: agent_limits.py)
+        "agent.seed": SEED,
+        "agent.agent.rollouts": Bound(1, 1024),
+        "agent.agent.learning_epochs": Bound(1, 100),
+        "agent.agent.mini_batches": Bound(1, 4096),
+        "agent.agent.batch_size": Bound(1, 65536),
+        "agent.agent.gradient_steps": Bound(1, 64),
+        "agent.agent.random_timesteps": Bound(0, 10**9),
+        "agent.agent.learning_starts": Bound(0, 10**9),
+        "agent.agent.experiment.*_interval": Bound(-1, 10**12),
+        "agent.memory.memory_size": Bound(-1, MAX_REPLAY),
+        "agent.trainer.timesteps": Bound(1, 10**12),
+    },
+    "rl_games": {  # rl_games' params tree
+        "agent.params.seed": SEED,
+        "agent.params.network.mlp.units": LAYERS,
+        "agent.params.config.horizon_length": Bound(1, 1024),
+        "agent.params.config.minibatch_size": Bound(1, MAX_ROLLOUT),
+        "agent.params.config.minibatch_size_per_env": Bound(1, 1024),
+        "agent.params.config.mini_epochs": Bound(1, 100),
+        "agent.params.config.max_epochs": Bound(1, MAX_ITERATIONS),
+        "agent.params.config.save_frequency": Bound(0, MAX_ITERATIONS),
+        "agent.params.config.save_best_after": Bound(0, MAX_ITERATIONS),
+        "agent.params.config.seq_length": Bound(1, 1024),
+        "agent.params.config.central_value_config.network.mlp.units": LAYERS,
+        "agent.params.config.central_value_config.minibatch_size": Bound(1, MAX_ROLLOUT),
+        "agent.params.config.central_value_config.minibatch_size_per_env": Bound(1, 1024),
+        "agent.params.config.central_value_config.mini_epochs": Bound(1, 100),
+    },
+    "sb3": {  # sb3's PPO(...) / SAC(...) arguments
+        "agent.seed": SEED,
+        "agent.n_timesteps": Bound(1, 10**12),
+        "agent.n_steps": Bound(1, 8192),
+        "agent.batch_size": Bound(1, MAX_ROLLOUT),
+        "agent.n_epochs": Bound(1, 100),
+        "agent.buffer_size": Bound(1, MAX_REPLAY),
+        "agent.learning_starts": Bound(0, 10**9),
+        "agent.train_freq": Bound(1, 1024),
+        "agent.gradient_steps": Bound(-1, 1024),
+        "agent.target_update_interval": Bound(1, MAX_INT),
+        "agent.policy_kwargs.net_arch*": LAYERS,
+        "agent.policy_kwargs.n_critics": Bound(1, 10),
+    },
+}
+"""Limits of each library's agent overrides that set sizes and rates (the typed configs' field paths,
+`agents/<library>_cfg.py`)."""
+OVERRIDE_BOUNDS: dict[str, Bound] = {**ENV_BOUNDS, **AGENT_BOUNDS["rsl_rl"]}
+"""The limits of an rsl_rl job's overrides."""
+
+
+def bounds_for(library: str) -> dict[str, Bound]:
+    """The limits of the overrides of a job of `library`: the env's and the library's agent config's."""
+    return {**ENV_BOUNDS, **AGENT_BOUNDS[library]}
 
 
 def check_payload(overrides: Mapping[str, Any]) -> None:
@@ -121,15 +188,16 @@ def check_bounds(overrides: Mapping[str, Any], bounds: Mapping[str, Bound] = OVE
                 raise OverrideError(key, f"{where}integers here are at most {cap:,} in magnitude.")
 
 
-def check_resolved(env_cfg: Any, agent_cfg: Any) -> None:
-    """Raise OverrideError if the configs, overrides applied, would allocate too much at once."""
+def check_resolved(env_cfg: Any, steps_per_iteration: int, steps_key: str) -> None:
+    """Raise OverrideError if the env config and the agent's rollout length (`steps_per_iteration`, set by
+    the override `steps_key`), overrides applied, would allocate too much at once."""
     scene = getattr(env_cfg, "scene", None)
     num_envs = getattr(scene, "num_envs", None) or 1
-    steps = getattr(agent_cfg, "num_steps_per_env", None) or 1
-    if num_envs * steps > MAX_ROLLOUT:
+    if num_envs * steps_per_iteration > MAX_ROLLOUT:
+        name = steps_key.rsplit(".", 1)[-1] or "steps per iteration"
         raise OverrideError(
-            "agent.num_steps_per_env",
-            f"num_envs x num_steps_per_env is at most {MAX_ROLLOUT:,}, got {num_envs} x {steps}.",
+            steps_key or "env.scene.num_envs",
+            f"num_envs x {name} is at most {MAX_ROLLOUT:,}, got {num_envs} x {steps_per_iteration}.",
         )
     sim = getattr(env_cfg, "sim", None)
     for name in ("njmax", "nconmax"):

@@ -30,7 +30,7 @@ def attempt_outcome(job: Job, record: dict[str, Any]) -> tuple[str, str | None]:
 
 def completed_iterations(job: Job, state: str) -> int:
     """Iterations a job in `state` has done. A job that did not succeed counts those of its latest
-    checkpoint (model_<n>.pt: n + 1), since a resume continues from there, and never all of them (a
+    checkpoint (model_<n>.pt|.pth|.zip: n + 1), since a resume continues from there, and never all of them (a
     resume then finishes the run); a job that succeeded counts what it trained."""
     in_checkpoints = files.completed_iterations(files.find_run_dir(Path(job.job_dir), job.task))
     if state == "succeeded":

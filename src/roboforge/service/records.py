@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from roboforge.service import files
-from roboforge.service.store import Job, as_utc
+from roboforge.service.store import DEFAULT_LIBRARY, Job, as_utc
 
 RECORD_NAME = "job.json"
-FORMAT = 1
-"""Version of the record's layout."""
-FIELDS = ("id", "task", "policy_type", "num_iterations", "num_envs", "seed", "device", "overrides", "status",
+FORMAT = 2
+"""Version of the record's layout (1: before `library`; such a record reads as an rsl_rl job)."""
+FIELDS = ("id", "task", "library", "policy_type", "num_iterations", "num_envs", "seed", "device", "overrides", "status",
           "iteration", "job_dir", "run_dir", "pid", "pid_token", "attempt", "resume_requested",
           "cancel_requested", "returncode", "error", "created_at", "started_at", "finished_at")  # fmt: skip
 TIMES = ("created_at", "started_at", "finished_at")
@@ -54,6 +54,7 @@ def read_record(job_dir: Path) -> Job | None:
     except (TypeError, ValueError):
         return None
     values["job_dir"] = str(job_dir)
+    values["library"] = values["library"] or DEFAULT_LIBRARY
     values["overrides"] = values["overrides"] or {}
     for flag in ("resume_requested", "cancel_requested"):
         values[flag] = bool(values[flag])

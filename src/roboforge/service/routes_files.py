@@ -127,7 +127,8 @@ def job_metrics(
     "/jobs/{job_id}/artifacts", response_model=ArtifactList, tags=["files"], responses=documented(*READ, 404)
 )
 def job_artifacts(job_id: str, request: Request, ctx: Ctx) -> ArtifactList:
-    """Checkpoints (`model_<it>.pt`), exported `*.onnx` policies and the run's metrics, configs and log."""
+    """Checkpoints (`model_<it>.pt`, `.pth` or `.zip`, by library), exported `*.onnx` policies and the run's
+    metrics, configs and log."""
     job = get_job(ctx, job_id)
     base = base_url(request)
     job_dir = Path(job.job_dir)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 
 from roboforge import __version__
+from roboforge.service.agents import installed_libraries
 from roboforge.service.files import new_job_id
 from roboforge.service.jobspec import estimate_hours
 from roboforge.service.responses import READ, WRITE, documented
@@ -51,14 +52,16 @@ def check_queue(ctx: ServiceContext) -> None:
     responses=documented(*WRITE, 429),
 )
 def start_job(req: JobRequest, request: Request, response: Response, ctx: Ctx) -> JobStarted:
-    """Queue a PPO training job; it starts as soon as a slot is free (see --max-concurrent)."""
+    """Queue a training job (`library` and `policy_type`: GET /tasks); it starts as soon as a slot is free
+    (see --max-concurrent)."""
     resolved = validate_job(req)
     check_queue(ctx)
     job_id = new_job_id(req.task)
     job = Job(
         id=job_id,
         task=resolved.task,
-        policy_type=req.policy_type,
+        library=resolved.library,
+        policy_type=resolved.policy_type,
         num_iterations=req.num_iterations,
         num_envs=resolved.num_envs,
         seed=req.seed,
@@ -77,9 +80,7 @@ def start_job(req: JobRequest, request: Request, response: Response, ctx: Ctx) -
         status="RL training job started",
         job_id=job_id,
         job_status=job.status,  # type: ignore[arg-type]
-        estimated_completion_hours=estimate_hours(
-            ctx.store, job.task, job.num_envs, job.num_iterations, job.device, job.overrides
-        ),
+        estimated_completion_hours=estimate_hours(ctx.store, job, resolved.steps_per_iteration),
         log_link=f"{base}/logs/{job_id}.log",
         job_link=f"{base}/jobs/{job_id}",
     )
@@ -156,8 +157,8 @@ def resume_job(
 
 @router.get("/tasks", response_model=TaskList, tags=["service"], responses=documented(400, 401))
 def tasks() -> TaskList:
-    """Registered tasks with their default world count and iterations."""
-    return TaskList(tasks=list(task_infos()))
+    """Registered tasks with their default world count, RL libraries and policy types, and iterations."""
+    return TaskList(tasks=list(task_infos()), installed_libraries=installed_libraries())
 
 
 @router.get("/health", response_model=Health, tags=["service"], responses=documented(400, 503))

@@ -11,20 +11,34 @@ from roboforge.service.config import MAX_ITERATIONS, MAX_NUM_ENVS
 from roboforge.service.limits import MAX_KEY_CHARS, MAX_OVERRIDES
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+Library = Literal["rsl_rl", "skrl", "rl_games", "sb3"]
+"""The RL libraries (`roboforge.rl.libraries.LIBRARIES`)."""
+PolicyType = Literal["PPO", "SAC"]
+"""The algorithms (`roboforge.rl.libraries.ALGORITHMS`, upper case)."""
 
 
 class JobRequest(BaseModel):
-    """Start a PPO training job."""
+    """Start a training job."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"task": "cartpole", "policy_type": "PPO", "num_iterations": 100, "num_envs": 256}]
+            "examples": [
+                {"task": "cartpole", "policy_type": "PPO", "num_iterations": 100, "num_envs": 256},
+                {"task": "cartpole", "library": "sb3", "policy_type": "SAC", "num_iterations": 100},
+            ]
         },
     )
     task: str = Field(min_length=1, max_length=128, description="Task id (GET /tasks).")
-    policy_type: Literal["PPO"] = Field("PPO", description="RL algorithm; PPO (rsl_rl) is the one there is.")
-    num_iterations: StrictInt = Field(ge=1, le=MAX_ITERATIONS, description="Total PPO iterations.")
+    library: Library = Field(
+        "rsl_rl", description="RL library; one the task has an agent config of (GET /tasks lists them)."
+    )
+    policy_type: PolicyType = Field(
+        "PPO", description="RL algorithm; one the library and the task have (GET /tasks lists them)."
+    )
+    num_iterations: StrictInt = Field(
+        ge=1, le=MAX_ITERATIONS, description="Total training iterations (one rollout and update each)."
+    )
     num_envs: StrictInt | None = Field(
         None, ge=1, le=MAX_NUM_ENVS, description="Parallel worlds (default: the task's)."
     )
@@ -70,6 +84,7 @@ class JobEventView(BaseModel):
 class JobView(BaseModel):
     id: str
     task: str
+    library: str = Field(description="RL library (jobs from before libraries were selectable: rsl_rl).")
     policy_type: str
     status: JobState
     iteration: int = Field(description="Iterations completed.")
@@ -101,15 +116,28 @@ class JobList(BaseModel):
     jobs: list[JobView]
 
 
+class AlgorithmInfo(BaseModel):
+    policy_type: str
+    default_num_iterations: int | None = Field(
+        description="Iterations the agent config asks for (with default_num_envs worlds)."
+    )
+
+
 class TaskInfo(BaseModel):
     id: str
     description: str
     default_num_envs: int | None
-    default_num_iterations: int | None
+    default_num_iterations: int | None = Field(
+        description="Iterations of the default library's PPO (rsl_rl)."
+    )
+    libraries: dict[str, list[AlgorithmInfo]] = Field(
+        description="The RL libraries the task has agent configs of, with their policy types."
+    )
 
 
 class TaskList(BaseModel):
     tasks: list[TaskInfo]
+    installed_libraries: list[str] = Field(description="The libraries this server can train with.")
 
 
 class ArtifactView(BaseModel):

@@ -6,6 +6,7 @@ both win the same transition. On SQLite, write transactions start with BEGIN IMM
 database runs in WAL mode with synchronous=FULL: a killed service loses no committed record.
 A database that cannot be used (damaged, not a database, unreachable) is a DatabaseUnusable (a
 ValueError) at start naming it and the fix; `ping` checks the whole SQLite file (PRAGMA quick_check); a full disk is DiskFull.
+A database of an older version gets the columns added since (`add_missing_columns`) when it is opened.
 """
 
 from __future__ import annotations
@@ -17,15 +18,32 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event, func, select
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy import update as sa_update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DatabaseError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from roboforge.service.errors import DatabaseUnusable, DiskFull, disk_full_message
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+DEFAULT_LIBRARY = "rsl_rl"
+"""The library of jobs recorded before jobs named one (a database or job.json of an older version)."""
+ADDED_COLUMNS = {"jobs": {"library": f"VARCHAR(32) NOT NULL DEFAULT '{DEFAULT_LIBRARY}'"}}
+"""Columns added to tables after their first version, with their SQL type and default for the rows there
+(`create_all` makes missing tables, never missing columns: `add_missing_columns` does)."""
 ACTIVE = ("queued", "running")
 TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
 
@@ -44,6 +62,7 @@ class Job(Base):
     __tablename__ = "jobs"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     task: Mapped[str] = mapped_column(String(128))
+    library: Mapped[str] = mapped_column(String(32), default=DEFAULT_LIBRARY, server_default=DEFAULT_LIBRARY)
     policy_type: Mapped[str] = mapped_column(String(16))
     num_iterations: Mapped[int] = mapped_column(Integer)
     num_envs: Mapped[int] = mapped_column(Integer)
@@ -128,6 +147,7 @@ class Store:
         try:
             with self._full_disk():
                 Base.metadata.create_all(self.engine)
+                add_missing_columns(self.engine)
             self.ping()
         except (DiskFull, RuntimeError, DatabaseError, sqlite3.Error) as err:
             self.engine.dispose()
@@ -220,12 +240,21 @@ class Store:
         with self._read() as session:
             return list(session.scalars(query))
 
-    def recent_rates(self, task: str, device: str | None = None, limit: int = 5) -> list[tuple[float, int]]:
-        """(seconds per iteration, num_envs) measured by the latest jobs of `task` on `device`."""
+    def recent_rates(
+        self,
+        task: str,
+        device: str | None = None,
+        library: str = DEFAULT_LIBRARY,
+        policy_type: str = "PPO",
+        limit: int = 5,
+    ) -> list[tuple[float, int]]:
+        """(seconds per iteration, num_envs) measured by the latest jobs of `task` with `library` and
+        `policy_type` on `device`."""
         same_device = Job.device.is_(None) if device is None else Job.device == device
+        same_agent = (Job.library == library) & (Job.policy_type == policy_type)
         query = (
             select(Job.s_per_iteration, Job.num_envs)
-            .where(Job.task == task, same_device, Job.s_per_iteration.is_not(None))
+            .where(Job.task == task, same_device, same_agent, Job.s_per_iteration.is_not(None))
             .order_by(Job.updated_at.desc())
             .limit(limit)
         )
@@ -287,6 +316,30 @@ class Store:
                 .execution_options(synchronize_session=False)
             )
             return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def add_missing_columns(engine: Engine, added: dict[str, dict[str, str]] = ADDED_COLUMNS) -> list[str]:
+    """`ALTER TABLE ... ADD COLUMN` each column of `added` its table lacks (a database of an older version;
+    the default fills the rows there); the `table.column`s added. Another service that adds one at the same
+    time is no error."""
+    done = []
+    for table, columns in added.items():
+        for name, ddl in columns.items():
+            if _has_column(engine, table, name):
+                continue
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
+            except (OperationalError, ProgrammingError):
+                if not _has_column(engine, table, name):  # not a concurrent add: a real failure
+                    raise
+                continue
+            done.append(f"{table}.{name}")
+    return done
+
+
+def _has_column(engine: Engine, table: str, name: str) -> bool:
+    return name in {c["name"] for c in inspect(engine).get_columns(table)}
 
 
 def _sqlite_transactions(engine) -> None:

@@ -60,6 +60,7 @@ def job_view(job: Job, base: str, events: list[JobEvent] | None = None) -> JobVi
     return JobView(
         id=job.id,
         task=job.task,
+        library=job.library,
         policy_type=job.policy_type,
         status=job.status,  # type: ignore[arg-type]
         iteration=job.iteration,

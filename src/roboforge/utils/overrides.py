@@ -168,7 +168,11 @@ def type_name(hint: Any) -> str:
 def _walk(cfg: Any, parts: list[str]) -> Any:
     target = cfg
     for part in parts:
-        target = target.get(part, _MISSING) if isinstance(target, dict) else getattr(target, attr_name(part), _MISSING)
+        target = (
+            target.get(part, _MISSING)
+            if isinstance(target, dict)
+            else getattr(target, attr_name(part), _MISSING)
+        )
         if target is _MISSING:
             return _MISSING
     return target

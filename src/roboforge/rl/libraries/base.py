@@ -68,6 +68,12 @@ class Learner(ABC):
         return agent_cfg_from_dict(cls.cfg_types[algorithm], cls.file_data(read_yaml(path)), str(path))
 
     @classmethod
+    @abstractmethod
+    def iteration_plan(cls, cfg: Any, algorithm: str, num_envs: int) -> tuple[int, int]:
+        """(steps_per_iteration, max_iterations) that `cfg` asks for with `num_envs` worlds, read from the
+        config alone (the learner uses it; the job service plans and bounds jobs with it, without an env)."""
+
+    @classmethod
     def file_data(cls, data: Any) -> Any:
         """The parsed YAML of an agent file as the library itself would read it (default: unchanged)."""
         return data
@@ -89,7 +95,7 @@ class Learner(ABC):
         of another library or a network that does not fit is a UserInputError saying what to do."""
 
     @abstractmethod
-    def policy(self) -> nn.Module:
+    def policy(self) -> Any:
         """The deterministic actor in eval mode, with rsl_rl's actor interface: `obs_groups`, `obs_dim`,
         `obs_normalization`, `__call__(obs by group) -> actions`, `reset(dones)`, `get_hidden_state()`
         and `as_onnx()` (a module `obs tensor -> actions`, normalizer included)."""

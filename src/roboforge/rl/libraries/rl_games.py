@@ -64,12 +64,16 @@ class RlGamesLearner(Learner):
             state_groups=state_groups(cfg, env.obs_dims),
         )
         self.agent = build_agent(self.venv, cfg, str(env.device), int(env.cfg.seed))
-        self.steps_per_iteration = config.horizon_length
-        self.max_iterations = config.max_epochs
+        self.steps_per_iteration, self.max_iterations = self.iteration_plan(cfg, algorithm, env.num_envs)
         self.save_interval = config.save_frequency if config.save_frequency > 0 else config.max_epochs
         self.clip_actions = None  # policy() bounds its actions as rl_games does
         self.central_value_loss: float | None = None
         self._started = False
+
+    @classmethod
+    def iteration_plan(cls, cfg: RlGamesPpoCfg, algorithm: str, num_envs: int) -> tuple[int, int]:
+        """One epoch of `horizon_length` steps per iteration, `max_epochs` of them."""
+        return cfg.params.config.horizon_length, cfg.params.config.max_epochs
 
     @classmethod
     def file_data(cls, data: Any) -> Any:

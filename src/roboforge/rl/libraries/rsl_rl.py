@@ -40,8 +40,7 @@ class RslRlLearner(Learner):
                 cfg.to_rsl_rl(),
                 str(env.device),  # type: ignore[arg-type]
             )
-        self.steps_per_iteration = cfg.num_steps_per_env
-        self.max_iterations = cfg.max_iterations
+        self.steps_per_iteration, self.max_iterations = self.iteration_plan(cfg, algorithm, env.num_envs)
         self.save_interval = cfg.save_interval
         self.clip_actions = cfg.clip_actions
         self.obs = None
@@ -49,6 +48,10 @@ class RslRlLearner(Learner):
     @classmethod
     def load_cfg(cls, task: str, algorithm: str) -> RslRlPpoRunnerCfg:
         return load_cfg(task, "rsl_rl_cfg_entry_point")
+
+    @classmethod
+    def iteration_plan(cls, cfg: RslRlPpoRunnerCfg, algorithm: str, num_envs: int) -> tuple[int, int]:
+        return cfg.num_steps_per_env, cfg.max_iterations
 
     def iterate(self) -> dict[str, float]:
         if self.obs is None:  # the first iteration starts from the env's current state
@@ -88,7 +91,7 @@ class RslRlLearner(Learner):
                 "checkpoint, and use the task it was trained on."
             ) from err
 
-    def policy(self) -> torch.nn.Module:
+    def policy(self) -> Any:
         self.alg.eval_mode()
         return self.alg.get_policy()
 

@@ -139,16 +139,20 @@ class Sb3Learner(Learner):
             )
         self.model = ALGORITHM_CLASSES[algorithm](env=train_env, **kwargs)
         self.model.set_logger(Logger(folder=None, output_formats=[]))  # no stdout, files or tensorboard
-        self.steps_per_iteration = self._steps_per_iteration()
-        self.max_iterations = max(1, int(cfg.n_timesteps) // (self.steps_per_iteration * env.num_envs))
+        self.steps_per_iteration, self.max_iterations = self.iteration_plan(cfg, algorithm, env.num_envs)
         self.save_interval = max(1, self.max_iterations // CHECKPOINTS_PER_RUN)
         self._callback = self._start_training()
 
-    def _steps_per_iteration(self) -> int:
-        if isinstance(self.model, PPO):
-            return self.model.n_steps
-        freq = self.model.train_freq.frequency  # type: ignore[union-attr]
-        return -(-SAC_STEPS_PER_ITERATION // freq) * freq
+    @classmethod
+    def iteration_plan(cls, cfg: Sb3PpoCfg | Sb3SacCfg, algorithm: str, num_envs: int) -> tuple[int, int]:
+        """PPO: one rollout of `n_steps`; SAC: SAC_STEPS_PER_ITERATION rounded up to whole `train_freq`
+        periods; `n_timesteps` (summed over worlds) in all."""
+        if isinstance(cfg, Sb3PpoCfg):
+            steps = cfg.n_steps
+        else:
+            freq = max(cfg.train_freq, 1)
+            steps = -(-SAC_STEPS_PER_ITERATION // freq) * freq
+        return steps, max(1, int(cfg.n_timesteps) // (steps * num_envs))
 
     def _normalizers(self) -> list[RunningStandardize]:
         return [m for m in self.model.policy.modules() if isinstance(m, RunningStandardize)]

@@ -73,10 +73,7 @@ class SkrlLearner(Learner):
         source = env if self.action_bound is None else BoundedActions(env, self.action_bound)
         self.wrapped = cast(Wrapper, wrap_env(source, wrapper="isaaclab"))  # single-agent
         self.agent = build_agent(self.wrapped, cfg, seed)
-        self.steps_per_iteration = (
-            cfg.agent.rollouts if isinstance(cfg, SkrlPpoCfg) else SAC_STEPS_PER_ITERATION
-        )
-        self.max_iterations = max(1, cfg.trainer.timesteps // self.steps_per_iteration)
+        self.steps_per_iteration, self.max_iterations = self.iteration_plan(cfg, algorithm, env.num_envs)
         self.save_interval = save_interval(
             cfg.agent.experiment.checkpoint_interval, self.steps_per_iteration, self.max_iterations
         )
@@ -84,6 +81,12 @@ class SkrlLearner(Learner):
         """Env steps per world taken by this learner (skrl's trainer timestep)."""
         self.observations, _ = self.wrapped.reset()
         self.states = self.wrapped.state()
+
+    @classmethod
+    def iteration_plan(cls, cfg: SkrlPpoCfg | SkrlSacCfg, algorithm: str, num_envs: int) -> tuple[int, int]:
+        """PPO: `rollouts` steps per iteration; SAC: SAC_STEPS_PER_ITERATION; `trainer.timesteps` in all."""
+        steps = cfg.agent.rollouts if isinstance(cfg, SkrlPpoCfg) else SAC_STEPS_PER_ITERATION
+        return steps, max(1, cfg.trainer.timesteps // steps)
 
     def iterate(self) -> dict[str, float]:
         agent = self.agent
@@ -162,7 +165,7 @@ class SkrlLearner(Learner):
                 "checkpoint, and use the task it was trained on."
             ) from err
 
-    def policy(self) -> nn.Module:
+    def policy(self) -> Any:
         layers: list[nn.Module] = []
         preprocessor = self.agent.checkpoint_modules.get("observation_preprocessor")
         if preprocessor is not None:

@@ -11,7 +11,6 @@ _TASKS = {
 }
 
 
-
 def _variant(task: str) -> str:
     """The agent files of a velocity task: `go1_flat`, `humanoid_rough` ..."""
     _, terrain, robot = task.split("-")
