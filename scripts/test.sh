@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test run, exactly as CI does it (`make test`; `.ci/run` calls this script): the system packages the
-# tests need, .venv with `-e ".[dev,postgres]"`, offline robot models, `ruff check src tests`, `pytest`.
+# tests need, .venv with `-e ".[dev,postgres,skrl,rl-games,sb3]"`, offline robot models, `ruff check src tests`, `pytest`.
 #
 # Usage: scripts/test.sh [pytest arguments, e.g. tests/test_service_store.py -x]
 # Environment: SKIP_SYSTEM_PACKAGES=1 never calls apt-get; see scripts/setup_env.sh for PYTHON and ROBOFORGE_TORCH.

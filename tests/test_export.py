@@ -203,7 +203,7 @@ def test_export_errors_say_what_to_do(mlp_export, tmp_path):
         export_policy("cartpole", tmp_path / "missing.pt", tmp_path)
     _, checkpoint = run_folder("cartpole", tmp_path / "big", agent_overrides={"actor.hidden_dims": [8]})
     (tmp_path / "big" / "params" / "agent.json").unlink()  # without the run's agent config the shapes differ
-    with pytest.raises(ValueError, match="does not fit the task.s rsl_rl networks .Missing key"):
+    with pytest.raises(ValueError, match=r"does not fit the task.s rsl_rl networks .Missing key"):
         export_policy("cartpole", checkpoint, tmp_path / "out")
     assert not isinstance(ParityError("x"), RuntimeError)
 

@@ -50,7 +50,7 @@ def trained(request, tmp_path_factory):
 
 @pytest.mark.slow
 def test_each_library_learns_cartpole_within_three_minutes(trained):
-    library, algorithm, run, summary, seconds = trained
+    library, algorithm, run, _, seconds = trained
     assert seconds <= TRAIN_BUDGET_S, f"{library} took {seconds:.0f} s"
     args = json.loads((run / "params" / "args.json").read_text())
     assert (args["library"], args["algorithm"]) == (library, algorithm)
@@ -83,7 +83,7 @@ def test_each_library_exports_and_deploys(trained, tmp_path):
 
 @pytest.mark.slow
 def test_each_library_resumes_its_own_run(trained, tmp_path):
-    library, algorithm, run, summary, _ = trained
+    library, _, run, summary, _ = trained
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     total = summary["iterations"] + 2
@@ -135,3 +135,31 @@ def test_agent_file_errors_name_the_file_and_field(tmp_path):
     assert result.exit_code == 2 and "horizon_length: 'many' is not a valid int" in flat(result.output)
     result = invoke("train", "cartpole", *CPU, "--library", "sb3", "--agent-cfg", tmp_path / "missing.yaml")
     assert result.exit_code == 2 and "no such file" in flat(result.output)
+
+
+@pytest.mark.parametrize("library", ["rsl_rl", "skrl", "rl_games", "sb3"])
+def test_ctrl_c_mid_rollout_leaves_a_checkpoint_the_run_resumes_from(library, tmp_path, monkeypatch):
+    from roboforge.rl.libraries import library_info
+    from roboforge.rl.session import build_session
+    from roboforge.rl.trainer import Trainer
+
+    s = build_session("cartpole", num_envs=16, device="cpu", library=library)
+    real_step, calls = s.env.step, {"n": 0}
+    stop_at = 2 * s.learner.steps_per_iteration + 1  # inside the third rollout
+
+    def step_then_interrupt(actions):
+        calls["n"] += 1
+        if calls["n"] > stop_at:
+            raise KeyboardInterrupt
+        return real_step(actions)
+
+    monkeypatch.setattr(s.env, "step", step_then_interrupt)
+    result = Trainer(s, tmp_path, max_iterations=10, quiet=True).train()
+    suffix = library_info(library).checkpoint_suffix
+    assert result.interrupted and result.iterations == 2
+    assert result.checkpoint == tmp_path / f"model_1{suffix}"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    fresh = build_session("cartpole", num_envs=16, device="cpu", library=library)
+    trainer = Trainer(fresh, tmp_path, max_iterations=3, quiet=True)
+    assert trainer.resume() == 2
+    assert trainer.train().iterations == 3 and (tmp_path / f"model_2{suffix}").is_file()

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import requires_go1
+from conftest import make_task_env, requires_go1
 from roboforge.agents.agent_file import agent_cfg_from_dict
 from roboforge.agents.rl_games_cfg import RlGamesPpoCfg
 from roboforge.envs.registry import list_tasks, load_cfg, make_env, task_algorithms
@@ -33,12 +33,7 @@ REACH_ITERATIONS_OF_PANDA = 1400
 
 
 def make_cartpole(num_envs: int = 64, seed: int = 42):
-    env_cfg = load_cfg("cartpole", "env_cfg_entry_point")
-    env_cfg.scene.num_envs = num_envs
-    env_cfg.sim.device = "cpu"
-    env_cfg.sim.backend = "mujoco"
-    env_cfg.seed = seed
-    return make_env("cartpole", env_cfg)
+    return make_task_env("cartpole", num_envs, seed=seed)
 
 
 def make_learner(num_envs: int = 64, task: str = "cartpole", overrides: dict | None = None) -> RlGamesLearner:

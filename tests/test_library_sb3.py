@@ -13,9 +13,10 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
+from conftest import make_task_env
 from roboforge.agents.agent_file import agent_cfg_from_dict
 from roboforge.agents.sb3_cfg import Sb3PpoCfg, Sb3SacCfg
-from roboforge.envs.registry import list_tasks, load_cfg, make_env, task_algorithms
+from roboforge.envs.registry import list_tasks, task_algorithms
 from roboforge.envs.wrappers.sb3 import Sb3VecEnvWrapper
 from roboforge.rl.libraries import learner_class
 from roboforge.rl.libraries.base import StepRecorder
@@ -30,12 +31,7 @@ PPO_OVERRIDES = {"batch_size": 256}  # 4 mini-batches of a 64-world rollout (the
 
 
 def cartpole_env(num_envs: int, seed: int = 0):
-    cfg = load_cfg("cartpole", "env_cfg_entry_point")
-    cfg.scene.num_envs = num_envs
-    cfg.sim.device = "cpu"
-    cfg.sim.backend = "mujoco"
-    cfg.seed = seed
-    return make_env("cartpole", cfg)
+    return make_task_env("cartpole", num_envs, seed=seed)
 
 
 def cartpole_learner(num_envs: int, algorithm: str, seed: int = 0, **overrides) -> Sb3Learner:

@@ -7,7 +7,12 @@ import json
 import pytest
 import torch
 
-from roboforge.rl.checkpoints import latest_checkpoint, read_torch_checkpoint, resolve_checkpoint, save_checkpoint
+from roboforge.rl.checkpoints import (
+    latest_checkpoint,
+    read_torch_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from roboforge.rl.evaluate import evaluate
 from roboforge.rl.metrics import read_metrics
 from roboforge.rl.session import build_session
