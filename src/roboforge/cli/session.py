@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from roboforge.cli.run import console, parse_overrides
-from roboforge.rl.libraries import DEFAULT_LIBRARY
 from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import dumps_json
 from roboforge.utils.overrides import parse_items
@@ -72,7 +71,7 @@ def open_policy_session(
     check_options(task, device, sim, overrides, num_envs=num_envs, threads=threads, **positive)
     set_torch_threads(threads, device)
     path = resolve_checkpoint(checkpoint, task)
-    library, algorithm = saved_library(path.parent) or (checkpoint_library(path) or DEFAULT_LIBRARY, "ppo")
+    library, algorithm = saved_library(path.parent) or (checkpoint_library(path) or "rsl_rl", "ppo")
     check_checkpoint_library(path, library)
     s, applied = open_session(
         task, num_envs, device, sim, seed, overrides, play=True, run=path.parent, library=library,
@@ -83,7 +82,7 @@ def open_policy_session(
 
 def open_session(
     task, num_envs, device, sim, seed, overrides=None, play=False, run: Path | None = None,
-    library: str = DEFAULT_LIBRARY, algorithm: str = "ppo", agent_file: Path | None = None,
+    library: str = "rsl_rl", algorithm: str = "ppo", agent_file: Path | None = None,
 ):  # fmt: skip
     """Build the task's session with `library`'s `algorithm`. With `run` (the run folder of a checkpoint,
     or the run resumed), its agent config and env overrides apply first (its weights fit, its env is the
