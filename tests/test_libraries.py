@@ -87,7 +87,9 @@ def test_each_library_resumes_its_own_run(trained, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     total = summary["iterations"] + 2
-    result = invoke("train", "cartpole", *CPU, "--run-dir", copy, "--resume", "--max-iterations", total, "--json")
+    result = invoke(
+        "train", "cartpole", *CPU, "--run-dir", copy, "--resume", "--max-iterations", total, "--json"
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["iterations"] == total
     result = invoke("train", "cartpole", *CPU, "--run-dir", copy, "--resume", "--max-iterations", total + 1,
@@ -120,7 +122,9 @@ def test_library_errors_are_one_line():
         result = invoke("train", "cartpole", *CPU, *args)
         assert result.exit_code == 2 and message in flat(result.output), (args, result.output)
     result = invoke("train", "cartpole-lstm", *CPU, "--library", "skrl")
-    assert result.exit_code == 2 and "has no skrl PPO agent config; it has: rsl_rl (ppo)" in flat(result.output)
+    assert result.exit_code == 2 and "has no skrl PPO agent config; it has: rsl_rl (ppo)" in flat(
+        result.output
+    )
 
 
 def test_agent_file_errors_name_the_file_and_field(tmp_path):
@@ -163,3 +167,17 @@ def test_ctrl_c_mid_rollout_leaves_a_checkpoint_the_run_resumes_from(library, tm
     trainer = Trainer(fresh, tmp_path, max_iterations=3, quiet=True)
     assert trainer.resume() == 2
     assert trainer.train().iterations == 3 and (tmp_path / f"model_2{suffix}").is_file()
+
+
+def test_a_library_that_is_not_installed_names_its_extra(monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "rl_games" else real_find_spec(name, *a)
+    )
+    result = invoke("train", "cartpole", *CPU, "--library", "rl_games")
+    assert result.exit_code == 2, result.output
+    assert 'the rl_games package is not installed. Install it with: pip install -e ".[rl-games]"' in flat(
+        result.output
+    )
