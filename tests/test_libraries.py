@@ -166,6 +166,8 @@ def test_ctrl_c_mid_rollout_leaves_a_checkpoint_the_run_resumes_from(library, tm
     fresh = build_session("cartpole", num_envs=16, device="cpu", library=library)
     trainer = Trainer(fresh, tmp_path, max_iterations=3, quiet=True)
     assert trainer.resume() == 2
+    if library == "skrl":  # its checkpoint has no step count; the schedules continue from the file's iteration
+        assert fresh.learner.timestep == 2 * fresh.learner.steps_per_iteration
     assert trainer.train().iterations == 3 and (tmp_path / f"model_2{suffix}").is_file()
 
 

@@ -31,7 +31,7 @@ from torch import nn
 
 from roboforge.agents.skrl_cfg import SkrlPpoCfg, SkrlSacCfg
 from roboforge.envs.wrappers.skrl import BoundedActions
-from roboforge.rl.checkpoints import read_torch_checkpoint
+from roboforge.rl.checkpoints import checkpoint_iteration, read_torch_checkpoint
 from roboforge.rl.libraries.base import FeedForwardPolicy, Learner, RescaleActions, Standardize, StepRecorder
 from roboforge.utils.errors import UserInputError
 
@@ -164,6 +164,8 @@ class SkrlLearner(Learner):
                 "The network settings come from params/agent.json beside it: keep that file with the "
                 "checkpoint, and use the task it was trained on."
             ) from err
+        if training:  # skrl's checkpoint holds no step count: continue it from the file's iteration
+            self.timestep = (checkpoint_iteration(path) + 1) * self.steps_per_iteration
 
     def policy(self) -> Any:
         layers: list[nn.Module] = []
