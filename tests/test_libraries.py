@@ -183,3 +183,14 @@ def test_a_library_that_is_not_installed_names_its_extra(monkeypatch):
     assert 'the rl_games package is not installed. Install it with: pip install -e ".[rl-games]"' in flat(
         result.output
     )
+
+
+def test_max_iterations_reaches_the_schedules_that_span_the_run(tmp_path):
+    """`--max-iterations` (the trainer's total) replaces the agent file's count where a schedule uses it."""
+    from roboforge.rl.session import build_session
+    from roboforge.rl.trainer import Trainer
+
+    s = build_session("cartpole", num_envs=8, device="cpu", library="rl_games",
+                      agent_overrides={"params.config.lr_schedule": "linear"})  # fmt: skip
+    Trainer(s, tmp_path, max_iterations=7, quiet=True)
+    assert s.learner.max_iterations == s.learner.agent.max_epochs == s.learner.agent.scheduler.max_steps == 7

@@ -67,6 +67,7 @@ class Trainer:
         self.max_iterations = max_iterations
         self.quiet = quiet
         self.iteration = 0
+        self.learner.plan(max_iterations)
         self.suffix = library_info(session.library).checkpoint_suffix
         self.last_checkpoint: Path | None = None
         self.overflow_warned = False

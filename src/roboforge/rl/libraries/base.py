@@ -78,6 +78,11 @@ class Learner(ABC):
         """The parsed YAML of an agent file as the library itself would read it (default: unchanged)."""
         return data
 
+    def plan(self, total_iterations: int) -> None:
+        """Tell the learner the run's total iterations (`--max-iterations` may differ from its config's),
+        for the schedules that run over the whole training."""
+        self.max_iterations = total_iterations
+
     @abstractmethod
     def iterate(self) -> dict[str, float]:
         """One rollout of `steps_per_iteration` env steps and one update. Returns the losses and policy

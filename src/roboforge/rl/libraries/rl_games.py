@@ -81,6 +81,14 @@ class RlGamesLearner(Learner):
         so Isaac Lab's files carry over."""
         return yaml12_numbers(data)
 
+    def plan(self, total_iterations: int) -> None:
+        """rl_games' `linear` learning-rate schedule (and its epoch count) run over the run's iterations."""
+        super().plan(total_iterations)
+        self.agent.max_epochs = total_iterations
+        scheduler = self.agent.scheduler
+        if getattr(scheduler, "use_epochs", False):
+            scheduler.max_steps = total_iterations
+
     # --- training ---------------------------------------------------------------------------------
     def iterate(self) -> dict[str, float]:
         agent = self.agent
