@@ -64,6 +64,25 @@ def db_url(request) -> str | None:
     return database_url(request, getattr(request, "param", "sqlite"))
 
 
+@pytest.fixture
+def cfg(tmp_path, db_url):
+    """A job service's config (the service tests): SQLite in the data folder; tests marked @DATABASES run
+    on PostgreSQL too. A test module may define its own `cfg`."""
+    from roboforge.service.config import ServiceCfg
+
+    return ServiceCfg(data_dir=tmp_path / "svc", db_url=db_url, allowed_hosts=("testserver",))
+
+
+@pytest.fixture
+def client(cfg):
+    """An in-process client of a job service built from `cfg`, without its job runner."""
+    from roboforge.service.app import create_app
+    from service_util import TestClient
+
+    with TestClient(create_app(cfg, start_runner=False)) as c:
+        yield c
+
+
 @pytest.fixture(autouse=True)
 def _cwd_in_tmp(tmp_path, monkeypatch):
     """Run every test in its own folder, so MuJoCo's MUJOCO_LOG.TXT and default run folders stay out of the checkout."""

@@ -16,18 +16,6 @@ from roboforge.service.config import ServiceCfg
 from service_util import TINY, TestClient
 
 
-@pytest.fixture
-def cfg(tmp_path, db_url) -> ServiceCfg:
-    """SQLite in the data folder; tests marked @DATABASES run on PostgreSQL too."""
-    return ServiceCfg(data_dir=tmp_path / "svc", db_url=db_url, allowed_hosts=("testserver",))
-
-
-@pytest.fixture
-def client(cfg):
-    with TestClient(create_app(cfg, start_runner=False)) as c:
-        yield c
-
-
 def start(client, **changes) -> dict:
     response = client.post("/reinforcement-learning", json={**TINY, "num_iterations": 3, **changes})
     assert response.status_code == 202, response.text

@@ -28,17 +28,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def cfg(tmp_path, db_url) -> ServiceCfg:
-    return ServiceCfg(data_dir=tmp_path / "svc", db_url=db_url, allowed_hosts=("testserver",))
-
-
-@pytest.fixture
-def client(cfg):
-    with TestClient(create_app(cfg, start_runner=False)) as c:
-        yield c
-
-
 def post(client, **changes):
     return client.post("/reinforcement-learning", json={**TINY, "num_iterations": 3, **changes})
 
