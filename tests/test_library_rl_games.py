@@ -240,7 +240,8 @@ def test_iterate_reports_losses_under_rsl_rl_tags_and_keeps_the_env_state():
     learner = make_learner(16)
     learner.env.episode_length_buf[:] = 100  # a reset at the start would undo the trainer's spread
     metrics = learner.iterate()
-    assert float(learner.env.episode_length_buf.min()) > learner.steps_per_iteration
+    continued = learner.env.episode_length_buf == 100 + learner.steps_per_iteration  # not reset first
+    assert int(continued.sum()) >= learner.env.num_envs // 2, learner.env.episode_length_buf
     tags = {"Loss/surrogate", "Loss/value", "Loss/entropy", "Loss/learning_rate", "Policy/mean_std"}
     assert tags | {"Loss/bounds", "Loss/kl"} == set(metrics)
     assert metrics["Policy/mean_std"] == pytest.approx(1.0, abs=0.1)  # sigma_init 0: std 1, one update

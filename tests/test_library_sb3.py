@@ -243,23 +243,7 @@ def test_policy_exports_to_onnx(tmp_path):
 
 
 # --- SAC ------------------------------------------------------------------------------------------------
-SAC_ENVS = 64
-SAC_ITERATIONS = 150  # ~60 s on 2 idle cores (each env step is followed by one gradient step)
 
-
-@pytest.mark.slow
-def test_sac_learns_to_stop_the_random_spinning():
-    """The bar: SAC's return rises from the random-action start (the cart shakes the pole into spinning,
-    about -50 per episode) to >= -6 over the last 30 iterations. In 2 minutes on a CPU it does not yet
-    balance: it ends episodes early (the rail) instead of letting a fallen pole cost reward, mean length
-    ~50 of 300 (measured up to 290 iterations, ~3 min); PPO balances in ~150 iterations."""
-    learner = cartpole_learner(SAC_ENVS, "sac")
-    start, _, _ = train(learner, 8, last=8)
-    ret, length, episodes = train(learner, SAC_ITERATIONS - 8, last=30)
-    assert start <= -20.0, f"the random start should lose much more: {start:.1f}"
-    assert episodes > 0 and ret >= -6.0, (
-        f"mean return of the last 30 iterations: {ret:.1f} (length {length:.0f})"
-    )
 
 
 def test_sac_policy_is_predict_deterministic_and_round_trips(tmp_path):

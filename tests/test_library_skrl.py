@@ -336,20 +336,3 @@ def test_sac_acts_in_bounds_and_policy_matches():
         actions = policy({"policy": obs})
     assert torch.allclose(actions, mean.clamp(-1, 1), atol=1e-6)
     assert actions.abs().max() <= 1.0
-
-
-@pytest.mark.slow
-def test_sac_learns_to_avoid_the_pole_penalty():
-    """Bar: within 30 iterations (128 worlds, ~40 s on 2 cores) SAC's mean episode return rises by more than 8
-    (about -20 -> -2): it learns to stop the pole from swinging down (by ending the episode), which the
-    penalty on the pole angle rewards. Balancing needs more updates than a CPU test affords."""
-    learner = new_learner(cartpole(128), "sac")
-    returns = []
-    for _ in range(30):
-        losses = learner.iterate()
-        mean_return, _, episodes = learner.recorder.episodes.pop()
-        if episodes:
-            returns.append(mean_return)
-    assert {"Loss/actor", "Loss/critic", "Loss/learning_rate"} <= set(losses)
-    early, late = sum(returns[:5]) / 5, sum(returns[-5:]) / 5
-    assert late > early + 8, f"mean return {early:.1f} -> {late:.1f}"

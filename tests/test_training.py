@@ -23,8 +23,8 @@ pytestmark = pytest.mark.slow
 TRAIN_ENVS = 512
 # ~11 s on 2 cores; balancing is learnt around iteration 50 (mean episode length ~270/300 after that)
 TRAIN_ITERATIONS = 80
-# An untrained (deterministic) policy pushes the cart off the rail after ~120 steps and lets the pole
-# swing (mean return about -40, see test_untrained_policy_baseline); a trained one balances for ~270.
+# An untrained (deterministic) policy lets the pole fall past horizontal after ~40 steps (mean return
+# about 0.15, see test_untrained_policy_baseline); a trained one balances for ~270.
 MIN_TRAINED_LENGTH = 200.0
 MIN_TRAINED_RETURN = 3.0
 
@@ -58,7 +58,7 @@ def test_training_learns_to_balance(trained):
     assert last >= MIN_TRAINED_LENGTH, f"mean episode length of the last 5 iterations: {last:.0f}"
     assert sum(returns[-5:]) / 5 >= MIN_TRAINED_RETURN
     assert max(lengths[:5]) < 100, "the first iterations should be far from balancing"
-    assert min(returns[:15]) < -10
+    assert max(returns[:5]) < 1.0, "untrained episodes end before they collect a return"
     assert records[-1]["nan_resets"] == 0.0
     for key in ("Loss/surrogate", "Perf/total_fps", "Episode_Reward/alive", "Episode/length"):
         assert any(key in r for r in records), key

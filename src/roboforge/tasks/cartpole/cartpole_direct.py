@@ -33,6 +33,7 @@ class CartpoleDirectEnv(DirectRLEnv):
 
     action_scale = 100.0
     cart_bound = 3.0
+    pole_bound = 0.5 * math.pi
 
     def _setup(self) -> None:
         self.robot = self.scene["robot"]
@@ -66,7 +67,10 @@ class CartpoleDirectEnv(DirectRLEnv):
         return reward * self.step_dt
 
     def _out_of_bounds(self) -> torch.Tensor:
-        return (self.robot.data.joint_pos[:, self.cart].abs() > self.cart_bound).any(1)
+        """The cart off the rail or the pole past horizontal."""
+        pos = self.robot.data.joint_pos
+        cart_out = (pos[:, self.cart].abs() > self.cart_bound).any(1)
+        return cart_out | (pos[:, self.pole].abs() > self.pole_bound).any(1)
 
     def _get_dones(self) -> tuple[torch.Tensor, torch.Tensor]:
         time_outs = torch.ge(self.episode_length_buf, self.max_episode_length)

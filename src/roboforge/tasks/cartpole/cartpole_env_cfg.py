@@ -19,6 +19,8 @@ from roboforge.tasks.cartpole.robot import cartpole_robot_cfg
 
 CART = ["slider_to_cart"]
 POLE = ["cart_to_pole"]
+POLE_BOUNDS = (-0.5 * math.pi, 0.5 * math.pi)
+"""Pole angles (rad) beyond which the episode ends."""
 
 
 def cartpole_env_cfg(num_envs: int = 1024, play: bool = False) -> ManagerBasedRLEnvCfg:
@@ -71,6 +73,12 @@ def cartpole_env_cfg(num_envs: int = 1024, play: bool = False) -> ManagerBasedRL
             "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
             "cart_out_of_bounds": TerminationTermCfg(
                 func=mdp.joint_pos_out_of_manual_limit, params={"joint_names": CART, "bounds": (-3.0, 3.0)}
+            ),
+            # As Isaac Lab's direct cart-pole: a pole past horizontal ends the episode. Without it a spinning
+            # pole's penalty (its unwrapped angle squared) makes pushing the cart off the rail the better
+            # choice, which off-policy learners (SAC) settle on instead of balancing.
+            "pole_out_of_bounds": TerminationTermCfg(
+                func=mdp.joint_pos_out_of_manual_limit, params={"joint_names": POLE, "bounds": POLE_BOUNDS}
             ),
         },
     )
