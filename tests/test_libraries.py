@@ -212,3 +212,22 @@ def test_sac_learns_to_hold_the_pole_up(library, tmp_path):
     ev = json.loads(result.stdout)
     pole_falls = ev["metrics"]["Episode_Termination/pole_out_of_bounds"]
     assert ev["mean_episode_length"] >= 100 and pole_falls <= 0.5, (ev["mean_episode_length"], pole_falls)
+
+
+@pytest.mark.parametrize(
+    ("library", "key"),
+    [
+        ("rsl_rl", "agent.num_steps_per_env"),
+        ("rsl_rl", "agent.algorithm.num_mini_batches"),
+        ("skrl", "agent.agent.rollouts"),
+        ("skrl", "agent.agent.mini_batches"),
+        ("rl_games", "agent.params.config.horizon_length"),
+        ("rl_games", "agent.params.config.mini_epochs"),
+    ],
+)
+def test_a_count_below_one_is_refused_before_training(library, key, tmp_path):
+    """Rollout lengths, epochs and mini-batches of 0 used to end in a division by zero inside the library."""
+    result = invoke("train", "cartpole", *CPU, "--library", library, "--run-dir", tmp_path, "-o", f"{key}=0")
+    assert result.exit_code == 2, result.output
+    assert f"override {key}: 0 is below the minimum 1" in flat(result.output)
+    assert not list(tmp_path.iterdir()), "nothing was trained"

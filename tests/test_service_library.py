@@ -99,7 +99,7 @@ def test_agent_overrides_are_checked_against_the_librarys_config(client, library
         ({"library": "skrl", "num_envs": 65536, "overrides": {"agent.agent.rollouts": 100}}, "agent.agent.rollouts",
          "num_envs x rollouts is at most 4,194,304, got 65536 x 100"),
         ({"library": "skrl", "overrides": {"agent.agent.mini_batches": 10**5}}, "agent.agent.mini_batches", "1..4096"),
-        ({"library": "skrl", "overrides": {"agent.trainer.timesteps": 0}}, "agent.trainer.timesteps", "1..1e+12"),
+        ({"library": "skrl", "overrides": {"agent.trainer.timesteps": 10**13}}, "agent.trainer.timesteps", "1..1e+12"),
         ({"library": "skrl", "policy_type": "SAC", "overrides": {"agent.agent.gradient_steps": 1000}},
          "agent.agent.gradient_steps", "1..64"),
         ({"library": "skrl", "policy_type": "SAC", "num_envs": 65536, "overrides": {"agent.memory.memory_size": 2048}},

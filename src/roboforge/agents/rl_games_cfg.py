@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from roboforge.utils.config import AT_LEAST_1
+
 Activation = Literal["None", "relu", "tanh", "sigmoid", "elu", "selu", "swish", "gelu", "softplus"]
 """rl_games' activation names (`NetworkBuilder.BaseNetwork.activations_factory`)."""
 InitializerName = Literal[
@@ -176,7 +178,7 @@ class RlGamesCentralValueCfg:
     """Samples per mini-batch (must divide horizon_length x worlds); None: from minibatch_size_per_env."""
     minibatch_size_per_env: int | None = None
     """Samples per world per mini-batch (must divide horizon_length): a mini-batch count independent of worlds."""
-    mini_epochs: int = 5
+    mini_epochs: int = field(default=5, metadata=AT_LEAST_1)
     """Passes over each rollout."""
     learning_rate: float = 1.0e-3
     """Adam learning rate."""
@@ -249,7 +251,7 @@ class RlGamesConfigCfg:
     """Decay entropy_coef with the linear schedule too."""
     score_to_win: float = 20000.0
     """rl_games' own stop on a mean return; roboforge trains max_epochs and ignores it."""
-    max_epochs: int = 150
+    max_epochs: int = field(default=150, metadata=AT_LEAST_1)
     """Training iterations (epochs of one rollout and one update)."""
     save_best_after: int = 100
     """rl_games' best-return checkpoints; roboforge saves every save_frequency and ignores it."""
@@ -263,14 +265,14 @@ class RlGamesConfigCfg:
     """Clip the gradient norm to grad_norm."""
     e_clip: float = 0.2
     """PPO clip range."""
-    horizon_length: int = 16
+    horizon_length: int = field(default=16, metadata=AT_LEAST_1)
     """Env steps per world per iteration (rollout length)."""
     minibatch_size: int | None = None
     """Samples per mini-batch (must divide horizon_length x worlds); None: from minibatch_size_per_env."""
     minibatch_size_per_env: int | None = None
     """Samples per world per mini-batch (must divide horizon_length): horizon_length / minibatch_size_per_env
     mini-batches whatever the world count, like rsl_rl's num_mini_batches."""
-    mini_epochs: int = 5
+    mini_epochs: int = field(default=5, metadata=AT_LEAST_1)
     """Passes over each rollout."""
     critic_coef: float = 2.0
     """Value loss weight; rl_games adds 0.5 x critic_coef x the squared error (2.0 = rsl_rl's 1.0)."""

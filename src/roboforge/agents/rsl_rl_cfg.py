@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from roboforge.utils.config import AT_LEAST_1
+
 
 @dataclass(kw_only=True)
 class RslRlModelCfg:
@@ -68,9 +70,9 @@ class RslRlPpoAlgorithmCfg:
     """Value loss weight."""
     use_clipped_value_loss: bool = True
     """Clip the value loss like the policy loss."""
-    num_learning_epochs: int = 5
+    num_learning_epochs: int = field(default=5, metadata=AT_LEAST_1)
     """Passes over each rollout."""
-    num_mini_batches: int = 4
+    num_mini_batches: int = field(default=4, metadata=AT_LEAST_1)
     """Mini-batches per epoch."""
     max_grad_norm: float = 1.0
     """Gradient clipping norm."""
@@ -83,11 +85,11 @@ class RslRlPpoAlgorithmCfg:
 class RslRlPpoRunnerCfg:
     """Everything the PPO runner needs besides the env."""
 
-    num_steps_per_env: int = 24
+    num_steps_per_env: int = field(default=24, metadata=AT_LEAST_1)
     """Env steps per world per iteration (rollout length)."""
-    max_iterations: int = 300
+    max_iterations: int = field(default=300, metadata=AT_LEAST_1)
     """Training iterations."""
-    save_interval: int = 50
+    save_interval: int = field(default=50, metadata=AT_LEAST_1)
     """Iterations between checkpoints (the last one is always saved)."""
     experiment_name: str = "default"
     """Name used in logs."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from roboforge.utils.config import to_dict
+from roboforge.utils.config import AT_LEAST_1, to_dict
 
 Interval = int | Literal["auto"]
 
@@ -154,7 +154,7 @@ class SkrlTrainerCfg:
 
     class_: Literal["SequentialTrainer"] = "SequentialTrainer"
     """Trainer kind."""
-    timesteps: int = 100000
+    timesteps: int = field(default=100000, metadata=AT_LEAST_1)
     """Env steps per world of the whole run; iterations = timesteps // steps per iteration."""
     headless: bool = True
     """Do not render."""
@@ -174,11 +174,11 @@ class SkrlPpoAgentCfg:
 
     class_: Literal["PPO"] = "PPO"
     """Agent kind."""
-    rollouts: int = 16
+    rollouts: int = field(default=16, metadata=AT_LEAST_1)
     """Env steps per world between updates (one roboforge iteration)."""
-    learning_epochs: int = 8
+    learning_epochs: int = field(default=8, metadata=AT_LEAST_1)
     """Passes over each rollout."""
-    mini_batches: int = 2
+    mini_batches: int = field(default=2, metadata=AT_LEAST_1)
     """Mini-batches per epoch."""
     discount_factor: float = 0.99
     """Discount factor (gamma)."""
@@ -243,9 +243,9 @@ class SkrlSacAgentCfg:
 
     class_: Literal["SAC"] = "SAC"
     """Agent kind."""
-    gradient_steps: int = 1
+    gradient_steps: int = field(default=1, metadata=AT_LEAST_1)
     """Gradient steps per env step."""
-    batch_size: int = 256
+    batch_size: int = field(default=256, metadata=AT_LEAST_1)
     """Transitions per gradient step."""
     discount_factor: float = 0.99
     """Discount factor (gamma)."""

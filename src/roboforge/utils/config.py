@@ -32,6 +32,11 @@ def unknown_key_error(kind: str, key: str, allowed: typing.Iterable[str]) -> Con
     return ConfigError(f"Unknown {kind} {key!r}.{did_you_mean} Allowed: {', '.join(allowed)}.")
 
 
+AT_LEAST_1 = {"min": 1}
+"""Field metadata of a count that must be positive (rollout lengths, epochs, mini-batches): a file or an
+override below it is an error naming the field (`utils/overrides.field_minimum`)."""
+
+
 def attr_name(key: str) -> str:
     """The attribute of config key `key`. A field named like a Python keyword (skrl's `class` and
     `lambda`) is declared with a trailing underscore (`lambda_`) and spelled without it in files,

@@ -132,6 +132,9 @@ def check_value(cfg: Any, key: str, path: str, value: Any) -> None:
     if hint is not _MISSING:
         if not _matches(hint, value):
             raise OverrideError(key, f"{value!r} is not a valid {type_name(hint)}.")
+        low = field_minimum(cfg, path)
+        if low is not None and _is_number(value) and value < low:
+            raise OverrideError(key, f"{value!r} is below the minimum {low}.")
         return
     current = _current_value(cfg, path)
     if _holds_configs(current):
@@ -154,6 +157,15 @@ def field_hint(cfg: Any, path: str) -> Any:
         return typing.get_type_hints(type(target)).get(attr_name(parts[-1]), _MISSING)
     except Exception:  # unresolvable annotations: the key itself is still checked when applied
         return _MISSING
+
+
+def field_minimum(cfg: Any, path: str) -> float | None:
+    """The smallest value the dataclass field at `path` allows (`field(metadata=AT_LEAST_1)`), or None."""
+    target = _walk(cfg, path.split(".")[:-1])
+    if not dataclasses.is_dataclass(target) or isinstance(target, type):
+        return None
+    found = {f.name: f for f in dataclasses.fields(target)}.get(attr_name(path.split(".")[-1]))
+    return None if found is None else found.metadata.get("min")
 
 
 def type_name(hint: Any) -> str:
