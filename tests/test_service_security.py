@@ -53,7 +53,7 @@ def fields(response: httpx.Response) -> list[str]:
         ({"env.scene.num_envs": 10_000_000}, "env.scene.num_envs", "1..65536"),
         ({"agent.num_steps_per_env": 100_000}, "agent.num_steps_per_env", "1..1024"),
         ({"agent.max_iterations": 10**7}, "agent.max_iterations", "1..1e+06"),
-        ({"agent.save_interval": 0}, "agent.save_interval", "1..1e+06"),
+        ({"agent.save_interval": 10**7}, "agent.save_interval", "1..1e+06"),
         ({"agent.actor.hidden_dims": [100_000]}, "agent.actor.hidden_dims", "1..4096"),
         ({"agent.critic.hidden_dims": [8] * 9}, "agent.critic.hidden_dims", "at most 8 entries"),
         ({"agent.actor.rnn_hidden_dim": 10**5}, "agent.actor.rnn_hidden_dim", "1..4096"),
