@@ -148,7 +148,7 @@ def test_ctrl_c_mid_rollout_leaves_a_checkpoint_the_run_resumes_from(library, tm
     from roboforge.rl.trainer import Trainer
 
     s = build_session("cartpole", num_envs=16, device="cpu", library=library)
-    real_step, calls = s.env.step, {"n": 0}
+    real_step, calls = s.env._step_impl, {"n": 0}  # under env.step and env.step_uncaptured (rsl_rl's rollout)
     stop_at = 2 * s.learner.steps_per_iteration + 1  # inside the third rollout
 
     def step_then_interrupt(actions):
@@ -157,7 +157,7 @@ def test_ctrl_c_mid_rollout_leaves_a_checkpoint_the_run_resumes_from(library, tm
             raise KeyboardInterrupt
         return real_step(actions)
 
-    monkeypatch.setattr(s.env, "step", step_then_interrupt)
+    monkeypatch.setattr(s.env, "_step_impl", step_then_interrupt)
     result = Trainer(s, tmp_path, max_iterations=10, quiet=True).train()
     suffix = library_info(library).checkpoint_suffix
     assert result.interrupted and result.iterations == 2

@@ -60,10 +60,21 @@ def _bench_table(task: str, result) -> Table:
         f"{result.physics_only_env_steps_per_s:,.0f}",
     )
     table.add_row("env.step env-steps/s", f"{result.env_steps_per_s:,.0f}")
+    table.add_row("env.step env-steps/s, actions ~ N(0, 1)", f"{result.noisy_env_steps_per_s:,.0f}")
     table.add_row("env.step / physics-only", f"{result.physics_share:.0%}")
     if result.train_env_steps_per_s is not None:
         table.add_row(
             f"training env-steps/s ({result.library} {result.algorithm.upper()})",
             f"{result.train_env_steps_per_s:,.0f}",
         )
+    for phase, seconds in (result.iteration_s or {}).items():
+        table.add_row(f"one iteration: {PHASE_LABELS[phase]} (ms)", f"{1000 * seconds:,.1f}")
     return table
+
+
+PHASE_LABELS = {
+    "env_steps": "env steps of the rollout",
+    "policy_and_storage": "policy + storage",
+    "update": "update",
+    "total": "total",
+}

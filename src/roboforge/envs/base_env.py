@@ -124,6 +124,12 @@ class BaseRLEnv(gym.Env):
             self._stepper = make_stepper(self._step_impl, self.device, self.cfg.sim.cuda_graph)
         return self._stepper(action)
 
+    def step_uncaptured(self, action: torch.Tensor):
+        """One env step without the env's own CUDA graph and without output copies, for a caller that captures
+        a larger graph around it (the rsl_rl rollout step): the outputs are the env's buffers, overwritten by
+        the next step. The caller counts `common_step_counter` (a host counter a replay cannot advance)."""
+        return self._step_impl(action)
+
     def reset(
         self, *, seed: int | None = None, options: dict | None = None
     ) -> tuple[dict[str, torch.Tensor], dict]:

@@ -28,9 +28,17 @@ class BenchResult:
     physics_steps_per_s: float
     physics_only_env_steps_per_s: float
     env_steps_per_s: float
+    """env.step with zero actions."""
+    noisy_env_steps_per_s: float
+    """env.step with actions ~ N(0, 1) drawn every step, as an untrained policy explores: more contacts,
+    falls and resets than zero actions, so closer to what a rollout's env steps cost."""
     physics_share: float
     train_env_steps_per_s: float | None
     """Training iterations (rollout + update) of the session's library and algorithm."""
+    iteration_s: dict[str, float] | None = None
+    """Where one training iteration's time goes, from iterations timed with a device sync at each phase
+    end (libraries that report phases): `env_steps` (the rollout's env steps at the noisy env.step rate),
+    `policy_and_storage` (the rest of the rollout: policy, sampling, storage, returns), `update`, `total`."""
 
 
 def _sync(device: str) -> None:
@@ -56,10 +64,11 @@ def bench(session: Session, steps: int = 200, train_iterations: int = 5) -> Benc
     actions = torch.zeros(n, env.num_actions, device=dev)
     with torch.inference_mode():
         env_rate = _rate(lambda: env.step(actions), steps, n, dev)
+        noisy_rate = _rate(lambda: env.step(torch.randn_like(actions)), steps, n, dev)
     # Physics alone from the states the env steps reached. Timed first, it ran on robots just spawned and
     # landing (likely more solver work): a Go1 run measured physics alone slower than its env.step.
     physics = _rate(env.sim.step, steps, n, dev)
-    ppo = None
+    ppo, breakdown = None, None
     if train_iterations > 0:
         with tempfile.TemporaryDirectory() as tmp:
             trainer = Trainer(session, Path(tmp), max_iterations=1, quiet=True)
@@ -71,6 +80,7 @@ def bench(session: Session, steps: int = 200, train_iterations: int = 5) -> Benc
             _sync(dev)
             steps_done = train_iterations * session.learner.steps_per_iteration * n
             ppo = steps_done / (time.perf_counter() - start)
+            breakdown = _iteration_breakdown(session, train_iterations, noisy_rate)
     physics_only_env = physics / env.cfg.decimation
     return BenchResult(
         task=session.task,
@@ -83,6 +93,27 @@ def bench(session: Session, steps: int = 200, train_iterations: int = 5) -> Benc
         physics_steps_per_s=physics,
         physics_only_env_steps_per_s=physics_only_env,
         env_steps_per_s=env_rate,
+        noisy_env_steps_per_s=noisy_rate,
         physics_share=env_rate / physics_only_env,
         train_env_steps_per_s=ppo,
+        iteration_s=breakdown,
     )
+
+
+def _iteration_breakdown(session: Session, iterations: int, env_rate: float) -> dict[str, float] | None:
+    """Mean seconds per phase of `iterations` more iterations, the device synchronised at each phase end."""
+    learner = session.learner
+    learner.time_phases()
+    for _ in range(iterations):
+        learner.iterate()
+        learner.recorder.pop_finite()
+    times = {name: t / iterations for name, t in learner.phase_times.items()}
+    if "rollout" not in times:
+        return None
+    env_steps = learner.steps_per_iteration * session.env.num_envs / env_rate
+    return {
+        "env_steps": env_steps,
+        "policy_and_storage": times["rollout"] - env_steps,
+        "update": times.get("update", 0.0),
+        "total": sum(times.values()),
+    }

@@ -28,7 +28,7 @@ from roboforge.rl.libraries import library_info
 from roboforge.rl.metrics import MetricsWriter
 from roboforge.rl.progress import bar_info, progress_bar, sigterm_as_interrupt
 from roboforge.rl.session import Session
-from roboforge.utils.errors import NotFoundError, TrainingStopped
+from roboforge.utils.errors import GraphCaptureError, NotFoundError, TrainingStopped
 from roboforge.utils.files import atomic_write_json, remove_stale_temp_files
 
 SLOW_ITERATION_S = 20.0
@@ -174,6 +174,8 @@ class Trainer:
         weights: e.g. after a huge learning rate) into the NaN stop with its message."""
         try:
             yield
+        except GraphCaptureError:
+            raise  # not a divergence; the CUDA state after a failed capture answers no question about weights
         except (RuntimeError, ValueError) as err:
             if not self.learner.diverged():
                 raise

@@ -30,3 +30,8 @@ class TrainingStopped(RoboforgeError):
     """Training stopped and cannot go on without the user (exit code 1)."""
 
     label = "training stopped"
+
+
+class GraphCaptureError(RoboforgeError, RuntimeError):
+    """A CUDA graph could not be captured (a host sync in the captured code); the message names the switch
+    that runs without graphs (exit code 1)."""

@@ -9,6 +9,7 @@ returns and lengths are counted on the device the same way for every library.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -104,6 +105,24 @@ class Learner(ABC):
         """The deterministic actor in eval mode, with rsl_rl's actor interface: `obs_groups`, `obs_dim`,
         `obs_normalization`, `__call__(obs by group) -> actions`, `reset(dones)`, `get_hidden_state()`
         and `as_onnx()` (a module `obs tensor -> actions`, normalizer included)."""
+
+    def time_phases(self) -> None:
+        """From now on synchronise the device at the end of each phase of an iteration (`rollout`,
+        `update`; libraries that report them) and add its wall time to `phase_times`: the bench's
+        breakdown. Off in training, where it would cost a host sync per phase."""
+        self.phase_times: dict[str, float] = {}
+        self._phase_mark: float | None = time.perf_counter()
+
+    def phase_done(self, name: str) -> None:
+        """End of phase `name` of the current iteration (timed only after `time_phases()`)."""
+        mark = getattr(self, "_phase_mark", None)
+        if mark is None:
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        self.phase_times[name] = self.phase_times.get(name, 0.0) + now - mark
+        self._phase_mark = now
 
     def diverged(self) -> bool:
         """True when the actor has non-finite weights (host sync; called on the error path only)."""

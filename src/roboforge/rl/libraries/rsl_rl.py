@@ -1,7 +1,10 @@
 """rsl_rl's PPO on a roboforge env: the rollout and update of `OnPolicyRunner`, driven one iteration at a time.
 
-Checkpoints keep `OnPolicyRunner.save`'s format (`actor_state_dict`, `critic_state_dict`,
-`optimizer_state_dict`, `iter`), so rsl_rl's own `OnPolicyRunner.load` reads them.
+Feed-forward agents run rsl_rl's rollout step and minibatch update as device functions (`rsl_rl_rollout.py`,
+`rsl_rl_update.py`), each replayed from a CUDA graph on GPU; recurrent agents and rsl_rl's extensions
+keep rsl_rl's own `act` / `process_env_step` / `update` loop. Checkpoints keep `OnPolicyRunner.save`'s
+format (`actor_state_dict`, `critic_state_dict`, `optimizer_state_dict`, `iter`), so rsl_rl's own
+`OnPolicyRunner.load` reads them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from roboforge.envs.registry import load_cfg
 from roboforge.envs.wrappers.rsl_rl import RslRlVecEnvWrapper
 from roboforge.rl.checkpoints import read_torch_checkpoint
 from roboforge.rl.libraries.base import Learner, StepRecorder, load_error_detail
+from roboforge.rl.libraries.rsl_rl_rollout import RolloutStep, supports_device_loop
+from roboforge.rl.libraries.rsl_rl_update import PpoUpdate, plain_optimizer_state
 from roboforge.utils.errors import UserInputError
 
 
@@ -44,6 +49,10 @@ class RslRlLearner(Learner):
         self.save_interval = cfg.save_interval
         self.clip_actions = cfg.clip_actions
         self.obs = None
+        self.cuda_graph = bool(env.cfg.sim.cuda_graph)
+        self.device_loop = supports_device_loop(self.alg)
+        self.rollout: RolloutStep | None = None  # built at the first iteration, from the env's state then
+        self.update = PpoUpdate(self.alg, self.cuda_graph) if self.device_loop else None
 
     @classmethod
     def load_cfg(cls, task: str, algorithm: str) -> RslRlPpoRunnerCfg:
@@ -54,6 +63,33 @@ class RslRlLearner(Learner):
         return cfg.num_steps_per_env, cfg.max_iterations
 
     def iterate(self) -> dict[str, float]:
+        if self.device_loop:
+            losses = self._device_iteration()
+        else:
+            losses = self._rsl_rl_iteration()
+        policy = self.alg.get_policy()
+        return {
+            **{f"Loss/{k}": float(v) for k, v in losses.items()},
+            "Loss/learning_rate": float(self.alg.learning_rate),
+            "Policy/mean_std": float(policy.output_std.detach().mean()),
+        }
+
+    def _device_iteration(self) -> dict[str, float]:
+        """Rollout and update as device functions (CUDA graphs on GPU)."""
+        assert self.update is not None
+        if self.rollout is None:
+            self.alg.train_mode()
+            self.rollout = RolloutStep(self.alg, self.env, self.recorder, self.clip_actions, self.cuda_graph)
+        with torch.no_grad():
+            self.rollout.collect()
+            self.alg.compute_returns(self.rollout.obs)
+        self.phase_done("rollout")
+        losses = self.update()
+        self.phase_done("update")
+        return losses
+
+    def _rsl_rl_iteration(self) -> dict[str, float]:
+        """rsl_rl's own loop (recurrent models, RND, symmetry, mixed precision)."""
         if self.obs is None:  # the first iteration starts from the env's current state
             self.obs = self.venv.get_observations().to(self.device)
             self.alg.train_mode()
@@ -64,16 +100,14 @@ class RslRlLearner(Learner):
                 self.alg.process_env_step(self.obs, rewards, dones, extras)
                 self.recorder.step(actions, rewards, dones)
             self.alg.compute_returns(self.obs)
+        self.phase_done("rollout")
         losses = self.alg.update()
-        policy = self.alg.get_policy()
-        return {
-            **{f"Loss/{k}": float(v) for k, v in losses.items()},
-            "Loss/learning_rate": float(self.alg.learning_rate),
-            "Policy/mean_std": float(policy.output_std.detach().mean()),
-        }
+        self.phase_done("update")
+        return losses
 
     def save(self, file: BinaryIO) -> None:
         state = self.alg.save()
+        state["optimizer_state_dict"] = plain_optimizer_state(state["optimizer_state_dict"])
         state.update(iter=self.iteration, infos={})  # what OnPolicyRunner.load reads
         torch.save(state, file)
 
@@ -84,6 +118,8 @@ class RslRlLearner(Learner):
         parts = None if training else {"actor": True, "critic": True}
         try:
             self.alg.load(state, parts, strict=True)
+            if training and self.update is not None:
+                self.update.lr.attach()
         except RuntimeError as err:
             raise UserInputError(
                 f"Checkpoint {path} does not fit the task's rsl_rl networks ({load_error_detail(err)}). "
