@@ -38,7 +38,8 @@ def run_command(fn: Callable[[], Any], as_json: bool = False) -> Any:
             return fn()
         with _stdout_to_stderr():
             payload = fn()
-        print(dumps_json(payload), flush=True)
+        if payload is not None:  # e.g. the ranks of a distributed run other than rank 0
+            print(dumps_json(payload), flush=True)
     except typer.Exit:
         raise
     except Exception as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -60,10 +61,25 @@ def train(
     override: Override = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     threads: Threads = None,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            help="Data-parallel training under torchrun (rsl_rl): one process per GPU (NCCL) or CPU process "
+            "(gloo); --num-envs counts the worlds of each process; rank 0 writes the run."
+        ),
+    ] = False,
+    gpus: Annotated[
+        str | None,
+        typer.Option(
+            help="Train on these GPUs of this machine ('all' or '0,1'): starts torchrun with --distributed."
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Train TASK with an RL library; writes runs/<task>/<timestamp>/ with configs, logs and checkpoints."""
     interrupted: list[bool] = []
+    if gpus is not None:
+        _launch_on_gpus(gpus, distributed, as_json)
 
     def body():
         from roboforge.rl.options import check_run_root
@@ -82,9 +98,11 @@ def train(
             raise UserInputError(f"--agent-cfg {agent_cfg}: no such file.")
         result = _train(
             task, (library, algorithm), num_envs, max_iterations, device, sim, seed, run_dir, resume, override,
-            quiet or as_json, agent_cfg,
+            quiet or as_json, agent_cfg, distributed,
         )  # fmt: skip
         interrupted.append(result.interrupted)
+        if distributed and os.environ.get("RANK", "0") != "0":
+            return None  # rank 0 prints the run's summary
         return asdict(result)
 
     run_command(body, as_json)
@@ -92,13 +110,54 @@ def train(
         raise typer.Exit(code=130)
 
 
+def _launch_on_gpus(gpus: str, distributed: bool, as_json: bool) -> None:
+    """`--gpus`: run this same command through torchrun, one process per GPU, and exit with its code."""
+    import sys
+
+    def body():
+        from roboforge.rl import distributed as dist_run
+
+        if distributed:
+            raise UserInputError(
+                "--gpus starts torchrun itself; leave out --distributed (or --gpus under torchrun)."
+            )
+        return dist_run.launch(gpus, dist_run.without_option(sys.argv[1:], "--gpus"))
+
+    code: list[int] = []
+    run_command(lambda: code.append(body()), False)
+    raise typer.Exit(code=code[0] if code else 1)
+
+
 def _train(
+    task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet,
+    agent_file=None, distributed=False,
+):  # fmt: skip
+    from roboforge.rl import distributed as dist_run
+
+    if not distributed:
+        return _train_process(
+            task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override,
+            quiet, agent_file,
+        )  # fmt: skip
+    device = dist_run.join(device, library_algorithm[0] or "rsl_rl")
+    try:
+        return _train_process(
+            task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override,
+            quiet or not dist_run.current().writes, agent_file,
+        )  # fmt: skip
+    finally:
+        dist_run.leave()
+
+
+def _train_process(
     task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet,
     agent_file=None,
 ):  # fmt: skip
+    from roboforge.rl import distributed as dist_run
     from roboforge.rl.run_dir import new_run_dir, save_configs, saved_args
     from roboforge.rl.trainer import Trainer
 
+    rank = dist_run.current()
     library, algorithm = library_algorithm
     resume_dir = _resume_dir(task, run_dir) if resume else None
     if resume_dir is not None:
@@ -113,9 +172,9 @@ def _train(
         agent_file=agent_file,
     )  # fmt: skip
     iterations = max_iterations if max_iterations is not None else s.learner.max_iterations
-    out = resume_dir or new_run_dir(run_dir, task)
+    out = resume_dir or dist_run.from_rank0(new_run_dir(run_dir, task) if rank.writes else None)
     trainer = Trainer(s, out, iterations, quiet=quiet)
-    if resume_dir is not None:
+    if resume_dir is not None and rank.writes:
         console.print(f"resuming {out} from iteration {trainer.resume()}", highlight=False, markup=False)
     args = {
         "library": library,
@@ -125,10 +184,15 @@ def _train(
         "sim": sim,
         "max_iterations": iterations,
     }
+    if rank.world_size > 1:
+        args.update(distributed_processes=rank.world_size)
+    if not rank.writes:
+        return trainer.train()
     save_configs(out, task, s.env_cfg, s.agent_cfg, {**args, "seed": seed, "overrides": applied})
+    processes = f" x {rank.world_size} processes" if rank.world_size > 1 else ""
     console.print(
         f"training [bold]{task}[/] with {library} {algorithm.upper()} on {s.device} "
-        f"({type(s.env.sim).__name__}, {s.env.num_envs} worlds) -> {out}",
+        f"({type(s.env.sim).__name__}, {s.env.num_envs} worlds{processes}) -> {out}",
         highlight=False,
     )
     result = trainer.train()

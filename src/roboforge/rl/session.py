@@ -11,6 +11,7 @@ import torch
 import roboforge.tasks  # noqa: F401  (registers the built-in tasks)
 from roboforge.envs.episodes import StepRecorder
 from roboforge.envs.registry import load_cfg, make_env, task_algorithms, task_spec
+from roboforge.rl import distributed
 from roboforge.rl.libraries import DEFAULT_LIBRARY, check_algorithm, learner_class
 from roboforge.rl.libraries.base import Learner, no_agent_config_message
 from roboforge.rl.options import check_device_name
@@ -89,6 +90,7 @@ def build_session(
     env_cfg.sim.backend = sim
     if seed is not None:
         env_cfg.seed = seed
+    env_cfg.seed += distributed.current().rank  # each rank of a distributed run steps different worlds
     apply_checked(env_cfg, "env", env_overrides or {})
     apply_checked(agent_cfg, "agent", agent_overrides or {})
     env = make_env(task, env_cfg)

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from rich.progress import Progress
 
+from roboforge.rl import distributed
 from roboforge.rl.checkpoints import (
     check_checkpoint_library,
     checkpoint_iteration,
@@ -72,6 +73,9 @@ class Trainer:
         self.last_checkpoint: Path | None = None
         self.overflow_warned = False
         self.slow_hinted = False
+        self.writes = distributed.current().writes
+        """Rank 0 (or a single process) writes metrics and checkpoints; the other ranks of a distributed run
+        train the same policy on their own worlds."""
 
     def resume(self, checkpoint: Path | None = None) -> int:
         """Load `checkpoint` (default: the run's latest); training continues after its iteration."""
@@ -85,9 +89,11 @@ class Trainer:
         self.last_checkpoint = path
         return self.iteration
 
-    def _save(self, completed_iteration: int) -> Path:
+    def _save(self, completed_iteration: int) -> Path | None:
         """Write `model_<completed_iteration><suffix>` unless that iteration is already saved."""
         name = f"model_{completed_iteration}{self.suffix}"
+        if not self.writes:
+            return None
         if self.last_checkpoint is None or self.last_checkpoint.name != name:
             self.learner.iteration = completed_iteration
             self.last_checkpoint = save_checkpoint(
@@ -98,15 +104,17 @@ class Trainer:
     def train(self) -> TrainResult:
         """Train until `max_iterations` in total (counting resumed ones); returns the summary."""
         env, learner = self.s.env, self.learner
-        writer = MetricsWriter(self.run_dir)
-        steps_per_iter = learner.steps_per_iteration * env.num_envs
+        writer = MetricsWriter(self.run_dir) if self.writes else None
+        steps_per_iter = (
+            learner.steps_per_iteration * env.num_envs * distributed.current().world_size
+        )  # all ranks
         if self.iteration == 0:  # spread the first resets over an episode, as rsl_rl's runner does
             env.episode_length_buf[:] = torch.randint_like(
                 env.episode_length_buf, high=int(env.max_episode_length)
             )
         start, start_iter, interrupted = time.perf_counter(), self.iteration, False
         metrics: dict[str, float] = {}
-        progress = progress_bar(self.quiet)
+        progress = progress_bar(self.quiet or not self.writes)
         try:
             with progress, sigterm_as_interrupt():
                 bar = progress.add_task(
@@ -130,7 +138,8 @@ class Trainer:
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            writer.close()
+            if writer is not None:
+                writer.close()
         if self.iteration > start_iter:  # an interrupt before the first iteration saves no untrained weights
             self._save(self.iteration - 1)
         wall = time.perf_counter() - start
@@ -148,7 +157,8 @@ class Trainer:
             interrupted=interrupted,
             metrics=metrics,
         )
-        atomic_write_json(self.run_dir / "summary.json", asdict(result))
+        if self.writes:
+            atomic_write_json(self.run_dir / "summary.json", asdict(result))
         return result
 
     def _warn_buffer_overflow(self, progress: Progress, metrics: dict[str, float], iteration: int) -> None:
@@ -212,7 +222,7 @@ class Trainer:
 
     def _log(
         self,
-        writer: MetricsWriter,
+        writer: MetricsWriter | None,
         iteration: int,
         losses: dict[str, float],
         steps: int,
@@ -236,5 +246,6 @@ class Trainer:
             metrics["Train/mean_reward"] = mean_ret
             metrics["Train/mean_episode_length"] = mean_len
         metrics.update(self.s.env.pop_episode_stats())
-        writer.write(iteration, metrics)
+        if writer is not None:
+            writer.write(iteration, metrics)
         return metrics

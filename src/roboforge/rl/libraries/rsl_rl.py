@@ -21,6 +21,7 @@ from roboforge.agents.rsl_rl_cfg import RslRlPpoRunnerCfg
 from roboforge.envs.registry import load_cfg
 from roboforge.envs.wrappers.rsl_rl import RslRlVecEnvWrapper
 from roboforge.rl.checkpoints import read_torch_checkpoint
+from roboforge.rl.distributed import multi_gpu_cfg
 from roboforge.rl.libraries.base import Learner, StepRecorder, load_error_detail
 from roboforge.rl.libraries.rsl_rl_rollout import RolloutStep, supports_device_loop
 from roboforge.rl.libraries.rsl_rl_update import PpoUpdate, plain_optimizer_state
@@ -39,12 +40,15 @@ class RslRlLearner(Learner):
         with contextlib.redirect_stdout(
             io.StringIO()
         ):  # rsl_rl prints the models; keep stdout clean for --json
+            train_cfg = {**cfg.to_rsl_rl(), "multi_gpu": multi_gpu_cfg()}
             self.alg = PPO.construct_algorithm(
                 self.venv.get_observations(),
                 self.venv,
-                cfg.to_rsl_rl(),
+                train_cfg,
                 str(env.device),  # type: ignore[arg-type]
             )
+        if self.alg.is_multi_gpu:  # every rank starts from rank 0's weights
+            self.alg.broadcast_parameters()
         self.steps_per_iteration, self.max_iterations = self.iteration_plan(cfg, algorithm, env.num_envs)
         self.save_interval = cfg.save_interval
         self.clip_actions = cfg.clip_actions
