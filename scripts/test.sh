@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test run, exactly as CI does it (`make test`; `.ci/run` calls this script): the system packages the
-# tests need, .venv with `-e ".[dev,postgres,skrl,rl-games,sb3]"`, offline robot models, `ruff check src tests`, `pytest`.
+# tests need, .venv with `-e ".[dev,postgres,skrl,rl-games,sb3,sweep]"`, offline robot models, `ruff check src tests`, `pytest`.
 #
 # Usage: scripts/test.sh [pytest arguments, e.g. tests/test_service_store.py -x]
 # Environment: SKIP_SYSTEM_PACKAGES=1 never calls apt-get; see scripts/setup_env.sh for PYTHON and ROBOFORGE_TORCH.
@@ -36,7 +36,7 @@ if ((${#missing[@]})); then
 fi
 
 # ---- Python environment, models, caches --------------------------------------------------------------------
-rf_install "dev,postgres,skrl,rl-games,sb3"
+rf_install "dev,postgres,skrl,rl-games,sb3,sweep"
 rf_offline_models
 rf_warp_cache
 

@@ -138,7 +138,7 @@ def test_resume_without_checkpoint_raises(tmp_path):
 
 def test_keyboard_interrupt_leaves_loadable_checkpoint(tmp_path, monkeypatch):
     session = small_session()
-    real_step = session.learner.venv.step
+    real_step = session.env._step_impl  # what env.step and rsl_rl's rollout step both run
     calls = {"n": 0}
 
     def step_then_interrupt(actions):
@@ -147,7 +147,7 @@ def test_keyboard_interrupt_leaves_loadable_checkpoint(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_step(actions)
 
-    monkeypatch.setattr(session.learner.venv, "step", step_then_interrupt)
+    monkeypatch.setattr(session.env, "_step_impl", step_then_interrupt)
     result = Trainer(session, tmp_path, max_iterations=10, quiet=True).train()
     assert result.interrupted
     assert result.iterations == 2
@@ -160,13 +160,15 @@ def test_keyboard_interrupt_leaves_loadable_checkpoint(tmp_path, monkeypatch):
 
 
 def test_nan_actions_stop_training(tmp_path, monkeypatch):
+    from roboforge.rl.libraries import rsl_rl_rollout
+
     session = small_session(num_envs=16)
-    real_act = session.learner.alg.act
+    real_sample = rsl_rl_rollout.sample_actions
 
-    def nan_act(obs):
-        return real_act(obs) * float("nan")
+    def nan_actions(actor, obs):
+        return real_sample(actor, obs) * float("nan")
 
-    monkeypatch.setattr(session.learner.alg, "act", nan_act)
+    monkeypatch.setattr(rsl_rl_rollout, "sample_actions", nan_actions)
     with pytest.raises(PolicyNaNError, match=r"NaN/inf actions at iteration 0"):
         Trainer(session, tmp_path, max_iterations=3, quiet=True).train()
     assert not list(tmp_path.glob("model_*.pt")), "no checkpoint of a NaN policy"

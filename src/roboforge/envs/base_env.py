@@ -124,6 +124,13 @@ class BaseRLEnv(gym.Env):
             self._stepper = make_stepper(self._step_impl, self.device, self.cfg.sim.cuda_graph)
         return self._stepper(action)
 
+    def episode_stat_names(self) -> list[str]:
+        """The names `pop_episode_stats` reports once episodes end (reward terms, terminations, task metrics,
+        curriculum state). Resets every world to collect them: the env starts over."""
+        self._reset(self.all_worlds, log=True)
+        self.obs_buf = self._observe()
+        return sorted(self.pop_episode_stats())
+
     def step_uncaptured(self, action: torch.Tensor):
         """One env step without the env's own CUDA graph and without output copies, for a caller that captures
         a larger graph around it (the rsl_rl rollout step): the outputs are the env's buffers, overwritten by

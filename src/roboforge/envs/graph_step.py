@@ -30,7 +30,11 @@ class GraphedStep:
     def __init__(self, step_fn: StepFn):
         self.step_fn = step_fn
         self.static_action: torch.Tensor | None = None
-        self.call = CapturedCall(lambda: step_fn(self.static_action), "env.step", CAPTURE_HINT)
+        self.call = CapturedCall(self._step_static, "env.step", CAPTURE_HINT)
+
+    def _step_static(self) -> Any:
+        assert self.static_action is not None
+        return self.step_fn(self.static_action)
 
     def __call__(self, action: torch.Tensor) -> Any:
         if self.static_action is None:

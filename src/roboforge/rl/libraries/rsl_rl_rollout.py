@@ -106,8 +106,8 @@ class RolloutStep:
             st.distribution_params = tuple(
                 torch.zeros(st.num_transitions_per_env, *p.shape, device=st.device) for p in params
             )
-        for key, value in obs.items():
-            _put(st.observations[key], t, value)
+        for key in obs.keys():  # noqa: SIM118  (iterating a TensorDict walks its batch, not its keys)
+            _put(st.observations[key], t, obs[key])
         _put(st.actions, t, actions)
         _put(st.values, t, values)
         _put(st.actions_log_prob, t, log_prob.view(-1, 1))

@@ -167,10 +167,9 @@ class PpoUpdate:
         nn.utils.clip_grad_norm_(alg.critic.parameters(), alg.max_grad_norm)
         alg.optimizer.step()
         self.loss_sums += torch.stack([value_loss, surrogate_loss, entropy.mean()]).detach()
-        with (
-            torch.no_grad()
-        ):  # drop the autograd graph the distribution holds: the next minibatch starts clean
-            alg.actor.distribution.update(output.detach())
+        # Drop the autograd graph the distribution holds: the next minibatch (or the capture) starts clean.
+        with torch.no_grad():
+            alg.actor.distribution.update(output.detach())  # type: ignore[union-attr]
 
 
 def _surrogate_loss(

@@ -1,0 +1,139 @@
+"""`roboforge sweep`: an Optuna hyperparameter study whose trials are `roboforge train` runs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from roboforge.cli.app import Algorithm, Device, Json, Library, NumEnvs, Override, Seed, Sim, Task, app
+from roboforge.cli.run import console, parse_overrides, run_command
+from roboforge.cli.session import check_library_options, check_options
+from roboforge.utils.console import out_console
+from roboforge.utils.errors import UserInputError
+
+
+@app.command(
+    epilog="Example: roboforge sweep cartpole --device cpu --trials 8 --max-iterations 60 "
+    "--param agent.algorithm.learning_rate=loguniform:1e-4:1e-2 --param agent.algorithm.entropy_coef=uniform:0:0.02 "
+    "--metric Train/mean_reward --direction max"
+)
+def sweep(
+    task: Task,
+    param: Annotated[
+        list[str],
+        typer.Option(
+            help="A swept field: PATH=uniform:LOW:HIGH, loguniform:LOW:HIGH, int:LOW:HIGH or choice:A,B (repeat)."
+        ),
+    ],
+    trials: Annotated[int, typer.Option(help="Trials to run (each one `roboforge train`).")] = 8,
+    metric: Annotated[
+        str, typer.Option(help="What a trial scores: the last logged value.")
+    ] = "Train/mean_reward",
+    direction: Annotated[str, typer.Option(help="max or min.")] = "max",
+    library: Library = None,
+    algorithm: Algorithm = None,
+    num_envs: NumEnvs = None,
+    max_iterations: Annotated[int | None, typer.Option(help="Iterations of each trial.")] = None,
+    device: Device = None,
+    sim: Sim = "auto",
+    seed: Seed = None,
+    run_dir: Annotated[
+        Path, typer.Option(help="Root folder: the sweep goes to DIR/sweeps/TASK/<time>/.")
+    ] = Path("runs"),
+    override: Override = None,
+    as_json: Json = False,
+) -> None:
+    """Search hyperparameters of TASK with Optuna: trials train in their own processes, pruned when they trail."""
+
+    def body():
+        from roboforge.rl import sweep as sweeps
+
+        check_options(
+            task, device, sim, override, num_envs=num_envs, max_iterations=max_iterations, trials=trials
+        )
+        lib, algo = library or "rsl_rl", algorithm or "ppo"
+        check_library_options(task, lib, algo)
+        if direction not in ("max", "min"):
+            raise UserInputError(f"--direction {direction!r}: use max or min.")
+        specs = [sweeps.parse_param(p) for p in param]
+        _check_optuna()
+        env_metrics = _check_trial_config(task, specs, override, lib, algo)
+        sweeps.check_metric(metric, env_metrics)
+        from roboforge.rl.run_dir import new_run_dir
+
+        spec = sweeps.SweepSpec(
+            task, specs, metric, direction, _train_args(lib, algo, num_envs, max_iterations, device, sim, seed, override),
+            new_run_dir(run_dir / "sweeps", task),
+        )  # fmt: skip
+        console.print(
+            f"sweeping {task}: {trials} trials, {metric} ({direction}) -> {spec.sweep_dir}", highlight=False
+        )
+        result = sweeps.run_sweep(spec, trials, on_trial=_print_trial)
+        if not as_json:
+            out_console().print(_table(result))
+        return asdict(result)
+
+    run_command(body, as_json)
+
+
+def _check_optuna() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("optuna") is None:
+        raise UserInputError(
+            'the optuna package is not installed. Install it with: pip install -e ".[sweep]"'
+        )
+
+
+def _check_trial_config(task, specs, override, library, algorithm) -> list[str]:
+    """Build the task once with one world on the CPU, every swept field at a value of its distribution
+    (unknown paths and wrong types fail here); returns the episode statistics its env logs."""
+    from roboforge.rl.session import build_session
+
+    env_o, agent_o = parse_overrides(override)
+    for spec in specs:
+        scope, _, path = spec.path.partition(".")
+        (env_o if scope == "env" else agent_o)[path] = spec.first_value()
+    with console.status(f"checking {task} with the swept fields..."):
+        s = build_session(task, 1, "cpu", "auto", None, False, env_o, agent_o, library, algorithm)
+        return s.env.episode_stat_names()
+
+
+def _train_args(library, algorithm, num_envs, max_iterations, device, sim, seed, override) -> list[str]:
+    args = ["--library", library, "--algorithm", algorithm, "--sim", sim]
+    for flag, value in (("--num-envs", num_envs), ("--max-iterations", max_iterations), ("--device", device)):
+        if value is not None:
+            args += [flag, str(value)]
+    if seed is not None:
+        args += ["--seed", str(seed)]
+    for item in override or []:
+        args += ["-o", item]
+    return args
+
+
+def _print_trial(trial) -> None:
+    value = "n/a" if trial.value is None else f"{trial.value:.4g}"
+    params = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
+    )
+    console.print(
+        f"trial {trial.number}: {trial.state.name.lower()}, value {value} ({params})", highlight=False
+    )
+
+
+def _table(result) -> Table:
+    table = Table("trial", "state", result.metric, *[k for k in (result.best.params if result.best else {})])
+    for t in result.trials:
+        marker = " (best)" if result.best is not None and t.number == result.best.number else ""
+        value = "" if t.value is None else f"{t.value:.4g}"
+        table.add_row(
+            f"{t.number}{marker}",
+            t.state,
+            value,
+            *[f"{v:.4g}" if isinstance(v, float) else str(v) for v in t.params.values()],
+        )
+    return table

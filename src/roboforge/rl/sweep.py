@@ -1,0 +1,265 @@
+"""Hyperparameter sweeps: an Optuna study whose trials are `roboforge train` runs.
+
+Each trial samples the `--param` distributions, trains in its own process (`roboforge train TASK -o
+PATH=VALUE ...`) into the sweep folder and streams its `metrics.jsonl`; every new record is reported to
+Optuna, whose median pruner stops a trial that trails the others (SIGINT: the trial saves its checkpoint
+and ends). The study lives in `study.db` (SQLite) beside the trials, so `--resume`-like continuation is
+`optuna`'s own; `sweep.json` holds every trial (parameters, value, state, run folder) and the best one.
+Parameters and the metric are checked before the first trial starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from roboforge.rl.metrics import read_metrics
+from roboforge.utils.errors import UserInputError
+from roboforge.utils.files import atomic_write_json
+
+DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
+TRAINER_METRICS = ("Train/mean_reward", "Train/mean_episode_length", "Perf/total_fps", "Perf/iteration_time")
+LIBRARY_PREFIXES = ("Loss/", "Policy/")
+"""Metric families each library names itself (rsl_rl: Loss/value, Loss/surrogate, Policy/mean_std ...)."""
+POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One swept field: `PATH=uniform:LOW:HIGH`, `loguniform:LOW:HIGH`, `int:LOW:HIGH` or `choice:A,B,C`."""
+
+    path: str
+    """Dotted override key, `agent.<...>` or `env.<...>`."""
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] = ()
+
+    def first_value(self) -> Any:
+        """A value of the distribution, to check the path and type before any trial."""
+        if self.kind == "choice":
+            return self.choices[0]
+        assert self.low is not None
+        return int(self.low) if self.kind == "int" else self.low
+
+
+def parse_param(text: str) -> ParamSpec:
+    """`agent.algorithm.learning_rate=loguniform:1e-4:1e-2` -> ParamSpec; a bad one is a UserInputError."""
+    path, sep, dist = text.partition("=")
+    kind, _, rest = dist.partition(":")
+    if not sep or not path.startswith(("agent.", "env.")):
+        raise UserInputError(f"--param {text!r}: write PATH=DISTRIBUTION, PATH starting with agent. or env.")
+    if kind not in DISTRIBUTIONS:
+        raise UserInputError(
+            f"--param {text!r}: unknown distribution {kind!r}; use uniform:LOW:HIGH, loguniform:LOW:HIGH, "
+            "int:LOW:HIGH or choice:A,B,C."
+        )
+    if kind == "choice":
+        choices = tuple(_json_or_word(v) for v in rest.split(",") if v)
+        if len(choices) < 2:
+            raise UserInputError(f"--param {text!r}: choice needs at least two values, e.g. choice:32,64.")
+        return ParamSpec(path, kind, choices=choices)
+    bounds = rest.split(":")
+    try:
+        low, high = (float(b) for b in bounds) if len(bounds) == 2 else (math.nan, math.nan)
+    except ValueError:
+        low, high = math.nan, math.nan
+    ok = math.isfinite(low) and math.isfinite(high) and low < high and (kind != "loguniform" or low > 0)
+    if ok and kind == "int" and not (low.is_integer() and high.is_integer()):
+        ok = False
+    if not ok:
+        raise UserInputError(
+            f"--param {text!r}: {kind} needs two finite bounds LOW < HIGH"
+            + (" above 0" if kind == "loguniform" else "")
+            + (" (integers)" if kind == "int" else "")
+            + f", e.g. {path}={kind}:{'1e-4:1e-2' if kind == 'loguniform' else '0:10'}."
+        )
+    return ParamSpec(path, kind, low, high)
+
+
+def _json_or_word(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def check_metric(metric: str, env_metrics: list[str]) -> None:
+    """A metric the trials log: the trainer's, a library's `Loss/` or `Policy/` family, or one of the env's."""
+    if metric in TRAINER_METRICS or metric in env_metrics or metric.startswith(LIBRARY_PREFIXES):
+        return
+    known = ", ".join([*TRAINER_METRICS, *env_metrics])
+    raise UserInputError(
+        f"--metric {metric!r}: the task does not log it; it logs {known} and Loss/... Policy/..."
+    )
+
+
+def sample(trial: Any, spec: ParamSpec) -> Any:
+    """The trial's value of `spec` (Optuna's own suggest calls)."""
+    if spec.kind == "choice":
+        return trial.suggest_categorical(spec.path, list(spec.choices))
+    if spec.kind == "int":
+        return trial.suggest_int(spec.path, int(spec.low), int(spec.high))  # type: ignore[arg-type]
+    return trial.suggest_float(spec.path, spec.low, spec.high, log=spec.kind == "loguniform")
+
+
+@dataclass
+class TrialRecord:
+    """One trial as `sweep.json` lists it."""
+
+    number: int
+    params: dict[str, Any]
+    value: float | None
+    state: str
+    run_dir: str | None
+
+
+@dataclass
+class SweepResult:
+    """What a sweep found."""
+
+    sweep_dir: str
+    metric: str
+    direction: str
+    best: TrialRecord | None
+    trials: list[TrialRecord] = field(default_factory=list)
+
+
+@dataclass
+class SweepSpec:
+    """Everything the trials share."""
+
+    task: str
+    params: list[ParamSpec]
+    metric: str
+    direction: str
+    train_args: list[str]
+    """Options passed to every `roboforge train` (library, device, worlds, iterations, fixed -o ...)."""
+    sweep_dir: Path
+    trial_timeout_s: float = 3600.0
+
+
+def run_sweep(spec: SweepSpec, trials: int, on_trial=None) -> SweepResult:
+    """Run `trials` trials (after those already in the folder's study) and write `sweep.json`."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = f"sqlite:///{spec.sweep_dir / 'study.db'}"
+    study = optuna.create_study(
+        study_name=spec.task,
+        storage=storage,
+        direction="maximize" if spec.direction == "max" else "minimize",
+        load_if_exists=True,
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=5),
+    )
+
+    def objective(trial):
+        return _run_trial(spec, trial)
+
+    callbacks = [lambda study, trial: on_trial(trial)] if on_trial is not None else []
+    try:
+        study.optimize(objective, n_trials=trials, callbacks=callbacks, catch=(TrialFailed,))
+    finally:  # also after Ctrl-C: the trials so far are on record
+        result = _result(spec, study)
+        atomic_write_json(spec.sweep_dir / "sweep.json", asdict(result))
+    return result
+
+
+class TrialFailed(RuntimeError):
+    """A trial's training process failed; the sweep goes on with the next trial."""
+
+
+def _run_trial(spec: SweepSpec, trial: Any) -> float:
+    import optuna
+
+    values = {p.path: sample(trial, p) for p in spec.params}
+    trial_dir = spec.sweep_dir / f"trial_{trial.number}"
+    overrides = [a for p, v in values.items() for a in ("-o", f"{p}={json.dumps(v)}")]
+    cmd = [sys.executable, "-m", "roboforge", "train", spec.task, *spec.train_args, *overrides]
+    cmd += ["--run-dir", str(trial_dir), "--quiet"]
+    log = (spec.sweep_dir / f"trial_{trial.number}.log").open("w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    reported, pruned, deadline = 0, False, time.monotonic() + spec.trial_timeout_s
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+            reported = _report(spec, trial, trial_dir, reported)
+            if reported and trial.should_prune():
+                pruned = True
+                _interrupt(proc)
+    except KeyboardInterrupt:  # Ctrl-C on the sweep: the running trial keeps a checkpoint too
+        _interrupt(proc)
+        raise
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+    run = _trial_run(trial_dir)
+    trial.set_user_attr("run_dir", str(run) if run else None)
+    _report(spec, trial, trial_dir, reported)
+    if pruned:
+        raise optuna.TrialPruned()
+    if proc.returncode != 0:
+        raise TrialFailed(f"trial {trial.number} exited with {proc.returncode}; see {log.name}")
+    value = _last_value(trial_dir, spec.metric)
+    if value is None:
+        raise TrialFailed(f"trial {trial.number} logged no {spec.metric}; see {log.name}")
+    return value
+
+
+def _interrupt(proc: subprocess.Popen) -> None:
+    """SIGINT to the trial's process group: it saves a checkpoint and stops (given two minutes)."""
+    os.killpg(proc.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):  # past two minutes the caller's finally kills it
+        proc.wait(timeout=120)
+
+
+def _trial_run(trial_dir: Path) -> Path | None:
+    runs = sorted(p.parent for p in trial_dir.glob("*/*/metrics.jsonl"))
+    return runs[-1] if runs else None
+
+
+def _records(trial_dir: Path) -> list[dict[str, Any]]:
+    run = _trial_run(trial_dir)
+    return read_metrics(run) if run else []
+
+
+def _report(spec: SweepSpec, trial: Any, trial_dir: Path, reported: int) -> int:
+    """Report the metric of every record since the last call (its iteration as the step)."""
+    records = _records(trial_dir)
+    for record in records[reported:]:
+        value = record.get(spec.metric)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            trial.report(float(value), int(record["iteration"]))
+    return len(records)
+
+
+def _last_value(trial_dir: Path, metric: str) -> float | None:
+    for record in reversed(_records(trial_dir)):
+        value = record.get(metric)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            return float(value)
+    return None
+
+
+def _result(spec: SweepSpec, study: Any) -> SweepResult:
+    records = [
+        TrialRecord(t.number, dict(t.params), t.value, t.state.name.lower(), t.user_attrs.get("run_dir"))
+        for t in study.trials
+    ]
+    complete = [r for r in records if r.state == "complete" and r.value is not None]
+    best = None
+    if complete:
+        pick = max if spec.direction == "max" else min
+        best = pick(complete, key=lambda r: r.value)  # type: ignore[arg-type,return-value]
+    return SweepResult(str(spec.sweep_dir), spec.metric, spec.direction, best, records)

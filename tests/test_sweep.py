@@ -1,0 +1,129 @@
+"""`roboforge sweep`: Optuna trials as real `roboforge train` processes, pruning, and input checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cli_util import flat, invoke
+from roboforge.rl import sweep as sweeps
+
+LR = "agent.algorithm.learning_rate=loguniform:1e-4:1e-2"
+SMALL = ("--device", "cpu", "--num-envs", "64", "--max-iterations", "12")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (LR, sweeps.ParamSpec("agent.algorithm.learning_rate", "loguniform", 1e-4, 1e-2)),
+        ("env.episode_length_s=int:5:20", sweeps.ParamSpec("env.episode_length_s", "int", 5.0, 20.0)),
+        (
+            "agent.actor.activation=choice:elu,tanh",
+            sweeps.ParamSpec("agent.actor.activation", "choice", choices=("elu", "tanh")),
+        ),
+    ],
+)
+def test_param_specs_parse(text, expected):
+    assert sweeps.parse_param(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("agent.algorithm.learning_rate=gauss:0:1", "unknown distribution 'gauss'"),
+        ("agent.algorithm.learning_rate=loguniform:0:1", "above 0"),
+        ("agent.algorithm.learning_rate=uniform:1:0", "LOW < HIGH"),
+        ("agent.algorithm.learning_rate=uniform:nan:1", "finite"),
+        ("learning_rate=uniform:0:1", "starting with agent. or env."),
+        ("agent.actor.activation=choice:elu", "at least two"),
+    ],
+)
+def test_bad_param_specs_are_one_line(text, says):
+    result = invoke("sweep", "cartpole", "--param", text, "--device", "cpu")
+    assert result.exit_code == 2, result.output
+    assert says in flat(result.output) and "Traceback" not in result.output
+
+
+def test_unknown_field_and_unlogged_metric_fail_before_any_trial(tmp_path):
+    result = invoke(
+        "sweep",
+        "cartpole",
+        "--param",
+        "agent.algorithm.learnin_rate=uniform:0:1",
+        *SMALL,
+        "--run-dir",
+        str(tmp_path),
+    )
+    assert result.exit_code == 2 and "learnin_rate" in flat(result.output), result.output
+    result = invoke(
+        "sweep", "cartpole", "--param", LR, "--metric", "Metrics/nothing", *SMALL, "--run-dir", str(tmp_path)
+    )
+    assert result.exit_code == 2, result.output
+    assert "--metric 'Metrics/nothing': the task does not log it" in flat(result.output)
+    assert "Episode_Reward/alive" in flat(result.output)  # the task's own metrics are listed
+    assert not (tmp_path / "sweeps").exists()
+
+
+@pytest.mark.slow
+def test_sweep_runs_trials_and_records_the_best(tmp_path):
+    result = invoke(
+        "sweep", "cartpole", "--param", LR, "--param", "agent.algorithm.entropy_coef=uniform:0:0.02",
+        "--trials", "3", "--metric", "Train/mean_episode_length", *SMALL, "--run-dir", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert len(out["trials"]) == 3
+    values = [t["value"] for t in out["trials"] if t["state"] == "complete"]
+    assert values and out["best"]["value"] == max(values)
+    assert set(out["best"]["params"]) == {"agent.algorithm.learning_rate", "agent.algorithm.entropy_coef"}
+    run = out["best"]["run_dir"]
+    args = json.loads((tmp_path.joinpath(run) / "params" / "args.json").read_text())
+    applied = args["overrides"]
+    assert applied["agent.algorithm.learning_rate"] == pytest.approx(
+        out["best"]["params"]["agent.algorithm.learning_rate"]
+    )
+    sweep_dir = tmp_path / out["sweep_dir"]
+    assert json.loads((sweep_dir / "sweep.json").read_text())["best"]["number"] == out["best"]["number"]
+    assert (sweep_dir / "study.db").is_file()
+
+
+class _PruneAtOnce:
+    """An Optuna trial that asks to prune as soon as a value was reported."""
+
+    number = 0
+
+    def __init__(self):
+        self.reports: list[tuple[float, int]] = []
+        self.attrs: dict = {}
+
+    def suggest_float(self, name, low, high, log=False):
+        return low
+
+    def report(self, value, step):
+        self.reports.append((value, step))
+
+    def should_prune(self):
+        return bool(self.reports)
+
+    def set_user_attr(self, key, value):
+        self.attrs[key] = value
+
+
+@pytest.mark.slow
+def test_a_pruned_trial_is_stopped_and_keeps_its_checkpoint(tmp_path):
+    import optuna
+
+    from roboforge.rl.checkpoints import latest_checkpoint
+
+    spec = sweeps.SweepSpec(
+        "cartpole", [sweeps.parse_param(LR)], "Train/mean_reward", "max",
+        ["--device", "cpu", "--num-envs", "64", "--max-iterations", "400"], tmp_path,
+    )  # fmt: skip
+    trial = _PruneAtOnce()
+    with pytest.raises(optuna.TrialPruned):
+        sweeps._run_trial(spec, trial)
+    assert trial.reports, "the trial's metrics were streamed"
+    run = trial.attrs["run_dir"]
+    assert run is not None and latest_checkpoint(run) is not None  # SIGINT: the trial saved its checkpoint
+    assert json.loads((tmp_path.joinpath(run) / "summary.json").read_text())["iterations"] < 400
