@@ -20,6 +20,7 @@ import torch.multiprocessing as mp
 
 from cli_util import flat, invoke
 from roboforge.rl import distributed
+from roboforge.utils.errors import UserInputError
 
 ITERATIONS = 3
 
@@ -132,7 +133,7 @@ def test_distributed_needs_a_library_that_supports_it(monkeypatch):
         ("MASTER_PORT", "1"),
     ):
         monkeypatch.setenv(name, value)
-    with pytest.raises(Exception, match="runs on one process"):
+    with pytest.raises(UserInputError, match="runs on one process"):
         distributed.join("cpu", "skrl")
 
 
@@ -141,6 +142,22 @@ def test_gpus_without_a_gpu_is_one_line():
     result = invoke("train", "cartpole", "--gpus", "all", "--max-iterations", "1")
     assert result.exit_code == 2, result.output
     assert "torch sees no GPU" in flat(result.output)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("nocartpole", "--gpus", "all"), "nocartpole"),
+        (("cartpole", "--gpus", "all", "--library", "skrl"), "--library skrl runs on one process"),
+        (("cartpole", "--gpus", "all", "--distributed"), "leave out --distributed"),
+        (("cartpole", "--gpus", "all", "--device", "cpu"), "leave out --device cpu"),
+    ],
+)
+def test_gpus_checks_the_command_before_starting_torchrun(args, says):
+    """Bad input is one line from this process, not one failure per rank under torchrun's traceback."""
+    result = invoke("train", *args)
+    assert result.exit_code == 2, result.output
+    assert says in flat(result.output) and "Traceback" not in result.output
 
 
 def test_without_option_drops_the_option_and_its_value():

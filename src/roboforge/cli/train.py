@@ -78,8 +78,7 @@ def train(
 ) -> None:
     """Train TASK with an RL library; writes runs/<task>/<timestamp>/ with configs, logs and checkpoints."""
     interrupted: list[bool] = []
-    if gpus is not None:
-        _launch_on_gpus(gpus, distributed, as_json)
+    launched: list[int] = []
 
     def body():
         from roboforge.rl.options import check_run_root
@@ -96,6 +95,11 @@ def train(
             )
         if agent_cfg is not None and not agent_cfg.is_file():
             raise UserInputError(f"--agent-cfg {agent_cfg}: no such file.")
+        if (
+            gpus is not None
+        ):  # checked here first: each rank would otherwise fail alone, under torchrun's trace
+            launched.append(_launch_on_gpus(gpus, distributed, library or "rsl_rl", device))
+            return None  # rank 0 prints the summary
         result = _train(
             task, (library, algorithm), num_envs, max_iterations, device, sim, seed, run_dir, resume, override,
             quiet or as_json, agent_cfg, distributed,
@@ -106,40 +110,39 @@ def train(
         return asdict(result)
 
     run_command(body, as_json)
+    if launched:
+        raise typer.Exit(code=launched[0])
     if any(interrupted):  # after the summary (and the JSON) are out
         raise typer.Exit(code=130)
 
 
-def _launch_on_gpus(gpus: str, distributed: bool, as_json: bool) -> None:
-    """`--gpus`: run this same command through torchrun, one process per GPU, and exit with its code."""
+def _launch_on_gpus(gpus: str, distributed: bool, library: str, device: str | None) -> int:
+    """`--gpus`: run this same command through torchrun, one process per GPU; returns torchrun's exit code."""
     import sys
 
-    def body():
-        from roboforge.rl import distributed as dist_run
+    from roboforge.rl import distributed as dist_run
 
-        if distributed:
-            raise UserInputError(
-                "--gpus starts torchrun itself; leave out --distributed (or --gpus under torchrun)."
-            )
-        return dist_run.launch(gpus, dist_run.without_option(sys.argv[1:], "--gpus"))
-
-    code: list[int] = []
-    run_command(lambda: code.append(body()), False)
-    raise typer.Exit(code=code[0] if code else 1)
+    if distributed:
+        raise UserInputError(
+            "--gpus starts torchrun itself; leave out --distributed (or --gpus under torchrun)."
+        )
+    if device == "cpu":
+        raise UserInputError(
+            "--gpus trains on GPUs; leave out --device cpu (CPU processes: torchrun ... --distributed)."
+        )
+    dist_run.check_library(library)
+    return dist_run.launch(gpus, dist_run.without_option(sys.argv[1:], "--gpus"))
 
 
 def _train(
     task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet,
     agent_file=None, distributed=False,
 ):  # fmt: skip
+    """Train in this process; with `distributed`, as one rank of the torchrun job (rank 0 writes the run)."""
     from roboforge.rl import distributed as dist_run
 
-    if not distributed:
-        return _train_process(
-            task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override,
-            quiet, agent_file,
-        )  # fmt: skip
-    device = dist_run.join(device, library_algorithm[0] or "rsl_rl")
+    if distributed:
+        device = dist_run.join(device, library_algorithm[0] or "rsl_rl")
     try:
         return _train_process(
             task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override,

@@ -48,6 +48,15 @@ def current() -> Rank:
     return Rank(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def check_library(library: str) -> None:
+    """Only libraries wired to torch.distributed train on several processes."""
+    if library not in DISTRIBUTED_LIBRARIES:
+        raise UserInputError(
+            f"--distributed and --gpus train with {', '.join(DISTRIBUTED_LIBRARIES)}; --library {library} "
+            "runs on one process."
+        )
+
+
 def join(device: str | None, library: str) -> str:
     """Join the torchrun job this process was started in; returns this rank's device (`cuda:LOCAL_RANK`,
     or `cpu` with `--device cpu` or without a GPU)."""
@@ -57,10 +66,7 @@ def join(device: str | None, library: str) -> str:
             f"--distributed runs under torchrun, which sets {', '.join(missing)}: "
             "torchrun --nproc_per_node=N -m roboforge train TASK --distributed, or roboforge train TASK --gpus all."
         )
-    if library not in DISTRIBUTED_LIBRARIES:
-        raise UserInputError(
-            f"--distributed trains with {', '.join(DISTRIBUTED_LIBRARIES)}; --library {library} runs on one process."
-        )
+    check_library(library)
     local_rank = int(os.environ["LOCAL_RANK"])
     on_gpu = device != "cpu" and torch.cuda.is_available()
     if device is not None and device.startswith("cuda") and not on_gpu:

@@ -42,6 +42,10 @@ class Learner(ABC):
     bounds its actions itself."""
     iteration: int = 0
     """Iterations completed (the trainer sets it; rsl_rl stores it in its checkpoints)."""
+    phase_times: dict[str, float]
+    """Seconds per phase (`rollout`, `update`) summed since `time_phases()`."""
+    _phase_mark: float | None = None
+    """When the last phase ended; None: phases are not timed."""
 
     def __init__(self, env: Any, cfg: Any, algorithm: str, recorder: StepRecorder):
         self.env = env
@@ -110,12 +114,12 @@ class Learner(ABC):
         """From now on synchronise the device at the end of each phase of an iteration (`rollout`,
         `update`; libraries that report them) and add its wall time to `phase_times`: the bench's
         breakdown. Off in training, where it would cost a host sync per phase."""
-        self.phase_times: dict[str, float] = {}
-        self._phase_mark: float | None = time.perf_counter()
+        self.phase_times = {}
+        self._phase_mark = time.perf_counter()
 
     def phase_done(self, name: str) -> None:
         """End of phase `name` of the current iteration (timed only after `time_phases()`)."""
-        mark = getattr(self, "_phase_mark", None)
+        mark = self._phase_mark
         if mark is None:
             return
         if self.device.type == "cuda":

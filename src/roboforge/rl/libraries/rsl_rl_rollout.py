@@ -100,9 +100,8 @@ class RolloutStep:
         values = alg.critic(obs)
         log_prob = alg.actor.get_output_log_prob(actions)
         params = alg.actor.output_distribution_params
-        if (
-            st.distribution_params is None
-        ):  # first call (eager): rsl_rl allocates them at its first transition
+        # The first call (always eager) allocates these, as rsl_rl does at its first transition.
+        if st.distribution_params is None:
             st.distribution_params = tuple(
                 torch.zeros(st.num_transitions_per_env, *p.shape, device=st.device) for p in params
             )
