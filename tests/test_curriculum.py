@@ -37,3 +37,11 @@ def test_reward_weight_schedule_names_unknown_terms():
     schedule = {"term_name": "alive_bonus", "weight": 3.0, "num_steps": 3}
     with pytest.raises(ConfigError, match=r"No reward term 'alive_bonus'.*Terms: alive"):
         cartpole_alive_only({"w": CurriculumTermCfg(func=mdp.modify_reward_weight, params=schedule)})
+
+
+def test_reward_weights_after_schedules_each_term():
+    env = cartpole_alive_only(mdp.reward_weights_after(2, {"alive": -0.5}))
+    env.reset()
+    actions = torch.zeros(env.num_envs, env.num_actions)
+    rewards = [env.step(actions)[1][0].item() / env.step_dt for _ in range(4)]
+    assert rewards == pytest.approx([1.0, 1.0, -0.5, -0.5])

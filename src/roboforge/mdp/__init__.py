@@ -25,7 +25,7 @@ from roboforge.mdp.commands import (
     UniformVelocityCommandCfg,
     VelocityRanges,
 )
-from roboforge.mdp.curriculums import modify_reward_weight, terrain_levels_vel
+from roboforge.mdp.curriculums import modify_reward_weight, reward_weights_after, terrain_levels_vel
 from roboforge.mdp.events import randomize_model_field, reset_joints_by_offset, reset_root_state_uniform
 from roboforge.mdp.height_scan import GridPatternCfg, HeightScannerCfg, height_scan
 from roboforge.mdp.locomotion import (
@@ -158,6 +158,7 @@ __all__ = [
     "randomize_model_field",
     "reset_joints_by_offset",
     "reset_root_state_uniform",
+    "reward_weights_after",
     "root_height_below",
     "stand_still_joint_deviation_l1",
     "terrain_levels_vel",

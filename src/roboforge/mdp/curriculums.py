@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from roboforge.managers.curriculum_manager import CurriculumTermCfg
 from roboforge.managers.term_env import TermEnv
 
 
@@ -38,3 +39,14 @@ def modify_reward_weight(
     reached = env.step_count >= num_steps
     manager.weights[i] = torch.where(reached, weight, manager.initial_weights[i])
     return manager.weights[i]
+
+
+def reward_weights_after(num_steps: int, weights: dict[str, float]) -> dict[str, CurriculumTermCfg]:
+    """Curriculum terms that give each reward term of `weights` {term name: weight} its new weight once the
+    env has run `num_steps` steps (per world; 24-step PPO iterations: num_steps / 24 iterations)."""
+    return {
+        name: CurriculumTermCfg(
+            func=modify_reward_weight, params={"term_name": name, "weight": weight, "num_steps": num_steps}
+        )
+        for name, weight in weights.items()
+    }

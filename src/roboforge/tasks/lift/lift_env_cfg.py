@@ -62,12 +62,7 @@ def motion_penalties() -> dict[str, RewardTermCfg]:
 def motion_penalty_curriculum(num_steps: int = 10_000) -> dict[str, CurriculumTermCfg]:
     """Raise the motion penalties to -0.1 after `num_steps` env steps (~420 PPO iterations of 24 steps):
     once the task is found, jerky large actions stop paying, which keeps the actor's outputs bounded."""
-    return {
-        name: CurriculumTermCfg(
-            func=mdp.modify_reward_weight, params={"term_name": name, "weight": -0.1, "num_steps": num_steps}
-        )
-        for name in ("action_rate", "joint_vel")
-    }
+    return mdp.reward_weights_after(num_steps, {"action_rate": -0.1, "joint_vel": -0.1})
 
 
 def object_dropping(asset_name: str) -> TerminationTermCfg:
