@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from roboforge.cli import bench, deploy, evaluate, export, serve, sweep, tasks, train  # noqa: F401  (register commands)
+from roboforge.cli import bench, deploy, evaluate, export, plot, serve, sweep, tasks, train  # noqa: F401  (register commands)
 from roboforge.cli.app import app
 from roboforge.cli.run import parse_overrides
 
