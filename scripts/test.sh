@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test run, exactly as CI does it (`make test`; `.ci/run` calls this script): the system packages the
-# tests need, .venv with `-e ".[dev,postgres,skrl,rl-games,sb3,sweep]"`, offline robot models, `ruff check src tests`, `pytest`.
+# tests need, .venv with `-e ".[dev,postgres,skrl,rl-games,sb3,sweep,ray,plot,video]"`, offline robot models, `ruff check src tests`, `pytest`.
 #
 # Usage: scripts/test.sh [pytest arguments, e.g. tests/test_service_store.py -x]
 # Environment: SKIP_SYSTEM_PACKAGES=1 never calls apt-get; see scripts/setup_env.sh for PYTHON and ROBOFORGE_TORCH.
@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 missing=()
 [[ -x /usr/bin/chromium ]] || missing+=(chromium chromium-driver)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+# off-screen OpenGL (EGL, Mesa's software renderer) for the rendering and video tests
+ldconfig -p 2>/dev/null | grep -q "libEGL_mesa.so.0" || missing+=(libegl1 libegl-mesa0 libgl1-mesa-dri)
 if [[ ! -x .venv/bin/python ]] && ! "${PYTHON:-python3}" -c 'import ensurepip' 2>/dev/null; then
   missing+=(python3-venv)
 fi
@@ -36,7 +38,7 @@ if ((${#missing[@]})); then
 fi
 
 # ---- Python environment, models, caches --------------------------------------------------------------------
-rf_install "dev,postgres,skrl,rl-games,sb3,sweep"
+rf_install "dev,postgres,skrl,rl-games,sb3,sweep,ray,plot,video"
 rf_offline_models
 rf_warp_cache
 

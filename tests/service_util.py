@@ -122,10 +122,14 @@ def kill_job_processes(data_dir: Path) -> None:
 class LiveServer:
     """`python -m roboforge serve` on a free loopback port, with its output in `<data_dir>/serve.log`."""
 
-    def __init__(self, data_dir: Path, max_concurrent: int = 2, token: str | None = None):
+    def __init__(
+        self, data_dir: Path, max_concurrent: int = 2, token: str | None = None, options: tuple[str, ...] = ()
+    ):
         self.data_dir = data_dir
         self.max_concurrent = max_concurrent
         self.token = token
+        self.options = options
+        """Further `roboforge serve` options (`--executor ray ...`)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -138,7 +142,7 @@ class LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "serve.log").open("ab")
         cmd = [sys.executable, "-m", "roboforge", "serve", "--port", str(self.port), "--data-dir",
-               str(self.data_dir), "--max-concurrent", str(self.max_concurrent), "--log-level", "warning"]  # fmt: skip
+               str(self.data_dir), "--max-concurrent", str(self.max_concurrent), "--log-level", "warning", *self.options]  # fmt: skip
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )

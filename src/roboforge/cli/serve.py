@@ -15,7 +15,8 @@ from roboforge.cli.run import console, run_command
 @app.command(
     epilog="Examples: roboforge serve | roboforge serve --port 8080 --max-concurrent 2 --db "
     "postgresql+psycopg://user:pw@host/db | ROBOFORGE_API_TOKEN=secret roboforge serve --host 0.0.0.0 "
-    "--allowed-hosts trainer.lab --json",
+    "--allowed-hosts trainer.lab --json | roboforge serve --executor ray --ray-address http://head:8265 "
+    "--data-dir /shared/roboforge --max-concurrent 8",
 )
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
@@ -45,6 +46,22 @@ def serve(
     request_timeout: Annotated[
         float, typer.Option(help="Seconds a client may take to send a request's headers, and its body.")
     ] = 10.0,
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="Where jobs run: local (processes of this machine) or ray (jobs of a Ray cluster, "
+            "pip install roboforge[ray]; the data dir must be on storage every Ray node sees)."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="The Ray cluster's dashboard URL for --executor ray (default http://127.0.0.1:8265)."
+        ),
+    ] = None,
+    max_job_gpus: Annotated[
+        int, typer.Option(help="Most GPUs one job may ask for (num_gpus); local: also this machine's GPUs.")
+    ] = 8,
     log_level: Annotated[str, typer.Option(help="Server log level (info, warning, ...).")] = "info",
     as_json: Json = False,
 ) -> None:
@@ -56,7 +73,8 @@ def serve(
         cfg = ServiceCfg(
             host=host, port=port, data_dir=data_dir, db_url=db, max_concurrent=max_concurrent,
             token=token_from_env(), max_queued=max_queued, allowed_hosts=tuple(allowed_hosts.split(",")),
-            base_url=base_url, request_timeout_s=request_timeout,
+            base_url=base_url, request_timeout_s=request_timeout, executor=executor, ray_address=ray_address,
+            max_job_gpus=max_job_gpus,
         )  # fmt: skip
         _serve(cfg, log_level, as_json)
 
@@ -90,12 +108,14 @@ def _serve(cfg, log_level: str, as_json: bool) -> None:
     shown = f"[{host}]" if ":" in host else host
     started = {"url": f"http://{shown}:{port}/", "base_url": cfg.public_url,
                "database": redact_url(cfg.database_url), "jobs_dir": str(cfg.jobs_dir),
-               "max_concurrent": cfg.max_concurrent, "token_required": bool(cfg.token)}  # fmt: skip
+               "max_concurrent": cfg.max_concurrent, "token_required": bool(cfg.token),
+               "executor": cfg.executor, "ray_address": cfg.ray_url if cfg.executor == "ray" else None}  # fmt: skip
     if as_json:  # one line on stdout when the service listens; the server log goes to stderr
         print(json.dumps(started), flush=True)
+    runs_on = f"on the Ray cluster at {cfg.ray_url}" if cfg.executor == "ray" else "on this machine"
     console.print(
         f"roboforge service on [bold]http://{shown}:{port}/[/] (API docs /docs) - database "
-        f"{started['database']}, jobs in {cfg.jobs_dir}, {cfg.max_concurrent} at a time, "
+        f"{started['database']}, jobs in {cfg.jobs_dir}, {cfg.max_concurrent} at a time {runs_on}, "
         f"token {'required' if cfg.token else 'not set'}"
     )
     server = uvicorn.Server(uvicorn_config(app, cfg, log_level))

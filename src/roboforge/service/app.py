@@ -58,7 +58,11 @@ def page_headers(page: str) -> dict[str, str]:
 def create_app(cfg: ServiceCfg, start_runner: bool = True) -> FastAPI:
     """The service app; with `start_runner` the job runner thread starts and stops with it."""
     store = Store(cfg.database_url)
-    runner = JobRunner(store, cfg)
+    try:
+        runner = JobRunner(store, cfg)  # connects to the executor (a Ray cluster that does not answer: error)
+    except BaseException:
+        store.close()
+        raise
     page = dashboard_html()
     headers = page_headers(page)
 

@@ -18,6 +18,12 @@ MAX_ITERATIONS = 1_000_000
 """Largest `num_iterations` a request may ask for."""
 MAX_QUEUED = 100
 """Default of `max_queued`."""
+MAX_JOB_GPUS = 64
+"""Most GPUs a request may ask for (`num_gpus`), whatever `max_job_gpus` says."""
+EXECUTORS = ("local", "ray")
+"""Where job attempts run (`service/executors/`)."""
+DEFAULT_RAY_ADDRESS = "http://127.0.0.1:8265"
+"""The Jobs API of a Ray head on this machine (Ray's dashboard port)."""
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -50,6 +56,14 @@ class ServiceCfg:
     """Public URL of the service, used for the links in responses; None: http://<host>:<port>."""
     request_timeout_s: float = 10.0
     """Seconds a client may take to send a request's headers, and again its body; then it is dropped."""
+    executor: str = "local"
+    """Where job attempts run: `local` (a process of this machine, in a session of its own) or `ray` (a job
+    of the Ray cluster at `ray_address`, submitted through its Jobs API)."""
+    ray_address: str | None = None
+    """The Ray cluster's Jobs API (its dashboard address) for executor `ray`; None: DEFAULT_RAY_ADDRESS."""
+    max_job_gpus: int = 8
+    """Most GPUs one job may ask for (`num_gpus`: one node's, as torchrun runs on one machine); the local
+    executor also allows no more than this machine has."""
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
@@ -73,11 +87,41 @@ class ServiceCfg:
             raise UserInputError(f"port (--port) must be in 1..65535, got {self.port}.")
         if self.poll_interval_s <= 0:
             raise UserInputError(f"poll_interval_s must be > 0, got {self.poll_interval_s}.")
+        self._check_executor()
+
+    def _check_executor(self) -> None:
+        """`executor` is one of EXECUTORS, `ray_address` an http(s) URL and only with `ray`, `max_job_gpus`
+        within 0..MAX_JOB_GPUS."""
+        if self.executor not in EXECUTORS:
+            raise UserInputError(
+                f"executor (--executor) must be {' or '.join(EXECUTORS)}, got {self.executor!r}."
+            )
+        if self.ray_address is not None:
+            if self.executor != "ray":
+                raise UserInputError(
+                    "--ray-address is the Ray cluster of --executor ray; add --executor ray or leave it out."
+                )
+            parts = urlsplit(self.ray_address)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise UserInputError(
+                    "ray_address (--ray-address) must be the Ray dashboard's URL such as http://HEAD:8265, "
+                    f"got {self.ray_address!r}."
+                )
+            self.ray_address = self.ray_address.rstrip("/")
+        if not 0 <= self.max_job_gpus <= MAX_JOB_GPUS:
+            raise UserInputError(
+                f"max_job_gpus (--max-job-gpus) must be in 0..{MAX_JOB_GPUS}, got {self.max_job_gpus}."
+            )
 
     @property
     def jobs_dir(self) -> Path:
         """Folder of the job folders."""
         return self.data_dir / "jobs"
+
+    @property
+    def ray_url(self) -> str:
+        """The Ray Jobs API address executor `ray` uses."""
+        return self.ray_address or DEFAULT_RAY_ADDRESS
 
     @property
     def database_url(self) -> str:

@@ -1,6 +1,7 @@
 """A job's folder: `jobs/<job_id>/` with `job.log`, `job.json` (the job's record), the launcher's
-`launcher.json`/`exit.json` (and `export_launcher.json`/`export_exit.json` of exports) and the run
-folder `<task>/<timestamp>/`.
+`launcher.json`/`exit.json` (and `export_launcher.json`/`export_exit.json` of exports), the service's
+stop request `stop.json` (which the launcher polls, on any executor) and the run folder
+`<task>/<timestamp>/`.
 
 Everything that turns a name from a request into a path lives here, and nothing here returns a path
 outside the job's folder (names are checked, symlinks resolved, the result must stay inside).
@@ -25,6 +26,7 @@ EXIT_NAME = "exit.json"
 PID_NAME = "launcher.json"
 EXPORT_EXIT_NAME = "export_exit.json"
 EXPORT_PID_NAME = "export_launcher.json"
+STOP_NAME = "stop.json"
 _CHECKPOINT_RE = re.compile(r"^model_(\d+)\.(pt|pth|zip)$")
 """Checkpoints of every library: `model_<n>.pt` (rsl_rl, skrl), `.pth` (rl_games), `.zip` (sb3)."""
 _TENSORBOARD_PREFIX = "events.out.tfevents."
@@ -107,6 +109,21 @@ def read_launcher(job_dir: Path, attempt: int, name: str = PID_NAME) -> tuple[in
     ):
         return None
     return record["pid"], record.get("token")
+
+
+def write_stop(job_dir: Path, attempt: int, reason: str) -> None:
+    """Ask the launcher of `attempt` to stop its job (it polls this file: the request reaches it on any
+    executor, also on another machine that sees the job folder); written atomically."""
+    stamp = datetime.now(timezone.utc).isoformat()
+    write_json(job_dir / STOP_NAME, {"attempt": attempt, "reason": reason, "requested_at": stamp})
+
+
+def read_stop(job_dir: Path, attempt: int) -> str | None:
+    """The reason of a stop request for `attempt`, or None (none, or one for another attempt)."""
+    record = read_json(job_dir / STOP_NAME)
+    if record is None or record.get("attempt") != attempt:
+        return None
+    return str(record.get("reason") or "stop requested")
 
 
 def append_log(job_dir: Path, line: str) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "estimate_hours",
     "export_command",
     "job_env",
+    "job_vars",
     "launcher_command",
     "library_options",
     "train_command",
@@ -36,9 +37,16 @@ JOB_ENV = {
 (the command line's `--debug`: a job's log is read by whoever debugs it)."""
 
 
+def job_vars(extra: dict[str, str]) -> dict[str, str]:
+    """The variables the service sets for every job: JOB_ENV, then `extra` (`ServiceCfg.job_env`); a Ray job
+    gets these alone (its node has its own environment)."""
+    return {**JOB_ENV, **extra}
+
+
 def job_env(extra: dict[str, str]) -> dict[str, str]:
-    """The environment of a job process: the service's (less its API token), JOB_ENV, then `extra`."""
-    return {**{k: v for k, v in os.environ.items() if k != TOKEN_ENV}, **JOB_ENV, **extra}
+    """The environment of a job process on this machine: the service's (less its API token), then
+    `job_vars(extra)`."""
+    return {**{k: v for k, v in os.environ.items() if k != TOKEN_ENV}, **job_vars(extra)}
 
 
 def cpu_share(max_concurrent: int) -> int:
@@ -47,10 +55,11 @@ def cpu_share(max_concurrent: int) -> int:
 
 
 def train_command(job: Job, resume_from: Path | None, cores: int = 1) -> list[str]:
-    """`python -m roboforge train ...` for the job (a resume continues `resume_from`); the job's torch
-    and C MuJoCo threads stay within its share of the cores (`cores`, unless its overrides say)."""
-    cmd = [sys.executable, "-m", "roboforge", "train", job.task, *library_options(job), "--max-iterations",
-           str(job.num_iterations), "--num-envs", str(job.num_envs), "--quiet"]  # fmt: skip
+    """`python -m roboforge train ...` for the job (a resume continues `resume_from`), under torchrun with one
+    rank per GPU when it has several (`data_parallel`); the job's torch and C MuJoCo threads stay within its
+    share of the cores (`cores`, unless its overrides say)."""
+    cmd = ["train", job.task, *library_options(job), "--max-iterations", str(job.num_iterations),
+           "--num-envs", str(job.num_envs), "--quiet"]  # fmt: skip
     cmd += ["--resume", "--run-dir", str(resume_from)] if resume_from else ["--run-dir", job.job_dir]
     if job.device:
         cmd += ["--device", job.device]
@@ -61,7 +70,19 @@ def train_command(job: Job, resume_from: Path | None, cores: int = 1) -> list[st
         cmd += ["-o", f"env.sim.num_threads={cores}"]
     for key, value in (job.overrides or {}).items():
         cmd += ["-o", f"{key}={json.dumps(value)}"]
-    return cmd
+    if (job.num_gpus or 0) > 1:
+        return data_parallel(job.num_gpus, cmd)
+    return [sys.executable, "-m", "roboforge", *cmd]
+
+
+def data_parallel(num_gpus: int, args: list[str]) -> list[str]:
+    """`roboforge <args>` under torchrun, one rank per GPU (`train --distributed`), which is what
+    `train --gpus` starts, minus two things a job must not have: `--gpus` renumbers CUDA_VISIBLE_DEVICES from
+    0 (a Ray job would leave the GPUs Ray gave it), and its parent process stands between the launcher's
+    SIGTERM and torchrun, which passes SIGTERM to every rank (each saves its checkpoint)."""
+    from roboforge.rl.distributed import torchrun_command
+
+    return torchrun_command(num_gpus, args)
 
 
 def library_options(job: Job) -> list[str]:

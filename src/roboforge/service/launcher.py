@@ -2,8 +2,10 @@
 
 Runs CMD (the `roboforge train` process, or with `--kind export` the `roboforge export` of a finished
 job) with stdout and stderr appended to `D/job.log`, asks it once to stop (SIGTERM: the trainer saves
-a checkpoint and exits 130) when the launcher gets SIGTERM/SIGINT or when the optional owner process
-(`--stop-with PID`, default `$ROBOFORGE_JOB_STOP_WITH`) ends, and when CMD ends writes its exit
+a checkpoint and exits 130) when the launcher gets SIGTERM/SIGINT, when the service asks for it in
+`D/stop.json` (a training job: the stop request of every executor, also on a Ray node, where a signal
+would have to go through Ray) or when the optional owner process (`--stop-with PID`, default
+`$ROBOFORGE_JOB_STOP_WITH`) ends, and when CMD ends writes its exit
 record atomically: `D/exit.json` (`D/export_exit.json`) = `{"attempt", "returncode", "stop_requested",
 "ended_at"}`. The service starts it in a session of its own, so the job outlives a service that is
 killed and is re-attached on restart; the exit record tells the restarted service how the job ended.
@@ -18,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +32,7 @@ LOG_NAME = files.LOG_NAME
 STOP_WITH_ENV = "ROBOFORGE_JOB_STOP_WITH"
 """Environment variable with the pid of a process whose end stops the job (tests set their own pid)."""
 POLL_S = 0.2
-"""How often the launcher looks at its child, a stop request and the owner process."""
+"""How often the launcher looks at its child, a stop request (signal or stop.json) and the owner process."""
 OWNER_GRACE_S = 60.0
 """After the owner ended: seconds the child has to checkpoint and exit before it is killed."""
 EXPORT_NICENESS = 10
@@ -99,15 +102,24 @@ def owner_ended(owner: tuple[int, str | None] | None) -> bool:
     return owner is not None and not (owner[1] is not None and alive(*owner))
 
 
-def supervise(child: subprocess.Popen, stop: StopRequest, owner: tuple[int, str | None] | None, log) -> int:
-    """Wait for `child`; send it one SIGTERM when a stop is requested or the owner ends (and SIGKILL if it
-    still runs OWNER_GRACE_S after its owner ended); its exit code."""
+def supervise(
+    child: subprocess.Popen,
+    stop: StopRequest,
+    owner: tuple[int, str | None] | None,
+    log,
+    requested: Callable[[], str | None] | None = None,
+) -> int:
+    """Wait for `child`; send it one SIGTERM when a stop is requested (a signal, or `requested()` returns
+    the reason of the service's stop request) or the owner ends (and SIGKILL if it still runs
+    OWNER_GRACE_S after its owner ended); its exit code."""
     forwarded, kill_at = False, None
     while True:
         try:
             return child.wait(timeout=POLL_S)
         except subprocess.TimeoutExpired:
             pass
+        if not stop.requested and requested is not None and (reason := requested()):
+            stop.requested, stop.reason = True, reason
         if kill_at is None and owner_ended(owner):
             kill_at = time.monotonic() + OWNER_GRACE_S
             if not stop.requested:
@@ -139,7 +151,7 @@ def run(
         log.write(f"[roboforge-launcher {_stamp()} UTC] attempt {attempt}: {' '.join(cmd)}\n".encode())
         try:
             child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-            returncode = supervise(child, stop, owner, log)
+            returncode = supervise(child, stop, owner, log, _stop_file(job_dir, attempt, kind))
         except OSError as err:
             log.write(f"error: could not start the {names.what}: {err}\n".encode())
             returncode = 127
@@ -149,6 +161,13 @@ def run(
               "ended_at": datetime.now(timezone.utc).isoformat()}  # fmt: skip
     files.write_json(job_dir / names.exit_name, record)
     return returncode
+
+
+def _stop_file(job_dir: Path, attempt: int, kind: str) -> Callable[[], str | None] | None:
+    """The poll of the service's stop request (`stop.json`) for a training attempt; None for exports."""
+    if kind != "train":
+        return None
+    return lambda: files.read_stop(job_dir, attempt)
 
 
 def env_pid(name: str) -> int | None:

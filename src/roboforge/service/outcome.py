@@ -11,12 +11,16 @@ from roboforge.service.store import Job
 
 
 def attempt_outcome(job: Job, record: dict[str, Any]) -> tuple[str, str | None]:
-    """(state, error) of a job whose attempt ended with the exit `record` (`lost`: no record at all)."""
+    """(state, error) of a job whose attempt ended with the exit `record` (`lost`: no record at all, with the
+    executor's `reason` where it knows one)."""
     rc = record.get("returncode")
     if record.get("lost"):
         if job.cancel_requested:
             return "cancelled", None
-        return "failed", "the job's launcher process ended without an exit record"
+        reason = record.get("reason")
+        return "failed", "the job's launcher process ended without an exit record" + (
+            f": {reason}" if reason else ""
+        )
     if rc == 0:
         return "succeeded", None
     if job.cancel_requested:

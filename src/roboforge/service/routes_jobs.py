@@ -24,7 +24,7 @@ from roboforge.service.schemas import (
     TaskList,
 )
 from roboforge.service.store import TERMINAL, Job
-from roboforge.service.validation import task_infos, validate_job
+from roboforge.service.validation import resolve_num_gpus, task_infos, validate_job
 from roboforge.service.views import ServiceContext, base_url, context, get_job, job_view
 
 router = APIRouter()
@@ -55,6 +55,7 @@ def start_job(req: JobRequest, request: Request, response: Response, ctx: Ctx) -
     """Queue a training job (`library` and `policy_type`: GET /tasks); it starts as soon as a slot is free
     (see --max-concurrent)."""
     resolved = validate_job(req)
+    num_gpus = resolve_num_gpus(req, ctx.cfg)
     check_queue(ctx)
     job_id = new_job_id(req.task)
     job = Job(
@@ -66,6 +67,7 @@ def start_job(req: JobRequest, request: Request, response: Response, ctx: Ctx) -
         num_envs=resolved.num_envs,
         seed=req.seed,
         device=req.device,
+        num_gpus=num_gpus,
         overrides=dict(req.overrides),
         job_dir=str(Path(ctx.cfg.jobs_dir) / job_id),
         iteration=0,

@@ -1,46 +1,67 @@
-"""The job runner: a thread of the service that starts queued jobs as separate processes and watches them.
+"""The job runner: a thread of the service that starts queued jobs on its executor and watches them.
 
-Each attempt runs `python -m roboforge.service.launcher ... -- python -m roboforge train ...` in a
-session of its own (no training in the web process). The runner reads progress from the run's
+Each attempt runs `python -m roboforge.service.launcher ... -- python -m roboforge train ...` (no
+training in the web process) on the service's executor (executors/): a process of this machine in a
+session of its own, or a job of a Ray cluster. The runner reads progress from the run's
 `metrics.jsonl`, finishes jobs from the launcher's `exit.json` (a job that did not succeed counts the
-iterations its checkpoints hold, which is where a resume continues), exports the policy of a job that
-succeeded (exports.py), keeps each job's `job.json` up to date (records.py), and on startup restores
-jobs its database lacks from their folders (recovery.py), re-attaches jobs whose process still lives
-and marks the others `interrupted` (resumable from their last checkpoint).
+iterations its checkpoints hold, which is where a resume continues), stops jobs through `stop.json`
+(plus the executor's own signal), exports the policy of a job that succeeded (exports.py), keeps each
+job's `job.json` up to date (records.py), and on startup restores jobs its database lacks from their
+folders (recovery.py), re-attaches jobs whose attempt still runs and marks the others `interrupted`
+(resumable from their last checkpoint).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import shutil
-import signal
-import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from roboforge.service import files, process, records, recovery
+from roboforge.service import files, records, recovery
 from roboforge.service.config import ServiceCfg
 from roboforge.service.errors import JobConflict, JobNotFound
+from roboforge.service.executors import (
+    Attempt,
+    Executor,
+    ExecutorRefused,
+    ExecutorUnavailable,
+    Handle,
+    LocalExecutor,
+    make_executor,
+)
 from roboforge.service.exports import Exports
-from roboforge.service.jobspec import RunProgress, cpu_share, job_env, launcher_command, train_command
+from roboforge.service.jobspec import RunProgress, cpu_share, job_vars, launcher_command, train_command
 from roboforge.service.outcome import attempt_outcome, completed_iterations
 from roboforge.service.store import TERMINAL, Job, Store, utcnow
 
 __all__ = ["JobConflict", "JobNotFound", "JobRunner"]
 log = logging.getLogger("roboforge.service")
+STOP_GRACE_S = 60.0
+"""Seconds a job has to save its checkpoint and end after a stop request; then its executor kills it."""
+WARN_EVERY_S = 60.0
+"""An executor that does not answer is logged at most this often."""
 
 
 class JobRunner:
     """Starts, watches, cancels and resumes jobs; all state goes through the Store."""
 
-    def __init__(self, store: Store, cfg: ServiceCfg):
+    def __init__(self, store: Store, cfg: ServiceCfg, executor: Executor | None = None):
+        """`executor`: default, the one `cfg` names (connecting to a Ray cluster raises
+        ExecutorUnavailable when it does not answer)."""
         self.store, self.cfg = store, cfg
         self.exports = Exports(store, cfg)
-        self._children: dict[str, subprocess.Popen] = {}
+        self.executor = executor or make_executor(cfg)
+        self._local = self.executor if isinstance(self.executor, LocalExecutor) else LocalExecutor()
+        """Follows jobs started as processes of this machine (also after a switch to another executor)."""
         self._progress: dict[str, RunProgress] = {}
+        self._ended_at: dict[str, float] = {}
+        """When the executor first said a job's attempt ended while its exit record was not there yet."""
+        self._stop_asked: dict[str, float] = {}
+        """When a stop was requested of a running job (the kill of STOP_GRACE_S starts from there)."""
+        self._warned_at = -WARN_EVERY_S
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -78,9 +99,26 @@ class JobRunner:
             for job in self.store.list(["running"], limit=10_000):
                 self._check(job)
             free = self.cfg.max_concurrent - self.store.count(["running"])
-            for job in self.store.queued(max(free, 0)):
-                self._spawn(job)
+            queued = self.store.queued(max(free, 0))
+            if queued and self._ready():
+                for job in queued:
+                    self._spawn(job)
         self.exports.poll()
+
+    def _ready(self) -> bool:
+        """Whether the executor can start attempts now (a Ray cluster that does not answer: not yet)."""
+        try:
+            self.executor.ping()
+        except ExecutorUnavailable as err:
+            self._unavailable(err)
+            return False
+        return True
+
+    def _unavailable(self, err: ExecutorUnavailable) -> None:
+        """Log that the executor does not answer (at most every WARN_EVERY_S); the jobs wait for it."""
+        if time.monotonic() - self._warned_at >= WARN_EVERY_S:
+            self._warned_at = time.monotonic()
+            log.warning("%s; running jobs are left as they are and queued ones wait", err)
 
     def recover(self) -> None:
         """After a (re)start: restore jobs the database lacks from their folders, then finish, re-attach
@@ -95,15 +133,25 @@ class JobRunner:
     def _recover(self, job: Job) -> None:
         job_dir = Path(job.job_dir)
         record = files.read_exit(job_dir, job.attempt)
-        if job.pid is None and (own := files.read_launcher(job_dir, job.attempt)):
-            # the service died between starting the launcher and recording its pid
-            job.pid, job.pid_token = own
-            self._update(job.id, pid=own[0], pid_token=own[1])
+        executor = self._executor_of(job)
         if record is not None:
             self._finish(job, record)
-        elif process.alive(job.pid, job.pid_token):
-            files.append_log(job_dir, f"service restarted; re-attached to job process {job.pid}")
-            log.info("re-attached job %s (pid %s)", job.id, job.pid)
+            return
+        if executor is None:
+            self._orphan(job)
+            return
+        handle = executor.adopt(job)
+        if handle != Handle.of(job):  # the service died between starting the attempt and recording it
+            self._update(job.id, **handle.values())
+            job = self.store.get(job.id) or job
+        try:
+            alive = executor.alive(handle)
+        except ExecutorUnavailable as err:
+            self._unavailable(err)  # the runner's checks decide once the executor answers
+            return
+        if alive:
+            files.append_log(job_dir, f"service restarted; re-attached to {executor.describe(handle)}")
+            log.info("re-attached job %s (%s)", job.id, executor.describe(handle))
         else:
             self._update_progress(job)
             state = "cancelled" if job.cancel_requested else "interrupted"
@@ -146,11 +194,27 @@ class JobRunner:
                     f"Job {job_id} is {job.status}; only queued or running jobs can be cancelled."
                 )
             self._update(job_id, cancel_requested=True)
-            sig = signal.SIGKILL if force else signal.SIGTERM
-            files.append_log(Path(job.job_dir), f"cancel requested ({signal.Signals(sig).name})")
-            process.send(job.pid, job.pid_token, sig, group=force)
+            self._ask_stop(job, force)
         self.wake()
         return self._get(job_id)
+
+    def _ask_stop(self, job: Job, force: bool) -> None:
+        """Ask the running job to stop: stop.json (its launcher polls it, on any executor) and the executor's
+        own stop (SIGTERM), or with `force` the executor's kill (no checkpoint)."""
+        job_dir = Path(job.job_dir)
+        executor = self._executor_of(job) or self._local  # no executor follows it: stop.json alone reaches it
+        files.write_stop(job_dir, job.attempt, "cancel requested")
+        files.append_log(
+            job_dir, f"cancel requested ({executor.kill_means if force else executor.stop_means})"
+        )
+        self._stop_asked.setdefault(job.id, time.monotonic())
+        try:
+            if force:
+                executor.kill(Handle.of(job))
+            else:
+                executor.request_stop(Handle.of(job))
+        except ExecutorUnavailable as err:  # stop.json stays: the launcher stops the job when it reads it
+            files.append_log(job_dir, f"could not reach the executor: {err}")
 
     def resume(self, job_id: str, num_iterations: int | None = None) -> Job:
         """Queue a stopped job again; it continues from its last checkpoint."""
@@ -201,8 +265,9 @@ class JobRunner:
         claimed = self._transition(
             job, "running",
             f"attempt {attempt} started" + (f", resuming {resume_from.name}" if resume_from else ""),
-            attempt=attempt, started_at=utcnow(), finished_at=None, pid=None, pid_token=None,
+            attempt=attempt, started_at=utcnow(), finished_at=None,
             run_dir=str(resume_from) if resume_from else None, iteration=completed,
+            **self.executor.reserve(job.id, attempt).values(),
         )  # fmt: skip
         if claimed is None:
             return  # someone else took it
@@ -211,40 +276,110 @@ class JobRunner:
             self._progress[job.id] = RunProgress(resume_from, skip_existing=True)  # this attempt's records
         elif job.resume_requested:
             files.append_log(job_dir, "no checkpoint to resume from; training starts from scratch")
-        launcher = launcher_command(
-            job_dir, attempt, train_command(job, resume_from, cpu_share(self.cfg.max_concurrent))
-        )
         try:
-            child = subprocess.Popen(
-                launcher, cwd=job_dir, env=job_env(self.cfg.job_env), start_new_session=True,
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-        except OSError as err:
+            handle = self.executor.start(self._attempt(claimed, resume_from))
+        except ExecutorUnavailable as err:  # maybe submitted: the checks find out by its reserved handle
+            files.append_log(job_dir, f"could not reach the executor while starting the job: {err}")
+            self._unavailable(err)
+            return
+        except (OSError, ExecutorRefused) as err:
             files.append_log(job_dir, f"error: could not start the job process: {err}")
             self._transition(claimed, "failed", str(err), error=str(err), finished_at=utcnow())
             return
-        self._children[job.id] = child
-        self._update(job.id, pid=child.pid, pid_token=process.start_token(child.pid))
-        log.info("started job %s attempt %d (pid %d)", job.id, attempt, child.pid)
+        self._update(job.id, **handle.values())
+        log.info("started job %s attempt %d (%s)", job.id, attempt, self.executor.describe(handle))
+
+    def _attempt(self, job: Job, resume_from: Path | None) -> Attempt:
+        """What the executor runs for the job's current attempt: the launcher command and its resources."""
+        cores = cpu_share(self.cfg.max_concurrent)
+        command = launcher_command(Path(job.job_dir), job.attempt, train_command(job, resume_from, cores))
+        return Attempt(job_id=job.id, job_dir=Path(job.job_dir), attempt=job.attempt, command=command,
+                       env=job_vars(self.cfg.job_env), num_cpus=cores, num_gpus=job.num_gpus or 0)  # fmt: skip
+
+    def _executor_of(self, job: Job) -> Executor | None:
+        """The executor that runs the job's attempt: a Ray job's is this service's Ray executor (None when it
+        has none), any other's the local one."""
+        if job.submission_id:
+            return self.executor if self.executor.name == "ray" else None
+        return self._local
+
+    def _orphan(self, job: Job) -> None:
+        """A Ray job while this service runs no Ray executor: ask it to stop (stop.json) and mark it interrupted."""
+        job_dir = Path(job.job_dir)
+        files.write_stop(job_dir, job.attempt, "the service runs without --executor ray")
+        message = (
+            f"the attempt runs as Ray job {job.submission_id} and this service has no Ray executor; it was asked "
+            "to stop (stop.json). Serve with --executor ray to follow Ray jobs; POST /jobs/{id}/resume continues"
+        )
+        if self._transition(
+            job, "interrupted", message, finished_at=utcnow(), iteration=self._completed(job, "interrupted")
+        ):
+            files.append_log(job_dir, f"interrupted: {message}")
 
     def _check(self, job: Job) -> None:
         job_dir = Path(job.job_dir)
         self._update_progress(job)
-        child = self._children.get(job.id)
-        if child is not None:
-            child.poll()  # reap it if it ended
         record = files.read_exit(job_dir, job.attempt)
-        if record is None and job.pid is not None and not process.alive(job.pid, job.pid_token):
-            record = files.read_exit(job_dir, job.attempt) or {"returncode": None, "lost": True}
+        if record is None:
+            record = self._ended_without_record(job)
         if record is not None:
             self._finish(job, record)
+        elif job.cancel_requested:
+            self._stop_fallback(job)
+
+    def _ended_without_record(self, job: Job) -> dict[str, Any] | None:
+        """None while the job's attempt runs (or is being started, or the executor does not answer); once it
+        has ended, its exit record if it arrived within the executor's grace, else a `lost` stand-in."""
+        executor, handle = self._executor_of(job), Handle.of(job)
+        if executor is None:
+            self._orphan(job)
+            return None
+        if handle == Handle():
+            return None  # claimed; its process is being started
+        try:
+            if executor.alive(handle):
+                self._ended_at.pop(job.id, None)
+                return None
+        except ExecutorUnavailable as err:
+            self._unavailable(err)
+            return None
+        ended = self._ended_at.setdefault(job.id, time.monotonic())
+        record = files.read_exit(Path(job.job_dir), job.attempt)
+        if record is None and time.monotonic() - ended < executor.record_grace_s:
+            return None  # shared storage may show the record later than the executor the end
+        if record is None:
+            record = {"returncode": None, "lost": True, "reason": self._end_reason(executor, handle)}
+        return record
+
+    def _end_reason(self, executor: Executor, handle: Handle) -> str | None:
+        try:
+            return executor.end_reason(handle)
+        except ExecutorUnavailable as err:
+            return str(err)
+
+    def _stop_fallback(self, job: Job) -> None:
+        """Kill a job that still runs STOP_GRACE_S after its stop was requested (the checkpoint should take
+        seconds: its launcher or trainer hangs, or cannot see stop.json)."""
+        asked = self._stop_asked.setdefault(job.id, time.monotonic())
+        executor = self._executor_of(job)
+        if executor is None or time.monotonic() - asked < STOP_GRACE_S:
+            return
+        self._stop_asked[job.id] = float("inf")  # once
+        files.append_log(
+            Path(job.job_dir),
+            f"the job did not stop within {STOP_GRACE_S:.0f} s; killing it ({executor.kill_means})",
+        )
+        try:
+            executor.kill(Handle.of(job))
+        except ExecutorUnavailable as err:
+            self._unavailable(err)
 
     def _finish(self, job: Job, record: dict[str, Any]) -> None:
         job_dir = Path(job.job_dir)
         self._update_progress(job)
-        if record.get("lost") and job.pid:  # the launcher died without a record: stop what is left of it
-            with contextlib.suppress(OSError):
-                os.killpg(job.pid, signal.SIGKILL)
+        executor = self._executor_of(job)
+        if record.get("lost") and executor is not None:  # ended without a record: stop what is left of it
+            executor.clean_up(Handle.of(job))
         rc = record.get("returncode")
         state, error = attempt_outcome(job, record)
         done = self._transition(
@@ -253,8 +388,8 @@ class JobRunner:
         )  # fmt: skip
         if done is not None and error and record.get("lost"):
             files.append_log(job_dir, f"error: {error}")
-        self._children.pop(job.id, None)
-        self._progress.pop(job.id, None)
+        for state_of_job in (self._progress, self._ended_at, self._stop_asked):
+            state_of_job.pop(job.id, None)
         log.info("job %s %s (exit code %s)", job.id, state, rc)
         if done is not None and state == "succeeded":
             self._export_after_success(done)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from roboforge.service.config import MAX_ITERATIONS, MAX_NUM_ENVS
+from roboforge.service.config import MAX_ITERATIONS, MAX_JOB_GPUS, MAX_NUM_ENVS
 from roboforge.service.limits import MAX_KEY_CHARS, MAX_OVERRIDES
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
@@ -47,6 +47,14 @@ class JobRequest(BaseModel):
         None,
         pattern=r"^(cpu|cuda(:\d{1,2})?)$",
         description="cpu, cuda or cuda:N (default: cuda if present).",
+    )
+    num_gpus: StrictInt | None = Field(
+        None,
+        ge=0,
+        le=MAX_JOB_GPUS,
+        description="GPUs of one machine the job trains on (default: 1 when device is cuda, or names none and "
+        "the server has a GPU; else 0). More than 1: data-parallel PPO under torchrun, num_envs worlds per "
+        "GPU. At most the service's --max-job-gpus, and with --executor local the server's own GPUs.",
     )
     overrides: dict[Annotated[str, StringConstraints(max_length=MAX_KEY_CHARS)], Any] = Field(
         default_factory=dict,
@@ -93,6 +101,7 @@ class JobView(BaseModel):
     num_envs: int
     seed: int | None
     device: str | None
+    num_gpus: int = Field(description="GPUs the job trains on (more than 1: under torchrun).")
     overrides: dict[str, Any]
     latest_metrics: dict[str, Any] | None
     seconds_per_iteration: float | None

@@ -41,7 +41,13 @@ from roboforge.service.errors import DatabaseUnusable, DiskFull, disk_full_messa
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 DEFAULT_LIBRARY = "rsl_rl"
 """The library of jobs recorded before jobs named one (a database or job.json of an older version)."""
-ADDED_COLUMNS = {"jobs": {"library": f"VARCHAR(32) NOT NULL DEFAULT '{DEFAULT_LIBRARY}'"}}
+ADDED_COLUMNS = {
+    "jobs": {
+        "library": f"VARCHAR(32) NOT NULL DEFAULT '{DEFAULT_LIBRARY}'",
+        "num_gpus": "INTEGER NOT NULL DEFAULT 0",
+        "submission_id": "VARCHAR(128)",
+    }
+}
 """Columns added to tables after their first version, with their SQL type and default for the rows there
 (`create_all` makes missing tables, never missing columns: `add_missing_columns` does)."""
 ACTIVE = ("queued", "running")
@@ -68,6 +74,7 @@ class Job(Base):
     num_envs: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int | None] = mapped_column(Integer, nullable=True)
     device: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    num_gpus: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     overrides: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), index=True)
     iteration: Mapped[int] = mapped_column(Integer, default=0)
@@ -77,6 +84,8 @@ class Job(Base):
     run_dir: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pid_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    submission_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    """The Ray job of the current attempt (executor `ray`); None for a process of this machine (`pid`)."""
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     resume_requested: Mapped[bool] = mapped_column(default=False)
     cancel_requested: Mapped[bool] = mapped_column(default=False)

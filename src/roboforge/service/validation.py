@@ -5,7 +5,8 @@ The library and policy type must be ones the task has agent configs of and the s
 (`agents.py`). Overrides go through the same checks as on the command line (`roboforge.utils.overrides`):
 keys, value types and finiteness against the task's env config and its agent config of that library, so a
 job never starts with a typo, and every size or rate they set is bounded (`limits.py`, `agent_limits.py`),
-so a job never asks for more than the service allows.
+so a job never asks for more than the service allows. `num_gpus` must fit the job's device, library and
+the service's executor (`resolve_num_gpus`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from fastapi.exceptions import RequestValidationError
 import roboforge.tasks  # noqa: F401  (registers the built-in tasks)
 from roboforge.envs.registry import UnknownTaskError, list_tasks, load_cfg, task_spec
 from roboforge.service import agent_limits, agents, limits
+from roboforge.service.config import ServiceCfg
 from roboforge.service.schemas import AlgorithmInfo, JobRequest, TaskInfo
+from roboforge.utils.errors import UserInputError
 from roboforge.utils.overrides import OverrideError, apply_checked, split_scopes
 
 
@@ -80,6 +83,64 @@ def validate_job(req: JobRequest) -> ResolvedJob:
         steps_per_iteration=plan.steps_per_iteration,
         default_iterations=plan.max_iterations,
     )
+
+
+def resolve_num_gpus(req: JobRequest, cfg: ServiceCfg, gpus_here: int | None = None) -> int:
+    """The GPUs the job trains on: `num_gpus`, or 1 when its device is cuda or it names none and this server
+    has a GPU (what the trainer then picks), else 0. A 422 on `num_gpus` when it is more than the service
+    allows (`max_job_gpus`), contradicts the device, asks for data-parallel training (more than 1) of a library
+    or algorithm that has none, or asks the local executor for more GPUs than this server has
+    (`gpus_here`: default, what torch sees)."""
+    loc, n, device = ("body", "num_gpus"), req.num_gpus, req.device
+    if gpus_here is None:
+        gpus_here = _gpus_here()
+    if n is None:
+        return 0 if device == "cpu" else 1 if device or gpus_here else 0
+    if n > cfg.max_job_gpus:
+        raise invalid(loc, f"this service gives a job at most {cfg.max_job_gpus} GPUs (--max-job-gpus).", n)
+    if device == "cpu" and n:
+        raise invalid(loc, "a job on device 'cpu' uses no GPU; set num_gpus to 0, or device to 'cuda'.", n)
+    if device and device.startswith("cuda") and not n:
+        raise invalid(
+            loc, f"device {device!r} trains on a GPU; set num_gpus to 1 or more, or device 'cpu'.", n
+        )
+    if n > 1:
+        _check_data_parallel(req, n)
+    if cfg.executor == "local" and n > gpus_here:
+        raise invalid(
+            loc,
+            f"this server has {gpus_here} GPU{'s' if gpus_here != 1 else ''} and runs jobs itself "
+            f"(--executor local); ask for at most {gpus_here}, or serve with --executor ray on a cluster "
+            "that has them.",
+            n,
+        )
+    return n
+
+
+def _check_data_parallel(req: JobRequest, n: int) -> None:
+    """422 on `num_gpus` unless `n` GPUs can train the job data-parallel (torchrun, one rank per GPU)."""
+    from roboforge.rl.distributed import check_library
+
+    loc = ("body", "num_gpus")
+    if req.device and req.device != "cuda":
+        raise invalid(
+            loc,
+            f"{n} GPUs train on cuda:0..{n - 1} of the job's machine; set device to 'cuda' or leave it out.",
+            n,
+        )
+    try:
+        check_library(req.library, req.policy_type.lower())
+    except UserInputError as err:  # the command line's words: `train --gpus` is what the job would run
+        reason = str(err).rstrip(".")
+        raise invalid(
+            loc, f"{n} GPUs train data-parallel under torchrun ({reason}); ask for num_gpus 1.", n
+        ) from err
+
+
+def _gpus_here() -> int:
+    import torch
+
+    return torch.cuda.device_count()
 
 
 def sent_key(overrides: dict[str, Any], err: OverrideError) -> tuple[str, str]:

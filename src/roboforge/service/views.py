@@ -69,6 +69,7 @@ def job_view(job: Job, base: str, events: list[JobEvent] | None = None) -> JobVi
         num_envs=job.num_envs,
         seed=job.seed,
         device=job.device,
+        num_gpus=job.num_gpus or 0,
         overrides=job.overrides or {},
         latest_metrics=finite(job.latest_metrics),
         seconds_per_iteration=finite(job.s_per_iteration),
