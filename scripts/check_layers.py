@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "src"
 LAYERS = (
-    "utils", "sim", "assets", "terrains", "sensors", "scene", "managers", "mdp", "envs", "agents",
+    "utils", "sim", "assets", "terrains", "sensors", "scene", "managers", "mdp", "envs", "render", "agents",
     "tasks", "rl", "export", "deploy", "service", "cli",
 )  # fmt: skip
 """Packages of `roboforge`, lowest first (the package's own top-level modules count as `utils`)."""

@@ -10,10 +10,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("WARP_CACHE_PATH", str(ROOT / ".cache" / "warp"))
+if not os.environ.get("DISPLAY"):  # as `import roboforge` does; MuJoCo is imported below, before roboforge
+    os.environ.setdefault("MUJOCO_GL", "egl")
 for candidate in (ROOT.parent / "shared" / "menagerie", Path("/work/shared/menagerie")):
     if "MENAGERIE_ROOT" not in os.environ and candidate.is_dir():
         os.environ["MENAGERIE_ROOT"] = str(candidate)
-
 import mujoco  # noqa: E402
 import torch  # noqa: E402
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from roboforge.cli.app import Checkpoint, Device, Json, NumEnvs, Override, Seed,
 from roboforge.cli.run import console, run_command
 from roboforge.cli.session import open_policy_session
 from roboforge.utils.console import out_console
+from roboforge.utils.errors import UserInputError
 
 
 @app.command(
@@ -57,7 +59,10 @@ def _eval_table(title: str, result) -> Table:
     return table
 
 
-@app.command(epilog="Examples: roboforge play cartpole --checkpoint runs/cartpole --steps 600 | --viewer")
+@app.command(
+    epilog="Examples: roboforge play cartpole --checkpoint runs/cartpole --steps 600 | --viewer | "
+    "roboforge play velocity-flat-go1 --checkpoint runs/velocity-flat-go1 --video --worlds 4"
+)
 def play(
     task: Task,
     checkpoint: Checkpoint,
@@ -68,21 +73,37 @@ def play(
     viewer: Annotated[
         bool, typer.Option(help="Show world 0 in the MuJoCo viewer (needs a display).")
     ] = False,
+    video: Annotated[
+        bool,
+        typer.Option(help="Write an MP4 of the first --video-length steps (off screen; extra 'video')."),
+    ] = False,
+    video_length: Annotated[int, typer.Option(help="Env steps in the video.")] = 200,
+    worlds: Annotated[int, typer.Option(help="Worlds in the video, tiled in a grid (1-16).")] = 1,
+    video_path: Annotated[
+        Path | None,
+        typer.Option(help="MP4 to write (default: videos/play_<time>.mp4 in the checkpoint's run)."),
+    ] = None,
     override: Override = None,
     threads: Threads = None,
     as_json: Json = False,
 ) -> None:
-    """Run the trained policy (deterministic) in the task's play config, optionally in the viewer."""
+    """Run the trained policy (deterministic) in the task's play config, in the viewer or into a video."""
 
     def body():
         from roboforge.rl.play import play_policy
 
-        shown = ["env.scene.visual_geoms=true"] if viewer else []  # show the robot's meshes
+        if video and video_length > steps:
+            raise UserInputError(
+                f"--video-length {video_length} is more than --steps {steps}; raise --steps."
+            )
+        shown = ["env.scene.visual_geoms=true"] if viewer or video else []  # show the robot's meshes
         overrides = shown + list(override or [])
         path, s, applied = open_policy_session(
-            task, checkpoint, num_envs, device, sim, None, overrides, threads, steps=steps
-        )
-        summary = play_policy(s, path, steps, viewer)
+            task, checkpoint, num_envs, device, sim, None, overrides, threads, steps=steps,
+            video_length=video_length, worlds=worlds,
+        )  # fmt: skip
+        request = video_request(path, video_path, video_length, worlds) if video else None
+        summary = play_policy(s, path, steps, viewer, request)
         if as_json:
             return {
                 "task": task,
@@ -92,5 +113,18 @@ def play(
                 **asdict(summary),
             }
         console.print(f"[bold green]played[/] {steps} steps: {summary.line()}", highlight=False)
+        if summary.video:
+            console.print(f"video: {summary.video}", highlight=False)
 
     run_command(body, as_json)
+
+
+def video_request(checkpoint: Path, path: Path | None, length: int, worlds: int):
+    """The video `play --video` writes: `path`, or videos/play_<time>.mp4 in the checkpoint's run folder."""
+    from datetime import datetime
+
+    from roboforge.render import RenderCfg
+    from roboforge.rl.play import VideoRequest
+
+    default = checkpoint.parent / "videos" / f"play_{datetime.now():%Y-%m-%d_%H-%M-%S}.mp4"
+    return VideoRequest(path or default, length, RenderCfg(worlds=worlds))

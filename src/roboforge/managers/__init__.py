@@ -1,7 +1,7 @@
 """Managers: one file each for action, observation, reward, termination, command, event, curriculum."""
 
 from roboforge.managers.action_manager import ActionManager, ActionTerm, ActionTermCfg
-from roboforge.managers.command_manager import CommandManager, CommandTerm, CommandTermCfg
+from roboforge.managers.command_manager import CommandManager, CommandMarker, CommandTerm, CommandTermCfg
 from roboforge.managers.curriculum_manager import CurriculumManager, CurriculumTermCfg
 from roboforge.managers.event_manager import (
     EventManager,
@@ -26,6 +26,7 @@ __all__ = [
     "ActionTerm",
     "ActionTermCfg",
     "CommandManager",
+    "CommandMarker",
     "CommandTerm",
     "CommandTermCfg",
     "CurriculumManager",

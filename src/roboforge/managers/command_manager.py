@@ -11,6 +11,21 @@ from roboforge.utils.config import ConfigError
 from roboforge.utils.math import sample_uniform
 
 
+@dataclass(frozen=True)
+class CommandMarker:
+    """Something a video draws to show a command in world `world` (world frame, metres)."""
+
+    kind: str
+    """'sphere' (at `start`), 'arrow' (from `start` to `end`) or 'frame' (axes at `start` turned by `quat`)."""
+    start: tuple[float, float, float]
+    end: tuple[float, float, float] | None = None
+    quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+    """Orientation (w, x, y, z) of a 'frame'."""
+    size: float = 0.02
+    """Sphere radius, arrow shaft radius, or frame axis length / 5."""
+    rgba: tuple[float, float, float, float] = (0.1, 0.8, 0.2, 0.8)
+
+
 @dataclass(kw_only=True)
 class CommandTermCfg:
     """Base config of a command term; subclasses build their term in `build`."""
@@ -46,6 +61,10 @@ class CommandTerm:
     def command(self) -> torch.Tensor:
         """The current command `(num_envs, dim)`."""
         raise NotImplementedError
+
+    def markers(self, world: int) -> list[CommandMarker]:
+        """What a video draws for world `world`'s command (nothing unless the term says; reads the device)."""
+        return []
 
     def compute(self, dt: float) -> None:
         """Advance timers by `dt`, resample the worlds whose timer ran out, update, accumulate metrics."""
@@ -103,6 +122,10 @@ class CommandManager:
         if name not in self.terms:
             raise ConfigError(f"No command term {name!r}. Commands: {', '.join(self.terms) or '(none)'}.")
         return self.terms[name].command
+
+    def markers(self, world: int) -> list[CommandMarker]:
+        """What a video draws for world `world`'s commands, every term's together."""
+        return [marker for term in self.terms.values() for marker in term.markers(world)]
 
     def compute(self, dt: float) -> None:
         """Advance every term by one env step."""

@@ -44,6 +44,11 @@ class CommandView(Protocol):
         """The command of term `name`, `(num_envs, dim)`."""
         ...
 
+    @property
+    def terms(self) -> Mapping[str, Any]:
+        """Command terms by name (terms that read a command term's own state, e.g. navigation outcomes)."""
+        ...
+
 
 class RewardView(Protocol):
     """The reward manager as terms see it: the device weights a curriculum may change in place."""

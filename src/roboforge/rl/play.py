@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from roboforge.envs.episodes import EpisodeTracker
+from roboforge.render import RenderCfg, VideoWriter, WorldRenderer
 from roboforge.rl.evaluate import load_policy, policy_actions
 from roboforge.rl.session import Session
 from roboforge.utils.errors import UserInputError
@@ -24,6 +25,8 @@ class PlayResult:
     mean_return: float | None
     mean_episode_length: float | None
     max_episode_length: int
+    video: str | None = None
+    """The MP4 written, if one was asked for."""
 
     def line(self) -> str:
         """A one-line summary."""
@@ -35,13 +38,51 @@ class PlayResult:
         )
 
 
-def play_policy(session: Session, checkpoint: Path, steps: int, viewer: bool = False) -> PlayResult:
-    """Run `steps` deterministic env steps; returns what the episodes that ended achieved."""
+@dataclass
+class VideoRequest:
+    """Record the first `length` steps of the worlds `render.worlds` shows into the MP4 `path`."""
+
+    path: Path
+    length: int
+    render: RenderCfg
+
+
+class Recorder:
+    """Frames of an env's first worlds, with their command markers, into a video at the env's step rate."""
+
+    def __init__(self, env, request: VideoRequest):
+        request.render.check(env.num_envs)
+        self.env, self.request = env, request
+        self.renderer = WorldRenderer(env.scene.model, request.render)
+        self.writer = VideoWriter(request.path, fps=1.0 / env.step_dt)
+
+    def record(self) -> None:
+        if self.writer.frames >= self.request.length:
+            return
+        worlds = self.request.render.worlds
+        qpos = self.env.sim.qpos[:worlds].cpu().numpy().astype(np.float64)
+        commands = getattr(self.env, "command_manager", None)
+        markers = (
+            [commands.markers(i) for i in range(worlds)] if commands and self.request.render.markers else None
+        )
+        self.writer.append(self.renderer.frame(qpos, markers))
+
+    def close(self) -> Path:
+        self.renderer.close()
+        return self.writer.close()
+
+
+def play_policy(
+    session: Session, checkpoint: Path, steps: int, viewer: bool = False, video: VideoRequest | None = None
+) -> PlayResult:
+    """Run `steps` deterministic env steps (recording the first `video.length` into an MP4); returns
+    what the episodes that ended achieved."""
     if viewer and not os.environ.get("DISPLAY"):
         raise UserInputError("--viewer needs a display (DISPLAY is not set).")
     policy = load_policy(session, checkpoint)
     env = session.env
     obs, _ = env.reset()
+    recorder = Recorder(env, video) if video is not None else None
     tracker = EpisodeTracker(env.num_envs, session.device)
     handle = data = None
     if viewer:
@@ -49,18 +90,25 @@ def play_policy(session: Session, checkpoint: Path, steps: int, viewer: bool = F
 
         data = mujoco.MjData(env.scene.model)
         handle = mujoco.viewer.launch_passive(env.scene.model, data)
-    with torch.inference_mode():
-        for _ in range(steps):
-            obs, reward, terminated, time_outs, _ = env.step(policy_actions(session, policy, obs))
-            dones = terminated | time_outs
-            policy.reset(dones)
-            tracker.step(reward, dones)
-            if handle is not None and data is not None:
-                data.qpos[:] = env.sim.qpos[0].cpu().numpy().astype(np.float64)
-                mujoco.mj_forward(env.scene.model, data)
-                handle.sync()
-                time.sleep(env.step_dt)
-    if handle is not None:
-        handle.close()
+    try:
+        with torch.inference_mode():
+            for _ in range(steps):
+                obs, reward, terminated, time_outs, _ = env.step(policy_actions(session, policy, obs))
+                dones = terminated | time_outs
+                policy.reset(dones)
+                tracker.step(reward, dones)
+                if recorder is not None:
+                    recorder.record()
+                if handle is not None and data is not None:
+                    data.qpos[:] = env.sim.qpos[0].cpu().numpy().astype(np.float64)
+                    mujoco.mj_forward(env.scene.model, data)
+                    handle.sync()
+                    time.sleep(env.step_dt)
+    finally:  # Ctrl-C or an error: the frames recorded so far still make a playable video
+        if handle is not None:
+            handle.close()
+        written = str(recorder.close()) if recorder is not None else None
     mean_ret, mean_len, n = tracker.pop()
-    return PlayResult(n, mean_ret if n else None, mean_len if n else None, int(env.max_episode_length))
+    return PlayResult(
+        n, mean_ret if n else None, mean_len if n else None, int(env.max_episode_length), written
+    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from roboforge.managers.command_manager import CommandTerm, CommandTermCfg
+from roboforge.managers.command_manager import CommandMarker, CommandTerm, CommandTermCfg
 from roboforge.managers.term_env import TermEnv
 from roboforge.utils.math import (
     quat_apply,
@@ -88,6 +88,18 @@ class UniformPoseCommand(CommandTerm):
         if self.cfg.make_quat_unique:
             quat = quat_unique(quat)
         self.pose_b[:] = torch.where(mask[:, None], torch.cat((sample[:, :3], quat), 1), self.pose_b)
+
+    def markers(self, world: int) -> list[CommandMarker]:
+        """The target pose as a frame, the end effector as a small sphere."""
+        data = self.entity.data
+        root_pos, root_quat = data.root_pos_w[world], data.root_quat_w[world]
+        target_pos = root_pos + quat_apply(root_quat[None], self.pose_b[world, :3][None])[0]
+        target_quat = quat_mul(root_quat[None], self.pose_b[world, 3:][None])[0]
+        ee_pos, _ = self.entity.frame_pose_w(self.frame)
+        return [
+            CommandMarker("frame", tuple(target_pos.tolist()), quat=tuple(target_quat.tolist()), size=0.02),
+            CommandMarker("sphere", tuple(ee_pos[world].tolist()), size=0.012, rgba=(0.9, 0.3, 0.1, 0.9)),
+        ]
 
     def _update(self) -> None:
         data = self.entity.data

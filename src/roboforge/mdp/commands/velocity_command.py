@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from roboforge.managers.command_manager import CommandTerm, CommandTermCfg
+from roboforge.managers.command_manager import CommandMarker, CommandTerm, CommandTermCfg
 from roboforge.managers.term_env import TermEnv
 from roboforge.utils.config import ConfigError
 from roboforge.utils.math import sample_uniform, wrap_to_pi, yaw_from_quat
+
+MARKER_HEIGHT = 0.3
+"""Metres above the base where a video draws the velocity arrows."""
 
 
 @dataclass(kw_only=True)
@@ -91,6 +94,26 @@ class UniformVelocityCommand(CommandTerm):
         self.heading_target_w[:] = torch.where(mask, sample[:, 3], self.heading_target_w)
         vel = torch.where(standing[:, None], 0.0, sample[:, :3])
         self.vel_command_b[:] = torch.where(mask[:, None], vel, self.vel_command_b)
+
+    def markers(self, world: int) -> list[CommandMarker]:
+        """Arrows above the base: the commanded planar velocity (green) and the base's own (blue), 1 s long."""
+        data = self.entity.data
+        base = data.root_pos_w[world] + torch.tensor([0.0, 0.0, MARKER_HEIGHT], device=self.device)
+        yaw = yaw_from_quat(data.root_quat_w[world][None])[0]
+        cos, sin = torch.cos(yaw), torch.sin(yaw)
+
+        def planar_w(vel_b: torch.Tensor) -> torch.Tensor:
+            return torch.stack(
+                (cos * vel_b[0] - sin * vel_b[1], sin * vel_b[0] + cos * vel_b[1], vel_b[0] * 0)
+            )
+
+        start = tuple(base.tolist())
+        commanded = tuple((base + planar_w(self.vel_command_b[world])).tolist())
+        actual = tuple((base + planar_w(data.root_lin_vel_b[world])).tolist())
+        return [
+            CommandMarker("arrow", start, commanded, size=0.015, rgba=(0.1, 0.8, 0.2, 0.9)),
+            CommandMarker("arrow", start, actual, size=0.01, rgba=(0.1, 0.3, 0.9, 0.9)),
+        ]
 
     def _update(self) -> None:
         data = self.entity.data

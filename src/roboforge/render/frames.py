@@ -1,0 +1,153 @@
+"""Frames of worlds: C MuJoCo's off-screen renderer on one world's state, the command markers drawn in.
+
+Works with either physics backend: the state of the worlds shown is copied to one `MjData` per frame
+(a host copy, which is why videos are for play and evaluation, not the training loop). Off-screen OpenGL
+comes from EGL (default here) or OSMesa, chosen by `MUJOCO_GL`; on a machine without either, one error
+names the packages to install.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from roboforge.managers.command_manager import CommandMarker
+from roboforge.utils.errors import UserInputError
+
+GL_HINT = (
+    "install EGL (Debian: apt-get install libegl1 libgl1-mesa-dri) and set MUJOCO_GL=egl, "
+    "or OSMesa (apt-get install libosmesa6) and set MUJOCO_GL=osmesa"
+)
+MAX_WORLDS = 16
+"""At most this many worlds tiled in one frame."""
+MAX_PIXELS = 1920 * 1080
+"""Largest frame (all tiles together)."""
+
+
+@dataclass(kw_only=True)
+class RenderCfg:
+    """What a frame shows."""
+
+    width: int = 640
+    """Width of one world's tile (pixels)."""
+    height: int = 480
+    worlds: int = 1
+    """Worlds tiled in a grid (0, 1, ... worlds - 1)."""
+    distance: float | None = None
+    """Camera distance (m) from the tracked body; None: 2.5x the model's extent, capped at 4 m."""
+    azimuth: float = 135.0
+    elevation: float = -20.0
+    markers: bool = True
+    """Draw the commands (targets, velocity arrows)."""
+
+    def check(self, num_envs: int) -> None:
+        """One-line errors for sizes out of range."""
+        if not 1 <= self.worlds <= min(MAX_WORLDS, num_envs):
+            raise UserInputError(
+                f"--worlds {self.worlds}: give 1 to {min(MAX_WORLDS, num_envs)} (the env has {num_envs})."
+            )
+        if self.width < 16 or self.height < 16 or grid_pixels(self) > MAX_PIXELS:
+            raise UserInputError(
+                f"frame {self.width}x{self.height} with {self.worlds} worlds: tiles of at least 16x16, "
+                f"at most {MAX_PIXELS} pixels in all."
+            )
+
+
+def grid_shape(worlds: int) -> tuple[int, int]:
+    """(rows, cols) of the tile grid: as square as possible."""
+    cols = math.ceil(math.sqrt(worlds))
+    return math.ceil(worlds / cols), cols
+
+
+def grid_pixels(cfg: RenderCfg) -> int:
+    rows, cols = grid_shape(cfg.worlds)
+    return rows * cols * cfg.width * cfg.height
+
+
+class WorldRenderer:
+    """Renders worlds of a batch as RGB frames `(H, W, 3) uint8`, the tiles of several worlds in a grid."""
+
+    def __init__(self, model: mujoco.MjModel, cfg: RenderCfg):
+        self.model, self.cfg = model, cfg
+        # the offscreen buffer must hold a tile
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, cfg.width)
+        model.vis.global_.offheight = max(model.vis.global_.offheight, cfg.height)
+        try:
+            self.renderer = mujoco.Renderer(model, cfg.height, cfg.width)
+        except Exception as err:  # no GL context: missing libraries or MUJOCO_GL naming an absent backend
+            raise UserInputError(
+                f"no off-screen OpenGL for rendering (MUJOCO_GL={os.environ.get('MUJOCO_GL')}: {err}); {GL_HINT}."
+            ) from None
+        self.data = mujoco.MjData(model)
+        self.camera = mujoco.MjvCamera()
+        self.camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+        self.camera.azimuth, self.camera.elevation = cfg.azimuth, cfg.elevation
+        self.camera.distance = cfg.distance or min(2.5 * float(model.stat.extent), 4.0)
+
+    def frame(self, qpos: np.ndarray, markers: list[list[CommandMarker]] | None = None) -> np.ndarray:
+        """One frame of the worlds whose joint positions are the rows of `qpos` `(worlds, nq)`, each with
+        its markers."""
+        rows, cols = grid_shape(len(qpos))
+        h, w = self.cfg.height, self.cfg.width
+        image = np.zeros((rows * h, cols * w, 3), dtype=np.uint8)
+        for i, q in enumerate(qpos):
+            r, c = divmod(i, cols)
+            image[r * h : (r + 1) * h, c * w : (c + 1) * w] = self.tile(q, markers[i] if markers else [])
+        return image
+
+    def tile(self, qpos: np.ndarray, markers: list[CommandMarker]) -> np.ndarray:
+        """One world's picture, the camera following its first body's subtree."""
+        self.data.qpos[:] = qpos
+        mujoco.mj_forward(self.model, self.data)
+        body = 1 if self.model.nbody > 1 else 0
+        self.camera.lookat[:] = self.data.subtree_com[body]
+        self.renderer.update_scene(self.data, camera=self.camera)
+        for marker in markers:
+            add_marker(self.renderer.scene, marker)
+        return self.renderer.render()
+
+    def close(self) -> None:
+        self.renderer.close()
+
+
+def add_marker(scene: mujoco.MjvScene, marker: CommandMarker) -> None:
+    """Append `marker` to `scene` as decoration geoms (skipped when the scene is full)."""
+    if marker.kind == "frame":
+        rot = np.zeros(9)
+        mujoco.mju_quat2Mat(rot, np.asarray(marker.quat, dtype=np.float64))
+        axes = rot.reshape(3, 3).T  # rows: the frame's x, y, z axes in the world
+        start = np.asarray(marker.start)
+        for axis, rgb in zip(axes, ((0.9, 0.1, 0.1), (0.1, 0.9, 0.1), (0.1, 0.2, 0.9)), strict=True):
+            end = start + axis * marker.size * 5
+            _add_connector(scene, mujoco.mjtGeom.mjGEOM_CAPSULE, start, end, marker.size / 2, (*rgb, 1.0))
+    elif marker.kind == "arrow" and marker.end is not None:
+        _add_connector(scene, mujoco.mjtGeom.mjGEOM_ARROW, np.asarray(marker.start), np.asarray(marker.end),
+                       marker.size, marker.rgba)  # fmt: skip
+    elif marker.kind == "sphere":
+        geom = _next_geom(scene)
+        if geom is not None:
+            size = np.array([marker.size, 0.0, 0.0])
+            mujoco.mjv_initGeom(geom, mujoco.mjtGeom.mjGEOM_SPHERE, size, np.asarray(marker.start, dtype=np.float64),
+                                np.eye(3).reshape(-1), np.asarray(marker.rgba, dtype=np.float32))  # fmt: skip
+
+
+def _add_connector(scene, kind, start: np.ndarray, end: np.ndarray, width: float, rgba) -> None:
+    geom = _next_geom(scene)
+    if geom is None or np.linalg.norm(end - start) < 1e-6:
+        return
+    mujoco.mjv_initGeom(
+        geom, kind, np.zeros(3), np.zeros(3), np.eye(3).reshape(-1), np.asarray(rgba, dtype=np.float32)
+    )
+    mujoco.mjv_connector(geom, kind, width, start.astype(np.float64), end.astype(np.float64))
+
+
+def _next_geom(scene: mujoco.MjvScene):
+    """The next free decoration geom of `scene` (counted), or None when the scene is full."""
+    if scene.ngeom >= scene.maxgeom:
+        return None
+    scene.ngeom += 1
+    return scene.geoms[scene.ngeom - 1]
