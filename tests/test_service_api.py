@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,25 @@ def test_metrics_artifacts_and_logs(client, cfg):
         assert b"".join(stream.iter_bytes()).decode().splitlines()[-1].endswith("cancelled while queued")
 
 
+def test_curves_png_is_drawn_from_the_metrics_and_redrawn_when_they_grow(client, cfg):
+    pytest.importorskip("matplotlib")
+    job_id = start(client)["job_id"]
+    assert client.get(f"/jobs/{job_id}/curves.png").status_code == 404  # no iteration yet
+    run = fake_run(cfg, job_id)
+    first = client.get(f"/jobs/{job_id}/curves.png")
+    assert first.status_code == 200 and first.headers["content-type"] == "image/png"
+    assert first.content.startswith(b"\x89PNG")
+    png = cfg.jobs_dir / job_id / "curves.png"
+    drawn_at = png.stat().st_mtime_ns
+    assert client.get(f"/jobs/{job_id}/curves.png").content == first.content
+    assert png.stat().st_mtime_ns == drawn_at  # not drawn again while the metrics are unchanged
+    time.sleep(0.01)
+    with (run / "metrics.jsonl").open("a") as f:
+        f.write('\n{"iteration": 3, "Train/mean_reward": 9.0, "Loss/value": 0.1}\n')
+    again = client.get(f"/jobs/{job_id}/curves.png")
+    assert again.status_code == 200 and png.stat().st_mtime_ns > drawn_at and again.content != first.content
+
+
 def test_unknown_jobs_and_path_traversal_are_404(client, cfg, tmp_path):
     job_id = start(client)["job_id"]
     fake_run(cfg, job_id)
@@ -199,6 +219,7 @@ def test_unknown_jobs_and_path_traversal_are_404(client, cfg, tmp_path):
         "/jobs/{id}/artifacts",
         "/logs/{id}.log",
         "/jobs/{id}/artifacts/job.log",
+        "/jobs/{id}/curves.png",
     ]
     for bad in ("nope", "%2E%2E", "..%2F..%2Fsecret", "rl_x%00", "a%2Fb"):
         for route in routes:
@@ -220,7 +241,7 @@ def test_token_guards_every_route_but_health(tmp_path, monkeypatch):
     with TestClient(app) as anon:
         assert anon.get("/health").status_code == 200
         paths = ["/", "/docs", "/openapi.json", "/tasks", "/jobs", "/jobs/x", "/logs/x.log", "/jobs/x/metrics",
-                 "/jobs/x/artifacts", "/jobs/x/artifacts/a.pt", "/nonexistent"]  # fmt: skip
+                 "/jobs/x/artifacts", "/jobs/x/artifacts/a.pt", "/jobs/x/curves.png", "/nonexistent"]  # fmt: skip
         for path in paths:
             response = anon.get(path)
             assert response.status_code == 401, path

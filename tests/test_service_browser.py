@@ -87,6 +87,10 @@ def test_dashboard_starts_a_job_and_draws_its_curves(server, page, tmp_path):
     path = page.locator(f"{reward} path.curve").get_attribute("d") or ""
     assert path.startswith("M") and path.count("L") >= 4
     assert page.locator('.chart[data-key="Train/mean_episode_length"] svg path.curve').count() == 1
+    link = page.locator("#curves-link")  # every curve as one PNG, drawn by the server
+    assert link.is_visible() and link.get_attribute("href") == f"/jobs/{job_id}/curves.png"
+    png = page.request.get(server.url + f"/jobs/{job_id}/curves.png")
+    assert png.status == 200 and png.body().startswith(b"\x89PNG")
     page.wait_for_function(
         "() => document.getElementById('log').textContent.includes('training cartpole with rsl_rl PPO on cpu')"
     )

@@ -30,6 +30,7 @@ DESCRIPTIONS = {
     415: "The request body is not JSON (send Content-Type: application/json).",
     422: "A field is missing, of the wrong type or outside its limits; `loc` and `message` name it.",
     429: "Too many jobs are queued; try again when some have started.",
+    501: "This server lacks an optional package the route needs (the answer names the extra).",
     503: "The database cannot be reached.",
     507: "The disk of the job folders or the database is full.",
 }

@@ -1,4 +1,4 @@
-"""Routes that read a job's folder: the log (plain, tail, streaming), metrics series and artifacts.
+"""Routes that read a job's folder: the log (plain, tail, streaming), metrics series, curves and artifacts.
 
 Names from the URL never become paths directly: the job id must be a plain name known to the
 database, and an artifact must be one of the files `list_artifacts` returns for that job's folder.
@@ -26,6 +26,9 @@ Ctx = Annotated[ServiceContext, Depends(context)]
 FOLLOW_POLL_S = 0.5
 MAX_SINCE = 10**9
 DOWNLOAD_TYPES = ("application/octet-stream", "application/json", "text/plain")
+CURVES_NAME = "curves.png"
+"""The job's training curves (`roboforge plot` of its run), kept in the job folder and drawn again only when
+the metrics changed, so requests cost one picture per training iteration at most."""
 
 
 def contained(path: Path, root: Path) -> Path | None:
@@ -121,6 +124,54 @@ def job_metrics(
         names = [k for k in names if k in set(keys)]
     series = {k: [finite(r.get(k)) for r in records] for k in names}
     return MetricsView(job_id=job_id, iterations=[r["iteration"] for r in records], series=series)
+
+
+@router.get(
+    "/jobs/{job_id}/curves.png",
+    response_class=FileResponse,
+    tags=["files"],
+    responses={
+        200: {
+            "description": "The curves.",
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **documented(*READ, 404, 501),
+    },
+)
+def job_curves(job_id: str, ctx: Ctx) -> FileResponse:
+    """The job's training curves as a PNG, as `roboforge plot` draws them (reward, episode length, task
+    metrics, losses, action std, env-steps/s)."""
+    from roboforge.rl import plot
+    from roboforge.utils.errors import UserInputError
+
+    job = get_job(ctx, job_id)
+    job_dir = Path(job.job_dir)
+    metrics = _metrics_file(job)
+    if metrics is None:
+        raise HTTPException(
+            404, f"Job {job_id} has no metrics yet; its curves appear after the first iteration."
+        )
+    png = job_dir / CURVES_NAME
+    if not png.is_file() or png.stat().st_mtime < metrics.stat().st_mtime:
+        try:
+            curves = plot.load_curves(metrics.parent, label=f"{job.task} ({job_id})")
+            drawn = plot.plot_runs(
+                [curves], plot.choose_panels([curves]), job_dir / f".{CURVES_NAME}.tmp.png"
+            )
+        except UserInputError as err:
+            raise HTTPException(501 if "matplotlib" in str(err) else 404, str(err)) from None
+        drawn.replace(png)
+    return FileResponse(png, media_type="image/png")
+
+
+def _metrics_file(job) -> Path | None:
+    """The job's run's metrics.jsonl, if it exists inside the job folder."""
+    job_dir = Path(job.job_dir)
+    run_dir = Path(job.run_dir) if job.run_dir else files.find_run_dir(job_dir, job.task)
+    if run_dir is None:
+        return None
+    metrics = contained(run_dir / "metrics.jsonl", job_dir)
+    return metrics if metrics is not None and metrics.is_file() else None
 
 
 @router.get(
