@@ -218,7 +218,7 @@ class RlGamesConfigCfg:
     device_name: str = "cuda:0"
     """rl_games' player device; roboforge sets the env's device."""
     multi_gpu: bool = False
-    """rl_games' multi-GPU training (roboforge trains one agent on one device: must be False)."""
+    """rl_games' multi-GPU training: must be False (roboforge switches it on itself in distributed runs)."""
     ppo: bool = True
     """Clipped PPO surrogate (False: plain policy gradient)."""
     mixed_precision: bool = False

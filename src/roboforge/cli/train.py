@@ -64,8 +64,8 @@ def train(
     distributed: Annotated[
         bool,
         typer.Option(
-            help="Data-parallel training under torchrun (rsl_rl): one process per GPU (NCCL) or CPU process "
-            "(gloo); --num-envs counts the worlds of each process; rank 0 writes the run."
+            help="Data-parallel training under torchrun (PPO of rsl_rl, skrl or rl_games): one process per GPU "
+            "(NCCL) or CPU process (gloo); --num-envs counts the worlds of each process; rank 0 writes the run."
         ),
     ] = False,
     gpus: Annotated[
@@ -98,7 +98,9 @@ def train(
         if (
             gpus is not None
         ):  # checked here first: each rank would otherwise fail alone, under torchrun's trace
-            launched.append(_launch_on_gpus(gpus, distributed, library or "rsl_rl", device))
+            launched.append(
+                _launch_on_gpus(gpus, distributed, library or "rsl_rl", algorithm or "ppo", device)
+            )
             return None  # rank 0 prints the summary
         result = _train(
             task, (library, algorithm), num_envs, max_iterations, device, sim, seed, run_dir, resume, override,
@@ -116,7 +118,7 @@ def train(
         raise typer.Exit(code=130)
 
 
-def _launch_on_gpus(gpus: str, distributed: bool, library: str, device: str | None) -> int:
+def _launch_on_gpus(gpus: str, distributed: bool, library: str, algorithm: str, device: str | None) -> int:
     """`--gpus`: run this same command through torchrun, one process per GPU; returns torchrun's exit code."""
     import sys
 
@@ -130,7 +132,7 @@ def _launch_on_gpus(gpus: str, distributed: bool, library: str, device: str | No
         raise UserInputError(
             "--gpus trains on GPUs; leave out --device cpu (CPU processes: torchrun ... --distributed)."
         )
-    dist_run.check_library(library)
+    dist_run.check_library(library, algorithm)
     return dist_run.launch(gpus, dist_run.without_option(sys.argv[1:], "--gpus"))
 
 
@@ -142,7 +144,7 @@ def _train(
     from roboforge.rl import distributed as dist_run
 
     if distributed:
-        device = dist_run.join(device, library_algorithm[0] or "rsl_rl")
+        device = dist_run.join(device, library_algorithm[0] or "rsl_rl", library_algorithm[1] or "ppo")
     try:
         return _train_process(
             task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override,
@@ -170,6 +172,8 @@ def _train_process(
         max_iterations = max_iterations if max_iterations is not None else saved.get("max_iterations")
         _check_not_finished(resume_dir, max_iterations)
     library, algorithm = library or "rsl_rl", algorithm or "ppo"
+    if rank.world_size > 1:  # a resumed run's own library, known only now
+        dist_run.check_library(library, algorithm)
     s, applied = open_session(
         task, num_envs, device, sim, seed, override, run=resume_dir, library=library, algorithm=algorithm,
         agent_file=agent_file,
@@ -177,8 +181,10 @@ def _train_process(
     iterations = max_iterations if max_iterations is not None else s.learner.max_iterations
     out = resume_dir or dist_run.from_rank0(new_run_dir(run_dir, task) if rank.writes else None)
     trainer = Trainer(s, out, iterations, quiet=quiet)
-    if resume_dir is not None and rank.writes:
-        console.print(f"resuming {out} from iteration {trainer.resume()}", highlight=False, markup=False)
+    if resume_dir is not None:  # every rank loads the checkpoint: same weights, same iteration count
+        resumed = trainer.resume()
+        if rank.writes:
+            console.print(f"resuming {out} from iteration {resumed}", highlight=False, markup=False)
     args = {
         "library": library,
         "algorithm": algorithm,

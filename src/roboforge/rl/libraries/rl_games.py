@@ -9,6 +9,11 @@ summaries and checkpoint files, which roboforge's trainer writes instead.
 Checkpoints are `agent.get_full_state_weights()` saved with `torch.save`, so rl_games' own
 `agent.restore(path)` (and Isaac Lab's rl_games play script) read them; `load` also reads checkpoints of
 rl_games runs outside roboforge (including `torch.compile`d ones) when the networks fit.
+
+Distributed runs (`rl/distributed.py`) use rl_games' own multi-GPU code paths (`use_rank`): the gradient
+all-reduce of every minibatch, the all-reduced KL and rank 0's learning rate (`update_lr`); the parameter
+broadcast that `A2CBase.train()` does first is done by `_start`, and `SharedMoments` merges the running
+mean/std normalizers, which rl_games leaves per rank.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from torch import nn
 
 from roboforge.agents.rl_games_cfg import ENV_NAME, RlGamesPpoCfg, yaml12_numbers
 from roboforge.envs.wrappers.rl_games import RlGamesVecEnvWrapper, register_env
+from roboforge.rl import distributed
 from roboforge.rl.checkpoints import read_torch_checkpoint
 from roboforge.rl.libraries.base import (
     FeedForwardPolicy,
@@ -64,6 +70,8 @@ class RlGamesLearner(Learner):
             state_groups=state_groups(cfg, env.obs_dims),
         )
         self.agent = build_agent(self.venv, cfg, str(env.device), int(env.cfg.seed))
+        use_rank(self.agent, distributed.current())
+        self.moments = distributed.SharedMoments(running_mean_stds(self.agent))
         self.steps_per_iteration, self.max_iterations = self.iteration_plan(cfg, algorithm, env.num_envs)
         self.save_interval = config.save_frequency if config.save_frequency > 0 else config.max_epochs
         self.clip_actions = None  # policy() bounds its actions as rl_games does
@@ -95,7 +103,9 @@ class RlGamesLearner(Learner):
         if not self._started:
             self._start()
         agent.update_epoch()
+        self.moments.mark()
         _, _, _, _, a_losses, c_losses, b_losses, entropies, kls, _, _ = agent.train_epoch()
+        self.moments.share()
         agent.dataset.update_values_dict(None)  # frees the rollout, as A2CBase.train() does
         agent.frame += agent.curr_frames
         losses = (a_losses, c_losses, entropies, kls, b_losses)
@@ -123,6 +133,12 @@ class RlGamesLearner(Learner):
         agent.last_mean_rewards = -1e9
         agent.obs = agent.obs_to_tensors(self.venv.observations())
         agent.curr_frames = agent.batch_size_envs
+        if agent.multi_gpu:  # every rank starts from rank 0's weights (A2CBase.train() does this first too)
+            nets = [agent.model, *([agent.central_value_net] if agent.has_central_value else [])]
+            states = [net.state_dict() for net in nets]
+            torch.distributed.broadcast_object_list(states, src=0)
+            for net, state in zip(nets, states, strict=True):
+                net.load_state_dict(state)
         if agent.has_central_value:
             self._record_central_value_loss()
         self._started = True
@@ -224,7 +240,8 @@ def check_supported(cfg: RlGamesPpoCfg, num_envs: int) -> None:
     params, config = cfg.params, cfg.params.config
     if config.multi_gpu:
         raise UserInputError(
-            "params.config.multi_gpu: roboforge trains one agent on one device; set it False."
+            "params.config.multi_gpu: roboforge switches rl_games' multi-GPU mode on itself in distributed runs "
+            "(roboforge train --gpus, or --distributed under torchrun); set it False."
         )
     if params.load_checkpoint:
         raise UserInputError(
@@ -289,6 +306,32 @@ def build_agent(venv: RlGamesVecEnvWrapper, cfg: RlGamesPpoCfg, device: str, see
         if agent.has_central_value:
             agent.central_value_net.writter = None  # rl_games' spelling
     return agent
+
+
+def use_rank(agent: Any, rank: distributed.Rank) -> None:
+    """rl_games' multi-GPU mode for this process (off on a single process): the fields that
+    `A2CBase.__init__` and `CentralValueTrain.__init__` set from LOCAL_RANK, RANK and WORLD_SIZE with
+    `multi_gpu: True`, and that its gradient all-reduce, KL all-reduce and `update_lr` read. The agent is built
+    with `multi_gpu: False` because with True those constructors call `init_process_group("nccl")` themselves
+    (a second init after `distributed.join`, and NCCL only) and put the agent on `cuda:LOCAL_RANK`
+    (rl_games/common/a2c_common.py:100-113, algos_torch/central_value.py:114-127). They also drop the
+    learning-rate schedule on ranks other than 0; here every rank keeps it, fed the same all-reduced KL, and
+    `update_lr` still takes rank 0's rate."""
+    parts = [agent, *([agent.central_value_net] if agent.has_central_value else [])]
+    for part in parts:
+        part.multi_gpu = rank.world_size > 1
+        part.local_rank, part.global_rank, part.world_size = rank.local_rank, rank.rank, rank.world_size
+
+
+def running_mean_stds(agent: Any) -> list[distributed.RunningMoments]:
+    """rl_games' `RunningMeanStd` normalizers (observations, values; of the central value too)."""
+    nets = [agent.model, *([agent.central_value_net] if agent.has_central_value else [])]
+    return [
+        distributed.RunningMoments(module, "running_mean", "running_var", "count")
+        for net in nets
+        for module in net.modules()
+        if hasattr(module, "running_var") and hasattr(module, "count")
+    ]
 
 
 @contextlib.contextmanager

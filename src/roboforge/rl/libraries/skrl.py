@@ -12,6 +12,11 @@ state dicts by name), so skrl's own `agent.load(path)` reads them.
 
 SAC acts in a bounded action space: `BoundedActions` presents `[-1, 1]` per action to skrl and clamps what
 reaches the env, and `policy()` ends with the same clamp.
+
+Distributed runs (`rl/distributed.py`) use skrl's own multi-process mode, switched on through the fields of
+`skrl.config.torch` (`use_rank`): skrl's PPO then broadcasts the policy and value parameters when it is built,
+all-reduces their gradients every minibatch and the KL of its adaptive learning rate; `SharedMoments` merges
+its normalizers (`RunningStandardScaler`), which skrl leaves per rank.
 """
 
 from __future__ import annotations
@@ -24,10 +29,19 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import torch
+from torch import nn
+
+from roboforge.rl import distributed
+
+# skrl builds `skrl.config.torch` when it is first imported and, seeing torchrun's WORLD_SIZE > 1, calls
+# `torch.distributed.init_process_group("nccl")` itself (skrl/__init__.py:_Config.PyTorch.__init__). roboforge
+# has joined the job already (`distributed.join`: gloo on the CPU, a timeout), and a second init is an error,
+# so skrl is imported as a single process and `use_rank` sets the same config fields afterwards.
+with distributed.world_size_hidden():
+    import skrl
 from skrl.envs.wrappers.torch import Wrapper, wrap_env
 from skrl.utils import set_seed
 from skrl.utils.runner.torch import Runner
-from torch import nn
 
 from roboforge.agents.skrl_cfg import SkrlPpoCfg, SkrlSacCfg
 from roboforge.envs.wrappers.skrl import BoundedActions
@@ -67,12 +81,16 @@ class SkrlLearner(Learner):
 
     def __init__(self, env: Any, cfg: SkrlPpoCfg | SkrlSacCfg, algorithm: str, recorder: StepRecorder):
         super().__init__(env, cfg, algorithm, recorder)
-        seed = int(env.cfg.seed)
+        rank = distributed.current()
+        use_rank(rank)  # before the agent is built: skrl's PPO broadcasts its parameters in __init__
+        # skrl's set_seed adds the rank in distributed runs (skrl/utils/__init__.py); the env's seed has it already
+        seed = int(env.cfg.seed) - rank.rank if rank.world_size > 1 else int(env.cfg.seed)
         set_seed(seed)  # before wrapping: skrl's wrapper resets the env with skrl's seed
         self.action_bound = SAC_ACTION_BOUND if algorithm == "sac" else None
         source = env if self.action_bound is None else BoundedActions(env, self.action_bound)
         self.wrapped = cast(Wrapper, wrap_env(source, wrapper="isaaclab"))  # single-agent
         self.agent = build_agent(self.wrapped, cfg, seed)
+        self.moments = distributed.SharedMoments(scalers(self.agent))
         self.steps_per_iteration, self.max_iterations = self.iteration_plan(cfg, algorithm, env.num_envs)
         self.save_interval = save_interval(
             cfg.agent.experiment.checkpoint_interval, self.steps_per_iteration, self.max_iterations
@@ -92,6 +110,7 @@ class SkrlLearner(Learner):
         agent = self.agent
         agent.enable_training_mode(True)
         timesteps = self.max_iterations * self.steps_per_iteration
+        self.moments.mark()
         for step in range(self.steps_per_iteration):
             t = self.timestep
             agent.pre_interaction(timestep=t, timesteps=timesteps)
@@ -117,6 +136,7 @@ class SkrlLearner(Learner):
                 agent.post_interaction(timestep=t, timesteps=timesteps)
             self.observations, self.states = observations, states
             self.timestep += 1
+        self.moments.share()
         return self._pop_losses()
 
     @contextlib.contextmanager
@@ -195,6 +215,24 @@ class MeanActions(nn.Module):
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         return self.model.compute({"observations": observations}, role="policy")[0]  # type: ignore[operator]
+
+
+def use_rank(rank: distributed.Rank) -> None:
+    """skrl's multi-process mode for this process (off on a single process): the fields `skrl.config.torch`
+    reads from LOCAL_RANK, RANK and WORLD_SIZE when skrl is imported under torchrun. skrl has no setter for
+    them; its agents read `is_distributed` (broadcast, gradient and KL all-reduce), `rank` and `world_size`."""
+    config = skrl.config.torch
+    config._local_rank, config._rank, config._world_size = rank.local_rank, rank.rank, rank.world_size
+    config._is_distributed = rank.world_size > 1
+
+
+def scalers(agent: Any) -> list[distributed.RunningMoments]:
+    """The agent's `RunningStandardScaler`s (observation, state and value preprocessors)."""
+    return [
+        distributed.RunningMoments(module, "running_mean", "running_variance", "current_count")
+        for module in agent.checkpoint_modules.values()
+        if isinstance(module, nn.Module) and hasattr(module, "running_variance")
+    ]
 
 
 def model_copy(model: nn.Module) -> nn.Module:
