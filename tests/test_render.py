@@ -94,7 +94,9 @@ def test_velocity_task_draws_commanded_and_actual_velocity():
 def test_markers_fit_a_full_scene():
     env = cpu_env("cartpole")
     renderer = WorldRenderer(env.scene.model, SMALL)
-    many = [CommandMarker("sphere", (0.0, 0.0, 0.0))] * (renderer.renderer.scene.maxgeom + 5)  # more than fit: skipped
+    many = [CommandMarker("sphere", (0.0, 0.0, 0.0))] * (
+        renderer.renderer.scene.maxgeom + 5
+    )  # more than fit: skipped
     assert renderer.frame(qpos_of(env), [many]).shape == (72, 96, 3)
 
 
@@ -185,3 +187,29 @@ def test_play_video_command_writes_an_mp4(tmp_path):
         "play", "cartpole", "--checkpoint", tmp_path / "cartpole", "--device", "cpu", "--steps", 5, "--video"
     )
     assert bad.exit_code == 2 and "--video-length 200 is more than --steps 5" in " ".join(bad.output.split())
+
+
+def test_deploy_video_records_sim_episodes_without_torch(tmp_path):
+    from export_util import exported_cartpole
+
+    _, policy = exported_cartpole(tmp_path / "export")
+    clip = tmp_path / "deploy.mp4"
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from roboforge.cli import app\n"
+        f"args = ['deploy', {str(policy)!r}, '--episodes', '2', '--video', '--video-length', '12',\n"
+        f"        '--video-path', {str(clip)!r}, '--json']\n"
+        "result = CliRunner().invoke(app, args)\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print(result.stdout)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert frame_count(clip) == 12 and '"video"' in out.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "roboforge", "deploy", str(policy), "--bench", "--video"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--video records sim episodes" in " ".join(bad.stderr.split())

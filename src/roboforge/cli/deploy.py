@@ -91,6 +91,13 @@ def deploy_cmd(
     clamp: Annotated[
         bool, typer.Option(help="Safety: clamp targets to joint, velocity and effort limits.")
     ] = True,
+    video: Annotated[
+        bool, typer.Option(help="Sim: write an MP4 of the first --video-length steps (extra 'video').")
+    ] = False,
+    video_length: Annotated[int, typer.Option(help="Steps in the video.")] = 200,
+    video_path: Annotated[
+        Path | None, typer.Option(help="MP4 to write (default: videos/deploy_<time>.mp4 beside POLICY).")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Run POLICY with the deployment runtime: sim-to-sim metrics (as `roboforge eval`), --bench latency."""
@@ -100,6 +107,10 @@ def deploy_cmd(
         from roboforge.deploy.safety import SafetyCfg
 
         kind, address = parse_robot(robot)
+        if video and (kind != "sim" or bench):
+            raise UserInputError("--video records sim episodes: use it with --robot sim and without --bench.")
+        if video_length < 1:
+            raise UserInputError(f"--video-length must be >= 1, got {video_length}.")
         safety = SafetyCfg(
             clamp_to_limits=clamp, clamp_effort=clamp, max_position_rate=max_position_rate,
             max_effort_rate=max_effort_rate, max_state_age_s=max_state_age,
@@ -114,20 +125,40 @@ def deploy_cmd(
         sim = MujocoSimRobot(runner.meta, policy.parent)
         if bench:
             return _bench(runner, sim, steps, seed, cmds, as_json)
-        return _episodes(runner, sim, episodes, seed, cmds, as_json, policy)
+        clip = _clip(sim, runner, video_path or _default_video(policy), video_length) if video else None
+        return _episodes(runner, sim, episodes, seed, cmds, as_json, policy, clip)
 
     run_command(body, as_json)
 
 
-def _episodes(runner, sim, episodes, seed, cmds, as_json, policy):
+def _default_video(policy: Path) -> Path:
+    from datetime import datetime
+
+    return policy.parent / "videos" / f"deploy_{datetime.now():%Y-%m-%d_%H-%M-%S}.mp4"
+
+
+def _clip(sim, runner, path: Path, length: int):
+    from roboforge.render import Clip
+
+    return Clip(sim.model, path, fps=1.0 / runner.meta.control.step_dt, length=length)
+
+
+def _episodes(runner, sim, episodes, seed, cmds, as_json, policy, clip=None):
     from roboforge.deploy.episodes import run_sim_episodes
 
-    with console.status(f"running {episodes} sim episodes..."):
-        result = run_sim_episodes(runner, sim, episodes, seed, cmds)
+    on_step = (lambda robot: clip.add(robot.data.qpos)) if clip is not None else None
+    try:
+        with console.status(f"running {episodes} sim episodes..."):
+            result = run_sim_episodes(runner, sim, episodes, seed, cmds, on_step)
+    finally:  # an interrupted run still leaves the frames so far as a video
+        written = clip.close() if clip is not None else None
+    if written is not None and not as_json:
+        console.print(f"video: {written}", highlight=False)
     for note in result.skipped_events:
         console.print(f"[bold yellow]note:[/] event {note} is not reproduced (nominal model)")
     if as_json:
-        return {"task": runner.meta.task, "policy": str(policy), "robot": "sim", **asdict(result)}
+        video = {"video": str(written)} if written is not None else {}
+        return {"task": runner.meta.task, "policy": str(policy), "robot": "sim", **asdict(result), **video}
     table = Table("metric", "value", title=f"{runner.meta.task} - {policy} - MuJoCo sim-to-sim")
     table.add_row("episodes", str(result.episodes))
     table.add_row("mean episode length", f"{result.mean_episode_length:.1f} / {result.max_episode_length}")

@@ -203,9 +203,11 @@ def run_sim_episodes(
     episodes: int,
     seed: int = 0,
     commands: dict[str, np.ndarray] | None = None,
+    on_step: Callable[[MujocoSimRobot], None] | None = None,
 ) -> SimEpisodesResult:
     """Run `episodes` episodes with the training reset distribution, terminations and command terms
-    (commands given in `commands` are held constant instead of sampled)."""
+    (commands given in `commands` are held constant instead of sampled); `on_step(robot)` after every
+    policy step (e.g. a video frame)."""
     if episodes < 1:
         raise UserInputError(f"--episodes must be >= 1, got {episodes}.")
     rules = EpisodeRules(runner.meta)
@@ -217,7 +219,7 @@ def run_sim_episodes(
     command_metrics: dict[str, list[float]] = {}
     start = time.perf_counter()
     for _ in range(episodes):
-        length, flags = _episode(runner, robot, rules, sims, rng, commands or {})
+        length, flags = _episode(runner, robot, rules, sims, rng, commands or {}, on_step)
         lengths.append(length)
         for name, flag in flags.items():
             ended[name] += int(flag)
@@ -240,7 +242,7 @@ def run_sim_episodes(
     )
 
 
-def _episode(runner, robot, rules, sims, rng, given) -> tuple[int, dict[str, bool]]:
+def _episode(runner, robot, rules, sims, rng, given, on_step=None) -> tuple[int, dict[str, bool]]:
     """One episode in the training env's order: reset, then step -> terminations -> command update."""
     dt, max_len = runner.meta.control.step_dt, runner.meta.control.max_episode_length
     rules.reset(robot, rng)
@@ -253,6 +255,8 @@ def _episode(runner, robot, rules, sims, rng, given) -> tuple[int, dict[str, boo
         commands = given | {name: sim.command for name, sim in sims.items()}
         robot.write_command(runner.step(robot.read_state(), robot.now(), commands))
         length += 1
+        if on_step is not None:
+            on_step(robot)
         flags = rules.dones(robot, length)
         if any(flags.values()) or length >= max_len:
             return length, flags

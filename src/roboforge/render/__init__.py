@@ -2,6 +2,6 @@
 commands drawn in, and MP4 videos of them."""
 
 from roboforge.render.frames import RenderCfg, WorldRenderer
-from roboforge.render.video import VideoWriter
+from roboforge.render.video import Clip, VideoWriter
 
-__all__ = ["RenderCfg", "VideoWriter", "WorldRenderer"]
+__all__ = ["Clip", "RenderCfg", "VideoWriter", "WorldRenderer"]

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from roboforge.managers.command_manager import CommandMarker
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.markers import CommandMarker
 
 GL_HINT = (
     "install EGL (Debian: apt-get install libegl1 libgl1-mesa-dri) and set MUJOCO_GL=egl, "

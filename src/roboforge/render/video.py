@@ -40,3 +40,23 @@ class VideoWriter:
         self._writer.close()
         self._partial.replace(self.path)
         return self.path
+
+
+class Clip:
+    """Up to `length` frames of one MuJoCo model's state (`add(qpos)` after each step) into the MP4 `path`:
+    the deployment runtime's sim-to-sim videos, where the state is a plain `MjData`."""
+
+    def __init__(self, model, path: Path, fps: float, length: int, render=None):
+        from roboforge.render.frames import RenderCfg, WorldRenderer
+
+        self.length = length
+        self.renderer = WorldRenderer(model, render or RenderCfg())
+        self.writer = VideoWriter(path, fps)
+
+    def add(self, qpos: np.ndarray) -> None:
+        if self.writer.frames < self.length:
+            self.writer.append(self.renderer.tile(np.asarray(qpos, dtype=np.float64), []))
+
+    def close(self) -> Path:
+        self.renderer.close()
+        return self.writer.close()
