@@ -4,7 +4,9 @@ Each trial samples the `--param` distributions, trains in its own process (`robo
 PATH=VALUE ...`) into the sweep folder and streams its `metrics.jsonl`; every new record is reported to
 Optuna, whose median pruner stops a trial that trails the others (SIGINT: the trial saves its checkpoint
 and ends). The study lives in `study.db` (SQLite) beside the trials, so `--resume`-like continuation is
-`optuna`'s own; `sweep.json` holds every trial (parameters, value, state, run folder) and the best one.
+`optuna`'s own; `sweep.json` holds every trial (parameters, value, state, run folder) and the best one,
+rewritten after each trial (the job service reads it for progress). SIGTERM stops a sweep like Ctrl-C: the
+running trial saves its checkpoint and `sweep.json` is written.
 Parameters and the metric are checked before the first trial starts.
 """
 
@@ -164,13 +166,39 @@ def run_sweep(spec: SweepSpec, trials: int, on_trial=None) -> SweepResult:
     def objective(trial):
         return _run_trial(spec, trial)
 
-    callbacks = [lambda study, trial: on_trial(trial)] if on_trial is not None else []
+    def after_trial(study, trial):
+        atomic_write_json(spec.sweep_dir / "sweep.json", asdict(_result(spec, study)))
+        if on_trial is not None:
+            on_trial(trial)
+
+    atomic_write_json(spec.sweep_dir / "sweep.json", asdict(_result(spec, study)))
     try:
-        study.optimize(objective, n_trials=trials, callbacks=callbacks, catch=(TrialFailed,))
-    finally:  # also after Ctrl-C: the trials so far are on record
+        with _sigterm_interrupts():
+            study.optimize(objective, n_trials=trials, callbacks=[after_trial], catch=(TrialFailed,))
+    finally:  # also after Ctrl-C or SIGTERM: the trials so far are on record
         result = _result(spec, study)
         atomic_write_json(spec.sweep_dir / "sweep.json", asdict(result))
     return result
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM raises KeyboardInterrupt (as Ctrl-C does), so the running trial is stopped, not orphaned
+    (it runs in a session of its own); only in the main thread, where Python delivers signals."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class TrialFailed(RuntimeError):

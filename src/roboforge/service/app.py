@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from roboforge import __version__
-from roboforge.service import errors, routes_export, routes_files, routes_jobs
+from roboforge.service import errors, routes_export, routes_files, routes_jobs, routes_sweeps
 from roboforge.service.auth import BearerAuth
 from roboforge.service.config import ServiceCfg
 from roboforge.service.responses import validation_content
@@ -84,6 +84,7 @@ def create_app(cfg: ServiceCfg, start_runner: bool = True) -> FastAPI:
     app.include_router(routes_jobs.router)
     app.include_router(routes_files.router)
     app.include_router(routes_export.router)
+    app.include_router(routes_sweeps.router)
     errors.install(app)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -32,6 +32,12 @@ MAX_DEPTH = 4
 """Deepest nesting of lists and objects in one override value."""
 MAX_INT = 1_000_000
 """Largest magnitude of any integer in an override that has no bound of its own."""
+MAX_SWEEP_TRIALS = 100
+"""Most trials of one sweep (POST /sweeps; they run one after another inside the sweep's job)."""
+MAX_SWEEP_PARAMS = 16
+"""Most swept fields of one sweep."""
+MAX_PARAM_CHARS = 512
+"""Longest swept field as `PATH=DISTRIBUTION` text."""
 MAX_JSON_DEPTH = 32
 """Deepest nesting of a request body."""
 MAX_ROLLOUT = 1 << 22

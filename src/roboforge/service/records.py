@@ -16,13 +16,13 @@ from roboforge.service import files
 from roboforge.service.store import DEFAULT_LIBRARY, Job, as_utc
 
 RECORD_NAME = "job.json"
-FORMAT = 3
+FORMAT = 4
 """Version of the record's layout (1: before `library`, such a record reads as an rsl_rl job; 2: before
-`num_gpus` and `submission_id`, read as 0 and None)."""
+`num_gpus` and `submission_id`, read as 0 and None; 3: before `kind` and `sweep`, read as a training job)."""
 FIELDS = ("id", "task", "library", "policy_type", "num_iterations", "num_envs", "seed", "device", "num_gpus",
           "overrides", "status", "iteration", "job_dir", "run_dir", "pid", "pid_token", "submission_id",
-          "attempt", "resume_requested", "cancel_requested", "returncode", "error", "created_at", "started_at",
-          "finished_at")  # fmt: skip
+          "attempt", "kind", "sweep", "resume_requested", "cancel_requested", "returncode", "error",
+          "created_at", "started_at", "finished_at")  # fmt: skip
 TIMES = ("created_at", "started_at", "finished_at")
 REQUIRED = ("id", "task", "policy_type", "num_iterations", "num_envs", "status", "created_at")
 
@@ -63,4 +63,5 @@ def read_record(job_dir: Path) -> Job | None:
     values["iteration"] = int(values["iteration"] or 0)
     values["attempt"] = int(values["attempt"] or 0)
     values["num_gpus"] = int(values["num_gpus"] or 0)
+    values["kind"] = values["kind"] or "train"
     return Job(**values)

@@ -8,7 +8,8 @@ iterations its checkpoints hold, which is where a resume continues), stops jobs 
 (plus the executor's own signal), exports the policy of a job that succeeded (exports.py), keeps each
 job's `job.json` up to date (records.py), and on startup restores jobs its database lacks from their
 folders (recovery.py), re-attaches jobs whose attempt still runs and marks the others `interrupted`
-(resumable from their last checkpoint).
+(resumable from their last checkpoint). A sweep (sweeps.py) is a job whose attempt runs `roboforge sweep`
+instead of `roboforge train`; its progress is its `sweep.json`, and it is neither resumed nor exported.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from roboforge.service import files, records, recovery
+from roboforge.service import files, records, recovery, sweeps
 from roboforge.service.config import ServiceCfg
 from roboforge.service.errors import JobConflict, JobNotFound
 from roboforge.service.executors import (
@@ -220,6 +221,10 @@ class JobRunner:
         """Queue a stopped job again; it continues from its last checkpoint."""
         with self._lock:
             job = self._get(job_id)
+            if job.kind == "sweep":
+                raise JobConflict(
+                    f"Job {job_id} is a sweep; sweeps cannot be resumed: POST /sweeps starts a new one."
+                )
             if job.status not in TERMINAL:
                 raise JobConflict(f"Job {job_id} is {job.status}; only a stopped job can be resumed.")
             total = num_iterations or job.num_iterations
@@ -244,6 +249,11 @@ class JobRunner:
         """Export a stopped job's latest checkpoint (a separate process); the export's number."""
         with self._lock:
             job = self._get(job_id)
+            if job.kind == "sweep":
+                raise JobConflict(
+                    f"Job {job_id} is a sweep; export a trial's run with `roboforge export` (GET "
+                    "/jobs/{id}/artifacts lists them) or train its best params as a job."
+                )
             if job.status not in TERMINAL:
                 raise JobConflict(f"Job {job_id} is {job.status}; export it when it has stopped.")
             return self.exports.start(job)
@@ -292,7 +302,11 @@ class JobRunner:
     def _attempt(self, job: Job, resume_from: Path | None) -> Attempt:
         """What the executor runs for the job's current attempt: the launcher command and its resources."""
         cores = cpu_share(self.cfg.max_concurrent)
-        command = launcher_command(Path(job.job_dir), job.attempt, train_command(job, resume_from, cores))
+        if job.kind == "sweep":
+            work = sweeps.sweep_command(job, cores)
+        else:
+            work = train_command(job, resume_from, cores)
+        command = launcher_command(Path(job.job_dir), job.attempt, work)
         return Attempt(job_id=job.id, job_dir=Path(job.job_dir), attempt=job.attempt, command=command,
                        env=job_vars(self.cfg.job_env), num_cpus=cores, num_gpus=job.num_gpus or 0)  # fmt: skip
 
@@ -391,7 +405,7 @@ class JobRunner:
         for state_of_job in (self._progress, self._ended_at, self._stop_asked):
             state_of_job.pop(job.id, None)
         log.info("job %s %s (exit code %s)", job.id, state, rc)
-        if done is not None and state == "succeeded":
+        if done is not None and state == "succeeded" and done.kind != "sweep":
             self._export_after_success(done)
 
     def _export_after_success(self, job: Job) -> None:
@@ -424,6 +438,9 @@ class JobRunner:
             log.warning("could not write %s of job %s: %s", records.RECORD_NAME, job.id, err)
 
     def _update_progress(self, job: Job) -> None:
+        if job.kind == "sweep":
+            self._update_sweep(job)
+            return
         run_dir = files.find_run_dir(Path(job.job_dir), job.task)
         if run_dir is None:
             return
@@ -440,3 +457,10 @@ class JobRunner:
                 values["s_per_iteration"] = progress.s_per_iteration
         if values:
             self.store.update(job.id, ["running"], **values)
+
+    def _update_sweep(self, job: Job) -> None:
+        """Copy the sweep's newest `sweep.json` into its `sweep.result` when it changed."""
+        result = sweeps.read_result(job)
+        search = job.sweep or {}
+        if result is not None and result != search.get("result"):
+            self.store.update(job.id, ["running"], sweep={**search, "result": result})

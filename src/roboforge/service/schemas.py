@@ -8,7 +8,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from roboforge.service.config import MAX_ITERATIONS, MAX_JOB_GPUS, MAX_NUM_ENVS
-from roboforge.service.limits import MAX_KEY_CHARS, MAX_OVERRIDES
+from roboforge.service.limits import (
+    MAX_KEY_CHARS,
+    MAX_OVERRIDES,
+    MAX_PARAM_CHARS,
+    MAX_SWEEP_PARAMS,
+    MAX_SWEEP_TRIALS,
+)
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 Library = Literal["rsl_rl", "skrl", "rl_games", "sb3"]
@@ -64,6 +70,83 @@ class JobRequest(BaseModel):
     )
 
 
+class SweepParam(BaseModel):
+    """One swept field as an object (the same rules as `PATH=DIST` text)."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1, max_length=MAX_KEY_CHARS, description="agent.<path> or env.<path>.")
+    distribution: Literal["uniform", "loguniform", "int", "choice"]
+    low: float | None = Field(None, description="Lower bound (uniform, loguniform, int).")
+    high: float | None = Field(None, description="Upper bound (uniform, loguniform, int).")
+    choices: list[StrictInt | float | bool | Annotated[str, StringConstraints(max_length=64)]] | None = Field(
+        None, max_length=16, description="Values of a choice (2 to 16)."
+    )
+
+
+class SweepRequest(JobRequest):
+    """Start a hyperparameter sweep: an Optuna study whose trials train one after another (`roboforge sweep`);
+    the training fields are those of POST /reinforcement-learning, `num_iterations` per trial."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "task": "cartpole",
+                    "num_iterations": 50,
+                    "num_envs": 256,
+                    "trials": 8,
+                    "params": ["agent.algorithm.learning_rate=loguniform:1e-4:1e-2"],
+                    "metric": "Train/mean_reward",
+                    "direction": "max",
+                }
+            ]
+        },
+    )
+    trials: StrictInt = Field(8, ge=1, le=MAX_SWEEP_TRIALS, description="Trials to run, one after another.")
+    params: list[Annotated[str, StringConstraints(max_length=MAX_PARAM_CHARS)] | SweepParam] = Field(
+        min_length=1,
+        max_length=MAX_SWEEP_PARAMS,
+        description="Swept fields: 'PATH=uniform:LOW:HIGH', 'loguniform:LOW:HIGH', 'int:LOW:HIGH', "
+        "'choice:A,B,C', or objects {path, distribution, low, high, choices}.",
+    )
+    metric: str = Field(
+        "Train/mean_reward",
+        min_length=1,
+        max_length=MAX_KEY_CHARS,
+        description="What a trial scores: its last value.",
+    )
+    direction: Literal["max", "min"] = "max"
+
+
+class SweepTrialView(BaseModel):
+    number: int
+    params: dict[str, Any]
+    value: float | None
+    state: str = Field(description="Optuna's: running, complete, pruned, fail.")
+
+
+class SweepView(BaseModel):
+    id: str
+    task: str
+    status: JobState
+    trials: int = Field(description="Trials asked for.")
+    trials_done: int = Field(description="Trials that ended (complete, pruned or failed).")
+    params: list[str]
+    metric: str
+    direction: str
+    best_value: float | None
+    best_params: dict[str, Any] | None
+    best_trial: int | None
+    trial_list: list[SweepTrialView]
+    job: JobView = Field(description="The sweep's job (GET /jobs/{id}: log, artifacts, state history).")
+
+
+class SweepList(BaseModel):
+    count: int
+    sweeps: list[SweepView]
+
+
 class ResumeRequest(BaseModel):
     """Resume a stopped job from its last checkpoint, optionally to a new total of iterations."""
 
@@ -91,6 +174,7 @@ class JobEventView(BaseModel):
 
 class JobView(BaseModel):
     id: str
+    kind: str = Field("train", description="train, or sweep (POST /sweeps).")
     task: str
     library: str = Field(description="RL library (jobs from before libraries were selectable: rsl_rl).")
     policy_type: str

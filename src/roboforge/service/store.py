@@ -46,10 +46,15 @@ ADDED_COLUMNS = {
         "library": f"VARCHAR(32) NOT NULL DEFAULT '{DEFAULT_LIBRARY}'",
         "num_gpus": "INTEGER NOT NULL DEFAULT 0",
         "submission_id": "VARCHAR(128)",
+        "kind": "VARCHAR(16) NOT NULL DEFAULT 'train'",
+        "sweep": "JSON",
     }
 }
 """Columns added to tables after their first version, with their SQL type and default for the rows there
 (`create_all` makes missing tables, never missing columns: `add_missing_columns` does)."""
+KINDS = ("train", "sweep")
+"""What a job runs: `train` (one `roboforge train`) or `sweep` (one `roboforge sweep`: its trials one after
+another; see sweeps.py)."""
 ACTIVE = ("queued", "running")
 TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
 
@@ -87,6 +92,11 @@ class Job(Base):
     submission_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     """The Ray job of the current attempt (executor `ray`); None for a process of this machine (`pid`)."""
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16), default="train", server_default="train")
+    """`train` or `sweep` (KINDS)."""
+    sweep: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """A sweep's search: {trials, params (PATH=DIST), metric, direction} and, while it runs, its latest
+    `sweep.json` as `result`; None for a training job."""
     resume_requested: Mapped[bool] = mapped_column(default=False)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     returncode: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -217,12 +227,20 @@ class Store:
         with self._read() as session:
             return session.get(Job, job_id)
 
-    def list(self, statuses: Iterable[str] | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
-        """Jobs, newest first, optionally only those in `statuses`."""
+    def list(
+        self,
+        statuses: Iterable[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        kind: str | None = None,
+    ) -> list[Job]:
+        """Jobs, newest first, optionally only those in `statuses` and of `kind`."""
         query = select(Job).order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
         statuses = list(statuses or [])
         if statuses:
             query = query.where(Job.status.in_(statuses))
+        if kind is not None:
+            query = query.where(Job.kind == kind)
         with self._read() as session:
             return list(session.scalars(query))
 

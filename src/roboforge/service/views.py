@@ -11,7 +11,7 @@ from fastapi import HTTPException, Request
 from roboforge.service.config import ServiceCfg
 from roboforge.service.files import valid_job_id
 from roboforge.service.runner import JobRunner
-from roboforge.service.schemas import JobEventView, JobView
+from roboforge.service.schemas import JobEventView, JobView, SweepTrialView, SweepView
 from roboforge.service.store import Job, JobEvent, Store, as_utc
 
 
@@ -59,6 +59,7 @@ def job_view(job: Job, base: str, events: list[JobEvent] | None = None) -> JobVi
         remaining = round(max(job.num_iterations - job.iteration, 0) * job.s_per_iteration, 1)
     return JobView(
         id=job.id,
+        kind=job.kind or "train",
         task=job.task,
         library=job.library,
         policy_type=job.policy_type,
@@ -88,4 +89,35 @@ def job_view(job: Job, base: str, events: list[JobEvent] | None = None) -> JobVi
         events=None
         if events is None
         else [JobEventView(at=as_utc(e.at), status=e.status, message=e.message) for e in events],  # type: ignore[arg-type]
+    )
+
+
+def sweep_view(job: Job, base: str, events: list[JobEvent] | None = None) -> SweepView:
+    """The API's view of a sweep job: its search, trials and best trial (from its latest `sweep.json`)."""
+    search = job.sweep or {}
+    result = search.get("result") or {}
+    trials = [
+        SweepTrialView(
+            number=t["number"],
+            params=finite(t.get("params") or {}),
+            value=finite(t.get("value")),
+            state=str(t.get("state")),
+        )
+        for t in result.get("trials") or []
+    ]
+    best = result.get("best") or None
+    return SweepView(
+        id=job.id,
+        task=job.task,
+        status=job.status,  # type: ignore[arg-type]
+        trials=int(search.get("trials") or 0),
+        trials_done=sum(t.state != "running" for t in trials),
+        params=list(search.get("params") or []),
+        metric=str(search.get("metric", "")),
+        direction=str(search.get("direction", "")),
+        best_value=finite(best.get("value")) if best else None,
+        best_params=finite(best.get("params")) if best else None,
+        best_trial=best.get("number") if best else None,
+        trial_list=trials,
+        job=job_view(job, base, events),
     )
