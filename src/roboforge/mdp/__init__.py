@@ -11,8 +11,10 @@ from roboforge.mdp.actions import (
     JointPositionActionCfg,
     JointVelocityActionCfg,
     OperationalSpaceControlActionCfg,
+    PlanarVelocityActionCfg,
 )
 from roboforge.mdp.commands import (
+    NavigationCommandCfg,
     NullCommandCfg,
     ObjectGoalCommandCfg,
     ObjectStackCommandCfg,
@@ -49,6 +51,15 @@ from roboforge.mdp.locomotion import (
     track_lin_vel_xy_yaw_frame_exp,
     undesired_contacts,
 )
+from roboforge.mdp.navigation import (
+    goal_progress,
+    goal_reached,
+    goal_reached_bonus,
+    obstacle_proximity,
+    obstacle_touched,
+    obstacle_touched_penalty,
+    planar_velocity_b,
+)
 from roboforge.mdp.observations import (
     base_ang_vel_b,
     base_height,
@@ -72,6 +83,7 @@ from roboforge.mdp.randomization import (
     randomize_friction,
     randomize_joint_default_offsets,
 )
+from roboforge.mdp.range_scan import planar_range_scan, range_scan
 from roboforge.mdp.rewards import (
     action_l2,
     action_rate_l2,
@@ -97,10 +109,12 @@ __all__ = [
     "JointPositionActionCfg",
     "JointVelocityActionCfg",
     "ManagerTermBase",
+    "NavigationCommandCfg",
     "NullCommandCfg",
     "ObjectGoalCommandCfg",
     "ObjectStackCommandCfg",
     "OperationalSpaceControlActionCfg",
+    "PlanarVelocityActionCfg",
     "Pose2dRanges",
     "PoseRanges",
     "TermEnv",
@@ -128,6 +142,9 @@ __all__ = [
     "feet_slide",
     "flat_orientation_l2",
     "generated_commands",
+    "goal_progress",
+    "goal_reached",
+    "goal_reached_bonus",
     "height_scan",
     "illegal_contact",
     "is_alive",
@@ -146,7 +163,12 @@ __all__ = [
     "last_action",
     "lin_vel_z_l2",
     "modify_reward_weight",
+    "obstacle_proximity",
+    "obstacle_touched",
+    "obstacle_touched_penalty",
     "orientation_command_error",
+    "planar_range_scan",
+    "planar_velocity_b",
     "position_command_error",
     "position_command_error_tanh",
     "projected_gravity_b",
@@ -156,6 +178,7 @@ __all__ = [
     "randomize_friction",
     "randomize_joint_default_offsets",
     "randomize_model_field",
+    "range_scan",
     "reset_joints_by_offset",
     "reset_root_state_uniform",
     "reward_weights_after",

@@ -60,6 +60,7 @@ class MjwarpSimulator:
         self.ctrl = wp.to_torch(self.d.ctrl)
         self.qfrc_applied = wp.to_torch(self.d.qfrc_applied)
         self.xfrc_applied = wp.to_torch(self.d.xfrc_applied)
+        self.mocap_pos = wp.to_torch(self.d.mocap_pos).view(num_worlds, model.nmocap, 3)
         self.sensordata = wp.to_torch(self.d.sensordata)
         self._overflow = wp.to_torch(self.d.overflow)
 

@@ -2,7 +2,7 @@
 
 The state of every world lives in one `(num_worlds, nstate)` float64 array laid out as
 `mjSTATE_FULLPHYSICS`; controls live in one `(num_worlds, ncontrol)` array laid out as
-ctrl | qfrc_applied | xfrc_applied. `qpos`, `qvel`, `ctrl` ... are torch views of their columns,
+ctrl | qfrc_applied | xfrc_applied | mocap_pos. `qpos`, `qvel`, `ctrl` ... are torch views of their columns,
 so reading and writing them costs no copy, and `mujoco.rollout` reads and writes the arrays directly.
 """
 
@@ -23,6 +23,7 @@ _CONTROL_SPEC = (
     mujoco.mjtState.mjSTATE_CTRL.value
     | mujoco.mjtState.mjSTATE_QFRC_APPLIED.value
     | mujoco.mjtState.mjSTATE_XFRC_APPLIED.value
+    | mujoco.mjtState.mjSTATE_MOCAP_POS.value
 )
 
 
@@ -59,10 +60,10 @@ class MujocoSimulator:
         self._fields: dict[str, np.ndarray] = {}
         self._field_views: dict[str, torch.Tensor] = {}
 
-        self._default_state = self._read_default_state()
+        self._default_state = self._read_default_state(_STATE_SPEC)
         self._state = np.tile(self._default_state, (num_worlds, 1))
-        ncontrol = mujoco.mj_stateSize(model, _CONTROL_SPEC)
-        self._control = np.zeros((num_worlds, ncontrol))
+        self._default_control = self._read_default_state(_CONTROL_SPEC)  # zeros, mocap bodies at body_pos
+        self._control = np.tile(self._default_control, (num_worlds, 1))
         self._sensordata = np.zeros((num_worlds, 1, model.nsensordata))
         self._no_overflows = torch.zeros(num_worlds, dtype=torch.bool)
         self._bind_views()
@@ -70,11 +71,11 @@ class MujocoSimulator:
             self._expand_field(name)
 
     # --- views -------------------------------------------------------------------------------
-    def _read_default_state(self) -> np.ndarray:
+    def _read_default_state(self, spec: int) -> np.ndarray:
         data = mujoco.MjData(self.model)
         mujoco.mj_resetData(self.model, data)
-        state = np.empty(mujoco.mj_stateSize(self.model, _STATE_SPEC))
-        mujoco.mj_getState(self.model, data, state, _STATE_SPEC)
+        state = np.empty(mujoco.mj_stateSize(self.model, spec))
+        mujoco.mj_getState(self.model, data, state, spec)
         return state
 
     def _bind_views(self) -> None:
@@ -91,6 +92,9 @@ class MujocoSimulator:
         self.qfrc_applied = control[:, slice(*ct[bits.mjSTATE_QFRC_APPLIED.value])]
         xfrc = control[:, slice(*ct[bits.mjSTATE_XFRC_APPLIED.value])]
         self.xfrc_applied = xfrc.unflatten(1, (self.model.nbody, 6))
+        mocap = control[:, slice(*ct[bits.mjSTATE_MOCAP_POS.value])]
+        self.mocap_pos = mocap.unflatten(1, (self.model.nmocap, 3))
+        self._control_t = control
         self.sensordata = torch.from_numpy(self._sensordata)[:, 0]
         self._state_t = state
 
@@ -125,15 +129,16 @@ class MujocoSimulator:
             self._sensordata[i, 0] = data.sensordata
 
     def reset(self, mask: torch.Tensor) -> None:
-        """Put the selected worlds back to the default state (qpos0, zero velocity and controls)."""
+        """Put the selected worlds back to the default state (qpos0, zero velocity and controls, mocap bodies
+        at their model positions)."""
         default = torch.from_numpy(self._default_state).expand_as(self._state_t)
         if "qpos0" in self._field_views:
             default = default.clone()
             default[:, self._qpos_cols] = self._field_views["qpos0"]
         m = mask[:, None]
         self._state_t[:] = torch.where(m, default, self._state_t)
-        control = torch.from_numpy(self._control)
-        control.masked_fill_(m, 0.0)
+        default_control = torch.from_numpy(self._default_control)
+        self._control_t[:] = torch.where(m, default_control, self._control_t)
 
     # --- per-world model fields ----------------------------------------------------------------
     def _expand_field(self, name: str) -> None:

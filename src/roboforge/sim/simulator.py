@@ -67,6 +67,7 @@ class Simulator(Protocol):
     ctrl: torch.Tensor  # (num_worlds, nu)
     qfrc_applied: torch.Tensor  # (num_worlds, nv)
     xfrc_applied: torch.Tensor  # (num_worlds, nbody, 6)
+    mocap_pos: torch.Tensor  # (num_worlds, nmocap, 3): positions of mocap bodies, set by the caller
     sensordata: torch.Tensor  # (num_worlds, nsensordata)
 
     @property
@@ -83,7 +84,8 @@ class Simulator(Protocol):
         ...
 
     def reset(self, mask: torch.Tensor) -> None:
-        """Reset the worlds where `mask (num_worlds,)` is True to the model's default state."""
+        """Reset the worlds where `mask (num_worlds,)` is True to the model's default state (mocap bodies
+        back to their model positions)."""
         ...
 
     def pop_buffer_overflows(self) -> torch.Tensor:

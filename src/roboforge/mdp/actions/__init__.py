@@ -1,4 +1,4 @@
-"""Action terms: joint space, task space (IK, OSC) and grippers."""
+"""Action terms: joint space, task space (IK, OSC), grippers and planar bases."""
 
 from roboforge.mdp.actions.gripper_actions import BinaryJointPositionActionCfg
 from roboforge.mdp.actions.joint_actions import (
@@ -6,6 +6,7 @@ from roboforge.mdp.actions.joint_actions import (
     JointPositionActionCfg,
     JointVelocityActionCfg,
 )
+from roboforge.mdp.actions.planar_actions import PlanarVelocityActionCfg
 from roboforge.mdp.actions.task_space_actions import DifferentialIKActionCfg, OperationalSpaceControlActionCfg
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "JointPositionActionCfg",
     "JointVelocityActionCfg",
     "OperationalSpaceControlActionCfg",
+    "PlanarVelocityActionCfg",
 ]

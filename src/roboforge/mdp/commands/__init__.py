@@ -1,6 +1,7 @@
 """Command terms: end-effector poses, object goals and stacking, base velocities and planar goals
-(locomotion), a smooth trajectory example, and no command."""
+(locomotion), navigation goals among obstacles, a smooth trajectory example, and no command."""
 
+from roboforge.mdp.commands.navigation_command import NavigationCommandCfg
 from roboforge.mdp.commands.null_command import NullCommandCfg
 from roboforge.mdp.commands.object_goal_command import ObjectGoalCommandCfg
 from roboforge.mdp.commands.pose2d_command import (
@@ -14,6 +15,7 @@ from roboforge.mdp.commands.trajectory_command import UniformTrajectoryCommandCf
 from roboforge.mdp.commands.velocity_command import UniformVelocityCommandCfg, VelocityRanges
 
 __all__ = [
+    "NavigationCommandCfg",
     "NullCommandCfg",
     "ObjectGoalCommandCfg",
     "ObjectStackCommandCfg",
