@@ -3,6 +3,7 @@ shared fixtures."""
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 from pathlib import Path
 
@@ -10,8 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("WARP_CACHE_PATH", str(ROOT / ".cache" / "warp"))
-if not os.environ.get("DISPLAY"):  # as `import roboforge` does; MuJoCo is imported below, before roboforge
-    os.environ.setdefault("MUJOCO_GL", "egl")
+if not os.environ.get("DISPLAY") and ctypes.util.find_library("EGL"):  # as `import roboforge` does; MuJoCo
+    os.environ.setdefault("MUJOCO_GL", "egl")  # is imported below, before roboforge
 for candidate in (ROOT.parent / "shared" / "menagerie", Path("/work/shared/menagerie")):
     if "MENAGERIE_ROOT" not in os.environ and candidate.is_dir():
         os.environ["MENAGERIE_ROOT"] = str(candidate)
@@ -117,3 +118,15 @@ def all_worlds(n: int) -> torch.Tensor:
 
 def world_mask(*flags: bool) -> torch.Tensor:
     return torch.tensor(flags, dtype=torch.bool)
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    """A job service's folder; every job process started in it is killed afterwards, even when the test fails."""
+    from service_util import kill_job_processes
+
+    path = tmp_path / "svc"
+    try:
+        yield path
+    finally:
+        kill_job_processes(path)

@@ -178,3 +178,16 @@ def stop_group(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def sigterm_after_iterations(run_dir: Path, count: int = 3, **train) -> Path:
+    """Train under torchrun until `count` iterations are logged, SIGTERM torchrun (it passes the signal to
+    every rank) and wait for the job to end; returns the run folder rank 0 wrote."""
+    proc = start_torchrun(run_dir, **train)
+    try:
+        wait_for_iterations(run_dir, count, proc)
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        stop_group(proc)
+    return next((run_dir / "cartpole").iterdir())

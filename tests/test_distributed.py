@@ -22,6 +22,7 @@ from distributed_util import (
     check_ranks_agree,
     run_ranks,
     run_torchrun,
+    sigterm_after_iterations,
     start_torchrun,
     stop_group,
     training_rank,
@@ -121,14 +122,7 @@ def test_without_option_drops_the_option_and_its_value():
 def test_sigterm_stops_every_rank_and_leaves_a_checkpoint(tmp_path):
     from roboforge.rl.checkpoints import latest_checkpoint, read_torch_checkpoint
 
-    proc = start_torchrun(tmp_path)
-    try:
-        wait_for_iterations(tmp_path, 3, proc)
-        os.kill(proc.pid, signal.SIGTERM)  # torchrun passes it to every rank
-        proc.wait(timeout=60)
-    finally:
-        stop_group(proc)
-    run = next((tmp_path / "cartpole").iterdir())
+    run = sigterm_after_iterations(tmp_path)
     checkpoint = latest_checkpoint(run)
     assert checkpoint is not None
     assert "actor_state_dict" in read_torch_checkpoint(checkpoint, "cpu")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 
 import pytest
 import torch
@@ -22,11 +21,9 @@ from distributed_util import (
     join_as_rank,
     run_ranks,
     run_torchrun,
-    start_torchrun,
+    sigterm_after_iterations,
     state_tensors,
-    stop_group,
     training_rank,
-    wait_for_iterations,
 )
 from roboforge.rl import distributed
 
@@ -140,14 +137,7 @@ def test_sigterm_leaves_a_checkpoint_that_every_rank_resumes_from(library, tmp_p
     rank starting over would train on alone after the others end, and the job would fail)."""
     from roboforge.rl.checkpoints import checkpoint_iteration, latest_checkpoint
 
-    proc = start_torchrun(tmp_path, library=library, num_envs=32)
-    try:
-        wait_for_iterations(tmp_path, 3, proc)
-        os.kill(proc.pid, signal.SIGTERM)  # torchrun passes it to every rank
-        proc.wait(timeout=60)
-    finally:
-        stop_group(proc)
-    run = next((tmp_path / "cartpole").iterdir())
+    run = sigterm_after_iterations(tmp_path, library=library, num_envs=32)
     checkpoint = latest_checkpoint(run)
     assert checkpoint is not None and checkpoint.suffix == SUFFIX[library]
     assert json.loads((run / "summary.json").read_text())["interrupted"] is True

@@ -213,3 +213,17 @@ def test_deploy_video_records_sim_episodes_without_torch(tmp_path):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert bad.returncode == 2 and "--video records sim episodes" in " ".join(bad.stderr.split())
+
+
+def test_without_libegl_roboforge_leaves_mujocos_opengl_choice_alone():
+    """A headless machine without libEGL: `import roboforge` must not pick EGL (MuJoCo's import would fail)."""
+    code = (
+        "import ctypes.util, os\n"
+        "ctypes.util.find_library = lambda name: None\n"
+        "import roboforge, mujoco\n"
+        "print(os.environ.get('MUJOCO_GL'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "DISPLAY")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "None"

@@ -22,7 +22,6 @@ from service_util import (
     TestClient,
     children,
     free_port,
-    kill_job_processes,
     trainers,
     wait_for,
     wait_iteration,
@@ -31,16 +30,6 @@ from service_util import (
 pytestmark = [pytest.mark.timeout(150), pytest.mark.slow]  # live services and jobs
 HOSTS = ("testserver",)  # TestClient's Host header
 LONG = {**TINY, "num_iterations": 5000, "num_envs": 16, "overrides": {"agent.save_interval": 1}}
-
-
-@pytest.fixture
-def data_dir(tmp_path):
-    """The service's folder; every job process started in it is killed afterwards."""
-    path = tmp_path / "svc"
-    try:
-        yield path
-    finally:
-        kill_job_processes(path)
 
 
 def service_cfg(data_dir, max_concurrent: int = 1, **job_env: str) -> ServiceCfg:

@@ -19,17 +19,10 @@ import pytest
 from roboforge.rl.checkpoints import read_torch_checkpoint
 from roboforge.service import process
 from roboforge.service.store import Store
-from service_util import TINY, LiveServer, kill_job_processes, wait_iteration, wait_status
+from service_util import TINY, LiveServer, wait_iteration, wait_status
 
 pytestmark = [pytest.mark.timeout(150), pytest.mark.slow]  # live service processes
 LONG = {**TINY, "num_iterations": 5000, "num_envs": 16, "overrides": {"agent.save_interval": 1}}
-
-
-@pytest.fixture
-def data_dir(tmp_path):
-    path = tmp_path / "svc"
-    yield path
-    kill_job_processes(path)
 
 
 def job_pid(data_dir: Path, job_id: str) -> tuple[int, str | None]:

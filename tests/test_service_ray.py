@@ -41,7 +41,6 @@ from service_util import (
     TestClient,
     children,
     free_port,
-    kill_job_processes,
     wait_for,
     wait_iteration,
     wait_status,
@@ -137,16 +136,6 @@ def ray_head() -> Iterator[RayHead]:
         yield head.start()
     finally:
         head.stop()
-
-
-@pytest.fixture
-def data_dir(tmp_path):
-    """The service's folder; every job process started in it is killed afterwards."""
-    path = tmp_path / "svc"
-    try:
-        yield path
-    finally:
-        kill_job_processes(path)
 
 
 def ray_cfg(data_dir: Path, head: RayHead) -> ServiceCfg:

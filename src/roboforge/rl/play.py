@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rich.progress import Progress
 
 from roboforge.envs.episodes import EpisodeTracker
 from roboforge.render import RenderCfg, VideoWriter, WorldRenderer
@@ -91,8 +92,13 @@ def play_policy(
         data = mujoco.MjData(env.scene.model)
         handle = mujoco.viewer.launch_passive(env.scene.model, data)
     try:
-        with torch.inference_mode():
+        with (
+            Progress(disable=recorder is None) as progress,
+            torch.inference_mode(),
+        ):  # rendering is the slow part
+            bar = progress.add_task("playing and recording", total=steps)
             for _ in range(steps):
+                progress.advance(bar)
                 obs, reward, terminated, time_outs, _ = env.step(policy_actions(session, policy, obs))
                 dones = terminated | time_outs
                 policy.reset(dones)
