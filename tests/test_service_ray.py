@@ -208,6 +208,9 @@ def test_ray_job_cancel_saves_a_checkpoint_and_force_stops_through_ray(ray_head,
             killed["attempt"] == 2
             and "cancel requested (Ray stop_job)" in client.get(f"/logs/{job_id}.log").text
         )
+        deadline = time.monotonic() + 30  # Ray records the stop a moment after the service saw the job end
+        while ray_status(ray_head, job_id, attempt=2) != "STOPPED" and time.monotonic() < deadline:
+            time.sleep(0.5)
         assert ray_status(ray_head, job_id, attempt=2) == "STOPPED"
 
 
