@@ -7,7 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from roboforge.assets import ArticulationCfg
+from roboforge.assets.builtin.kinova import GEN3
+from roboforge.assets.builtin.kuka import IIWA14
+from roboforge.assets.builtin.serial_arm import SerialArmParams
+from roboforge.assets.builtin.ufactory import XARM6
 from roboforge.assets.robots.franka import PANDA_ARM_JOINTS, panda_cfg
+from roboforge.assets.robots.kinova import kinova_gen3_cfg
+from roboforge.assets.robots.kuka import iiwa14_cfg
+from roboforge.assets.robots.serial_arm import effort_scale
+from roboforge.assets.robots.ufactory import xarm6_cfg
 from roboforge.assets.robots.universal_robots import ArmDrive, ur5e_cfg, ur10e_cfg
 from roboforge.mdp.commands import PoseRanges
 
@@ -58,3 +66,32 @@ PANDA_ARM = ReachArm(
     ranges=PoseRanges(pos_x=(0.35, 0.65), pos_y=(-0.2, 0.2), pos_z=(0.25, 0.55), **POINT_DOWN),
     effort_scale={"joint[5-7]": 2.0, ".*": 10.0},
 )
+
+
+Range = tuple[float, float]
+
+
+def _builtin_arm(
+    name: str,
+    params: SerialArmParams,
+    robot: Callable[[ArmDrive], ArticulationCfg],
+    x: Range,
+    y: Range,
+    z: Range,
+) -> ReachArm:
+    """A built-in serial arm: all joints driven, the flange site as end effector, tool-down targets."""
+    return ReachArm(
+        name=name,
+        robot=robot,
+        arm_joints=[".*"],
+        ee_frame=params.ee,
+        ranges=PoseRanges(pos_x=x, pos_y=y, pos_z=z, **POINT_DOWN),
+        effort_scale=effort_scale(params),
+    )
+
+
+# Target boxes (m) around each arm's default pose; when they were chosen, damped least-squares IK from
+# the default pose reached 100 random targets in each with the tool down at a random yaw.
+KINOVA_GEN3_ARM = _builtin_arm("kinova-gen3", GEN3, kinova_gen3_cfg, (0.35, 0.65), (-0.2, 0.2), (0.2, 0.5))
+XARM6_ARM = _builtin_arm("xarm6", XARM6, xarm6_cfg, (0.3, 0.5), (-0.2, 0.2), (0.15, 0.4))
+IIWA14_ARM = _builtin_arm("iiwa14", IIWA14, iiwa14_cfg, (0.4, 0.7), (-0.25, 0.25), (0.2, 0.6))

@@ -5,7 +5,14 @@ from __future__ import annotations
 from functools import partial
 
 from roboforge.tasks.reach.agents.rsl_rl_ppo_cfg import reach_ppo_cfg
-from roboforge.tasks.reach.arms import PANDA_ARM, UR5E_ARM, UR10E_ARM
+from roboforge.tasks.reach.arms import (
+    IIWA14_ARM,
+    KINOVA_GEN3_ARM,
+    PANDA_ARM,
+    UR5E_ARM,
+    UR10E_ARM,
+    XARM6_ARM,
+)
 from roboforge.tasks.reach.reach_env_cfg import reach_env_cfg
 
 reach_ur5e = partial(reach_env_cfg, UR5E_ARM, "joint_pos")
@@ -17,6 +24,9 @@ reach_ur5e_osc = partial(reach_env_cfg, UR5E_ARM, "osc")
 reach_ur10e = partial(reach_env_cfg, UR10E_ARM, "joint_pos")
 reach_panda = partial(reach_env_cfg, PANDA_ARM, "joint_pos")
 reach_panda_ik_rel = partial(reach_env_cfg, PANDA_ARM, "ik_rel")
+reach_kinova_gen3 = partial(reach_env_cfg, KINOVA_GEN3_ARM, "joint_pos")
+reach_xarm6 = partial(reach_env_cfg, XARM6_ARM, "joint_pos")
+reach_iiwa14 = partial(reach_env_cfg, IIWA14_ARM, "joint_pos")
 
 ppo_joint_pos = partial(reach_ppo_cfg, "joint_pos")
 ppo_joint_vel = partial(reach_ppo_cfg, "joint_vel")
