@@ -40,12 +40,14 @@ def test_task_builds_and_steps(task, backend):
     obs, _ = env.reset(seed=1)
     assert set(obs) >= {"policy"}
     g = torch.Generator().manual_seed(0)
+    spaces = env.observation_space
+    assert isinstance(spaces, gym.spaces.Dict)
     for _ in range(10):
         obs, reward, terminated, time_outs, extras = env.step(
             torch.rand(N, env.num_actions, generator=g) * 2 - 1
         )
         for name, value in obs.items():
-            assert value.shape == (N, env.obs_dims[name])
+            assert value.shape == spaces[name].shape  # (N, dim); images (N, C, H, W)
             assert torch.isfinite(value).all(), f"{task}/{backend}: non-finite observation {name}"
         assert reward.shape == (N,) and torch.isfinite(reward).all()
         assert terminated.dtype == torch.bool and time_outs.dtype == torch.bool

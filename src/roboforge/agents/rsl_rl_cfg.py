@@ -5,7 +5,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from roboforge.utils.config import AT_LEAST_1
+from roboforge.utils.config import AT_LEAST_1, ConfigError
+
+
+@dataclass(kw_only=True)
+class RslRlCnnCfg:
+    """Convolutional encoder of the image observation groups (rsl_rl's `CNN`), one per group, flattened into
+    the MLP's input. Per-layer lists, or one value for every layer."""
+
+    output_channels: list[int] = field(default_factory=lambda: [16, 32, 32])
+    """Channels of each convolution."""
+    kernel_size: list[int] = field(default_factory=lambda: [5, 3, 3])
+    """Kernel size of each convolution."""
+    stride: list[int] = field(default_factory=lambda: [2, 2, 2])
+    """Stride of each convolution."""
+    padding: str = "zeros"
+    """'none', or 'zeros' / 'reflect' / 'replicate' / 'circular' (keeps size / stride)."""
+    norm: str = "none"
+    """Normalization after each convolution: 'none', 'batch' or 'layer'."""
+    activation: str = "elu"
+    """Activation after each convolution."""
+    max_pool: bool = False
+    """3x3 max pooling (stride 2) after each convolution."""
+    global_pool: str = "none"
+    """Pooling of the last feature map: 'none', 'max' or 'avg'."""
+
+    def to_rsl_rl(self) -> dict[str, Any]:
+        """rsl_rl's `cnn_cfg` (keyword arguments of `rsl_rl.modules.CNN`)."""
+        cfg = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {**cfg, "output_channels": list(self.output_channels), "flatten": True}
 
 
 @dataclass(kw_only=True)
@@ -26,15 +54,21 @@ class RslRlModelCfg:
     """Recurrent hidden size."""
     rnn_num_layers: int = 1
     """Recurrent layers."""
+    cnn: RslRlCnnCfg | None = None
+    """Convolutional encoder of image observation groups ('CNNModel'); None for vector observations only."""
 
     def to_rsl_rl(self, stochastic: bool) -> dict[str, Any]:
-        """The rsl_rl model dict ('MLPModel' or 'RNNModel')."""
+        """The rsl_rl model dict ('MLPModel', 'RNNModel' or 'CNNModel')."""
+        if self.cnn is not None and self.rnn_type:
+            raise ConfigError("agent: a model has both cnn and rnn_type; rsl_rl has no recurrent CNN model.")
         cfg: dict[str, Any] = {
-            "class_name": "RNNModel" if self.rnn_type else "MLPModel",
+            "class_name": "CNNModel" if self.cnn else "RNNModel" if self.rnn_type else "MLPModel",
             "hidden_dims": list(self.hidden_dims),
             "activation": self.activation,
             "obs_normalization": self.obs_normalization,
         }
+        if self.cnn is not None:
+            cfg["cnn_cfg"] = self.cnn.to_rsl_rl()
         if self.rnn_type:
             cfg.update(
                 rnn_type=self.rnn_type, rnn_hidden_dim=self.rnn_hidden_dim, rnn_num_layers=self.rnn_num_layers

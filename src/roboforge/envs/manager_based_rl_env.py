@@ -50,8 +50,8 @@ class ManagerBasedRLEnv(BaseRLEnv):
         self.action_space = gym.spaces.Box(-float("inf"), float("inf"), (self.num_envs, self.num_actions))
         self.observation_space = gym.spaces.Dict(
             {
-                g: gym.spaces.Box(-float("inf"), float("inf"), (self.num_envs, d))
-                for g, d in self.obs_dims.items()
+                g: gym.spaces.Box(-float("inf"), float("inf"), (self.num_envs, *shape))
+                for g, shape in self.observation_manager.group_shapes.items()
             }
         )
 

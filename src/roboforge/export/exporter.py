@@ -55,6 +55,11 @@ def export_policy(
     s = _session(task, path, env_overrides)
     s.learner.load(path, training=False)
     actor = s.learner.policy()
+    if getattr(actor, "obs_groups_2d", None):
+        raise UserInputError(
+            f"{task}: policies that read images (observation groups {actor.obs_groups_2d}) are not exportable "
+            "yet; evaluate or play them from the checkpoint instead."
+        )
     io_spec = policy_io(actor, actor.obs_dim, s.env.num_actions)
     io_spec.update(clip_actions=s.learner.clip_actions, obs_normalization=bool(actor.obs_normalization))
     xml, assets = scene_mjcf(s.env), scene_assets(s.env)

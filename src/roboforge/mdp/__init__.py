@@ -30,6 +30,7 @@ from roboforge.mdp.commands import (
 from roboforge.mdp.curriculums import modify_reward_weight, reward_weights_after, terrain_levels_vel
 from roboforge.mdp.events import randomize_model_field, reset_joints_by_offset, reset_root_state_uniform
 from roboforge.mdp.height_scan import GridPatternCfg, HeightScannerCfg, height_scan
+from roboforge.mdp.images import image_depth, image_rgb
 from roboforge.mdp.locomotion import (
     JointAccL2,
     ang_vel_xy_l2,
@@ -147,6 +148,8 @@ __all__ = [
     "goal_reached_bonus",
     "height_scan",
     "illegal_contact",
+    "image_depth",
+    "image_rgb",
     "is_alive",
     "is_terminated",
     "joint_deviation_l1",

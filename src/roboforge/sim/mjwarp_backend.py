@@ -7,6 +7,8 @@ join the graph torch is capturing (the env's whole step, see `envs/graph_step.py
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import mujoco
 import torch
 import warp as wp
@@ -14,7 +16,11 @@ import warp as wp
 wp.config.quiet = True  # Warp's banner and module-load lines would otherwise go to stdout (breaks --json)
 import mujoco_warp as mjw  # noqa: E402
 
+from roboforge.sim.camera import CameraRequest  # noqa: E402
 from roboforge.sim.simulator import SimCfg  # noqa: E402
+
+if TYPE_CHECKING:
+    from roboforge.sim.mjwarp_camera import MjwarpCameraRenderer
 
 _COUNTED_OVERFLOWS = int(mjw.OverflowType.ALL) & ~int(
     mjw.OverflowType.ITERATIONS | mjw.OverflowType.LS_ITERATIONS
@@ -68,6 +74,11 @@ class MjwarpSimulator:
     def timestep(self) -> float:
         return float(self.model.opt.timestep)
 
+    @property
+    def wp_device(self) -> str:
+        """Warp device of the arrays ('cpu', 'cuda:0' ...)."""
+        return self._wp_device
+
     def _launch(self, fn) -> None:
         """Run warp launches on torch's current stream; join torch's graph capture if one is running."""
         if self.device.type != "cuda":
@@ -99,6 +110,17 @@ class MjwarpSimulator:
         with torch.cuda.graph(graph):
             self._launch(fn)
         self._graphs[name] = graph
+
+    def run_kernels(self, name: str, fn) -> None:
+        """Launch `fn` (warp launches on this simulator's arrays) as `step` is launched: on torch's stream, from
+        a CUDA graph named `name` after the first call, or inside torch's capture when one is running."""
+        self._run(name, fn)
+
+    def camera_renderer(self, request: CameraRequest) -> MjwarpCameraRenderer:
+        """MuJoCo Warp's batch renderer for one camera of the model (`sim/mjwarp_camera.py`)."""
+        from roboforge.sim.mjwarp_camera import MjwarpCameraRenderer
+
+        return MjwarpCameraRenderer(self, request)
 
     def step(self) -> None:
         self._run("step", lambda: mjw.step(self.m, self.d))

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import copy
 import os
+from typing import TYPE_CHECKING
 
 import mujoco
 import numpy as np
 import torch
 from mujoco import rollout
 
+from roboforge.sim.camera import CameraRequest
 from roboforge.sim.simulator import SimCfg
+
+if TYPE_CHECKING:
+    from roboforge.sim.mujoco_camera import MujocoCameraRenderer
 
 _STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS.value
 _CONTROL_SPEC = (
@@ -122,11 +127,22 @@ class MujocoSimulator:
         worlds = range(self.num_worlds) if mask is None else torch.nonzero(mask).flatten().tolist()
         data = self._scratch
         for i in worlds:
-            model = self._models[i]
-            mujoco.mj_setState(model, data, self._state[i], _STATE_SPEC)
-            mujoco.mj_setState(model, data, self._control[i], _CONTROL_SPEC)
-            mujoco.mj_forward(model, data)
+            mujoco.mj_forward(self.load_world(i, data), data)
             self._sensordata[i, 0] = data.sensordata
+
+    def load_world(self, world: int, data: mujoco.MjData) -> mujoco.MjModel:
+        """Copy the state and controls of `world` into `data` (derived quantities are left to the caller);
+        returns that world's model."""
+        model = self._models[world]
+        mujoco.mj_setState(model, data, self._state[world], _STATE_SPEC)
+        mujoco.mj_setState(model, data, self._control[world], _CONTROL_SPEC)
+        return model
+
+    def camera_renderer(self, request: CameraRequest) -> MujocoCameraRenderer:
+        """C MuJoCo's off-screen renderer for one camera of the model (`sim/mujoco_camera.py`)."""
+        from roboforge.sim.mujoco_camera import MujocoCameraRenderer
+
+        return MujocoCameraRenderer(self, request)
 
     def reset(self, mask: torch.Tensor) -> None:
         """Put the selected worlds back to the default state (qpos0, zero velocity and controls, mocap bodies

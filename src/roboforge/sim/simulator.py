@@ -8,6 +8,8 @@ from typing import Literal, Protocol
 import mujoco
 import torch
 
+from roboforge.sim.camera import CameraRenderer, CameraRequest
+
 Backend = Literal["auto", "mjwarp", "mujoco"]
 
 # Model fields that can be set per world (domain randomization). Shapes per world follow MjModel.
@@ -99,4 +101,8 @@ class Simulator(Protocol):
 
     def write_model_field(self, name: str, values: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         """Set a per-world model field to `values (num_worlds, ...)` in the worlds selected by `mask`."""
+        ...
+
+    def camera_renderer(self, request: CameraRequest) -> CameraRenderer:
+        """A renderer of one model camera in every world, with `(num_worlds, H, W, C)` torch outputs."""
         ...

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 import torch
 from rsl_rl.algorithms import PPO
+from tensordict import TensorDict
 
 from roboforge.agents.rsl_rl_cfg import RslRlPpoRunnerCfg
 from roboforge.envs.registry import load_cfg
@@ -37,6 +38,7 @@ class RslRlLearner(Learner):
     def __init__(self, env: Any, cfg: RslRlPpoRunnerCfg, algorithm: str, recorder: StepRecorder):
         super().__init__(env, cfg, algorithm, recorder)
         self.venv = RslRlVecEnvWrapper(env, clip_actions=cfg.clip_actions)
+        check_image_encoders(self.venv.get_observations(), cfg)
         with contextlib.redirect_stdout(
             io.StringIO()
         ):  # rsl_rl prints the models; keep stdout clean for --json
@@ -139,6 +141,24 @@ class RslRlLearner(Learner):
         """Non-finite actor weights or a non-positive action std."""
         std = self.alg.get_policy().output_std.detach()
         return super().diverged() or not bool((torch.isfinite(std) & (std > 0)).all())
+
+
+def check_image_encoders(obs: TensorDict, cfg: RslRlPpoRunnerCfg) -> None:
+    """One clear error where a network reads image groups `(num_envs, C, H, W)` without a CNN encoder, or has
+    an encoder and no image to read (rsl_rl's own errors name neither the network nor the setting)."""
+    for network, model in (("actor", cfg.actor), ("critic", cfg.critic)):
+        groups = [g for g in cfg.obs_groups.get(network, []) if g in obs.keys()]  # noqa: SIM118 (a TensorDict)
+        images = [g for g in groups if obs[g].dim() == 4]
+        if images and model.cnn is None:
+            raise UserInputError(
+                f"agent.{network} reads the image observation groups {images}, but has no CNN encoder: set "
+                f"agent.{network}.cnn (RslRlCnnCfg) in the task's rsl_rl config."
+            )
+        if model.cnn is not None and not images:
+            raise UserInputError(
+                f"agent.{network}.cnn is set, but none of its observation groups {groups} holds images "
+                f"(num_envs, C, H, W); remove the encoder or add an image group."
+            )
 
 
 LEARNER = RslRlLearner

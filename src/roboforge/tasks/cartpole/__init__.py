@@ -1,4 +1,5 @@
-"""Cart-pole balance: manager-based ('cartpole', 'cartpole-lstm') and direct ('cartpole-direct')."""
+"""Cart-pole balance: manager-based ('cartpole', 'cartpole-lstm'), direct ('cartpole-direct') and from camera
+images ('cartpole-rgb', 'cartpole-depth')."""
 
 from roboforge.agents.rsl_rl_cfg import RslRlPpoRunnerCfg
 from roboforge.envs.registry import agent_files, register_task
@@ -36,3 +37,12 @@ register_task(
     agents=_AGENTS,
     description="Balance a pole on a cart, written as a direct env.",
 )
+for _kind, _what in (("rgb", "colour"), ("depth", "depth")):
+    register_task(
+        f"cartpole-{_kind}",
+        entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
+        env_cfg_entry_point=f"roboforge.tasks.cartpole.cartpole_camera_env_cfg:cartpole_{_kind}_env_cfg",
+        rsl_rl_cfg_entry_point="roboforge.tasks.cartpole.agents.rsl_rl_camera_ppo_cfg:cartpole_camera_ppo_cfg",
+        description=f"Balance the cart-pole from 64x64 {_what} images of a fixed camera alone (rsl_rl, CNN).",
+        cpu_num_envs=64,
+    )
