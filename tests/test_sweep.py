@@ -65,6 +65,15 @@ def test_unknown_field_and_unlogged_metric_fail_before_any_trial(tmp_path):
     assert not (tmp_path / "sweeps").exists()
 
 
+def test_command_metrics_count_as_logged_before_any_episode_ends():
+    """A sweep checks its metric against the names the env logs before any episode has ended: the command
+    terms' metrics (the reach error a user sweeps against) are among them."""
+    from roboforge.rl.session import build_session
+
+    names = build_session("reach-ur5e", num_envs=1, device="cpu").env.episode_stat_names()
+    assert {"Metrics/ee_pose/position_error", "Metrics/ee_pose/orientation_error"} <= set(names)
+
+
 @pytest.mark.slow
 def test_sweep_runs_trials_and_records_the_best(tmp_path):
     result = invoke(

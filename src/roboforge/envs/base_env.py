@@ -129,7 +129,10 @@ class BaseRLEnv(gym.Env):
         curriculum state). Resets every world to collect them: the env starts over."""
         self._reset(self.all_worlds, log=True)
         self.obs_buf = self._observe()
-        return sorted(self.pop_episode_stats())
+        logged = set(
+            self._stat_sum
+        )  # every statistic the env accumulates, even one no episode has reached yet
+        return sorted(logged | set(self.pop_episode_stats()))
 
     def step_uncaptured(self, action: torch.Tensor):
         """One env step without the env's own CUDA graph and without output copies, for a caller that captures

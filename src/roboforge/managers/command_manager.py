@@ -59,9 +59,7 @@ class CommandTerm:
         self._update()
         if not self.metrics:
             return
-        if not self._metric_sums:
-            with torch.inference_mode(False):  # normal tensors: reset() edits them outside inference mode
-                self._metric_sums = {k: torch.zeros(self.num_envs, device=self.device) for k in self.metrics}
+        self._make_metric_sums()
         window = self.cfg.metric_window_s
         steps_left = self.env.max_episode_length - self.env.episode_length_buf
         counted = (
@@ -74,6 +72,7 @@ class CommandTerm:
     def reset(self, mask: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Resample the selected worlds; returns (sum of per-episode metric means, episodes) for logging."""
         log = {}
+        self._make_metric_sums()
         if self._metric_sums:
             counted = mask & (self._metric_steps > 0)
             steps = self._metric_steps.clamp(min=1.0)
@@ -83,6 +82,14 @@ class CommandTerm:
             self._metric_steps.masked_fill_(mask, 0.0)
         self._resample_where(mask)
         return log
+
+    def _make_metric_sums(self) -> None:
+        """The per-world metric sums, made once the term's metrics exist (before the first step too, so the
+        env lists the metrics it logs before any episode ends)."""
+        if self._metric_sums or not self.metrics:
+            return
+        with torch.inference_mode(False):  # normal tensors: reset() edits them outside inference mode
+            self._metric_sums = {k: torch.zeros(self.num_envs, device=self.device) for k in self.metrics}
 
     def _resample_where(self, mask: torch.Tensor) -> None:
         lo, hi = self.cfg.resampling_time_range
