@@ -227,3 +227,22 @@ def test_without_libegl_roboforge_leaves_mujocos_opengl_choice_alone():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "None"
+
+
+@pytest.mark.slow
+def test_readme_pictures_script_draws_the_robots(tmp_path):
+    """`scripts/readme_pictures.py` writes the README's three pictures with the robots in them: the dark Go1
+    (about 4% of the picture below the sky; 0.04% without its meshes), the white Panda, the cart-pole's
+    orange pole and blue cart."""
+    import imageio.v3 as iio
+
+    script = Path(__file__).parents[1] / "scripts" / "readme_pictures.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, capture_output=True, timeout=600)
+    go1, panda, cartpole = (iio.imread(tmp_path / n)[..., :3].astype(int) for n in PICTURES)
+    assert (go1[40:].max(-1) < 50).mean() > 0.01
+    assert (panda[40:].min(-1) > 200).mean() > 0.005
+    red, blue = cartpole[..., 0], cartpole[..., 2]
+    assert ((red > 150) & (blue < 100)).mean() > 0.0003 and ((blue > 150) & (red < 100)).mean() > 0.001
+
+
+PICTURES = ("go1.png", "lift_panda.png", "cartpole_rgb.png")
