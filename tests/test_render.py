@@ -100,6 +100,24 @@ def test_markers_fit_a_full_scene():
     assert renderer.frame(qpos_of(env), [many]).shape == (72, 96, 3)
 
 
+def test_a_scene_without_meshes_still_shows_its_robot():
+    """The training scene of a legged task drops the robot's meshes (`scene.visual_geoms=False`, and the
+    exported scene that `deploy --video` renders is that one): the robot is drawn by its collision shapes,
+    so moving its joints changes the picture."""
+    cfg = load_cfg("velocity-flat-go1", num_envs=1)
+    cfg.sim.backend = "mujoco"
+    assert not cfg.scene.visual_geoms
+    env = make_env("velocity-flat-go1", cfg)
+    env.reset(seed=1)
+    renderer = WorldRenderer(env.scene.model, RenderCfg(width=96, height=72, markers=False))
+    standing = qpos_of(env)
+    bent = standing.copy()
+    bent[0, 7:] += 0.5  # the joints only: the base, which the camera follows, stays put
+    changed = (renderer.frame(standing) != renderer.frame(bent)).any(-1).mean()
+    renderer.close()
+    assert changed > 0.05
+
+
 def test_video_writer_writes_every_frame(tmp_path):
     imageio = pytest.importorskip("imageio.v2")
     writer = VideoWriter(tmp_path / "clip.mp4", fps=25)

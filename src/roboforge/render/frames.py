@@ -8,6 +8,7 @@ names the packages to install.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from dataclasses import dataclass
@@ -68,10 +69,30 @@ def grid_pixels(cfg: RenderCfg) -> int:
     return rows * cols * cfg.width * cfg.height
 
 
+SHOWN_GROUPS = 3
+"""MuJoCo's renderer shows geom groups 0, 1 and 2 by default; models put collision shapes in 3."""
+
+
+def drawable(model: mujoco.MjModel) -> mujoco.MjModel:
+    """`model`, or a copy in which the bodies that have only hidden geoms are drawn by those: a training scene
+    without its meshes (`scene.visual_geoms=False`, as exported for deployment) still shows its robot, by its
+    collision shapes."""
+    shown = model.geom_group < SHOWN_GROUPS
+    body_shown = np.zeros(model.nbody, dtype=bool)
+    body_shown[model.geom_bodyid[shown]] = True
+    only_hidden = ~shown & ~body_shown[model.geom_bodyid]
+    if not only_hidden.any():
+        return model
+    drawn = copy.copy(model)
+    drawn.geom_group[only_hidden] = 0
+    return drawn
+
+
 class WorldRenderer:
     """Renders worlds of a batch as RGB frames `(H, W, 3) uint8`, the tiles of several worlds in a grid."""
 
     def __init__(self, model: mujoco.MjModel, cfg: RenderCfg):
+        model = drawable(model)
         self.model, self.cfg = model, cfg
         # the offscreen buffer must hold a tile
         model.vis.global_.offwidth = max(model.vis.global_.offwidth, cfg.width)
