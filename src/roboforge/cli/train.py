@@ -74,6 +74,20 @@ def train(
             help="Train on these GPUs of this machine ('all' or '0,1'): starts torchrun with --distributed."
         ),
     ] = None,
+    video_interval: Annotated[
+        int | None,
+        typer.Option(
+            help="Every N iterations record a clip of the training env into the run's videos/iter_<n>.mp4 "
+            "(and tensorboard; off screen, extra 'video')."
+        ),
+    ] = None,
+    video_length: Annotated[
+        int | None, typer.Option(help="Env steps in each --video-interval clip (default 200).")
+    ] = None,
+    video_worlds: Annotated[
+        int | None,
+        typer.Option(help="Worlds in each --video-interval clip, tiled in a grid (1-16; default 1)."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Train TASK with an RL library; writes runs/<task>/<timestamp>/ with configs, logs and checkpoints."""
@@ -82,6 +96,7 @@ def train(
 
     def body():
         from roboforge.rl.options import check_run_root
+        from roboforge.rl.train_video_cfg import train_video_cfg
 
         check_options(
             task, device, sim, override, num_envs=num_envs, max_iterations=max_iterations, threads=threads
@@ -89,6 +104,7 @@ def train(
         check_library_options(task, library or "rsl_rl", algorithm or "ppo")
         set_torch_threads(threads, device)
         check_run_root(run_dir)
+        video = train_video_cfg(video_interval, video_length, video_worlds)
         if agent_cfg is not None and resume:
             raise UserInputError(
                 "--agent-cfg starts a new run; --resume continues with the run's own config."
@@ -104,7 +120,7 @@ def train(
             return None  # rank 0 prints the summary
         result = _train(
             task, (library, algorithm), num_envs, max_iterations, device, sim, seed, run_dir, resume, override,
-            quiet or as_json, agent_cfg, distributed,
+            quiet or as_json, agent_cfg, distributed, video,
         )  # fmt: skip
         interrupted.append(result.interrupted)
         if distributed and os.environ.get("RANK", "0") != "0":
@@ -138,7 +154,7 @@ def _launch_on_gpus(gpus: str, distributed: bool, library: str, algorithm: str, 
 
 def _train(
     task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet,
-    agent_file=None, distributed=False,
+    agent_file=None, distributed=False, video=None,
 ):  # fmt: skip
     """Train in this process; with `distributed`, as one rank of the torchrun job (rank 0 writes the run)."""
     from roboforge.rl import distributed as dist_run
@@ -148,7 +164,7 @@ def _train(
     try:
         return _train_process(
             task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override,
-            quiet or not dist_run.current().writes, agent_file,
+            quiet or not dist_run.current().writes, agent_file, video,
         )  # fmt: skip
     finally:
         dist_run.leave()
@@ -156,7 +172,7 @@ def _train(
 
 def _train_process(
     task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet,
-    agent_file=None,
+    agent_file=None, video=None,
 ):  # fmt: skip
     from roboforge.rl import distributed as dist_run
     from roboforge.rl.run_dir import new_run_dir, save_configs, saved_args
@@ -180,7 +196,7 @@ def _train_process(
     )  # fmt: skip
     iterations = max_iterations if max_iterations is not None else s.learner.max_iterations
     out = resume_dir or dist_run.from_rank0(new_run_dir(run_dir, task) if rank.writes else None)
-    trainer = Trainer(s, out, iterations, quiet=quiet)
+    trainer = Trainer(s, out, iterations, quiet=quiet, video=video)
     if resume_dir is not None:  # every rank loads the checkpoint: same weights, same iteration count
         resumed = trainer.resume()
         if rank.writes:

@@ -3,6 +3,8 @@ the record of every env step that each RL library's wrapper or rollout loop keep
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 
@@ -41,11 +43,16 @@ class StepRecorder:
     def __init__(self, num_envs: int, device: torch.device | str):
         self.episodes = EpisodeTracker(num_envs, device)
         self.finite = torch.ones((), dtype=torch.bool, device=device)
+        self.taps: list[Callable[[], None]] = []
+        """Called after every recorded step (device work only: they run inside captured rollouts; e.g. the
+        training videos' state copy, `rl/train_video.py`). Add them before the first step."""
 
     def step(self, actions: torch.Tensor, reward: torch.Tensor, dones: torch.Tensor) -> None:
         """Record one env step: the actions sent, the reward `(num_envs,)` and done = terminated | truncated."""
         self.finite &= torch.isfinite(actions).all()
         self.episodes.step(reward.reshape(-1), dones.reshape(-1))
+        for tap in self.taps:
+            tap()
 
     def pop_finite(self) -> bool:
         """Whether every action since the last call was finite (host sync)."""

@@ -28,6 +28,17 @@ class MetricsWriter:
                 if isinstance(value, (int, float)):
                     self._tb.add_scalar(key, value, iteration)
 
+    def add_gif(self, tag: str, gif: bytes, height: int, width: int, iteration: int) -> None:
+        """An animated GIF as a tensorboard image summary (what `add_video` writes, without moviepy)."""
+        if self._tb is None:
+            return
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=gif)
+        self._tb._get_file_writer().add_summary(
+            Summary(value=[Summary.Value(tag=tag, image=image)]), iteration
+        )
+
     def close(self) -> None:
         self._file.close()
         if self._tb is not None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from rich.progress import Progress
@@ -31,6 +32,10 @@ from roboforge.rl.progress import bar_info, progress_bar, sigterm_as_interrupt
 from roboforge.rl.session import Session
 from roboforge.utils.errors import GraphCaptureError, NotFoundError, TrainingStopped
 from roboforge.utils.files import atomic_write_json, remove_stale_temp_files
+
+if TYPE_CHECKING:
+    from roboforge.rl.train_video import TrainVideo
+    from roboforge.rl.train_video_cfg import TrainVideoCfg
 
 SLOW_ITERATION_S = 20.0
 """An iteration slower than this prints a hint with the expected duration."""
@@ -61,7 +66,14 @@ class TrainResult:
 class Trainer:
     """Runs the session's learner iteration by iteration and writes checkpoints and metrics into `run_dir`."""
 
-    def __init__(self, session: Session, run_dir: Path, max_iterations: int, quiet: bool = False):
+    def __init__(
+        self,
+        session: Session,
+        run_dir: Path,
+        max_iterations: int,
+        quiet: bool = False,
+        video: TrainVideoCfg | None = None,
+    ):
         self.s = session
         self.learner = session.learner
         self.run_dir = run_dir
@@ -76,6 +88,12 @@ class Trainer:
         self.writes = distributed.current().writes
         """Rank 0 (or a single process) writes metrics and checkpoints; the other ranks of a distributed run
         train the same policy on their own worlds."""
+        self.video: TrainVideo | None = None
+        """Clips of the training env every `video.interval` iterations (rank 0; None: off, nothing attached)."""
+        if video is not None and self.writes:
+            from roboforge.rl.train_video import TrainVideo
+
+            self.video = TrainVideo(session.env, self.learner.recorder, run_dir, video)
 
     def resume(self, checkpoint: Path | None = None) -> int:
         """Load `checkpoint` (default: the run's latest); training continues after its iteration."""
@@ -121,6 +139,8 @@ class Trainer:
                     "training", total=self.max_iterations, completed=self.iteration, info=""
                 )
                 while self.iteration < self.max_iterations:
+                    if self.video is not None:
+                        self.video.before_iteration(self.iteration)
                     t0 = time.perf_counter()
                     with self._divergence_as_nan_stop():
                         losses = learner.iterate()
@@ -130,6 +150,8 @@ class Trainer:
                     self.iteration += 1
                     metrics = self._log(writer, done, losses, steps_per_iter, t2 - t0)
                     self._warn_buffer_overflow(progress, metrics, done)
+                    if self.video is not None:
+                        self.video.after_iteration(writer)
                     if done > start_iter:  # the first iteration may include kernel compilation
                         self._hint_if_slow(progress, t2 - t0)
                     if self.iteration % learner.save_interval == 0:
@@ -138,6 +160,7 @@ class Trainer:
         except KeyboardInterrupt:
             interrupted = True
         finally:
+            self._finish_video(writer)
             if writer is not None:
                 writer.close()
         if self.iteration > start_iter:  # an interrupt before the first iteration saves no untrained weights
@@ -160,6 +183,19 @@ class Trainer:
         if self.writes:
             atomic_write_json(self.run_dir / "summary.json", asdict(result))
         return result
+
+    def _finish_video(self, writer: MetricsWriter | None) -> None:
+        """Write the clip still recording (the steps it has) and free the renderer; not after an error, when
+        the simulator's state may be what caused it."""
+        if self.video is None:
+            return
+        import sys
+
+        try:
+            if sys.exc_info()[0] in (None, KeyboardInterrupt):
+                self.video.finish(writer)
+        finally:
+            self.video.close()
 
     def _warn_buffer_overflow(self, progress: Progress, metrics: dict[str, float], iteration: int) -> None:
         """Say once per run, on the progress bar's console, that the physics dropped contacts (the metric

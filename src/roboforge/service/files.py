@@ -29,6 +29,8 @@ EXPORT_PID_NAME = "export_launcher.json"
 STOP_NAME = "stop.json"
 _CHECKPOINT_RE = re.compile(r"^model_(\d+)\.(pt|pth|zip)$")
 """Checkpoints of every library: `model_<n>.pt` (rsl_rl, skrl), `.pth` (rl_games), `.zip` (sb3)."""
+_CLIP_RE = re.compile(r"^iter_(\d+)\.mp4$")
+"""Training clips `<run>/videos/iter_<n>.mp4` (`train --video-interval`; `.part.mp4` while being written)."""
 _TENSORBOARD_PREFIX = "events.out.tfevents."
 _RUN_FILES = ("metrics.jsonl", "summary.json")
 
@@ -249,7 +251,7 @@ class Artifact:
     path: str
     """Path relative to the job folder (posix)."""
     kind: str
-    """checkpoint, onnx, torchscript, export-metadata, metrics, summary, config, tensorboard or log."""
+    """checkpoint, onnx, torchscript, export-metadata, metrics, summary, config, tensorboard, video or log."""
     size: int
     modified: datetime
 
@@ -266,6 +268,8 @@ def _artifact_kind(rel: Path) -> str | None:
         return "log"
     if name.startswith(_TENSORBOARD_PREFIX):
         return "tensorboard"
+    if rel.parent.name == "videos" and _CLIP_RE.match(name):
+        return "video"
     if name in _RUN_FILES:
         return name.split(".")[0]
     if rel.parent.name == "params" and name.endswith(".json"):
@@ -306,6 +310,19 @@ def _inside(path: Path, root: Path) -> bool:
         return path.resolve().is_relative_to(root) and not path.is_symlink()
     except OSError:
         return False
+
+
+def latest_clip(job_dir: Path, run_dir: Path) -> Path | None:
+    """The training clip `run_dir/videos/iter_<n>.mp4` of the highest n (a plain file inside `job_dir`), or
+    None."""
+    folder = run_dir / "videos"
+    if not folder.is_dir():
+        return None
+    clips = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CLIP_RE.match(p.name))]
+    for _, path in sorted(clips, reverse=True):
+        if path.is_file() and _inside(path, job_dir.resolve()):
+            return path
+    return None
 
 
 def resolve_artifact(job_dir: Path, name: str) -> Path | None:

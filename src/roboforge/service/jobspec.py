@@ -65,6 +65,8 @@ def train_command(job: Job, resume_from: Path | None, cores: int = 1) -> list[st
         cmd += ["--device", job.device]
     if job.seed is not None:
         cmd += ["--seed", str(job.seed)]
+    if job.video_interval:
+        cmd += ["--video-interval", str(job.video_interval)]
     cmd += ["--threads", "1"]  # torch's CPU threads: one is fastest, more spin against MuJoCo's
     if "env.sim.num_threads" not in (job.overrides or {}):
         cmd += ["-o", f"env.sim.num_threads={cores}"]

@@ -57,6 +57,10 @@ MAX_TERRAIN_SAMPLES = 1 << 24
 MAX_SCAN_POINTS = 4096
 """Most rays of one grid scan observation (`params.size` / `params.resolution`, e.g. the height scan)."""
 
+MAX_VIDEO_CLIPS = 100
+"""Most training clips one job may ask for (`num_iterations / video_interval`; each is rendered on the
+job's CPU and kept in its folder)."""
+
 SEED = Bound(0, 2**31 - 1)
 ENV_BOUNDS: dict[str, Bound] = {
     "env.scene.num_envs": Bound(1, MAX_NUM_ENVS),
@@ -154,6 +158,20 @@ OVERRIDE_BOUNDS: dict[str, Bound] = {**ENV_BOUNDS, **AGENT_BOUNDS["rsl_rl"]}
 def bounds_for(library: str) -> dict[str, Bound]:
     """The limits of the overrides of a job of `library`: the env's and the library's agent config's."""
     return {**ENV_BOUNDS, **AGENT_BOUNDS[library]}
+
+
+def video_interval_problem(num_iterations: int, video_interval: int | None) -> str | None:
+    """Why a job may not record clips every `video_interval` of its `num_iterations` (None: it may)."""
+    if video_interval is None:
+        return None
+    clips = -(-num_iterations // video_interval)
+    if clips > MAX_VIDEO_CLIPS:
+        lowest = -(-num_iterations // MAX_VIDEO_CLIPS)
+        return (
+            f"{num_iterations} iterations with a clip every {video_interval} make {clips} clips; at most "
+            f"{MAX_VIDEO_CLIPS} are allowed (video_interval >= {lowest})."
+        )
+    return None
 
 
 def check_payload(overrides: Mapping[str, Any]) -> None:

@@ -16,11 +16,12 @@ from roboforge.service import files
 from roboforge.service.store import DEFAULT_LIBRARY, Job, as_utc
 
 RECORD_NAME = "job.json"
-FORMAT = 4
+FORMAT = 5
 """Version of the record's layout (1: before `library`, such a record reads as an rsl_rl job; 2: before
-`num_gpus` and `submission_id`, read as 0 and None; 3: before `kind` and `sweep`, read as a training job)."""
+`num_gpus` and `submission_id`, read as 0 and None; 3: before `kind` and `sweep`, read as a training job;
+4: before `video_interval`, read as None)."""
 FIELDS = ("id", "task", "library", "policy_type", "num_iterations", "num_envs", "seed", "device", "num_gpus",
-          "overrides", "status", "iteration", "job_dir", "run_dir", "pid", "pid_token", "submission_id",
+          "overrides", "video_interval", "status", "iteration", "job_dir", "run_dir", "pid", "pid_token", "submission_id",
           "attempt", "kind", "sweep", "resume_requested", "cancel_requested", "returncode", "error",
           "created_at", "started_at", "finished_at")  # fmt: skip
 TIMES = ("created_at", "started_at", "finished_at")

@@ -25,7 +25,7 @@ router = APIRouter()
 Ctx = Annotated[ServiceContext, Depends(context)]
 FOLLOW_POLL_S = 0.5
 MAX_SINCE = 10**9
-DOWNLOAD_TYPES = ("application/octet-stream", "application/json", "text/plain")
+DOWNLOAD_TYPES = ("application/octet-stream", "application/json", "text/plain", "video/mp4")
 CURVES_NAME = "curves.png"
 """The job's training curves (`roboforge plot` of its run), kept in the job folder and drawn again only when
 the metrics changed, so requests cost one picture per training iteration at most."""
@@ -164,6 +164,34 @@ def job_curves(job_id: str, ctx: Ctx) -> FileResponse:
     return FileResponse(png, media_type="image/png")
 
 
+@router.get(
+    "/jobs/{job_id}/videos/latest.mp4",
+    response_class=FileResponse,
+    tags=["files"],
+    responses={
+        200: {
+            "description": "The newest clip.",
+            "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **documented(*READ, 404),
+    },
+)
+def latest_video(job_id: str, ctx: Ctx) -> FileResponse:
+    """The newest clip of the training env (`video_interval`: `videos/iter_<n>.mp4` of the job's run)."""
+    job = get_job(ctx, job_id)
+    job_dir = Path(job.job_dir)
+    run_dir = Path(job.run_dir) if job.run_dir else files.find_run_dir(job_dir, job.task)
+    clip = files.latest_clip(job_dir, run_dir) if run_dir is not None else None
+    if clip is None:
+        hint = (
+            "one is written every video_interval iterations"
+            if job.video_interval
+            else "it has no video_interval"
+        )
+        raise HTTPException(404, f"Job {job_id} has no training clip yet ({hint}).")
+    return FileResponse(clip, media_type="video/mp4")
+
+
 def _metrics_file(job) -> Path | None:
     """The job's run's metrics.jsonl, if it exists inside the job folder."""
     job_dir = Path(job.job_dir)
@@ -220,7 +248,10 @@ def download_artifact(job_id: str, name: str, ctx: Ctx) -> FileResponse:
 
 
 def media_type(path: Path) -> str:
-    """text/plain for logs and metrics, application/json for JSON, else application/octet-stream."""
+    """text/plain for logs and metrics, application/json for JSON, video/mp4 for clips, else
+    application/octet-stream."""
     if path.suffix in (".log", ".jsonl"):
         return "text/plain"
+    if path.suffix == ".mp4":
+        return "video/mp4"
     return "application/json" if path.suffix == ".json" else "application/octet-stream"

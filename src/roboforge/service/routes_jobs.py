@@ -69,6 +69,7 @@ def start_job(req: JobRequest, request: Request, response: Response, ctx: Ctx) -
         device=req.device,
         num_gpus=num_gpus,
         overrides=dict(req.overrides),
+        video_interval=req.video_interval,
         job_dir=str(Path(ctx.cfg.jobs_dir) / job_id),
         iteration=0,
         attempt=0,

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from roboforge.service import files, records, recovery, sweeps
+from roboforge.service import files, limits, records, recovery, sweeps
 from roboforge.service.config import ServiceCfg
 from roboforge.service.errors import JobConflict, JobNotFound
 from roboforge.service.executors import (
@@ -234,6 +234,9 @@ class JobRunner:
                     f"Job {job_id} already completed {completed} of {total} iterations; "
                     "pass a larger num_iterations to train further."
                 )
+            too_many_clips = limits.video_interval_problem(total, job.video_interval)
+            if too_many_clips is not None:
+                raise JobConflict(f"Job {job_id}: {too_many_clips}")
             files.append_log(Path(job.job_dir), f"resume requested ({total} iterations in total)")
             done = self._transition(
                 job, "queued", f"resume requested ({total} iterations in total)",

@@ -14,6 +14,7 @@ from roboforge.service.limits import (
     MAX_PARAM_CHARS,
     MAX_SWEEP_PARAMS,
     MAX_SWEEP_TRIALS,
+    MAX_VIDEO_CLIPS,
 )
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
@@ -67,6 +68,13 @@ class JobRequest(BaseModel):
         max_length=MAX_OVERRIDES,
         description="Config overrides {'env.episode_length_s': 10, 'agent.algorithm.learning_rate': 3e-4}; "
         f"at most {MAX_OVERRIDES} keys, sizes and rates within the service's limits.",
+    )
+    video_interval: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=MAX_ITERATIONS,
+        description="Record a clip of the training env every N iterations (`train --video-interval`; GET "
+        f"/jobs/{{id}}/videos/latest.mp4); at most {MAX_VIDEO_CLIPS} clips per job. Default: none.",
     )
 
 
@@ -187,6 +195,11 @@ class JobView(BaseModel):
     device: str | None
     num_gpus: int = Field(description="GPUs the job trains on (more than 1: under torchrun).")
     overrides: dict[str, Any]
+    video_interval: int | None = Field(None, description="Iterations between training clips (None: none).")
+    latest_video_link: str | None = Field(
+        None,
+        description="The newest training clip (MP4; 404 until the first is written), with video_interval.",
+    )
     latest_metrics: dict[str, Any] | None
     seconds_per_iteration: float | None
     estimated_remaining_s: float | None

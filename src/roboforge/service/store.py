@@ -48,6 +48,7 @@ ADDED_COLUMNS = {
         "submission_id": "VARCHAR(128)",
         "kind": "VARCHAR(16) NOT NULL DEFAULT 'train'",
         "sweep": "JSON",
+        "video_interval": "INTEGER",
     }
 }
 """Columns added to tables after their first version, with their SQL type and default for the rows there
@@ -81,6 +82,8 @@ class Job(Base):
     device: Mapped[str | None] = mapped_column(String(32), nullable=True)
     num_gpus: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     overrides: Mapped[dict[str, Any]] = mapped_column(JSON)
+    video_interval: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """Iterations between training clips (`train --video-interval`); None: none."""
     status: Mapped[str] = mapped_column(String(16), index=True)
     iteration: Mapped[int] = mapped_column(Integer, default=0)
     latest_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -52,6 +52,10 @@ def param_text(param: str | SweepParam) -> str:
 def validate_sweep(req: SweepRequest) -> tuple[ResolvedJob, list[str]]:
     """The resolved training fields and the params as text; RequestValidationError (422) naming the field."""
     resolved = validate_job(req)
+    if req.video_interval is not None:
+        raise invalid(
+            ("body", "video_interval"), "a sweep's trials record no clips; leave it out.", req.video_interval
+        )
     if req.num_gpus is not None and req.num_gpus > 1:
         raise invalid(
             ("body", "num_gpus"),

@@ -49,6 +49,9 @@ def validate_job(req: JobRequest) -> ResolvedJob:
     """Raise RequestValidationError (422) for an unknown task, device, library, policy type or override;
     else the resolved job."""
     check_task(req.task)
+    video = limits.video_interval_problem(req.num_iterations, req.video_interval)
+    if video is not None:
+        raise invalid(("body", "video_interval"), video, req.video_interval)
     if req.device and req.device.startswith("cuda"):
         import torch
 
