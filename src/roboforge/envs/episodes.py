@@ -43,6 +43,9 @@ class StepRecorder:
     def __init__(self, num_envs: int, device: torch.device | str):
         self.episodes = EpisodeTracker(num_envs, device)
         self.finite = torch.ones((), dtype=torch.bool, device=device)
+        self.action_abs_sum = torch.zeros((), device=device)
+        self.action_abs_max = torch.zeros((), device=device)
+        self.action_count = torch.zeros((), device=device)
         self.taps: list[Callable[[], None]] = []
         """Called after every recorded step (device work only: they run inside captured rollouts; e.g. the
         training videos' state copy, `rl/train_video.py`). Add them before the first step."""
@@ -50,9 +53,29 @@ class StepRecorder:
     def step(self, actions: torch.Tensor, reward: torch.Tensor, dones: torch.Tensor) -> None:
         """Record one env step: the actions sent, the reward `(num_envs,)` and done = terminated | truncated."""
         self.finite &= torch.isfinite(actions).all()
+        magnitude = actions.detach().abs()
+        self.action_abs_sum += magnitude.sum()
+        self.action_count += magnitude.numel()
+        torch.maximum(self.action_abs_max, magnitude.amax(), out=self.action_abs_max)
         self.episodes.step(reward.reshape(-1), dones.reshape(-1))
         for tap in self.taps:
             tap()
+
+    def pop_action_magnitude(self) -> dict[str, float]:
+        """The mean and largest |action| the policy sent since the last call (one host sync): unbounded
+        actions that drift far beyond the range the action terms use show here first."""
+        count = float(self.action_count)
+        stats = (
+            {}
+            if count == 0
+            else {
+                "Policy/mean_abs_action": float(self.action_abs_sum) / count,
+                "Policy/max_abs_action": float(self.action_abs_max),
+            }
+        )
+        for buffer in (self.action_abs_sum, self.action_abs_max, self.action_count):
+            buffer.zero_()
+        return stats
 
     def pop_finite(self) -> bool:
         """Whether every action since the last call was finite (host sync)."""

@@ -281,6 +281,7 @@ class Trainer:
         if episodes:
             metrics["Train/mean_reward"] = mean_ret
             metrics["Train/mean_episode_length"] = mean_len
+        metrics.update(self.learner.recorder.pop_action_magnitude())
         metrics.update(self.s.env.pop_episode_stats())
         if writer is not None:
             writer.write(iteration, metrics)
