@@ -101,37 +101,73 @@ def g1_cfg() -> ArticulationCfg:
     )
 
 
+# H1 (Unitree H1, 19 joints). Sources:
+# - effort and velocity limits: unitree_ros `robots/h1_description/urdf/h1.urdf` (<limit effort velocity>),
+#   the same torques as the Menagerie model's motor ctrlrange (`unitree_h1/h1.xml`);
+# - PD gains and the standing pose: Unitree's own H1 RL example, unitree_rl_gym
+#   `legged_gym/envs/h1/h1_config.py` (control.stiffness/damping, init_state.default_joint_angles,
+#   action_scale 0.25, decimation 4); MuJoCo Playground's `h1_mjx.xml` uses the same kp class (40 at
+#   the ankles, 200-300 at hips, knees and torso);
+# - armature: the Menagerie model's 0.1 kg m^2 on every joint (kept; `armature=None`).
+H1_EFFORT_LIMITS = {
+    ".*_hip_(yaw|roll|pitch)": 200.0,
+    ".*_knee": 300.0,
+    ".*_ankle": 40.0,
+    "torso": 200.0,
+    ".*_shoulder_(pitch|roll)": 40.0,
+    ".*_shoulder_yaw": 18.0,
+    ".*_elbow": 18.0,
+}
+"""Peak joint torques (N m) from the H1 URDF."""
+H1_VELOCITY_LIMITS = {
+    ".*_hip_(yaw|roll|pitch)": 23.0,
+    ".*_knee": 14.0,
+    ".*_ankle": 9.0,
+    "torso": 23.0,
+    ".*_shoulder_(pitch|roll)": 9.0,
+    ".*_shoulder_yaw": 20.0,
+    ".*_elbow": 20.0,
+}
+"""Joint velocity limits (rad/s) from the H1 URDF."""
+
+
 def h1_cfg() -> ArticulationCfg:
-    """H1 (19 joints): hips 150, knees 200, torso 200, ankles 20, arms 40 (kp); effort limits 200 / 300 / 40 N m."""
+    """H1 (19 joints) on Unitree's published actuator data (sources above `H1_EFFORT_LIMITS`).
+
+    kp / kd (N m/rad, N m s/rad): hips 150 / 2, knees 200 / 4, ankles 40 / 2, torso 300 / 6, shoulders
+    150 / 2, elbows 100 / 2; effort limits hips and torso 200, knees 300, ankles 40, shoulder pitch/roll
+    40, shoulder yaw and elbows 18 N m. The standing pose is Unitree's (hip pitch -0.1, knee 0.3, ankle
+    -0.2: feet flat, the centre of mass 2 cm ahead of the ankles, pelvis 1.03 m up). Isaac Lab's deeper
+    crouch (knee 0.79) puts the knees 0.2 m ahead of the feet: with knee kp 200 the knees gave 0.3 rad
+    and the pelvis sank 0.1 m at zero action. With ankle kp 40 the robot is still an inverted pendulum
+    (2 x 40 N m/rad against m g h ~ 440): at zero action it stands ~1.5 s, then tips; the policy balances.
+    """
     legs = ImplicitActuatorCfg(
         joint_names_expr=[".*_hip_(yaw|roll|pitch)", ".*_knee", "torso"],
-        stiffness={".*_knee": 200.0, "torso": 200.0, ".*": 150.0},
-        damping={".*_knee": 5.0, "torso": 5.0, ".*": 5.0},
-        effort_limit={".*_knee": 300.0, ".*": 200.0},
-        velocity_limit=23.0,
+        stiffness={".*_knee": 200.0, "torso": 300.0, ".*": 150.0},
+        damping={".*_knee": 4.0, "torso": 6.0, ".*": 2.0},
+        effort_limit=H1_EFFORT_LIMITS,
+        velocity_limit=H1_VELOCITY_LIMITS,
     )
     feet = ImplicitActuatorCfg(
-        joint_names_expr=[".*_ankle"], stiffness=20.0, damping=4.0, effort_limit=40.0, velocity_limit=9.0
+        joint_names_expr=[".*_ankle"],
+        stiffness=40.0,
+        damping=2.0,
+        effort_limit=H1_EFFORT_LIMITS,
+        velocity_limit=H1_VELOCITY_LIMITS,
     )
     arms = ImplicitActuatorCfg(
         joint_names_expr=[".*_shoulder_(pitch|roll|yaw)", ".*_elbow"],
-        stiffness=40.0,
-        damping=10.0,
-        effort_limit=40.0,
-        velocity_limit=9.0,
+        stiffness={".*_elbow": 100.0, ".*": 150.0},
+        damping=2.0,
+        effort_limit=H1_EFFORT_LIMITS,
+        velocity_limit=H1_VELOCITY_LIMITS,
     )
     return ArticulationCfg(
         spawn=MenagerieSpawnCfg(robot="unitree_h1", file="h1.xml"),
         init_state=InitialStateCfg(
-            pos=(0.0, 0.0, 1.05),
-            joint_pos={
-                ".*_hip_pitch": -0.28,
-                ".*_knee": 0.79,
-                ".*_ankle": -0.52,
-                ".*_elbow": 0.52,
-                ".*_shoulder_pitch": 0.28,
-                ".*": 0.0,
-            },
+            pos=(0.0, 0.0, 1.04),  # the feet's soles 5 mm above the ground in the standing pose
+            joint_pos={".*_hip_pitch": -0.1, ".*_knee": 0.3, ".*_ankle": -0.2, ".*": 0.0},
         ),
         actuators={"legs": legs, "feet": feet, "arms": arms},
         soft_joint_pos_limit_factor=0.9,
