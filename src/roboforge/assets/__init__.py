@@ -7,6 +7,7 @@ from roboforge.assets.actuators import (
     ImplicitActuatorCfg,
 )
 from roboforge.assets.articulation import ArticulationCfg, EntityCfg, InitialStateCfg, RigidObjectCfg
+from roboforge.assets.deformable import DeformableObjectCfg
 from roboforge.assets.sources import AssetError, BuiltinSpawnCfg, FileSpawnCfg, MenagerieSpawnCfg
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "AssetError",
     "BuiltinSpawnCfg",
     "DCMotorActuatorCfg",
+    "DeformableObjectCfg",
     "EntityCfg",
     "FileSpawnCfg",
     "IdealPDActuatorCfg",

@@ -1,29 +1,14 @@
-"""Asset configs: articulations (robots) and rigid objects, as in Isaac Lab's `ArticulationCfg`."""
+"""Asset configs: articulations (robots) and rigid objects, as in Isaac Lab's `ArticulationCfg`
+(deformable objects: assets/deformable.py; the initial state: assets/init_state.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from roboforge.assets.actuators import ActuatorCfg
+from roboforge.assets.deformable import DeformableObjectCfg
+from roboforge.assets.init_state import InitialStateCfg
 from roboforge.assets.sources import SpawnCfg
-
-
-@dataclass(kw_only=True)
-class InitialStateCfg:
-    """Default root pose/velocity and joint positions/velocities (joint values by regex)."""
-
-    pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    """Root position (m) in the env frame."""
-    rot: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
-    """Root orientation quaternion (w, x, y, z)."""
-    lin_vel: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    """Root linear velocity (m/s), world frame; floating bases only."""
-    ang_vel: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    """Root angular velocity (rad/s), body frame; floating bases only."""
-    joint_pos: dict[str, float] = field(default_factory=lambda: {".*": 0.0})
-    """Default joint positions by regex; joints matched by no regex keep the model's qpos0."""
-    joint_vel: dict[str, float] = field(default_factory=lambda: {".*": 0.0})
-    """Default joint velocities by regex."""
 
 
 @dataclass(kw_only=True)
@@ -64,4 +49,4 @@ class RigidObjectCfg:
     """Default root pose and velocity."""
 
 
-EntityCfg = ArticulationCfg | RigidObjectCfg
+EntityCfg = ArticulationCfg | RigidObjectCfg | DeformableObjectCfg

@@ -13,6 +13,7 @@ import mujoco
 
 from roboforge.assets.actuators import add_actuators
 from roboforge.assets.articulation import ArticulationCfg, EntityCfg
+from roboforge.assets.deformable import DeformableObjectCfg
 from roboforge.scene.layout import TRACK_SENSORS, EntityLayout, entity_layout
 from roboforge.terrains.generator import GeneratedTerrain
 from roboforge.terrains.terrain import add_terrain_geom
@@ -47,11 +48,14 @@ def build_spec(
         _copy_options(spec.option, child.option)
         init = entity_cfg.init_state
         frame = (
-            spec.worldbody.add_frame()
-            if layouts[name].floating
+            spec.worldbody.add_frame()  # a deformable object places itself (assets/deformable.py)
+            if layouts[name].floating or isinstance(entity_cfg, DeformableObjectCfg)
             else spec.worldbody.add_frame(pos=list(init.pos), quat=list(init.rot))
         )
         spec.attach(child, prefix=layouts[name].prefix, frame=frame)
+    if any(isinstance(c, DeformableObjectCfg) for c in cfg.entities.values()):
+        # MuJoCo 4 integrates flex elasticity with the discrete integrator (or Euler at a tiny step) only
+        spec.option.integrator = mujoco.mjtIntegrator.mjINT_DISCRETE
     for name, sensor_cfg in cfg.sensors.items():
         if sensor_cfg.entity_name not in cfg.entities:
             raise ConfigError(

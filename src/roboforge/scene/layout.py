@@ -16,6 +16,7 @@ import torch
 
 from roboforge.assets.actuators import ActuatorCfg, resolve_joints
 from roboforge.assets.articulation import ArticulationCfg, EntityCfg
+from roboforge.assets.deformable import DeformableObjectCfg
 from roboforge.sensors.base import prefixed, sensor_columns
 from roboforge.utils.config import ConfigError
 
@@ -97,6 +98,10 @@ class EntityLayout:
 
 def entity_layout(name: str, cfg: EntityCfg, spec: mujoco.MjSpec) -> EntityLayout:
     """The layout of entity `name` from its own spec (sites added, before it is attached)."""
+    if isinstance(
+        cfg, DeformableObjectCfg
+    ):  # no named joints or tracked bodies: scene/deformable.py reads its nodes
+        return EntityLayout(name=name, floating=False, body_names=[], joint_names=[], actuators=[])
     root = spec.worldbody.first_body()
     floating = root is not None and any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in root.joints)
     if root is not None and floating and not root.name:

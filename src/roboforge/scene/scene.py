@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 import torch
 
 from roboforge.assets.articulation import EntityCfg
+from roboforge.assets.deformable import DeformableObjectCfg
 from roboforge.scene.builder import build_spec
+from roboforge.scene.deformable import DeformableObject
 from roboforge.scene.entity import Entity
 from roboforge.sensors.base import Sensor, SensorCfg
 from roboforge.sim.simulator import Simulator
@@ -74,10 +76,13 @@ class Scene:
             self.cfg.terrain, self.generated_terrain, self.model, self.num_envs, sim.device
         )
         self.env_origins = self.terrain.env_origins  # the same tensor: the terrain curriculum moves it
-        self.entities = {
-            name: Entity(cfg, self.layouts[name], self.model, sim) for name, cfg in self.cfg.entities.items()
-        }
+        self.entities = {name: self._bind_entity(name, cfg, sim) for name, cfg in self.cfg.entities.items()}
         self.sensors = {name: cfg.build(name, self.model, sim) for name, cfg in self.cfg.sensors.items()}
+
+    def _bind_entity(self, name: str, cfg: EntityCfg, sim: Simulator) -> Entity:
+        if isinstance(cfg, DeformableObjectCfg):  # flex nodes instead of joints (scene/deformable.py)
+            return DeformableObject(cfg, self.layouts[name], self.model, sim)
+        return Entity(cfg, self.layouts[name], self.model, sim)
 
     def __getitem__(self, name: str) -> Entity:
         if name not in self.entities:

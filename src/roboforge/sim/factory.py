@@ -7,7 +7,7 @@ from typing import Literal
 import mujoco
 import torch
 
-from roboforge.sim.simulator import PER_WORLD_FIELDS, SimCfg, Simulator
+from roboforge.sim.simulator import CPU_ONLY_PER_WORLD_FIELDS, PER_WORLD_FIELDS, SimCfg, Simulator
 from roboforge.utils.config import ConfigError
 
 
@@ -28,11 +28,10 @@ def make_simulator(
     """Build the backend chosen by `cfg` for `num_worlds` copies of `model`."""
     if num_worlds < 1:
         raise ConfigError(f"num_worlds must be >= 1, got {num_worlds}.")
+    allowed = PER_WORLD_FIELDS + CPU_ONLY_PER_WORLD_FIELDS
     for name in per_world_fields:
-        if name not in PER_WORLD_FIELDS:
-            raise ConfigError(
-                f"Model field {name!r} cannot be set per world. Allowed: {', '.join(PER_WORLD_FIELDS)}."
-            )
+        if name not in allowed:
+            raise ConfigError(f"Model field {name!r} cannot be set per world. Allowed: {', '.join(allowed)}.")
     if cfg.timestep is not None:
         model.opt.timestep = cfg.timestep
     if cfg.iterations is not None:
@@ -40,6 +39,12 @@ def make_simulator(
     if cfg.ls_iterations is not None:
         model.opt.ls_iterations = cfg.ls_iterations
     backend = resolve_backend(cfg.backend, cfg.device)
+    cpu_only = [name for name in per_world_fields if name in CPU_ONLY_PER_WORLD_FIELDS]
+    if backend == "mjwarp" and cpu_only:
+        raise ConfigError(
+            f"Per-world {', '.join(cpu_only)} (flex stiffness randomization) needs the C backend: MuJoCo Warp "
+            "4.0.0 shares flex fields between worlds. Use --sim mujoco, or drop the stiffness randomization."
+        )
     if backend == "mjwarp":
         from roboforge.sim.mjwarp_backend import MjwarpSimulator
 

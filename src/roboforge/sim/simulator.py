@@ -26,6 +26,9 @@ PER_WORLD_FIELDS = (
     "qpos0",
 )
 
+CPU_ONLY_PER_WORLD_FIELDS = ("flex_stiffness", "flex_damping")
+"""Per-world fields of the C backend only: MuJoCo Warp 4.0.0 shares flex fields between all worlds."""
+
 
 @dataclass(kw_only=True)
 class SimCfg:

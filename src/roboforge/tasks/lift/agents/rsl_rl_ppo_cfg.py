@@ -31,3 +31,10 @@ def lift_ppo_cfg() -> RslRlPpoRunnerCfg:
             learning_rate=1.0e-4, entropy_coef=0.006, num_mini_batches=4, gamma=0.98
         ),
     )
+
+
+def soft_lift_ppo_cfg() -> RslRlPpoRunnerCfg:
+    """Lift's settings (`lift_ppo_cfg`) for the soft cube, logged under their own experiment name."""
+    cfg = lift_ppo_cfg()
+    cfg.experiment_name = "lift_soft"
+    return cfg

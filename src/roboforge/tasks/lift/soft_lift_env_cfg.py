@@ -1,0 +1,49 @@
+"""Lift a soft cube: the Panda grasps a deformable cube (MuJoCo flex) and carries it to a commanded position.
+
+The lift task (lift_env_cfg.py) with its rigid cube replaced by a `DeformableObjectCfg` of the same size
+and mass. Every term reads the object through `root_pos_w`, which for a deformable object is its centre
+of mass, and the reset event places the undeformed cube through `write_root_state`, so the lift terms
+apply unchanged. The shape (nodes relative to the centre of mass) is added to the policy's observations.
+Runs on both backends; `randomize_stiffness` draws Young's modulus and damping per world at every reset,
+which only the C backend can (`--sim mujoco`; on MuJoCo Warp it is one error naming the reason).
+"""
+
+from __future__ import annotations
+
+from roboforge.assets import InitialStateCfg
+from roboforge.assets.deformable import DeformableObjectCfg
+from roboforge.envs.env_cfg import ManagerBasedRLEnvCfg
+from roboforge.managers import ActionTermCfg, EventTermCfg, ObservationTermCfg
+from roboforge.mdp import deformable
+from roboforge.tasks.lift.lift_env_cfg import lift_env_cfg
+
+SOFT_CUBE_YOUNG = 5.0e4
+"""Pa: soft foam. A 5 cm cube of it is ~2.5 kN/m between the fingers, so a firm grasp dents it by mm."""
+
+
+def soft_cube_cfg(young: float = SOFT_CUBE_YOUNG) -> DeformableObjectCfg:
+    """A 5 cm, 100 g soft cube resting on the ground in front of the Panda (the rigid lift cube's place)."""
+    return DeformableObjectCfg(
+        size=0.05, mass=0.1, young=young, init_state=InitialStateCfg(pos=(0.5, 0.0, 0.025))
+    )
+
+
+def soft_lift_env_cfg(
+    num_envs: int = 1024,
+    play: bool = False,
+    arm_action: ActionTermCfg | None = None,
+    randomize_stiffness: bool = False,
+) -> ManagerBasedRLEnvCfg:
+    """Lift a soft cube; `randomize_stiffness`: Young's modulus x U(0.5, 2) per world at reset (C backend)."""
+    cfg = lift_env_cfg(num_envs=num_envs, play=play, arm_action=arm_action)
+    cfg.scene.entities["cube"] = soft_cube_cfg()
+    cfg.observations["policy"].terms["object_shape"] = ObservationTermCfg(
+        func=deformable.node_pos_rel, params={"asset_name": "cube"}
+    )
+    if randomize_stiffness:
+        cfg.events["cube_stiffness"] = EventTermCfg(
+            func=deformable.randomize_deformable_stiffness,
+            mode="reset",
+            params={"asset_name": "cube", "young_scale": (0.5, 2.0), "damping_scale": (0.5, 2.0)},
+        )
+    return cfg
