@@ -255,7 +255,7 @@ def test_image_terms_and_vector_terms_do_not_mix_in_a_group():
         make_env("cartpole-rgb", cfg)
 
 
-def test_rsl_rl_trains_a_cnn_policy_on_images(tmp_path):
+def test_rsl_rl_trains_a_cnn_policy_on_images():
     s = build_session("cartpole-rgb", num_envs=16, device="cpu", sim="mujoco", env_overrides=SMALL)
     assert type(s.learner.alg.actor).__name__ == "CNNModel" and s.learner.device_loop
     assert s.learner.venv.get_observations()["policy"].shape == (16, 6, 32, 32)
@@ -265,15 +265,7 @@ def test_rsl_rl_trains_a_cnn_policy_on_images(tmp_path):
     after = list(s.learner.alg.actor.parameters())
     assert any((a != b).any() for a, b in zip(after, before, strict=True)), "the update changed the actor"
     policy = s.learner.policy()
-    assert policy(s.learner.venv.get_observations()).shape == (16, 1)
-    # export says in one line that image policies are not exportable yet
-    from roboforge.export.exporter import export_policy
-
-    checkpoint = tmp_path / "model_1.pt"
-    with checkpoint.open("wb") as file:
-        s.learner.save(file)
-    with pytest.raises(UserInputError, match="not exportable yet"):
-        export_policy("cartpole-rgb", checkpoint, env_overrides=SMALL)
+    assert policy(s.learner.venv.get_observations()).shape == (16, 1)  # export: tests/test_export_images.py
 
 
 def test_networks_without_an_encoder_for_images_are_a_clear_error():

@@ -166,7 +166,9 @@ def test_ctrl_c_mid_rollout_leaves_a_checkpoint_the_run_resumes_from(library, tm
     fresh = build_session("cartpole", num_envs=16, device="cpu", library=library)
     trainer = Trainer(fresh, tmp_path, max_iterations=3, quiet=True)
     assert trainer.resume() == 2
-    if library == "skrl":  # its checkpoint has no step count; the schedules continue from the file's iteration
+    if (
+        library == "skrl"
+    ):  # its checkpoint has no step count; the schedules continue from the file's iteration
         assert fresh.learner.timestep == 2 * fresh.learner.steps_per_iteration
     assert trainer.train().iterations == 3 and (tmp_path / f"model_2{suffix}").is_file()
 
@@ -206,7 +208,9 @@ sb3's 16-step ones with 1; about 20 s and 45 s on the 2 idle cores."""
 def test_sac_learns_to_hold_the_pole_up(library, tmp_path):
     """The SAC bar on the CPU: the deterministic policy's cart-pole episodes last >= 100 steps and fewer
     than half end with the pole past horizontal. An untrained policy: ~37 steps, the pole falls in 98%."""
-    summary, _ = train(tmp_path, library, "sac", "--num-envs", 64, "--max-iterations", SAC_ITERATIONS[library])
+    summary, _ = train(
+        tmp_path, library, "sac", "--num-envs", 64, "--max-iterations", SAC_ITERATIONS[library]
+    )
     result = invoke("eval", "cartpole", "--checkpoint", summary["run_dir"], *CPU, "--episodes", 64, "--json")
     assert result.exit_code == 0, result.output
     ev = json.loads(result.stdout)

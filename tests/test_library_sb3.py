@@ -245,7 +245,6 @@ def test_policy_exports_to_onnx(tmp_path):
 # --- SAC ------------------------------------------------------------------------------------------------
 
 
-
 def test_sac_policy_is_predict_deterministic_and_round_trips(tmp_path):
     from stable_baselines3 import SAC
 

@@ -14,9 +14,11 @@ from typing import Any
 
 from roboforge.deploy.specs import (
     ActionTermSpec,
+    CameraSpec,
     CommandSpec,
     ControlSpec,
     EventSpec,
+    ImageInputSpec,
     ObsTermSpec,
     PolicySpec,
     RecurrentSpec,
@@ -52,6 +54,8 @@ class PolicyMetadata:
     """Network interface."""
     observations: list[ObsTermSpec] | None
     """Observation terms in input order; None for direct envs (layout not described)."""
+    cameras: list[CameraSpec] = field(default_factory=list)
+    """Camera sensors the image terms read (empty for policies that see no images)."""
     actions: list[ActionTermSpec]
     """Action terms in output order."""
     robot: RobotSpec
@@ -106,11 +110,13 @@ class PolicyMetadata:
             raise MetadataError(
                 f"Action terms cover {act_dim} joints but the policy outputs {self.policy.action_dim}."
             )
-        obs_dim = sum(t.dim * max(t.history_length, 1) for t in self.observations)
+        vectors = [t for t in self.observations if t.shape is None]
+        obs_dim = sum(t.dim * max(t.history_length, 1) for t in vectors)
         if obs_dim != self.policy.obs_dim:
             raise MetadataError(
                 f"Observation terms add up to {obs_dim} values but the policy takes {self.policy.obs_dim}."
             )
+        check_images(self)
 
     @property
     def recurrent(self) -> RecurrentSpec | None:
@@ -126,6 +132,7 @@ def _parse(d: dict[str, Any]) -> PolicyMetadata:
     ]
     robot["effort_limit"] = [_num(v, math.inf) for v in robot["effort_limit"]]
     robot["velocity_limit"] = [_num(v, math.inf) for v in robot["velocity_limit"]]
+    pol["images"] = [ImageInputSpec(**i) for i in pol.get("images", [])]
     obs = None
     if d.get("observations") is not None:
         obs = [
@@ -139,6 +146,7 @@ def _parse(d: dict[str, Any]) -> PolicyMetadata:
         control=ControlSpec(**d["control"]),
         policy=PolicySpec(**pol),
         observations=obs,
+        cameras=[CameraSpec(**c) for c in d.get("cameras", [])],
         actions=[ActionTermSpec(**t) for t in d["actions"]],
         robot=RobotSpec(**robot),
         scene=SceneSpec(**d["scene"]),
@@ -148,6 +156,35 @@ def _parse(d: dict[str, Any]) -> PolicyMetadata:
         command_terms=[CommandSpec(**t) for t in d.get("command_terms", [])],
         training=dict(d.get("training", {})),
     )
+
+
+def check_images(meta: PolicyMetadata) -> None:
+    """Each image input is made of its group's image terms, whose frames stacked on channels give its shape;
+    each image term reads a described camera of the right size and output."""
+    terms = [t for t in meta.observations or [] if t.shape is not None]
+    cameras = {c.name: c for c in meta.cameras}
+    inputs = {i.name: i for i in meta.policy.images}
+    for t in terms:
+        sensor = t.params.get("sensor_name")
+        camera = cameras.get(sensor) if isinstance(sensor, str) else None
+        if camera is None:
+            raise MetadataError(
+                f"Image term {t.name!r} reads camera {sensor!r}, which the metadata does not describe "
+                f"(cameras: {', '.join(cameras) or 'none'}); export the policy again."
+            )
+        if t.group not in inputs or list((t.shape or [])[1:]) != [camera.height, camera.width]:
+            raise MetadataError(
+                f"Image term {t.name!r} ({t.shape}) does not fit an image input of group {t.group!r} or its "
+                f"camera {sensor!r} ({camera.height}x{camera.width})."
+            )
+    for name, spec in inputs.items():
+        channels = sum(t.dim * max(t.history_length, 1) for t in terms if t.group == name)
+        mine = [t.name for t in terms if t.group == name]
+        if mine != spec.terms or channels != spec.shape[0]:
+            raise MetadataError(
+                f"Image input {name!r} {spec.shape} is made of terms {spec.terms}, but the image terms of group "
+                f"{name!r} are {mine} with {channels} channels."
+            )
 
 
 def _num(value: float | None, default: float) -> float:

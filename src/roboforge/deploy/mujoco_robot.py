@@ -5,7 +5,8 @@ applies commands with the training actuator semantics: joints with an implicit a
 position target as the control of their MuJoCo position actuator (PD inside the physics step),
 implicit velocity joints (zero stiffness) the clipped velocity target of their velocity actuator;
 ideal-PD joints get `clip(kp (q* - q) + kd (clip(qd*) - qd) + tau, +-effort_limit)` computed in numpy
-each physics step; passive joints get nothing.
+each physics step; passive joints get nothing. A policy that sees images gets the frames of the metadata's
+cameras in its state, rendered from the current state as the training camera renders them (`camera.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from roboforge.deploy.camera import SimCamera
 from roboforge.deploy.metadata import MetadataError, PolicyMetadata
 from roboforge.deploy.robot import JointCommand, RobotState
 from roboforge.deploy.rotations import quat_apply_inverse
@@ -83,6 +85,8 @@ class MujocoSimRobot:
         self.default_pos = np.array([robot.default_joint_pos[i] for i in order])
         self.default_vel = np.array([robot.default_joint_vel[i] for i in order])
         self._init_base(prefix)
+        step_dt = meta.control.step_dt
+        self.cameras = {c.name: SimCamera(self.model, c, step_dt) for c in meta.cameras}
         self.reset()
 
     def _actuator_id(self, name: str) -> int:
@@ -123,6 +127,8 @@ class MujocoSimRobot:
             state.base_quat_w = self.mount[3:7].copy()
             state.base_lin_vel_b = np.zeros(3)
             state.base_ang_vel_b = np.zeros(3)
+        if self.cameras:
+            state.images = {name: camera.frames(d) for name, camera in self.cameras.items()}
         return state
 
     def write_command(self, command: JointCommand) -> None:
@@ -144,6 +150,8 @@ class MujocoSimRobot:
             torque = kp * (pos_i - d.qpos[qa]) + kd * (vel_i - d.qvel[da]) + eff_i
             d.ctrl[self.ctrl_ideal] = np.clip(torque, -self.effort_limit, self.effort_limit)
             mujoco.mj_step(self.model, d)
+        for camera in self.cameras.values():
+            camera.advance()
 
     # --- episode helpers --------------------------------------------------------------------------
     def reset(self, joint_pos: np.ndarray | None = None, joint_vel: np.ndarray | None = None) -> None:
@@ -155,6 +163,8 @@ class MujocoSimRobot:
             self.data.qpos[q : q + 7], self.data.qvel[v : v + 6] = root[:7], root[7:]
         self.data.qpos[self.qadr] = self.default_pos if joint_pos is None else joint_pos
         self.data.qvel[self.dadr] = self.default_vel if joint_vel is None else joint_vel
+        for camera in self.cameras.values():
+            camera.reset()
         mujoco.mj_forward(self.model, self.data)
 
     def forward(self) -> None:

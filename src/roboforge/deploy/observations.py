@@ -2,7 +2,8 @@
 
 Each term is looked up by the function name recorded in the metadata; the value is clipped, scaled
 and stacked with its history (oldest first, refilled with the first value after a reset). Add a term
-a task defines itself with `register_observation_term`.
+a task defines itself with `register_observation_term`. Image terms (metadata `shape` set) go into their
+group's `(C, H, W)` image instead of the vector (`image_terms.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from roboforge.deploy.image_terms import IMAGE_MODULE, ImageTerm, image_depth, image_rgb, push_history
 from roboforge.deploy.metadata import MetadataError, ObsTermSpec, PolicyMetadata
 from roboforge.deploy.rotations import GRAVITY_DIR_W, quat_apply_inverse
 from roboforge.utils.errors import UserInputError
@@ -30,6 +32,8 @@ class ObsContext:
     base_lin_vel_b: np.ndarray | None = None
     base_ang_vel_b: np.ndarray | None = None
     commands: dict[str, np.ndarray] = field(default_factory=dict)
+    images: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    """Camera frames by sensor name ('rgb', 'depth'), as `RobotState.images`."""
 
 
 TermFn = Callable[[ObsContext], np.ndarray]
@@ -120,6 +124,8 @@ for _name, _factory in {
     "generated_commands": _generated_commands,
 }.items():
     register_observation_term(_name, _factory, BUILTIN_MODULE)
+register_observation_term("image_rgb", image_rgb, IMAGE_MODULE)
+register_observation_term("image_depth", image_depth, IMAGE_MODULE)
 
 
 class _Term:
@@ -151,17 +157,14 @@ class _Term:
         if self.length == 0:
             out[self.slice] = x
             return
-        if self.fresh:
-            self.history[:] = x
-            self.fresh = False
-        else:
-            self.history[:-1] = self.history[1:]
-            self.history[-1] = x
+        push_history(self.history, x, self.fresh)
+        self.fresh = False
         out[self.slice] = self.history.ravel()
 
 
 class ObservationBuilder:
-    """Builds the policy's observation vector `(obs_dim,)` float32 from an `ObsContext`."""
+    """Builds the policy's observation vector `(obs_dim,)` float32 and its images (`images`: one `(C, H, W)`
+    float32 per image input) from an `ObsContext`."""
 
     def __init__(self, meta: PolicyMetadata):
         if meta.observations is None:
@@ -170,8 +173,15 @@ class ObservationBuilder:
                 "so the deploy runtime cannot build observations. Deploy a manager-based task."
             )
         self.terms: list[_Term] = []
-        start = 0
+        self.image_terms: list[tuple[str, ImageTerm]] = []
+        self.images = {i.name: np.zeros(i.shape, dtype=np.float32) for i in meta.policy.images}
+        start, channels = 0, dict.fromkeys(self.images, 0)
         for spec in meta.observations:
+            if spec.shape is not None:
+                term = ImageTerm(spec, _bind(spec, meta), channels[spec.group])
+                self.image_terms.append((spec.group, term))
+                channels[spec.group] = term.slice.stop
+                continue
             self.terms.append(_Term(spec, _bind(spec, meta), start))
             start = self.terms[-1].slice.stop
         self.obs = np.zeros(start, dtype=np.float32)
@@ -181,11 +191,15 @@ class ObservationBuilder:
         for term in self.terms:
             term.fresh = True
             term.check_shape = True
+        for _, image_term in self.image_terms:
+            image_term.fresh = True
 
     def compute(self, ctx: ObsContext) -> np.ndarray:
-        """The observation `(obs_dim,)` float32 (a buffer reused by the next call)."""
+        """The observation `(obs_dim,)` float32, and the images into `images` (buffers the next call reuses)."""
         for term in self.terms:
             term.write(ctx, self.obs)
+        for group, image_term in self.image_terms:
+            image_term.write(ctx, self.images[group])
         return self.obs
 
 

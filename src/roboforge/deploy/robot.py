@@ -18,7 +18,9 @@ class RobotState:
 
     `stamp` is when the state was measured, on the same clock as the adapter's `now()`. Base fields
     are needed only by policies that observe them (legged robots): orientation (w, x, y, z) in the
-    world frame, velocities in the base frame.
+    world frame, velocities in the base frame. `images` only by policies that see images: per camera sensor
+    of the metadata (`cameras`), its frames as the training camera gives them: 'rgb' `(H, W, 3)` uint8,
+    'depth' `(H, W, 1)` float32 planar metres (0 where nothing is hit).
     """
 
     joint_names: tuple[str, ...]
@@ -28,6 +30,7 @@ class RobotState:
     base_quat_w: np.ndarray | None = None
     base_lin_vel_b: np.ndarray | None = None
     base_ang_vel_b: np.ndarray | None = None
+    images: dict[str, dict[str, np.ndarray]] | None = None
 
 
 @dataclass

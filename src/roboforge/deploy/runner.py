@@ -92,10 +92,13 @@ class PolicyRunner:
             state.base_lin_vel_b,
             state.base_ang_vel_b,
             commands or {},
+            state.images or {},
         )
         obs = self.observations.compute(ctx)
         t1 = time.perf_counter_ns() if self.timer else 0
-        action = self.policy.act(obs).astype(np.float64)  # a copy: the policy reuses its buffer
+        images = self.observations.images
+        raw = self.policy.act(obs, images) if images else self.policy.act(obs)
+        action = raw.astype(np.float64)  # a copy: the policy reuses its buffer
         t2 = time.perf_counter_ns() if self.timer else 0
         if self.clip is not None:
             action = np.minimum(np.maximum(action, -self.clip), self.clip)

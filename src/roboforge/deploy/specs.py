@@ -37,17 +37,53 @@ class RecurrentSpec:
 
 
 @dataclass(kw_only=True)
+class ImageInputSpec:
+    """One image input of the network: an observation group of image terms, `(batch, C, H, W)` float32."""
+
+    name: str
+    """ONNX input name = the observation group's name ('policy')."""
+    shape: list[int]
+    """(C, H, W) of one observation: the terms' channels, each times its stacked frames, concatenated."""
+    dtype: str = "float32"
+    """Element type of the input."""
+    terms: list[str] = field(default_factory=list)
+    """The group's image terms in channel order (names of `observations` entries of this group)."""
+
+
+@dataclass(kw_only=True)
+class CameraSpec:
+    """A camera sensor of the training scene that image terms read (the camera is in the scene MJCF)."""
+
+    name: str
+    """Sensor name (what image terms name as `sensor_name`)."""
+    camera: str
+    """Camera name in the scene MJCF (pose and field of view come from there)."""
+    width: int
+    """Image width (pixels)."""
+    height: int
+    """Image height (pixels)."""
+    rgb: bool = True
+    """Renders colour `(H, W, 3)` uint8."""
+    depth: bool = False
+    """Renders planar depth `(H, W, 1)` float32 metres (0: nothing hit)."""
+    fovy: float = 45.0
+    """Vertical field of view (degrees), as compiled in the training model."""
+    update_period: float = 0.0
+    """Seconds between new frames (0: every control step)."""
+
+
+@dataclass(kw_only=True)
 class PolicySpec:
     """The network's interface."""
 
     kind: str
-    """'mlp', 'lstm' or 'gru'."""
+    """'mlp', 'lstm', 'gru' or 'cnn'."""
     obs_dim: int
-    """Size of the observation vector."""
+    """Size of the observation vector (0: a CNN policy that reads images only and has no 'obs' input)."""
     action_dim: int
     """Size of the action vector."""
     inputs: list[str]
-    """ONNX input names ('obs', then 'h_in' and 'c_in' for recurrent policies)."""
+    """ONNX input names ('obs', then 'h_in' and 'c_in' for recurrent policies, or the image groups' names)."""
     outputs: list[str]
     """ONNX output names ('actions', then 'h_out' and 'c_out')."""
     clip_actions: float | None = None
@@ -56,6 +92,14 @@ class PolicySpec:
     """The observation normalizer is part of the network (nothing to do at deploy time)."""
     recurrent: RecurrentSpec | None = None
     """Recurrent state shape; None for feed-forward policies."""
+    images: list[ImageInputSpec] = field(default_factory=list)
+    """Image inputs in input order (after 'obs' where the policy has vector groups too)."""
+
+    @property
+    def state_inputs(self) -> list[str]:
+        """Recurrent state inputs: the inputs after the observation and image inputs."""
+        skip = len(self.images) + (1 if "obs" in self.inputs else 0)
+        return self.inputs[skip:]
 
 
 @dataclass(kw_only=True)
@@ -82,6 +126,8 @@ class ObsTermSpec:
     """Factor applied after clipping."""
     clip: tuple[float, float] | None = None
     """Clip range."""
+    shape: list[int] | None = None
+    """Image terms: (C, H, W) of one frame (`dim` is C); None for vector terms."""
 
 
 @dataclass(kw_only=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roboforge.export.images import image_inputs
 from roboforge.export.metadata import build_metadata, training_info
 from roboforge.export.onnx_export import export_onnx, policy_io
 from roboforge.export.parity import ParityError, ParityResult, check_jit, check_onnx
@@ -55,12 +56,13 @@ def export_policy(
     s = _session(task, path, env_overrides)
     s.learner.load(path, training=False)
     actor = s.learner.policy()
-    if getattr(actor, "obs_groups_2d", None):
+    images = image_inputs(s.env, actor)
+    if images and fmt != "onnx":
         raise UserInputError(
-            f"{task}: policies that read images (observation groups {actor.obs_groups_2d}) are not exportable "
-            "yet; evaluate or play them from the checkpoint instead."
+            f"{task}: a policy that reads images (observation groups {[i['name'] for i in images]}) exports to "
+            "ONNX only; use --format onnx."
         )
-    io_spec = policy_io(actor, actor.obs_dim, s.env.num_actions)
+    io_spec = policy_io(actor, actor.obs_dim, s.env.num_actions, images)
     io_spec.update(clip_actions=s.learner.clip_actions, obs_normalization=bool(actor.obs_normalization))
     xml, assets = scene_mjcf(s.env), scene_assets(s.env)
     verify_scene(xml, assets, s.env.physics_dt)

@@ -13,6 +13,7 @@ from typing import Any
 
 import roboforge
 from roboforge.envs.manager_based_rl_env import ManagerBasedRLEnv
+from roboforge.export.images import camera_layout, image_groups, image_term_params
 from roboforge.managers.term import term_signature
 from roboforge.mdp.actions.joint_actions import (
     JointEffortActionCfg,
@@ -53,6 +54,7 @@ def build_metadata(
         },
         "policy": policy_io,
         "observations": None if direct else observation_layout(s),
+        "cameras": [] if direct else camera_layout(env, policy_io.get("images", [])),
         "actions": [] if direct else action_layout(env),
         "robot": robot_layout(env.scene[robot_name]),
         "scene": scene,
@@ -75,14 +77,19 @@ def _controlled_asset(env: Any) -> str:
 
 
 def observation_layout(s: Session) -> list[dict[str, Any]]:
-    """The actor's observation terms in input order (its observation groups in the order it reads them)."""
+    """The actor's observation terms in input order (its vector groups in the order it reads them, then its
+    image groups); an image term's `shape` is one frame's `(C, H, W)` (None for vectors), its `dim` C."""
     env, om = s.env, s.env.observation_manager
+    actor = s.learner.policy()
+    images = image_groups(actor)
     terms = []
-    for group in s.learner.policy().obs_groups:
+    for group in [*actor.obs_groups, *images]:
         gcfg = om.groups[group]
+        shape = om.group_shapes[group]
         for name, tcfg in gcfg.terms.items():
             length = gcfg.history_length if gcfg.history_length is not None else tcfg.history_length
-            params = dict(tcfg.params)
+            params = image_term_params(tcfg) if group in images else dict(tcfg.params)
+            dim = om.term_dims[group][name] // max(length, 1)
             terms.append(
                 {
                     "group": group,
@@ -91,7 +98,8 @@ def observation_layout(s: Session) -> list[dict[str, Any]]:
                     "module": getattr(tcfg.func, "__module__", ""),
                     "params": params,
                     "joint_names": _resolved_joints(env, tcfg.func, params),
-                    "dim": om.term_dims[group][name] // max(length, 1),
+                    "dim": dim,
+                    "shape": [dim, *shape[1:]] if group in images else None,
                     "history_length": length,
                     "scale": tcfg.scale,
                     "clip": list(tcfg.clip) if tcfg.clip is not None else None,

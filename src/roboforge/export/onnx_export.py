@@ -1,6 +1,8 @@
 """Write the actor as one self-contained ONNX file: normalizer baked in, deterministic action head,
 dynamic batch, opset 18; feed-forward `obs -> actions`, LSTM `obs, h_in, c_in -> actions, h_out, c_out`,
-GRU `obs, h_in -> actions, h_out`; the metadata JSON goes into the file's metadata_props."""
+GRU `obs, h_in -> actions, h_out`, CNN `[obs,] <image group>... -> actions` (one `(batch, C, H, W)` float input
+per image group, named after it; `obs` only when the actor also reads vector groups); the metadata JSON goes
+into the file's metadata_props."""
 
 from __future__ import annotations
 
@@ -20,9 +22,22 @@ OPSET = 18
 METADATA_KEY = "roboforge.metadata"
 
 
-def policy_io(actor: Any, obs_dim: int, action_dim: int) -> dict[str, Any]:
-    """The `policy` section of the metadata: kind, sizes, input/output names, recurrent state shape."""
+def policy_io(
+    actor: Any, obs_dim: int, action_dim: int, images: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The `policy` section of the metadata: kind, sizes, input/output names, recurrent state shape, image
+    inputs (`export.images.image_inputs`)."""
     rnn = getattr(getattr(actor, "rnn", None), "rnn", None)
+    if images:
+        return {
+            "kind": "cnn",
+            "obs_dim": obs_dim,
+            "action_dim": action_dim,
+            "inputs": (["obs"] if obs_dim else []) + [i["name"] for i in images],
+            "outputs": ["actions"],
+            "recurrent": None,
+            "images": images,
+        }
     if rnn is None:
         return {
             "kind": "mlp",
@@ -31,6 +46,7 @@ def policy_io(actor: Any, obs_dim: int, action_dim: int) -> dict[str, Any]:
             "inputs": ["obs"],
             "outputs": ["actions"],
             "recurrent": None,
+            "images": [],
         }
     kind = "lstm" if isinstance(rnn, torch.nn.LSTM) else "gru"
     states = ["h", "c"] if kind == "lstm" else ["h"]
@@ -41,6 +57,7 @@ def policy_io(actor: Any, obs_dim: int, action_dim: int) -> dict[str, Any]:
         "inputs": ["obs"] + [f"{s}_in" for s in states],
         "outputs": ["actions"] + [f"{s}_out" for s in states],
         "recurrent": {"type": kind, "num_layers": rnn.num_layers, "hidden_size": rnn.hidden_size},
+        "images": [],
     }
 
 
@@ -59,15 +76,17 @@ def quiet_exporter() -> Iterator[None]:
 
 
 def export_onnx(actor: Any, io_spec: dict[str, Any], metadata: dict[str, Any], path: Path) -> Path:
-    """Export `actor` (an rsl_rl MLPModel/RNNModel) to `path` with `metadata` embedded; returns `path`."""
+    """Export `actor` (an rsl_rl MLPModel/RNNModel/CNNModel) to `path` with `metadata` embedded; returns `path`."""
     module = actor.as_onnx(verbose=False).to("cpu").eval()
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
-    dummy: list[torch.Tensor] = [torch.zeros(2, io_spec["obs_dim"])]
-    shapes: list[dict[int, Any]] = [{0: batch}]
-    rec = io_spec.get("recurrent") or {}
-    for _ in io_spec["inputs"][1:]:
-        dummy.append(torch.zeros(rec["num_layers"], 2, rec["hidden_size"]))
-        shapes.append({1: batch})
+    if io_spec.get("images"):
+        module, dummy, shapes = _image_module(module, io_spec, batch)
+    else:
+        dummy, shapes = [torch.zeros(2, io_spec["obs_dim"])], [{0: batch}]
+        rec = io_spec.get("recurrent") or {}
+        for _ in io_spec["inputs"][1:]:
+            dummy.append(torch.zeros(rec["num_layers"], 2, rec["hidden_size"]))
+            shapes.append({1: batch})
     with quiet_exporter(), torch.no_grad():
         program = torch.onnx.export(
             module,
@@ -90,6 +109,29 @@ def export_onnx(actor: Any, io_spec: dict[str, Any], metadata: dict[str, Any], p
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(path), save_as_external_data=False)
     return path
+
+
+class _ImagesOnly(torch.nn.Module):
+    """rsl_rl's ONNX CNN module for an actor without vector groups: images in, an empty `obs` made inside."""
+
+    def __init__(self, module: torch.nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, *images: torch.Tensor) -> torch.Tensor:
+        return self.module(images[0].new_zeros(images[0].shape[0], 0), *images)
+
+
+def _image_module(
+    module: torch.nn.Module, io_spec: dict[str, Any], batch: Any
+) -> tuple[torch.nn.Module, list[Any], list[Any]]:
+    """The module to export, its dummy inputs and dynamic batch dimensions (inputs in `io_spec` order; the
+    images are the module's `*args`, so their shapes are one nested tuple, as torch.export wants)."""
+    images = tuple(torch.zeros(2, *i["shape"]) for i in io_spec["images"])
+    image_shapes = tuple({0: batch} for _ in images)
+    if not io_spec["obs_dim"]:
+        return _ImagesOnly(module), [*images], [image_shapes]
+    return module, [torch.zeros(2, io_spec["obs_dim"]), *images], [{0: batch}, image_shapes]
 
 
 def _check_interface(model: onnx.ModelProto, io_spec: dict[str, Any]) -> None:

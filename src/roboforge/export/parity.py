@@ -1,7 +1,8 @@
 """`--check`: the exported file computes what the training actor computes.
 
 1000 random observations go through the rsl_rl actor (deterministic output) and through ONNX Runtime
-(or the TorchScript module); recurrent policies also run a 200-step sequence with carried state.
+(or the TorchScript module); recurrent policies also run a 200-step sequence with carried state. Policies
+that see images get random images `(C, H, W)` per image group beside the vector (in batches of 100).
 The tolerance (1e-5) bounds |exported - torch| / max(1, |torch|): absolute for outputs up to 1,
 relative for larger ones (float32 kernels that sum in another order differ by a few ulps).
 """
@@ -53,15 +54,45 @@ class ParityError(RoboforgeError, ValueError):
     """The exported policy does not reproduce the training actor within the tolerance."""
 
 
-def _as_obs(actor: Any, group_dims: dict[str, int], obs: torch.Tensor) -> TensorDict:
-    """Split a concatenated observation batch into the actor's observation groups."""
+IMAGE_BATCH = 100
+"""Samples per ONNX Runtime call for image policies (bounds the memory of 1000 stacked images)."""
+
+
+def _as_obs(
+    actor: Any, group_dims: dict[str, int], obs: torch.Tensor, images: dict[str, torch.Tensor] | None = None
+) -> TensorDict:
+    """Split a concatenated observation batch into the actor's vector groups; add the image groups."""
     parts = torch.split(obs, [group_dims[g] for g in actor.obs_groups], dim=-1)
-    return TensorDict(dict(zip(actor.obs_groups, parts, strict=True)), batch_size=[obs.shape[0]])
+    groups = dict(zip(actor.obs_groups, parts, strict=True)) | (images or {})
+    return TensorDict(groups, batch_size=[obs.shape[0]])
 
 
-def _torch_step(actor: Any, group_dims: dict[str, int], obs: torch.Tensor) -> np.ndarray:
+def _torch_step(
+    actor: Any, group_dims: dict[str, int], obs: torch.Tensor, images: dict[str, torch.Tensor] | None = None
+) -> np.ndarray:
     with torch.no_grad():
-        return actor(_as_obs(actor, group_dims, obs)).numpy()
+        return actor(_as_obs(actor, group_dims, obs, images)).numpy()
+
+
+def _image_parity(
+    actor: Any,
+    session: Any,
+    io_spec: dict[str, Any],
+    group_dims: dict[str, int],
+    samples: int,
+    gen: torch.Generator,
+) -> _Diff:
+    """Differences on `samples` random vector observations and images, `IMAGE_BATCH` at a time."""
+    diff = _Diff()
+    for start in range(0, samples, IMAGE_BATCH):
+        n = min(IMAGE_BATCH, samples - start)
+        obs = torch.randn(n, io_spec["obs_dim"], generator=gen)
+        images = {i["name"]: torch.randn(n, *i["shape"], generator=gen) for i in io_spec["images"]}
+        feeds = {name: x.numpy() for name, x in images.items()} | (
+            {"obs": obs.numpy()} if obs.shape[1] else {}
+        )
+        diff.add(session.run(["actions"], feeds)[0], _torch_step(actor, group_dims, obs, images))
+    return diff
 
 
 def check_onnx(
@@ -79,9 +110,18 @@ def check_onnx(
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     gen = torch.Generator().manual_seed(seed)
-    obs = torch.randn(samples, io_spec["obs_dim"], generator=gen)
     actor.eval()
     actor.reset()
+    if io_spec.get("images"):
+        return _result(
+            "onnx",
+            samples,
+            _image_parity(actor, session, io_spec, group_dims, samples, gen),
+            None,
+            0,
+            tolerance,
+        )
+    obs = torch.randn(samples, io_spec["obs_dim"], generator=gen)
     expected = _torch_step(actor, group_dims, obs)
     single, seq = _Diff(), None
     single.add(session.run(["actions"], {"obs": obs.numpy(), **_zero_states(io_spec, samples)})[0], expected)
