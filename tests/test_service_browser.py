@@ -52,10 +52,9 @@ def test_dashboard_starts_a_job_and_draws_its_curves(server, page, tmp_path):
     page.on("pageerror", lambda err: errors.append(str(err)))
     page.goto(server.url + "/")
     page.wait_for_selector("#f-task option[value=cartpole]", state="attached")
-    assert page.locator("#f-envs").get_attribute("placeholder") == "1024"  # the task's default
-
     # the library and policy menus offer what the task has: sb3 has SAC, rl_games only PPO
     page.select_option("#f-task", "cartpole")
+    assert page.locator("#f-envs").get_attribute("placeholder") == "1024"  # the task's default
     with server.client() as api:
         installed = api.get("/tasks").json()["installed_libraries"]
     libraries = page.locator("#f-library option").all_inner_texts()
