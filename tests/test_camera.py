@@ -198,6 +198,18 @@ def test_camera_cartpole_has_the_dynamics_of_the_cartpole():
         np.testing.assert_allclose(getattr(models[0], field), getattr(models[1], field))
 
 
+def test_camera_pixels_over_all_worlds_are_bounded(monkeypatch):
+    """Image size times worlds has a ceiling (a size override cannot ask for more than a GPU holds); made
+    small here so the test builds a small scene."""
+    import roboforge.sensors.camera as camera_module
+
+    monkeypatch.setattr(camera_module, "MAX_TOTAL_PIXELS", 2 * 16 * 16 - 1)
+    with pytest.raises(ConfigError, match=r"2 worlds of 16x16 pixels exceed 511 pixels in all"):
+        camera_scene("mujoco", num_envs=2, width=16, height=16)
+    monkeypatch.setattr(camera_module, "MAX_TOTAL_PIXELS", 2 * 16 * 16)
+    camera_scene("mujoco", num_envs=2, width=16, height=16)
+
+
 def test_camera_config_errors_say_what_to_fix():
     with pytest.raises(ConfigError, match="width and height must be 1 to"):
         camera_scene("mujoco", width=0)

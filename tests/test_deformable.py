@@ -131,7 +131,12 @@ def test_per_world_flex_stiffness_on_mujoco_warp_is_one_clear_error():
 
 
 def test_bad_soft_cube_configs_are_one_line_errors():
-    for bad in (dict(count=1), dict(poisson=0.5), dict(init_state=InitialStateCfg(rot=(0.0, 0.0, 0.0, 1.0)))):
+    for bad in (
+        dict(count=1),
+        dict(count=1000),
+        dict(poisson=0.5),
+        dict(init_state=InitialStateCfg(rot=(0.0, 0.0, 0.0, 1.0))),
+    ):
         with pytest.raises(ConfigError, match="DeformableObjectCfg"):
             Scene(SceneCfg(num_envs=1, entities={"cube": DeformableObjectCfg(**bad)}))  # type: ignore[arg-type]
 

@@ -87,10 +87,17 @@ def soft_cube_spec(cfg: DeformableObjectCfg) -> mujoco.MjSpec:
         raise ConfigError(f"The soft cube does not load in MuJoCo: {err}") from err
 
 
+MAX_COUNT = 12
+"""Most vertices per edge of a soft cube: 1728 vertices in each world (with 'full', as many bodies)."""
+
+
 def _check(cfg: DeformableObjectCfg) -> None:
     problems = [
         (cfg.size > 0, f"size must be > 0 m, got {cfg.size}"),
-        (cfg.count >= 2, f"count must be >= 2 vertices per edge, got {cfg.count}"),
+        (
+            2 <= cfg.count <= MAX_COUNT,
+            f"count must be 2 to {MAX_COUNT} vertices per edge (count^3 vertices per world), got {cfg.count}",
+        ),
         (cfg.mass > 0, f"mass must be > 0 kg, got {cfg.mass}"),
         (cfg.young > 0, f"young must be > 0 Pa, got {cfg.young}"),
         (0 <= cfg.poisson < 0.5, f"poisson must be in [0, 0.5), got {cfg.poisson}"),

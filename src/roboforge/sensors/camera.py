@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from roboforge.sim.simulator import Simulator
 
 MAX_SIDE = 1024
+MAX_TOTAL_PIXELS = 2**30
+"""Most pixels of one camera over all worlds (4096 worlds of 512x512): about 4 GiB of colour and as much
+depth, so a size override cannot ask for more memory than a GPU holds."""
 """Largest image side (pixels)."""
 
 
@@ -121,6 +124,11 @@ class CameraSensor(Sensor):
     def __init__(self, name: str, cfg: CameraSensorCfg, model: mujoco.MjModel, sim: Simulator):
         self.cfg = cfg
         self.name = name
+        if sim.num_worlds * cfg.width * cfg.height > MAX_TOTAL_PIXELS:
+            raise ConfigError(
+                f"Camera {name!r}: {sim.num_worlds} worlds of {cfg.width}x{cfg.height} pixels exceed "
+                f"{MAX_TOTAL_PIXELS} pixels in all; use smaller images or fewer worlds (--num-envs)."
+            )
         cameras = [model.camera(i).name for i in range(model.ncam)]
         self.camera_id = cameras.index(cfg.model_camera(name, cameras))
         request = CameraRequest(
