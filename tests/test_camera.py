@@ -90,16 +90,16 @@ def test_frames_are_not_blank_and_have_the_stated_shapes(backend):
     assert np.nonzero(orange)[0].mean() < np.nonzero(blue)[0].mean()
 
 
+@pytest.mark.parametrize("kind", ["rgb", "segmentation"])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_the_same_state_gives_the_same_frame(backend):
-    scene, front = camera_scene(backend, num_envs=3)
+def test_the_same_state_gives_the_same_frame(backend, kind):
+    scene, front = camera_scene(backend, num_envs=3, segmentation=kind == "segmentation")
     set_pole(scene, [0.5, 0.5, -0.5])
-    assert front.data.rgb is not None
-    first = front.data.rgb.clone()
+    first = getattr(front.data, kind).clone()
     torch.testing.assert_close(first[0], first[1], atol=0, rtol=0)
     assert (first[0] != first[2]).any(), "another pole angle gives another frame"
     set_pole(scene, [0.5, 0.5, -0.5])
-    torch.testing.assert_close(front.data.rgb, first, atol=0, rtol=0)
+    torch.testing.assert_close(getattr(front.data, kind), first, atol=0, rtol=0)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -159,17 +159,19 @@ def test_backends_render_the_same_scene():
 
 
 def test_update_period_keeps_each_worlds_frame_until_it_is_due():
-    scene, front = camera_scene("mujoco", update_period=0.2)
+    scene, front = camera_scene("mujoco", update_period=0.2, segmentation=True)
     set_pole(scene, [0.0, 0.0])
-    assert front.data.rgb is not None
-    upright = front.data.rgb.clone()
+    assert front.data.rgb is not None and front.data.segmentation is not None
+    upright, upright_ids = front.data.rgb.clone(), front.data.segmentation.clone()
     set_pole(scene, [0.6, 0.6])
     front.update(0.1)  # half a period: the old frame stays
     torch.testing.assert_close(front.data.rgb, upright, atol=0, rtol=0)
+    torch.testing.assert_close(front.data.segmentation, upright_ids, atol=0, rtol=0)
     front.update(0.1)
     front.reset(torch.tensor([True, False]))  # a new episode gets a new frame at once
     frames = front.data.rgb.clone()
     assert (frames[0] != upright[0]).any() and (frames[1] != upright[1]).any()
+    assert (front.data.segmentation != upright_ids).any()
     set_pole(scene, [0.0, 0.0])
     front.reset(torch.tensor([True, False]))
     torch.testing.assert_close(front.data.rgb[0], upright[0], atol=0, rtol=0)
@@ -213,7 +215,7 @@ def test_camera_pixels_over_all_worlds_are_bounded(monkeypatch):
 def test_camera_config_errors_say_what_to_fix():
     with pytest.raises(ConfigError, match="width and height must be 1 to"):
         camera_scene("mujoco", width=0)
-    with pytest.raises(ConfigError, match="rgb and depth are both off"):
+    with pytest.raises(ConfigError, match="rgb, depth and segmentation are all off"):
         camera_scene("mujoco", rgb=False, depth=False)
     cfg = SceneCfg(
         entities={"robot": cartpole_robot_cfg()}, sensors={"cam": CameraSensorCfg(camera_name="nope")}
@@ -294,3 +296,83 @@ def test_networks_without_an_encoder_for_images_are_a_clear_error():
     vectors = TensorDict({"policy": torch.zeros(2, 4)}, batch_size=[2])
     with pytest.raises(UserInputError, match=r"agent\.actor\.cnn is set"):
         check_image_encoders(vectors, cartpole_camera_ppo_cfg())
+
+
+# --- segmentation ---------------------------------------------------------------------------------------------
+def project(model: mujoco.MjModel, data: mujoco.MjData, cam: int, point: np.ndarray) -> tuple[int, int]:
+    """The (row, col) of the SIZE x SIZE pixel that shows the world point `point` in camera `cam`."""
+    tan = math.tan(math.radians(model.cam_fovy[cam]) / 2)
+    local = data.cam_xmat[cam].reshape(3, 3).T @ (point - data.cam_xpos[cam])
+    x, y = local[0] / -local[2] / tan, local[1] / -local[2] / tan  # in [-1, 1] across the image
+    return int((1 - y) / 2 * SIZE), int((x + 1) / 2 * SIZE)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_segmentation_shows_the_body_at_its_centre_and_minus_one_where_nothing_is_hit(backend):
+    scene, front = camera_scene(backend, rgb=False, depth=True, segmentation=True)
+    set_pole(scene, [0.3, 0.3])
+    seg, depth = front.data.segmentation, front.data.depth
+    assert seg is not None and depth is not None
+    assert seg.shape == (2, SIZE, SIZE, 1) and seg.dtype == torch.int32 and seg.device == torch.device("cpu")
+    model, data = scene.model, mujoco.MjData(scene.model)
+    data.qpos[:] = scene["robot"].sim.qpos[0].numpy()
+    mujoco.mj_forward(model, data)
+    cam = model.camera("front").id
+    for body in ("robot/cart", "robot/pole"):
+        row, col = project(model, data, cam, data.body(body).xipos)  # centre of mass
+        assert seg[0, row, col, 0] == model.body(body).id, body
+    assert ((seg == -1) == (depth == 0)).all(), "-1 exactly where the ray hits nothing"
+    assert (seg[:, 0] == -1).all(), "the top row looks over the horizon"
+    assert (seg == 0).any(), "the ground belongs to the world body"
+
+
+def test_backends_segment_the_same_scene():
+    seg = {}
+    for backend in BACKENDS:
+        scene, front = camera_scene(backend, rgb=False, segmentation=True)
+        set_pole(scene, [0.4, -0.2])
+        assert front.data.segmentation is not None
+        seg[backend] = front.data.segmentation.clone()
+    assert (seg["mujoco"] == seg["mjwarp"]).float().mean() > 0.98  # edge pixels may differ
+    assert set(seg["mujoco"].unique().tolist()) == set(seg["mjwarp"].unique().tolist()) == {-1, 0, 1, 2}
+
+
+def test_segmentation_masks_are_channels_of_named_bodies_and_refuse_export():
+    from roboforge.envs import load_cfg, make_env
+    from roboforge.export.images import image_inputs
+    from roboforge.mdp import segmentation_mask
+
+    cfg = load_cfg("cartpole-rgb", num_envs=2)
+    cfg.sim.backend = "mujoco"
+    sensor = cfg.scene.sensors["camera"]
+    sensor.width = sensor.height = 16
+    sensor.segmentation = True
+
+    def observe(**params) -> None:
+        term = ObservationTermCfg(func=segmentation_mask, params=params)
+        cfg.observations = {"policy": ObservationGroupCfg(terms={"mask": term})}
+
+    observe(body_names=["cart", "pole", ".*"])
+    env = make_env("cartpole-rgb", cfg)
+    obs, _ = env.reset(seed=0)
+    ids = env.scene.sensors["camera"].data.segmentation  # type: ignore[union-attr]
+    mask = obs["policy"]
+    assert mask.shape == (2, 3, 16, 16) and mask.dtype == torch.float32
+    model = env.scene.model
+    for channel, body in enumerate(("robot/cart", "robot/pole")):
+        expected = (ids[..., 0] == model.body(body).id).float()
+        assert expected.sum() > 0, body
+        torch.testing.assert_close(mask[:, channel], expected, atol=0, rtol=0)
+    torch.testing.assert_close(mask[:, 2], mask[:, 0] + mask[:, 1], atol=0, rtol=0)  # the whole robot
+    with pytest.raises(UserInputError, match="'mask' of group 'policy' observes segmentation"):
+        image_inputs(env, type("Actor", (), {"obs_groups_2d": ["policy"]})())
+    observe(body_names=[])
+    with pytest.raises(ConfigError, match="0 masks of 2 worlds of 16x16 pixels; name 1 to"):
+        make_env("cartpole-rgb", cfg)
+    observe(body_names=["wheel"])
+    with pytest.raises(ConfigError, match="wheel"):
+        make_env("cartpole-rgb", cfg)
+    sensor.segmentation = False
+    observe()
+    with pytest.raises(ConfigError, match="renders no segmentation; set its segmentation=True"):
+        make_env("cartpole-rgb", cfg)

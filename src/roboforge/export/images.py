@@ -3,7 +3,8 @@
 An image input is one observation group `(C, H, W)` of rsl_rl's `CNNModel` (`obs_groups_2d`), made of image
 terms (`mdp/images.py`) concatenated on channels, each with its frames stacked oldest first. The deploy
 runtime renders each camera with C MuJoCo from the exported scene (`deploy/camera.py`) and rebuilds the
-group from these entries.
+group from these entries. The runtime renders colour and depth only, so a policy that observes segmentation
+(`segmentation_mask`) is refused here, with one line, rather than exported and then failing on the robot.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from roboforge.managers.term import term_signature
+from roboforge.mdp.images import segmentation_mask
 from roboforge.sensors.camera import CameraSensor
 from roboforge.utils.errors import UserInputError
 
@@ -35,6 +37,7 @@ def image_inputs(env: Any, actor: Any) -> list[dict[str, Any]]:
                 "rename the group to export."
             )
         assert om is not None
+        check_deployable(group, om.groups[group].terms)
         out.append(
             {
                 "name": group,
@@ -44,6 +47,16 @@ def image_inputs(env: Any, actor: Any) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def check_deployable(group: str, terms: dict[str, Any]) -> None:
+    """One clear error when an image term of `group` reads what the deploy runtime cannot render."""
+    for name, tcfg in terms.items():
+        if tcfg.func is segmentation_mask:
+            raise UserInputError(
+                f"Image term {name!r} of group {group!r} observes segmentation, which the deploy runtime does "
+                "not render (it renders rgb and depth); train with rgb or depth terms to export the policy."
+            )
 
 
 def image_term_params(tcfg: Any) -> dict[str, Any]:

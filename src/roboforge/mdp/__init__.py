@@ -30,7 +30,7 @@ from roboforge.mdp.commands import (
 from roboforge.mdp.curriculums import modify_reward_weight, reward_weights_after, terrain_levels_vel
 from roboforge.mdp.events import randomize_model_field, reset_joints_by_offset, reset_root_state_uniform
 from roboforge.mdp.height_scan import GridPatternCfg, HeightScannerCfg, height_scan
-from roboforge.mdp.images import image_depth, image_rgb
+from roboforge.mdp.images import image_depth, image_rgb, segmentation_mask
 from roboforge.mdp.locomotion import (
     JointAccL2,
     ang_vel_xy_l2,
@@ -186,6 +186,7 @@ __all__ = [
     "reset_root_state_uniform",
     "reward_weights_after",
     "root_height_below",
+    "segmentation_mask",
     "stand_still_joint_deviation_l1",
     "terrain_levels_vel",
     "time_out",

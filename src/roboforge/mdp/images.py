@@ -3,14 +3,16 @@
 Channels come first, as convolutional encoders take them (rsl_rl's `CNNModel`). An observation group of image
 terms concatenates them on channels; a term's `history_length` stacks past frames on channels too (two frames
 show velocities). The term config's noise, clip and scale apply element-wise after these functions.
+`segmentation_mask` turns a camera's body ids into one 0/1 channel per named group of an entity's bodies.
 """
 
 from __future__ import annotations
 
 import torch
 
+from roboforge.managers.term import ManagerTermBase, TermCfg
 from roboforge.managers.term_env import TermEnv
-from roboforge.sensors.camera import CameraSensor
+from roboforge.sensors.camera import MAX_TOTAL_PIXELS, CameraSensor
 from roboforge.utils.config import ConfigError
 
 
@@ -52,3 +54,47 @@ def image_depth(env: TermEnv, sensor_name: str = "camera", max_distance: float =
     depth = depth.permute(0, 3, 1, 2)
     depth = torch.where(depth > 0.0, depth, max_distance)
     return depth.clamp(max=max_distance) / max_distance
+
+
+class segmentation_mask(ManagerTermBase):
+    """Masks `(num_envs, k, H, W)` float 0/1: channel `c` is 1 where the pixel shows a body of `entity_name`
+    matching the regex `body_names[c]` (full match; a regex may match several bodies: `[".*"]` is the whole
+    entity). Reads the camera's `segmentation` (MjModel body ids)."""
+
+    def __init__(self, cfg: TermCfg, env: TermEnv):
+        super().__init__(cfg, env)
+        p = self.params
+        self.sensor = camera_sensor(env, p["sensor_name"])
+        if not self.sensor.cfg.segmentation:
+            raise ConfigError(
+                f"Image term segmentation_mask: camera {p['sensor_name']!r} renders no segmentation; "
+                "set its segmentation=True."
+            )
+        self.table = self._channel_table(env, p["entity_name"], list(p["body_names"]))
+
+    def _channel_table(self, env: TermEnv, entity_name: str, body_names: list[str]) -> torch.Tensor:
+        """`(nbody + 1, k)` float: row `b + 1` holds the channels body `b` lights (row 0: no body)."""
+        height, width = self.sensor.image_shape
+        channels = len(body_names)
+        if channels == 0 or env.num_envs * height * width * channels > MAX_TOTAL_PIXELS:
+            raise ConfigError(
+                f"Image term segmentation_mask: {channels} masks of {env.num_envs} worlds of {width}x{height} "
+                f"pixels; name 1 to {MAX_TOTAL_PIXELS // (env.num_envs * height * width)} body regexes."
+            )
+        entity = env.scene[entity_name]
+        table = torch.zeros(env.scene.model.nbody + 1, channels)
+        for channel, pattern in enumerate(body_names):
+            ids, _ = entity.find_bodies(pattern)
+            table[[entity.body_ids[i] + 1 for i in ids], channel] = 1.0
+        return table.to(env.device)
+
+    def __call__(
+        self,
+        env: TermEnv,
+        sensor_name: str = "camera",
+        entity_name: str = "robot",
+        body_names: tuple[str, ...] = (".*",),
+    ) -> torch.Tensor:
+        ids = self.sensor.data.segmentation
+        assert ids is not None  # checked in __init__
+        return self.table[ids[..., 0].long() + 1].permute(0, 3, 1, 2)

@@ -1,4 +1,4 @@
-"""Camera sensor: RGB and depth images of every world, rendered by the simulator backend.
+"""Camera sensor: RGB, depth and segmentation images of every world, rendered by the simulator backend.
 
 The config names a camera of the model or adds one (on a body of the entity, or fixed in the world). The
 runtime asks the simulator for a renderer of that camera (`Simulator.camera_renderer`: MuJoCo Warp's batch
@@ -59,6 +59,10 @@ class CameraSensorCfg(SensorCfg):
     depth: bool = False
     """Render depth: `data.depth` `(num_envs, H, W, 1)` float32, metres along the optical axis, 0 where
     nothing is hit."""
+    segmentation: bool = False
+    """Render instance segmentation: `data.segmentation` `(num_envs, H, W, 1)` int32, the MjModel body id of the
+    geom each pixel shows (0: the world body, e.g. the ground; -1: nothing hit, or a flex). Not exportable:
+    the deploy runtime renders rgb and depth only."""
     update_period: float = 0.0
     """Seconds between frames of a world; 0: a new frame at every env step."""
 
@@ -68,8 +72,10 @@ class CameraSensorCfg(SensorCfg):
             raise ConfigError(
                 f"CameraSensorCfg: image {self.width}x{self.height}: width and height must be 1 to {MAX_SIDE}."
             )
-        if not self.rgb and not self.depth:
-            raise ConfigError("CameraSensorCfg: rgb and depth are both off; switch on at least one.")
+        if not (self.rgb or self.depth or self.segmentation):
+            raise ConfigError(
+                "CameraSensorCfg: rgb, depth and segmentation are all off; switch on at least one."
+            )
         if not 0.0 < self.fovy < 180.0:
             raise ConfigError(f"CameraSensorCfg: fovy {self.fovy} must be between 0 and 180 degrees.")
         if self.update_period < 0.0:
@@ -115,6 +121,8 @@ class CameraData:
     """`(num_envs, H, W, 3)` uint8, or None without `rgb`."""
     depth: torch.Tensor | None
     """`(num_envs, H, W, 1)` float32 metres (0: nothing hit), or None without `depth`."""
+    segmentation: torch.Tensor | None = None
+    """`(num_envs, H, W, 1)` int32 body ids (-1: nothing hit), or None without `segmentation`."""
 
 
 class CameraSensor(Sensor):
@@ -132,16 +140,18 @@ class CameraSensor(Sensor):
         cameras = [model.camera(i).name for i in range(model.ncam)]
         self.camera_id = cameras.index(cfg.model_camera(name, cameras))
         request = CameraRequest(
-            camera_id=self.camera_id, width=cfg.width, height=cfg.height, rgb=cfg.rgb, depth=cfg.depth
+            camera_id=self.camera_id,
+            width=cfg.width,
+            height=cfg.height,
+            rgb=cfg.rgb,
+            depth=cfg.depth,
+            segmentation=cfg.segmentation,
         )
         self.renderer = sim.camera_renderer(request)
         self._stale = True
         self._held: CameraData | None = None
         if cfg.update_period > 0.0:  # frames kept per world between updates
-            self._held = CameraData(
-                rgb=None if self.renderer.rgb is None else self.renderer.rgb.clone(),
-                depth=None if self.renderer.depth is None else self.renderer.depth.clone(),
-            )
+            self._held = CameraData(*(None if x is None else x.clone() for x in self._frames()))
         self._age = torch.zeros(sim.num_worlds, device=sim.device)
         self._due = torch.ones(sim.num_worlds, dtype=torch.bool, device=sim.device)
 
@@ -160,12 +170,18 @@ class CameraSensor(Sensor):
                 self._hold_due_frames(self._held)
         if self._held is not None:
             return self._held
-        return CameraData(rgb=self.renderer.rgb, depth=self.renderer.depth)
+        return CameraData(*self._frames())
+
+    def _frames(self) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """The renderer's buffers in `CameraData` order: rgb, depth, segmentation."""
+        r = self.renderer
+        return r.rgb, r.depth, r.segmentation
 
     def _hold_due_frames(self, held: CameraData) -> None:
         """Copy the new frames of the worlds whose period has elapsed into the held frames."""
         due = self._due[:, None, None, None]
-        for new, kept in ((self.renderer.rgb, held.rgb), (self.renderer.depth, held.depth)):
+        kept_frames = (held.rgb, held.depth, held.segmentation)
+        for new, kept in zip(self._frames(), kept_frames, strict=True):
             if new is not None and kept is not None:
                 kept[:] = torch.where(due, new, kept)
         self._due.zero_()

@@ -4,7 +4,8 @@ One renderer (one GL context) per camera sensor draws the worlds one after anoth
 loaded into a scratch `MjData`, its positions recomputed (kinematics, centres of mass for tracking cameras,
 cameras and lights), and the frame read into row `i` of numpy buffers that the torch outputs view, so the
 images are not copied again. Depth comes back planar in metres; pixels at the far clipping plane (nothing
-hit) are set to 0, as MuJoCo Warp reports them.
+hit) are set to 0, as MuJoCo Warp reports them. Segmentation renders (object id, object type) pairs into a
+scratch frame, mapped to body ids in row `i` of `segmentation`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import mujoco
 import numpy as np
 import torch
 
-from roboforge.sim.camera import CameraRequest
+from roboforge.sim.camera import CameraRequest, body_ids_of, geom_body_table
 from roboforge.utils.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -63,6 +64,9 @@ class MujocoCameraRenderer:
         self._depth = np.zeros((n, h, w, 1), dtype=np.float32) if request.depth else None
         self.rgb = torch.from_numpy(self._rgb) if self._rgb is not None else None
         self.depth = torch.from_numpy(self._depth) if self._depth is not None else None
+        self._pairs = np.zeros((h, w, 2), dtype=np.int32)
+        self._bodies = torch.from_numpy(geom_body_table(model))
+        self.segmentation = torch.full((n, h, w, 1), -1, dtype=torch.int32) if request.segmentation else None
 
     def render(self) -> None:
         renderer, data, cam = self.renderer, self.data, self.request.camera_id
@@ -78,8 +82,18 @@ class MujocoCameraRenderer:
                 renderer.enable_depth_rendering()
                 renderer.render(out=self._depth[i, :, :, 0])
                 renderer.disable_depth_rendering()
+            if self.segmentation is not None:
+                self._render_segmentation(i)
         if self._depth is not None:
             self._depth[self._depth >= self._far] = 0.0
+
+    def _render_segmentation(self, world: int) -> None:
+        """Body ids of world `world`'s pixels (the scene is already updated)."""
+        assert self.segmentation is not None
+        self.renderer.enable_segmentation_rendering()
+        self.renderer.render(out=self._pairs)
+        self.renderer.disable_segmentation_rendering()
+        self.segmentation[world] = body_ids_of(torch.from_numpy(self._pairs), self._bodies)
 
     def close(self) -> None:
         self.renderer.close()
