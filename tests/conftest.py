@@ -18,6 +18,14 @@ for candidate in (ROOT.parent / "shared" / "menagerie", Path("/work/shared/menag
         os.environ["MENAGERIE_ROOT"] = str(candidate)
 import mujoco  # noqa: E402
 import torch  # noqa: E402
+import warp  # noqa: E402
+
+# MuJoCo Warp on the CPU: a cold kernel cache (CI's clean clone) spends most of an mjwarp test compiling.
+# Warp's default CPU flags raise LLVM's inlining thresholds ~40x; LLVM's defaults at -O1 compile the same
+# kernels in about half the time, and the tests step them only tens to hundreds of times. GPU runs keep -O3.
+warp.config.cpu_compiler_flags = None  # host features (-march=native), LLVM's default inlining
+if not torch.cuda.is_available():
+    warp.config.optimization_level = 1
 
 import roboforge.tasks  # noqa: E402, F401  (registers the built-in tasks, as the rl/service/cli layers do)
 

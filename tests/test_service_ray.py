@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -177,6 +178,34 @@ def test_ray_job_trains_with_the_same_log_metrics_and_artifacts(ray_head, data_d
             a["path"].rsplit("/", 1)[-1] for a in client.get(f"/jobs/{job_id}/artifacts").json()["artifacts"]
         ]
         assert "model_2.pt" in arts and "metrics.jsonl" in arts
+
+
+@requires_ray
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_sweep_trials_run_as_ray_jobs_at_the_same_time(ray_head, tmp_path):
+    """`roboforge sweep --ray-address`: each trial a Ray job writing into the sweep folder, two at once."""
+    cmd = [sys.executable, "-m", "roboforge", "sweep", "cartpole", "--param",
+           "agent.algorithm.learning_rate=loguniform:1e-4:1e-2", "--trials", "2", "--parallel", "2",
+           "--device", "cpu", "--num-envs", "16", "--max-iterations", "3", "--ray-address", ray_head.url,
+           "--run-dir", str(tmp_path), "--json"]  # fmt: skip
+    done = subprocess.run(cmd, env={**os.environ, **JOB_ENV}, capture_output=True, text=True, timeout=200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert [t["state"] for t in result["trials"]] == ["complete", "complete"] and result["best"] is not None
+    sweep_dir = Path(result["sweep_dir"])
+    jobs = {
+        j.submission_id: j
+        for j in ray_head.client().list_jobs()
+        if (j.metadata or {}).get("roboforge_sweep") == f"sweep-cartpole-{sweep_dir.name}"
+    }
+    assert sorted(jobs) == [f"sweep-cartpole-{sweep_dir.name}-trial-{n}" for n in (0, 1)]
+    assert all(j.status.value == "SUCCEEDED" for j in jobs.values())
+    first, second = sorted(jobs.values(), key=lambda j: j.start_time)
+    assert second.start_time < first.end_time  # both trials trained at once
+    for trial in result["trials"]:  # each Ray job wrote its run and log into the sweep folder
+        assert (Path(trial["run_dir"]) / "model_2.pt").is_file()
+        assert (sweep_dir / f"trial_{trial['number']}.log").stat().st_size > 0
 
 
 @requires_ray

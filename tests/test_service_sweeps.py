@@ -45,6 +45,8 @@ def error(response) -> tuple[list, str]:
         ({"params": []}, ["body", "params"], "at least 1"),
         ({"params": ["x" * 600]}, ["body", "params", 0], "at most 512"),
         ({"trials": 101}, ["body", "trials"], "less than or equal to 100"),
+        ({"parallel": 17}, ["body", "parallel"], "less than or equal to 16"),
+        ({"parallel": 0}, ["body", "parallel"], "greater than or equal to 1"),
         ({"metric": "Metrics/nothing"}, ["body", "metric"], "the task does not log it"),
         ({"direction": "up"}, ["body", "direction"], "'max' or 'min'"),
         ({"num_iterations": 0}, ["body", "num_iterations"], "greater than or equal to 1"),
@@ -177,3 +179,24 @@ def _processes(cfg: ServiceCfg) -> list[int]:
     from service_util import processes
 
     return list(processes(cfg.data_dir))
+
+
+def test_a_parallel_sweep_passes_its_trials_on_and_on_ray_holds_no_gpu(tmp_path):
+    """`parallel` reaches `roboforge sweep`; on the Ray executor the trials become Ray jobs (the service's
+    address) that ask for the GPUs, so the sweep's own Ray job asks for none (else one GPU would deadlock)."""
+    from types import SimpleNamespace
+
+    from roboforge.service.runner import JobRunner
+    from roboforge.service.store import Job
+
+    job = Job(id="s", kind="sweep", task="cartpole", library="rsl_rl", policy_type="PPO", num_iterations=2,
+              num_envs=8, job_dir=str(tmp_path), overrides={}, seed=None, device="cuda", num_gpus=1, attempt=1,
+              sweep={"trials": 4, "parallel": 2, "metric": "Train/mean_reward", "direction": "max",
+                     "params": [LR]})  # fmt: skip
+    for executor, address, gpus in (("local", None, 1), ("ray", "http://head:8265", 0)):
+        cfg = ServiceCfg(data_dir=tmp_path, executor=executor, ray_address=address)
+        attempt = JobRunner._attempt(SimpleNamespace(cfg=cfg), job, None)  # type: ignore[arg-type]
+        line = " ".join(attempt.command)
+        assert " sweep cartpole " in line and " --parallel 2 " in line
+        assert (" --ray-address http://head:8265 " in line) == (address is not None)
+        assert attempt.num_gpus == gpus

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -131,7 +132,7 @@ def test_a_pruned_trial_is_stopped_and_keeps_its_checkpoint(tmp_path):
     )  # fmt: skip
     trial = _PruneAtOnce()
     with pytest.raises(optuna.TrialPruned):
-        sweeps._run_trial(spec, trial)
+        sweeps._run_trial(spec, trial, threading.Event())
     assert trial.reports, "the trial's metrics were streamed"
     run = trial.attrs["run_dir"]
     assert run is not None and latest_checkpoint(run) is not None  # SIGINT: the trial saved its checkpoint

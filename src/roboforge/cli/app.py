@@ -81,3 +81,11 @@ Checkpoint = Annotated[
         "run); the run's params/ say which library wrote it."
     ),
 ]
+Imports = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--import",
+        help="Import this module first, so the tasks it registers exist (repeat for more), e.g. "
+        "--import my_robots.tasks; found in the current folder or on PYTHONPATH.",
+    ),
+]

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from roboforge.cli.app import Algorithm, Device, Json, Library, Override, Sim, Task, Threads, app
+from roboforge.cli.app import Algorithm, Device, Imports, Json, Library, Override, Sim, Task, Threads, app
+from roboforge.cli.imports import import_modules
 from roboforge.cli.run import console, run_command
 from roboforge.cli.session import check_library_options, check_options, open_session, set_torch_threads
 from roboforge.utils.console import out_console
@@ -28,6 +29,7 @@ def bench_cmd(
     algorithm: Algorithm = None,
     override: Override = None,
     threads: Threads = None,
+    imports: Imports = None,
     as_json: Json = False,
 ) -> None:
     """Measure physics-only, env.step and training throughput (of --library, default rsl_rl) in env-steps/s."""
@@ -35,6 +37,7 @@ def bench_cmd(
     def body():
         from roboforge.rl.bench import bench
 
+        import_modules(imports)
         check_options(task, device, sim, override, num_envs=num_envs, steps=steps, threads=threads)
         library_, algorithm_ = library or "rsl_rl", algorithm or "ppo"
         check_library_options(task, library_, algorithm_)

@@ -9,7 +9,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from roboforge.cli.app import Checkpoint, Device, Json, NumEnvs, Override, Seed, Sim, Task, Threads, app
+from roboforge.cli.app import (
+    Checkpoint,
+    Device,
+    Imports,
+    Json,
+    NumEnvs,
+    Override,
+    Seed,
+    Sim,
+    Task,
+    Threads,
+    app,
+)
+from roboforge.cli.imports import import_modules
 from roboforge.cli.run import console, run_command
 from roboforge.cli.session import open_policy_session
 from roboforge.utils.console import out_console
@@ -31,6 +44,7 @@ def eval_cmd(
     seed: Seed = None,
     override: Override = None,
     threads: Threads = None,
+    imports: Imports = None,
     as_json: Json = False,
 ) -> None:
     """Evaluate a checkpoint in its run's env (the run's overrides, then -o): return, length, task metrics."""
@@ -38,6 +52,7 @@ def eval_cmd(
     def body():
         from roboforge.rl.evaluate import evaluate
 
+        import_modules(imports)
         path, s, applied = open_policy_session(
             task, checkpoint, num_envs, device, sim, seed, override, threads, episodes=episodes
         )
@@ -85,6 +100,7 @@ def play(
     ] = None,
     override: Override = None,
     threads: Threads = None,
+    imports: Imports = None,
     as_json: Json = False,
 ) -> None:
     """Run the trained policy (deterministic) in the task's play config, in the viewer or into a video."""
@@ -92,6 +108,7 @@ def play(
     def body():
         from roboforge.rl.play import play_policy
 
+        import_modules(imports)
         if video and video_length > steps:
             raise UserInputError(
                 f"--video-length {video_length} is more than --steps {steps}; raise --steps."

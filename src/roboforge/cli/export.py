@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from roboforge.cli.app import Checkpoint, Json, app
+from roboforge.cli.app import Checkpoint, Imports, Json, app
+from roboforge.cli.imports import import_modules, import_run_modules
 from roboforge.cli.run import parse_overrides, run_command
 from roboforge.utils.console import err_console
 from roboforge.utils.errors import UserInputError
@@ -41,13 +42,17 @@ def export_cmd(
             help="Env override 'env.a.b=VALUE' on top of the run's own (params/args.json).",
         ),
     ] = None,
+    imports: Imports = None,
     as_json: Json = False,
 ) -> None:
     """Export a trained actor (normalizer, deterministic head, recurrent state I/O) with its metadata."""
 
     def body():
         from roboforge.export import export_policy
+        from roboforge.rl.checkpoints import resolve_checkpoint
 
+        import_modules(imports)
+        import_run_modules(task, lambda: resolve_checkpoint(checkpoint, task).parent)
         env_o, agent_o = parse_overrides(override)
         if agent_o:
             raise UserInputError(

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from roboforge.cli.app import Json, app
+from roboforge.cli.app import Imports, Json, app
+from roboforge.cli.imports import import_modules
 from roboforge.cli.run import console, run_command
 
 
@@ -16,7 +17,7 @@ from roboforge.cli.run import console, run_command
     epilog="Examples: roboforge serve | roboforge serve --port 8080 --max-concurrent 2 --db "
     "postgresql+psycopg://user:pw@host/db | ROBOFORGE_API_TOKEN=secret roboforge serve --host 0.0.0.0 "
     "--allowed-hosts trainer.lab --json | roboforge serve --executor ray --ray-address http://head:8265 "
-    "--data-dir /shared/roboforge --max-concurrent 8",
+    "--data-dir /shared/roboforge --max-concurrent 8 | roboforge serve --import my_robots.tasks",
 )
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
@@ -63,6 +64,7 @@ def serve(
         int, typer.Option(help="Most GPUs one job may ask for (num_gpus); local: also this machine's GPUs.")
     ] = 8,
     log_level: Annotated[str, typer.Option(help="Server log level (info, warning, ...).")] = "info",
+    imports: Imports = None,
     as_json: Json = False,
 ) -> None:
     """Serve the training job API and dashboard; jobs run as separate `roboforge train` processes."""
@@ -70,11 +72,12 @@ def serve(
     def body():
         from roboforge.service.config import ServiceCfg, token_from_env
 
+        import_modules(imports)  # jobs get the same --import
         cfg = ServiceCfg(
             host=host, port=port, data_dir=data_dir, db_url=db, max_concurrent=max_concurrent,
             token=token_from_env(), max_queued=max_queued, allowed_hosts=tuple(allowed_hosts.split(",")),
             base_url=base_url, request_timeout_s=request_timeout, executor=executor, ray_address=ray_address,
-            max_job_gpus=max_job_gpus,
+            max_job_gpus=max_job_gpus, task_modules=tuple(imports or ()),
         )  # fmt: skip
         _serve(cfg, log_level, as_json)
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from roboforge.cli.imports import import_run_modules
 from roboforge.cli.run import console, parse_overrides
 from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import dumps_json
@@ -63,11 +64,13 @@ def open_policy_session(
     task, checkpoint: Path, num_envs, device, sim, seed, overrides, threads=None, **positive
 ):
     """Check the options, find the checkpoint (file, run or task folder) and build the task's play
-    config in the env its run was trained in, with the run's library; returns (checkpoint file, session,
+    config in the env its run was trained in, with the run's library (and the task modules it imported);
+    returns (checkpoint file, session,
     overrides applied)."""
     from roboforge.rl.checkpoints import check_checkpoint_library, checkpoint_library, resolve_checkpoint
     from roboforge.rl.run_dir import saved_library
 
+    import_run_modules(task, lambda: resolve_checkpoint(checkpoint, task).parent)
     check_options(task, device, sim, overrides, num_envs=num_envs, threads=threads, **positive)
     set_torch_threads(threads, device)
     path = resolve_checkpoint(checkpoint, task)

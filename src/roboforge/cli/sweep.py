@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +10,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from roboforge.cli.app import Algorithm, Device, Json, Library, NumEnvs, Override, Seed, Sim, Task, app
+from roboforge.cli.app import (
+    Algorithm,
+    Device,
+    Imports,
+    Json,
+    Library,
+    NumEnvs,
+    Override,
+    Seed,
+    Sim,
+    Task,
+    app,
+)
+from roboforge.cli.imports import import_modules
 from roboforge.cli.run import console, parse_overrides, run_command
 from roboforge.cli.session import check_library_options, check_options
 from roboforge.utils.console import out_console
@@ -34,6 +48,16 @@ def sweep(
         str, typer.Option(help="What a trial scores: the last logged value.")
     ] = "Train/mean_reward",
     direction: Annotated[str, typer.Option(help="max or min.")] = "max",
+    parallel: Annotated[
+        int, typer.Option(help="Trials that train at the same time (each its own process or Ray job).")
+    ] = 1,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Run each trial as a job of this Ray cluster (its dashboard URL, http://HEAD:8265); the "
+            "--run-dir must be on storage every Ray node sees at the same path."
+        ),
+    ] = None,
     library: Library = None,
     algorithm: Algorithm = None,
     num_envs: NumEnvs = None,
@@ -45,6 +69,7 @@ def sweep(
         Path, typer.Option(help="Root folder: the sweep goes to DIR/sweeps/TASK/<time>/.")
     ] = Path("runs"),
     override: Override = None,
+    imports: Imports = None,
     as_json: Json = False,
 ) -> None:
     """Search hyperparameters of TASK with Optuna: trials train in their own processes, pruned when they trail."""
@@ -52,6 +77,7 @@ def sweep(
     def body():
         from roboforge.rl import sweep as sweeps
 
+        import_modules(imports)
         check_options(
             task, device, sim, override, num_envs=num_envs, max_iterations=max_iterations, trials=trials
         )
@@ -59,15 +85,18 @@ def sweep(
         check_library_options(task, lib, algo)
         if direction not in ("max", "min"):
             raise UserInputError(f"--direction {direction!r}: use max or min.")
+        if not 1 <= parallel <= MAX_PARALLEL:
+            raise UserInputError(f"--parallel {parallel}: run 1 to {MAX_PARALLEL} trials at a time.")
         specs = [sweeps.parse_param(p) for p in param]
         _check_optuna()
         env_metrics = _check_trial_config(task, specs, override, lib, algo)
         sweeps.check_metric(metric, env_metrics)
         from roboforge.rl.run_dir import new_run_dir
 
+        sweep_dir = new_run_dir(run_dir / "sweeps", task)
         spec = sweeps.SweepSpec(
             task, specs, metric, direction, _train_args(lib, algo, num_envs, max_iterations, device, sim, seed, override),
-            new_run_dir(run_dir / "sweeps", task),
+            sweep_dir, parallel, _launcher(ray_address, sweep_dir, device),
         )  # fmt: skip
         console.print(
             f"sweeping {task}: {trials} trials, {metric} ({direction}) -> {spec.sweep_dir}", highlight=False
@@ -80,9 +109,23 @@ def sweep(
     run_command(body, as_json)
 
 
-def _check_optuna() -> None:
-    import importlib.util
+MAX_PARALLEL = 64
+"""Most trials at a time (each one a training process with its own worlds)."""
 
+
+def _launcher(ray_address: str | None, sweep_dir: Path, device: str | None):
+    """Local processes, or Ray jobs asking for one GPU each when the trials train on CUDA."""
+    from roboforge.rl import sweep_trials
+
+    if ray_address is None:
+        return sweep_trials.local_trial
+    if importlib.util.find_spec("ray") is None:
+        raise UserInputError('--ray-address needs the ray package. Install it with: pip install -e ".[ray]"')
+    gpus = 1.0 if (device or "").startswith("cuda") else 0.0
+    return sweep_trials.RayTrials(ray_address, f"sweep-{sweep_dir.parent.name}-{sweep_dir.name}", gpus)
+
+
+def _check_optuna() -> None:
     if importlib.util.find_spec("optuna") is None:
         raise UserInputError(
             'the optuna package is not installed. Install it with: pip install -e ".[sweep]"'
@@ -104,6 +147,8 @@ def _check_trial_config(task, specs, override, library, algorithm) -> list[str]:
 
 
 def _train_args(library, algorithm, num_envs, max_iterations, device, sim, seed, override) -> list[str]:
+    from roboforge.envs.registry import import_args, imported_task_modules
+
     args = ["--library", library, "--algorithm", algorithm, "--sim", sim]
     for flag, value in (("--num-envs", num_envs), ("--max-iterations", max_iterations), ("--device", device)):
         if value is not None:
@@ -112,7 +157,7 @@ def _train_args(library, algorithm, num_envs, max_iterations, device, sim, seed,
         args += ["--seed", str(seed)]
     for item in override or []:
         args += ["-o", item]
-    return args
+    return args + import_args(imported_task_modules())  # each trial imports the same task modules
 
 
 def _print_trial(trial) -> None:

@@ -4,28 +4,33 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from roboforge.cli.app import Json, app
+from roboforge.cli.app import Imports, Json, app
+from roboforge.cli.imports import import_modules
+from roboforge.cli.run import run_command
 from roboforge.utils.console import out_console
-from roboforge.utils.files import dumps_json
 
 
-@app.command("list", epilog="Example: roboforge list --json")
-def list_cmd(as_json: Json = False) -> None:
+@app.command("list", epilog="Examples: roboforge list --json | roboforge list --import my_robots.tasks")
+def list_cmd(as_json: Json = False, imports: Imports = None) -> None:
     """List the registered tasks and the RL libraries (and algorithms) each has agent configs for."""
+    run_command(lambda: _list(as_json, imports), as_json)
+
+
+def _list(as_json: bool, imports: list[str] | None) -> dict | None:
     import roboforge.tasks  # noqa: F401  (registers the built-in tasks)
     from roboforge.envs.registry import list_tasks, task_algorithms
 
+    import_modules(imports)
     tasks = list_tasks()
     if as_json:
-        rows = {
+        return {
             name: {"description": desc, "libraries": task_algorithms(name)} for name, desc in tasks.items()
         }
-        print(dumps_json(rows), flush=True)
-        return
     table = Table("task", "libraries", "description")
     for name, desc in sorted(tasks.items()):
         table.add_row(name, _libraries_cell(task_algorithms(name)), desc)
     out_console().print(table)
+    return None
 
 
 def _libraries_cell(libraries: dict[str, list[str]]) -> str:

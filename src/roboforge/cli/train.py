@@ -12,6 +12,7 @@ import typer
 from roboforge.cli.app import (
     Algorithm,
     Device,
+    Imports,
     Json,
     Library,
     NumEnvs,
@@ -22,6 +23,7 @@ from roboforge.cli.app import (
     Threads,
     app,
 )
+from roboforge.cli.imports import import_modules, import_run_modules
 from roboforge.cli.run import console, run_command
 from roboforge.cli.session import check_library_options, check_options, open_session, set_torch_threads
 from roboforge.utils.errors import NotFoundError, UserInputError
@@ -30,7 +32,8 @@ from roboforge.utils.errors import NotFoundError, UserInputError
 @app.command(
     epilog="Examples: roboforge train cartpole --device cpu | roboforge train cartpole --library skrl | "
     "roboforge train cartpole --library sb3 --algorithm sac | roboforge train velocity-flat-go1 --num-envs 4096 "
-    "-o agent.algorithm.learning_rate=5e-4 | roboforge train cartpole --resume --max-iterations 300"
+    "-o agent.algorithm.learning_rate=5e-4 | roboforge train cartpole --resume --max-iterations 300 | "
+    "roboforge train my-task --import my_robots.tasks"
 )
 def train(
     task: Task,
@@ -88,6 +91,7 @@ def train(
         int | None,
         typer.Option(help="Worlds in each --video-interval clip, tiled in a grid (1-16; default 1)."),
     ] = None,
+    imports: Imports = None,
     as_json: Json = False,
 ) -> None:
     """Train TASK with an RL library; writes runs/<task>/<timestamp>/ with configs, logs and checkpoints."""
@@ -98,6 +102,9 @@ def train(
         from roboforge.rl.options import check_run_root
         from roboforge.rl.train_video_cfg import train_video_cfg
 
+        import_modules(imports)
+        if resume:  # a run of a task of the user's own names the modules it was trained with
+            import_run_modules(task, lambda: _resume_dir(task, run_dir))
         check_options(
             task, device, sim, override, num_envs=num_envs, max_iterations=max_iterations, threads=threads
         )
@@ -174,6 +181,8 @@ def _train_process(
     task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override, quiet,
     agent_file=None, video=None,
 ):  # fmt: skip
+    from roboforge.cli.imports import RUN_KEY
+    from roboforge.envs.registry import imported_task_modules
     from roboforge.rl import distributed as dist_run
     from roboforge.rl.run_dir import new_run_dir, save_configs, saved_args
     from roboforge.rl.trainer import Trainer
@@ -211,6 +220,8 @@ def _train_process(
     }
     if rank.world_size > 1:
         args.update(distributed_processes=rank.world_size)
+    if imported_task_modules():  # eval, export and --resume import them again
+        args.update({RUN_KEY: imported_task_modules()})
     if not rank.writes:
         return trainer.train()
     save_configs(out, task, s.env_cfg, s.agent_cfg, {**args, "seed": seed, "overrides": applied})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.resources
+from collections.abc import Iterable
 from typing import Any
 
 import gymnasium as gym
@@ -98,7 +99,54 @@ def _ensure_tasks_loaded() -> None:
         return
     _plugins_loaded = True
     for entry in importlib.metadata.entry_points(group=TASK_PLUGIN_GROUP):
-        entry.load()
+        try:
+            entry.load()
+        except Exception as err:
+            _plugins_loaded = False  # every later lookup says it again, never lists a partial registry
+            package = entry.dist.name if entry.dist is not None else "an installed package"
+            raise TaskModuleError(
+                f"The task package {entry.value!r} (entry point {entry.name!r} of group {TASK_PLUGIN_GROUP!r} "
+                f"in {package}) cannot be imported: {type(err).__name__}: {err}"
+            ) from err
+
+
+class TaskModuleError(UserInputError):
+    """A module that registers tasks (`--import`, or an entry point of TASK_PLUGIN_GROUP) cannot be imported."""
+
+
+_imported: list[str] = []
+
+
+def import_task_modules(modules: Iterable[str]) -> None:
+    """Import `modules`, which register tasks when imported (the command line's `--import`); a module that
+    cannot be imported is a TaskModuleError naming it and the import's error."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as err:
+            raise TaskModuleError(
+                f"--import {name}: the module cannot be imported ({type(err).__name__}: {err}); check its name "
+                "and that its folder is the current one or on PYTHONPATH."
+            ) from err
+        if name not in _imported:
+            _imported.append(name)
+
+
+def import_args(modules: Iterable[str]) -> list[str]:
+    """`--import M` for each module: the options that give a `roboforge` process started by another (a sweep
+    trial, a service job) the same tasks."""
+    return [arg for module in modules for arg in ("--import", module)]
+
+
+def imported_task_modules() -> list[str]:
+    """The modules `import_task_modules` imported in this process, in order (a run records them)."""
+    return list(_imported)
+
+
+def has_task(task: str) -> bool:
+    """Whether `task` (with or without the namespace) is registered."""
+    _ensure_tasks_loaded()
+    return f"{NAMESPACE}/{task.removeprefix(f'{NAMESPACE}/')}" in gym.registry
 
 
 def list_tasks() -> dict[str, str]:

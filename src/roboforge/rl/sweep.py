@@ -1,12 +1,13 @@
 """Hyperparameter sweeps: an Optuna study whose trials are `roboforge train` runs.
 
 Each trial samples the `--param` distributions, trains in its own process (`roboforge train TASK -o
-PATH=VALUE ...`) into the sweep folder and streams its `metrics.jsonl`; every new record is reported to
+PATH=VALUE ...`; on this machine, or as a job of a Ray cluster: `sweep_trials.py`; `parallel` at a time)
+into the sweep folder and streams its `metrics.jsonl`; every new record is reported to
 Optuna, whose median pruner stops a trial that trails the others (SIGINT: the trial saves its checkpoint
 and ends). The study lives in `study.db` (SQLite) beside the trials, so `--resume`-like continuation is
 `optuna`'s own; `sweep.json` holds every trial (parameters, value, state, run folder) and the best one,
 rewritten after each trial (the job service reads it for progress). SIGTERM stops a sweep like Ctrl-C: the
-running trial saves its checkpoint and `sweep.json` is written.
+running trials save their checkpoints and `sweep.json` is written.
 Parameters and the metric are checked before the first trial starts.
 """
 
@@ -14,17 +15,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
-import os
 import signal
-import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from roboforge.rl.metrics import read_metrics
+from roboforge.rl.sweep_trials import TrialLauncher, local_trial
 from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import atomic_write_json
 
@@ -147,6 +149,10 @@ class SweepSpec:
     train_args: list[str]
     """Options passed to every `roboforge train` (library, device, worlds, iterations, fixed -o ...)."""
     sweep_dir: Path
+    parallel: int = 1
+    """Trials that train at the same time (Optuna's `n_jobs`, one thread each)."""
+    launcher: TrialLauncher = local_trial
+    """Where a trial trains: a local process, or a Ray job (`sweep_trials.RayTrials`)."""
 
 
 def run_sweep(spec: SweepSpec, trials: int, on_trial=None) -> SweepResult:
@@ -154,6 +160,7 @@ def run_sweep(spec: SweepSpec, trials: int, on_trial=None) -> SweepResult:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _one_line_trial_failures()
     storage = f"sqlite:///{spec.sweep_dir / 'study.db'}"
     study = optuna.create_study(
         study_name=spec.task,
@@ -163,8 +170,10 @@ def run_sweep(spec: SweepSpec, trials: int, on_trial=None) -> SweepResult:
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=5),
     )
 
+    stop = threading.Event()  # set by Ctrl-C or SIGTERM: every running trial checkpoints and stops
+
     def objective(trial):
-        return _run_trial(spec, trial)
+        return _run_trial(spec, trial, stop)
 
     def after_trial(study, trial):
         atomic_write_json(spec.sweep_dir / "sweep.json", asdict(_result(spec, study)))
@@ -173,8 +182,14 @@ def run_sweep(spec: SweepSpec, trials: int, on_trial=None) -> SweepResult:
 
     atomic_write_json(spec.sweep_dir / "sweep.json", asdict(_result(spec, study)))
     try:
-        with _sigterm_interrupts():
-            study.optimize(objective, n_trials=trials, callbacks=[after_trial], catch=(TrialFailed,))
+        with _signals_interrupt(stop):
+            study.optimize(
+                objective,
+                n_trials=trials,
+                n_jobs=spec.parallel,
+                callbacks=[after_trial],
+                catch=(TrialFailed,),
+            )
     finally:  # also after Ctrl-C or SIGTERM: the trials so far are on record
         result = _result(spec, study)
         atomic_write_json(spec.sweep_dir / "sweep.json", asdict(result))
@@ -182,30 +197,47 @@ def run_sweep(spec: SweepSpec, trials: int, on_trial=None) -> SweepResult:
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts():
-    """SIGTERM raises KeyboardInterrupt (as Ctrl-C does), so the running trial is stopped, not orphaned
-    (it runs in a session of its own); only in the main thread, where Python delivers signals."""
-    import threading
-
+def _signals_interrupt(stop: threading.Event):
+    """SIGINT and SIGTERM set `stop` (trials running in Optuna's worker threads see it and stop theirs) and
+    raise KeyboardInterrupt, so no trial is orphaned (each runs in a session of its own); only in the main
+    thread, where Python delivers signals."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):
+        stop.set()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class TrialFailed(RuntimeError):
     """A trial's training process failed; the sweep goes on with the next trial."""
 
 
-def _run_trial(spec: SweepSpec, trial: Any) -> float:
+class _NoTraceback(logging.Filter):
+    """Optuna's warning about a failed trial, without the traceback when the cause is known: a trial process
+    that failed (the message names its log) or a stopped sweep."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], (TrialFailed, KeyboardInterrupt)):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _one_line_trial_failures() -> None:
+    logger = logging.getLogger("optuna.study._optimize")  # where Optuna reports a failed trial
+    if not any(isinstance(f, _NoTraceback) for f in logger.filters):
+        logger.addFilter(_NoTraceback())
+
+
+def _run_trial(spec: SweepSpec, trial: Any, stop: threading.Event) -> float:
     import optuna
 
     values = {p.path: sample(trial, p) for p in spec.params}
@@ -213,42 +245,36 @@ def _run_trial(spec: SweepSpec, trial: Any) -> float:
     overrides = [a for p, v in values.items() for a in ("-o", f"{p}={json.dumps(v)}")]
     cmd = [sys.executable, "-m", "roboforge", "train", spec.task, *spec.train_args, *overrides]
     cmd += ["--run-dir", str(trial_dir), "--quiet"]
-    log = (spec.sweep_dir / f"trial_{trial.number}.log").open("w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log = spec.sweep_dir / f"trial_{trial.number}.log"
+    proc = spec.launcher(cmd, Path.cwd(), log, trial.number)
     reported, pruned = 0, False
     try:
         while proc.poll() is None:
+            if stop.is_set():  # the sweep was interrupted while this trial ran in a worker thread
+                raise KeyboardInterrupt
             time.sleep(POLL_S)
             reported = _report(spec, trial, trial_dir, reported)
             if reported and trial.should_prune():
                 pruned = True
-                _interrupt(proc)
-    except KeyboardInterrupt:  # Ctrl-C on the sweep: the running trial keeps a checkpoint too
-        _interrupt(proc)
+                proc.interrupt()
+                break
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM on the sweep: the running trial keeps a checkpoint too
+        proc.interrupt()
         raise
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+        proc.kill()
     run = _trial_run(trial_dir)
     trial.set_user_attr("run_dir", str(run) if run else None)
     _report(spec, trial, trial_dir, reported)
     if pruned:
         raise optuna.TrialPruned()
-    if proc.returncode != 0:
-        raise TrialFailed(f"trial {trial.number} exited with {proc.returncode}; see {log.name}")
+    returncode = proc.poll()
+    if returncode != 0:
+        raise TrialFailed(f"trial {trial.number} exited with {returncode}; see {log.name}")
     value = _last_value(trial_dir, spec.metric)
     if value is None:
         raise TrialFailed(f"trial {trial.number} logged no {spec.metric}; see {log.name}")
     return value
-
-
-def _interrupt(proc: subprocess.Popen) -> None:
-    """SIGINT to the trial's process group: it saves a checkpoint and stops (given two minutes)."""
-    os.killpg(proc.pid, signal.SIGINT)
-    with contextlib.suppress(subprocess.TimeoutExpired):  # past two minutes the caller's finally kills it
-        proc.wait(timeout=120)
 
 
 def _trial_run(trial_dir: Path) -> Path | None:

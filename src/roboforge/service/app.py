@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from roboforge import __version__
+from roboforge.envs.registry import import_task_modules
 from roboforge.service import errors, routes_export, routes_files, routes_jobs, routes_sweeps
 from roboforge.service.auth import BearerAuth
 from roboforge.service.config import ServiceCfg
@@ -56,7 +57,9 @@ def page_headers(page: str) -> dict[str, str]:
 
 
 def create_app(cfg: ServiceCfg, start_runner: bool = True) -> FastAPI:
-    """The service app; with `start_runner` the job runner thread starts and stops with it."""
+    """The service app; with `start_runner` the job runner thread starts and stops with it. The task modules
+    of `cfg` are imported first: the task list and request checks see their tasks."""
+    import_task_modules(cfg.task_modules)
     store = Store(cfg.database_url)
     try:
         runner = JobRunner(store, cfg)  # connects to the executor (a Ray cluster that does not answer: error)

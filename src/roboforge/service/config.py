@@ -64,6 +64,9 @@ class ServiceCfg:
     max_job_gpus: int = 8
     """Most GPUs one job may ask for (`num_gpus`: one node's, as torchrun runs on one machine); the local
     executor also allows no more than this machine has."""
+    task_modules: tuple[str, ...] = ()
+    """Modules that register the user's own tasks (`--import`): imported by the service, passed to every
+    training and sweep job (`roboforge train --import M`)."""
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from roboforge.envs.registry import import_args
 from roboforge.service import files
 from roboforge.service.config import TOKEN_ENV
 from roboforge.service.estimate import estimate_hours
@@ -54,12 +55,14 @@ def cpu_share(max_concurrent: int) -> int:
     return max(1, (os.cpu_count() or 1) // max_concurrent)
 
 
-def train_command(job: Job, resume_from: Path | None, cores: int = 1) -> list[str]:
+def train_command(
+    job: Job, resume_from: Path | None, cores: int = 1, task_modules: tuple[str, ...] = ()
+) -> list[str]:
     """`python -m roboforge train ...` for the job (a resume continues `resume_from`), under torchrun with one
     rank per GPU when it has several (`data_parallel`); the job's torch and C MuJoCo threads stay within its
-    share of the cores (`cores`, unless its overrides say)."""
+    share of the cores (`cores`, unless its overrides say); `--import` of each of the service's task modules."""
     cmd = ["train", job.task, *library_options(job), "--max-iterations", str(job.num_iterations),
-           "--num-envs", str(job.num_envs), "--quiet"]  # fmt: skip
+           "--num-envs", str(job.num_envs), "--quiet", *import_args(task_modules)]  # fmt: skip
     cmd += ["--resume", "--run-dir", str(resume_from)] if resume_from else ["--run-dir", job.job_dir]
     if job.device:
         cmd += ["--device", job.device]

@@ -33,7 +33,9 @@ MAX_DEPTH = 4
 MAX_INT = 1_000_000
 """Largest magnitude of any integer in an override that has no bound of its own."""
 MAX_SWEEP_TRIALS = 100
-"""Most trials of one sweep (POST /sweeps; they run one after another inside the sweep's job)."""
+"""Most trials of one sweep (POST /sweeps)."""
+MAX_SWEEP_PARALLEL = 16
+"""Most trials of one sweep that train at the same time."""
 MAX_SWEEP_PARAMS = 16
 """Most swept fields of one sweep."""
 MAX_PARAM_CHARS = 512

@@ -40,8 +40,8 @@ def get_sweep(ctx: ServiceContext, sweep_id: str) -> Job:
     responses=documented(*WRITE, 429, 501),
 )
 def start_sweep(req: SweepRequest, request: Request, response: Response, ctx: Ctx) -> SweepView:
-    """Queue a hyperparameter sweep: an Optuna study of `trials` training runs of the task, one after another
-    (`roboforge sweep`), each with `num_iterations`; it takes one job slot (see --max-concurrent)."""
+    """Queue a hyperparameter sweep: an Optuna study of `trials` training runs of the task, `parallel` at a
+    time (`roboforge sweep`), each with `num_iterations`; it takes one job slot (see --max-concurrent)."""
     if importlib.util.find_spec("optuna") is None:
         raise HTTPException(
             501, 'this server lacks the optuna package; install it with pip install -e ".[sweep]"'
@@ -53,7 +53,13 @@ def start_sweep(req: SweepRequest, request: Request, response: Response, ctx: Ct
     job = Job(
         id=job_id,
         kind="sweep",
-        sweep={"trials": req.trials, "params": params, "metric": req.metric, "direction": req.direction},
+        sweep={
+            "trials": req.trials,
+            "parallel": req.parallel,
+            "params": params,
+            "metric": req.metric,
+            "direction": req.direction,
+        },
         task=resolved.task,
         library=resolved.library,
         policy_type=resolved.policy_type,

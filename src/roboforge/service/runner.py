@@ -304,14 +304,16 @@ class JobRunner:
 
     def _attempt(self, job: Job, resume_from: Path | None) -> Attempt:
         """What the executor runs for the job's current attempt: the launcher command and its resources."""
-        cores = cpu_share(self.cfg.max_concurrent)
+        cores, gpus = cpu_share(self.cfg.max_concurrent), job.num_gpus or 0
         if job.kind == "sweep":
-            work = sweeps.sweep_command(job, cores)
+            ray = self.cfg.ray_url if self.cfg.executor == "ray" else None
+            work = sweeps.sweep_command(job, cores, self.cfg.task_modules, ray)
+            gpus = 0 if ray else gpus  # on Ray the trials ask for their GPUs, the sweep itself holds none
         else:
-            work = train_command(job, resume_from, cores)
+            work = train_command(job, resume_from, cores, self.cfg.task_modules)
         command = launcher_command(Path(job.job_dir), job.attempt, work)
         return Attempt(job_id=job.id, job_dir=Path(job.job_dir), attempt=job.attempt, command=command,
-                       env=job_vars(self.cfg.job_env), num_cpus=cores, num_gpus=job.num_gpus or 0)  # fmt: skip
+                       env=job_vars(self.cfg.job_env), num_cpus=cores, num_gpus=gpus)  # fmt: skip
 
     def _executor_of(self, job: Job) -> Executor | None:
         """The executor that runs the job's attempt: a Ray job's is this service's Ray executor (None when it

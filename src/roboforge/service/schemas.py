@@ -12,6 +12,7 @@ from roboforge.service.limits import (
     MAX_KEY_CHARS,
     MAX_OVERRIDES,
     MAX_PARAM_CHARS,
+    MAX_SWEEP_PARALLEL,
     MAX_SWEEP_PARAMS,
     MAX_SWEEP_TRIALS,
     MAX_VIDEO_CLIPS,
@@ -92,7 +93,7 @@ class SweepParam(BaseModel):
 
 
 class SweepRequest(JobRequest):
-    """Start a hyperparameter sweep: an Optuna study whose trials train one after another (`roboforge sweep`);
+    """Start a hyperparameter sweep: an Optuna study whose trials train `parallel` at a time (`roboforge sweep`);
     the training fields are those of POST /reinforcement-learning, `num_iterations` per trial."""
 
     model_config = ConfigDict(
@@ -111,7 +112,14 @@ class SweepRequest(JobRequest):
             ]
         },
     )
-    trials: StrictInt = Field(8, ge=1, le=MAX_SWEEP_TRIALS, description="Trials to run, one after another.")
+    trials: StrictInt = Field(8, ge=1, le=MAX_SWEEP_TRIALS, description="Trials to run.")
+    parallel: StrictInt = Field(
+        1,
+        ge=1,
+        le=MAX_SWEEP_PARALLEL,
+        description="Trials that train at the same time: processes sharing the sweep job's cores, or jobs of "
+        "the Ray cluster when the service runs with --executor ray (one GPU each on a CUDA device).",
+    )
     params: list[Annotated[str, StringConstraints(max_length=MAX_PARAM_CHARS)] | SweepParam] = Field(
         min_length=1,
         max_length=MAX_SWEEP_PARAMS,

@@ -2,9 +2,9 @@
 
 Design: a sweep is a job of kind `sweep` (a `kind` column of the jobs table, its search in the `sweep`
 column) whose one attempt is the launcher running `roboforge sweep ...` in the job's folder. The command line
-already does a sweep (Optuna study in `study.db`, trials as `roboforge train` processes one after another,
-median pruning, `sweep.json` rewritten after each trial), so the service adds no second implementation: the
-runner starts, watches, cancels (stop.json + SIGTERM: the running trial checkpoints and stops), re-attaches
+already does a sweep (Optuna study in `study.db`, trials as `roboforge train` processes or Ray jobs,
+`parallel` at a time, median pruning, `sweep.json` rewritten after each trial), so the service adds no second implementation: the
+runner starts, watches, cancels (stop.json + SIGTERM: the running trials checkpoint and stop), re-attaches
 and interrupts a sweep exactly as a training job, its log is `job.log`, and it takes one slot of
 `--max-concurrent`. The runner copies the newest `sweep.json` into the job's `sweep.result` while it runs
 (`read_result`), so GET /sweeps answers from the database and job.json keeps it over a lost database.
@@ -26,6 +26,7 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 
+from roboforge.envs.registry import import_args
 from roboforge.rl import sweep as sweeps
 from roboforge.service import files
 from roboforge.service.jobspec import library_options
@@ -120,15 +121,23 @@ def _check_env_metric(req: SweepRequest, specs: list[sweeps.ParamSpec]) -> None:
         raise invalid(("body", "metric"), str(err).replace("--metric ", "", 1), req.metric) from err
 
 
-def sweep_command(job: Job, cores: int = 1) -> list[str]:
+def sweep_command(
+    job: Job, cores: int = 1, task_modules: tuple[str, ...] = (), ray_address: str | None = None
+) -> list[str]:
     """`python -m roboforge sweep ...` of the sweep job: the sweep goes to `job_dir/sweeps/<task>/<time>/`,
-    each trial `roboforge train` with the job's training fields and its share of the cores."""
+    each trial `roboforge train` with the job's training fields, its share of the cores and the service's
+    task modules (`--import`); `parallel` trials at a time, as jobs of the Ray cluster at `ray_address`
+    when the service runs on one."""
     search = job.sweep or {}
-    cmd = ["sweep", job.task, *library_options(job), "--max-iterations", str(job.num_iterations),
-           "--num-envs", str(job.num_envs), "--trials", str(search["trials"]), "--metric", search["metric"],
-           "--direction", search["direction"], "--run-dir", job.job_dir]  # fmt: skip
+    cmd = ["sweep", job.task, *library_options(job), *import_args(task_modules), "--max-iterations",
+           str(job.num_iterations), "--num-envs", str(job.num_envs), "--trials", str(search["trials"]),
+           "--metric", search["metric"], "--direction", search["direction"], "--run-dir", job.job_dir]  # fmt: skip
     for text in search["params"]:
         cmd += ["--param", text]
+    if search.get("parallel", 1) > 1:  # sweeps recorded before `parallel` existed ran one at a time
+        cmd += ["--parallel", str(search["parallel"])]
+    if ray_address is not None:
+        cmd += ["--ray-address", ray_address]
     if job.device:
         cmd += ["--device", job.device]
     if job.seed is not None:

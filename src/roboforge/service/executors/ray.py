@@ -9,7 +9,7 @@ node sees at the same path (one machine, or a shared file system), as must the s
 (`sys.executable`) with roboforge. The submission id is `<job id>-attempt-<n>`, recorded before it is
 submitted: a restarted service re-attaches by it. A cancel is `stop.json`, which the launcher polls
 (the trainer saves a checkpoint); Ray's stop_job (SIGTERM, SIGKILL 3 s later) is the hard stop only.
-Only this module imports ray (`pip install roboforge[ray]`).
+Only this module and `utils/ray_jobs.py` (the client) import ray (`pip install roboforge[ray]`).
 """
 
 from __future__ import annotations
@@ -18,33 +18,13 @@ import contextlib
 import shlex
 from typing import Any
 
-from ray.job_submission import JobStatus, JobSubmissionClient
+from ray.job_submission import JobStatus
 
 from roboforge.service.executors.base import Attempt, ExecutorRefused, ExecutorUnavailable, Handle
 from roboforge.service.store import Job
+from roboforge.utils.ray_jobs import JobsClient, not_found, unreachable
 
-REQUEST_TIMEOUT_S = 10.0
-"""Seconds one request to the Jobs API may take (Ray's client has no limit of its own)."""
 WAITING_OR_RUNNING = (JobStatus.PENDING, JobStatus.RUNNING)
-
-
-class _Client(JobSubmissionClient):
-    """Ray's Jobs API client with a time limit on every request, so a head that stops answering cannot
-    hold the job runner."""
-
-    def _do_request(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("timeout", REQUEST_TIMEOUT_S)
-        return super()._do_request(*args, **kwargs)
-
-
-def unreachable(address: str, err: BaseException) -> str:
-    """One line: the Ray cluster at `address` does not answer, why, and what to do."""
-    reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-    return (
-        f"Cannot reach the Ray cluster's Jobs API at {address} ({reason}). Start a Ray head there "
-        "(ray start --head --dashboard-host=0.0.0.0) or pass --ray-address with its dashboard URL "
-        "(http://HEAD:8265)."
-    )
 
 
 def submission_id(job_id: str, attempt: int) -> str:
@@ -74,11 +54,6 @@ def submission(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def not_found(err: RuntimeError) -> bool:
-    """Whether the Jobs API answered 404 (Ray's client raises RuntimeError naming the status code)."""
-    return "status code 404" in str(err)
-
-
 class RayExecutor:
     """Attempts as Ray jobs of the cluster whose Jobs API is at `address`."""
 
@@ -91,7 +66,7 @@ class RayExecutor:
         """Connect (Ray's client checks the cluster's version); ExecutorUnavailable when it does not answer."""
         self.address = address
         try:
-            self.client = _Client(address)
+            self.client = JobsClient(address)
         except Exception as err:  # refused, timed out, not a Ray dashboard: one line for the user
             raise ExecutorUnavailable(unreachable(address, err)) from err
 
