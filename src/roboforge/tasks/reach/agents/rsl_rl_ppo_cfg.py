@@ -11,8 +11,8 @@ INIT_NOISE_STD = {"joint_pos": 1.0, "joint_vel": 0.5, "effort": 0.5, "ik_rel": 1
 # the entropy bonus alone grew the std from 0.5 to 2.7 in 400 iterations (the GPU run's value loss then
 # overflowed): no entropy bonus there.
 ENTROPY_COEF = {"joint_vel": 0.0}
-# Observations are normalized (running mean/std in actor and critic), as Isaac Lab's rl_games and skrl
-# reach agents do. Without it reach-ur5e reached ~10 mm by iteration 450 and then drifted to 60-110 mm by
+# Observations are normalized (running mean/std in actor and critic; every library's reach agent does
+# the same). Without it reach-ur5e reached ~10 mm by iteration 450 and then drifted to 60-110 mm by
 # iteration 800 in every seed (H200, 2026-12-01); with it, three seeds of three end at 5.3-5.8 mm from the
 # final checkpoint. Zeroing the last-action input cured it too, so the drift came through the policy's
 # poorly scaled inputs, not from the entropy bonus or the KL schedule.
