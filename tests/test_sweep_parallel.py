@@ -74,3 +74,25 @@ def test_parallel_trials_run_at_once_and_sigterm_stops_each_with_a_checkpoint(tm
         assert json.loads((run / "summary.json").read_text())["iterations"] < 2000
     record = json.loads(next(tmp_path.glob("sweeps/cartpole/*/sweep.json")).read_text())
     assert len(record["trials"]) == 2 and record["best"] is None
+
+
+class _SilentHead:
+    """A Jobs API client whose cluster went away: every request is refused."""
+
+    def get_job_status(self, submission_id):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    stop_job = get_job_status
+
+
+def test_a_ray_cluster_that_stops_answering_mid_sweep_is_one_line():
+    pytest.importorskip("ray")
+    from roboforge.rl.sweep_trials import RayTrial
+    from roboforge.utils.errors import UserInputError
+
+    trial = RayTrial(_SilentHead(), "http://head:8265", "sweep-cartpole-x-trial-0")
+    for call in (trial.poll, trial.kill):
+        with pytest.raises(
+            UserInputError, match=r"Cannot reach the Ray cluster's Jobs API at http://head:8265"
+        ):
+            call()

@@ -65,8 +65,7 @@ def open_policy_session(
 ):
     """Check the options, find the checkpoint (file, run or task folder) and build the task's play
     config in the env its run was trained in, with the run's library (and the task modules it imported);
-    returns (checkpoint file, session,
-    overrides applied)."""
+    returns (checkpoint file, session, overrides applied)."""
     from roboforge.rl.checkpoints import check_checkpoint_library, checkpoint_library, resolve_checkpoint
     from roboforge.rl.run_dir import saved_library
 

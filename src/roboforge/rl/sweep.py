@@ -27,7 +27,7 @@ from typing import Any
 
 from roboforge.rl.metrics import read_metrics
 from roboforge.rl.sweep_trials import TrialLauncher, local_trial
-from roboforge.utils.errors import UserInputError
+from roboforge.utils.errors import RoboforgeError, UserInputError
 from roboforge.utils.files import atomic_write_json
 
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
@@ -223,10 +223,12 @@ class TrialFailed(RuntimeError):
 
 class _NoTraceback(logging.Filter):
     """Optuna's warning about a failed trial, without the traceback when the cause is known: a trial process
-    that failed (the message names its log) or a stopped sweep."""
+    that failed (the message names its log), a stopped sweep, or an error meant for the user (a Ray cluster
+    that stopped answering), which the command line then reports in one line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], (TrialFailed, KeyboardInterrupt)):
+        known = (TrialFailed, KeyboardInterrupt, RoboforgeError)
+        if record.exc_info and isinstance(record.exc_info[1], known):
             record.exc_info, record.exc_text = None, None
         return True
 

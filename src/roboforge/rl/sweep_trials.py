@@ -83,13 +83,19 @@ EXIT_CODES = {"SUCCEEDED": 0, "FAILED": 1, "STOPPED": -signal.SIGTERM}
 
 
 class RayTrial:
-    """A trial as a Ray job, known by its submission id."""
+    """A trial as a Ray job, known by its submission id. A cluster that stops answering is a one-line
+    `RayUnreachable`, which ends the sweep (every later trial would fail alike)."""
 
-    def __init__(self, client: Any, submission_id: str):
-        self.client, self.submission_id = client, submission_id
+    def __init__(self, client: Any, address: str, submission_id: str):
+        self.client, self.address, self.submission_id = client, address, submission_id
+
+    def _call(self, what: str, *args: Any) -> Any:
+        from roboforge.utils.ray_jobs import call
+
+        return call(self.client, self.address, what, *args)
 
     def poll(self) -> int | None:
-        status = str(self.client.get_job_status(self.submission_id).value)
+        status = str(self._call("get_job_status", self.submission_id).value)
         return EXIT_CODES.get(status)
 
     def interrupt(self) -> None:
@@ -104,7 +110,7 @@ class RayTrial:
         if self.poll() is not None:
             return
         try:
-            self.client.stop_job(self.submission_id)
+            self._call("stop_job", self.submission_id)
         except RuntimeError as err:
             if not not_found(err):
                 raise
@@ -126,9 +132,14 @@ class RayTrials:
             raise UserInputError(f"--ray-address: {unreachable(address, err)}") from err
 
     def __call__(self, command: list[str], cwd: Path, log: Path, number: int) -> RayTrial:
+        from roboforge.utils.ray_jobs import call
+
         submission_id = f"{self.sweep_name}-trial-{number}"
         line = f"cd {shlex.quote(str(cwd))} && exec {shlex.join(command)} > {shlex.quote(str(log))} 2>&1"
-        self.client.submit_job(
+        call(
+            self.client,
+            self.address,
+            "submit_job",
             entrypoint=line,
             submission_id=submission_id,
             runtime_env={"env_vars": _forwarded_env()},
@@ -136,7 +147,7 @@ class RayTrials:
             entrypoint_num_gpus=self.num_gpus,
             metadata={"roboforge_sweep": self.sweep_name, "trial": str(number)},
         )
-        return RayTrial(self.client, submission_id)
+        return RayTrial(self.client, self.address, submission_id)
 
 
 FORWARDED = ("MENAGERIE_ROOT", "PYTHONPATH", "MUJOCO_GL", "WARP_CACHE_PATH")

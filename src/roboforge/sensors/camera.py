@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from roboforge.sim.simulator import Simulator
 
 MAX_SIDE = 1024
+"""Largest image side (pixels)."""
 MAX_TOTAL_PIXELS = 2**30
 """Most pixels of one camera over all worlds (4096 worlds of 512x512): about 4 GiB of colour and as much
 depth, so a size override cannot ask for more memory than a GPU holds."""
-"""Largest image side (pixels)."""
 
 
 @dataclass(kw_only=True)

@@ -50,12 +50,10 @@ class MjwarpCameraRenderer:
         self._order = torch.tensor(_RGB_FROM_BGRA, device=sim.device)
         self.depth = wp.to_torch(self.context.depth_data).view(n, h, w, 1) if request.depth else None
         self._pairs = wp.to_torch(self.context.seg_data).view(n, h, w, 2) if request.segmentation else None
-        self._bodies = torch.from_numpy(geom_body_table(sim.model)).to(sim.device)
-        self.segmentation = (
-            torch.full((n, h, w, 1), -1, dtype=torch.int32, device=sim.device)
-            if request.segmentation
-            else None
-        )
+        self.segmentation = None
+        if request.segmentation:
+            self._bodies = torch.from_numpy(geom_body_table(sim.model)).to(sim.device)
+            self.segmentation = torch.full((n, h, w, 1), -1, dtype=torch.int32, device=sim.device)
 
     def _launch(self) -> None:
         mjw.refit_bvh(self.sim.m, self.sim.d, self.context)

@@ -8,6 +8,8 @@ from typing import Any
 
 from ray.job_submission import JobSubmissionClient
 
+from roboforge.utils.errors import UserInputError
+
 REQUEST_TIMEOUT_S = 10.0
 """Seconds one request to the Jobs API may take (Ray's client has no limit of its own)."""
 
@@ -29,6 +31,22 @@ def unreachable(address: str, err: BaseException) -> str:
         "(ray start --head --dashboard-host=0.0.0.0) or pass --ray-address with its dashboard URL "
         "(http://HEAD:8265)."
     )
+
+
+class RayUnreachable(UserInputError):
+    """The Ray cluster's Jobs API does not answer (refused, reset, timed out, or a server error)."""
+
+
+def call(client: JobSubmissionClient, address: str, what: str, *args: Any, **kwargs: Any) -> Any:
+    """`client.<what>(...)`; RayUnreachable (one line, see `unreachable`) when the cluster does not answer."""
+    try:
+        return getattr(client, what)(*args, **kwargs)
+    except OSError as err:  # requests' errors are OSErrors, as is ConnectionError
+        raise RayUnreachable(unreachable(address, err)) from err
+    except RuntimeError as err:
+        if "status code 5" in str(err):
+            raise RayUnreachable(unreachable(address, err)) from err
+        raise
 
 
 def not_found(err: RuntimeError) -> bool:

@@ -22,7 +22,7 @@ from ray.job_submission import JobStatus
 
 from roboforge.service.executors.base import Attempt, ExecutorRefused, ExecutorUnavailable, Handle
 from roboforge.service.store import Job
-from roboforge.utils.ray_jobs import JobsClient, not_found, unreachable
+from roboforge.utils.ray_jobs import JobsClient, RayUnreachable, call, not_found, unreachable
 
 WAITING_OR_RUNNING = (JobStatus.PENDING, JobStatus.RUNNING)
 
@@ -74,13 +74,9 @@ class RayExecutor:
         """`client.<what>(...)`; ExecutorUnavailable when the cluster does not answer (connection refused or
         reset, a time-out, an error of the server)."""
         try:
-            return getattr(self.client, what)(*args, **kwargs)
-        except OSError as err:  # requests' errors are OSErrors, as is ConnectionError
-            raise ExecutorUnavailable(unreachable(self.address, err)) from err
-        except RuntimeError as err:
-            if "status code 5" in str(err):
-                raise ExecutorUnavailable(unreachable(self.address, err)) from err
-            raise
+            return call(self.client, self.address, what, *args, **kwargs)
+        except RayUnreachable as err:
+            raise ExecutorUnavailable(str(err)) from err
 
     def _info(self, handle: Handle) -> Any | None:
         """Ray's JobDetails of the attempt, or None when Ray has no such job."""
