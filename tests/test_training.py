@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 import torch
@@ -161,6 +163,38 @@ def test_keyboard_interrupt_leaves_loadable_checkpoint(tmp_path, monkeypatch):
     assert len(read_metrics(tmp_path)) == 2
     # the checkpoint resumes cleanly
     assert Trainer(small_session(num_envs=4), tmp_path, 5, quiet=True).resume() == 2
+
+
+def test_sigterm_inside_a_checkpoint_write_waits_for_it_then_stops(tmp_path, monkeypatch):
+    """A cancel that lands inside torch.save used to tear the write (torch raises RuntimeError, and the
+    process can abort): the stop now waits for the checkpoint, then ends the run as Ctrl-C does."""
+    session = small_session(num_envs=4)
+    session.learner.save_interval = 1
+    real_save, sent = session.learner.save, []
+
+    class SigtermOnSecondWrite:  # the file torch.save writes through, from its C++ zip writer
+        def __init__(self, file) -> None:
+            self.file, self.writes = file, 0
+
+        def write(self, data) -> int:
+            self.writes += 1
+            if self.writes == 2 and not sent:  # mid-file: torch then fails with RuntimeError
+                sent.append(True)
+                os.kill(os.getpid(), signal.SIGTERM)  # its handler runs before this write returns
+            return self.file.write(data)
+
+        def flush(self) -> None:
+            self.file.flush()
+
+    def save_with_sigterm_midway(file):
+        real_save(SigtermOnSecondWrite(file) if session.learner.iteration == 1 else file)
+
+    monkeypatch.setattr(session.learner, "save", save_with_sigterm_midway)
+    result = Trainer(session, tmp_path, max_iterations=10, quiet=True).train()
+    assert result.interrupted and result.iterations == 2
+    assert read_torch_checkpoint(tmp_path / "model_1.pt")["iter"] == 1
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone after training
 
 
 def test_nan_actions_stop_training(tmp_path, monkeypatch):

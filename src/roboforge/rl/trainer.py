@@ -28,7 +28,7 @@ from roboforge.rl.checkpoints import (
 )
 from roboforge.rl.libraries import library_info
 from roboforge.rl.metrics import MetricsWriter
-from roboforge.rl.progress import bar_info, progress_bar, sigterm_as_interrupt
+from roboforge.rl.progress import StopSignals, bar_info, progress_bar
 from roboforge.rl.session import Session
 from roboforge.utils.errors import GraphCaptureError, NotFoundError, TrainingStopped
 from roboforge.utils.files import atomic_write_json, remove_stale_temp_files
@@ -85,6 +85,7 @@ class Trainer:
         self.last_checkpoint: Path | None = None
         self.overflow_warned = False
         self.slow_hinted = False
+        self.metrics: dict[str, float] = {}
         self.writes = distributed.current().writes
         """Rank 0 (or a single process) writes metrics and checkpoints; the other ranks of a distributed run
         train the same policy on their own worlds."""
@@ -119,52 +120,64 @@ class Trainer:
             )
         return self.last_checkpoint
 
+    def _iterate_until_done(
+        self, stops: StopSignals, writer: MetricsWriter | None, steps_per_iter: int, start_iter: int
+    ) -> None:
+        """The iterations, each logged, checkpointed every `save_interval` (a stop waits for the checkpoint
+        being written, then ends the loop as KeyboardInterrupt); `self.metrics` holds the last iteration's."""
+        learner, max_len = self.learner, int(self.s.env.max_episode_length)
+        progress = progress_bar(self.quiet or not self.writes)
+        with progress:
+            bar = progress.add_task("training", total=self.max_iterations, completed=self.iteration, info="")
+            while self.iteration < self.max_iterations:
+                if self.video is not None:
+                    self.video.before_iteration(self.iteration)
+                t0 = time.perf_counter()
+                with self._divergence_as_nan_stop():
+                    losses = learner.iterate()
+                t2 = time.perf_counter()
+                self._check_actions_finite()
+                done = self.iteration  # counted as complete before anything an interrupt could split
+                self.iteration += 1
+                self.metrics = self._log(writer, done, losses, steps_per_iter, t2 - t0)
+                self._warn_buffer_overflow(progress, self.metrics, done)
+                if self.video is not None:
+                    self.video.after_iteration(writer)
+                if done > start_iter:  # the first iteration may include kernel compilation
+                    self._hint_if_slow(progress, t2 - t0)
+                if self.iteration % learner.save_interval == 0:
+                    with stops.held():
+                        self._save(done)
+                progress.update(bar, advance=1, info=bar_info(self.metrics, max_len))
+
     def train(self) -> TrainResult:
         """Train until `max_iterations` in total (counting resumed ones); returns the summary."""
-        env, learner = self.s.env, self.learner
+        env = self.s.env
         writer = MetricsWriter(self.run_dir) if self.writes else None
         steps_per_iter = (
-            learner.steps_per_iteration * env.num_envs * distributed.current().world_size
+            self.learner.steps_per_iteration * env.num_envs * distributed.current().world_size
         )  # all ranks
         if self.iteration == 0:  # spread the first resets over an episode, as rsl_rl's runner does
             env.episode_length_buf[:] = torch.randint_like(
                 env.episode_length_buf, high=int(env.max_episode_length)
             )
         start, start_iter, interrupted = time.perf_counter(), self.iteration, False
-        metrics: dict[str, float] = {}
-        progress = progress_bar(self.quiet or not self.writes)
-        try:
-            with progress, sigterm_as_interrupt():
-                bar = progress.add_task(
-                    "training", total=self.max_iterations, completed=self.iteration, info=""
-                )
-                while self.iteration < self.max_iterations:
-                    if self.video is not None:
-                        self.video.before_iteration(self.iteration)
-                    t0 = time.perf_counter()
-                    with self._divergence_as_nan_stop():
-                        losses = learner.iterate()
-                    t2 = time.perf_counter()
-                    self._check_actions_finite()
-                    done = self.iteration  # counted as complete before anything an interrupt could split
-                    self.iteration += 1
-                    metrics = self._log(writer, done, losses, steps_per_iter, t2 - t0)
-                    self._warn_buffer_overflow(progress, metrics, done)
-                    if self.video is not None:
-                        self.video.after_iteration(writer)
-                    if done > start_iter:  # the first iteration may include kernel compilation
-                        self._hint_if_slow(progress, t2 - t0)
-                    if self.iteration % learner.save_interval == 0:
-                        self._save(done)
-                    progress.update(bar, advance=1, info=bar_info(metrics, int(env.max_episode_length)))
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            self._finish_video(writer)
-            if writer is not None:
-                writer.close()
-        if self.iteration > start_iter:  # an interrupt before the first iteration saves no untrained weights
-            self._save(self.iteration - 1)
+        self.metrics = {}
+        stops = StopSignals()
+        with stops.installed():
+            try:
+                self._iterate_until_done(stops, writer, steps_per_iter, start_iter)
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                self._finish_video(writer)
+                if writer is not None:
+                    writer.close()
+            if (
+                self.iteration > start_iter
+            ):  # an interrupt before the first iteration saves no untrained weights
+                with stops.held(raise_after=False):  # a second stop during the last save is the same stop
+                    self._save(self.iteration - 1)
         wall = time.perf_counter() - start
         done = self.iteration - start_iter
         result = TrainResult(
@@ -173,12 +186,12 @@ class Trainer:
             env_steps=done * steps_per_iter,
             wall_s=wall,
             env_steps_per_s=done * steps_per_iter / max(wall, 1e-9),
-            mean_episode_length=metrics.get("Train/mean_episode_length"),
+            mean_episode_length=self.metrics.get("Train/mean_episode_length"),
             max_episode_length=int(env.max_episode_length),
-            mean_return=metrics.get("Train/mean_reward"),
+            mean_return=self.metrics.get("Train/mean_reward"),
             checkpoint=self.last_checkpoint,
             interrupted=interrupted,
-            metrics=metrics,
+            metrics=self.metrics,
         )
         if self.writes:
             atomic_write_json(self.run_dir / "summary.json", asdict(result))
