@@ -64,9 +64,9 @@ def bench_latency(
     are sampled as in training unless given."""
     if steps < 1:
         raise UserInputError(f"--steps must be >= 1, got {steps}.")
-    rules = EpisodeRules(runner.meta)
     given = commands or {}
     sims = command_sims(runner.meta, robot, given)
+    rules = EpisodeRules(runner.meta, sims)
     rng = np.random.default_rng(seed)
     dt, max_len = runner.meta.control.step_dt, runner.meta.control.max_episode_length
     with one_core() as cpu:

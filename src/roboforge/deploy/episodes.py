@@ -15,10 +15,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from roboforge.deploy.command_sim import CommandSim
 from roboforge.deploy.metadata import EventSpec, MetadataError, PolicyMetadata, TerminationSpec
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
 from roboforge.deploy.rotations import quat_apply_inverse, quat_from_euler_xyz, quat_mul
 from roboforge.deploy.runner import PolicyRunner
+from roboforge.deploy.scene_rules import (
+    COMMAND_TERMINATIONS,
+    object_height_below,
+    object_out_of_reach,
+    reset_object_root_uniform,
+)
 from roboforge.deploy.sim_commands import command_sims
 from roboforge.utils.errors import UserInputError
 
@@ -60,6 +67,8 @@ def _reset_joints_by_offset(term: EventSpec, meta: PolicyMetadata) -> EventFn:
 
 
 def _reset_root_state_uniform(term: EventSpec, meta: PolicyMetadata) -> EventFn:
+    if term.params.get("asset_name", meta.robot.asset) != meta.robot.asset:
+        return reset_object_root_uniform(term, meta)
     keys = ("x", "y", "z", "roll", "pitch", "yaw")
     pose_range = term.params.get("pose_range", {})
     vel_range = term.params.get("velocity_range") or {}
@@ -93,6 +102,8 @@ def _joint_pos_out_of_manual_limit(term: TerminationSpec, meta: PolicyMetadata) 
 
 
 def _root_height_below(term: TerminationSpec, meta: PolicyMetadata) -> DoneFn:
+    if term.params.get("asset_name", meta.robot.asset) != meta.robot.asset:
+        return object_height_below(term, meta)
     height = term.params["minimum_height"]
     return lambda robot, length: bool(robot.root_pos_w()[2] < height)
 
@@ -142,13 +153,15 @@ TERMINATIONS: dict[str, Callable[[TerminationSpec, PolicyMetadata], DoneFn]] = {
     "root_height_below": _root_height_below,
     "bad_orientation": _bad_orientation,
     "illegal_contact": _illegal_contact,
+    "object_out_of_reach": object_out_of_reach,
 }
 
 
 class EpisodeRules:
-    """Reset events and termination terms of the training env, bound to a `MujocoSimRobot`."""
+    """Reset events and termination terms of the training env, bound to a `MujocoSimRobot` (terminations that
+    read a command's outcome, to its simulated command term in `sims`)."""
 
-    def __init__(self, meta: PolicyMetadata):
+    def __init__(self, meta: PolicyMetadata, sims: dict[str, CommandSim] | None = None):
         self.meta = meta
         self.events: list[EventFn] = []
         self.skipped: list[str] = []
@@ -165,10 +178,13 @@ class EpisodeRules:
         self.terms: dict[str, DoneFn] = {}
         self.time_out_terms = {term.name for term in meta.terminations if term.time_out}
         for term in meta.terminations:
+            if term.func in COMMAND_TERMINATIONS:
+                self.terms[term.name] = COMMAND_TERMINATIONS[term.func](term, meta, sims or {})
+                continue
             if term.func not in TERMINATIONS:
                 raise MetadataError(
                     f"Termination {term.name!r} ({term.func}) is not reproduced by the sim-to-sim check; "
-                    f"supported: {', '.join(TERMINATIONS)}."
+                    f"supported: {', '.join([*TERMINATIONS, *COMMAND_TERMINATIONS])}."
                 )
             self.terms[term.name] = TERMINATIONS[term.func](term, meta)
 
@@ -210,8 +226,8 @@ def run_sim_episodes(
     policy step (e.g. a video frame)."""
     if episodes < 1:
         raise UserInputError(f"--episodes must be >= 1, got {episodes}.")
-    rules = EpisodeRules(runner.meta)
     sims = command_sims(runner.meta, robot, commands or {})
+    rules = EpisodeRules(runner.meta, sims)
     rng = np.random.default_rng(seed)
     lengths: list[int] = []
     ended = dict.fromkeys(rules.terms, 0)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from roboforge.deploy.metadata import JOINT_ACTION_TYPES, MetadataError, PolicyMetadata
+from roboforge.deploy.metadata import JOINT_ACTION_TYPES, OTHER_ACTION_DIMS, MetadataError, PolicyMetadata
+from roboforge.deploy.specs import ActionTermSpec
 from roboforge.utils.errors import UserInputError
 
 ACTION_TARGETS = {kind: row for row, kind in enumerate(JOINT_ACTION_TYPES)}  # row of the targets array
@@ -48,7 +51,8 @@ class JointMap:
 
 
 class ActionMapper:
-    """`target = offset + scale * action` for each action term; joints no term drives keep defaults."""
+    """`target = offset + scale * action` for each joint action term, the open/closed preset of a binary
+    gripper term, heading-turned velocity targets of a planar velocity term; joints no term drives keep defaults."""
 
     def __init__(self, meta: PolicyMetadata):
         robot = meta.robot
@@ -56,29 +60,58 @@ class ActionMapper:
         self.default = np.zeros((3, len(robot.joint_names)))
         self.default[0] = robot.default_joint_pos
         self.terms: list[tuple[slice, int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.binary: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.planar: list[tuple[slice, np.ndarray, float, float]] = []
         start = 0
         for term in meta.actions:
-            if term.type not in ACTION_TARGETS:
+            if term.type not in ACTION_TARGETS and term.type not in OTHER_ACTION_DIMS:
                 raise MetadataError(
                     f"Action term {term.name!r} has type {term.type!r}; the runtime supports "
-                    f"{', '.join(ACTION_TARGETS)}."
+                    f"{', '.join([*ACTION_TARGETS, *OTHER_ACTION_DIMS])}."
                 )
             unknown = [n for n in term.joint_names if n not in index]
             if unknown:
                 raise MetadataError(f"Action term {term.name!r} drives joints the robot lacks: {unknown}.")
             ids = np.array([index[n] for n in term.joint_names], dtype=np.intp)
-            chunk = slice(start, start + len(ids))
-            scale, offset = (
-                np.asarray(term.scale, dtype=np.float64),
-                np.asarray(term.offset, dtype=np.float64),
-            )
-            self.terms.append((chunk, ACTION_TARGETS[term.type], ids, scale, offset))
-            start = chunk.stop
+            start = self._add(term, ids, start)
         self.targets = self.default.copy()
 
-    def compute(self, action: np.ndarray) -> np.ndarray:
-        """Targets `(3, num_joints)`: position, velocity, effort rows, policy joint order (reused buffer)."""
+    def _add(self, term: ActionTermSpec, ids: np.ndarray, start: int) -> int:
+        """Bind one term whose actions start at `start`; returns where the next one starts."""
+        p = term.params
+        if term.type == "binary_joint_position":
+            opened, closed = np.asarray(p["open"], dtype=np.float64), np.asarray(p["close"], dtype=np.float64)
+            self.binary.append((start, ids, opened, closed))
+            return start + 1
+        if term.type == "planar_velocity":
+            if ids.size != 3:
+                raise MetadataError(
+                    f"Action term {term.name!r} needs the x, y and yaw joints, got {term.joint_names}."
+                )
+            self.planar.append(
+                (slice(start, start + 3), ids, float(p["max_lin_speed"]), float(p["max_ang_speed"]))
+            )
+            return start + 3
+        chunk = slice(start, start + len(ids))
+        scale, offset = np.asarray(term.scale, dtype=np.float64), np.asarray(term.offset, dtype=np.float64)
+        self.terms.append((chunk, ACTION_TARGETS[term.type], ids, scale, offset))
+        return chunk.stop
+
+    def compute(self, action: np.ndarray, joint_pos: np.ndarray | None = None) -> np.ndarray:
+        """Targets `(3, num_joints)`: position, velocity, effort rows, policy joint order (reused buffer);
+        planar velocity terms turn by the heading in `joint_pos` (policy order)."""
         self.targets[:] = self.default
         for chunk, row, ids, scale, offset in self.terms:
             self.targets[row, ids] = offset + scale * action[chunk]
+        for at, ids, opened, closed in self.binary:
+            self.targets[0, ids] = closed if action[at] < 0 else opened
+        for chunk, ids, max_lin, max_ang in self.planar:
+            if joint_pos is None:
+                raise UserInputError("A planar velocity action needs the joint positions (the heading).")
+            a = np.clip(action[chunk], -1.0, 1.0)
+            lin = a[:2] * max_lin
+            lin = lin / max(float(np.linalg.norm(lin)) / max_lin, 1.0)
+            heading = float(joint_pos[ids[2]])
+            c, s = math.cos(heading), math.sin(heading)
+            self.targets[1, ids] = (c * lin[0] - s * lin[1], s * lin[0] + c * lin[1], a[2] * max_ang)
         return self.targets

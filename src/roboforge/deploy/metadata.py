@@ -32,6 +32,8 @@ FORMAT = "roboforge.policy"
 FORMAT_VERSION = 1
 ONNX_METADATA_KEY = "roboforge.metadata"
 JOINT_ACTION_TYPES = ("joint_position", "joint_velocity", "joint_effort")
+OTHER_ACTION_DIMS = {"binary_joint_position": 1, "planar_velocity": 3}
+"""Action sizes of the non-joint action types the runtime implements."""
 
 
 class MetadataError(UserInputError):
@@ -104,8 +106,8 @@ class PolicyMetadata:
                 raise MetadataError(f"robot.{key} has {len(getattr(r, key))} entries for {n} joints.")
         if self.observations is None:  # a direct env: no layout to check (the runtime refuses it)
             return
-        act_dim = sum(len(t.joint_names) for t in self.actions)
-        known = all(t.type in JOINT_ACTION_TYPES for t in self.actions)
+        act_dim = sum(OTHER_ACTION_DIMS.get(t.type, len(t.joint_names)) for t in self.actions)
+        known = all(t.type in JOINT_ACTION_TYPES or t.type in OTHER_ACTION_DIMS for t in self.actions)
         if known and act_dim != self.policy.action_dim:
             raise MetadataError(
                 f"Action terms cover {act_dim} joints but the policy outputs {self.policy.action_dim}."

@@ -5,7 +5,9 @@ applies commands with the training actuator semantics: joints with an implicit a
 position target as the control of their MuJoCo position actuator (PD inside the physics step),
 implicit velocity joints (zero stiffness) the clipped velocity target of their velocity actuator;
 ideal-PD joints get `clip(kp (q* - q) + kd (clip(qd*) - qd) + tau, +-effort_limit)` computed in numpy
-each physics step; passive joints get nothing. A policy that sees images gets the frames of the metadata's
+each physics step; passive joints get nothing. A planar velocity action's targets are turned back into the
+body frame and re-turned by the heading of every physics step, as the training action term applies them.
+Free objects and obstacle cylinders of the scene fill the state's scene fields (`scene_state.py`). A policy that sees images gets the frames of the metadata's
 cameras in its state, rendered from the current state as the training camera renders them (`camera.py`).
 """
 
@@ -20,6 +22,8 @@ from roboforge.deploy.camera import SimCamera
 from roboforge.deploy.metadata import MetadataError, PolicyMetadata
 from roboforge.deploy.robot import JointCommand, RobotState
 from roboforge.deploy.rotations import quat_apply_inverse
+from roboforge.deploy.scene_state import SceneObjects
+from roboforge.deploy.scene_terms import rotate
 from roboforge.utils.errors import NotFoundError, UserInputError
 
 ASSET_DIR = "scene_assets"
@@ -87,7 +91,20 @@ class MujocoSimRobot:
         self._init_base(prefix)
         step_dt = meta.control.step_dt
         self.cameras = {c.name: SimCamera(self.model, c, step_dt) for c in meta.cameras}
+        self.scene_objects = SceneObjects(self.model, meta)
+        self.planar = [
+            self._planar(t.joint_names, ctrl, velocity) for t in meta.actions if t.type == "planar_velocity"
+        ]
         self.reset()
+
+    def _planar(
+        self, joints: list[str], ctrl: dict[str, int], velocity: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(this robot's indices of the x, y, yaw joints, the x and y actuators, their velocity limits)."""
+        idx = np.array([self.joint_names.index(n) for n in joints], dtype=np.intp)
+        if not self.velocity_mode[idx].all():
+            raise MetadataError(f"Planar velocity joints {joints} must have velocity actuators.")
+        return idx, np.array([ctrl[n] for n in joints[:2]], dtype=np.intp), velocity[idx[:2]]
 
     def _actuator_id(self, name: str) -> int:
         aid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_ACTUATOR, name)
@@ -127,6 +144,10 @@ class MujocoSimRobot:
             state.base_quat_w = self.mount[3:7].copy()
             state.base_lin_vel_b = np.zeros(3)
             state.base_ang_vel_b = np.zeros(3)
+        state.base_pos_w = self.root_pos_w()
+        state.object_pos_w = self.scene_objects.object_pos_w(d)
+        if self.scene_objects.has_obstacles:
+            state.obstacles_w = self.scene_objects.obstacles_w(d)
         if self.cameras:
             state.images = {name: camera.frames(d) for name, camera in self.cameras.items()}
         return state
@@ -146,7 +167,13 @@ class MujocoSimRobot:
         limit = self.velocity_mode_limit
         d.ctrl[self.ctrl_velocity] = np.clip(command.velocity[self.velocity_mode], -limit, limit)
         qa, da = self.qadr[ideal], self.dadr[ideal]
+        planar = [
+            (i, c, lim, rotate(command.velocity[i[:2]], -d.qpos[self.qadr[i[2]]]))
+            for i, c, lim in self.planar
+        ]
         for _ in range(self.meta.control.decimation):
+            for idx, ctrl, lim, body in planar:  # body-frame velocity turned by this physics step's heading
+                d.ctrl[ctrl] = np.clip(rotate(body, d.qpos[self.qadr[idx[2]]]), -lim, lim)
             torque = kp * (pos_i - d.qpos[qa]) + kd * (vel_i - d.qvel[da]) + eff_i
             d.ctrl[self.ctrl_ideal] = np.clip(torque, -self.effort_limit, self.effort_limit)
             mujoco.mj_step(self.model, d)

@@ -16,6 +16,7 @@ import numpy as np
 from roboforge.deploy.image_terms import IMAGE_MODULE, ImageTerm, image_depth, image_rgb, push_history
 from roboforge.deploy.metadata import MetadataError, ObsTermSpec, PolicyMetadata
 from roboforge.deploy.rotations import GRAVITY_DIR_W, quat_apply_inverse
+from roboforge.deploy.scene_terms import TERMS as SCENE_TERMS
 from roboforge.utils.errors import UserInputError
 
 BUILTIN_MODULE = "roboforge.mdp.observations"
@@ -34,6 +35,11 @@ class ObsContext:
     commands: dict[str, np.ndarray] = field(default_factory=dict)
     images: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     """Camera frames by sensor name ('rgb', 'depth'), as `RobotState.images`."""
+    base_pos_w: np.ndarray | None = None
+    object_pos_w: dict[str, np.ndarray] = field(default_factory=dict)
+    """Observed objects' world positions by scene entity name, as `RobotState.object_pos_w`."""
+    obstacles_w: np.ndarray | None = None
+    """Cylinder obstacles `(K, 3)` (x, y, radius), as `RobotState.obstacles_w`."""
 
 
 TermFn = Callable[[ObsContext], np.ndarray]
@@ -124,6 +130,8 @@ for _name, _factory in {
     "generated_commands": _generated_commands,
 }.items():
     register_observation_term(_name, _factory, BUILTIN_MODULE)
+for _name, (_factory, _module) in SCENE_TERMS.items():
+    register_observation_term(_name, _factory, _module)
 register_observation_term("image_rgb", image_rgb, IMAGE_MODULE)
 register_observation_term("image_depth", image_depth, IMAGE_MODULE)
 

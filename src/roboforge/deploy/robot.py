@@ -21,6 +21,13 @@ class RobotState:
     world frame, velocities in the base frame. `images` only by policies that see images: per camera sensor
     of the metadata (`cameras`), its frames as the training camera gives them: 'rgb' `(H, W, 3)` uint8,
     'depth' `(H, W, 1)` float32 planar metres (0 where nothing is hit).
+
+    Scene fields are needed only by policies that observe the world around the robot; on a real robot they
+    come from the user's perception, in the same world frame as `base_pos_w`/`base_quat_w` (for an arm,
+    placing the base at the origin with identity orientation makes it the base frame):
+    `base_pos_w` the root position (fixed bases: the mount), `object_pos_w` each observed object's position
+    `(3,)` by its training scene entity name ('cube'), `obstacles_w` the vertical cylinders around a planar
+    robot `(K, 3)`: centre x, centre y, radius (m).
     """
 
     joint_names: tuple[str, ...]
@@ -31,6 +38,9 @@ class RobotState:
     base_lin_vel_b: np.ndarray | None = None
     base_ang_vel_b: np.ndarray | None = None
     images: dict[str, dict[str, np.ndarray]] | None = None
+    base_pos_w: np.ndarray | None = None
+    object_pos_w: dict[str, np.ndarray] | None = None
+    obstacles_w: np.ndarray | None = None
 
 
 @dataclass

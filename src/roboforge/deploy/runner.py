@@ -93,6 +93,9 @@ class PolicyRunner:
             state.base_ang_vel_b,
             commands or {},
             state.images or {},
+            state.base_pos_w,
+            state.object_pos_w or {},
+            state.obstacles_w,
         )
         obs = self.observations.compute(ctx)
         t1 = time.perf_counter_ns() if self.timer else 0
@@ -107,7 +110,7 @@ class PolicyRunner:
             safety.stop(reason)
             return self._command(jm, safety.hold(), hold=True)
         self.last_action[:] = action
-        targets = safety.filter(self.actions.compute(action), q)
+        targets = safety.filter(self.actions.compute(action, q), q)
         command = self._command(jm, targets, hold=False)
         if self.timer:
             self.timer.add(t0, t1, t2, time.perf_counter_ns())

@@ -4,8 +4,10 @@ the term's metrics (names as `roboforge eval` logs them: `Metrics/<command>/<met
 `UniformVelocityCommandCfg` (legged tasks) is reproduced in `velocity_command_sim.py`.
 `UniformPoseCommandCfg` (reach tasks) is reproduced: a pose in the robot's root frame drawn from the
 recorded ranges, resampled on its timer, with the end effector's position error (m) and orientation
-error (rad) averaged over the last `metric_window_s` of each episode. Other command types are an
-error that suggests constant commands (`--command NAME=...`).
+error (rad) averaged over the last `metric_window_s` of each episode; `ObjectGoalCommandCfg` (lift) samples
+the same way and scores the object instead (`position_error` to the goal, `success` within the threshold).
+`NavigationCommandCfg` is in `navigation_command_sim.py`. Other command types are an error that suggests
+constant commands (`--command NAME=...`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from roboforge.deploy.command_sim import CommandSim
 from roboforge.deploy.metadata import MetadataError, PolicyMetadata
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
+from roboforge.deploy.navigation_command_sim import NavigationCommandSim
 from roboforge.deploy.rotations import quat_apply, quat_from_euler_xyz, quat_mul
 from roboforge.deploy.specs import CommandSpec
 from roboforge.deploy.velocity_command_sim import VelocityCommandSim
@@ -66,6 +69,26 @@ class PoseCommandSim(CommandSim):
         return np.array([float(np.linalg.norm(target_pos - ee_pos)), angle])
 
 
+class ObjectGoalCommandSim(PoseCommandSim):
+    """numpy twin of `ObjectGoalCommand`: a pose command whose metrics measure the object's distance to it."""
+
+    metric_names = ("position_error", "success")
+
+    def __init__(self, spec: CommandSpec, meta: PolicyMetadata, robot: MujocoSimRobot):
+        super().__init__(spec, meta, robot)
+        self.object = spec.params.get("object_name", "cube")
+        self.threshold = float(spec.params.get("success_threshold", 0.05))
+        robot.scene_objects.free_joint(self.object)  # the object must exist
+
+    def _errors(self) -> np.ndarray:
+        root_pos, root_quat = self.robot.root_pose_w()
+        goal_w = root_pos + quat_apply(root_quat, self.command[:3])
+        error = float(
+            np.linalg.norm(goal_w - self.robot.scene_objects.object_pos_w(self.robot.data)[self.object])
+        )
+        return np.array([error, float(error < self.threshold)])
+
+
 def _frame(model: mujoco.MjModel, name: str) -> tuple[int, np.ndarray, np.ndarray]:
     """(body id, position and orientation offsets) of a site or body, as the training frame lookup does."""
     site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, name)
@@ -80,6 +103,8 @@ def _frame(model: mujoco.MjModel, name: str) -> tuple[int, np.ndarray, np.ndarra
 SIMULATED: dict[str, Callable[[CommandSpec, PolicyMetadata, MujocoSimRobot], CommandSim]] = {
     "UniformPoseCommandCfg": PoseCommandSim,
     "UniformVelocityCommandCfg": VelocityCommandSim,
+    "ObjectGoalCommandCfg": ObjectGoalCommandSim,
+    "NavigationCommandCfg": NavigationCommandSim,
 }
 
 

@@ -132,7 +132,10 @@ class ObsTermSpec:
 
 @dataclass(kw_only=True)
 class ActionTermSpec:
-    """One action term: `target = offset + scale * action` for its joints."""
+    """One action term: `target = offset + scale * action` for its joints ('joint_*' types);
+    'binary_joint_position': one action, its sign picks `params` 'close' (< 0) or 'open' positions;
+    'planar_velocity': (vx, vy, wz) body-frame velocity fractions of `params` 'max_lin_speed'/'max_ang_speed',
+    turned by the heading into velocity targets of the x, y and yaw joints."""
 
     name: str
     """Term name in the task config."""
@@ -144,6 +147,8 @@ class ActionTermSpec:
     """Per-joint action scale."""
     offset: list[float]
     """Per-joint offset (includes the default joint positions where the term adds them)."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Type-specific values (presets, speeds) of the other action types."""
 
 
 @dataclass(kw_only=True)

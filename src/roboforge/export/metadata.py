@@ -15,11 +15,13 @@ import roboforge
 from roboforge.envs.manager_based_rl_env import ManagerBasedRLEnv
 from roboforge.export.images import camera_layout, image_groups, image_term_params
 from roboforge.managers.term import term_signature
+from roboforge.mdp.actions.gripper_actions import BinaryJointPositionActionCfg
 from roboforge.mdp.actions.joint_actions import (
     JointEffortActionCfg,
     JointPositionActionCfg,
     JointVelocityActionCfg,
 )
+from roboforge.mdp.actions.planar_actions import PlanarVelocityActionCfg
 from roboforge.rl.session import Session
 from roboforge.utils.config import to_dict
 from roboforge.utils.errors import UserInputError
@@ -122,10 +124,14 @@ def _resolved_joints(env: Any, func: Any, params: dict[str, Any]) -> list[str] |
 
 
 def action_layout(env: Any) -> list[dict[str, Any]]:
-    """Action terms in output order: type, joints, per-joint scale and offset."""
+    """Action terms in output order: type, joints, per-joint scale and offset (or the type's own params)."""
     out = []
     for name, cfg in env.cfg.actions.items():
         term = env.action_manager.terms[name]
+        other = _other_action(env, cfg, term)
+        if other is not None:
+            out.append({"name": name, **other, "scale": [], "offset": []})
+            continue
         kind = next((k for cls, k in ACTION_TYPES if isinstance(cfg, cls)), type(cfg).__name__)
         known = kind != type(cfg).__name__
         out.append(
@@ -135,9 +141,24 @@ def action_layout(env: Any) -> list[dict[str, Any]]:
                 "joint_names": list(getattr(term, "joint_names", [])),
                 "scale": term.scale.tolist() if known else [],
                 "offset": term.offset[0].tolist() if known else [],
+                "params": {},
             }
         )
     return out
+
+
+def _other_action(env: Any, cfg: Any, term: Any) -> dict[str, Any] | None:
+    """Type, joints and params of the binary gripper and planar velocity actions (None for other terms)."""
+    joints = env.scene[cfg.asset_name].joint_names
+    if isinstance(cfg, BinaryJointPositionActionCfg):
+        params = {"open": term.open_pos.tolist(), "close": term.close_pos.tolist()}
+        ids, kind = term.joint_ids.tolist(), "binary_joint_position"
+    elif isinstance(cfg, PlanarVelocityActionCfg):
+        params = {"max_lin_speed": cfg.max_lin_speed, "max_ang_speed": cfg.max_ang_speed}
+        ids, kind = term.base.ids.tolist(), "planar_velocity"
+    else:
+        return None
+    return {"type": kind, "joint_names": [joints[i] for i in ids], "params": params}
 
 
 def robot_layout(entity: Any) -> dict[str, Any]:

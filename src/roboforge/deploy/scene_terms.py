@@ -1,0 +1,173 @@
+"""Observation terms of the world around the robot, in numpy: an object's position in the robot's root frame
+(lift), a planar base's body-frame velocity and its planar range scan (navigation).
+
+Each mirrors its training term on the same state (`tests/test_deploy_tasks.py` compares them):
+`roboforge.mdp.manipulation.object_position_b`, `roboforge.mdp.navigation.planar_velocity_b` and
+`roboforge.mdp.range_scan.range_scan` (an analytic ray-circle and ray-wall intersection, not MuJoCo ray
+casting: the training term sees only the obstacle cylinders and the arena walls, so this one does too).
+Object and obstacle positions come from `RobotState` (`object_pos_w`, `obstacles_w`): the simulated robot reads
+them from the scene, a real robot from the user's perception. Parameters the training config left at their
+defaults are not in the metadata; `DEFAULTS` holds those defaults (a test checks them against the training
+signatures).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from roboforge.deploy.metadata import MetadataError, ObsTermSpec, PolicyMetadata
+from roboforge.deploy.rotations import quat_apply_inverse
+from roboforge.utils.errors import UserInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from roboforge.deploy.observations import ObsContext
+
+    TermFn = Callable[[ObsContext], np.ndarray]
+
+PLANAR_JOINTS = ("x", "y", "yaw")
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "object_position_b": {"object_name": "cube", "robot_name": "robot"},
+    "planar_velocity_b": {"asset_name": "robot", "joint_names": PLANAR_JOINTS},
+    "range_scan": {
+        "num_rays": 32,
+        "max_range": 3.0,
+        "asset_name": "robot",
+        "joint_names": PLANAR_JOINTS,
+        "obstacle_asset": "arena",
+        "obstacle_bodies": "obstacle_.*",
+        "arena_half_size": None,
+    },
+}
+"""Defaults of the training terms' parameters (`roboforge.mdp`), by function name."""
+
+
+def term_params(spec: ObsTermSpec) -> dict[str, Any]:
+    """The term's parameters: its training defaults, then what the config set."""
+    return {**DEFAULTS.get(spec.func, {}), **spec.params}
+
+
+def _needs(spec: ObsTermSpec, value: Any, field_name: str) -> Any:
+    if value is None:
+        raise UserInputError(
+            f"Observation term {spec.name!r} needs RobotState.{field_name}; the state has none."
+        )
+    return value
+
+
+def object_position_b(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
+    """The object's position in the robot's root frame `(3,)`: R(base)^T (object - base)."""
+    p = term_params(spec)
+    name = p["object_name"]
+    if p["robot_name"] != meta.robot.asset:
+        raise MetadataError(
+            f"Observation term {spec.name!r} measures from entity {p['robot_name']!r}; the runtime observes "
+            f"only the controlled robot {meta.robot.asset!r}."
+        )
+
+    def fn(c: ObsContext) -> np.ndarray:
+        if name not in c.object_pos_w:
+            raise UserInputError(
+                f"Observation term {spec.name!r} needs the position of object {name!r}: "
+                f"RobotState.object_pos_w[{name!r}] (world frame, e.g. from perception)."
+            )
+        base_pos = _needs(spec, c.base_pos_w, "base_pos_w")
+        base_quat = _needs(spec, c.base_quat_w, "base_quat_w")
+        return quat_apply_inverse(base_quat, np.asarray(c.object_pos_w[name], dtype=np.float64) - base_pos)
+
+    return fn
+
+
+def _planar_ids(spec: ObsTermSpec, meta: PolicyMetadata) -> np.ndarray:
+    """Policy-order indices of the planar base's x, y and yaw joints."""
+    names = spec.joint_names or list(term_params(spec)["joint_names"])
+    known = {n: i for i, n in enumerate(meta.robot.joint_names)}
+    if len(names) != 3 or any(n not in known for n in names):
+        raise MetadataError(
+            f"Observation term {spec.name!r} needs the x, y and yaw joints of a planar base; got {names} "
+            f"(robot joints: {meta.robot.joint_names})."
+        )
+    return np.array([known[n] for n in names], dtype=np.intp)
+
+
+def rotate(xy: np.ndarray, angle: float) -> np.ndarray:
+    """A planar vector `(2,)` turned by `angle` (rad, counter-clockwise)."""
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([c * xy[0] - s * xy[1], s * xy[0] + c * xy[1]])
+
+
+def planar_velocity_b(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
+    """Body-frame velocity `(3,)` of a planar base: forward, left (m/s), yaw rate (rad/s)."""
+    ids = _planar_ids(spec, meta)
+
+    def fn(c: ObsContext) -> np.ndarray:
+        qd = c.joint_vel[ids]
+        return np.array([*rotate(qd[:2], -float(c.joint_pos[ids[2]])), qd[2]])
+
+    return fn
+
+
+def ray_angles(num_rays: int) -> np.ndarray:
+    """Ray angles `(num_rays,)` in the body frame, first straight ahead, counter-clockwise (float32 as trained)."""
+    return np.arange(num_rays, dtype=np.float32) * np.float32(2.0 * math.pi / num_rays)
+
+
+def planar_ranges(
+    origin: np.ndarray,
+    heading: float,
+    angles: np.ndarray,
+    obstacles: np.ndarray,
+    max_range: float,
+    half: float | None,
+) -> np.ndarray:
+    """Range `(R,)` from `origin (2,)` along rays at `heading + angles` to the nearest circle of `obstacles
+    (K, 3)` (x, y, radius) or wall of `[-half, half]^2` (None: none), clamped to `max_range`; 0 inside a circle."""
+    theta = heading + angles.astype(np.float64)
+    dirs = np.stack((np.cos(theta), np.sin(theta)), axis=-1)  # (R, 2)
+    ranges = np.full(theta.shape, max_range)
+    if len(obstacles):
+        rel = origin[None, :] - obstacles[:, :2]  # (K, 2)
+        b = dirs @ rel.T  # (R, K)
+        c = (rel**2).sum(-1) - obstacles[:, 2] ** 2  # (K,)
+        disc = b**2 - c
+        t = -b - np.sqrt(np.clip(disc, 0.0, None))
+        t = np.where(c <= 0.0, 0.0, np.where((disc >= 0.0) & (t >= 0.0), t, np.inf))
+        ranges = np.minimum(ranges, t.min(axis=1))
+    if half is not None:
+        for axis in range(2):
+            d = dirs[:, axis]
+            moving = np.abs(d) > 1e-9
+            safe = np.where(moving, d, 1.0)
+            wall = np.where(d > 0.0, half, -half)
+            ranges = np.minimum(ranges, np.where(moving, (wall - origin[axis]) / safe, np.inf))
+    return np.clip(ranges, 0.0, max_range)
+
+
+def range_scan(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
+    """Planar lidar `(num_rays,)` (m) among `RobotState.obstacles_w` and inside the arena's walls."""
+    p = term_params(spec)
+    ids = _planar_ids(spec, meta)
+    angles = ray_angles(int(p["num_rays"]))
+    max_range, half = float(p["max_range"]), p["arena_half_size"]
+    root_xy = np.asarray((meta.robot.default_root_state or [0.0, 0.0])[:2], dtype=np.float64)
+    sees_obstacles = p["obstacle_asset"] is not None
+    none = np.zeros((0, 3))
+
+    def fn(c: ObsContext) -> np.ndarray:
+        obstacles = _needs(spec, c.obstacles_w, "obstacles_w") if sees_obstacles else none
+        q = c.joint_pos[ids]
+        return planar_ranges(root_xy + q[:2], float(q[2]), angles, obstacles, max_range, half)
+
+    return fn
+
+
+TERMS = {
+    "object_position_b": (object_position_b, "roboforge.mdp.manipulation"),
+    "planar_velocity_b": (planar_velocity_b, "roboforge.mdp.navigation"),
+    "range_scan": (range_scan, "roboforge.mdp.range_scan"),
+}
+"""Function name -> (factory, training module), registered by `observations.py`."""

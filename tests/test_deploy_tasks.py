@@ -1,0 +1,347 @@
+"""The deploy runtime on lift-cube-panda and navigation-point: its scene observation terms and action terms
+against the training ones on the same MuJoCo states, and the sim-to-sim episodes (CLI: train -> export
+--check -> deploy, metric names as eval's)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from export_util import run_folder
+from roboforge.deploy import MujocoSimRobot, PolicyRunner
+from roboforge.deploy.episodes import run_sim_episodes
+from roboforge.deploy.observations import ObsContext
+from roboforge.deploy.scene_terms import DEFAULTS, planar_ranges
+from roboforge.export import export_policy
+
+STEPS = 40
+WORLDS = 4
+TOLERANCE = {"range_scan": 2e-3}
+"""The training scan runs in float32: a ray that grazes a cylinder takes the square root of a discriminant near 0,
+which turns float32 rounding (~1e-6) into up to ~1e-4 m (measured); `test_range_scan_is_the_training_math`
+compares the runtime scan with the training function in float64 to 1e-9 instead."""
+
+
+def _exported(task: str, folder):
+    """(a session of WORLDS worlds with the policy's weights, the exported random-weight policy of the task)."""
+    from roboforge.rl.session import build_session
+
+    _, checkpoint = run_folder(task, folder)
+    s = build_session(task, WORLDS, "cpu", "mujoco", None, True)
+    s.learner.load(checkpoint, training=False)
+    return s, export_policy(task, checkpoint, folder / "out").policy
+
+
+@pytest.fixture(scope="module")
+def lift(tmp_path_factory):
+    return _exported("lift-cube-panda", tmp_path_factory.mktemp("lift"))
+
+
+@pytest.fixture(scope="module")
+def navigation(tmp_path_factory):
+    return _exported("navigation-point", tmp_path_factory.mktemp("navigation"))
+
+
+def test_term_defaults_are_the_training_signatures():
+    from roboforge.managers.term import term_signature
+    from roboforge.mdp.manipulation import object_position_b
+    from roboforge.mdp.navigation import planar_velocity_b
+    from roboforge.mdp.range_scan import range_scan
+
+    funcs = {
+        "object_position_b": object_position_b,
+        "planar_velocity_b": planar_velocity_b,
+        "range_scan": range_scan,
+    }
+    for name, defaults in DEFAULTS.items():
+        params = term_signature(funcs[name]).parameters
+        trained = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+        assert trained == defaults, name
+
+
+def _context(
+    robot: MujocoSimRobot, env, runner: PolicyRunner, action: np.ndarray, world: int = 0
+) -> ObsContext:
+    """The runtime's context of a world's state (qpos, qvel and obstacle mocap positions copied over)."""
+    robot.data.qpos[:] = env.sim.qpos[world].numpy()
+    robot.data.qvel[:] = env.sim.qvel[world].numpy()
+    robot.data.mocap_pos[:] = env.sim.mocap_pos[world].numpy()
+    robot.forward()
+    state = robot.read_state()
+    commands = {n: t.command[world].double().numpy() for n, t in env.command_manager.terms.items()}
+    return ObsContext(
+        state.joint_pos,
+        state.joint_vel,
+        action,
+        state.base_quat_w,
+        commands=commands,
+        base_pos_w=state.base_pos_w,
+        object_pos_w=state.object_pos_w or {},
+        obstacles_w=state.obstacles_w,
+    )
+
+
+def _observation_parity(session, policy, seed: int) -> tuple[np.ndarray, set[str]]:
+    """Compare runtime and training observations over STEPS random-action steps of every world; returns the
+    compared training observations `(n, obs_dim)` and the term functions seen."""
+    env, venv = session.env, session.learner.venv
+    runner = PolicyRunner.load(policy)
+    robot = MujocoSimRobot(runner.meta, policy.parent)
+    gen = torch.Generator().manual_seed(seed)
+    venv.reset()
+    compared, seen = [], set()
+    for _ in range(STEPS):
+        action = torch.rand(env.num_envs, runner.meta.policy.action_dim, generator=gen) * 2.0 - 1.0
+        obs, _, dones, _ = venv.step(action)
+        for w in range(env.num_envs):
+            if bool(dones[w]):
+                continue  # the observation is of the next episode's first state; the action was not last_action
+            ctx = _context(robot, env, runner, action[w].double().numpy(), w)
+            runner.observations.reset()  # one state, no history
+            expected = obs["policy"][w].double().numpy()
+            got = runner.observations.compute(ctx).astype(np.float64)
+            compared.append(expected)
+            _check_terms(runner, got, expected, seen)
+    return np.array(compared), seen
+
+
+def _check_terms(runner: PolicyRunner, got: np.ndarray, expected: np.ndarray, seen: set[str]) -> None:
+    for term in runner.observations.terms:
+        diff = float(np.abs(got[term.slice] - expected[term.slice]).max())
+        seen.add(term.spec.func)
+        assert diff < TOLERANCE.get(term.spec.func, 1e-5), (
+            term.spec.name,
+            got[term.slice],
+            expected[term.slice],
+        )
+
+
+def _values(session, policy, obs: np.ndarray, func: str) -> np.ndarray:
+    runner = PolicyRunner.load(policy)
+    [term] = [t for t in runner.observations.terms if t.spec.func == func]
+    return obs[:, term.slice]
+
+
+def test_lift_runtime_terms_match_training(lift):
+    session, policy = lift
+    obs, seen = _observation_parity(session, policy, seed=0)
+    assert {"object_position_b", "generated_commands"} <= seen and len(obs) >= STEPS * WORLDS // 2
+    cube_b = _values(session, policy, obs, "object_position_b")
+    assert np.ptp(cube_b, axis=0).max() > 0.01, "several cube positions (episodes) were compared"
+
+
+def test_navigation_runtime_terms_match_training(navigation):
+    session, policy = navigation
+    obs, seen = _observation_parity(session, policy, seed=1)
+    assert {"planar_velocity_b", "range_scan", "generated_commands"} <= seen and len(
+        obs
+    ) >= STEPS * WORLDS // 2
+    assert _values(session, policy, obs, "range_scan").min() < 2.0, "the scan saw something"
+
+
+def test_range_scan_is_the_training_math(navigation):
+    """The runtime scan equals the training scan function in float64 on the env's states (obstacles included)."""
+    from roboforge.mdp.range_scan import planar_range_scan, ray_angles
+
+    session, policy = navigation
+    env, venv = session.env, session.learner.venv
+    runner = PolicyRunner.load(policy)
+    robot = MujocoSimRobot(runner.meta)
+    [term] = [t for t in runner.observations.terms if t.spec.func == "range_scan"]
+    radii = torch.tensor(robot.scene_objects.radii)
+    venv.reset()
+    angles = ray_angles(32, "cpu").double()
+    for k in range(10):
+        venv.step(torch.tensor([[1.0, 0.5 * (-1) ** k, 0.7]]).repeat(WORLDS, 1))
+        q = env.sim.qpos[:, robot.qadr].double()  # the float64 state (the entity views are float32)
+        centers = env.sim.mocap_pos[:, robot.scene_objects.mocap_ids, :2].double()
+        trained = planar_range_scan(q[:, :2], q[:, 2], angles, centers, radii, 3.0, 4.0).numpy()
+        for w in range(WORLDS):
+            np.testing.assert_allclose(
+                term.fn(_context(robot, env, runner, np.zeros(3), w)), trained[w], atol=1e-9
+            )
+        assert trained.min() < 3.0, "something is in range"
+
+
+def test_missing_or_non_finite_object_state_is_clear(lift):
+    from roboforge.utils.errors import UserInputError
+
+    runner = PolicyRunner.load(lift[1])
+    robot = MujocoSimRobot(runner.meta, lift[1].parent)
+    commands = {"object_pose": np.array([0.5, 0.0, 0.3, 1.0, 0.0, 0.0, 0.0])}
+    state = robot.read_state()
+    assert not runner.step(state, commands=commands).hold
+    state.object_pos_w = {"cube": np.array([np.nan, 0.0, 0.0])}
+    assert runner.step(state, commands=commands).hold, "a NaN object position stops the policy"
+    runner.reset()
+    state.object_pos_w = {}
+    with pytest.raises(UserInputError, match=r"object_pos_w\['cube'\]"):
+        runner.step(state, commands=commands)
+
+
+def test_range_scan_sees_walls_and_obstacles():
+    angles = np.array([0.0, np.pi / 2, np.pi], dtype=np.float32)
+    obstacles = np.array([[1.0, 0.0, 0.25]])
+    ranges = planar_ranges(np.zeros(2), 0.0, angles, obstacles, 3.0, 2.0)
+    np.testing.assert_allclose(ranges, [0.75, 2.0, 2.0], atol=1e-6)
+    assert planar_ranges(np.array([1.0, 0.1]), 0.0, angles, obstacles, 3.0, None).max() == 0.0, "inside: 0"
+
+
+def test_planar_and_gripper_actions_match_the_training_terms(lift, navigation):
+    for session, policy, names in (
+        (navigation[0], navigation[1], ["base_velocity"]),
+        (lift[0], lift[1], ["gripper"]),
+    ):
+        env = session.env
+        runner = PolicyRunner.load(policy)
+        entity = env.scene["robot"]
+        for k in range(6):
+            action = (
+                torch.linspace(-1.5, 1.5, runner.meta.policy.action_dim)[None]
+                .roll(k, dims=1)
+                .repeat(WORLDS, 1)
+            )
+            env.action_manager.process_action(action)
+            for name in names:
+                env.action_manager.terms[name].apply()
+            q = entity.data.joint_pos[0].double().numpy()
+            targets = runner.actions.compute(action[0].double().numpy(), q)
+            for term in runner.meta.actions:
+                if term.name in names:
+                    ids = [runner.meta.robot.joint_names.index(n) for n in term.joint_names]
+                    row = 1 if term.type == "planar_velocity" else 0
+                    trained = (entity.joint_vel_target if row else entity.joint_pos_target)[0, ids]
+                    np.testing.assert_allclose(targets[row, ids], trained.double().numpy(), atol=1e-6)
+
+
+def test_navigation_sim_steps_like_training(navigation):
+    """The sim robot turns planar velocity targets by every physics step's heading, as training does."""
+    session, policy = navigation
+    env, venv = session.env, session.learner.venv
+    runner = PolicyRunner.load(policy)
+    robot = MujocoSimRobot(runner.meta)
+    venv.reset()
+    _context(robot, env, runner, np.zeros(3))
+    worst = 0.0
+    for k in range(20):
+        action = torch.tensor([[0.8, 0.3 * (-1) ** k, 1.0]]).repeat(WORLDS, 1)
+        targets = runner.actions.compute(action[0].double().numpy(), robot.read_state().joint_pos)
+        command = runner._command(runner.bind(robot.joint_names), targets, hold=False)
+        _, _, dones, _ = venv.step(action)
+        robot.write_command(command)
+        if bool(dones[0]):
+            break
+        worst = max(worst, float(np.abs(robot.data.qpos[:3] - env.sim.qpos[0, :3].numpy()).max()))
+    assert worst < 1e-6
+
+
+def test_navigation_rollout_matches_training(navigation):
+    """From world 0's state and goal, the runtime loop (observation, ONNX policy, action, sim, command outcome,
+    terminations) follows the training env step by step until the episode ends."""
+    from roboforge.deploy.episodes import EpisodeRules
+    from roboforge.deploy.sim_commands import command_sims
+
+    session, policy = navigation
+    env, venv = session.env, session.learner.venv
+    runner = PolicyRunner.load(policy)
+    robot = MujocoSimRobot(runner.meta)
+    sims = command_sims(runner.meta, robot, {})
+    rules, goal = EpisodeRules(runner.meta, sims), env.command_manager.terms["goal"]
+    actor = session.learner.policy()
+    obs, _ = venv.reset()
+    _context(robot, env, runner, np.zeros(3))
+    sims["goal"].goal_w, sims["goal"].time_left = (
+        goal.goal_w[0].double().numpy(),
+        1e9,
+    )  # its goal, no resampling
+    sims["goal"].update_outcome()
+    runner.reset()
+    worst, steps = 0.0, 0
+    for length in range(1, 200):
+        command = runner.step(robot.read_state(), robot.now(), {"goal": sims["goal"].command})
+        worst = max(worst, float(np.abs(runner.observations.obs - obs["policy"][0].numpy()).max()))
+        with torch.no_grad():
+            obs, _, dones, _ = venv.step(actor(obs))
+        robot.write_command(command)
+        flags = rules.dones(robot, length)
+        assert any(flags.values()) == bool(dones[0]) or length == runner.meta.control.max_episode_length
+        if bool(dones[0]):
+            break
+        sims["goal"].step(np.random.default_rng(0), length, runner.meta.control.step_dt, 10**9)
+        worst = max(worst, float(np.abs(robot.data.qpos[:3] - env.sim.qpos[0, :3].numpy()).max()))
+        steps += 1
+    print(f"navigation rollout: {steps} steps, worst difference {worst:.2e}")
+    assert steps >= 20 and worst < 2e-3, (steps, worst)
+
+
+def test_sim_episodes_report_the_task_metrics(lift, navigation):
+    expected = {
+        lift[1]: {
+            "Metrics/object_pose/position_error",
+            "Metrics/object_pose/success",
+            "Episode_Termination/object_out_of_reach",
+        },
+        navigation[1]: {
+            "Metrics/goal/success",
+            "Metrics/goal/touched",
+            "Metrics/goal/final_distance",
+            "Metrics/goal/distance",
+        },
+    }
+    for policy, names in expected.items():
+        runner = PolicyRunner.load(policy)
+        result = run_sim_episodes(runner, MujocoSimRobot(runner.meta, policy.parent), 2, seed=0)
+        assert names <= set(result.metrics), result.metrics
+        assert result.safety["stops"] == 0
+
+
+def test_navigation_layout_keeps_clear_of_start_and_goal(navigation):
+    from roboforge.deploy.sim_commands import command_sims
+
+    runner = PolicyRunner.load(navigation[1])
+    robot = MujocoSimRobot(runner.meta)
+    sim = command_sims(runner.meta, robot, {})["goal"]
+    rng = np.random.default_rng(0)
+    in_range = 0
+    for _ in range(20):
+        robot.data.qpos[:2] = rng.uniform(-3.0, 3.0, 2)
+        sim.reset(rng)
+        start, _ = sim.pose()
+        assert np.abs(sim.goal_w).max() <= 4.0 - 0.15 - 0.3 + 1e-9, "goal inside the arena with clearance"
+        in_range += int(2.0 <= np.linalg.norm(sim.goal_w - start) <= 5.0)
+        obstacles = robot.read_state().obstacles_w
+        assert obstacles is not None and len(obstacles) == 8
+        gaps = np.linalg.norm(obstacles[:, :2] - start, axis=1) - obstacles[:, 2]
+        assert gaps.min() >= 0.15 + 0.3 - 1e-9, "start clearance"
+        goal_gaps = np.linalg.norm(obstacles[:, :2] - sim.goal_w, axis=1) - obstacles[:, 2]
+        assert goal_gaps.min() >= 0.15 + 0.3 - 1e-9, "goal clearance"
+        assert not sim.touched and sim.clearance > 0
+    assert in_range >= 15, "goals 2-5 m from the start (else the clamped fallback)"
+
+
+@pytest.mark.slow  # trains both tasks for a few CPU iterations through the CLI
+@pytest.mark.parametrize("task", ["lift-cube-panda", "navigation-point"])
+def test_cli_train_export_deploy(task, tmp_path):
+    from typer.testing import CliRunner
+
+    from roboforge.cli.app import app
+
+    cli = CliRunner()
+
+    def run(*args: str) -> dict:
+        result = cli.invoke(app, list(args))
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    common = ("--device", "cpu", "--num-envs", "16")
+    run("train", task, *common, "--max-iterations", "2", "--run-dir", str(tmp_path), "--quiet", "--json")
+    exported = run("export", task, "--checkpoint", str(tmp_path / task), "--check", "--json")
+    deployed = run("deploy", exported["policy"], "--robot", "sim", "--episodes", "4", "--json")
+    evaluated = run("eval", task, "--checkpoint", str(tmp_path / task), "--episodes", "4", *common, "--json")
+    assert set(deployed["metrics"]) <= set(evaluated["metrics"]), (deployed["metrics"], evaluated["metrics"])
+    success = "Metrics/object_pose/success" if task.startswith("lift") else "Metrics/goal/success"
+    assert success in deployed["metrics"]
