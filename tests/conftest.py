@@ -22,8 +22,12 @@ import warp  # noqa: E402
 
 # MuJoCo Warp on the CPU: with a cold kernel cache (CI's clean clone) an mjwarp test mostly compiles kernels.
 # Warp's default CPU flags raise LLVM's inlining thresholds (9000); with LLVM's own, the large modules
-# (forward, collision, sensors) compile in ~35% less time, and the tests step them too little to notice.
+# (forward, collision, sensors) compile in ~35% less time. Optimization level 0 (Warp's CPU default is 2)
+# halves it again: five mjwarp tests (soft cube, height field, kinova, rough Go1, Go1 contact parity) took
+# 336 s at the default and 191 s at 0 on the 2-core machine with cold caches (2026-12-02), and the tests
+# step too little for the slower kernels to show. Users' own runs keep Warp's defaults.
 warp.config.cpu_compiler_flags = None  # "-march=native" with LLVM's default inlining (CPU kernels only)
+warp.config.optimization_level = 0
 
 import roboforge.tasks  # noqa: E402, F401  (registers the built-in tasks, as the rl/service/cli layers do)
 

@@ -307,7 +307,8 @@ def test_the_estimate_uses_the_librarys_steps_and_its_own_speed(tmp_path):
 @pytest.mark.timeout(300)
 def test_skrl_rl_games_and_sb3_jobs_train_and_export_through_the_real_service(tmp_path):
     """`roboforge serve` as a process: an skrl PPO, an sb3 SAC and an rl_games PPO job of 2 iterations each
-    succeed, keep their checkpoints (`.pt`, `.zip`, `.pth`) and are exported after success."""
+    succeed, keep their checkpoints (`.pt`, `.zip`, `.pth`) and are exported after success (the skrl one
+    again on demand)."""
     data_dir = tmp_path / "svc"
     jobs = {("skrl", "PPO"): ".pt", ("sb3", "SAC"): ".zip", ("rl_games", "PPO"): ".pth"}
     try:
@@ -335,11 +336,10 @@ def test_skrl_rl_games_and_sb3_jobs_train_and_export_through_the_real_service(tm
                 assert checkpoints and checkpoints[-1] == f"model_1{suffix}", checkpoints
                 event = wait_for(lambda j=job_id: export_event(api, j), 120, f"the export of {library}")
                 assert event.startswith("export 1 succeeded") and ".onnx" in event, event
-                assert api.post(f"/jobs/{job_id}/export").status_code == 202  # on demand, too
-                again = wait_for(
-                    lambda j=job_id: export_event(api, j, 2), 120, f"the second export of {library}"
-                )
-                assert again.startswith("export 2 succeeded"), again
+            job_id = next(iter(ids))  # on demand, too (one library: each export is a process of its own)
+            assert api.post(f"/jobs/{job_id}/export").status_code == 202
+            again = wait_for(lambda: export_event(api, job_id, 2), 120, "the second export")
+            assert again.startswith("export 2 succeeded"), again
     finally:
         kill_job_processes(data_dir)
 
