@@ -26,7 +26,9 @@ from roboforge.utils.errors import UserInputError
 
 MAX_LENGTH = 300  # cart-pole: 5 s at 60 Hz
 PPO_ENVS = 64
-PPO_ITERATIONS = 20  # a policy that has moved from its initial weights; learning itself is test_libraries.py's bar
+PPO_ITERATIONS = (
+    20  # a policy that has moved from its initial weights; learning itself is test_libraries.py's bar
+)
 PPO_OVERRIDES = {"batch_size": 256}  # 4 mini-batches of a 64-world rollout (the file's 4096 is for 1024)
 
 
