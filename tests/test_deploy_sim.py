@@ -127,3 +127,21 @@ def test_reach_pose_commands_are_sampled_and_scored_like_training(tmp_path):
     assert 0 < result.metrics["Metrics/ee_pose/orientation_error"] <= np.pi
     fixed = run_sim_episodes(runner, robot, 1, commands={"ee_pose": first})
     assert "Metrics/ee_pose/position_error" not in fixed.metrics, "constant commands are not scored"
+
+
+def test_udp_state_datagram_carries_the_scene_fields():
+    """Object and obstacle positions travel in the state datagram (for lift and navigation policies)."""
+    from roboforge.deploy.robot import RobotState
+    from roboforge.deploy.udp_robot import state_from_json, state_to_json
+
+    state = RobotState(("x", "y", "yaw"), np.array([0.1, -0.2, 0.3]), np.zeros(3), 0.0)
+    state.base_pos_w = np.array([0.0, 0.0, 0.1])
+    state.object_pos_w = {"cube": np.array([0.5, 0.0, 0.0255])}
+    state.obstacles_w = np.array([[1.0, 2.0, 0.3], [-1.5, 0.25, 0.2]])
+    back = state_from_json(state_to_json(state), stamp=7.0)
+    assert back.stamp == 7.0 and back.base_quat_w is None
+    np.testing.assert_array_equal(back.base_pos_w, state.base_pos_w)
+    np.testing.assert_array_equal(back.object_pos_w["cube"], state.object_pos_w["cube"])
+    np.testing.assert_array_equal(back.obstacles_w, state.obstacles_w)
+    state.obstacles_w = np.zeros((0, 3))  # no obstacles in sight
+    assert state_from_json(state_to_json(state), stamp=0.0).obstacles_w.shape == (0, 3)

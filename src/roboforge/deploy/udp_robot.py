@@ -6,7 +6,9 @@ controller announces itself with `{"subscribe": true}`; the robot sends its stat
 subscribed last.
 
     state   (robot -> controller): {"joint_names": [...], "joint_pos": [...], "joint_vel": [...],
-                                    optional "base_quat_w", "base_lin_vel_b", "base_ang_vel_b"}
+                                    optional "base_quat_w", "base_lin_vel_b", "base_ang_vel_b",
+                                    "base_pos_w", "object_pos_w": {"cube": [x, y, z]},
+                                    "obstacles_w": [[x, y, radius], ...]}
     command (controller -> robot): {"seq": n, "joint_names": [...], "position": [...], "velocity": [...],
                                     "effort": [...], "stiffness": [...], "damping": [...], "hold": bool}
 
@@ -28,16 +30,19 @@ import numpy as np
 
 from roboforge.deploy.robot import JointCommand, Robot, RobotState
 
-_BASE = ("base_quat_w", "base_lin_vel_b", "base_ang_vel_b")
+_ARRAYS = ("base_quat_w", "base_lin_vel_b", "base_ang_vel_b", "base_pos_w", "obstacles_w")
+"""Optional state fields sent as (nested) lists; `object_pos_w` is an object of lists by entity name."""
 
 
 def state_to_json(state: RobotState) -> bytes:
     """Encode a state datagram (floats round-trip exactly)."""
     msg = {"joint_names": list(state.joint_names), "joint_pos": state.joint_pos.tolist(),
            "joint_vel": state.joint_vel.tolist()}  # fmt: skip
-    for key in _BASE:
+    for key in _ARRAYS:
         if getattr(state, key) is not None:
             msg[key] = getattr(state, key).tolist()
+    if state.object_pos_w is not None:
+        msg["object_pos_w"] = {name: np.asarray(pos).tolist() for name, pos in state.object_pos_w.items()}
     return json.dumps(msg).encode()
 
 
@@ -46,9 +51,15 @@ def state_from_json(data: bytes, stamp: float) -> RobotState:
     msg = json.loads(data)
     state = RobotState(tuple(msg["joint_names"]), np.asarray(msg["joint_pos"], dtype=np.float64),
                        np.asarray(msg["joint_vel"], dtype=np.float64), stamp)  # fmt: skip
-    for key in _BASE:
+    for key in _ARRAYS:
         if key in msg:
             setattr(state, key, np.asarray(msg[key], dtype=np.float64))
+    if "object_pos_w" in msg:
+        state.object_pos_w = {
+            name: np.asarray(pos, dtype=np.float64) for name, pos in msg["object_pos_w"].items()
+        }
+    if state.obstacles_w is not None:
+        state.obstacles_w = state.obstacles_w.reshape(-1, 3)  # an empty list is no obstacles
     return state
 
 
