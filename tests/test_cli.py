@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -79,3 +80,11 @@ def test_json_output_survives_c_level_writes_to_stdout():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout) == {"ok": 1}
     assert "solver warning from C" in result.stderr and "python noise" in result.stderr
+
+
+def test_a_native_crash_prints_where_it_happened():
+    """A fatal signal in native code (here an abort) still leaves the Python stack in the log."""
+    code = "import os, roboforge.cli as cli; cli.app = lambda: os.abort(); cli.main()"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == -signal.SIGABRT
+    assert "Fatal Python error: Aborted" in result.stderr and "in <lambda>" in result.stderr, result.stderr

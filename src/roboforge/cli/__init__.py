@@ -7,6 +7,7 @@ one line and an exit code.
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 
 from roboforge.cli import bench, deploy, evaluate, export, plot, serve, sweep, tasks, train  # noqa: F401  (register commands)
@@ -17,5 +18,7 @@ __all__ = ["app", "main", "parse_overrides"]
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point. A fatal signal inside native code (a segmentation fault, an abort) prints the Python
+    stack of every thread before the process dies, so a job's log says where it crashed."""
+    faulthandler.enable()
     sys.exit(app())
