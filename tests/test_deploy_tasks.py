@@ -4,7 +4,6 @@ against the training ones on the same MuJoCo states, and the sim-to-sim episodes
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import numpy as np
@@ -12,10 +11,10 @@ import pytest
 import torch
 
 from export_util import run_folder
-from roboforge.deploy import MujocoSimRobot, PolicyRunner
+from roboforge.deploy import MujocoSimRobot, PolicyRunner, scene_terms
 from roboforge.deploy.episodes import run_sim_episodes
 from roboforge.deploy.observations import ObsContext
-from roboforge.deploy.scene_terms import DEFAULTS, planar_ranges
+from roboforge.deploy.scene_terms import planar_ranges
 from roboforge.export import export_policy
 
 STEPS = 40
@@ -46,21 +45,22 @@ def navigation(tmp_path_factory):
     return _exported("navigation-point", tmp_path_factory.mktemp("navigation"))
 
 
-def test_term_defaults_are_the_training_signatures():
+def test_the_export_writes_each_terms_defaults_and_an_older_export_is_refused(navigation):
+    """The runtime reads a term's parameters from the metadata only: the export fills in the training function's
+    defaults, so a default changed in `roboforge.mdp` travels with the policy."""
+    from roboforge.deploy.metadata import MetadataError
     from roboforge.managers.term import term_signature
-    from roboforge.mdp.manipulation import object_position_b
-    from roboforge.mdp.navigation import planar_velocity_b
     from roboforge.mdp.range_scan import range_scan
 
-    funcs = {
-        "object_position_b": object_position_b,
-        "planar_velocity_b": planar_velocity_b,
-        "range_scan": range_scan,
-    }
-    for name, defaults in DEFAULTS.items():
-        params = term_signature(funcs[name]).parameters
-        trained = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
-        assert trained == defaults, name
+    _, policy = navigation
+    meta = PolicyRunner.load(policy).meta
+    (scan,) = [t for t in meta.observations or [] if t.func == "range_scan"]
+    defaults = term_signature(range_scan).parameters
+    for key in ("obstacle_asset", "obstacle_bodies"):  # not set by the task's config
+        assert scan.params[key] == defaults[key].default, key
+    scan.params.pop("max_range")  # what a metadata file of an older export holds
+    with pytest.raises(MetadataError, match="exported by an older roboforge; export the checkpoint again"):
+        scene_terms.range_scan(scan, meta)
 
 
 def _context(

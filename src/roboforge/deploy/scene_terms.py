@@ -6,9 +6,8 @@ Each mirrors its training term on the same state (`tests/test_deploy_tasks.py` c
 `roboforge.mdp.range_scan.range_scan` (an analytic ray-circle and ray-wall intersection, not MuJoCo ray
 casting: the training term sees only the obstacle cylinders and the arena walls, so this one does too).
 Object and obstacle positions come from `RobotState` (`object_pos_w`, `obstacles_w`): the simulated robot reads
-them from the scene, a real robot from the user's perception. Parameters the training config left at their
-defaults are not in the metadata; `DEFAULTS` holds those defaults (a test checks them against the training
-signatures).
+them from the scene, a real robot from the user's perception. Parameters come from the metadata, where the
+export writes every term's, the function's defaults included.
 """
 
 from __future__ import annotations
@@ -30,25 +29,30 @@ if TYPE_CHECKING:
     TermFn = Callable[[ObsContext], np.ndarray]
 
 PLANAR_JOINTS = ("x", "y", "yaw")
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "object_position_b": {"object_name": "cube", "robot_name": "robot"},
-    "planar_velocity_b": {"asset_name": "robot", "joint_names": PLANAR_JOINTS},
-    "range_scan": {
-        "num_rays": 32,
-        "max_range": 3.0,
-        "asset_name": "robot",
-        "joint_names": PLANAR_JOINTS,
-        "obstacle_asset": "arena",
-        "obstacle_bodies": "obstacle_.*",
-        "arena_half_size": None,
-    },
+PARAMS = {
+    "object_position_b": ("object_name", "robot_name"),
+    "planar_velocity_b": ("asset_name", "joint_names"),
+    "range_scan": (
+        "num_rays",
+        "max_range",
+        "joint_names",
+        "obstacle_asset",
+        "obstacle_bodies",
+        "arena_half_size",
+    ),
 }
-"""Defaults of the training terms' parameters (`roboforge.mdp`), by function name."""
+"""The parameters each term reads from the metadata (the export writes every term's, defaults included)."""
 
 
 def term_params(spec: ObsTermSpec) -> dict[str, Any]:
-    """The term's parameters: its training defaults, then what the config set."""
-    return {**DEFAULTS.get(spec.func, {}), **spec.params}
+    """The term's parameters as it trained with them; a metadata file without them is from an older export."""
+    missing = [key for key in PARAMS.get(spec.func, ()) if key not in spec.params]
+    if missing:
+        raise MetadataError(
+            f"Observation term {spec.name!r} ({spec.func}) lacks parameters {missing} in the metadata: the policy "
+            "was exported by an older roboforge; export the checkpoint again."
+        )
+    return spec.params
 
 
 def _needs(spec: ObsTermSpec, value: Any, field_name: str) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from roboforge.managers.term import term_signature
+from roboforge.managers.term import params_with_defaults
 from roboforge.mdp.images import segmentation_mask
 from roboforge.sensors.camera import CameraSensor
 from roboforge.utils.errors import UserInputError
@@ -59,23 +59,14 @@ def check_deployable(group: str, terms: dict[str, Any]) -> None:
             )
 
 
-def image_term_params(tcfg: Any) -> dict[str, Any]:
-    """An image term's parameters with the function's defaults filled in (the camera's sensor name is one)."""
-    defaults = {
-        name: p.default
-        for name, p in term_signature(tcfg.func).parameters.items()
-        if p.default is not p.empty and name != "env"
-    }
-    return {**defaults, **dict(tcfg.params)}
-
-
 def camera_layout(env: Any, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The camera sensors the image terms read: scene camera name, image size, outputs, field of view, period."""
     om, model = env.observation_manager, env.scene.model
     names: list[str] = []
     for item in inputs:
         for term in item["terms"]:
-            name = image_term_params(om.groups[item["name"]].terms[term]).get("sensor_name")
+            tcfg = om.groups[item["name"]].terms[term]
+            name = params_with_defaults(tcfg.func, tcfg.params).get("sensor_name")
             if name is not None and name not in names:
                 names.append(name)
     out = []

@@ -13,8 +13,8 @@ from typing import Any
 
 import roboforge
 from roboforge.envs.manager_based_rl_env import ManagerBasedRLEnv
-from roboforge.export.images import camera_layout, image_groups, image_term_params
-from roboforge.managers.term import term_signature
+from roboforge.export.images import camera_layout, image_groups
+from roboforge.managers.term import params_with_defaults, term_signature
 from roboforge.mdp.actions.gripper_actions import BinaryJointPositionActionCfg
 from roboforge.mdp.actions.joint_actions import (
     JointEffortActionCfg,
@@ -90,7 +90,7 @@ def observation_layout(s: Session) -> list[dict[str, Any]]:
         shape = om.group_shapes[group]
         for name, tcfg in gcfg.terms.items():
             length = gcfg.history_length if gcfg.history_length is not None else tcfg.history_length
-            params = image_term_params(tcfg) if group in images else dict(tcfg.params)
+            params = params_with_defaults(tcfg.func, tcfg.params)
             dim = om.term_dims[group][name] // max(length, 1)
             terms.append(
                 {

@@ -85,6 +85,16 @@ def term_signature(func: Callable) -> inspect.Signature:
     return inspect.signature(func)
 
 
+def params_with_defaults(func: Callable, params: dict[str, Any]) -> dict[str, Any]:
+    """A term's parameters as it runs with them: the function's keyword defaults (not `env`), then `params`."""
+    defaults = {
+        name: p.default
+        for name, p in term_signature(func).parameters.items()
+        if p.default is not p.empty and name != "env"
+    }
+    return {**defaults, **params}
+
+
 def check_params(
     kind: str, name: str, func: Callable, params: dict[str, Any], positional: tuple[str, ...]
 ) -> None:
