@@ -128,3 +128,38 @@ def state_of(robot: Any, stamp: float | None = None) -> Any:
     if stamp is not None:
         state.stamp = stamp
     return state
+
+
+def exported_session(task: str, folder: Path, worlds: int) -> tuple[Session, Path]:
+    """(a C-backend session of `worlds` worlds with a random-weight policy's weights, that policy exported)."""
+    from roboforge.export import export_policy
+
+    _, checkpoint = run_folder(task, folder)
+    s = build_session(task, worlds, "cpu", "mujoco", None, True)
+    s.learner.load(checkpoint, training=False)
+    return s, export_policy(task, checkpoint, folder / "out").policy
+
+
+def world_context(robot: Any, env: Any, action: np.ndarray, world: int = 0) -> Any:
+    """The deploy runtime's observation context of one training world's state: qpos, qvel and mocap positions
+    copied into the simulated robot, its state read back, the env's commands of that world."""
+    from roboforge.deploy.observations import ObsContext
+
+    robot.data.qpos[:] = env.sim.qpos[world].numpy()
+    robot.data.qvel[:] = env.sim.qvel[world].numpy()
+    robot.data.mocap_pos[:] = env.sim.mocap_pos[world].numpy()
+    robot.forward()
+    state = robot.read_state()
+    commands = {n: t.command[world].double().numpy() for n, t in env.command_manager.terms.items()}
+    return ObsContext(
+        state.joint_pos,
+        state.joint_vel,
+        action,
+        state.base_quat_w,
+        state.base_lin_vel_b,
+        state.base_ang_vel_b,
+        commands,
+        base_pos_w=state.base_pos_w,
+        object_pos_w=state.object_pos_w or {},
+        obstacles_w=state.obstacles_w,
+    )

@@ -1,6 +1,6 @@
 """The deploy runtime on lift-cube-panda and navigation-point: its scene observation terms and action terms
-against the training ones on the same MuJoCo states, and the sim-to-sim episodes (CLI: train -> export
---check -> deploy, metric names as eval's)."""
+against the training ones on the same MuJoCo states, and the sim-to-sim episodes; the CLI path train -> export
+--check -> deploy (metric names as eval's) for those two and ant-manager (`test_deploy_ant.py`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from export_util import run_folder
+from export_util import exported_session, world_context
 from roboforge.deploy import MujocoSimRobot, PolicyRunner, scene_terms
 from roboforge.deploy.episodes import run_sim_episodes
-from roboforge.deploy.observations import ObsContext
 from roboforge.deploy.scene_terms import planar_ranges
-from roboforge.export import export_policy
 
 STEPS = 40
 WORLDS = 4
@@ -25,24 +23,14 @@ which turns float32 rounding (~1e-6) into up to ~1e-4 m (measured); `test_range_
 compares the runtime scan with the training function in float64 to 1e-9 instead."""
 
 
-def _exported(task: str, folder):
-    """(a session of WORLDS worlds with the policy's weights, the exported random-weight policy of the task)."""
-    from roboforge.rl.session import build_session
-
-    _, checkpoint = run_folder(task, folder)
-    s = build_session(task, WORLDS, "cpu", "mujoco", None, True)
-    s.learner.load(checkpoint, training=False)
-    return s, export_policy(task, checkpoint, folder / "out").policy
-
-
 @pytest.fixture(scope="module")
 def lift(tmp_path_factory):
-    return _exported("lift-cube-panda", tmp_path_factory.mktemp("lift"))
+    return exported_session("lift-cube-panda", tmp_path_factory.mktemp("lift"), WORLDS)
 
 
 @pytest.fixture(scope="module")
 def navigation(tmp_path_factory):
-    return _exported("navigation-point", tmp_path_factory.mktemp("navigation"))
+    return exported_session("navigation-point", tmp_path_factory.mktemp("navigation"), WORLDS)
 
 
 def test_the_export_writes_each_terms_defaults_and_an_older_export_is_refused(navigation):
@@ -63,28 +51,6 @@ def test_the_export_writes_each_terms_defaults_and_an_older_export_is_refused(na
         scene_terms.range_scan(scan, meta)
 
 
-def _context(
-    robot: MujocoSimRobot, env, runner: PolicyRunner, action: np.ndarray, world: int = 0
-) -> ObsContext:
-    """The runtime's context of a world's state (qpos, qvel and obstacle mocap positions copied over)."""
-    robot.data.qpos[:] = env.sim.qpos[world].numpy()
-    robot.data.qvel[:] = env.sim.qvel[world].numpy()
-    robot.data.mocap_pos[:] = env.sim.mocap_pos[world].numpy()
-    robot.forward()
-    state = robot.read_state()
-    commands = {n: t.command[world].double().numpy() for n, t in env.command_manager.terms.items()}
-    return ObsContext(
-        state.joint_pos,
-        state.joint_vel,
-        action,
-        state.base_quat_w,
-        commands=commands,
-        base_pos_w=state.base_pos_w,
-        object_pos_w=state.object_pos_w or {},
-        obstacles_w=state.obstacles_w,
-    )
-
-
 def _observation_parity(session, policy, seed: int) -> tuple[np.ndarray, set[str]]:
     """Compare runtime and training observations over STEPS random-action steps of every world; returns the
     compared training observations `(n, obs_dim)` and the term functions seen."""
@@ -100,7 +66,7 @@ def _observation_parity(session, policy, seed: int) -> tuple[np.ndarray, set[str
         for w in range(env.num_envs):
             if bool(dones[w]):
                 continue  # the observation is of the next episode's first state; the action was not last_action
-            ctx = _context(robot, env, runner, action[w].double().numpy(), w)
+            ctx = world_context(robot, env, action[w].double().numpy(), w)
             runner.observations.reset()  # one state, no history
             expected = obs["policy"][w].double().numpy()
             got = runner.observations.compute(ctx).astype(np.float64)
@@ -162,7 +128,7 @@ def test_range_scan_is_the_training_math(navigation):
         trained = planar_range_scan(q[:, :2], q[:, 2], angles, centers, radii, 3.0, 4.0).numpy()
         for w in range(WORLDS):
             np.testing.assert_allclose(
-                term.fn(_context(robot, env, runner, np.zeros(3), w)), trained[w], atol=1e-9
+                term.fn(world_context(robot, env, np.zeros(3), w)), trained[w], atol=1e-9
             )
         assert trained.min() < 3.0, "something is in range"
 
@@ -225,7 +191,7 @@ def test_navigation_sim_steps_like_training(navigation):
     runner = PolicyRunner.load(policy)
     robot = MujocoSimRobot(runner.meta)
     venv.reset()
-    _context(robot, env, runner, np.zeros(3))
+    world_context(robot, env, np.zeros(3))
     worst = 0.0
     for k in range(20):
         action = torch.tensor([[0.8, 0.3 * (-1) ** k, 1.0]]).repeat(WORLDS, 1)
@@ -253,7 +219,7 @@ def test_navigation_rollout_matches_training(navigation):
     rules, goal = EpisodeRules(runner.meta, sims), env.command_manager.terms["goal"]
     actor = session.learner.policy()
     obs, _ = venv.reset()
-    _context(robot, env, runner, np.zeros(3))
+    world_context(robot, env, np.zeros(3))
     sims["goal"].goal_w, sims["goal"].time_left = (
         goal.goal_w[0].double().numpy(),
         1e9,
@@ -323,9 +289,17 @@ def test_navigation_layout_keeps_clear_of_start_and_goal(navigation):
     assert in_range >= 15, "goals 2-5 m from the start (else the clamped fallback)"
 
 
-@pytest.mark.slow  # trains both tasks for a few CPU iterations through the CLI
-@pytest.mark.parametrize("task", ["lift-cube-panda", "navigation-point"])
+SUCCESS_METRICS = {
+    "lift-cube-panda": {"Metrics/object_pose/success"},
+    "navigation-point": {"Metrics/goal/success"},
+    "ant-manager": {"Metrics/target/forward_speed", "Metrics/target/fall_free"},
+}
+
+
+@pytest.mark.slow  # trains each task for two CPU iterations through the CLI
+@pytest.mark.parametrize("task", list(SUCCESS_METRICS))
 def test_cli_train_export_deploy(task, tmp_path):
+    """train -> export --check -> deploy --robot sim: deploy reports the task's metrics under eval's names."""
     from typer.testing import CliRunner
 
     from roboforge.cli.app import app
@@ -340,8 +314,8 @@ def test_cli_train_export_deploy(task, tmp_path):
     common = ("--device", "cpu", "--num-envs", "16")
     run("train", task, *common, "--max-iterations", "2", "--run-dir", str(tmp_path), "--quiet", "--json")
     exported = run("export", task, "--checkpoint", str(tmp_path / task), "--check", "--json")
+    assert exported["parity"]["passed"]
     deployed = run("deploy", exported["policy"], "--robot", "sim", "--episodes", "4", "--json")
     evaluated = run("eval", task, "--checkpoint", str(tmp_path / task), "--episodes", "4", *common, "--json")
     assert set(deployed["metrics"]) <= set(evaluated["metrics"]), (deployed["metrics"], evaluated["metrics"])
-    success = "Metrics/object_pose/success" if task.startswith("lift") else "Metrics/goal/success"
-    assert success in deployed["metrics"]
+    assert SUCCESS_METRICS[task] <= set(deployed["metrics"])

@@ -36,6 +36,9 @@ class CommandSim:
             self.sums += self._errors()
             self.steps += 1
 
+    def end(self, failed: bool) -> None:
+        """The episode ended, by a failure termination if `failed` (terms that score the outcome keep it)."""
+
     def episode_metrics(self) -> dict[str, float]:
         """The ended episode's mean metrics (empty if no step was counted)."""
         if self.steps == 0:

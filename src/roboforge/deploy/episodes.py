@@ -239,8 +239,10 @@ def run_sim_episodes(
         lengths.append(length)
         for name, flag in flags.items():
             ended[name] += int(flag)
-        survived += int(not any(flag for name, flag in flags.items() if name not in rules.time_out_terms))
+        failed = any(flag for name, flag in flags.items() if name not in rules.time_out_terms)
+        survived += int(not failed)
         for sim in sims.values():
+            sim.end(failed)
             for key, value in sim.episode_metrics().items():
                 command_metrics.setdefault(key, []).append(value)
     metrics = {f"Episode_Termination/{n}": c / episodes for n, c in ended.items()}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from roboforge.deploy.heading_terms import TERMS as HEADING_TERMS
 from roboforge.deploy.image_terms import IMAGE_MODULE, ImageTerm, image_depth, image_rgb, push_history
 from roboforge.deploy.metadata import MetadataError, ObsTermSpec, PolicyMetadata
 from roboforge.deploy.rotations import GRAVITY_DIR_W, quat_apply_inverse
@@ -130,7 +131,7 @@ for _name, _factory in {
     "generated_commands": _generated_commands,
 }.items():
     register_observation_term(_name, _factory, BUILTIN_MODULE)
-for _name, (_factory, _module) in SCENE_TERMS.items():
+for _name, (_factory, _module) in (SCENE_TERMS | HEADING_TERMS).items():
     register_observation_term(_name, _factory, _module)
 register_observation_term("image_rgb", image_rgb, IMAGE_MODULE)
 register_observation_term("image_depth", image_depth, IMAGE_MODULE)

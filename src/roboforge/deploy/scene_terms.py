@@ -55,7 +55,8 @@ def term_params(spec: ObsTermSpec) -> dict[str, Any]:
     return spec.params
 
 
-def _needs(spec: ObsTermSpec, value: Any, field_name: str) -> Any:
+def state_field(spec: ObsTermSpec, value: Any, field_name: str) -> Any:
+    """`value` (a `RobotState` field the term reads); None is an error naming the field."""
     if value is None:
         raise UserInputError(
             f"Observation term {spec.name!r} needs RobotState.{field_name}; the state has none."
@@ -79,8 +80,8 @@ def object_position_b(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
                 f"Observation term {spec.name!r} needs the position of object {name!r}: "
                 f"RobotState.object_pos_w[{name!r}] (world frame, e.g. from perception)."
             )
-        base_pos = _needs(spec, c.base_pos_w, "base_pos_w")
-        base_quat = _needs(spec, c.base_quat_w, "base_quat_w")
+        base_pos = state_field(spec, c.base_pos_w, "base_pos_w")
+        base_quat = state_field(spec, c.base_quat_w, "base_quat_w")
         return quat_apply_inverse(base_quat, np.asarray(c.object_pos_w[name], dtype=np.float64) - base_pos)
 
     return fn
@@ -162,7 +163,7 @@ def range_scan(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
     none = np.zeros((0, 3))
 
     def fn(c: ObsContext) -> np.ndarray:
-        obstacles = _needs(spec, c.obstacles_w, "obstacles_w") if sees_obstacles else none
+        obstacles = state_field(spec, c.obstacles_w, "obstacles_w") if sees_obstacles else none
         q = c.joint_pos[ids]
         return planar_ranges(root_xy + q[:2], float(q[2]), angles, obstacles, max_range, half)
 

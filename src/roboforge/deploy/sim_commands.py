@@ -6,8 +6,8 @@ the term's metrics (names as `roboforge eval` logs them: `Metrics/<command>/<met
 recorded ranges, resampled on its timer, with the end effector's position error (m) and orientation
 error (rad) averaged over the last `metric_window_s` of each episode; `ObjectGoalCommandCfg` (lift) samples
 the same way and scores the object instead (`position_error` to the goal, `success` within the threshold).
-`NavigationCommandCfg` is in `navigation_command_sim.py`. Other command types are an error that suggests
-constant commands (`--command NAME=...`).
+`NavigationCommandCfg` is in `navigation_command_sim.py`, the classic tasks' `TargetCommandCfg` in
+`target_command_sim.py`. Other command types are an error that suggests constant commands (`--command NAME=...`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from roboforge.deploy.mujoco_robot import MujocoSimRobot
 from roboforge.deploy.navigation_command_sim import NavigationCommandSim
 from roboforge.deploy.rotations import quat_apply, quat_from_euler_xyz, quat_mul
 from roboforge.deploy.specs import CommandSpec
+from roboforge.deploy.target_command_sim import TargetCommandSim
 from roboforge.deploy.velocity_command_sim import VelocityCommandSim
 
 _RANGE_KEYS = ("pos_x", "pos_y", "pos_z", "roll", "pitch", "yaw")
@@ -105,6 +106,7 @@ SIMULATED: dict[str, Callable[[CommandSpec, PolicyMetadata, MujocoSimRobot], Com
     "UniformVelocityCommandCfg": VelocityCommandSim,
     "ObjectGoalCommandCfg": ObjectGoalCommandSim,
     "NavigationCommandCfg": NavigationCommandSim,
+    "TargetCommandCfg": TargetCommandSim,
 }
 
 
