@@ -76,7 +76,7 @@ def _target_name(spec: ObsTermSpec, meta: PolicyMetadata) -> str:
             f"Observation term {spec.name!r} ({spec.func}) reads the heading target of command {name!r}, which "
             f"is not a {TARGET_COMMAND} of the training env (commands: {', '.join(terms) or 'none'})."
         )
-    asset = terms[name].params.get("asset_name", meta.robot.asset)
+    asset = terms[name].params["asset_name"]
     if asset != meta.robot.asset:
         raise MetadataError(
             f"Command {name!r} measures entity {asset!r}; the runtime observes only the controlled robot "

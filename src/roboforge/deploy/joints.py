@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from roboforge.deploy.metadata import JOINT_ACTION_TYPES, OTHER_ACTION_DIMS, MetadataError, PolicyMetadata
+from roboforge.deploy.scene_terms import rotate
 from roboforge.deploy.specs import ActionTermSpec
 from roboforge.utils.errors import UserInputError
 
@@ -97,7 +96,7 @@ class ActionMapper:
         self.terms.append((chunk, ACTION_TARGETS[term.type], ids, scale, offset))
         return chunk.stop
 
-    def compute(self, action: np.ndarray, joint_pos: np.ndarray | None = None) -> np.ndarray:
+    def compute(self, action: np.ndarray, joint_pos: np.ndarray) -> np.ndarray:
         """Targets `(3, num_joints)`: position, velocity, effort rows, policy joint order (reused buffer);
         planar velocity terms turn by the heading in `joint_pos` (policy order)."""
         self.targets[:] = self.default
@@ -106,12 +105,8 @@ class ActionMapper:
         for at, ids, opened, closed in self.binary:
             self.targets[0, ids] = closed if action[at] < 0 else opened
         for chunk, ids, max_lin, max_ang in self.planar:
-            if joint_pos is None:
-                raise UserInputError("A planar velocity action needs the joint positions (the heading).")
             a = np.clip(action[chunk], -1.0, 1.0)
             lin = a[:2] * max_lin
             lin = lin / max(float(np.linalg.norm(lin)) / max_lin, 1.0)
-            heading = float(joint_pos[ids[2]])
-            c, s = math.cos(heading), math.sin(heading)
-            self.targets[1, ids] = (c * lin[0] - s * lin[1], s * lin[0] + c * lin[1], a[2] * max_ang)
+            self.targets[1, ids] = (*rotate(lin, float(joint_pos[ids[2]])), a[2] * max_ang)
         return self.targets

@@ -17,7 +17,7 @@ from roboforge.deploy.command_sim import CommandSim
 from roboforge.deploy.metadata import MetadataError, PolicyMetadata
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
 from roboforge.deploy.scene_state import obstacle_sources
-from roboforge.deploy.scene_terms import PLANAR_JOINTS, rotate
+from roboforge.deploy.scene_terms import rotate
 from roboforge.deploy.specs import CommandSpec
 
 
@@ -32,7 +32,7 @@ class NavigationCommandSim(CommandSim):
         if len(obstacle_sources(meta)) != 1:
             raise MetadataError(f"Command {spec.name!r}: the sim-to-sim check handles one set of obstacles.")
         self.robot, self.p = robot, p
-        self.ids = np.array([robot.joint_names.index(n) for n in p.get("joint_names", PLANAR_JOINTS)])
+        self.ids = np.array([robot.joint_names.index(n) for n in p["joint_names"]])
         self.root_xy = np.asarray((meta.robot.default_root_state or [0.0, 0.0])[:2], dtype=np.float64)
         self.objects = robot.scene_objects
         m = robot.model

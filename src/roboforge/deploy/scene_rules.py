@@ -51,8 +51,8 @@ def object_height_below(term: TerminationSpec, meta: PolicyMetadata) -> DoneFn:
 
 def object_out_of_reach(term: TerminationSpec, meta: PolicyMetadata) -> DoneFn:
     """The object is farther than `max_distance` (m) from the robot's root."""
-    name, limit = term.params.get("object_name", "cube"), term.params["max_distance"]
-    if term.params.get("robot_name", meta.robot.asset) != meta.robot.asset:
+    name, limit = term.params["object_name"], term.params["max_distance"]
+    if term.params["robot_name"] != meta.robot.asset:
         raise MetadataError(
             f"Termination {term.name!r} measures from an entity other than the controlled robot."
         )
@@ -66,7 +66,7 @@ def object_out_of_reach(term: TerminationSpec, meta: PolicyMetadata) -> DoneFn:
 
 def _navigation_flag(flag: str) -> Callable[[TerminationSpec, PolicyMetadata, dict[str, CommandSim]], DoneFn]:
     def factory(term: TerminationSpec, meta: PolicyMetadata, sims: dict[str, CommandSim]) -> DoneFn:
-        name = term.params.get("command_name", "goal")
+        name = term.params["command_name"]
         sim = sims.get(name)
         if not isinstance(sim, NavigationCommandSim):
             raise MetadataError(

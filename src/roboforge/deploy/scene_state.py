@@ -16,9 +16,6 @@ import numpy as np
 
 from roboforge.deploy.metadata import MetadataError, PolicyMetadata
 
-OBSTACLE_DEFAULTS = ("arena", "obstacle_.*")
-"""Default (obstacle_asset, obstacle_bodies) of the training range scan and navigation command."""
-
 
 def obstacle_sources(meta: PolicyMetadata) -> list[tuple[str, str]]:
     """(entity, body regex) pairs of the obstacles the policy's terms and commands read."""
@@ -26,8 +23,8 @@ def obstacle_sources(meta: PolicyMetadata) -> list[tuple[str, str]]:
     params = [t.params for t in meta.observations or [] if t.func == "range_scan"]
     params += [c.params for c in meta.command_terms if c.type == "NavigationCommandCfg"]
     for p in params:
-        asset = p.get("obstacle_asset", OBSTACLE_DEFAULTS[0])
-        pair = (asset, p.get("obstacle_bodies", OBSTACLE_DEFAULTS[1]))
+        asset = p["obstacle_asset"]  # the export writes every parameter, defaults included
+        pair = (asset, p["obstacle_bodies"])
         if asset is not None and pair not in found:
             found.append(pair)
     return found

@@ -77,8 +77,8 @@ class ObjectGoalCommandSim(PoseCommandSim):
 
     def __init__(self, spec: CommandSpec, meta: PolicyMetadata, robot: MujocoSimRobot):
         super().__init__(spec, meta, robot)
-        self.object = spec.params.get("object_name", "cube")
-        self.threshold = float(spec.params.get("success_threshold", 0.05))
+        self.object = spec.params["object_name"]
+        self.threshold = float(spec.params["success_threshold"])
         robot.scene_objects.free_joint(self.object)  # the object must exist
 
     def _errors(self) -> np.ndarray:

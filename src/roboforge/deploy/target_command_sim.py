@@ -22,7 +22,7 @@ class TargetCommandSim(CommandSim):
     def __init__(self, spec: CommandSpec, meta: PolicyMetadata, robot: MujocoSimRobot):
         p = spec.params
         super().__init__(spec.name, tuple(p["resampling_time_range"]), p.get("metric_window_s"))
-        if p.get("asset_name", meta.robot.asset) != meta.robot.asset or robot.root_d < 0:
+        if p["asset_name"] != meta.robot.asset or robot.root_d < 0:
             raise MetadataError(
                 f"Command {spec.name!r} ({spec.type}) needs the controlled robot to have a floating base."
             )

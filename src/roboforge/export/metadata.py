@@ -197,10 +197,11 @@ def robot_layout(entity: Any) -> dict[str, Any]:
 
 
 def term_layout(env: Any, cfgs: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    """Event or termination terms: function name, parameters (joint regexes resolved), mode/time_out."""
+    """Event or termination terms: function name, parameters (the function's defaults filled in, joint regexes
+    resolved), mode/time_out."""
     out = []
     for name, cfg in cfgs.items():
-        params = to_dict(dict(cfg.params))
+        params = to_dict(params_with_defaults(cfg.func, cfg.params))
         joints = _resolved_joints(env, cfg.func, cfg.params)
         if joints is not None:
             params["joint_names"] = joints
