@@ -145,3 +145,17 @@ def test_udp_state_datagram_carries_the_scene_fields():
     np.testing.assert_array_equal(back.obstacles_w, state.obstacles_w)
     state.obstacles_w = np.zeros((0, 3))  # no obstacles in sight
     assert state_from_json(state_to_json(state), stamp=0.0).obstacles_w.shape == (0, 3)
+
+
+@pytest.mark.parametrize(
+    "datagram",
+    [b"not json", b'{"joint_pos": [0.0]}', b'{"joint_names": ["a"], "joint_pos": [0], "joint_vel": [0], '
+     b'"object_pos_w": [1, 2, 3]}', b'{"joint_names": ["a"], "joint_pos": [0], "joint_vel": [0], '
+     b'"obstacles_w": [1, 2]}'],
+)  # fmt: skip
+def test_a_malformed_state_datagram_is_one_clear_error(datagram):
+    from roboforge.deploy.udp_robot import state_from_json
+    from roboforge.utils.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="Malformed robot state datagram"):
+        state_from_json(datagram, stamp=0.0)

@@ -29,6 +29,7 @@ import time
 import numpy as np
 
 from roboforge.deploy.robot import JointCommand, Robot, RobotState
+from roboforge.utils.errors import UserInputError
 
 _ARRAYS = ("base_quat_w", "base_lin_vel_b", "base_ang_vel_b", "base_pos_w", "obstacles_w")
 """Optional state fields sent as (nested) lists; `object_pos_w` is an object of lists by entity name."""
@@ -47,8 +48,17 @@ def state_to_json(state: RobotState) -> bytes:
 
 
 def state_from_json(data: bytes, stamp: float) -> RobotState:
-    """Decode a state datagram, stamped with the receiver's clock."""
-    msg = json.loads(data)
+    """Decode a state datagram, stamped with the receiver's clock; a malformed one is one clear error."""
+    try:
+        return _decode_state(json.loads(data), stamp)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise UserInputError(
+            f"Malformed robot state datagram ({type(err).__name__}: {err}); expected JSON with joint_names, "
+            "joint_pos, joint_vel (and optional base and scene fields), see roboforge/deploy/udp_robot.py."
+        ) from None
+
+
+def _decode_state(msg: dict, stamp: float) -> RobotState:
     state = RobotState(tuple(msg["joint_names"]), np.asarray(msg["joint_pos"], dtype=np.float64),
                        np.asarray(msg["joint_vel"], dtype=np.float64), stamp)  # fmt: skip
     for key in _ARRAYS:
