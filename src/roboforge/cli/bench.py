@@ -70,6 +70,12 @@ def _bench_table(task: str, result) -> Table:
             f"training env-steps/s ({result.library} {result.algorithm.upper()})",
             f"{result.train_env_steps_per_s:,.0f}",
         )
+    if result.device_memory_gib is not None:
+        per_world_mib = 1024 * result.device_memory_gib / result.num_envs
+        table.add_row(
+            "GPU memory in use, whole device (GiB; MiB per world)",
+            f"{result.device_memory_gib:.2f} ({per_world_mib:.2f})",
+        )
     for phase, seconds in (result.iteration_s or {}).items():
         table.add_row(f"one iteration: {PHASE_LABELS[phase]} (ms)", f"{1000 * seconds:,.1f}")
     return table

@@ -39,6 +39,9 @@ class BenchResult:
     """Where one training iteration's time goes, from iterations timed with a device sync at each phase
     end (libraries that report phases): `env_steps` (the rollout's env steps at the noisy env.step rate),
     `policy_and_storage` (the rest of the rollout: policy, sampling, storage, returns), `update`, `total`."""
+    device_memory_gib: float | None = None
+    """GPU memory in use on the whole device after training (CUDA context, MuJoCo Warp's buffers, torch's
+    cache, and any other process on the GPU: bench alone for a per-world figure); None on the CPU."""
 
 
 def _sync(device: str) -> None:
@@ -97,7 +100,15 @@ def bench(session: Session, steps: int = 200, train_iterations: int = 5) -> Benc
         physics_share=env_rate / physics_only_env,
         train_env_steps_per_s=ppo,
         iteration_s=breakdown,
+        device_memory_gib=_device_memory_in_use_gib(dev),
     )
+
+
+def _device_memory_in_use_gib(device: str) -> float | None:
+    if not device.startswith("cuda"):
+        return None
+    free, total = torch.cuda.mem_get_info(torch.device(device))
+    return (total - free) / 2**30
 
 
 def _iteration_breakdown(session: Session, iterations: int, env_rate: float) -> dict[str, float] | None:
