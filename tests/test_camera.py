@@ -237,8 +237,9 @@ def test_camera_tasks_observe_two_stacked_frames(task, channels):
     image = obs["policy"]
     assert image.shape == (4, 2 * channels, 64, 64) and image.dtype == torch.float32
     assert env.observation_space["policy"].shape == (4, 2 * channels, 64, 64)
-    low, high = (-1.0, 1.0) if channels == 3 else (0.0, 1.0)
-    assert image.min() >= low and image.max() <= high
+    assert image.min() >= -1.0 and image.max() <= 1.0
+    zero_mean = torch.zeros(4, 2 * channels)  # both tasks subtract each image's (channel's) mean
+    torch.testing.assert_close(image.mean(dim=(2, 3)), zero_mean, atol=1e-5, rtol=0)
     torch.testing.assert_close(image[:, :channels], image[:, channels:])  # a new episode: the frame twice
     for _ in range(3):
         obs, *_ = env.step(torch.ones(4, 1))

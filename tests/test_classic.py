@@ -161,3 +161,30 @@ def test_ant_runs_faster_while_training(tmp_path):
     early, late = sum(speed[:3]) / 3, sum(speed[-3:]) / 3
     print(f"forward speed {early:.2f} -> {late:.2f} m/s ({time.perf_counter() - start:.0f} s)")
     assert late > early + 0.15, speed
+
+
+@pytest.mark.parametrize("task", ["humanoid", "ant-manager"])
+def test_a_progress_cap_pays_no_more_above_the_cap_speed(task):
+    """World 0 flies at 20 m/s along +x (towards the target): with a 2 m/s cap its step reward falls by the
+    progress weight times 18 m/s; the standing worlds are unaffected."""
+    from roboforge.envs import load_cfg, make_env
+
+    rewards, dt = {}, 1.0
+    for cap in (None, 2.0):
+        cfg = load_cfg(task, num_envs=N)
+        cfg.sim.backend = "mujoco"
+        if task == "ant-manager":
+            progress = cfg.rewards["progress"]
+            progress.params = {**progress.params, "max_speed": cap}  # the terms share one params dict
+        else:
+            cfg.rewards.max_progress_speed = cap
+        env = make_env(task, cfg)
+        env.reset(seed=0)
+        robot = env.scene["robot"]
+        env.sim.qpos[0, robot.root_qpos_adr + 2] += 1.0  # in the air: no ground friction slows it
+        env.sim.qvel[0, robot.root_dof_adr] = 20.0
+        rewards[cap] = env.step(torch.zeros(N, env.num_actions))[1]
+        dt = env.step_dt if task == "ant-manager" else 1.0  # manager rewards are per second x dt
+    drop = rewards[None] - rewards[2.0]
+    assert float(drop[0]) == pytest.approx(18.0 * dt, rel=0.01), drop
+    torch.testing.assert_close(drop[1:], torch.zeros(N - 1), atol=1e-5, rtol=0)

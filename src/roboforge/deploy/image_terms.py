@@ -52,13 +52,17 @@ def image_rgb(spec: ObsTermSpec, meta: PolicyMetadata) -> ImageFn:
 
 
 def image_depth(spec: ObsTermSpec, meta: PolicyMetadata) -> ImageFn:
-    """Depth as a fraction of `max_distance` `(1, H, W)`: farther points and no-hit pixels read 1."""
+    """Depth as a fraction of `max_distance` `(1, H, W)`: farther points and no-hit pixels read 1; with
+    `mean_subtract` (absent from exports older than the parameter), minus the image's mean."""
     limit = np.float32(spec.params.get("max_distance", 10.0))
+    mean_subtract = bool(spec.params.get("mean_subtract", False))
 
     def fn(ctx: ObsContext) -> np.ndarray:
         depth = _frame(ctx, spec, "depth", 1).transpose(2, 0, 1).astype(np.float32)
-        depth = np.where(depth > 0.0, depth, limit)
-        return np.minimum(depth, limit) / limit
+        depth = np.minimum(np.where(depth > 0.0, depth, limit), limit) / limit
+        if mean_subtract:
+            depth = depth - depth.mean(axis=(1, 2), keepdims=True, dtype=np.float32)
+        return depth
 
     return fn
 

@@ -41,9 +41,12 @@ def image_rgb(env: TermEnv, sensor_name: str = "camera", mean_subtract: bool = F
     return image
 
 
-def image_depth(env: TermEnv, sensor_name: str = "camera", max_distance: float = 10.0) -> torch.Tensor:
+def image_depth(
+    env: TermEnv, sensor_name: str = "camera", max_distance: float = 10.0, mean_subtract: bool = False
+) -> torch.Tensor:
     """Depth `(num_envs, 1, H, W)` as a fraction of `max_distance` (m), in [0, 1]: farther points and pixels that
-    hit nothing read 1."""
+    hit nothing read 1. With `mean_subtract`, minus each image's mean: a scene that fills few pixels is
+    otherwise a near-constant image of ones, which the encoder's first layer sees as one large offset."""
     depth = camera_sensor(env, sensor_name).data.depth
     if depth is None:
         raise ConfigError(
@@ -52,8 +55,10 @@ def image_depth(env: TermEnv, sensor_name: str = "camera", max_distance: float =
     if max_distance <= 0.0:
         raise ConfigError(f"Image term image_depth: max_distance {max_distance} must be > 0 (metres).")
     depth = depth.permute(0, 3, 1, 2)
-    depth = torch.where(depth > 0.0, depth, max_distance)
-    return depth.clamp(max=max_distance) / max_distance
+    depth = torch.where(depth > 0.0, depth, max_distance).clamp(max=max_distance) / max_distance
+    if mean_subtract:
+        depth = depth - depth.mean(dim=(2, 3), keepdim=True)
+    return depth
 
 
 class segmentation_mask(ManagerTermBase):

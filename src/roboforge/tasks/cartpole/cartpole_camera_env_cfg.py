@@ -3,7 +3,8 @@
 The task is 'cartpole' (same dynamics, resets, rewards and terminations); the policy and the critic see only
 the images of a fixed camera in front of the rail, the last two frames stacked on channels so that
 velocities can be read. As in Isaac Lab's `CartpoleRGBCameraEnv` / `CartpoleDepthCameraEnv`, colour is
-scaled to [0, 1] and mean-subtracted per image; depth is scaled by a maximum distance.
+scaled to [0, 1] and mean-subtracted per image; depth is scaled by a maximum distance and mean-subtracted
+too (without it, 200 iterations on one H200 never balanced: the images are ~99% background at 1.0).
 
 The built-in cart-pole's pole is 8 cm thick: at 64 pixels across 7 m of rail one pixel is 11 cm, so most of
 the time no pixel ray would hit it. The camera variant adds massless, contact-free visual geoms (a 20 cm
@@ -76,7 +77,9 @@ def image_group(kind: Literal["rgb", "depth"]) -> ObservationGroupCfg:
         term = ObservationTermCfg(func=mdp.image_rgb, params={"mean_subtract": True}, history_length=FRAMES)
     else:
         term = ObservationTermCfg(
-            func=mdp.image_depth, params={"max_distance": MAX_DEPTH}, history_length=FRAMES
+            func=mdp.image_depth,
+            params={"max_distance": MAX_DEPTH, "mean_subtract": True},
+            history_length=FRAMES,
         )
     return ObservationGroupCfg(terms={kind: term})
 

@@ -29,6 +29,9 @@ class ClassicRewardCfg:
 
     progress: float = 1.0
     """Per m/s of speed towards the target (progress reward)."""
+    max_progress_speed: float | None = None
+    """Speed (m/s) above which the progress reward pays no more; None (Isaac Lab): uncapped. A cap ends the
+    trade of falls for ever more speed once the robot runs fast enough (the metric still reports the speed)."""
     alive: float = 0.5
     """Per step not fallen (alive_reward_scale)."""
     upright: float = 0.1
@@ -119,7 +122,7 @@ class ClassicLocomotionEnv(DirectRLEnv):
         w, data, s = self.cfg.rewards, self.robot.data, self._state()
         self.speed_sum += s.progress
         reward = (
-            w.progress * s.progress
+            w.progress * hd.capped_progress(s.progress, w.max_progress_speed)
             + w.alive
             + w.upright * hd.upright_bonus(s.up_proj)
             + w.heading * hd.heading_bonus(s.heading_proj)

@@ -85,3 +85,8 @@ def motor_power(actions: torch.Tensor, joint_vel: torch.Tensor, effort_ratio: to
 def joints_at_limit(joint_pos_unit_: torch.Tensor, threshold: float = 0.98) -> torch.Tensor:
     """Number of joints `(N,)` within `1 - threshold` of a limit (positions in [-1, 1] units)."""
     return (joint_pos_unit_.abs() > threshold).float().sum(1)
+
+
+def capped_progress(progress: torch.Tensor, max_speed: float | None) -> torch.Tensor:
+    """Speed towards the target (m/s), at most `max_speed` when one is given."""
+    return progress if max_speed is None else progress.clamp(max=max_speed)

@@ -47,9 +47,9 @@ def joint_pos_limit_normalized(env: TermEnv, asset_name: str = "robot") -> torch
     return hd.joint_pos_unit(robot.data.joint_pos, robot.joint_pos_limits)
 
 
-def progress_to_target(env: TermEnv, command_name: str) -> torch.Tensor:
-    """Speed (m/s) towards the target."""
-    return _state(env, command_name).progress
+def progress_to_target(env: TermEnv, command_name: str, max_speed: float | None = None) -> torch.Tensor:
+    """Speed (m/s) towards the target, at most `max_speed` when one is given."""
+    return hd.capped_progress(_state(env, command_name).progress, max_speed)
 
 
 def upright(env: TermEnv, command_name: str, threshold: float = 0.93) -> torch.Tensor:
