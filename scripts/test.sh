@@ -45,5 +45,7 @@ rf_warp_cache
 # ---- lint and tests ----------------------------------------------------------------------------------------
 echo "ruff check src tests"
 ruff check src tests
-echo "pytest $*"
-pytest "$@"
+# One pytest worker per core (pytest-xdist); a test file stays on one worker, so its module fixtures (one
+# training run shared by several tests) are built once. Tests pick free ports and their own folders.
+echo "pytest -n auto --dist loadfile $*"
+pytest -n auto --dist loadfile "$@"

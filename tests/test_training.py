@@ -243,3 +243,22 @@ def test_dropped_contacts_are_reported_once_per_run(tmp_path):
     text = progress.console.file.getvalue()  # type: ignore[attr-defined]
     assert text.count("dropped contacts") == 1 and "iteration 3" in text and "12 world-steps" in text
     assert "-o env.sim.njmax=" in text and "-o env.sim.nconmax=" in text
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
+    """Sixteen runs of one task claim their folders at once (threads released together, as concurrent
+    processes would): every one gets a folder of its own and none fails on another's."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from roboforge.rl.run_dir import new_run_dir
+
+    start = threading.Barrier(16)
+
+    def claim(_):
+        start.wait()
+        return new_run_dir(tmp_path, "cartpole")
+
+    with ThreadPoolExecutor(16) as pool:
+        folders = list(pool.map(claim, range(16)))
+    assert len(set(folders)) == 16 and all(f.is_dir() for f in folders)

@@ -14,13 +14,17 @@ from roboforge.utils.files import atomic_write_json
 
 
 def new_run_dir(root: str | Path, task: str) -> Path:
-    """A fresh `root/<task>/<YYYY-mm-dd_HH-MM-SS>` folder (suffixed if it already exists)."""
+    """A fresh `root/<task>/<YYYY-mm-dd_HH-MM-SS>` folder (suffixed if it already exists; creating it is the
+    claim, so two runs started in the same second never share a folder)."""
     base = Path(root) / task / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    base.parent.mkdir(parents=True, exist_ok=True)
     path, k = base, 1
-    while path.exists():
-        path, k = base.with_name(f"{base.name}_{k}"), k + 1
-    path.mkdir(parents=True)
-    return path
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            path, k = base.with_name(f"{base.name}_{k}"), k + 1
 
 
 def latest_run_dir(root: str | Path, task: str) -> Path | None:
