@@ -150,7 +150,8 @@ def world_context(robot: Any, env: Any, action: np.ndarray, world: int = 0) -> A
     robot.data.mocap_pos[:] = env.sim.mocap_pos[world].numpy()
     robot.forward()
     state = robot.read_state()
-    commands = {n: t.command[world].double().numpy() for n, t in env.command_manager.terms.items()}
+    terms = env.command_manager.terms if hasattr(env, "command_manager") else {}  # a direct env has none
+    commands = {n: t.command[world].double().numpy() for n, t in terms.items()}
     return ObsContext(
         state.joint_pos,
         state.joint_vel,

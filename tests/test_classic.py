@@ -15,7 +15,7 @@ from conftest import BACKENDS, make_task_env
 from graph_util import HostCallRecorder
 from roboforge.tasks.classic.heading import heading_state, joint_pos_unit
 
-TASKS = {"ant": (8, 36), "humanoid": (21, 75), "ant-manager": (8, 36)}
+TASKS = {"ant": (8, 36), "humanoid": (21, 75), "ant-manager": (8, 36), "humanoid-manager": (21, 75)}
 """Task -> (actions, policy observations)."""
 N = 4
 SPEED, FALL_FREE = "Metrics/target/forward_speed", "Metrics/target/fall_free"
@@ -81,17 +81,31 @@ def test_a_fallen_torso_ends_the_episode_and_counts_as_a_fall(task):
     assert stats["nan_resets"] == 0.0
 
 
-def test_the_manager_based_ant_is_the_direct_ant():
-    """Same seed and actions: the same observations; rewards equal up to the manager's dt scaling."""
-    actions = random_actions(40, 8, seed=4)
+@pytest.mark.parametrize(("direct", "num_actions"), [("ant", 8), ("humanoid", 21)])
+def test_the_manager_based_twin_is_the_direct_task(direct, num_actions):
+    """Same seed and actions: the same observations and the same falls, and rewards equal up to the manager's
+    dt scaling, until the first fall (the humanoid falls within the 40 steps). After a reset the two draw their
+    joint noise from differently used random streams; a new episode observes a zero last action in both. The
+    direct task names the twin as its deploy_twin."""
+    from roboforge.envs import load_cfg
+
+    twin = f"{direct}-manager"
+    assert load_cfg(direct).deploy_twin == twin
+    actions = random_actions(40, num_actions, seed=4)
     out = {}
-    for task in ("ant", "ant-manager"):
+    for task in (direct, twin):
         env = make_task_env(task, N)
         steps = [env.step(a) for a in actions]
-        rewards = torch.stack([s[1] for s in steps]) / (env.step_dt if task == "ant-manager" else 1.0)
-        out[task] = (torch.stack([s[0]["policy"] for s in steps]), rewards)
-    torch.testing.assert_close(out["ant"][0], out["ant-manager"][0])
-    torch.testing.assert_close(out["ant"][1], out["ant-manager"][1], atol=1e-4, rtol=1e-5)
+        rewards = torch.stack([s[1] for s in steps]) / (env.step_dt if task == twin else 1.0)
+        dones = torch.stack([s[2] | s[3] for s in steps])
+        after_reset = torch.stack([s[0]["policy"][:, -num_actions:] for s in steps])[dones]
+        out[task] = (torch.stack([s[0]["policy"] for s in steps]), rewards, dones, after_reset)
+    first = int(out[direct][2].any(1).float().argmax()) if out[direct][2].any() else len(actions)
+    torch.testing.assert_close(out[direct][0][:first], out[twin][0][:first])
+    torch.testing.assert_close(out[direct][1][:first], out[twin][1][:first], atol=1e-4, rtol=1e-5)
+    assert torch.equal(out[direct][2][: first + 1], out[twin][2][: first + 1])
+    for task in (direct, twin):
+        assert not out[task][3].any(), f"{task}: a reset world observes a stale action"
 
 
 def test_heading_state_reads_speed_and_angles_in_the_torso_heading():

@@ -178,8 +178,9 @@ class ObservationBuilder:
     def __init__(self, meta: PolicyMetadata):
         if meta.observations is None:
             raise MetadataError(
-                f"Task {meta.task!r} is a direct env: its export does not describe the observation layout, "
-                "so the deploy runtime cannot build observations. Deploy a manager-based task."
+                f"Task {meta.task!r} is a direct env without a deploy_twin: its export does not describe the "
+                "observation layout, so the deploy runtime cannot build observations. Deploy a manager-based "
+                "task, or give the direct env's config a deploy_twin (a manager-based task equal step for step)."
             )
         self.terms: list[_Term] = []
         self.image_terms: list[tuple[str, ImageTerm]] = []

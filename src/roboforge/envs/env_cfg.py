@@ -63,3 +63,8 @@ class DirectRLEnvCfg(BaseEnvCfg):
     """Size of the action vector."""
     observation_dims: dict[str, int]
     """Size of each observation group, e.g. {'policy': 4}."""
+    deploy_twin: str | None = None
+    """A registered manager-based task that is this task step for step (same observations, actions, commands,
+    resets and terminations; a test must show it). `roboforge export` then describes the policy with the
+    twin's terms, so the torch-free deploy runtime can run it; without one, a direct env's export has no
+    observation layout and deploy refuses it."""

@@ -40,8 +40,9 @@ def build_metadata(
 ) -> dict:
     """The metadata dict of the policy trained on `s`'s task (`policy_io` from the exporter)."""
     env = s.env
-    direct = not isinstance(env, ManagerBasedRLEnv)  # a DirectRLEnv: no observation or action terms
-    robot_name = "robot" if direct else _controlled_asset(env)
+    layout = layout_env(s)  # whose terms describe the policy: the env itself, a direct env's twin, or None
+    robot_name = "robot" if layout is None else _controlled_asset(layout)
+    actor = s.learner.policy()
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -55,18 +56,41 @@ def build_metadata(
             "max_episode_length": int(env.max_episode_length),
         },
         "policy": policy_io,
-        "observations": None if direct else observation_layout(s),
-        "cameras": [] if direct else camera_layout(env, policy_io.get("images", [])),
-        "actions": [] if direct else action_layout(env),
+        "observations": None if layout is None else observation_layout(layout, actor),
+        "cameras": [] if layout is None else camera_layout(layout, policy_io.get("images", [])),
+        "actions": [] if layout is None else action_layout(layout),
         "robot": robot_layout(env.scene[robot_name]),
         "scene": scene,
-        "events": [] if direct else term_layout(env, env.cfg.events, "event"),
-        "terminations": [] if direct else term_layout(env, env.cfg.terminations, "termination"),
-        "commands": {} if direct else command_sizes(env),
-        "command_terms": [] if direct else command_layout(env),
+        "events": [] if layout is None else term_layout(layout, layout.cfg.events, "event"),
+        "terminations": [] if layout is None else term_layout(layout, layout.cfg.terminations, "termination"),
+        "commands": {} if layout is None else command_sizes(layout),
+        "command_terms": [] if layout is None else command_layout(layout),
         "training": training,
     }
     return json_safe(meta)
+
+
+def layout_env(s: Session) -> ManagerBasedRLEnv | None:
+    """The manager-based env whose terms describe `s`'s policy: the session's own env, a direct env's
+    `deploy_twin` (built with one world on C MuJoCo; its observation sizes must equal the direct env's), or
+    None for a direct env without a twin."""
+    env = s.env
+    if isinstance(env, ManagerBasedRLEnv):
+        return env
+    twin_task = getattr(env.cfg, "deploy_twin", None)
+    if twin_task is None:
+        return None
+    from roboforge.envs.registry import load_cfg, make_env
+
+    cfg = load_cfg(twin_task, num_envs=1)
+    cfg.sim.backend, cfg.sim.device = "mujoco", "cpu"
+    twin = make_env(twin_task, cfg)
+    if dict(twin.obs_dims) != dict(env.obs_dims) or twin.num_actions != env.num_actions:
+        raise UserInputError(
+            f"{s.task}: its deploy_twin {twin_task!r} observes {dict(twin.obs_dims)} and acts with "
+            f"{twin.num_actions} values, the task {dict(env.obs_dims)} and {env.num_actions}; they must match."
+        )
+    return twin
 
 
 def _controlled_asset(env: Any) -> str:
@@ -78,11 +102,10 @@ def _controlled_asset(env: Any) -> str:
     return assets.pop()
 
 
-def observation_layout(s: Session) -> list[dict[str, Any]]:
+def observation_layout(env: ManagerBasedRLEnv, actor: Any) -> list[dict[str, Any]]:
     """The actor's observation terms in input order (its vector groups in the order it reads them, then its
     image groups); an image term's `shape` is one frame's `(C, H, W)` (None for vectors), its `dim` C."""
-    env, om = s.env, s.env.observation_manager
-    actor = s.learner.policy()
+    om = env.observation_manager
     images = image_groups(actor)
     terms = []
     for group in [*actor.obs_groups, *images]:

@@ -1,5 +1,5 @@
 """Classic locomotion (Isaac Lab's classic tasks): the built-in Ant and Humanoid run towards a target far
-along +x; direct envs 'ant' and 'humanoid' and the manager-based 'ant-manager'."""
+along +x; direct envs 'ant' and 'humanoid' and their manager-based twins 'ant-manager', 'humanoid-manager'."""
 
 from roboforge.envs.registry import agent_files, register_task
 
@@ -19,7 +19,7 @@ register_task(
 register_task(
     "ant-manager",
     entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
-    env_cfg_entry_point="roboforge.tasks.classic.ant_manager:ant_manager_env_cfg",
+    env_cfg_entry_point="roboforge.tasks.classic.manager_env:ant_manager_env_cfg",
     rsl_rl_cfg_entry_point="roboforge.tasks.classic.agents.rsl_rl_ppo_cfg:ant_ppo_cfg",
     agents=agent_files(_AGENTS, "ant"),
     cpu_num_envs=256,
@@ -33,4 +33,13 @@ register_task(
     agents=agent_files(_AGENTS, "humanoid", sb3=False),
     cpu_num_envs=256,
     description=f"21-DOF classic Humanoid runs along +x without falling, direct env ({_METRICS}).",
+)
+register_task(
+    "humanoid-manager",
+    entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
+    env_cfg_entry_point="roboforge.tasks.classic.manager_env:humanoid_manager_env_cfg",
+    rsl_rl_cfg_entry_point="roboforge.tasks.classic.agents.rsl_rl_ppo_cfg:humanoid_ppo_cfg",
+    agents=agent_files(_AGENTS, "humanoid", sb3=False),
+    cpu_num_envs=256,
+    description="The 'humanoid' task as a manager-based env.",
 )

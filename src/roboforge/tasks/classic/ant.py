@@ -31,4 +31,5 @@ def ant_env_cfg(num_envs: int = 4096, play: bool = False) -> ClassicEnvCfg:
         dof_vel_scale=0.2,
         angular_velocity_scale=1.0,
         rewards=ClassicRewardCfg(alive=0.5, action_cost=0.005, energy_cost=0.05, death_reward=-2.0),
+        deploy_twin="ant-manager",  # step for step the same (tests/test_classic.py); export uses its terms
     )

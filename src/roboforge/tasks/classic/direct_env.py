@@ -150,7 +150,7 @@ class ClassicLocomotionEnv(DirectRLEnv):
         super()._reset(mask, log)
 
     def _reset_idx(self, mask: torch.Tensor) -> None:
-        """Default pose with small uniform joint offsets (clamped to the limits)."""
+        """Default pose with small uniform joint offsets (clamped to the limits); the last action cleared."""
         pos_noise, vel_noise = self.cfg.reset_joint_noise
         shape = self.robot.default_joint_pos.shape
         pos = self.robot.default_joint_pos + sample_uniform(
@@ -162,4 +162,7 @@ class ClassicLocomotionEnv(DirectRLEnv):
         )
         self.robot.write_joint_state(pos, vel, mask)
         self.speed_sum.masked_fill_(mask, 0.0)
+        self.actions.masked_fill_(
+            mask[:, None], 0.0
+        )  # a new episode observes no action yet, as its twin does
         self.died.masked_fill_(mask, False)

@@ -30,4 +30,5 @@ def humanoid_env_cfg(num_envs: int = 4096, play: bool = False) -> ClassicEnvCfg:
         dof_vel_scale=0.1,
         angular_velocity_scale=0.25,
         rewards=ClassicRewardCfg(alive=2.0, action_cost=0.01, energy_cost=0.05, death_reward=-1.0),
+        deploy_twin="humanoid-manager",  # step for step the same (tests/test_classic.py)
     )
