@@ -30,20 +30,22 @@ NEW_TERMS = {
 
 
 @pytest.fixture(scope="module")
-def ant(tmp_path_factory):
-    return exported_session(TASK, tmp_path_factory.mktemp("ant"), WORLDS)
+def exported(tmp_path_factory):
+    """`exported(task)`: that task's C-backend session and exported random policy, built once per module. The
+    direct 'ant' and 'humanoid' export through their deploy_twins' terms."""
+    built = {}
+
+    def get(task: str):
+        if task not in built:
+            built[task] = exported_session(task, tmp_path_factory.mktemp(task), WORLDS)
+        return built[task]
+
+    return get
 
 
 @pytest.fixture(scope="module")
-def ant_direct(tmp_path_factory):
-    """The direct 'ant', exported through its deploy_twin (ant-manager's terms)."""
-    return exported_session("ant", tmp_path_factory.mktemp("ant_direct"), WORLDS)
-
-
-@pytest.fixture(scope="module")
-def humanoid_direct(tmp_path_factory):
-    """The direct 'humanoid', exported through its deploy_twin (humanoid-manager's terms)."""
-    return exported_session("humanoid", tmp_path_factory.mktemp("humanoid_direct"), WORLDS)
+def ant(exported):
+    return exported(TASK)
 
 
 def test_ant_runtime_terms_and_target_metric_match_training(ant):
@@ -95,15 +97,15 @@ def _turn_and_shift(env, gen: torch.Generator) -> None:
     qpos[:, 3:7] = torch.stack((torch.cos(yaw / 2), 0 * yaw, 0 * yaw, torch.sin(yaw / 2)), dim=1)
 
 
-@pytest.mark.parametrize("exported", ["ant", "ant_direct", "humanoid_direct"])
-def test_ant_rollout_follows_training(exported, request):
+@pytest.mark.parametrize("task", [TASK, "ant", "humanoid"])
+def test_ant_rollout_follows_training(task, exported):
     """From world 0's reset state, the runtime loop (observation, ONNX policy, effort targets, sim, terminations)
     follows the training env step by step: the manager-based ant, and the direct ant and humanoid through their
     twins' terms (the untrained humanoid falls before 60 steps: the runtime must end the episode with it)."""
     from roboforge.deploy.episodes import EpisodeRules
     from roboforge.deploy.sim_commands import command_sims
 
-    session, policy = request.getfixturevalue(exported)
+    session, policy = exported(task)
     env, venv = session.env, session.learner.venv
     runner = PolicyRunner.load(policy)
     robot = MujocoSimRobot(runner.meta, policy.parent)
@@ -125,8 +127,8 @@ def test_ant_rollout_follows_training(exported, request):
             break
         worst_q = max(worst_q, float(np.abs(robot.data.qpos - env.sim.qpos[0].numpy()).max()))
         steps += 1
-    print(f"{exported} rollout: {steps} steps, worst observation {worst_obs:.2e}, worst qpos {worst_q:.2e}")
-    assert steps >= (15 if "humanoid" in exported else 60), steps
+    print(f"{task} rollout: {steps} steps, worst observation {worst_obs:.2e}, worst qpos {worst_q:.2e}")
+    assert steps >= (15 if task == "humanoid" else 60), steps
     assert worst_obs < 2e-4 and worst_q < 1e-4, (steps, worst_obs, worst_q)
 
 
@@ -192,9 +194,9 @@ def test_ant_deploy_runs_without_torch(ant):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_the_direct_ant_exports_its_twins_layout(ant, ant_direct):
+def test_the_direct_ant_exports_its_twins_layout(exported):
     """The direct ant's export describes the policy with ant-manager's terms, under its own task name."""
-    twin, direct = PolicyRunner.load(ant[1]).meta, PolicyRunner.load(ant_direct[1]).meta
+    twin, direct = (PolicyRunner.load(exported(task)[1]).meta for task in (TASK, "ant"))
     assert (direct.task, twin.task) == ("ant", "ant-manager")
     assert [t.func for t in direct.observations or []] == [t.func for t in twin.observations or []]
     assert [t.func for t in direct.terminations] == [t.func for t in twin.terminations]
