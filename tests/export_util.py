@@ -164,3 +164,17 @@ def world_context(robot: Any, env: Any, action: np.ndarray, world: int = 0) -> A
         object_pos_w=state.object_pos_w or {},
         obstacles_w=state.obstacles_w,
     )
+
+
+def lockstep(runner: Any, robot: Any, rules: Any, session: Session, obs: Any, commands: Any, steps: int):
+    """The deploy runtime on world 0's simulated robot beside the training env (the env steps with its own actor):
+    yields `(length, observation error, env done of world 0, the runtime's termination flags)` after each step,
+    the error being the runtime's observation against the env's before the step."""
+    venv, actor = session.learner.venv, session.learner.policy()
+    for length in range(1, steps + 1):
+        command = runner.step(robot.read_state(), robot.now(), commands())
+        error = float(np.abs(runner.observations.obs - obs["policy"][0].numpy()).max())
+        with torch.no_grad():
+            obs, _, dones, _ = venv.step(actor(obs))
+        robot.write_command(command)
+        yield length, error, bool(dones[0]), rules.dones(robot, length)

@@ -202,3 +202,13 @@ def test_a_progress_cap_pays_no_more_above_the_cap_speed(task):
     drop = rewards[None] - rewards[2.0]
     assert float(drop[0]) == pytest.approx(18.0 * dt, rel=0.01), drop
     torch.testing.assert_close(drop[1:], torch.zeros(N - 1), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cap", [0.0, -1.0])
+def test_a_progress_cap_must_be_positive(cap):
+    from roboforge.utils.config import ConfigError
+
+    env = make_task_env("humanoid", N)
+    env.cfg.rewards.max_progress_speed = cap
+    with pytest.raises(ConfigError, match="must be > 0"):
+        env.step(torch.zeros(N, env.num_actions))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from export_util import exported_session, world_context
+from export_util import exported_session, lockstep, world_context
 from roboforge.deploy import MujocoSimRobot, PolicyRunner
 from roboforge.deploy.episodes import run_sim_episodes
 
@@ -111,19 +111,15 @@ def test_ant_rollout_follows_training(task, exported):
     robot = MujocoSimRobot(runner.meta, policy.parent)
     sims = command_sims(runner.meta, robot, {})
     rules = EpisodeRules(runner.meta, sims)
-    actor = session.learner.policy()
     obs, _ = venv.reset()
     world_context(robot, env, np.zeros(runner.meta.policy.action_dim), 0)
     runner.reset()
     worst_obs, worst_q, steps = 0.0, 0.0, 0
-    for length in range(1, 61):
-        command = runner.step(robot.read_state(), robot.now(), {"target": sims["target"].command})
-        worst_obs = max(worst_obs, float(np.abs(runner.observations.obs - obs["policy"][0].numpy()).max()))
-        with torch.no_grad():
-            obs, _, dones, _ = venv.step(actor(obs))
-        robot.write_command(command)
-        assert any(rules.dones(robot, length).values()) == bool(dones[0])  # the fall rule, as trained
-        if bool(dones[0]):
+    target = lambda: {"target": sims["target"].command}  # noqa: E731
+    for _, error, done, flags in lockstep(runner, robot, rules, session, obs, target, 60):
+        worst_obs = max(worst_obs, error)
+        assert any(flags.values()) == done  # the fall rule, as trained
+        if done:
             break
         worst_q = max(worst_q, float(np.abs(robot.data.qpos - env.sim.qpos[0].numpy()).max()))
         steps += 1
@@ -200,3 +196,19 @@ def test_the_direct_ant_exports_its_twins_layout(exported):
     assert (direct.task, twin.task) == ("ant", "ant-manager")
     assert [t.func for t in direct.observations or []] == [t.func for t in twin.observations or []]
     assert [t.func for t in direct.terminations] == [t.func for t in twin.terminations]
+
+
+def test_a_deploy_twin_that_does_not_fit_is_one_clear_error(exported):
+    from roboforge.export.metadata import layout_env
+    from roboforge.utils.errors import UserInputError
+
+    session = exported("ant")[0]
+    try:
+        session.env.cfg.deploy_twin = "humanoid-manager"
+        with pytest.raises(UserInputError, match=r"observes \{'policy': 75\}.*they must match"):
+            layout_env(session)
+        session.env.cfg.deploy_twin = "humanoid"
+        with pytest.raises(UserInputError, match="must be a manager-based task"):
+            layout_env(session)
+    finally:
+        session.env.cfg.deploy_twin = "ant-manager"

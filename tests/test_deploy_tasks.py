@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from export_util import exported_session, world_context
+from export_util import exported_session, lockstep, world_context
 from roboforge.deploy import MujocoSimRobot, PolicyRunner, scene_terms
 from roboforge.deploy.episodes import run_sim_episodes
 from roboforge.deploy.scene_terms import planar_ranges
@@ -217,7 +217,6 @@ def test_navigation_rollout_matches_training(navigation):
     robot = MujocoSimRobot(runner.meta)
     sims = command_sims(runner.meta, robot, {})
     rules, goal = EpisodeRules(runner.meta, sims), env.command_manager.terms["goal"]
-    actor = session.learner.policy()
     obs, _ = venv.reset()
     world_context(robot, env, np.zeros(3))
     sims["goal"].goal_w, sims["goal"].time_left = (
@@ -227,15 +226,12 @@ def test_navigation_rollout_matches_training(navigation):
     sims["goal"].update_outcome()
     runner.reset()
     worst, steps = 0.0, 0
-    for length in range(1, 200):
-        command = runner.step(robot.read_state(), robot.now(), {"goal": sims["goal"].command})
-        worst = max(worst, float(np.abs(runner.observations.obs - obs["policy"][0].numpy()).max()))
-        with torch.no_grad():
-            obs, _, dones, _ = venv.step(actor(obs))
-        robot.write_command(command)
-        flags = rules.dones(robot, length)
-        assert any(flags.values()) == bool(dones[0]) or length == runner.meta.control.max_episode_length
-        if bool(dones[0]):
+    end = runner.meta.control.max_episode_length
+    goal_command = lambda: {"goal": sims["goal"].command}  # noqa: E731  (the command moves with the sim)
+    for length, error, done, flags in lockstep(runner, robot, rules, session, obs, goal_command, 199):
+        worst = max(worst, error)
+        assert any(flags.values()) == done or length == end
+        if done:
             break
         sims["goal"].step(np.random.default_rng(0), length, runner.meta.control.step_dt, 10**9)
         worst = max(worst, float(np.abs(robot.data.qpos[:3] - env.sim.qpos[0, :3].numpy()).max()))

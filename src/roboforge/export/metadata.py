@@ -77,7 +77,7 @@ def layout_env(s: Session) -> ManagerBasedRLEnv | None:
     env = s.env
     if isinstance(env, ManagerBasedRLEnv):
         return env
-    twin_task = getattr(env.cfg, "deploy_twin", None)
+    twin_task = env.cfg.deploy_twin
     if twin_task is None:
         return None
     from roboforge.envs.registry import load_cfg, make_env
@@ -85,6 +85,8 @@ def layout_env(s: Session) -> ManagerBasedRLEnv | None:
     cfg = load_cfg(twin_task, num_envs=1)
     cfg.sim.backend, cfg.sim.device = "mujoco", "cpu"
     twin = make_env(twin_task, cfg)
+    if not isinstance(twin, ManagerBasedRLEnv):
+        raise UserInputError(f"{s.task}: its deploy_twin {twin_task!r} must be a manager-based task.")
     if dict(twin.obs_dims) != dict(env.obs_dims) or twin.num_actions != env.num_actions:
         raise UserInputError(
             f"{s.task}: its deploy_twin {twin_task!r} observes {dict(twin.obs_dims)} and acts with "

@@ -162,7 +162,6 @@ class ClassicLocomotionEnv(DirectRLEnv):
         )
         self.robot.write_joint_state(pos, vel, mask)
         self.speed_sum.masked_fill_(mask, 0.0)
-        self.actions.masked_fill_(
-            mask[:, None], 0.0
-        )  # a new episode observes no action yet, as its twin does
+        # a new episode observes no action yet, as the manager-based twin does
+        self.actions.masked_fill_(mask[:, None], 0.0)
         self.died.masked_fill_(mask, False)

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import torch
 
+from roboforge.utils.config import ConfigError
 from roboforge.utils.math import wrap_to_pi, yaw_from_quat
 
 
@@ -88,5 +89,11 @@ def joints_at_limit(joint_pos_unit_: torch.Tensor, threshold: float = 0.98) -> t
 
 
 def capped_progress(progress: torch.Tensor, max_speed: float | None) -> torch.Tensor:
-    """Speed towards the target (m/s), at most `max_speed` when one is given."""
-    return progress if max_speed is None else progress.clamp(max=max_speed)
+    """Speed towards the target (m/s), at most `max_speed` (> 0) when one is given."""
+    if max_speed is None:
+        return progress
+    if not max_speed > 0.0:  # a config value, checked on the host: no tensor is read
+        raise ConfigError(
+            f"max_progress_speed / max_speed {max_speed} must be > 0 (m/s), or null for no cap."
+        )
+    return progress.clamp(max=max_speed)
