@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import io
 import json
 import os
@@ -55,6 +56,7 @@ def join_as_rank(rank: int, world_size: int, port: int, library: str) -> None:
         MASTER_PORT=str(port),
     )
     torch.set_num_threads(1)
+    faulthandler.enable()  # a native crash of a rank prints its Python stack into the test's output
     distributed.join("cpu", library)
 
 
@@ -99,6 +101,7 @@ def training_rank(
     from roboforge.rl.session import build_session
 
     join_as_rank(rank, world_size, port, library)
+    finished = False
     try:
         torch.manual_seed(1000 + rank)  # different initial weights: the broadcast must make them equal
         session = build_session(
@@ -114,8 +117,9 @@ def training_rank(
             report["same_learning_rate"].append(same_on_every_rank(rate))
         report["same_first_obs"] = same_on_every_rank(first_obs)
         Path(out_dir, f"rank{rank}.json").write_text(json.dumps(report))
+        finished = True
     finally:
-        distributed.leave()
+        distributed.leave(finished)
 
 
 def check_ranks_agree(out_dir: Path, iterations: int, world_size: int = 2) -> None:

@@ -48,6 +48,7 @@ def _moments_rank(rank: int, world_size: int, port: int, out_dir: str) -> None:
     from torch import nn
 
     join_as_rank(rank, world_size, port, "rsl_rl")
+    finished = False
     try:
 
         class Scaler(nn.Module):  # skrl's RunningStandardScaler update (torch.var: unbiased batch variance)
@@ -80,8 +81,9 @@ def _moments_rank(rank: int, world_size: int, port: int, out_dir: str) -> None:
         )
         with open(os.path.join(out_dir, f"moments{rank}.json"), "w") as f:
             json.dump({"close": close, "count": float(mine.count)}, f)
+        finished = True
     finally:
-        distributed.leave()
+        distributed.leave(finished)
 
 
 def test_shared_moments_are_what_one_process_would_compute(tmp_path):

@@ -168,13 +168,16 @@ def _train(
 
     if distributed:
         device = dist_run.join(device, library_algorithm[0] or "rsl_rl", library_algorithm[1] or "ppo")
+    finished = False
     try:
-        return _train_process(
+        summary = _train_process(
             task, library_algorithm, num_envs, max_iterations, device, sim, seed, run_dir, resume, override,
             quiet or not dist_run.current().writes, agent_file, video,
         )  # fmt: skip
+        finished = not summary.interrupted  # a stop may catch the ranks in different collectives
+        return summary
     finally:
-        dist_run.leave()
+        dist_run.leave(finished)
 
 
 def _train_process(

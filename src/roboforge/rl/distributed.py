@@ -91,10 +91,16 @@ def join(device: str | None, library: str, algorithm: str = "ppo") -> str:
     return f"cuda:{local_rank}" if on_gpu else "cpu"
 
 
-def leave() -> None:
-    """Leave the job (after training, or on an error)."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+def leave(finished: bool = False) -> None:
+    """Leave the job. `finished`: every rank ran the same collectives to the end, so they first meet at a
+    barrier and no rank closes its connections while another still completes its last collective (a rank
+    that stopped early or failed leaves at once: the others' next collective ends with an error or the
+    timeout)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if finished and dist.get_world_size() > 1:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def from_rank0(value: Any) -> Any:
