@@ -169,7 +169,8 @@ def world_context(robot: Any, env: Any, action: np.ndarray, world: int = 0) -> A
 def lockstep(runner: Any, robot: Any, rules: Any, session: Session, obs: Any, commands: Any, steps: int):
     """The deploy runtime on world 0's simulated robot beside the training env (the env steps with its own actor):
     yields `(length, observation error, env done of world 0, the runtime's termination flags)` after each step,
-    the error being the runtime's observation against the env's before the step."""
+    the error being the runtime's observation against the env's before the step. A policy with a low-level policy
+    sends `runner.commands_per_step` joint commands per step."""
     venv, actor = session.learner.venv, session.learner.policy()
     for length in range(1, steps + 1):
         command = runner.step(robot.read_state(), robot.now(), commands())
@@ -177,4 +178,6 @@ def lockstep(runner: Any, robot: Any, rules: Any, session: Session, obs: Any, co
         with torch.no_grad():
             obs, _, dones, _ = venv.step(actor(obs))
         robot.write_command(command)
+        for _ in range(runner.commands_per_step - 1):
+            robot.write_command(runner.step(robot.read_state(), robot.now(), commands()))
         yield length, error, bool(dones[0]), rules.dones(robot, length)

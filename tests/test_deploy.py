@@ -236,3 +236,17 @@ def test_cli_and_deploy_command_do_not_load_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_runtime_simulates_the_solver_settings_training_ran_with(tmp_path):
+    """The sim config sets the timestep and solver iterations on the compiled model, not in the scene's spec; the
+    export writes them into the scene, so the runtime does not fall back to the robot file's own."""
+    from roboforge.deploy.mujoco_robot import load_scene_model
+
+    solver = {"sim.timestep": 0.004, "sim.iterations": 7, "sim.ls_iterations": 3}
+    _, checkpoint = run_folder("cartpole", tmp_path, env_overrides=solver)
+    result = export_policy("cartpole", checkpoint, tmp_path / "out", env_overrides=solver)
+    meta = PolicyRunner.load(result.policy).meta
+    opt = load_scene_model(meta, result.output_dir).opt
+    assert (opt.timestep, opt.iterations, opt.ls_iterations) == (0.004, 7, 3)
+    assert 'iterations="7"' in meta.scene.mjcf

@@ -189,10 +189,10 @@ def _udp(runner, address, steps, cmds, as_json):
     from roboforge.deploy.loop import run_control_loop
     from roboforge.deploy.udp_robot import UdpJsonRobot
 
-    link = UdpJsonRobot(address, state_timeout_s=runner.meta.control.step_dt / 2)
+    link = UdpJsonRobot(address, state_timeout_s=runner.command_dt / 2)
     try:
         runner.reset()
-        result = run_control_loop(runner, link, steps, runner.meta.control.step_dt, cmds)
+        result = run_control_loop(runner, link, steps, runner.command_dt, cmds)
     finally:
         link.close()
     if as_json:

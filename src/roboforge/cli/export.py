@@ -83,5 +83,11 @@ def export_cmd(
                 f"{p.max_abs_error:.2e}{seq}; max |diff| / max(1, |value|) {p.max_scaled_error:.2e} "
                 f"<= {p.tolerance:.0e}"
             )
+        low = result.low_level_parity
+        if low is not None:
+            console.print(
+                f"[bold green]low-level check passed:[/] {low.samples} random observations, max |diff| "
+                f"{low.max_abs_error:.2e}; max |diff| / max(1, |value|) {low.max_scaled_error:.2e}"
+            )
 
     run_command(body, as_json)

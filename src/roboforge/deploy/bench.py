@@ -2,7 +2,8 @@
 
 The policy drives the simulated robot so observations are realistic; only `PolicyRunner.step` is
 timed. The process is pinned to one CPU and ONNX Runtime uses one thread; Python's garbage collector
-is paused during the timed loop, as a real-time control loop would do.
+is paused during the timed loop, as a real-time control loop would do. With a low-level policy a step is one
+joint command (the low level on each, the exported policy on every `commands_per_step`-th).
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def bench_latency(
                 length = 0
             cmds = given | {name: sim.command for name, sim in sims.items()}
             robot.write_command(runner.step(robot.read_state(), robot.now(), cmds))
+            if runner.substep % runner.commands_per_step:
+                continue  # a low-level policy's command within one step of the exported policy
             length += 1
             if any(rules.dones(robot, length).values()):
                 length = max_len

@@ -3,7 +3,12 @@ episode metrics averaged over the episode or its last `metric_window_s` (as `rob
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from roboforge.deploy.metadata import MetadataError, PolicyMetadata
+from roboforge.deploy.specs import CommandSpec
 
 
 class CommandSim:
@@ -58,3 +63,11 @@ class CommandSim:
 
     def _errors(self) -> np.ndarray:
         raise NotImplementedError
+
+
+def check_floating_base(spec: CommandSpec, meta: PolicyMetadata, robot: Any) -> None:
+    """A command term about the controlled robot's free root: its asset must be that robot, with a free joint."""
+    if spec.params["asset_name"] != meta.robot.asset or robot.root_d < 0:
+        raise MetadataError(
+            f"Command {spec.name!r} ({spec.type}) needs the controlled robot to have a floating base."
+        )

@@ -271,7 +271,8 @@ def _episode(runner, robot, rules, sims, rng, given, on_step=None) -> tuple[int,
     length, flags = 0, {}
     while True:
         commands = given | {name: sim.command for name, sim in sims.items()}
-        robot.write_command(runner.step(robot.read_state(), robot.now(), commands))
+        for _ in range(runner.commands_per_step):  # 1, or a low-level policy's commands of one policy step
+            robot.write_command(runner.step(robot.read_state(), robot.now(), commands))
         length += 1
         if on_step is not None:
             on_step(robot)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,10 @@ ONNX_METADATA_KEY = "roboforge.metadata"
 JOINT_ACTION_TYPES = ("joint_position", "joint_velocity", "joint_effort")
 OTHER_ACTION_DIMS = {"binary_joint_position": 1, "planar_velocity": 3}
 """Action sizes of the non-joint action types the runtime implements."""
+PRE_TRAINED = "pre_trained_policy"
+"""A velocity command `(vx, vy, wz)` to a frozen low-level policy (`params` describe it; `deploy/low_level.py`)."""
+LOW_LEVEL_KEY = "roboforge.low_level"
+"""ONNX metadata key of a low-level policy file (it has no `ONNX_METADATA_KEY` of its own)."""
 
 
 class MetadataError(UserInputError):
@@ -106,8 +110,8 @@ class PolicyMetadata:
                 raise MetadataError(f"robot.{key} has {len(getattr(r, key))} entries for {n} joints.")
         if self.observations is None:  # a direct env: no layout to check (the runtime refuses it)
             return
-        act_dim = sum(OTHER_ACTION_DIMS.get(t.type, len(t.joint_names)) for t in self.actions)
-        known = all(t.type in JOINT_ACTION_TYPES or t.type in OTHER_ACTION_DIMS for t in self.actions)
+        act_dim = sum(_action_size(t) for t in self.actions)
+        known = all(t.type in (*JOINT_ACTION_TYPES, *OTHER_ACTION_DIMS, PRE_TRAINED) for t in self.actions)
         if known and act_dim != self.policy.action_dim:
             raise MetadataError(
                 f"Action terms cover {act_dim} joints but the policy outputs {self.policy.action_dim}."
@@ -125,28 +129,37 @@ class PolicyMetadata:
         return self.policy.recurrent
 
 
-def _parse(d: dict[str, Any]) -> PolicyMetadata:
-    pol = dict(d["policy"])
+def _action_size(term: ActionTermSpec) -> int:
+    if term.type == PRE_TRAINED:
+        return len(term.params.get("command_ranges", []))
+    return OTHER_ACTION_DIMS.get(term.type, len(term.joint_names))
+
+
+def _policy_spec(d: dict[str, Any]) -> PolicySpec:
+    pol = dict(d)
     pol["recurrent"] = RecurrentSpec(**pol["recurrent"]) if pol.get("recurrent") else None
+    pol["images"] = [ImageInputSpec(**i) for i in pol.get("images", [])]
+    return PolicySpec(**pol)
+
+
+def _obs_specs(terms: list[dict[str, Any]]) -> list[ObsTermSpec]:
+    return [ObsTermSpec(**{**t, "clip": tuple(t["clip"]) if t.get("clip") else None}) for t in terms]
+
+
+def _parse(d: dict[str, Any]) -> PolicyMetadata:
     robot = dict(d["robot"])
     robot["joint_pos_limits"] = [
         (_num(lo, -math.inf), _num(hi, math.inf)) for lo, hi in robot["joint_pos_limits"]
     ]
     robot["effort_limit"] = [_num(v, math.inf) for v in robot["effort_limit"]]
     robot["velocity_limit"] = [_num(v, math.inf) for v in robot["velocity_limit"]]
-    pol["images"] = [ImageInputSpec(**i) for i in pol.get("images", [])]
-    obs = None
-    if d.get("observations") is not None:
-        obs = [
-            ObsTermSpec(**{**t, "clip": tuple(t["clip"]) if t.get("clip") else None})
-            for t in d["observations"]
-        ]
+    obs = _obs_specs(d["observations"]) if d.get("observations") is not None else None
     return PolicyMetadata(
         format_version=d["format_version"],
         roboforge_version=d["roboforge_version"],
         task=d["task"],
         control=ControlSpec(**d["control"]),
-        policy=PolicySpec(**pol),
+        policy=_policy_spec(d["policy"]),
         observations=obs,
         cameras=[CameraSpec(**c) for c in d.get("cameras", [])],
         actions=[ActionTermSpec(**t) for t in d["actions"]],
@@ -158,6 +171,64 @@ def _parse(d: dict[str, Any]) -> PolicyMetadata:
         command_terms=[CommandSpec(**t) for t in d.get("command_terms", [])],
         training=dict(d.get("training", {})),
     )
+
+
+def low_level_term(meta: PolicyMetadata) -> ActionTermSpec | None:
+    """The policy's `pre_trained_policy` action term (then its only one), or None."""
+    terms = [t for t in meta.actions if t.type == PRE_TRAINED]
+    if terms and len(meta.actions) != 1:
+        raise MetadataError(
+            f"Action term {terms[0].name!r} runs a frozen low-level policy; the runtime supports it as the only "
+            f"action term, the policy has {[t.name for t in meta.actions]}."
+        )
+    return terms[0] if terms else None
+
+
+def command_decimation(meta: PolicyMetadata) -> int:
+    """Physics steps per joint command: the low-level policy's decimation, else the policy's own."""
+    term = low_level_term(meta)
+    return meta.control.decimation if term is None else int(term.params["low_level_decimation"])
+
+
+def low_level_metadata(meta: PolicyMetadata) -> PolicyMetadata | None:
+    """The frozen low-level policy's own metadata (robot and scene of `meta`, the network, observation and joint
+    action terms its `pre_trained_policy` term describes, its control rate), checked; None without one."""
+    term = low_level_term(meta)
+    if term is None:
+        return None
+    p, control = term.params, meta.control
+    try:
+        decimation = int(p["low_level_decimation"])
+        if decimation < 1 or control.decimation % decimation:
+            raise MetadataError(
+                f"Action term {term.name!r}: the runtime runs the low-level policy at a fixed rate, so the "
+                f"decimation ({control.decimation}) must be a multiple of low_level_decimation ({decimation})."
+            )
+        observations = _obs_specs(p["observations"])
+        low = replace(
+            meta,
+            control=replace(
+                control,
+                decimation=decimation,
+                step_dt=control.physics_dt * decimation,
+                max_episode_length=control.max_episode_length * (control.decimation // decimation),
+            ),
+            policy=_policy_spec(p["policy"]),
+            observations=observations,
+            cameras=[],
+            actions=[ActionTermSpec(**a) for a in p["actions"]],
+            commands={
+                t.params["command_name"]: t.dim for t in observations if t.func == "generated_commands"
+            },
+            command_terms=[],
+        )
+    except (KeyError, TypeError) as err:
+        raise MetadataError(
+            f"Action term {term.name!r}: its low-level policy layout is incomplete or malformed ({err!r}); "
+            "export the policy again."
+        ) from err
+    low.check()
+    return low
 
 
 def check_images(meta: PolicyMetadata) -> None:
@@ -223,6 +294,11 @@ def load_metadata(path: str | Path) -> PolicyMetadata:
 def metadata_of_session(session: Any, path: Path) -> PolicyMetadata:
     """The metadata embedded in an ONNX Runtime session's model (metadata_props)."""
     props = session.get_modelmeta().custom_metadata_map
+    if ONNX_METADATA_KEY not in props and LOW_LEVEL_KEY in props:
+        raise MetadataError(
+            f"{path} is the low-level policy of an exported {props[LOW_LEVEL_KEY]} policy; deploy the policy.onnx "
+            "beside it (it runs this file)."
+        )
     if ONNX_METADATA_KEY not in props:
         raise MetadataError(
             f"{path} has no roboforge metadata ({ONNX_METADATA_KEY!r}); export it with `roboforge export`."

@@ -1,4 +1,5 @@
-"""`MujocoSimRobot`: the exported task's scene in C MuJoCo (one world), driven at the control rate.
+"""`MujocoSimRobot`: the exported task's scene in C MuJoCo (one world), driven at the control rate (a policy with a
+low-level policy: at the low level's rate, one command every `low_level_decimation` physics steps).
 
 It loads the scene MJCF stored in the policy metadata, so it needs no roboforge training code, and
 applies commands with the training actuator semantics: joints with an implicit actuator get the
@@ -19,7 +20,7 @@ import mujoco
 import numpy as np
 
 from roboforge.deploy.camera import SimCamera
-from roboforge.deploy.metadata import MetadataError, PolicyMetadata
+from roboforge.deploy.metadata import MetadataError, PolicyMetadata, command_decimation
 from roboforge.deploy.robot import JointCommand, RobotState
 from roboforge.deploy.rotations import quat_apply_inverse
 from roboforge.deploy.scene_state import SceneObjects
@@ -89,8 +90,10 @@ class MujocoSimRobot:
         self.default_pos = np.array([robot.default_joint_pos[i] for i in order])
         self.default_vel = np.array([robot.default_joint_vel[i] for i in order])
         self._init_base(prefix)
-        step_dt = meta.control.step_dt
-        self.cameras = {c.name: SimCamera(self.model, c, step_dt) for c in meta.cameras}
+        self.substeps = command_decimation(meta)
+        """Physics steps per command: the policy's decimation, or its low-level policy's."""
+        command_dt = meta.control.physics_dt * self.substeps
+        self.cameras = {c.name: SimCamera(self.model, c, command_dt) for c in meta.cameras}
         self.scene_objects = SceneObjects(self.model, meta)
         self.planar = [
             self._planar(t.joint_names, ctrl, velocity) for t in meta.actions if t.type == "planar_velocity"
@@ -153,7 +156,7 @@ class MujocoSimRobot:
         return state
 
     def write_command(self, command: JointCommand) -> None:
-        """Apply `command` (joints in this robot's order) for `decimation` physics steps."""
+        """Apply `command` (joints in this robot's order) for `substeps` physics steps."""
         if command.joint_names != self.joint_names:
             raise UserInputError(
                 f"Command joints {command.joint_names} are not this robot's {self.joint_names}."
@@ -171,7 +174,7 @@ class MujocoSimRobot:
             (i, c, lim, rotate(command.velocity[i[:2]], -d.qpos[self.qadr[i[2]]]))
             for i, c, lim in self.planar
         ]
-        for _ in range(self.meta.control.decimation):
+        for _ in range(self.substeps):
             for idx, ctrl, lim, body in planar:  # body-frame velocity turned by this physics step's heading
                 d.ctrl[ctrl] = np.clip(rotate(body, d.qpos[self.qadr[idx[2]]]), -lim, lim)
             torque = kp * (pos_i - d.qpos[qa]) + kd * (vel_i - d.qvel[da]) + eff_i

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from roboforge.deploy.metadata import MetadataError, metadata_of_session
+from roboforge.deploy.metadata import MetadataError, PolicyMetadata, metadata_of_session
 from roboforge.utils.errors import NotFoundError
 
 
@@ -25,9 +25,11 @@ def session_options(threads: int = 1) -> ort.SessionOptions:
 
 
 class OnnxPolicy:
-    """`act(obs) -> action` for one robot (batch 1); recurrent state kept inside, zeroed by `reset()`."""
+    """`act(obs) -> action` for one robot (batch 1); recurrent state kept inside, zeroed by `reset()`. The
+    interface comes from the file's embedded metadata, or from `metadata` (a low-level policy's, which its file
+    must fit)."""
 
-    def __init__(self, path: str | Path, threads: int = 1):
+    def __init__(self, path: str | Path, threads: int = 1, metadata: PolicyMetadata | None = None):
         path = Path(path)
         if not path.is_file():
             raise NotFoundError(f"Policy file not found: {path}")
@@ -37,8 +39,8 @@ class OnnxPolicy:
             )
         except Exception as err:
             raise MetadataError(f"ONNX Runtime cannot load {path}: {err}") from err
-        self.metadata = metadata_of_session(self.session, path)
-        self.path = path
+        self.metadata = metadata if metadata is not None else metadata_of_session(self.session, path)
+        self.path, self.threads = path, threads
         self._check_io()
         self._bind()
         self.reset()
@@ -74,6 +76,11 @@ class OnnxPolicy:
         if "obs" in shapes and shapes["obs"][-1] != spec.obs_dim:
             raise MetadataError(
                 f"{self.path}: obs input {shapes['obs']} does not take {spec.obs_dim} values."
+            )
+        actions = self.session.get_outputs()[0].shape
+        if isinstance(actions[-1], int) and actions[-1] != spec.action_dim:
+            raise MetadataError(
+                f"{self.path}: actions output {actions} does not give {spec.action_dim} values."
             )
         for image in spec.images:
             if list(shapes[image.name][1:]) != list(image.shape):

@@ -1,4 +1,8 @@
-"""`PolicyRunner`: robot state -> observation -> ONNX policy -> joint targets -> safety -> command."""
+"""`PolicyRunner`: robot state -> observation -> ONNX policy -> joint targets -> safety -> command.
+
+A policy that commands a frozen low-level policy (`low_level.py`) gets one `step` per joint command, at the low
+level's rate: the low level runs on every call, the exported policy on every `commands_per_step`-th.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from roboforge.deploy.joints import ActionMapper, JointMap
-from roboforge.deploy.metadata import PolicyMetadata
+from roboforge.deploy.low_level import LowLevelPolicy
+from roboforge.deploy.metadata import PolicyMetadata, command_decimation
 from roboforge.deploy.observations import ObsContext, ObservationBuilder
 from roboforge.deploy.policy import OnnxPolicy
 from roboforge.deploy.robot import JointCommand, RobotState
@@ -39,8 +44,15 @@ class PolicyRunner:
         self.policy = policy
         self.meta: PolicyMetadata = policy.metadata
         self.observations = ObservationBuilder(self.meta)
-        self.actions = ActionMapper(self.meta)
-        self.safety = SafetyFilter(self.meta, safety or SafetyCfg())
+        self.low_level = LowLevelPolicy.of(self.meta, policy.path.parent, policy.threads)
+        self.actions = ActionMapper(self.meta) if self.low_level is None else self.low_level.actions
+        control = self.meta.control
+        self.commands_per_step = control.decimation // command_decimation(self.meta)
+        """Joint commands (`step` calls) per step of the exported policy (1 without a low-level policy)."""
+        self.command_dt = control.step_dt / self.commands_per_step
+        """Seconds between joint commands."""
+        self.substep = 0
+        self.safety = SafetyFilter(self.meta, safety or SafetyCfg(), self.command_dt)
         robot = self.meta.robot
         self.stiffness = np.asarray(robot.stiffness, dtype=np.float64)
         self.damping = np.asarray(robot.damping, dtype=np.float64)
@@ -61,6 +73,9 @@ class PolicyRunner:
         self.observations.reset()
         self.last_action[:] = 0.0
         self.safety.reset()
+        self.substep = 0
+        if self.low_level is not None:
+            self.low_level.reset()
 
     def bind(self, joint_names: tuple[str, ...] | list[str]) -> JointMap:
         """Match the robot's joint names to the policy's (done automatically by `step`)."""
@@ -97,24 +112,40 @@ class PolicyRunner:
             state.object_pos_w or {},
             state.obstacles_w,
         )
-        obs = self.observations.compute(ctx)
-        t1 = time.perf_counter_ns() if self.timer else 0
-        images = self.observations.images
-        raw = self.policy.act(obs, images) if images else self.policy.act(obs)
-        action = raw.astype(np.float64)  # a copy: the policy reuses its buffer
-        t2 = time.perf_counter_ns() if self.timer else 0
-        if self.clip is not None:
-            action = np.minimum(np.maximum(action, -self.clip), self.clip)
-        reason = safety.check_action(action)
-        if reason is not None:
-            safety.stop(reason)
-            return self._command(jm, safety.hold(), hold=True)
-        self.last_action[:] = action
-        targets = safety.filter(self.actions.compute(action, q), q)
-        command = self._command(jm, targets, hold=False)
+        t1 = t2 = t0
+        policy_turn = self.substep % self.commands_per_step == 0  # every step without a low level
+        if policy_turn:
+            obs = self.observations.compute(ctx)
+            t1 = time.perf_counter_ns() if self.timer else 0
+            images = self.observations.images
+            raw = self.policy.act(obs, images) if images else self.policy.act(obs)
+            action = raw.astype(np.float64)  # a copy: the policy reuses its buffer
+            t2 = time.perf_counter_ns() if self.timer else 0
+            if self.clip is not None:
+                action = np.minimum(np.maximum(action, -self.clip), self.clip)
+            if not self._usable(action):
+                return self._command(jm, safety.hold(), hold=True)
+            self.last_action[:] = action
+        self.substep += 1
+        if self.low_level is None:
+            targets = self.actions.compute(self.last_action, q)
+        else:
+            self.low_level.set_command(self.last_action)
+            targets = self.low_level.targets(ctx)
+            t2 = time.perf_counter_ns() if self.timer else 0
+            if not self._usable(self.low_level.action):
+                return self._command(jm, safety.hold(), hold=True)
+        command = self._command(jm, safety.filter(targets, q), hold=False)
         if self.timer:
             self.timer.add(t0, t1, t2, time.perf_counter_ns())
         return command
+
+    def _usable(self, action: np.ndarray) -> bool:
+        """False (the safety layer stopped) for an action it refuses."""
+        reason = self.safety.check_action(action)
+        if reason is not None:
+            self.safety.stop(reason)
+        return reason is None
 
     def _command(self, jm: JointMap, targets: np.ndarray, hold: bool) -> JointCommand:
         return JointCommand(

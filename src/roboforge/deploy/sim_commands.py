@@ -7,7 +7,8 @@ recorded ranges, resampled on its timer, with the end effector's position error 
 error (rad) averaged over the last `metric_window_s` of each episode; `ObjectGoalCommandCfg` (lift) samples
 the same way and scores the object instead (`position_error` to the goal, `success` within the threshold).
 `NavigationCommandCfg` is in `navigation_command_sim.py`, the classic tasks' `TargetCommandCfg` in
-`target_command_sim.py`. Other command types are an error that suggests constant commands (`--command NAME=...`).
+`target_command_sim.py`, the planar goals (`UniformPose2dCommandCfg`, `Pose2dGoalCommandCfg`) in
+`pose2d_command_sim.py`. Other command types are an error that suggests constant commands (`--command NAME=...`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from roboforge.deploy.command_sim import CommandSim
 from roboforge.deploy.metadata import MetadataError, PolicyMetadata
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
 from roboforge.deploy.navigation_command_sim import NavigationCommandSim
+from roboforge.deploy.pose2d_command_sim import Pose2dCommandSim, Pose2dGoalCommandSim
 from roboforge.deploy.rotations import quat_apply, quat_from_euler_xyz, quat_mul
 from roboforge.deploy.specs import CommandSpec
 from roboforge.deploy.target_command_sim import TargetCommandSim
@@ -107,6 +109,8 @@ SIMULATED: dict[str, Callable[[CommandSpec, PolicyMetadata, MujocoSimRobot], Com
     "ObjectGoalCommandCfg": ObjectGoalCommandSim,
     "NavigationCommandCfg": NavigationCommandSim,
     "TargetCommandCfg": TargetCommandSim,
+    "UniformPose2dCommandCfg": Pose2dCommandSim,
+    "Pose2dGoalCommandCfg": Pose2dGoalCommandSim,
 }
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from roboforge.deploy.command_sim import CommandSim
-from roboforge.deploy.metadata import MetadataError, PolicyMetadata
+from roboforge.deploy.command_sim import CommandSim, check_floating_base
+from roboforge.deploy.metadata import PolicyMetadata
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
 from roboforge.deploy.specs import CommandSpec
 
@@ -22,10 +22,7 @@ class TargetCommandSim(CommandSim):
     def __init__(self, spec: CommandSpec, meta: PolicyMetadata, robot: MujocoSimRobot):
         p = spec.params
         super().__init__(spec.name, tuple(p["resampling_time_range"]), p.get("metric_window_s"))
-        if p["asset_name"] != meta.robot.asset or robot.root_d < 0:
-            raise MetadataError(
-                f"Command {spec.name!r} ({spec.type}) needs the controlled robot to have a floating base."
-            )
+        check_floating_base(spec, meta, robot)
         self.robot = robot
         self.command = np.array([float(p["distance"]), 0.0])
         self.fall_free = 1.0

@@ -1,4 +1,5 @@
-"""`export_policy`: checkpoint -> policy.onnx (or policy.pt) + policy.json + scene.xml, optionally checked."""
+"""`export_policy`: checkpoint -> policy.onnx (or policy.pt) + policy.json + scene.xml (+ low_level_policy.onnx for
+a task whose actions command a frozen low-level policy), optionally checked."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from roboforge.export.images import image_inputs
+from roboforge.export.low_level import check_low_level, export_low_level
 from roboforge.export.metadata import build_metadata, training_info
 from roboforge.export.onnx_export import export_onnx, policy_io
 from roboforge.export.parity import ParityError, ParityResult, check_jit, check_onnx
@@ -37,6 +39,8 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
     env_overrides: dict[str, Any] = field(default_factory=dict)
     """Env overrides applied: the run's own, then the ones given (paths without `env.`)."""
+    low_level_parity: ParityResult | None = None
+    """The check of the frozen low-level policy's file (tasks that have one)."""
 
 
 def export_policy(
@@ -72,6 +76,8 @@ def export_policy(
     files = write_scene(out_dir, xml, assets)
     files.append(atomic_write_json(out_dir / "policy.json", meta))
     files[-1].chmod(0o644)  # readable like the other exported files (atomic writes start private)
+    low_level = export_low_level(s.env, task, out_dir)
+    files += [low_level] if low_level is not None else []
     group_dims = dict(s.env.obs_dims)
     if fmt == "onnx":
         policy = export_onnx(actor, io_spec, meta, out_dir / "policy.onnx")
@@ -91,14 +97,21 @@ def export_policy(
         parity,
         _config_drift(s, path),
         env_overrides,
+        check_low_level(s.env, low_level) if check and low_level is not None else None,
     )
+    _raise_if_failed(parity, "policy differs from the training actor", policy)
+    _raise_if_failed(
+        result.low_level_parity, "low-level policy differs from the module the env runs", low_level
+    )
+    return result
+
+
+def _raise_if_failed(parity: ParityResult | None, what: str, path: Path | None) -> None:
     if parity is not None and not parity.passed:
         raise ParityError(
-            f"The exported policy differs from the training actor: max |diff| / max(1, |value|) = "
-            f"{parity.max_scaled_error:.2e} > {parity.tolerance:.0e} ({policy}). Check the onnx/onnxruntime "
-            "versions; the file may be corrupt."
+            f"The exported {what}: max |diff| / max(1, |value|) = {parity.max_scaled_error:.2e} > "
+            f"{parity.tolerance:.0e} ({path}). Check the onnx/onnxruntime versions; the file may be corrupt."
         )
-    return result
 
 
 def run_env_overrides(checkpoint: Path, env_overrides: dict[str, Any]) -> dict[str, Any]:

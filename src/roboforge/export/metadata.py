@@ -14,6 +14,8 @@ from typing import Any
 import roboforge
 from roboforge.envs.manager_based_rl_env import ManagerBasedRLEnv
 from roboforge.export.images import camera_layout, image_groups
+from roboforge.export.onnx_export import policy_io
+from roboforge.managers.observation_manager import ObservationGroupCfg
 from roboforge.managers.term import params_with_defaults, term_signature
 from roboforge.mdp.actions.gripper_actions import BinaryJointPositionActionCfg
 from roboforge.mdp.actions.joint_actions import (
@@ -22,12 +24,17 @@ from roboforge.mdp.actions.joint_actions import (
     JointVelocityActionCfg,
 )
 from roboforge.mdp.actions.planar_actions import PlanarVelocityActionCfg
+from roboforge.mdp.actions.pre_trained_policy_action import GROUP, PreTrainedPolicyActionCfg
 from roboforge.rl.session import Session
 from roboforge.utils.config import to_dict
 from roboforge.utils.errors import UserInputError
 
 FORMAT = "roboforge.policy"
 FORMAT_VERSION = 1
+LOW_LEVEL_FILE = "low_level_policy.onnx"
+"""The frozen low-level policy of a `PreTrainedPolicyActionCfg` term, beside policy.onnx (`low_level.py`)."""
+LOW_LEVEL_KEY = "roboforge.low_level"
+"""Its ONNX metadata key: the task whose policy runs it (as `roboforge.deploy.metadata` reads it)."""
 ACTION_TYPES = (
     (JointPositionActionCfg, "joint_position"),
     (JointVelocityActionCfg, "joint_velocity"),
@@ -111,27 +118,36 @@ def observation_layout(env: ManagerBasedRLEnv, actor: Any) -> list[dict[str, Any
     images = image_groups(actor)
     terms = []
     for group in [*actor.obs_groups, *images]:
-        gcfg = om.groups[group]
-        shape = om.group_shapes[group]
-        for name, tcfg in gcfg.terms.items():
-            length = gcfg.history_length if gcfg.history_length is not None else tcfg.history_length
-            params = params_with_defaults(tcfg.func, tcfg.params)
-            dim = om.term_dims[group][name] // max(length, 1)
-            terms.append(
-                {
-                    "group": group,
-                    "name": name,
-                    "func": getattr(tcfg.func, "__name__", type(tcfg.func).__name__),
-                    "module": getattr(tcfg.func, "__module__", ""),
-                    "params": params,
-                    "joint_names": _resolved_joints(env, tcfg.func, params),
-                    "dim": dim,
-                    "shape": [dim, *shape[1:]] if group in images else None,
-                    "history_length": length,
-                    "scale": tcfg.scale,
-                    "clip": list(tcfg.clip) if tcfg.clip is not None else None,
-                }
-            )
+        shape = list(om.group_shapes[group][1:]) if group in images else None
+        terms += group_layout(env, om, group, om.groups[group], shape)
+    return terms
+
+
+def group_layout(
+    env: Any, om: Any, group: str, gcfg: ObservationGroupCfg, image_shape: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """The terms of `om`'s observation group `group` as configured in `gcfg` (its functions and parameters, the
+    function's defaults filled in); `image_shape` `(H, W)` for an image group."""
+    terms = []
+    for name, tcfg in gcfg.terms.items():
+        length = gcfg.history_length if gcfg.history_length is not None else tcfg.history_length
+        params = params_with_defaults(tcfg.func, tcfg.params)
+        dim = om.term_dims[group][name] // max(length, 1)
+        terms.append(
+            {
+                "group": group,
+                "name": name,
+                "func": getattr(tcfg.func, "__name__", type(tcfg.func).__name__),
+                "module": getattr(tcfg.func, "__module__", ""),
+                "params": params,
+                "joint_names": _resolved_joints(env, tcfg.func, params),
+                "dim": dim,
+                "shape": [dim, *image_shape] if image_shape is not None else None,
+                "history_length": length,
+                "scale": tcfg.scale,
+                "clip": list(tcfg.clip) if tcfg.clip is not None else None,
+            }
+        )
     return terms
 
 
@@ -150,26 +166,26 @@ def _resolved_joints(env: Any, func: Any, params: dict[str, Any]) -> list[str] |
 
 def action_layout(env: Any) -> list[dict[str, Any]]:
     """Action terms in output order: type, joints, per-joint scale and offset (or the type's own params)."""
-    out = []
-    for name, cfg in env.cfg.actions.items():
-        term = env.action_manager.terms[name]
-        other = _other_action(env, cfg, term)
-        if other is not None:
-            out.append({"name": name, **other, "scale": [], "offset": []})
-            continue
-        kind = next((k for cls, k in ACTION_TYPES if isinstance(cfg, cls)), type(cfg).__name__)
-        known = kind != type(cfg).__name__
-        out.append(
-            {
-                "name": name,
-                "type": kind,
-                "joint_names": list(getattr(term, "joint_names", [])),
-                "scale": term.scale.tolist() if known else [],
-                "offset": term.offset[0].tolist() if known else [],
-                "params": {},
-            }
-        )
-    return out
+    return [
+        action_entry(env, name, cfg, env.action_manager.terms[name]) for name, cfg in env.cfg.actions.items()
+    ]
+
+
+def action_entry(env: Any, name: str, cfg: Any, term: Any) -> dict[str, Any]:
+    """One action term (config `cfg`, built `term`) as the runtime reads it."""
+    other = _other_action(env, cfg, term)
+    if other is not None:
+        return {"name": name, **other, "scale": [], "offset": []}
+    kind = next((k for cls, k in ACTION_TYPES if isinstance(cfg, cls)), type(cfg).__name__)
+    known = kind != type(cfg).__name__
+    return {
+        "name": name,
+        "type": kind,
+        "joint_names": list(getattr(term, "joint_names", [])),
+        "scale": term.scale.tolist() if known else [],
+        "offset": term.offset[0].tolist() if known else [],
+        "params": {},
+    }
 
 
 def _other_action(env: Any, cfg: Any, term: Any) -> dict[str, Any] | None:
@@ -181,9 +197,25 @@ def _other_action(env: Any, cfg: Any, term: Any) -> dict[str, Any] | None:
     elif isinstance(cfg, PlanarVelocityActionCfg):
         params = {"max_lin_speed": cfg.max_lin_speed, "max_ang_speed": cfg.max_ang_speed}
         ids, kind = term.base.ids.tolist(), "planar_velocity"
+    elif isinstance(cfg, PreTrainedPolicyActionCfg):
+        params, ids, kind = _low_level_layout(env, cfg, term), [], "pre_trained_policy"
     else:
         return None
     return {"type": kind, "joint_names": [joints[i] for i in ids], "params": params}
+
+
+def _low_level_layout(env: Any, cfg: PreTrainedPolicyActionCfg, term: Any) -> dict[str, Any]:
+    """A frozen low-level policy: command clip ranges, its rate and file, and its network, observation terms (the
+    configured group: its command term reads the clipped action at deploy time) and joint action terms."""
+    om, low = term.observations, term.low_level
+    return {
+        "command_ranges": [list(r) for r in cfg.command_ranges],
+        "low_level_decimation": cfg.low_level_decimation,
+        "policy_file": LOW_LEVEL_FILE,
+        "policy": policy_io(term.policy, om.group_dims[GROUP], low.action_dim),
+        "observations": group_layout(env, om, GROUP, cfg.low_level_observations),
+        "actions": [action_entry(env, "low_level_action", cfg.low_level_action, low)],
+    }
 
 
 def robot_layout(entity: Any) -> dict[str, Any]:

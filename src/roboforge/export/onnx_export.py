@@ -78,6 +78,13 @@ def quiet_exporter() -> Iterator[None]:
 def export_onnx(actor: Any, io_spec: dict[str, Any], metadata: dict[str, Any], path: Path) -> Path:
     """Export `actor` (an rsl_rl MLPModel/RNNModel/CNNModel) to `path` with `metadata` embedded; returns `path`."""
     module = actor.as_onnx(verbose=False).to("cpu").eval()
+    props = {METADATA_KEY: json.dumps(metadata), "roboforge.task": metadata["task"]}
+    return export_module(module, io_spec, props, path)
+
+
+def export_module(module: Any, io_spec: dict[str, Any], props: dict[str, str], path: Path) -> Path:
+    """Export a CPU module of the interface `io_spec` to `path` with `props` as metadata_props; returns `path`.
+    A TorchScript module (feed-forward) goes through torch's TorchScript exporter, others through torch.export."""
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     if io_spec.get("images"):
         module, dummy, shapes = _image_module(module, io_spec, batch)
@@ -87,28 +94,49 @@ def export_onnx(actor: Any, io_spec: dict[str, Any], metadata: dict[str, Any], p
         for _ in io_spec["inputs"][1:]:
             dummy.append(torch.zeros(rec["num_layers"], 2, rec["hidden_size"]))
             shapes.append({1: batch})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(module, torch.jit.ScriptModule):
+        model = _script_model(module, dummy, io_spec, path)
+    else:
+        with quiet_exporter(), torch.no_grad():
+            program = torch.onnx.export(
+                module,
+                tuple(dummy),
+                dynamo=True,
+                opset_version=OPSET,
+                input_names=io_spec["inputs"],
+                output_names=io_spec["outputs"],
+                dynamic_shapes=tuple(shapes),
+                external_data=False,
+                optimize=True,
+            )
+        assert program is not None
+        model = program.model_proto
+    _check_interface(model, io_spec)
+    onnx.helper.set_model_props(model, props)
+    onnx.checker.check_model(model)
+    onnx.save_model(model, str(path), save_as_external_data=False)
+    return path
+
+
+def _script_model(
+    module: Any, dummy: list[torch.Tensor], io_spec: dict[str, Any], path: Path
+) -> onnx.ModelProto:
+    """A feed-forward TorchScript module through the TorchScript exporter (torch.export cannot trace one), written
+    to `path` and read back."""
+    axes = {name: {0: "batch"} for name in [*io_spec["inputs"], *io_spec["outputs"]]}
     with quiet_exporter(), torch.no_grad():
-        program = torch.onnx.export(
+        torch.onnx.export(
             module,
             tuple(dummy),
-            dynamo=True,
+            str(path),
+            dynamo=False,
             opset_version=OPSET,
             input_names=io_spec["inputs"],
             output_names=io_spec["outputs"],
-            dynamic_shapes=tuple(shapes),
-            external_data=False,
-            optimize=True,
+            dynamic_axes=axes,
         )
-    assert program is not None
-    model = program.model_proto
-    _check_interface(model, io_spec)
-    onnx.helper.set_model_props(
-        model, {METADATA_KEY: json.dumps(metadata), "roboforge.task": metadata["task"]}
-    )
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save_model(model, str(path), save_as_external_data=False)
-    return path
+    return onnx.load(str(path))
 
 
 class _ImagesOnly(torch.nn.Module):

@@ -1,7 +1,8 @@
 """`--check`: the exported file computes what the training actor computes.
 
 1000 random observations go through the rsl_rl actor (deterministic output) and through ONNX Runtime
-(or the TorchScript module); recurrent policies also run a 200-step sequence with carried state. Policies
+(or the TorchScript module); recurrent policies also run a 200-step sequence with carried state. A frozen
+low-level policy exported beside the policy is compared with the torch module the training env runs. Policies
 that see images get random images `(C, H, W)` per image group beside the vector (in batches of 100).
 The tolerance (1e-5) bounds |exported - torch| / max(1, |torch|): absolute for outputs up to 1,
 relative for larger ones (float32 kernels that sum in another order differ by a few ulps).
@@ -129,6 +130,20 @@ def check_onnx(
         seq = _onnx_sequence(actor, session, io_spec, group_dims, steps, gen)
     actor.reset()
     return _result("onnx", samples, single, seq, steps, tolerance)
+
+
+def check_module(
+    module: Any, path: Path, obs_dim: int, samples: int = 1000, seed: int = 0, tolerance: float = TOLERANCE
+) -> ParityResult:
+    """Compare a feed-forward module `obs -> actions` (a frozen low-level policy) with its ONNX file."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    obs = torch.randn(samples, obs_dim, generator=torch.Generator().manual_seed(seed))
+    diff = _Diff()
+    with torch.no_grad():
+        diff.add(session.run(["actions"], {"obs": obs.numpy()})[0], module(obs).numpy())
+    return _result("onnx", samples, diff, None, 0, tolerance)
 
 
 def _result(

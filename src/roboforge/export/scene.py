@@ -12,9 +12,18 @@ from roboforge.utils.errors import NotFoundError, UserInputError
 ASSET_DIR = "scene_assets"
 
 
+SOLVER_OPTIONS = ("timestep", "iterations", "ls_iterations")
+"""Options the sim config sets on the compiled model (`sim/factory.py`), not in the scene's spec."""
+
+
 def scene_mjcf(env: Any) -> str:
-    """MJCF text of the env's compiled scene (timestep is stored separately in the metadata)."""
-    return env.scene.spec.to_xml()
+    """MJCF text of the env's compiled scene with the solver settings training ran with (the timestep is also
+    in the metadata); without them the runtime would simulate the robot file's own, e.g. Menagerie's 100 solver
+    iterations instead of a locomotion task's 10."""
+    spec = env.scene.spec.copy()
+    for name in SOLVER_OPTIONS:
+        setattr(spec.option, name, getattr(env.scene.model.opt, name))
+    return spec.to_xml()
 
 
 def scene_assets(env: Any) -> dict[str, bytes]:
