@@ -29,6 +29,10 @@ def humanoid_env_cfg(num_envs: int = 4096, play: bool = False) -> ClassicEnvCfg:
         termination_height=0.8,
         dof_vel_scale=0.1,
         angular_velocity_scale=0.25,
-        rewards=ClassicRewardCfg(alive=2.0, action_cost=0.01, energy_cost=0.05, death_reward=-1.0),
+        # The progress reward stops paying above 3 m/s: uncapped, the policy traded falls for speed (2026-12-02,
+        # one H200: 6.13 m/s but 81.6% not fallen after 1000 iterations); capped, 4.10 m/s and 97.2% at 691.
+        rewards=ClassicRewardCfg(
+            alive=2.0, action_cost=0.01, energy_cost=0.05, death_reward=-1.0, max_progress_speed=3.0
+        ),
         deploy_twin="humanoid-manager",  # step for step the same (tests/test_classic.py)
     )
