@@ -14,8 +14,14 @@ export WARP_CACHE_PATH=/tmp/warp-cache
 out=${OUT:-/tmp/out}
 mkdir -p "$root/logs" "$out"
 
+preflight() {  # a missing wheel fails here in seconds, not in every run after a wasted call
+  (cd "$root" && python -c "import gymnasium, mujoco, mujoco_warp, rsl_rl, tensordict, roboforge.rl.session, roboforge.tasks") \
+    || { echo "preflight failed: the staged packages cannot run roboforge (see the import error above)"; exit 1; }
+}
+
 start() {
   rm -rf "$root/src" && cp -r "${SRC:-$PWD/src}" "$root/src"
+  preflight
   local name="" args=() k=0 ngpu
   ngpu=$(nvidia-smi -L | wc -l); [ "$ngpu" -ge 1 ] || ngpu=1
   launch() {

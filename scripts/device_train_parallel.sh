@@ -19,6 +19,8 @@ train_eval() {
     > "$out/eval_$t.json" 2> "$out/eval_$t.err"
   mkdir -p "$out/runs/$t"; cp "$run"/metrics.jsonl "$run"/summary.json "$out/runs/$t/" 2>/dev/null
 }
+python -c "import gymnasium, mujoco, mujoco_warp, rsl_rl, tensordict, roboforge.rl.session, roboforge.tasks" \
+  || { echo "preflight failed: the staged packages cannot run roboforge (see the import error above)"; exit 1; }
 for t in "$@"; do train_eval "$t" & done
 wait
 for t in "${@%%:*}"; do
