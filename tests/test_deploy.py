@@ -79,11 +79,18 @@ def test_reach_velocity_and_torque_drives_match_training(tmp_path, task, actuato
     assert err["joint_pos"] < 1e-4, err
 
 
-def test_task_space_actions_are_refused_at_load(tmp_path):
+def test_task_space_actions_load_and_an_unknown_action_type_is_refused(tmp_path):
+    """IK policies load (their controller: test_deploy_task_space.py); an action type the runtime lacks is refused."""
     _, checkpoint = run_folder("reach-ur5e-ik-rel", tmp_path)
     policy = export_policy("reach-ur5e-ik-rel", checkpoint, tmp_path / "out").policy
-    with pytest.raises(MetadataError, match=r"DifferentialIKActionCfg.*supports joint_position"):
-        PolicyRunner.load(policy)
+    runner = PolicyRunner.load(policy)
+    assert [t.type for t in runner.meta.actions] == ["differential_ik"] and runner.actions.task_space
+
+    def retype(meta):
+        meta["actions"][0]["type"] = "SomeOtherActionCfg"
+
+    with pytest.raises(MetadataError, match=r"SomeOtherActionCfg.*supports joint_position.*differential_ik"):
+        PolicyRunner.load(edited_policy(policy, tmp_path, retype))
 
 
 def test_joints_are_matched_by_name_in_any_order(cartpole):

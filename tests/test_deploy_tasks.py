@@ -289,6 +289,10 @@ SUCCESS_METRICS = {
     "lift-cube-panda": {"Metrics/object_pose/success"},
     "navigation-point": {"Metrics/goal/success"},
     "ant-manager": {"Metrics/target/forward_speed", "Metrics/target/fall_free"},
+    "reach-ur5e-ik-rel": {
+        "Metrics/ee_pose/position_error",
+        "Metrics/ee_pose/orientation_error",
+    },  # task space
 }
 
 

@@ -189,6 +189,13 @@ def _udp(runner, address, steps, cmds, as_json):
     from roboforge.deploy.loop import run_control_loop
     from roboforge.deploy.udp_robot import UdpJsonRobot
 
+    osc = [t.name for t in runner.meta.actions if t.type == "operational_space"]
+    if osc:  # torques solved once per command oscillate: training solves them every physics step
+        raise UserInputError(
+            f"Action term {osc[0]!r} is operational-space control, whose torques must be recomputed every physics "
+            f"step ({runner.meta.control.physics_dt:g} s); the UDP link sends one command per control step. "
+            "Run the controller on the robot, or deploy an IK or joint-space policy."
+        )
     link = UdpJsonRobot(address, state_timeout_s=runner.command_dt / 2)
     try:
         runner.reset()

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from roboforge.deploy.metadata import JOINT_ACTION_TYPES, OTHER_ACTION_DIMS, MetadataError, PolicyMetadata
+from roboforge.deploy.metadata import (
+    JOINT_ACTION_TYPES,
+    OTHER_ACTION_DIMS,
+    TASK_SPACE_TYPES,
+    MetadataError,
+    PolicyMetadata,
+)
 from roboforge.deploy.scene_terms import rotate
 from roboforge.deploy.specs import ActionTermSpec
+from roboforge.deploy.task_space import JointStateKinematics, TaskSpaceAction
 from roboforge.utils.errors import UserInputError
 
 ACTION_TARGETS = {kind: row for row, kind in enumerate(JOINT_ACTION_TYPES)}  # row of the targets array
@@ -51,22 +60,27 @@ class JointMap:
 
 class ActionMapper:
     """`target = offset + scale * action` for each joint action term, the open/closed preset of a binary
-    gripper term, heading-turned velocity targets of a planar velocity term; joints no term drives keep defaults."""
+    gripper term, heading-turned velocity targets of a planar velocity term, the IK targets or OSC torques of a
+    task-space term (`task_space.py`, on the exported scene from `policy_dir`); joints no term drives keep defaults."""
 
-    def __init__(self, meta: PolicyMetadata):
+    def __init__(self, meta: PolicyMetadata, policy_dir: str | Path | None = None):
         robot = meta.robot
         index = {n: i for i, n in enumerate(robot.joint_names)}
+        self.meta, self.policy_dir = meta, policy_dir
         self.default = np.zeros((3, len(robot.joint_names)))
         self.default[0] = robot.default_joint_pos
         self.terms: list[tuple[slice, int, np.ndarray, np.ndarray, np.ndarray]] = []
         self.binary: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         self.planar: list[tuple[slice, np.ndarray, float, float]] = []
+        self.task_space: list[tuple[slice, np.ndarray, TaskSpaceAction]] = []
+        self.kinematics: JointStateKinematics | None = None
+        self.last_task_action = np.zeros(meta.policy.action_dim)
+        supported = [*ACTION_TARGETS, *OTHER_ACTION_DIMS, *TASK_SPACE_TYPES]
         start = 0
         for term in meta.actions:
-            if term.type not in ACTION_TARGETS and term.type not in OTHER_ACTION_DIMS:
+            if term.type not in supported:
                 raise MetadataError(
-                    f"Action term {term.name!r} has type {term.type!r}; the runtime supports "
-                    f"{', '.join([*ACTION_TARGETS, *OTHER_ACTION_DIMS])}."
+                    f"Action term {term.name!r} has type {term.type!r}; the runtime supports {', '.join(supported)}."
                 )
             unknown = [n for n in term.joint_names if n not in index]
             if unknown:
@@ -91,14 +105,37 @@ class ActionMapper:
                 (slice(start, start + 3), ids, float(p["max_lin_speed"]), float(p["max_ang_speed"]))
             )
             return start + 3
+        if term.type in TASK_SPACE_TYPES:
+            action = TaskSpaceAction(term, self.meta, self._kinematics().model)
+            self.task_space.append((slice(start, start + action.action_dim), ids, action))
+            return start + action.action_dim
         chunk = slice(start, start + len(ids))
         scale, offset = np.asarray(term.scale, dtype=np.float64), np.asarray(term.offset, dtype=np.float64)
         self.terms.append((chunk, ACTION_TARGETS[term.type], ids, scale, offset))
         return chunk.stop
 
-    def compute(self, action: np.ndarray, joint_pos: np.ndarray) -> np.ndarray:
+    def _kinematics(self) -> JointStateKinematics:
+        """The private MjData task-space terms compute on (the exported scene, loaded once)."""
+        if self.kinematics is None:
+            from roboforge.deploy.mujoco_robot import load_scene_model
+
+            self.kinematics = JointStateKinematics(load_scene_model(self.meta, self.policy_dir), self.meta)
+        return self.kinematics
+
+    def task_targets(self) -> dict[str, np.ndarray]:
+        """Each task-space term's root-frame target `(7,)` (position, quaternion) of the last `compute`."""
+        return {t.name: t.target.copy() for _, _, t in self.task_space}
+
+    def task_actions(self) -> dict[str, np.ndarray]:
+        """Each task-space term's part of the action of the last `compute`, by term name."""
+        return {t.name: self.last_task_action[chunk].copy() for chunk, _, t in self.task_space}
+
+    def compute(
+        self, action: np.ndarray, joint_pos: np.ndarray, joint_vel: np.ndarray | None = None
+    ) -> np.ndarray:
         """Targets `(3, num_joints)`: position, velocity, effort rows, policy joint order (reused buffer);
-        planar velocity terms turn by the heading in `joint_pos` (policy order)."""
+        planar velocity terms turn by the heading in `joint_pos` (policy order); task-space terms take a new
+        target from `action` (one call per policy action) and solve on the measured `joint_pos`/`joint_vel`."""
         self.targets[:] = self.default
         for chunk, row, ids, scale, offset in self.terms:
             self.targets[row, ids] = offset + scale * action[chunk]
@@ -109,4 +146,17 @@ class ActionMapper:
             lin = a[:2] * max_lin
             lin = lin / max(float(np.linalg.norm(lin)) / max_lin, 1.0)
             self.targets[1, ids] = (*rotate(lin, float(joint_pos[ids[2]])), a[2] * max_ang)
+        if self.task_space:
+            self._task_space(action, joint_pos, joint_vel)
         return self.targets
+
+    def _task_space(self, action: np.ndarray, joint_pos: np.ndarray, joint_vel: np.ndarray | None) -> None:
+        """IK targets / OSC torques of the task-space terms from the kinematics at `joint_pos`."""
+        data = self._kinematics().update(joint_pos)
+        self.last_task_action = action.copy()
+        for chunk, ids, term in self.task_space:
+            if joint_vel is None and term.type == "operational_space":
+                raise ValueError(f"Action term {term.name!r} ({term.type}) needs the joint velocities.")
+            term.process(action[chunk], data)
+            qd = np.zeros(len(ids)) if joint_vel is None else joint_vel[ids]
+            self.targets[term.row, ids] = term.apply(data, joint_pos[ids], qd)

@@ -80,4 +80,4 @@ class LowLevelPolicy:
         the next call reuses); `action` holds the low-level action."""
         obs = self.observations.compute(replace(ctx, last_action=self.action, commands=self.commands))
         self.action[:] = self.policy.act(obs)
-        return self.actions.compute(self.action, ctx.joint_pos)
+        return self.actions.compute(self.action, ctx.joint_pos, ctx.joint_vel)

@@ -34,6 +34,8 @@ ONNX_METADATA_KEY = "roboforge.metadata"
 JOINT_ACTION_TYPES = ("joint_position", "joint_velocity", "joint_effort")
 OTHER_ACTION_DIMS = {"binary_joint_position": 1, "planar_velocity": 3}
 """Action sizes of the non-joint action types the runtime implements."""
+TASK_SPACE_TYPES = ("differential_ik", "operational_space")
+"""End-effector pose actions run through the training controller (`deploy/task_space.py`); `params['action_dim']`."""
 PRE_TRAINED = "pre_trained_policy"
 """A velocity command `(vx, vy, wz)` to a frozen low-level policy (`params` describe it; `deploy/low_level.py`)."""
 LOW_LEVEL_KEY = "roboforge.low_level"
@@ -111,7 +113,8 @@ class PolicyMetadata:
         if self.observations is None:  # a direct env: no layout to check (the runtime refuses it)
             return
         act_dim = sum(_action_size(t) for t in self.actions)
-        known = all(t.type in (*JOINT_ACTION_TYPES, *OTHER_ACTION_DIMS, PRE_TRAINED) for t in self.actions)
+        kinds = (*JOINT_ACTION_TYPES, *OTHER_ACTION_DIMS, *TASK_SPACE_TYPES, PRE_TRAINED)
+        known = all(t.type in kinds for t in self.actions)
         if known and act_dim != self.policy.action_dim:
             raise MetadataError(
                 f"Action terms cover {act_dim} joints but the policy outputs {self.policy.action_dim}."
@@ -132,6 +135,8 @@ class PolicyMetadata:
 def _action_size(term: ActionTermSpec) -> int:
     if term.type == PRE_TRAINED:
         return len(term.params.get("command_ranges", []))
+    if term.type in TASK_SPACE_TYPES:
+        return int(term.params["action_dim"])
     return OTHER_ACTION_DIMS.get(term.type, len(term.joint_names))
 
 

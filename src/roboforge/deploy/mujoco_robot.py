@@ -7,7 +7,10 @@ position target as the control of their MuJoCo position actuator (PD inside the 
 implicit velocity joints (zero stiffness) the clipped velocity target of their velocity actuator;
 ideal-PD joints get `clip(kp (q* - q) + kd (clip(qd*) - qd) + tau, +-effort_limit)` computed in numpy
 each physics step; passive joints get nothing. A planar velocity action's targets are turned back into the
-body frame and re-turned by the heading of every physics step, as the training action term applies them.
+body frame and re-turned by the heading of every physics step, as the training action term applies them; a
+task-space action's joints get the IK targets or OSC torques of the command's `task_actions`, run as the training
+term runs them (`task_space.py`): the target set once per command, the solve every physics step, both on this
+MjData, whose poses after `mj_step` are those of the start of the last physics step, as training's sensors.
 Free objects and obstacle cylinders of the scene fill the state's scene fields (`scene_state.py`). A policy that sees images gets the frames of the metadata's
 cameras in its state, rendered from the current state as the training camera renders them (`camera.py`).
 """
@@ -20,11 +23,12 @@ import mujoco
 import numpy as np
 
 from roboforge.deploy.camera import SimCamera
-from roboforge.deploy.metadata import MetadataError, PolicyMetadata, command_decimation
+from roboforge.deploy.metadata import TASK_SPACE_TYPES, MetadataError, PolicyMetadata, command_decimation
 from roboforge.deploy.robot import JointCommand, RobotState
 from roboforge.deploy.rotations import quat_apply_inverse
 from roboforge.deploy.scene_state import SceneObjects
 from roboforge.deploy.scene_terms import rotate
+from roboforge.deploy.task_space import TaskSpaceAction
 from roboforge.utils.errors import NotFoundError, UserInputError
 
 ASSET_DIR = "scene_assets"
@@ -98,6 +102,12 @@ class MujocoSimRobot:
         self.planar = [
             self._planar(t.joint_names, ctrl, velocity) for t in meta.actions if t.type == "planar_velocity"
         ]
+        self.task_space = {
+            t.name: (TaskSpaceAction(t, meta, self.model), np.array([names.index(n) for n in t.joint_names]))
+            for t in meta.actions
+            if t.type in TASK_SPACE_TYPES
+        }
+        """Task-space terms by name, with this robot's indices of their joints."""
         self.reset()
 
     def _planar(
@@ -162,26 +172,47 @@ class MujocoSimRobot:
                 f"Command joints {command.joint_names} are not this robot's {self.joint_names}."
             )
         d = self.data
-        ideal = self.ideal
-        pos_i, kp, kd = command.position[ideal], command.stiffness[ideal], command.damping[ideal]
-        vel_i = np.clip(command.velocity[ideal], -self.velocity_limit, self.velocity_limit)
-        eff_i = command.effort[ideal]
-        d.ctrl[self.ctrl_implicit] = command.position[self.implicit]
-        limit = self.velocity_mode_limit
-        d.ctrl[self.ctrl_velocity] = np.clip(command.velocity[self.velocity_mode], -limit, limit)
-        qa, da = self.qadr[ideal], self.dadr[ideal]
-        planar = [
-            (i, c, lim, rotate(command.velocity[i[:2]], -d.qpos[self.qadr[i[2]]]))
-            for i, c, lim in self.planar
-        ]
+        position, effort = command.position.copy(), command.effort.copy()
+        velocity = command.velocity
+        tasks = self._task_terms(command.task_actions)
+        planar = [(i, c, lim, rotate(velocity[i[:2]], -d.qpos[self.qadr[i[2]]])) for i, c, lim in self.planar]
         for _ in range(self.substeps):
+            for term, idx in tasks:  # the training term's apply, on this physics step's state
+                out = term.apply(d, d.qpos[self.qadr[idx]], d.qvel[self.dadr[idx]])
+                (position if term.row == 0 else effort)[idx] = out
+            self._actuate(command, position, effort)
             for idx, ctrl, lim, body in planar:  # body-frame velocity turned by this physics step's heading
                 d.ctrl[ctrl] = np.clip(rotate(body, d.qpos[self.qadr[idx[2]]]), -lim, lim)
-            torque = kp * (pos_i - d.qpos[qa]) + kd * (vel_i - d.qvel[da]) + eff_i
-            d.ctrl[self.ctrl_ideal] = np.clip(torque, -self.effort_limit, self.effort_limit)
             mujoco.mj_step(self.model, d)
         for camera in self.cameras.values():
             camera.advance()
+
+    def _task_terms(self, actions: dict[str, np.ndarray] | None) -> list[tuple[TaskSpaceAction, np.ndarray]]:
+        """The task-space terms with targets from the command's actions (none without `task_actions`: a hold, a
+        command from a network link: then the command's own targets apply)."""
+        if not actions:
+            return []
+        missing = sorted(set(self.task_space) - set(actions))
+        if missing:
+            raise UserInputError(f"The command has no task_actions for task-space action terms {missing}.")
+        for name, (term, _) in self.task_space.items():
+            term.process(actions[name], self.data)
+        return list(self.task_space.values())
+
+    def _actuate(self, command: JointCommand, position: np.ndarray, effort: np.ndarray) -> None:
+        """Controls of one physics step: position targets, clipped velocity targets, ideal-PD torques."""
+        d, ideal = self.data, self.ideal
+        d.ctrl[self.ctrl_implicit] = position[self.implicit]
+        limit = self.velocity_mode_limit
+        d.ctrl[self.ctrl_velocity] = np.clip(command.velocity[self.velocity_mode], -limit, limit)
+        vel_i = np.clip(command.velocity[ideal], -self.velocity_limit, self.velocity_limit)
+        qa, da = self.qadr[ideal], self.dadr[ideal]
+        torque = (
+            command.stiffness[ideal] * (position[ideal] - d.qpos[qa])
+            + command.damping[ideal] * (vel_i - d.qvel[da])
+            + effort[ideal]
+        )
+        d.ctrl[self.ctrl_ideal] = np.clip(torque, -self.effort_limit, self.effort_limit)
 
     # --- episode helpers --------------------------------------------------------------------------
     def reset(self, joint_pos: np.ndarray | None = None, joint_vel: np.ndarray | None = None) -> None:

@@ -49,6 +49,9 @@ class JointCommand:
 
     The robot applies `effort + stiffness * (position - q) + damping * (velocity - qd)` (clipped to its
     effort limits). `hold` is True when the safety layer stopped the policy and the command holds still.
+    `task_actions`: the policy's action of each task-space (IK, OSC) action term by name; an adapter that runs
+    the term's controller itself (`MujocoSimRobot`: as the training env, every physics step) recomputes those
+    joints' targets from it; others apply `position`/`effort`, which the runtime solved from the measured state.
     """
 
     joint_names: tuple[str, ...]
@@ -58,6 +61,7 @@ class JointCommand:
     stiffness: np.ndarray
     damping: np.ndarray
     hold: bool = False
+    task_actions: dict[str, np.ndarray] | None = None
 
 
 class Robot(Protocol):

@@ -45,7 +45,9 @@ class PolicyRunner:
         self.meta: PolicyMetadata = policy.metadata
         self.observations = ObservationBuilder(self.meta)
         self.low_level = LowLevelPolicy.of(self.meta, policy.path.parent, policy.threads)
-        self.actions = ActionMapper(self.meta) if self.low_level is None else self.low_level.actions
+        self.actions = (
+            ActionMapper(self.meta, policy.path.parent) if self.low_level is None else self.low_level.actions
+        )
         control = self.meta.control
         self.commands_per_step = control.decimation // command_decimation(self.meta)
         """Joint commands (`step` calls) per step of the exported policy (1 without a low-level policy)."""
@@ -128,7 +130,7 @@ class PolicyRunner:
             self.last_action[:] = action
         self.substep += 1
         if self.low_level is None:
-            targets = self.actions.compute(self.last_action, q)
+            targets = self.actions.compute(self.last_action, q, qd)
         else:
             self.low_level.set_command(self.last_action)
             targets = self.low_level.targets(ctx)
@@ -156,4 +158,5 @@ class PolicyRunner:
             stiffness=jm.robot_order(self.stiffness),
             damping=jm.robot_order(self.damping),
             hold=hold,
+            task_actions=None if hold or not self.actions.task_space else self.actions.task_actions(),
         )

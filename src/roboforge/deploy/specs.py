@@ -135,12 +135,14 @@ class ActionTermSpec:
     """One action term: `target = offset + scale * action` for its joints ('joint_*' types);
     'binary_joint_position': one action, its sign picks `params` 'close' (< 0) or 'open' positions;
     'planar_velocity': (vx, vy, wz) body-frame velocity fractions of `params` 'max_lin_speed'/'max_ang_speed',
-    turned by the heading into velocity targets of the x, y and yaw joints."""
+    turned by the heading into velocity targets of the x, y and yaw joints; 'differential_ik' /
+    'operational_space': an end-effector pose (root frame) turned into joint position targets / torques by the
+    training controller, whose frame, mode and gains are in `params` (`deploy/task_space.py`)."""
 
     name: str
     """Term name in the task config."""
     type: str
-    """'joint_position', 'joint_velocity' or 'joint_effort'."""
+    """'joint_position', 'joint_velocity', 'joint_effort' or one of the types above."""
     joint_names: list[str]
     """Driven joints in action order."""
     scale: list[float]

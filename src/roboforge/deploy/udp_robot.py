@@ -84,12 +84,18 @@ def command_to_json(command: JointCommand, seq: int) -> bytes:
 def command_from_json(data: bytes) -> tuple[int, JointCommand]:
     """Decode a command datagram: (sequence number, command)."""
     msg = json.loads(data)
-    arrays = {
-        k: np.asarray(msg[k], dtype=np.float64)
+    position, velocity, effort, stiffness, damping = (
+        np.asarray(msg[k], dtype=np.float64)
         for k in ("position", "velocity", "effort", "stiffness", "damping")
-    }
+    )
     return int(msg["seq"]), JointCommand(
-        joint_names=tuple(msg["joint_names"]), hold=bool(msg["hold"]), **arrays
+        joint_names=tuple(msg["joint_names"]),
+        position=position,
+        velocity=velocity,
+        effort=effort,
+        stiffness=stiffness,
+        damping=damping,
+        hold=bool(msg["hold"]),
     )
 
 

@@ -25,6 +25,7 @@ from roboforge.mdp.actions.joint_actions import (
 )
 from roboforge.mdp.actions.planar_actions import PlanarVelocityActionCfg
 from roboforge.mdp.actions.pre_trained_policy_action import GROUP, PreTrainedPolicyActionCfg
+from roboforge.mdp.actions.task_space_actions import DifferentialIKActionCfg, TaskSpaceActionCfg
 from roboforge.rl.session import Session
 from roboforge.utils.config import to_dict
 from roboforge.utils.errors import UserInputError
@@ -189,7 +190,8 @@ def action_entry(env: Any, name: str, cfg: Any, term: Any) -> dict[str, Any]:
 
 
 def _other_action(env: Any, cfg: Any, term: Any) -> dict[str, Any] | None:
-    """Type, joints and params of the binary gripper and planar velocity actions (None for other terms)."""
+    """Type, joints and params of the binary gripper, planar velocity, frozen low-level policy and task-space (IK,
+    OSC) actions (None for other terms)."""
     joints = env.scene[cfg.asset_name].joint_names
     if isinstance(cfg, BinaryJointPositionActionCfg):
         params = {"open": term.open_pos.tolist(), "close": term.close_pos.tolist()}
@@ -199,6 +201,9 @@ def _other_action(env: Any, cfg: Any, term: Any) -> dict[str, Any] | None:
         ids, kind = term.base.ids.tolist(), "planar_velocity"
     elif isinstance(cfg, PreTrainedPolicyActionCfg):
         params, ids, kind = _low_level_layout(env, cfg, term), [], "pre_trained_policy"
+    elif isinstance(cfg, TaskSpaceActionCfg):
+        params, ids = _task_space_layout(env, cfg, term), term.joint_ids.tolist()
+        kind = "differential_ik" if isinstance(cfg, DifferentialIKActionCfg) else "operational_space"
     else:
         return None
     return {"type": kind, "joint_names": [joints[i] for i in ids], "params": params}
@@ -216,6 +221,35 @@ def _low_level_layout(env: Any, cfg: PreTrainedPolicyActionCfg, term: Any) -> di
         "observations": group_layout(env, om, GROUP, cfg.low_level_observations),
         "actions": [action_entry(env, "low_level_action", cfg.low_level_action, low)],
     }
+
+
+def _task_space_layout(env: Any, cfg: TaskSpaceActionCfg, term: Any) -> dict[str, Any]:
+    """An IK or OSC term as its controller runs: the end-effector frame (entity body and offset), the command's
+    kind and mode, its action size and scale, and the solver's or the spring-damper's values the term computed."""
+    entity = env.scene[cfg.asset_name]
+    frame = term.frame
+    params: dict[str, Any] = {
+        "body_name": cfg.body_name,
+        "frame_body": entity.body_names[frame.body_index],
+        "frame_offset_pos": frame.pos_b.tolist(),
+        "frame_offset_quat": frame.quat_b.tolist(),
+        "command_type": cfg.command_type,
+        "use_relative_mode": cfg.use_relative_mode,
+        "action_dim": int(term.action_dim),
+        "scale": float(cfg.scale),
+        "gravity_compensation": bool(getattr(entity.cfg, "gravity_compensation", False)),
+    }
+    if isinstance(cfg, DifferentialIKActionCfg):
+        params.update(ik_method=cfg.ik_method, damping=cfg.damping, ridge=float(term.ridge), gain=cfg.gain)
+    else:
+        params.update(
+            stiffness=list(cfg.stiffness),
+            damping_ratio=cfg.damping_ratio,
+            kp=term.kp.tolist(),
+            kd=term.kd.tolist(),
+            nullspace_damping=cfg.nullspace_damping,
+        )
+    return params
 
 
 def robot_layout(entity: Any) -> dict[str, Any]:

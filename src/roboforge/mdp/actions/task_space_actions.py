@@ -135,14 +135,17 @@ class DifferentialIKAction(_TaskSpaceAction):
 
     cfg: DifferentialIKActionCfg
 
+    def __init__(self, cfg: DifferentialIKActionCfg, env: TermEnv):
+        super().__init__(cfg, env)
+        # dls: J^T (J J^T + l^2 I)^-1 e; pinv: the minimum-norm solution J^T (J J^T)^-1 e (a 1e-9
+        # ridge keeps it finite at singularities); transpose: no solve.
+        self.ridge = cfg.damping**2 if cfg.ik_method == "dls" else 1e-9 if cfg.ik_method == "pinv" else 0.0
+
     def apply(self) -> None:
         error, jac = self._pose_error_w()
         jt = jac.transpose(1, 2)
-        if self.cfg.ik_method in ("dls", "pinv"):
-            # dls: J^T (J J^T + l^2 I)^-1 e; pinv: the minimum-norm solution J^T (J J^T)^-1 e (a 1e-9
-            # ridge keeps it finite at singularities). solve_ex has no host sync: CUDA-graph safe.
-            ridge = self.cfg.damping**2 if self.cfg.ik_method == "dls" else 1e-9
-            dq = jt @ torch.linalg.solve_ex(jac @ jt + ridge * self.eye, error.unsqueeze(-1))[0]
+        if self.cfg.ik_method in ("dls", "pinv"):  # solve_ex has no host sync: CUDA-graph safe
+            dq = jt @ torch.linalg.solve_ex(jac @ jt + self.ridge * self.eye, error.unsqueeze(-1))[0]
         else:
             dq = jt @ error.unsqueeze(-1)
         q = self.entity.data.joint_pos[:, self.joint_ids]
