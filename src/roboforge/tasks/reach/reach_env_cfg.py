@@ -101,7 +101,7 @@ def reach_env_cfg(arm: ReachArm, control: Control = "joint_pos", num_envs: int =
             "ee_orientation": RewardTermCfg(
                 func=mdp.orientation_command_error, weight=-0.1, params={"command_name": COMMAND, **ee}
             ),
-            "action_rate": RewardTermCfg(func=mdp.action_rate_l2, weight=-1.0e-4),
+            "action_rate": RewardTermCfg(func=mdp.action_rate_l2, weight=arm.action_rate_weight),
             "joint_vel": RewardTermCfg(
                 func=mdp.joint_vel_l2, weight=-1.0e-4, params={"joint_names": arm.arm_joints}
             ),
