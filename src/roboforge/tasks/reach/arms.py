@@ -38,8 +38,6 @@ class ReachArm:
     """Target ranges in the robot's root frame."""
     effort_scale: dict[str, float]
     """Torque (N m) per unit action in the effort control mode, by joint regex."""
-    action_rate_weight: float = -1.0e-4
-    """Weight of the action-rate penalty (squared change of the action per step)."""
 
 
 UR5E_ARM = ReachArm(
@@ -80,7 +78,6 @@ def _builtin_arm(
     x: Range,
     y: Range,
     z: Range,
-    action_rate_weight: float = -1.0e-4,
 ) -> ReachArm:
     """A built-in serial arm: all joints driven, the flange site as end effector, tool-down targets."""
     return ReachArm(
@@ -90,19 +87,11 @@ def _builtin_arm(
         ee_frame=params.ee,
         ranges=PoseRanges(pos_x=x, pos_y=y, pos_z=z, **POINT_DOWN),
         effort_scale=effort_scale(params),
-        action_rate_weight=action_rate_weight,
     )
 
 
 # Target boxes (m) around each arm's default pose; when they were chosen, damped least-squares IK from
 # the default pose reached 100 random targets in each with the tool down at a random yaw.
-# The Gen3's policy chattered at the default action-rate weight: its deterministic actions alternated by ~2.4 per
-# step on every joint, the joints moving at 1-2 rad/s about a tool held 13 mm off (C backend, the H200 checkpoint
-# of 2026-12-02: 10.1 mm in eval on the GPU). With -5e-3, as Isaac Lab's reach penalty ends, the 2-core runs
-# (256 worlds, 600 iterations) went from 16.9 mm to 8.8 mm, the step-to-step change to 0.26; -2e-2 damped
-# the chatter fully but learned slower (11.8 mm).
-KINOVA_GEN3_ARM = _builtin_arm(
-    "kinova-gen3", GEN3, kinova_gen3_cfg, (0.35, 0.65), (-0.2, 0.2), (0.2, 0.5), action_rate_weight=-5.0e-3
-)
+KINOVA_GEN3_ARM = _builtin_arm("kinova-gen3", GEN3, kinova_gen3_cfg, (0.35, 0.65), (-0.2, 0.2), (0.2, 0.5))
 XARM6_ARM = _builtin_arm("xarm6", XARM6, xarm6_cfg, (0.3, 0.5), (-0.2, 0.2), (0.15, 0.4))
 IIWA14_ARM = _builtin_arm("iiwa14", IIWA14, iiwa14_cfg, (0.4, 0.7), (-0.25, 0.25), (0.2, 0.6))

@@ -24,6 +24,13 @@ from roboforge.utils.config import ConfigError
 Control = Literal["joint_pos", "joint_vel", "effort", "ik_rel", "ik_abs", "osc"]
 CONTROLS: tuple[Control, ...] = ("joint_pos", "joint_vel", "effort", "ik_rel", "ik_abs", "osc")
 COMMAND = "ee_pose"
+# Action-rate penalty per control mode. At -1e-4 the joint-position policies chattered: deterministic actions
+# alternating by ~1.6-2.4 per step on every joint, the joints moving at 1-2 rad/s about a tool held 1-2 cm off
+# (reach-kinova-gen3's H200 checkpoint of 2026-12-02, 10.1 mm in eval, and 2-core CPU runs). With -5e-3 (where
+# Isaac Lab's reach penalty ends) the CPU runs (256 worlds, 600 iterations, eval over 512 episodes) went from
+# 16.9 to 8.8 mm (Gen3) and 17.5 to 8.8 mm (UR5e), the step-to-step change to 0.26 / 0.03; -2e-2 damped the
+# Gen3 fully but learned slower (11.8 mm). The other modes were not measured and keep -1e-4.
+ACTION_RATE_WEIGHT: dict[Control, float] = {"joint_pos": -5.0e-3}
 
 
 def reach_action(arm: ReachArm, control: Control) -> tuple[ArmDrive, ActionTermCfg]:
@@ -101,7 +108,9 @@ def reach_env_cfg(arm: ReachArm, control: Control = "joint_pos", num_envs: int =
             "ee_orientation": RewardTermCfg(
                 func=mdp.orientation_command_error, weight=-0.1, params={"command_name": COMMAND, **ee}
             ),
-            "action_rate": RewardTermCfg(func=mdp.action_rate_l2, weight=arm.action_rate_weight),
+            "action_rate": RewardTermCfg(
+                func=mdp.action_rate_l2, weight=ACTION_RATE_WEIGHT.get(control, -1.0e-4)
+            ),
             "joint_vel": RewardTermCfg(
                 func=mdp.joint_vel_l2, weight=-1.0e-4, params={"joint_names": arm.arm_joints}
             ),
