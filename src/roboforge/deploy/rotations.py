@@ -58,3 +58,26 @@ def quat_from_euler_xyz(roll: float, pitch: float, yaw: float) -> np.ndarray:
 
 
 GRAVITY_DIR_W = np.array([0.0, 0.0, -1.0])
+
+
+def quat_conjugate(q: np.ndarray) -> np.ndarray:
+    """Inverse rotation of a unit quaternion."""
+    return np.array([q[0], -q[1], -q[2], -q[3]])
+
+
+def quat_from_rotvec(rotvec: np.ndarray) -> np.ndarray:
+    """Quaternion of a rotation vector (axis times angle), as `utils.math.quat_from_axis_angle`."""
+    angle = float(np.linalg.norm(rotvec))
+    half = 0.5 * angle
+    scale = np.sin(half) / angle if angle > 1e-9 else 0.5 - angle**2 / 48.0
+    return np.array([np.cos(half), *(rotvec * scale)])
+
+
+def quat_error_rotvec(target: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Rotation vector (world frame) turning `current` into `target`: log(target * current^-1), angle in [0, pi]."""
+    q = quat_mul(target, quat_conjugate(current))
+    q = -q if q[0] < 0 else q
+    sin_half = float(np.linalg.norm(q[1:]))
+    angle = 2.0 * np.arctan2(sin_half, q[0])
+    scale = angle / sin_half if sin_half > 1e-9 else 2.0 / max(float(q[0]), 1e-9)
+    return q[1:] * scale

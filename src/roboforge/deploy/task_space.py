@@ -14,34 +14,18 @@ import mujoco
 import numpy as np
 
 from roboforge.deploy.metadata import MetadataError, PolicyMetadata
-from roboforge.deploy.rotations import quat_apply, quat_apply_inverse, quat_mul
+from roboforge.deploy.rotations import (
+    quat_apply,
+    quat_apply_inverse,
+    quat_conjugate,
+    quat_error_rotvec,
+    quat_from_rotvec,
+    quat_mul,
+)
 from roboforge.deploy.specs import ActionTermSpec
 
 POSITION_ROW, EFFORT_ROW = 0, 2
 """Rows of the runner's targets array an IK term (positions) and an OSC term (torques) write."""
-
-
-def quat_conjugate(q: np.ndarray) -> np.ndarray:
-    """Inverse rotation of a unit quaternion."""
-    return np.array([q[0], -q[1], -q[2], -q[3]])
-
-
-def quat_from_rotvec(rotvec: np.ndarray) -> np.ndarray:
-    """Quaternion of a rotation vector (axis times angle), as `utils.math.quat_from_axis_angle`."""
-    angle = float(np.linalg.norm(rotvec))
-    half = 0.5 * angle
-    scale = np.sin(half) / angle if angle > 1e-9 else 0.5 - angle**2 / 48.0
-    return np.array([np.cos(half), *(rotvec * scale)])
-
-
-def quat_error_rotvec(target: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """Rotation vector (world frame) turning `current` into `target`: log(target * current^-1), angle in [0, pi]."""
-    q = quat_mul(target, quat_conjugate(current))
-    q = -q if q[0] < 0 else q
-    sin_half = float(np.linalg.norm(q[1:]))
-    angle = 2.0 * np.arctan2(sin_half, q[0])
-    scale = angle / sin_half if sin_half > 1e-9 else 2.0 / max(float(q[0]), 1e-9)
-    return q[1:] * scale
 
 
 class JointStateKinematics:
