@@ -97,6 +97,11 @@ def test_action_manager_splits_tracks_previous_and_resets_masked():
     assert (mgr.action[1] == 0).all() and (mgr.prev_action[1] == 0).all()
     torch.testing.assert_close(mgr.action[0], first[0] + 100)
     assert torch.equal(mgr.terms["b"].reset_masks[-1], mask)
+    assert mgr.term_action("b").shape == (N, 1) and mgr.term_action("b")[1].item() == 0.0  # world 1 was reset
+    torch.testing.assert_close(mgr.term_action("b")[3], first[3, 2:] + 100)
+    torch.testing.assert_close(mgr.term_action("a")[2], first[2, :2] + 100)
+    with pytest.raises(ConfigError, match="No action term 'c'"):
+        mgr.term_action("c")
     with pytest.raises(ValueError, match=r"shape \(4, 3\)"):
         mgr.process_action(torch.zeros(N, 2))
 

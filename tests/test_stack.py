@@ -101,6 +101,9 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
     assert terms["lifted"]["carrying_above_base"] < terms["above_b"]["carrying_above_base"]
     assert terms["above_b"]["placing_on_base"] < terms["placed"]["placing_on_base"] > 0.8
     assert terms["placed"]["releasing_on_base"] < 0.1 < 0.9 < terms["opened"]["releasing_on_base"]
+    # the gripper's command, 0..1 over actions -4..4, only while A is stacked: -1 holds (3/8), +1 opens (5/8)
+    assert terms["above_b"]["commanding_release"] == 0.0, terms["above_b"]
+    assert 0.3 < terms["placed"]["commanding_release"] <= 0.376 < 0.6 < terms["opened"]["commanding_release"]
     for _ in range(int(env.max_episode_length - env.episode_length_buf[0])):  # rest until the time out
         env.step(torch.cat((run.tcp, DOWN.expand(8, 4), torch.ones(8, 1)), 1))
     stats = env.pop_episode_stats()

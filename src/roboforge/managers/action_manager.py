@@ -50,6 +50,10 @@ class ActionManager:
         self.total_action_dim = sum(self.term_dims)
         self.action = torch.zeros(env.num_envs, self.total_action_dim, device=env.device)
         self.prev_action = torch.zeros_like(self.action)
+        starts = [sum(self.term_dims[:k]) for k in range(len(self.term_dims))]
+        self._columns = {
+            n: slice(a, a + d) for n, a, d in zip(self.terms, starts, self.term_dims, strict=True)
+        }
 
     def process_action(self, action: torch.Tensor) -> None:
         """Split `action (num_envs, total_dim)` among the terms; the last action becomes `prev_action`."""
@@ -63,6 +67,12 @@ class ActionManager:
             self.terms.values(), torch.split(self.action, self.term_dims, dim=1), strict=True
         ):
             term.process(chunk)
+
+    def term_action(self, name: str) -> torch.Tensor:
+        """The current action's columns of term `name` `(num_envs, dim)` (a view)."""
+        if name not in self.terms:
+            raise ConfigError(f"No action term {name!r}; the terms are {list(self.terms)}.")
+        return self.action[:, self._columns[name]]
 
     def apply_action(self) -> None:
         """Apply every term (once per physics step)."""

@@ -141,6 +141,9 @@ def stack_env_cfg(
                 weight=10.0,
                 params={"holding_joint_pos": CUBE_A_HALF, "open_joint_pos": FINGERS_OPEN, **stacked},
             ),
+            "commanding_release": RewardTermCfg(
+                func=manipulation.gripper_command_while_stacked, weight=10.0, params=stacked
+            ),
             **motion_penalties(),
         },
         curriculum=motion_penalty_curriculum(),
