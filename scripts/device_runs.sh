@@ -49,7 +49,7 @@ status() {
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 last = rows[-1]
-keep = ("Metrics/", "Episode_Reward/", "Policy/mean_std", "Loss/value", "Perf/total_fps")
+keep = ("Metrics/", "Episode_Reward/", "Policy/mean_std", "Loss/value", "Loss/learning_rate", "Perf/total_fps")
 print(sys.argv[1].split("/")[4], "it", last["iteration"],
       {k.split("/")[-1]: round(v, 3) for k, v in last.items() if k.startswith(keep)})
 EOF
