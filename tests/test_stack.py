@@ -112,6 +112,17 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
     )
 
 
+def test_release_command_term_refuses_a_limit_that_is_not_positive():
+    from roboforge.mdp.manipulation import gripper_command_while_stacked
+    from roboforge.utils.config import ConfigError
+
+    env = make_env("stack-cube-panda", stack_env_cfg(num_envs=2))
+    stacked = {"command_name": "stack", "xy_threshold": 0.02, "z_threshold": 0.01}
+    assert gripper_command_while_stacked(env, **stacked).shape == (2,)
+    with pytest.raises(ConfigError, match=r"action_limit 0\.0 must be > 0"):
+        gripper_command_while_stacked(env, **stacked, action_limit=0.0)
+
+
 def test_untouched_episode_has_no_success():
     env = make_env("stack-cube-panda", stack_env_cfg(num_envs=8))
     for _ in range(int(env.max_episode_length)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -50,10 +51,11 @@ class ActionManager:
         self.total_action_dim = sum(self.term_dims)
         self.action = torch.zeros(env.num_envs, self.total_action_dim, device=env.device)
         self.prev_action = torch.zeros_like(self.action)
-        starts = [sum(self.term_dims[:k]) for k in range(len(self.term_dims))]
+        ends = list(itertools.accumulate(self.term_dims))
         self._columns = {
-            n: slice(a, a + d) for n, a, d in zip(self.terms, starts, self.term_dims, strict=True)
+            n: slice(e - t.action_dim, e) for (n, t), e in zip(self.terms.items(), ends, strict=True)
         }
+        """Each term's columns of the action, the one split that `process_action` and `term_action` use."""
 
     def process_action(self, action: torch.Tensor) -> None:
         """Split `action (num_envs, total_dim)` among the terms; the last action becomes `prev_action`."""
@@ -63,10 +65,8 @@ class ActionManager:
             )
         self.prev_action[:] = self.action
         self.action[:] = action.to(self.action.device)
-        for term, chunk in zip(
-            self.terms.values(), torch.split(self.action, self.term_dims, dim=1), strict=True
-        ):
-            term.process(chunk)
+        for name, term in self.terms.items():
+            term.process(self.action[:, self._columns[name]])
 
     def term_action(self, name: str) -> torch.Tensor:
         """The current action's columns of term `name` `(num_envs, dim)` (a view)."""

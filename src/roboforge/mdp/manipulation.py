@@ -6,6 +6,7 @@ import torch
 
 from roboforge.managers.term_env import TermEnv
 from roboforge.mdp.commands.stack_command import gripper_opening, within_stack_tolerance
+from roboforge.utils.config import ConfigError
 from roboforge.utils.math import quat_apply, quat_apply_inverse, sample_uniform
 
 
@@ -125,6 +126,10 @@ def gripper_command_while_stacked(
     object keeps that action far on the closing side (stack, 2026-12-02: mean -2.6 with std 0.53 while
     stacked), so opening is never sampled and a reward for open fingers never reaches the gradient. This
     reward is linear in the action itself, so every sampled action tells the policy which way is "open"."""
+    if action_limit <= 0.0:
+        raise ConfigError(
+            f"Reward term gripper_command_while_stacked: action_limit {action_limit} must be > 0."
+        )
     action = env.action_manager.term_action(action_name)[:, 0]
     command = (action.clamp(-action_limit, action_limit) + action_limit) / (2.0 * action_limit)
     return command * object_stacked(env, command_name, xy_threshold, z_threshold, object_name, robot_name)
