@@ -283,6 +283,17 @@ def test_rsl_rl_trains_a_cnn_policy_on_images():
     assert policy(s.learner.venv.get_observations()).shape == (16, 1)  # export: tests/test_export_images.py
 
 
+def test_depth_cartpole_trains_at_a_fixed_rate_and_rgb_keeps_the_adaptive_schedule():
+    """The KL-adaptive rate drove the depth CNN to its 0.01 cap and the policy fell apart (module docstring)."""
+    from roboforge.envs.registry import load_cfg
+
+    depth = load_cfg("cartpole-depth", "rsl_rl_cfg_entry_point")
+    rgb = load_cfg("cartpole-rgb", "rsl_rl_cfg_entry_point")
+    assert (depth.algorithm.schedule, depth.algorithm.learning_rate) == ("fixed", 1.0e-3)
+    assert rgb.algorithm.schedule == "adaptive"
+    assert depth.actor.cnn == rgb.actor.cnn and depth.actor.cnn is not None, "the same networks otherwise"
+
+
 def test_networks_without_an_encoder_for_images_are_a_clear_error():
     from tensordict import TensorDict
 

@@ -37,12 +37,13 @@ register_task(
     agents=_AGENTS,
     description="Balance a pole on a cart, written as a direct env.",
 )
+_AGENT = {"rgb": "cartpole_camera_ppo_cfg", "depth": "cartpole_depth_ppo_cfg"}
 for _kind, _what in (("rgb", "colour"), ("depth", "depth")):
     register_task(
         f"cartpole-{_kind}",
         entry_point="roboforge.envs.manager_based_rl_env:ManagerBasedRLEnv",
         env_cfg_entry_point=f"roboforge.tasks.cartpole.cartpole_camera_env_cfg:cartpole_{_kind}_env_cfg",
-        rsl_rl_cfg_entry_point="roboforge.tasks.cartpole.agents.rsl_rl_camera_ppo_cfg:cartpole_camera_ppo_cfg",
+        rsl_rl_cfg_entry_point=f"roboforge.tasks.cartpole.agents.rsl_rl_camera_ppo_cfg:{_AGENT[_kind]}",
         description=f"Balance the cart-pole from 64x64 {_what} images of a fixed camera alone (rsl_rl, CNN).",
         cpu_num_envs=64,
     )
