@@ -42,6 +42,10 @@ class LeggedRobot:
     """Biped: joints whose soft-limit violations are penalized."""
     leg_joints: list[str] = field(default_factory=lambda: [".*"])
     """Joints whose torques and accelerations are penalized."""
+    box_height_range: tuple[float, float] = (0.02, 0.15)
+    """Rough terrain: largest box height (m) at the lowest and the highest level."""
+    rough_amplitude_range: tuple[float, float] = (0.01, 0.08)
+    """Rough terrain: noise amplitude (m) of the random rough ground at the lowest and the highest level."""
     nconmax: int = 32
     """Contacts per world to allocate on the GPU."""
     njmax: int = 128
@@ -54,6 +58,9 @@ GO1 = LeggedRobot(
     feet=ContactSensorCfg(geom_names=["FL", "FR", "RL", "RR"], force_threshold=1.0),
     base_contact_bodies=["trunk"],
     undesired_contact_bodies=[".*_thigh"],
+    # Isaac Lab's Go1 rough task lowers the boxes and the rough ground by the same amounts for this robot
+    box_height_range=(0.025, 0.1),
+    rough_amplitude_range=(0.01, 0.06),
 )
 
 G1 = LeggedRobot(

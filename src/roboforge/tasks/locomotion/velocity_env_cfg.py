@@ -47,7 +47,15 @@ def velocity_env_cfg(
             body_names=robot.base_contact_bodies + robot.undesired_contact_bodies, track_air_time=False
         ),
     }
-    terrain = rough_terrain_cfg(max_init_terrain_level=None if play else 5) if rough else None
+    terrain = (
+        rough_terrain_cfg(
+            max_init_terrain_level=None if play else 5,
+            box_height_range=robot.box_height_range,
+            rough_amplitude_range=robot.rough_amplitude_range,
+        )
+        if rough
+        else None
+    )
     return ManagerBasedRLEnvCfg(
         scene=SceneCfg(
             num_envs=32 if play else num_envs,
