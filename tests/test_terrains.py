@@ -175,3 +175,15 @@ def test_bad_terrain_config_names_the_field():
         TerrainCfg(type="mesh").validate()  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_init_terrain_level"):
         TerrainCfg(max_init_terrain_level=-1).validate()
+
+
+def test_rough_terrain_is_sized_per_robot():
+    from roboforge.tasks.locomotion.robots import G1, GO1
+    from roboforge.tasks.locomotion.velocity_env_cfg import velocity_env_cfg
+
+    def sizes(robot):
+        sub = velocity_env_cfg(robot, rough=True, num_envs=4).scene.terrain.generator.sub_terrains
+        return sub["boxes"].height_range, sub["random_rough"].amplitude_range
+
+    assert sizes(GO1) == ((0.025, 0.1), (0.01, 0.06))
+    assert sizes(G1) == ((0.02, 0.15), (0.01, 0.08))
