@@ -85,10 +85,11 @@ def open_policy_session(
 def open_session(
     task, num_envs, device, sim, seed, overrides=None, play=False, run: Path | None = None,
     library: str = "rsl_rl", algorithm: str = "ppo", agent_file: Path | None = None,
+    env_state: dict | None = None,
 ):  # fmt: skip
     """Build the task's session with `library`'s `algorithm`. With `run` (the run folder of a checkpoint,
     or the run resumed), its agent config and env overrides apply first (its weights fit, its env is the
-    one it was trained in), then `overrides`. Returns the session and the overrides applied, as dotted keys."""
+    one it was trained in), then `overrides`; `env_state` restores a resumed run's env. Returns the session and the overrides applied, as dotted keys."""
     from roboforge.rl.libraries import learner_class
     from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides
     from roboforge.rl.session import build_session
@@ -102,7 +103,7 @@ def open_session(
     env_o = {**run_env, **env_o}
     with console.status(f"building {task} ({num_envs or 'default'} worlds)..."):
         s = build_session(
-            task, num_envs, device, sim, seed, play, env_o, agent_o, library, algorithm, agent_file
+            task, num_envs, device, sim, seed, play, env_o, agent_o, library, algorithm, agent_file, env_state
         )
     if run_env:
         shown = " ".join(f"env.{k}={dumps_json(v, None)}" for k, v in run_env.items())

@@ -202,9 +202,10 @@ def _train_process(
     library, algorithm = library or "rsl_rl", algorithm or "ppo"
     if rank.world_size > 1:  # a resumed run's own library, known only now
         dist_run.check_library(library, algorithm)
+    env_state = _resumed_env_state(resume_dir) if resume_dir is not None else None
     s, applied = open_session(
         task, num_envs, device, sim, seed, override, run=resume_dir, library=library, algorithm=algorithm,
-        agent_file=agent_file,
+        agent_file=agent_file, env_state=env_state,
     )  # fmt: skip
     iterations = max_iterations if max_iterations is not None else s.learner.max_iterations
     out = resume_dir or dist_run.from_rank0(new_run_dir(run_dir, task) if rank.writes else None)
@@ -212,7 +213,13 @@ def _train_process(
     if resume_dir is not None:  # every rank loads the checkpoint: same weights, same iteration count
         resumed = trainer.resume()
         if rank.writes:
-            console.print(f"resuming {out} from iteration {resumed}", highlight=False, markup=False)
+            restored = (
+                "with its terrain levels and step count" if env_state is not None
+                else "(no env_<n>.pt beside the checkpoint: curricula start over)"
+            )  # fmt: skip
+            console.print(
+                f"resuming {out} from iteration {resumed} {restored}", highlight=False, markup=False
+            )
     args = {
         "library": library,
         "algorithm": algorithm,
@@ -247,6 +254,14 @@ def _resume_dir(task: str, run_dir: Path) -> Path:
     if found is None:
         raise NotFoundError(f"--resume: no run of {task!r} with a checkpoint under {run_dir}.")
     return found
+
+
+def _resumed_env_state(run: Path) -> dict | None:
+    """The env state saved with the run's latest checkpoint (the one `Trainer.resume` loads), or None."""
+    from roboforge.rl.checkpoints import latest_checkpoint, read_env_state
+
+    latest = latest_checkpoint(run)
+    return read_env_state(latest) if latest is not None else None
 
 
 def _resumed_library(run: Path, saved: dict, library: str | None, algorithm: str | None) -> tuple[str, str]:

@@ -61,6 +61,24 @@ class BaseRLEnv(gym.Env):
         """One world's action `(num_actions,)`, unbounded (the action terms scale and clip)."""
         return gym.spaces.Box(-float("inf"), float("inf"), (self.num_actions,))  # type: ignore[attr-defined]
 
+    # --- state a resumed run continues from (besides the policy) ----------------------------------
+    def training_state(self) -> dict:
+        """The env steps taken (schedules such as reward-weight curricula read them) and the terrain
+        curriculum's per-world levels; `load_training_state` restores them."""
+        assert self.scene.terrain is not None  # created when the scene binds to the simulator
+        return {"step_count": self.common_step_counter, "terrain": self.scene.terrain.state_dict()}
+
+    def load_training_state(self, state: dict) -> None:
+        """Restore `training_state()` of a run of this task, then reset every world onto its restored
+        terrain patch. Raises ValueError when the terrain part does not fit (the step count is restored)."""
+        self.common_step_counter = int(state["step_count"])
+        self.step_count.fill_(self.common_step_counter)
+        try:
+            assert self.scene.terrain is not None
+            self.scene.terrain.load_state_dict(state["terrain"])
+        finally:
+            self.reset()
+
     # --- physics ---------------------------------------------------------------------------------
     def _physics_substep(self) -> None:
         """Actuators -> one physics step (the caller applies action terms first)."""

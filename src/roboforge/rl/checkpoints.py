@@ -3,6 +3,7 @@ in run folders and telling which library wrote one."""
 
 from __future__ import annotations
 
+import pickle
 import re
 import zipfile
 from pathlib import Path
@@ -19,6 +20,27 @@ _MODEL_RE = re.compile(r"model_(\d+)\.(pt|pth|zip)$")
 def save_checkpoint(run_dir: Path, learner: Any, iteration: int, suffix: str) -> Path:
     """Write the learner's checkpoint as `model_<iteration><suffix>` atomically; returns its path."""
     return atomic_write(Path(run_dir) / f"model_{iteration}{suffix}", learner.save)
+
+
+def env_state_path(checkpoint: Path) -> Path:
+    """The env state written with checkpoint `model_<n><suffix>`: `env_<n>.pt` beside it."""
+    return checkpoint.with_name(f"env_{checkpoint_iteration(checkpoint)}.pt")
+
+
+def save_env_state(run_dir: Path, env: Any, iteration: int) -> Path:
+    """Write the env's training state (`env.training_state()`) as `env_<iteration>.pt` atomically."""
+    return atomic_write(Path(run_dir) / f"env_{iteration}.pt", lambda f: torch.save(env.training_state(), f))
+
+
+def read_env_state(checkpoint: Path) -> dict | None:
+    """The env state saved with `checkpoint`, or None when there is none (a run of an older roboforge) or
+    it cannot be read (a crash mid-write leaves no such file: writes are atomic)."""
+    path = env_state_path(checkpoint)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
+        return None
+    return state if isinstance(state, dict) else None
 
 
 def read_torch_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

@@ -67,9 +67,11 @@ def build_session(
     library: str = DEFAULT_LIBRARY,
     algorithm: str = "ppo",
     agent_file: Path | None = None,
+    env_state: dict | None = None,
 ) -> Session:
     """Load the task's configs (the agent config from `agent_file` when given, in the library's format),
-    apply options and overrides, build the env and the library's learner."""
+    apply options and overrides, build the env (restored to `env_state`, a resumed run's
+    `env.training_state()`) and the library's learner."""
     check_algorithm(library, algorithm)
     if algorithm not in task_algorithms(task).get(library, []):
         raise UserInputError(no_agent_config_message(task, library, algorithm))
@@ -94,5 +96,13 @@ def build_session(
     apply_checked(env_cfg, "env", env_overrides or {})
     apply_checked(agent_cfg, "agent", agent_overrides or {})
     env = make_env(task, env_cfg)
+    if env_state is not None:  # before the learner, which reads the env's first observations
+        try:
+            env.load_training_state(env_state)
+        except ValueError as err:
+            raise UserInputError(
+                f"--resume: the run's terrain curriculum does not fit this env ({err}); resume with the "
+                "run's own world count and terrain (leave out --num-envs and terrain overrides)."
+            ) from err
     learner = learner_cls(env, agent_cfg, algorithm, StepRecorder(env.num_envs, env.device))
     return Session(task, env, env_cfg, agent_cfg, learner, device, library, algorithm)

@@ -25,6 +25,7 @@ from roboforge.rl.checkpoints import (
     checkpoint_iteration,
     latest_checkpoint,
     save_checkpoint,
+    save_env_state,
 )
 from roboforge.rl.libraries import library_info
 from roboforge.rl.metrics import MetricsWriter
@@ -109,12 +110,15 @@ class Trainer:
         return self.iteration
 
     def _save(self, completed_iteration: int) -> Path | None:
-        """Write `model_<completed_iteration><suffix>` unless that iteration is already saved."""
+        """Write `model_<completed_iteration><suffix>` and the env's training state `env_<n>.pt` (terrain
+        levels, step count: what `--resume` continues from) unless that iteration is already saved."""
         name = f"model_{completed_iteration}{self.suffix}"
         if not self.writes:
             return None
         if self.last_checkpoint is None or self.last_checkpoint.name != name:
             self.learner.iteration = completed_iteration
+            # the env's state first: a model_<n> on disk always has its env_<n> beside it
+            save_env_state(self.run_dir, self.s.env, completed_iteration)
             self.last_checkpoint = save_checkpoint(
                 self.run_dir, self.learner, completed_iteration, self.suffix
             )

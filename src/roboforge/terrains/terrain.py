@@ -236,6 +236,31 @@ class Terrain:
         origins = self.terrain_origins[self.terrain_levels, self.terrain_types]
         self.env_origins[:] = torch.where(env_mask[:, None], origins, self.env_origins)
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The curriculum's state, each world's level and kind (host tensors), for a resumed run; empty
+        without a height field (one level, one kind)."""
+        if not self.has_height_field:
+            return {}
+        return {"terrain_levels": self.terrain_levels.cpu(), "terrain_types": self.terrain_types.cpu()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore `state_dict()` of a terrain with the same grid and world count; each world's origin moves
+        to its patch (in place). A state that does not fit raises ValueError saying why."""
+        if not state:
+            return
+        if not self.has_height_field:
+            raise ValueError("it has terrain levels, this env has no generated terrain")
+        levels, types = state["terrain_levels"], state["terrain_types"]
+        if levels.shape != (self.num_envs,) or types.shape != (self.num_envs,):
+            raise ValueError(f"it holds {levels.shape[0]} worlds, this env has {self.num_envs}")
+        if int(levels.max()) >= self.num_rows or int(types.max()) >= self.num_cols:
+            raise ValueError(
+                f"its terrain grid is larger than this env's ({self.num_rows} levels x {self.num_cols} kinds)"
+            )
+        self.terrain_levels[:] = levels.to(self.device)
+        self.terrain_types[:] = types.to(self.device)
+        self.env_origins[:] = self.terrain_origins[self.terrain_levels, self.terrain_types]
+
     def height_at(self, points_xy_w: torch.Tensor) -> torch.Tensor:
         """Terrain height `(...)` under world points `(..., 2)` (MuJoCo's triangulated surface).
 
