@@ -133,3 +133,26 @@ def test_go1_velocity_env_with_randomization_steps_and_logs_metrics():
     stats = env.pop_episode_stats()
     assert "Metrics/base_velocity/error_vel_xy" in stats and "Metrics/base_velocity/error_vel_yaw" in stats
     assert "Episode_Reward/acc" in stats and stats["nan_resets"] == 0
+
+
+@requires_go1
+def test_rough_play_config_spreads_worlds_over_every_level_and_keeps_them_there():
+    """Eval and play run as Isaac Lab's play configs do: no pushes, no observation noise, the terrain levels
+    fixed where they were drawn (every level), while training keeps all three."""
+    from roboforge.envs.registry import load_cfg, make_env
+
+    train = load_cfg("velocity-rough-go1", "env_cfg_entry_point")
+    assert "push_robot" in train.events and train.observations["policy"].enable_corruption
+    assert "terrain_levels" in train.curriculum
+    play = load_cfg("velocity-rough-go1", "env_cfg_entry_point", play=True)
+    assert "push_robot" not in play.events and not play.observations["policy"].enable_corruption
+    assert not play.curriculum and play.scene.terrain.max_init_terrain_level is None
+    play.scene.num_envs, play.episode_length_s, play.sim.device = 64, 0.2, "cpu"  # every world resets
+    env = make_env("velocity-rough-go1", play)
+    terrain = env.scene.terrain
+    levels = terrain.terrain_levels.clone()
+    assert set(levels.tolist()) == set(range(terrain.num_rows))
+    env.reset()
+    for _ in range(25):
+        env.step(torch.zeros(env.num_envs, env.num_actions))
+    assert torch.equal(terrain.terrain_levels, levels)

@@ -40,7 +40,9 @@ def noise(magnitude: float) -> UniformNoiseCfg:
 def velocity_env_cfg(
     robot: LeggedRobot, rough: bool = False, num_envs: int = 4096, play: bool = False
 ) -> ManagerBasedRLEnvCfg:
-    """The velocity task for `robot`; `rough` adds the terrain generator, curriculum and height scan."""
+    """The velocity task for `robot`; `rough` adds the terrain generator, curriculum and height scan.
+    `play` (eval, play, videos), as Isaac Lab's play configs: 32 worlds, rough worlds spread over every
+    terrain level and kept there (no curriculum), no pushes, no observation noise."""
     sensors: dict[str, SensorCfg] = {
         FEET: robot.feet,
         BODY: ContactSensorCfg(
@@ -76,8 +78,8 @@ def velocity_env_cfg(
         episode_length_s=20.0,
         actions={"joint_pos": mdp.JointPositionActionCfg(joint_names=[".*"], scale=0.25)},
         commands={COMMAND: _velocity_command(robot)},
-        observations=_observations(rough),
-        events=_events(robot),
+        observations=_observations(rough, play),
+        events=_events(robot, play),
         rewards=_rewards(robot, rough),
         terminations={
             "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
@@ -95,7 +97,7 @@ def velocity_env_cfg(
                     func=mdp.terrain_levels_vel, params={"command_name": COMMAND}
                 )
             }
-            if rough
+            if rough and not play  # play: each world keeps its level, so eval covers every level alike
             else {}
         ),
     )
@@ -134,7 +136,7 @@ def _proprioception(noisy: bool) -> dict[str, ObservationTermCfg]:
     }
 
 
-def _observations(rough: bool) -> dict[str, ObservationGroupCfg]:
+def _observations(rough: bool, play: bool) -> dict[str, ObservationGroupCfg]:
     height_scan = {"func": mdp.height_scan, "clip": (-1.0, 1.0)}
     policy = _proprioception(noisy=True)
     critic = _proprioception(noisy=False)
@@ -144,13 +146,14 @@ def _observations(rough: bool) -> dict[str, ObservationGroupCfg]:
     critic["feet_contact"] = ObservationTermCfg(func=mdp.contact_states, params={"sensor_name": FEET})
     critic["base_height"] = ObservationTermCfg(func=mdp.base_height)
     return {
-        "policy": ObservationGroupCfg(terms=policy, enable_corruption=True),
+        "policy": ObservationGroupCfg(terms=policy, enable_corruption=not play),
         "critic": ObservationGroupCfg(terms=critic),
     }
 
 
-def _events(robot: LeggedRobot) -> dict[str, EventTermCfg]:
-    return {
+def _events(robot: LeggedRobot, play: bool) -> dict[str, EventTermCfg]:
+    """Domain randomization; play (eval, videos) keeps the startup and reset draws but pushes no robot."""
+    events = {
         # startup: one draw per world for the whole run
         "physics_material": EventTermCfg(
             func=randomization.randomize_friction, mode="startup", params={"friction_range": (0.4, 1.2)}
@@ -195,6 +198,9 @@ def _events(robot: LeggedRobot) -> dict[str, EventTermCfg]:
             params={"velocity_range": {"x": (-0.5, 0.5), "y": (-0.5, 0.5)}},
         ),
     }
+    if play:
+        del events["push_robot"]
+    return events
 
 
 def _rewards(robot: LeggedRobot, rough: bool) -> dict[str, RewardTermCfg]:
