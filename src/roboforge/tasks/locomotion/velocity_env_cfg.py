@@ -69,7 +69,11 @@ def velocity_env_cfg(
         sim=SimCfg(
             timestep=0.005,
             iterations=10,
-            ls_iterations=20,
+            # rough ground: with 20 line-search iterations some worlds exploded (|qvel| from < 10 to > 1e4 in
+            # one env step). C MuJoCo, a rough-go1 policy on levels 4-9, 76.8 K env steps (2026-12-04): 14
+            # explosions with 10/20 solver/line-search iterations, 18 with 20/20, none with 10/50 or 50/50
+            # (MuJoCo Warp's line search stops early once converged)
+            ls_iterations=50 if rough else 20,
             # height-field cells each add contacts: a Go1 on rough terrain overflowed 32 per world
             nconmax=robot.nconmax * (3 if rough else 1),
             njmax=robot.njmax * (3 if rough else 1),
