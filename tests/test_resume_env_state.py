@@ -97,3 +97,15 @@ def test_cli_resume_says_whether_the_env_state_came_back(run, tmp_path):
     for path in run_dir.glob("env_*.pt"):  # a run of a roboforge before env states
         path.unlink()
     assert "no env_<n>.pt beside the checkpoint: curricula start over" in resume(4)
+
+
+def test_a_file_that_is_not_an_env_state_reads_as_none(tmp_path):
+    for name, content in {"env_3.pt": b"not a torch file", "env_4.pt": None}.items():
+        path = tmp_path / name
+        if content is None:
+            torch.save({"something": 1}, path)
+        else:
+            path.write_bytes(content)
+    assert read_env_state(tmp_path / "model_3.pt") is None
+    assert read_env_state(tmp_path / "model_4.pt") is None
+    assert read_env_state(tmp_path / "model_5.pt") is None  # no file at all

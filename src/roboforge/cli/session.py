@@ -89,7 +89,8 @@ def open_session(
 ):  # fmt: skip
     """Build the task's session with `library`'s `algorithm`. With `run` (the run folder of a checkpoint,
     or the run resumed), its agent config and env overrides apply first (its weights fit, its env is the
-    one it was trained in), then `overrides`; `env_state` restores a resumed run's env. Returns the session and the overrides applied, as dotted keys."""
+    one it was trained in), then `overrides`; `env_state` restores a resumed run's env. Returns the session
+    and the overrides applied, as dotted keys."""
     from roboforge.rl.libraries import learner_class
     from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides
     from roboforge.rl.session import build_session

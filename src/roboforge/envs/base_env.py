@@ -70,14 +70,12 @@ class BaseRLEnv(gym.Env):
 
     def load_training_state(self, state: dict) -> None:
         """Restore `training_state()` of a run of this task, then reset every world onto its restored
-        terrain patch. Raises ValueError when the terrain part does not fit (the step count is restored)."""
+        terrain patch. Raises ValueError when the terrain part does not fit this env."""
+        assert self.scene.terrain is not None  # created when the scene binds to the simulator
+        self.scene.terrain.load_state_dict(state["terrain"])
         self.common_step_counter = int(state["step_count"])
         self.step_count.fill_(self.common_step_counter)
-        try:
-            assert self.scene.terrain is not None
-            self.scene.terrain.load_state_dict(state["terrain"])
-        finally:
-            self.reset()
+        self.reset()
 
     # --- physics ---------------------------------------------------------------------------------
     def _physics_substep(self) -> None:

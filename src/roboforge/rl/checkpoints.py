@@ -34,13 +34,13 @@ def save_env_state(run_dir: Path, env: Any, iteration: int) -> Path:
 
 def read_env_state(checkpoint: Path) -> dict | None:
     """The env state saved with `checkpoint`, or None when there is none (a run of an older roboforge) or
-    it cannot be read (a crash mid-write leaves no such file: writes are atomic)."""
+    it is not one (a crash mid-write leaves no such file: writes are atomic)."""
     path = env_state_path(checkpoint)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
         return None
-    return state if isinstance(state, dict) else None
+    return state if isinstance(state, dict) and {"step_count", "terrain"} <= state.keys() else None
 
 
 def read_torch_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
