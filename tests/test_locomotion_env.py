@@ -138,11 +138,14 @@ def test_go1_velocity_env_with_randomization_steps_and_logs_metrics():
 @requires_go1
 def test_rough_play_config_spreads_worlds_over_every_level_and_keeps_them_there():
     """Eval and play run as Isaac Lab's play configs do: no pushes, no observation noise, the terrain levels
-    fixed where they were drawn (every level), while training keeps all three."""
+    fixed where they were drawn (every level), while training keeps noise and the curriculum (and, as Isaac
+    Lab's Go1 and G1 rough configs, pushes only on flat ground)."""
     from roboforge.envs.registry import load_cfg, make_env
 
+    assert "push_robot" in load_cfg("velocity-flat-go1", "env_cfg_entry_point").events
     train = load_cfg("velocity-rough-go1", "env_cfg_entry_point")
-    assert "push_robot" in train.events and train.observations["policy"].enable_corruption
+    assert "push_robot" not in train.events and train.observations["policy"].enable_corruption
+    assert "undesired_contacts" not in train.rewards and train.rewards["feet_air_time"].weight == 0.01
     assert "terrain_levels" in train.curriculum
     play = load_cfg("velocity-rough-go1", "env_cfg_entry_point", play=True)
     assert "push_robot" not in play.events and not play.observations["policy"].enable_corruption
