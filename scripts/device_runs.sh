@@ -49,7 +49,7 @@ status() {
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 last = rows[-1]
-keep = ("Metrics/", "Episode_Reward/", "Policy/mean_std", "Loss/value", "Loss/learning_rate", "Perf/total_fps")
+keep = ("Metrics/", "Terrain/", "Curriculum/", "Episode_Reward/", "Policy/mean_std", "Loss/value", "Loss/learning_rate", "Perf/total_fps")
 print(sys.argv[1].split("/")[4], "it", last["iteration"],
       {k.split("/")[-1]: round(v, 3) for k, v in last.items() if k.startswith(keep)})
 EOF
@@ -63,7 +63,8 @@ EOF
 
 snapshot() {
   (cd "$root" && find runs -name metrics.jsonl -o -name summary.json -o -name '*.json' -path '*params*' \
-    > /tmp/devruns.list && for d in runs/*/*/*/; do ls -t "$d"model_* 2>/dev/null | head -1; done \
+    > /tmp/devruns.list && for d in runs/*/*/*/; do m=$(ls -t "$d"model_* 2>/dev/null | head -1); [ -n "$m" ] && echo "$m" \
+    && e=${m/model_/env_} && [ -e "$e" ] && echo "$e"; true; done \
     >> /tmp/devruns.list && ls logs/*.json logs/*.err >> /tmp/devruns.list 2>/dev/null
     tar -czf "$out/runs.tgz" -T /tmp/devruns.list)
 }

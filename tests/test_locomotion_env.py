@@ -159,3 +159,8 @@ def test_rough_play_config_spreads_worlds_over_every_level_and_keeps_them_there(
     for _ in range(25):
         env.step(torch.zeros(env.num_envs, env.num_actions))
     assert torch.equal(terrain.terrain_levels, levels)
+    kinds = {"flat", "pyramid_stairs", "pyramid_stairs_inv", "boxes", "random_rough", "pyramid_slope"}
+    stats = env.pop_episode_stats()  # the mean level of each kind is logged beside the curriculum's mean
+    assert {k.removeprefix("Terrain/mean_level/") for k in stats if k.startswith("Terrain/")} == kinds | {
+        "pyramid_slope_inv"
+    }

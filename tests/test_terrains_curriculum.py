@@ -49,6 +49,14 @@ def test_update_env_origins_promotes_demotes_clamps_and_wraps(terrain_scene):
     assert len(set(wrapped)) > 1
 
 
+def test_mean_level_by_kind_says_which_kind_holds_the_curriculum_back(terrain_scene):
+    _, terrain = terrain_scene
+    assert terrain.terrain_types.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]  # two worlds per kind
+    _levels(terrain, 0, 1, 2, 2, 0, 0, 1, 2)
+    levels = terrain.mean_level_by_kind()
+    assert levels == {"stairs": 0.5, "boxes": 2.0, "rough": 0.0, "pit": 1.5}
+
+
 def test_terrain_levels_vel_moves_by_distance_walked(terrain_scene):
     _, terrain = terrain_scene
     _levels(terrain, 1, 1, 1, 1, 1, 1, 1, 1)

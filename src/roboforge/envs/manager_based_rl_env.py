@@ -113,4 +113,7 @@ class ManagerBasedRLEnv(BaseRLEnv):
     def pop_episode_stats(self) -> dict[str, float]:
         stats = super().pop_episode_stats()
         stats.update({k: float(v) for k, v in self.curriculum_manager.state.items()})
+        if self.scene.terrain is not None:
+            levels = self.scene.terrain.mean_level_by_kind()
+            stats.update({f"Terrain/mean_level/{kind}": level for kind, level in levels.items()})
         return stats

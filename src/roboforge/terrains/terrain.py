@@ -171,6 +171,8 @@ class Terrain:
             self.terrain_origins = torch.zeros(1, 1, 3, device=self.device)
             self.flat_patches = torch.zeros(1, 1, 1, 3, device=self.device)
             self.patch_size = (float("inf"), float("inf"))
+            self.kind_names: list[str] = []
+            self._patch_kinds = torch.zeros(1, 1, dtype=torch.long, device=self.device)
             self._heights_xy = torch.zeros(2, 2, device=self.device)
             self._grid_origin, self._scale = (0.0, 0.0), 1.0
         else:
@@ -179,6 +181,8 @@ class Terrain:
             )
             self.flat_patches = torch.tensor(generated.flat_patches, dtype=torch.float32, device=self.device)
             self.patch_size = generated.patch_size
+            self.kind_names = list(generated.kind_names)
+            self._patch_kinds = torch.as_tensor(generated.kinds, dtype=torch.long, device=self.device)
             self._load_height_field(generated, model)
         self.num_rows, self.num_cols = self.terrain_origins.shape[:2]
         self.terrain_levels, self.terrain_types = self._initial_levels_and_types()
@@ -235,6 +239,18 @@ class Terrain:
         self.terrain_levels[:] = torch.where(env_mask, levels, self.terrain_levels)
         origins = self.terrain_origins[self.terrain_levels, self.terrain_types]
         self.env_origins[:] = torch.where(env_mask[:, None], origins, self.env_origins)
+
+    def mean_level_by_kind(self) -> dict[str, float]:
+        """Mean terrain level of the worlds on each sub-terrain kind (host sync), e.g. {"boxes": 5.9}: which
+        kind holds the curriculum back. Empty without a height field."""
+        if not self.has_height_field:
+            return {}
+        kinds = self._patch_kinds[self.terrain_levels, self.terrain_types]
+        count = torch.bincount(kinds, minlength=len(self.kind_names))
+        total = torch.bincount(kinds, weights=self.terrain_levels.float(), minlength=len(self.kind_names))
+        return {
+            name: float(t) / float(n) for name, t, n in zip(self.kind_names, total.cpu(), count.cpu()) if n > 0
+        }
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The curriculum's state, each world's level and kind (host tensors), for a resumed run; empty
