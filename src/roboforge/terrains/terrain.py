@@ -249,7 +249,9 @@ class Terrain:
         count = torch.bincount(kinds, minlength=len(self.kind_names))
         total = torch.bincount(kinds, weights=self.terrain_levels.float(), minlength=len(self.kind_names))
         return {
-            name: float(t) / float(n) for name, t, n in zip(self.kind_names, total.cpu(), count.cpu()) if n > 0
+            name: float(t) / float(n)
+            for name, t, n in zip(self.kind_names, total.cpu(), count.cpu(), strict=True)
+            if n > 0
         }
 
     def state_dict(self) -> dict[str, torch.Tensor]:
