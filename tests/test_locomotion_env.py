@@ -161,6 +161,9 @@ def test_rough_play_config_spreads_worlds_over_every_level_and_keeps_them_there(
     assert torch.equal(terrain.terrain_levels, levels)
     kinds = {"flat", "pyramid_stairs", "pyramid_stairs_inv", "boxes", "random_rough", "pyramid_slope"}
     stats = env.pop_episode_stats()  # the mean level of each kind is logged beside the curriculum's mean
-    assert {k.removeprefix("Terrain/mean_level/") for k in stats if k.startswith("Terrain/")} == kinds | {
-        "pyramid_slope_inv"
-    }
+    kinds |= {"pyramid_slope_inv"}
+    assert {
+        k.removeprefix("Terrain/mean_level/") for k in stats if k.startswith("Terrain/mean_level/")
+    } == kinds
+    survived = {k.removeprefix("Terrain/survived/") for k in stats if k.startswith("Terrain/survived/")}
+    assert survived == kinds | {f"level_{i}" for i in range(10)}  # the eval's fall-free by kind and by level

@@ -57,6 +57,18 @@ def test_mean_level_by_kind_says_which_kind_holds_the_curriculum_back(terrain_sc
     assert levels == {"stairs": 0.5, "boxes": 2.0, "rough": 0.0, "pit": 1.5}
 
 
+def test_survival_log_counts_ended_and_survived_episodes_per_kind_and_level(terrain_scene):
+    _, terrain = terrain_scene
+    _levels(terrain, 0, 1, 2, 2, 0, 0, 1, 2)
+    mask = torch.tensor([1, 1, 1, 1, 1, 0, 1, 0], dtype=torch.bool)
+    survived = torch.tensor([1, 0, 1, 0, 1, 1, 1, 1], dtype=torch.bool)
+    log = {k: (float(a), float(b)) for k, (a, b) in terrain.survival_log(mask, survived).items()}
+    assert log["Terrain/survived/stairs"] == (1.0, 2.0) and log["Terrain/survived/boxes"] == (1.0, 2.0)
+    assert log["Terrain/survived/rough"] == (1.0, 1.0) and log["Terrain/survived/pit"] == (1.0, 1.0)
+    assert log["Terrain/survived/level_0"] == (2.0, 2.0)  # worlds 0 and 4
+    assert log["Terrain/survived/level_1"] == (1.0, 2.0) and log["Terrain/survived/level_2"] == (1.0, 2.0)
+
+
 def test_terrain_levels_vel_moves_by_distance_walked(terrain_scene):
     _, terrain = terrain_scene
     _levels(terrain, 1, 1, 1, 1, 1, 1, 1, 1)

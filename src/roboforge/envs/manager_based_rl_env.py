@@ -92,6 +92,9 @@ class ManagerBasedRLEnv(BaseRLEnv):
 
     def _reset(self, mask: torch.Tensor, log: bool = True) -> None:
         """Masked reset of the selected worlds: curriculum, physics, events, managers, counters."""
+        if log and self.scene.terrain is not None:  # on the level the episode ran on, before the curriculum
+            survived = ~self.termination_manager.terminated
+            self._accumulate(self.scene.terrain.survival_log(mask, survived))
         self.curriculum_manager.compute(mask)
         self._reset_physics(mask)
         self.event_manager.apply("reset", mask)

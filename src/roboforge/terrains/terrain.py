@@ -254,6 +254,26 @@ class Terrain:
             if n > 0
         }
 
+    def survival_log(
+        self, mask: torch.Tensor, survived: torch.Tensor
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """(survived, ended) episode counts per sub-terrain kind and per level, for the worlds in `mask`
+        (`Terrain/survived/<kind>`, `Terrain/survived/level_<i>`; no host sync): where a policy falls.
+        Call before the curriculum moves the worlds. Empty without a height field."""
+        if not self.has_height_field:
+            return {}
+        ended, ok = mask.float(), (mask & survived).float()
+        log = {}
+        kinds = self._patch_kinds[self.terrain_levels, self.terrain_types]
+        for names, index in (
+            (self.kind_names, kinds),
+            ([f"level_{i}" for i in range(self.num_rows)], self.terrain_levels),
+        ):
+            n = torch.zeros(len(names), device=self.device).index_add_(0, index, ended)
+            k = torch.zeros(len(names), device=self.device).index_add_(0, index, ok)
+            log |= {f"Terrain/survived/{name}": (k[i], n[i]) for i, name in enumerate(names)}
+        return log
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The curriculum's state, each world's level and kind (host tensors), for a resumed run; empty
         without a height field (one level, one kind)."""
