@@ -141,8 +141,10 @@ def test_nan_guard_terminates_only_the_bad_world(task, backend):
         assert torch.isfinite(value).all()
     assert env.episode_length_buf.tolist() == [2, 0, 2, 2]
     assert torch.isfinite(env.sim.qpos).all() and torch.isfinite(env.sim.qvel).all()
+    assert env.exploded_buf.tolist() == [False, True, False, False]
     stats = env.pop_episode_stats()
     assert stats["nan_resets"] == 1
+    assert "Episode/survived" not in stats  # the exploded episode is no fall-free episode (nor a fall)
     for _ in range(3):  # the world keeps running normally afterwards
         obs, reward, terminated, *_ = env.step(zero)
         assert torch.isfinite(reward).all() and not terminated.any()

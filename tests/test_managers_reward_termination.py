@@ -69,6 +69,11 @@ def test_termination_separates_time_outs_from_failures():
     assert float(log["Episode_Termination/time_out"][0]) == 2.0
     assert int(log["Episode_Termination/fell"][1]) == 3
     assert float(log["Episode/survived"][0]) == 1.0  # world 0 timed out; world 2 also fell
+    # a world the NaN guard reset (void) counts neither as survived nor as ended for the fall-free fraction
+    mgr.compute()
+    log = mgr.reset(dones, void=torch.tensor([True, False, False, False]))
+    assert (float(log["Episode/survived"][0]), int(log["Episode/survived"][1])) == (0.0, 2)
+    assert int(log["Episode_Termination/fell"][1]) == 3
 
 
 class RecordResets(ManagerTermBase):

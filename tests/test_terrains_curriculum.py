@@ -82,6 +82,7 @@ def test_terrain_levels_vel_moves_by_distance_walked(terrain_scene):
         command_manager=SimpleNamespace(get_command=lambda name: command),
         max_episode_length_s=20.0,
         episode_length_buf=torch.tensor([5, 5, 5, 5, 5, 5, 0, 5]),
+        exploded_buf=torch.tensor([0, 0, 0, 0, 0, 1, 0, 0], dtype=torch.bool),
         rng=torch.Generator().manual_seed(0),
     )
     mask = torch.tensor([1, 1, 1, 1, 1, 1, 1, 0], dtype=torch.bool)
@@ -89,6 +90,12 @@ def test_terrain_levels_vel_moves_by_distance_walked(terrain_scene):
     # up (2.5 m), stay, down (0.2 < 10), stay (0.2 > 0.1), up, stay (no command), not run yet, masked out
     assert terrain.terrain_levels.tolist() == [2, 1, 0, 1, 2, 1, 1, 1]
     assert mean_level.shape == () and float(mean_level) == pytest.approx(9 / 8)
+    # a world the NaN guard reset stays where it was, however far its robot seems to have walked
+    _levels(terrain, 1, 1, 1, 1, 1, 1, 1, 1)
+    root[:, 0] = terrain.env_origins[:, 0] + 9.0
+    env.scene = FakeScene(terrain, root)
+    mdp.terrain_levels_vel(env, mask, asset_name="robot", command_name="base_velocity")
+    assert terrain.terrain_levels.tolist() == [2, 2, 2, 2, 2, 1, 1, 1]
 
 
 # height scan --------------------------------------------------------------------------------------

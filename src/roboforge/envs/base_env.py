@@ -38,6 +38,9 @@ class BaseRLEnv(gym.Env):
         self.max_episode_length = math.ceil(cfg.episode_length_s / self.step_dt)
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self.reset_buf = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        # worlds the NaN guard reset in the last step: a simulator failure, not the policy's, so neither
+        # fall-free statistics nor the terrain curriculum count their episodes
+        self.exploded_buf = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         self.all_worlds = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
         self._stat_sum: dict[str, torch.Tensor] = {}
         self._stat_count: dict[str, torch.Tensor] = {}
@@ -95,6 +98,7 @@ class BaseRLEnv(gym.Env):
         qpos[:] = torch.where(bad[:, None], self._qpos0, qpos)
         qvel.masked_fill_(bad[:, None], 0.0)
         self.sim.sensordata.masked_fill_(bad[:, None], 0.0)
+        self.exploded_buf[:] = bad
         self.nan_resets += bad.sum()
         self.sim_overflows += self.sim.pop_buffer_overflows().sum()
         return bad

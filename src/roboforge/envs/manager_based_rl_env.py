@@ -94,12 +94,12 @@ class ManagerBasedRLEnv(BaseRLEnv):
         """Masked reset of the selected worlds: curriculum, physics, events, managers, counters."""
         if log and self.scene.terrain is not None:  # on the level the episode ran on, before the curriculum
             survived = ~self.termination_manager.terminated
-            self._accumulate(self.scene.terrain.survival_log(mask, survived))
+            self._accumulate(self.scene.terrain.survival_log(mask & ~self.exploded_buf, survived))
         self.curriculum_manager.compute(mask)
         self._reset_physics(mask)
         self.event_manager.apply("reset", mask)
         reward_log = self.reward_manager.reset(mask)
-        term_log = self.termination_manager.reset(mask)
+        term_log = self.termination_manager.reset(mask, void=self.exploded_buf)
         if log:
             self._accumulate(reward_log)
             self._accumulate(term_log)

@@ -140,6 +140,11 @@ class TermEnv(Protocol):
         ...
 
     @property
+    def exploded_buf(self) -> torch.Tensor:
+        """Worlds the NaN guard reset in the last env step `(num_envs,)` bool."""
+        ...
+
+    @property
     def step_count(self) -> torch.Tensor:
         """Env steps since the env was built, a device scalar (graph-safe schedules read it)."""
         ...

@@ -49,15 +49,19 @@ class TerminationManager:
     def dones(self) -> torch.Tensor:
         return self.terminated | self.time_outs
 
-    def reset(self, mask: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    def reset(
+        self, mask: torch.Tensor, void: torch.Tensor | None = None
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Per-term (number of ended episodes it caused, episode count) for logging, and
-        `Episode/survived`: episodes that no failure term ended (legged tasks: the fall-free fraction).
+        `Episode/survived`: episodes that no failure term ended (legged tasks: the fall-free fraction),
+        among those not `void` (worlds the NaN guard reset: counted in `nan_resets` instead).
         Resets class terms."""
         count = mask.sum()
         log = {
             f"Episode_Termination/{n}": ((d & mask).sum().float(), count) for n, d in self.term_dones.items()
         }
-        log["Episode/survived"] = ((mask & ~self.terminated).sum().float(), count)
+        counted = mask if void is None else mask & ~void
+        log["Episode/survived"] = ((counted & ~self.terminated).sum().float(), counted.sum())
         for reset in self._term_resets:
             reset(mask)
         return log

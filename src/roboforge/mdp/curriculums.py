@@ -14,7 +14,8 @@ def terrain_levels_vel(
     """Terrain level up when the robot walked off its patch, down when it covered under half the
     distance its velocity command asked for; returns the mean level over all worlds.
 
-    Worlds reset before their first step (episode length 0) keep their level.
+    Worlds reset before their first step (episode length 0) and worlds the NaN guard reset (their robot
+    is back at the model's default pose, not where it walked) keep their level.
     """
     terrain = env.scene.terrain
     assert terrain is not None  # created when the env binds the scene to its simulator
@@ -24,7 +25,7 @@ def terrain_levels_vel(
     command = env.command_manager.get_command(command_name)
     asked = torch.linalg.norm(command[:, :2], dim=1) * env.max_episode_length_s * 0.5
     move_down = (walked < asked) & ~move_up
-    ran = env_mask & (env.episode_length_buf > 0)
+    ran = env_mask & (env.episode_length_buf > 0) & ~env.exploded_buf
     terrain.update_env_origins(ran, move_up, move_down, generator=env.rng)
     return terrain.terrain_levels.float().mean()
 
