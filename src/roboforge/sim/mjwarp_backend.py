@@ -17,6 +17,7 @@ wp.config.quiet = True  # Warp's banner and module-load lines would otherwise go
 import mujoco_warp as mjw  # noqa: E402
 
 from roboforge.sim.camera import CameraRequest  # noqa: E402
+from roboforge.sim.mjwarp_hfield import drop_underside_hfield_contacts, has_height_field  # noqa: E402
 from roboforge.sim.simulator import SimCfg  # noqa: E402
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class MjwarpSimulator:
             # Overflows are counted per world (`pop_buffer_overflows`) instead of printed by every world at
             # every step; MuJoCo Warp sets the flags whether it prints or not.
             self.m.opt.warn_overflow = 0
+            if has_height_field(model):
+                self.m.callback.contactfilter = drop_underside_hfield_contacts
             data = mujoco.MjData(model)
             mujoco.mj_forward(model, data)
             self.d = mjw.put_data(model, data, nworld=num_worlds, nconmax=cfg.nconmax, njmax=cfg.njmax)
