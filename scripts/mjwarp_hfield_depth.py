@@ -8,8 +8,8 @@ state this prints the deepest contact (m, negative = penetration) that each engi
 
 Measured on the CPU with mujoco / mujoco-warp 4.0.0: C MuJoCo 2.4-3.0 cm, MuJoCo Warp 4.5-18 cm at
 stair and box edges (foot spheres and calf capsules against the height field). Neither
-`opt.ccd_iterations=200` nor a 0.1 m height-field base changes MuJoCo Warp's depths. The deep ones
-point down, out of the height field's underside; the last column is what is left after roboforge's
+`opt.ccd_iterations=200` nor a 0.1 m height-field base changes MuJoCo Warp's depths. Many of the deep
+ones point down, out of the height field's underside (others up); the last column is what is left after roboforge's
 filter (`roboforge.sim.mjwarp_hfield`) drops those.
 """
 

@@ -1,10 +1,10 @@
 """A MuJoCo Warp contact filter for height fields: contacts whose normal points into the underside.
 
 A height field is the graph of a height function, so a contact with it always pushes the other geom up or
-sideways, never down. MuJoCo Warp 4.0's height-field narrowphase (per-prism GJK/EPA in float32) sometimes
-answers a foot caught against a step's riser with the prism's far face instead: normal (0, 0, -1),
-4.5-18 cm deep, where C MuJoCo finds 2.4-3.0 cm sideways for the same state
-(`scripts/mjwarp_hfield_depth.py`). The solver then pulls the foot through the step and the world explodes.
+sideways, never down. MuJoCo Warp 4.0's height-field narrowphase sometimes answers a foot caught against
+a step's riser with contacts whose normal is (0, 0, -1), 4.5-18 cm deep, where C MuJoCo finds 2.4-3.0 cm
+sideways for the same state (`scripts/mjwarp_hfield_depth.py`). The solver then pulls the foot through the
+step and the world explodes.
 The filter makes such contacts inactive (distance beyond any margin) before the constraints are built;
 the sideways and upward contacts of the same pair stay.
 """

@@ -245,14 +245,10 @@ class Terrain:
         kind holds the curriculum back. Empty without a height field."""
         if not self.has_height_field:
             return {}
-        kinds = self._patch_kinds[self.terrain_levels, self.terrain_types]
-        count = torch.bincount(kinds, minlength=len(self.kind_names))
-        total = torch.bincount(kinds, weights=self.terrain_levels.float(), minlength=len(self.kind_names))
-        return {
-            name: float(t) / float(n)
-            for name, t, n in zip(self.kind_names, total.cpu(), count.cpu(), strict=True)
-            if n > 0
-        }
+        kinds, size = self._world_kinds(), len(self.kind_names)
+        count = _sum_by(kinds, torch.ones_like(kinds, dtype=torch.float32), size).cpu()
+        total = _sum_by(kinds, self.terrain_levels.float(), size).cpu()
+        return {name: float(t / n) for name, t, n in zip(self.kind_names, total, count, strict=True) if n > 0}
 
     def survival_log(
         self, mask: torch.Tensor, survived: torch.Tensor
@@ -264,15 +260,17 @@ class Terrain:
             return {}
         ended, ok = mask.float(), (mask & survived).float()
         log = {}
-        kinds = self._patch_kinds[self.terrain_levels, self.terrain_types]
         for names, index in (
-            (self.kind_names, kinds),
+            (self.kind_names, self._world_kinds()),
             ([f"level_{i}" for i in range(self.num_rows)], self.terrain_levels),
         ):
-            n = torch.zeros(len(names), device=self.device).index_add_(0, index, ended)
-            k = torch.zeros(len(names), device=self.device).index_add_(0, index, ok)
+            n, k = _sum_by(index, ended, len(names)), _sum_by(index, ok, len(names))
             log |= {f"Terrain/survived/{name}": (k[i], n[i]) for i, name in enumerate(names)}
         return log
+
+    def _world_kinds(self) -> torch.Tensor:
+        """Index into `kind_names` of each world's patch `(num_envs,)`."""
+        return self._patch_kinds[self.terrain_levels, self.terrain_types]
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The curriculum's state, each world's level and kind (host tensors), for a resumed run; empty
@@ -319,3 +317,8 @@ class Terrain:
         below_diagonal = z00 + fu * (z10 - z00) + fv * (z11 - z10)  # fu >= fv
         above_diagonal = z00 + fv * (z01 - z00) + fu * (z11 - z01)
         return torch.where(fu >= fv, below_diagonal, above_diagonal)
+
+
+def _sum_by(index: torch.Tensor, values: torch.Tensor, size: int) -> torch.Tensor:
+    """Sums `(size,)` of `values` grouped by `index` (no host sync, unlike `torch.bincount` on CUDA)."""
+    return torch.zeros(size, device=values.device).index_add_(0, index, values)
