@@ -108,14 +108,15 @@ def test_mjwarp_contacts_stay_shallow_far_from_the_terrain_centre():
 def test_mjwarp_hfield_contacts_never_pull_a_foot_down_through_a_step():
     """Feet against the risers of 0.2 m stairs: mujoco-warp 4.0.0 answers some with the height field's
     underside (normal pointing down, several cm deep; C MuJoCo: sideways or up, 2.6 cm). roboforge's contact
-    filter leaves no such contact active; if this test finds none without the filter, MuJoCo Warp was fixed
+    filter (on by default, `SimCfg.hfield_contact_filter`) leaves no such contact active; if this test finds none without the filter, MuJoCo Warp was fixed
     and the filter (`roboforge.sim.mjwarp_hfield`) can go."""
     import warp as wp
 
     wp.config.quiet = True
     import mujoco_warp as mjw
 
-    from roboforge.sim.mjwarp_hfield import drop_underside_hfield_contacts
+    from roboforge.sim import SimCfg
+    from roboforge.sim.mjwarp_backend import MjwarpSimulator
     from roboforge.terrains import PyramidStairsTerrainCfg, add_terrain_geom
 
     stairs = PyramidStairsTerrainCfg(step_height_range=(0.2, 0.2), platform_width=1.0)
@@ -141,15 +142,14 @@ def test_mjwarp_hfield_contacts_never_pull_a_foot_down_through_a_step():
     mujoco.mj_forward(model, data)
 
     def downward_active_contacts(filtered: bool) -> int:
+        cfg = SimCfg(device="cpu", nconmax=512, njmax=2048, hfield_contact_filter=filtered)
+        sim = MjwarpSimulator(model, 1, cfg)  # installs the filter when asked (the default)
+        sim.qpos[0] = torch.as_tensor(data.qpos, dtype=sim.qpos.dtype)
         with wp.ScopedDevice("cpu"):
-            warp_model = mjw.put_model(model)
-            if filtered:
-                warp_model.callback.contactfilter = drop_underside_hfield_contacts
-            warp_data = mjw.put_data(model, data, nworld=1, nconmax=512, njmax=2048)
-            mjw.fwd_position(warp_model, warp_data)
-            n = int(warp_data.nacon.numpy()[0])
-            dist, frame = warp_data.contact.dist.numpy()[:n], warp_data.contact.frame.numpy()[:n]
-            geom = warp_data.contact.geom.numpy()[:n]
+            mjw.fwd_position(sim.m, sim.d)
+            n = int(sim.d.nacon.numpy()[0])
+            dist, frame = sim.d.contact.dist.numpy()[:n], sim.d.contact.frame.numpy()[:n]
+            geom = sim.d.contact.geom.numpy()[:n]
         hfield_first = model.geom_type[geom[:, 0]] == mujoco.mjtGeom.mjGEOM_HFIELD
         up = np.where(hfield_first, frame[:, 0, 2], -frame[:, 0, 2])  # normal z out of the height field
         return int(((up < -0.1) & (dist < 0)).sum())

@@ -55,7 +55,7 @@ class MjwarpSimulator:
             # Overflows are counted per world (`pop_buffer_overflows`) instead of printed by every world at
             # every step; MuJoCo Warp sets the flags whether it prints or not.
             self.m.opt.warn_overflow = 0
-            if has_height_field(model):
+            if cfg.hfield_contact_filter and has_height_field(model):
                 self.m.callback.contactfilter = drop_underside_hfield_contacts
             data = mujoco.MjData(model)
             mujoco.mj_forward(model, data)

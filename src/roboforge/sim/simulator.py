@@ -52,6 +52,10 @@ class SimCfg:
     """mjwarp: constraint rows per world to allocate (None: MuJoCo Warp's default); see `nconmax`."""
     cuda_graph: bool = True
     """mjwarp on CUDA: capture step/forward in CUDA graphs and replay them."""
+    hfield_contact_filter: bool = True
+    """mjwarp, models with a height field: drop contacts whose normal points out of the field's underside
+    (`roboforge.sim.mjwarp_hfield`; mujoco-warp 4.0.0 reports them against stair risers, and they pull feet
+    down through the step). Off only to measure its cost or MuJoCo Warp's own answer."""
     num_threads: int | None = None
     """mujoco: rollout threads (None: all cores)."""
 
