@@ -125,6 +125,9 @@ def test_resume_continues_from_next_iteration(trained, tmp_path):
     for key, value in session.learner.alg.actor.state_dict().items():
         torch.testing.assert_close(value, saved[key])
     out = trainer.train()
+    # every world started its episode with the resume, but the time-outs are spread over an episode again
+    # (without, no episode could be older than the 2 x 16 steps taken since)
+    assert int(session.env.episode_length_buf.max()) > 2 * 16
     assert out.iterations == TRAIN_ITERATIONS + 2
     assert out.env_steps == 2 * 64 * 16
     assert out.checkpoint == resumed_dir / f"model_{TRAIN_ITERATIONS + 1}.pt"

@@ -161,10 +161,11 @@ class Trainer:
         steps_per_iter = (
             self.learner.steps_per_iteration * env.num_envs * distributed.current().world_size
         )  # all ranks
-        if self.iteration == 0:  # spread the first resets over an episode, as rsl_rl's runner does
-            env.episode_length_buf[:] = torch.randint_like(
-                env.episode_length_buf, high=int(env.max_episode_length)
-            )
+        # Spread the first time-outs over an episode, as rsl_rl's runner does at every start. A resumed run
+        # starts every world at once too (its env state holds no physics state), so it spreads them as well.
+        env.episode_length_buf[:] = torch.randint_like(
+            env.episode_length_buf, high=int(env.max_episode_length)
+        )
         start, start_iter, interrupted = time.perf_counter(), self.iteration, False
         self.metrics = {}
         stops = StopSignals()
