@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 
 from roboforge import __version__
 from roboforge.service.agents import installed_libraries
-from roboforge.service.files import new_job_id
 from roboforge.service.jobspec import estimate_hours
 from roboforge.service.responses import READ, WRITE, documented
-from roboforge.service.runner import JobConflict, JobNotFound
 from roboforge.service.schemas import (
     Health,
     JobList,
@@ -23,25 +20,14 @@ from roboforge.service.schemas import (
     ResumeRequest,
     TaskList,
 )
-from roboforge.service.store import TERMINAL, Job
-from roboforge.service.validation import resolve_num_gpus, task_infos, validate_job
+from roboforge.service.store import TERMINAL
+from roboforge.service.submission import check_queue, queue_job, runner_refusals
+from roboforge.service.validation import task_infos, validate_job
 from roboforge.service.views import ServiceContext, base_url, context, get_job, job_view
 
 router = APIRouter()
 Ctx = Annotated[ServiceContext, Depends(context)]
 MAX_OFFSET = 10**9
-
-
-def check_queue(ctx: ServiceContext) -> None:
-    """429 when the queue already holds `max_queued` jobs."""
-    queued = ctx.store.count(["queued"])
-    if queued >= ctx.cfg.max_queued:
-        raise HTTPException(
-            429,
-            f"{queued} jobs are queued, the most this service holds (--max-queued {ctx.cfg.max_queued}); "
-            "try again when some have started, or cancel queued jobs.",
-            headers={"Retry-After": "30"},
-        )
 
 
 @router.post(
@@ -55,28 +41,8 @@ def start_job(req: JobRequest, request: Request, response: Response, ctx: Ctx) -
     """Queue a training job (`library` and `policy_type`: GET /tasks); it starts as soon as a slot is free
     (see --max-concurrent)."""
     resolved = validate_job(req)
-    num_gpus = resolve_num_gpus(req, ctx.cfg)
-    check_queue(ctx)
-    job_id = new_job_id(req.task)
-    job = Job(
-        id=job_id,
-        task=resolved.task,
-        library=resolved.library,
-        policy_type=resolved.policy_type,
-        num_iterations=req.num_iterations,
-        num_envs=resolved.num_envs,
-        seed=req.seed,
-        device=req.device,
-        num_gpus=num_gpus,
-        overrides=dict(req.overrides),
-        video_interval=req.video_interval,
-        job_dir=str(Path(ctx.cfg.jobs_dir) / job_id),
-        iteration=0,
-        attempt=0,
-        resume_requested=False,
-        cancel_requested=False,
-    )
-    job = ctx.runner.submit(job)
+    job = queue_job(ctx, req, resolved, video_interval=req.video_interval)
+    job_id = job.id
     base = base_url(request)
     response.headers["Location"] = f"{base}/jobs/{job_id}"
     return JobStarted(
@@ -127,12 +93,8 @@ def cancel_job(
 ) -> JobView:
     """Cancel a queued job, or stop a running one (it saves a checkpoint, then ends `cancelled`)."""
     get_job(ctx, job_id)
-    try:
+    with runner_refusals("job", job_id):
         job = ctx.runner.cancel(job_id, force)
-    except JobNotFound as err:
-        raise HTTPException(404, f"No job {job_id!r}.") from err
-    except JobConflict as err:
-        raise HTTPException(409, str(err)) from err
     return job_view(job, base_url(request))
 
 
@@ -149,12 +111,8 @@ def resume_job(
     """Queue a cancelled, interrupted or failed job again; it continues from its last checkpoint."""
     if get_job(ctx, job_id).status in TERMINAL:
         check_queue(ctx)  # a job that cannot resume is a 409 below, whatever the queue
-    try:
+    with runner_refusals("job", job_id):
         job = ctx.runner.resume(job_id, body.num_iterations if body else None)
-    except JobNotFound as err:
-        raise HTTPException(404, f"No job {job_id!r}.") from err
-    except JobConflict as err:
-        raise HTTPException(409, str(err)) from err
     return job_view(job, base_url(request))
 
 

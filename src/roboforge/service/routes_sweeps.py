@@ -4,19 +4,16 @@ sweeps.py; its log, artifacts and state history are those of GET /jobs/{id})."""
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from roboforge.service.files import new_job_id
 from roboforge.service.responses import READ, WRITE, documented
-from roboforge.service.routes_jobs import MAX_OFFSET, Ctx, check_queue
-from roboforge.service.runner import JobConflict, JobNotFound
+from roboforge.service.routes_jobs import MAX_OFFSET, Ctx
 from roboforge.service.schemas import JobState, SweepList, SweepRequest, SweepView
 from roboforge.service.store import Job
+from roboforge.service.submission import queue_job, runner_refusals
 from roboforge.service.sweeps import validate_sweep
-from roboforge.service.validation import resolve_num_gpus
 from roboforge.service.views import ServiceContext, base_url, get_job, sweep_view
 
 router = APIRouter()
@@ -47,37 +44,16 @@ def start_sweep(req: SweepRequest, request: Request, response: Response, ctx: Ct
             501, 'this server lacks the optuna package; install it with pip install -e ".[sweep]"'
         )
     resolved, params = validate_sweep(req)
-    num_gpus = resolve_num_gpus(req, ctx.cfg)
-    check_queue(ctx)
-    job_id = new_job_id(req.task)
-    job = Job(
-        id=job_id,
-        kind="sweep",
-        sweep={
-            "trials": req.trials,
-            "parallel": req.parallel,
-            "params": params,
-            "metric": req.metric,
-            "direction": req.direction,
-        },
-        task=resolved.task,
-        library=resolved.library,
-        policy_type=resolved.policy_type,
-        num_iterations=req.num_iterations,
-        num_envs=resolved.num_envs,
-        seed=req.seed,
-        device=req.device,
-        num_gpus=num_gpus,
-        overrides=dict(req.overrides),
-        job_dir=str(Path(ctx.cfg.jobs_dir) / job_id),
-        iteration=0,
-        attempt=0,
-        resume_requested=False,
-        cancel_requested=False,
-    )
-    job = ctx.runner.submit(job)
+    search = {
+        "trials": req.trials,
+        "parallel": req.parallel,
+        "params": params,
+        "metric": req.metric,
+        "direction": req.direction,
+    }
+    job = queue_job(ctx, req, resolved, kind="sweep", sweep=search)
     base = base_url(request)
-    response.headers["Location"] = f"{base}/sweeps/{job_id}"
+    response.headers["Location"] = f"{base}/sweeps/{job.id}"
     return sweep_view(job, base)
 
 
@@ -120,10 +96,6 @@ def cancel_sweep(
     """Cancel a queued sweep, or stop a running one (its running trial saves a checkpoint; the trials so far
     stay in sweep.json), then it ends `cancelled`."""
     get_sweep(ctx, sweep_id)
-    try:
+    with runner_refusals("sweep", sweep_id):
         job = ctx.runner.cancel(sweep_id, force)
-    except JobNotFound as err:
-        raise HTTPException(404, f"No sweep {sweep_id!r}.") from err
-    except JobConflict as err:
-        raise HTTPException(409, str(err).replace("Job ", "Sweep ", 1)) from err
     return sweep_view(job, base_url(request))
