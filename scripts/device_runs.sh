@@ -4,6 +4,7 @@
 # stays warm (keep a call in flight: an idle machine goes back after ~30 s).
 #   SRC=path/to/src bash scripts/device_runs.sh start NAME=TASK[:ITERATIONS] [--library L] [-o override]... [NAME=...]
 #   bash scripts/device_runs.sh status [SECONDS]   # wait, then print progress; metrics + checkpoints to $OUT
+#   bash scripts/device_runs.sh evaluate [NAME...]  # eval each run's newest checkpoint on the GPU; trainings go on
 #   bash scripts/device_runs.sh stop [NAME...]      # SIGTERM (the trainer checkpoints), then eval on the GPU
 # Every run: 4096 worlds, MuJoCo Warp, the task's default hyperparameters unless overridden. On a machine
 # with several GPUs, the k-th run of a `start` goes to GPU k mod (number of GPUs).
@@ -49,7 +50,7 @@ status() {
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 last = rows[-1]
-keep = ("Metrics/", "Terrain/", "Curriculum/", "Episode_Reward/", "Policy/mean_std", "Loss/value", "Loss/learning_rate", "Perf/total_fps")
+keep = ("Metrics/", "Terrain/", "Curriculum/", "Episode_Reward/", "Episode/survived", "nan_resets", "sim_overflows", "Policy/mean_std", "Loss/value", "Loss/learning_rate", "Perf/total_fps")
 print(sys.argv[1].split("/")[4], "it", last["iteration"],
       {k.split("/")[-1]: round(v, 3) for k, v in last.items() if k.startswith(keep)})
 EOF
@@ -69,11 +70,17 @@ snapshot() {
     tar -czf "$out/runs.tgz" -T /tmp/devruns.list)
 }
 
-stop() {
+stop() {  # SIGTERM (each trainer saves a checkpoint), then evaluate each run's last checkpoint
   local names=("$@")
   [ ${#names[@]} -eq 0 ] && names=($(cd "$root/logs" && ls *.pid | sed 's/\.pid$//'))
   for n in "${names[@]}"; do kill -TERM "$(cat "$root/logs/$n.pid")" 2>/dev/null; done
   for n in "${names[@]}"; do while kill -0 "$(cat "$root/logs/$n.pid")" 2>/dev/null; do sleep 1; done; done
+  evaluate "${names[@]}"
+}
+
+evaluate() {  # evaluate each named run's newest checkpoint on the GPU (1000 episodes); running trainings go on
+  local names=("$@")
+  [ ${#names[@]} -eq 0 ] && names=($(cd "$root/logs" && ls *.pid | sed 's/\.pid$//'))
   for n in "${names[@]}"; do
     local run task; run=$(ls -d "$root"/runs/"$n"/*/*/ | tail -1); task=$(basename "$(dirname "$run")")
     (cd "$root" && python -m roboforge eval "$task" --checkpoint "$run" --device cuda --num-envs 1024 \
@@ -81,8 +88,9 @@ stop() {
   done
   wait
   for n in "${names[@]}"; do
-    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(sys.argv[2], {k: round(v, 4) for k, v in r['metrics'].items() if 'Metrics' in k})" \
+    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(sys.argv[2], r['checkpoint'].split('/')[-1], {k: round(v, 4) for k, v in r['metrics'].items() if k.startswith(('Metrics', 'Episode/', 'nan_'))})" \
       "$root/logs/eval_$n.json" "$n" 2>/dev/null || tail -3 "$root/logs/eval_$n.err"
+    cp "$root/logs/eval_$n.json" "$root/logs/eval_${n}_$(date +%H%M%S).json" 2>/dev/null
   done
   snapshot
 }
