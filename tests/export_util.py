@@ -163,6 +163,7 @@ def world_context(robot: Any, env: Any, action: np.ndarray, world: int = 0) -> A
         base_pos_w=state.base_pos_w,
         object_pos_w=state.object_pos_w or {},
         obstacles_w=state.obstacles_w,
+        terrain_height_w=state.terrain_height_w,
     )
 
 

@@ -139,9 +139,11 @@ def test_unsupported_term_is_a_clear_error_at_load(cartpole, tmp_path):
     _, policy = cartpole
 
     def rename(meta):
-        meta["observations"][1]["func"] = "height_scan"
+        meta["observations"][1]["func"] = "contact_forces"
 
-    with pytest.raises(MetadataError, match=r"height_scan.*does not implement.*Supported: .*joint_pos_rel"):
+    with pytest.raises(
+        MetadataError, match=r"contact_forces.*does not implement.*Supported: .*joint_pos_rel"
+    ):
         PolicyRunner.load(edited_policy(policy, tmp_path, rename))
 
     def custom(meta):

@@ -80,7 +80,7 @@ def _reset_root_state_uniform(term: EventSpec, meta: PolicyMetadata) -> EventFn:
     def apply(robot: MujocoSimRobot, rng: np.random.Generator) -> None:
         pose, vel = draw(pose_range, rng), draw(vel_range, rng)
         quat = quat_mul(root[3:7], quat_from_euler_xyz(*pose[3:]))
-        robot.set_root_state(root[:3] + pose[:3], quat, vel[:3], vel[3:])
+        robot.set_root_state(robot.env_origin + root[:3] + pose[:3], quat, vel[:3], vel[3:])
 
     return apply
 
@@ -189,7 +189,9 @@ class EpisodeRules:
             self.terms[term.name] = TERMINATIONS[term.func](term, meta)
 
     def reset(self, robot: MujocoSimRobot, rng: np.random.Generator) -> None:
-        """Default state, then every reset event in order, then a forward pass."""
+        """A terrain patch (if the scene has them), the default state there, then every reset event in order,
+        then a forward pass."""
+        robot.env_origin = robot.terrain.draw_origin(rng)
         robot.reset()
         for event in self.events:
             event(robot, rng)

@@ -11,7 +11,8 @@ body frame and re-turned by the heading of every physics step, as the training a
 task-space action's joints get the IK targets or OSC torques of the command's `task_actions`, run as the training
 term runs them (`task_space.py`): the target set once per command, the solve every physics step, both on this
 MjData, whose poses after `mj_step` are those of the start of the last physics step, as training's sensors.
-Free objects and obstacle cylinders of the scene fill the state's scene fields (`scene_state.py`). A policy that sees images gets the frames of the metadata's
+Free objects and obstacle cylinders of the scene fill the state's scene fields (`scene_state.py`), its height
+field the ground height query (`terrain.py`). A policy that sees images gets the frames of the metadata's
 cameras in its state, rendered from the current state as the training camera renders them (`camera.py`).
 """
 
@@ -29,6 +30,7 @@ from roboforge.deploy.rotations import quat_apply_inverse
 from roboforge.deploy.scene_state import SceneObjects
 from roboforge.deploy.scene_terms import rotate
 from roboforge.deploy.task_space import TaskSpaceAction
+from roboforge.deploy.terrain import SceneTerrain
 from roboforge.utils.errors import NotFoundError, UserInputError
 
 ASSET_DIR = "scene_assets"
@@ -99,6 +101,9 @@ class MujocoSimRobot:
         command_dt = meta.control.physics_dt * self.substeps
         self.cameras = {c.name: SimCamera(self.model, c, command_dt) for c in meta.cameras}
         self.scene_objects = SceneObjects(self.model, meta)
+        self.terrain = SceneTerrain(self.model, meta.scene.terrain_origins)
+        self.env_origin = np.zeros(3)
+        """Where the current episode's patch lies (`reset` and the root reset add it, as training does)."""
         self.planar = [
             self._planar(t.joint_names, ctrl, velocity) for t in meta.actions if t.type == "planar_velocity"
         ]
@@ -161,6 +166,7 @@ class MujocoSimRobot:
         state.object_pos_w = self.scene_objects.object_pos_w(d)
         if self.scene_objects.has_obstacles:
             state.obstacles_w = self.scene_objects.obstacles_w(d)
+        state.terrain_height_w = self.terrain.height_at
         if self.cameras:
             state.images = {name: camera.frames(d) for name, camera in self.cameras.items()}
         return state
@@ -216,12 +222,14 @@ class MujocoSimRobot:
 
     # --- episode helpers --------------------------------------------------------------------------
     def reset(self, joint_pos: np.ndarray | None = None, joint_vel: np.ndarray | None = None) -> None:
-        """Model defaults, the training default root and joint state (or the given joint state), forward pass."""
+        """Model defaults, the training default root (on `env_origin`) and joint state (or the given joint
+        state), forward pass."""
         mujoco.mj_resetData(self.model, self.data)
         root = self.meta.robot.default_root_state
         if root is not None and self.root_q >= 0:
             q, v = self.root_q, self.root_d
             self.data.qpos[q : q + 7], self.data.qvel[v : v + 6] = root[:7], root[7:]
+            self.data.qpos[q : q + 3] += self.env_origin
         self.data.qpos[self.qadr] = self.default_pos if joint_pos is None else joint_pos
         self.data.qvel[self.dadr] = self.default_vel if joint_vel is None else joint_vel
         for camera in self.cameras.values():

@@ -41,6 +41,8 @@ class ObsContext:
     """Observed objects' world positions by scene entity name, as `RobotState.object_pos_w`."""
     obstacles_w: np.ndarray | None = None
     """Cylinder obstacles `(K, 3)` (x, y, radius), as `RobotState.obstacles_w`."""
+    terrain_height_w: Callable[[np.ndarray], np.ndarray] | None = None
+    """Ground height under world points, as `RobotState.terrain_height_w`."""
 
 
 TermFn = Callable[[ObsContext], np.ndarray]

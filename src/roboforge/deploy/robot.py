@@ -6,6 +6,7 @@ is the simulated one, `UdpJsonRobot` an example for hardware behind a network li
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,7 +28,8 @@ class RobotState:
     placing the base at the origin with identity orientation makes it the base frame):
     `base_pos_w` the root position (fixed bases: the mount), `object_pos_w` each observed object's position
     `(3,)` by its training scene entity name ('cube'), `obstacles_w` the vertical cylinders around a planar
-    robot `(K, 3)`: centre x, centre y, radius (m).
+    robot `(K, 3)`: centre x, centre y, radius (m), `terrain_height_w` the ground's world z `(N,)` under world
+    xy points `(N, 2)` (a height scan's; from an elevation map), with `base_pos_w` in the same frame.
     """
 
     joint_names: tuple[str, ...]
@@ -41,6 +43,7 @@ class RobotState:
     base_pos_w: np.ndarray | None = None
     object_pos_w: dict[str, np.ndarray] | None = None
     obstacles_w: np.ndarray | None = None
+    terrain_height_w: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 @dataclass

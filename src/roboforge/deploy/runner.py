@@ -113,6 +113,7 @@ class PolicyRunner:
             state.base_pos_w,
             state.object_pos_w or {},
             state.obstacles_w,
+            state.terrain_height_w,
         )
         t1 = t2 = t0
         policy_turn = self.substep % self.commands_per_step == 0  # every step without a low level

@@ -1,10 +1,13 @@
 """Observation terms of the world around the robot, in numpy: an object's position in the robot's root frame
-(lift), a planar base's body-frame velocity and its planar range scan (navigation).
+(lift), a planar base's body-frame velocity and its planar range scan (navigation), the height scan of the
+ground around a legged robot (rough terrain).
 
 Each mirrors its training term on the same state (`tests/test_deploy_tasks.py` compares them):
 `roboforge.mdp.manipulation.object_position_b`, `roboforge.mdp.navigation.planar_velocity_b` and
 `roboforge.mdp.range_scan.range_scan` (an analytic ray-circle and ray-wall intersection, not MuJoCo ray
-casting: the training term sees only the obstacle cylinders and the arena walls, so this one does too).
+casting: the training term sees only the obstacle cylinders and the arena walls, so this one does too) and
+`roboforge.mdp.height_scan.height_scan` (the ground's height under a yaw-aligned grid of points, from
+`RobotState.terrain_height_w`: the simulated robot's height field, a real robot's elevation map).
 Object and obstacle positions come from `RobotState` (`object_pos_w`, `obstacles_w`): the simulated robot reads
 them from the scene, a real robot from the user's perception. Parameters come from the metadata, where the
 export writes every term's, the function's defaults included.
@@ -40,6 +43,7 @@ PARAMS = {
         "obstacle_bodies",
         "arena_half_size",
     ),
+    "height_scan": ("body_name", "size", "resolution", "offset_xy", "height_offset"),
 }
 """The parameters each term reads from the metadata (the export writes every term's, defaults included)."""
 
@@ -170,7 +174,49 @@ def range_scan(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
     return fn
 
 
+def scan_grid(size: list[float], resolution: float, offset_xy: list[float]) -> np.ndarray:
+    """Scan points `(R, 2)` in the heading frame, x varying fastest (`GridPatternCfg.points_yaw`)."""
+    xs = np.arange(-size[0] / 2, size[0] / 2 + 1e-9, resolution)
+    ys = np.arange(-size[1] / 2, size[1] / 2 + 1e-9, resolution)
+    grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
+    return np.stack((grid_x.ravel(), grid_y.ravel()), axis=1) + np.asarray(offset_xy, dtype=np.float64)
+
+
+def height_scan(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
+    """`base z - ground z - height_offset` `(R,)` on a grid that turns with the base's heading (yaw only)."""
+    p = term_params(spec)
+    if p["body_name"] is not None:
+        raise MetadataError(
+            f"Observation term {spec.name!r} scans around body {p['body_name']!r}; the runtime knows the pose "
+            "of the robot's root only (scan around the root, body_name None)."
+        )
+    points = scan_grid(p["size"], float(p["resolution"]), p["offset_xy"])
+    if len(points) != spec.dim:
+        raise MetadataError(
+            f"Observation term {spec.name!r}: {len(points)} scan points, trained with {spec.dim}."
+        )
+    offset = float(p["height_offset"])
+
+    def fn(c: ObsContext) -> np.ndarray:
+        pos = state_field(spec, c.base_pos_w, "base_pos_w")
+        w, x, y, z = state_field(spec, c.base_quat_w, "base_quat_w")
+        ground = state_field(spec, c.terrain_height_w, "terrain_height_w")
+        yaw = math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+        cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)
+        xy = np.stack(
+            (
+                pos[0] + cos_yaw * points[:, 0] - sin_yaw * points[:, 1],
+                pos[1] + sin_yaw * points[:, 0] + cos_yaw * points[:, 1],
+            ),
+            axis=1,
+        )
+        return pos[2] - np.asarray(ground(xy), dtype=np.float64) - offset
+
+    return fn
+
+
 TERMS = {
+    "height_scan": (height_scan, "roboforge.mdp.height_scan"),
     "object_position_b": (object_position_b, "roboforge.mdp.manipulation"),
     "planar_velocity_b": (planar_velocity_b, "roboforge.mdp.navigation"),
     "range_scan": (range_scan, "roboforge.mdp.range_scan"),

@@ -221,6 +221,9 @@ class SceneSpec:
     """Name prefix of the robot's joints/actuators in the scene ('robot/')."""
     assets: list[str] = field(default_factory=list)
     """Mesh/texture files the MJCF references, stored in `scene_assets/` beside the policy."""
+    terrain_origins: list[list[float]] | None = None
+    """Origins (x, y, z) of a generated terrain's patches, every level and kind (None: no terrain); the
+    sim-to-sim check starts each episode on one drawn at random, as the rough play config does."""
 
 
 @dataclass(kw_only=True)

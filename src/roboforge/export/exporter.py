@@ -13,7 +13,7 @@ from roboforge.export.low_level import check_low_level, export_low_level
 from roboforge.export.metadata import build_metadata, training_info
 from roboforge.export.onnx_export import export_onnx, policy_io
 from roboforge.export.parity import ParityError, ParityResult, check_jit, check_onnx
-from roboforge.export.scene import scene_assets, scene_mjcf, verify_scene, write_scene
+from roboforge.export.scene import scene_assets, scene_mjcf, terrain_origins, verify_scene, write_scene
 from roboforge.rl.checkpoints import check_checkpoint_library, checkpoint_library, resolve_checkpoint
 from roboforge.rl.libraries import DEFAULT_LIBRARY, learner_class
 from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides, saved_library
@@ -70,7 +70,12 @@ def export_policy(
     io_spec.update(clip_actions=s.learner.clip_actions, obs_normalization=bool(actor.obs_normalization))
     xml, assets = scene_mjcf(s.env), scene_assets(s.env)
     verify_scene(xml, assets, s.env.physics_dt)
-    scene = {"mjcf": xml, "entity_prefix": "", "assets": sorted(assets)}
+    scene = {
+        "mjcf": xml,
+        "entity_prefix": "",
+        "assets": sorted(assets),
+        "terrain_origins": terrain_origins(s.env),
+    }
     meta = build_metadata(s, io_spec, scene, training_info(s, path, env_overrides))
     meta["scene"]["entity_prefix"] = f"{meta['robot']['asset']}/"
     files = write_scene(out_dir, xml, assets)

@@ -26,6 +26,14 @@ def scene_mjcf(env: Any) -> str:
     return spec.to_xml()
 
 
+def terrain_origins(env: Any) -> list[list[float]] | None:
+    """Origins (x, y, z) of every patch of the env's generated terrain, every level and kind; None without one."""
+    terrain = getattr(env.scene, "terrain", None)
+    if terrain is None or not terrain.has_height_field:
+        return None
+    return terrain.terrain_origins.reshape(-1, 3).cpu().tolist()
+
+
 def scene_assets(env: Any) -> dict[str, bytes]:
     """Files the scene's meshes, textures, height fields and skins load, by the name the MJCF uses."""
     assets: dict[str, bytes] = {}

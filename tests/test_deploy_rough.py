@@ -1,0 +1,115 @@
+"""The deploy runtime on velocity-rough-go1: its height scan against the training term on the same MuJoCo states
+(the exported scene's height field read back, the yaw-aligned grid), and sim-to-sim episodes that start on the
+terrain's patches as the rough play config does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from export_util import exported_session, world_context
+from roboforge.deploy import MujocoSimRobot, PolicyRunner
+from roboforge.deploy.episodes import run_sim_episodes
+from roboforge.deploy.metadata import MetadataError
+from roboforge.deploy.observations import ObsContext
+from roboforge.deploy.scene_terms import height_scan
+from roboforge.deploy.terrain import SceneTerrain
+from roboforge.utils.errors import UserInputError
+
+pytestmark = pytest.mark.slow  # builds the 100 m x 180 m rough terrain and exports its scene
+
+WORLDS = 4
+STEPS = 15
+
+
+@pytest.fixture(scope="module")
+def rough(tmp_path_factory):
+    return exported_session("velocity-rough-go1", tmp_path_factory.mktemp("rough"), WORLDS)
+
+
+def test_scene_terrain_reads_the_training_height_field_back(rough):
+    session, policy = rough
+    robot = MujocoSimRobot(PolicyRunner.load(policy).meta, policy.parent)
+    terrain = session.env.scene.terrain
+    rng = np.random.default_rng(0)
+    lo, hi = np.array(robot.terrain.origin_xy), np.array(robot.terrain.origin_xy) + 95.0
+    points = rng.uniform(lo, hi, size=(5000, 2))
+    expected = terrain.height_at(torch.tensor(points, dtype=torch.float32)).double().numpy()
+    got = robot.terrain.height_at(points)
+    assert np.ptp(expected) > 0.5, "the points cover stairs, boxes and slopes"
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+    assert len(robot.terrain.origins) == terrain.num_rows * terrain.num_cols
+
+
+def test_height_scan_matches_training_on_the_same_states(rough):
+    session, policy = rough
+    env, venv = session.env, session.learner.venv
+    runner = PolicyRunner.load(policy)
+    robot = MujocoSimRobot(runner.meta, policy.parent)
+    [term] = [t for t in runner.observations.terms if t.spec.func == "height_scan"]
+    gen = torch.Generator().manual_seed(0)
+    venv.reset()
+    compared = []
+    for _ in range(STEPS):
+        action = torch.rand(env.num_envs, runner.meta.policy.action_dim, generator=gen) - 0.5
+        obs, _, dones, _ = venv.step(action)
+        for w in range(env.num_envs):
+            if bool(dones[w]):
+                continue
+            runner.observations.reset()
+            got = runner.observations.compute(world_context(robot, env, action[w].double().numpy(), w))
+            expected = obs["policy"][w].double().numpy()
+            np.testing.assert_allclose(got[term.slice], expected[term.slice], atol=2e-5)
+            np.testing.assert_allclose(got, expected, atol=1e-4)  # and every other term
+            compared.append(expected[term.slice])
+    scans = np.array(compared)
+    assert len(scans) >= STEPS * WORLDS // 2
+    assert np.ptp(scans, axis=1).max() > 0.05, "some scan saw uneven ground"
+
+
+def test_a_scan_around_another_body_or_without_the_ground_is_refused(rough):
+    _, policy = rough
+    runner = PolicyRunner.load(policy)
+    [term] = [t for t in runner.observations.terms if t.spec.func == "height_scan"]
+    spec = term.spec
+    spec.params = spec.params | {"body_name": "trunk"}
+    with pytest.raises(MetadataError, match="root only"):
+        height_scan(spec, runner.meta)
+    spec.params = spec.params | {"body_name": None}
+    fn = height_scan(spec, runner.meta)
+    robot = MujocoSimRobot(runner.meta, policy.parent)
+    state = robot.read_state()
+    ctx = ObsContext(
+        state.joint_pos, state.joint_vel, np.zeros(12), state.base_quat_w, base_pos_w=state.base_pos_w
+    )
+    with pytest.raises(UserInputError, match=r"RobotState\.terrain_height_w"):
+        fn(ctx)
+
+
+def test_sim_episodes_start_on_the_terrain_patches(rough):
+    _, policy = rough
+    runner = PolicyRunner.load(policy)
+    robot = MujocoSimRobot(runner.meta, policy.parent)
+    starts = []
+    result = run_sim_episodes(
+        runner, robot, episodes=3, seed=0, on_step=lambda r: starts.append(r.env_origin)
+    )
+    origins = robot.terrain.origins
+    assert result.episodes == 3 and "Episode/survived" in result.metrics
+    used = {tuple(o) for o in starts}
+    assert 1 < len(used) <= 3, "each episode drew a patch"
+    for origin in used:
+        assert np.isclose(origins, origin).all(axis=1).any()
+
+
+def test_a_scene_without_a_height_field_is_flat_ground():
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_string(
+        "<mujoco><worldbody><geom type='plane' size='1 1 1'/></worldbody></mujoco>"
+    )
+    terrain = SceneTerrain(model)
+    assert not terrain.has_height_field
+    assert (terrain.height_at(np.array([[3.0, -2.0], [0.0, 0.0]])) == 0).all()
+    assert (terrain.draw_origin(np.random.default_rng(0)) == 0).all()
