@@ -42,6 +42,20 @@ def test_scene_terrain_reads_the_training_height_field_back(rough):
     assert len(robot.terrain.origins) == terrain.num_rows * terrain.num_cols
 
 
+def test_the_exported_scene_keeps_the_terrain_in_binary_files(rough):
+    """The height-field tiles travel as `scene_assets/terrain_<i>_<j>.bin` with the training model's samples,
+    not as 12 MB of MJCF text (in scene.xml, policy.json and the ONNX file each)."""
+    session, policy = rough
+    meta = PolicyRunner.load(policy).meta
+    robot = MujocoSimRobot(meta, policy.parent)
+    trained = session.env.scene.model
+    assert len(meta.scene.mjcf) < 200_000 and "elevation" not in meta.scene.mjcf
+    assert sum(name.endswith(".bin") for name in meta.scene.assets) == trained.nhfield
+    assert np.array_equal(robot.model.hfield_data, trained.hfield_data)
+    np.testing.assert_allclose(robot.model.hfield_size, trained.hfield_size, rtol=1e-12)
+    assert (policy.parent / "policy.onnx").stat().st_size < 3_000_000
+
+
 def test_height_scan_matches_training_on_the_same_states(rough):
     session, policy = rough
     env, venv = session.env, session.learner.venv

@@ -191,7 +191,7 @@ def _metadata(s) -> PolicyMetadata:
     """The metadata an export of `s`'s actor would write (scene without asset files)."""
     actor = s.learner.policy()
     io = policy_io(actor, actor.obs_dim, s.env.num_actions, image_inputs(s.env, actor))
-    scene = {"mjcf": scene_mjcf(s.env), "entity_prefix": "robot/", "assets": []}
+    scene = {"mjcf": scene_mjcf(s.env)[0], "entity_prefix": "robot/", "assets": []}
     return PolicyMetadata.from_dict(build_metadata(s, io, scene, {}))
 
 

@@ -68,7 +68,8 @@ def export_policy(
         )
     io_spec = policy_io(actor, actor.obs_dim, s.env.num_actions, images)
     io_spec.update(clip_actions=s.learner.clip_actions, obs_normalization=bool(actor.obs_normalization))
-    xml, assets = scene_mjcf(s.env), scene_assets(s.env)
+    xml, scene_files = scene_mjcf(s.env)
+    assets = scene_assets(s.env) | scene_files
     verify_scene(xml, assets, s.env.physics_dt)
     scene = {
         "mjcf": xml,
