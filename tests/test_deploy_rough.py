@@ -39,7 +39,15 @@ def test_scene_terrain_reads_the_training_height_field_back(rough):
     got = robot.terrain.height_at(points)
     assert np.ptp(expected) > 0.5, "the points cover stairs, boxes and slopes"
     np.testing.assert_allclose(got, expected, atol=2e-5)
-    assert len(robot.terrain.origins) == terrain.num_rows * terrain.num_cols
+    patches = robot.terrain.patches
+    assert patches is not None and len(patches.origins) == terrain.num_rows * terrain.num_cols
+    for patch in (0, 7, len(patches.origins) - 1):  # row by row: level = row, kind of that column
+        row, col = divmod(patch, terrain.num_cols)
+        assert patches.levels[patch] == row
+        assert patches.kinds[patch] == terrain.kind_names[int(terrain.patch_kinds()[row, col])]
+        np.testing.assert_allclose(
+            patches.origins[patch], terrain.terrain_origins[row, col].numpy(), atol=1e-6
+        )
 
 
 def test_the_exported_scene_keeps_the_terrain_in_binary_files(rough):
@@ -101,20 +109,22 @@ def test_a_scan_around_another_body_or_without_the_ground_is_refused(rough):
         fn(ctx)
 
 
-def test_sim_episodes_start_on_the_terrain_patches(rough):
+def test_sim_episodes_start_on_the_terrain_patches_and_report_survival_by_kind_and_level(rough):
     _, policy = rough
     runner = PolicyRunner.load(policy)
     robot = MujocoSimRobot(runner.meta, policy.parent)
-    starts = []
-    result = run_sim_episodes(
-        runner, robot, episodes=3, seed=0, on_step=lambda r: starts.append(r.env_origin)
-    )
-    origins = robot.terrain.origins
-    assert result.episodes == 3 and "Episode/survived" in result.metrics
-    used = {tuple(o) for o in starts}
-    assert 1 < len(used) <= 3, "each episode drew a patch"
-    for origin in used:
-        assert np.isclose(origins, origin).all(axis=1).any()
+    patches = []
+    result = run_sim_episodes(runner, robot, episodes=4, seed=0, on_step=lambda r: patches.append(r.patch))
+    assert robot.terrain.patches is not None
+    used = sorted(set(patches))
+    assert 1 < len(used) <= 4, "each episode drew a patch"
+    start = robot.terrain.origin(used[0])
+    np.testing.assert_allclose(start, robot.terrain.patches.origins[used[0]])
+    kinds = {f"Terrain/survived/{robot.terrain.patches.kinds[p]}" for p in used}
+    levels = {f"Terrain/survived/level_{robot.terrain.patches.levels[p]}" for p in used}
+    terrain_keys = {k for k in result.metrics if k.startswith("Terrain/")}
+    assert terrain_keys == kinds | levels
+    assert all(0.0 <= result.metrics[k] <= 1.0 for k in terrain_keys)
 
 
 def test_a_scene_without_a_height_field_is_flat_ground():
@@ -126,4 +136,4 @@ def test_a_scene_without_a_height_field_is_flat_ground():
     terrain = SceneTerrain(model)
     assert not terrain.has_height_field
     assert (terrain.height_at(np.array([[3.0, -2.0], [0.0, 0.0]])) == 0).all()
-    assert (terrain.draw_origin(np.random.default_rng(0)) == 0).all()
+    assert terrain.draw_patch(np.random.default_rng(0)) is None and (terrain.origin(None) == 0).all()

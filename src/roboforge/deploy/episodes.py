@@ -27,6 +27,7 @@ from roboforge.deploy.scene_rules import (
     reset_object_root_uniform,
 )
 from roboforge.deploy.sim_commands import command_sims
+from roboforge.deploy.terrain import PatchSurvival
 from roboforge.utils.errors import UserInputError
 
 # Domain randomization: the check runs the nominal robot, without pushes.
@@ -191,7 +192,8 @@ class EpisodeRules:
     def reset(self, robot: MujocoSimRobot, rng: np.random.Generator) -> None:
         """A terrain patch (if the scene has them), the default state there, then every reset event in order,
         then a forward pass."""
-        robot.env_origin = robot.terrain.draw_origin(rng)
+        robot.patch = robot.terrain.draw_patch(rng)
+        robot.env_origin = robot.terrain.origin(robot.patch)
         robot.reset()
         for event in self.events:
             event(robot, rng)
@@ -234,6 +236,7 @@ def run_sim_episodes(
     lengths: list[int] = []
     ended = dict.fromkeys(rules.terms, 0)
     survived = 0
+    by_patch = PatchSurvival(robot.terrain.patches)
     command_metrics: dict[str, list[float]] = {}
     start = time.perf_counter()
     for _ in range(episodes):
@@ -243,6 +246,7 @@ def run_sim_episodes(
             ended[name] += int(flag)
         failed = any(flag for name, flag in flags.items() if name not in rules.time_out_terms)
         survived += int(not failed)
+        by_patch.add(robot.patch, failed)
         for sim in sims.values():
             sim.end(failed)
             for key, value in sim.episode_metrics().items():
@@ -251,6 +255,7 @@ def run_sim_episodes(
     metrics["Episode/survived"] = survived / episodes
     metrics["Episode/length"] = float(np.mean(lengths))
     metrics.update({key: float(np.mean(values)) for key, values in command_metrics.items()})
+    metrics.update(by_patch.metrics())
     return SimEpisodesResult(
         episodes=episodes,
         mean_episode_length=float(np.mean(lengths)),

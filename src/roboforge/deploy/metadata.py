@@ -25,6 +25,7 @@ from roboforge.deploy.specs import (
     RobotSpec,
     SceneSpec,
     TerminationSpec,
+    TerrainSpec,
 )
 from roboforge.utils.errors import NotFoundError, UserInputError
 
@@ -151,6 +152,11 @@ def _obs_specs(terms: list[dict[str, Any]]) -> list[ObsTermSpec]:
     return [ObsTermSpec(**{**t, "clip": tuple(t["clip"]) if t.get("clip") else None}) for t in terms]
 
 
+def _scene_spec(scene: dict[str, Any]) -> SceneSpec:
+    terrain = scene.get("terrain")
+    return SceneSpec(**{**scene, "terrain": TerrainSpec(**terrain) if terrain is not None else None})
+
+
 def _parse(d: dict[str, Any]) -> PolicyMetadata:
     robot = dict(d["robot"])
     robot["joint_pos_limits"] = [
@@ -169,7 +175,7 @@ def _parse(d: dict[str, Any]) -> PolicyMetadata:
         cameras=[CameraSpec(**c) for c in d.get("cameras", [])],
         actions=[ActionTermSpec(**t) for t in d["actions"]],
         robot=RobotSpec(**robot),
-        scene=SceneSpec(**d["scene"]),
+        scene=_scene_spec(d["scene"]),
         events=[EventSpec(**t) for t in d.get("events", [])],
         terminations=[TerminationSpec(**t) for t in d.get("terminations", [])],
         commands=dict(d.get("commands", {})),

@@ -101,9 +101,11 @@ class MujocoSimRobot:
         command_dt = meta.control.physics_dt * self.substeps
         self.cameras = {c.name: SimCamera(self.model, c, command_dt) for c in meta.cameras}
         self.scene_objects = SceneObjects(self.model, meta)
-        self.terrain = SceneTerrain(self.model, meta.scene.terrain_origins)
+        self.terrain = SceneTerrain(self.model, meta.scene.terrain)
+        self.patch: int | None = None
+        """The terrain patch of the current episode (None: no terrain)."""
         self.env_origin = np.zeros(3)
-        """Where the current episode's patch lies (`reset` and the root reset add it, as training does)."""
+        """Where that patch lies (`reset` and the root reset add it, as training does)."""
         self.planar = [
             self._planar(t.joint_names, ctrl, velocity) for t in meta.actions if t.type == "planar_velocity"
         ]

@@ -2,7 +2,7 @@
 (lift), a planar base's body-frame velocity and its planar range scan (navigation), the height scan of the
 ground around a legged robot (rough terrain).
 
-Each mirrors its training term on the same state (`tests/test_deploy_tasks.py` compares them):
+Each mirrors its training term on the same state (`tests/test_deploy_tasks.py` and `test_deploy_rough.py` compare them):
 `roboforge.mdp.manipulation.object_position_b`, `roboforge.mdp.navigation.planar_velocity_b` and
 `roboforge.mdp.range_scan.range_scan` (an analytic ray-circle and ray-wall intersection, not MuJoCo ray
 casting: the training term sees only the obstacle cylinders and the arena walls, so this one does too) and

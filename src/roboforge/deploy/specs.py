@@ -212,6 +212,19 @@ class TerminationSpec:
 
 
 @dataclass(kw_only=True)
+class TerrainSpec:
+    """A generated terrain's patches, every level and kind, row by row: the sim-to-sim check starts each episode on
+    one drawn at random (as the rough play config does) and reports `Terrain/survived/<kind>` and `level_<i>`."""
+
+    origins: list[list[float]]
+    """Each patch's origin (x, y, z), where a robot of that patch spawns."""
+    levels: list[int]
+    """Each patch's difficulty level (its row)."""
+    kinds: list[str]
+    """Each patch's sub-terrain kind ('pyramid_stairs', ...)."""
+
+
+@dataclass(kw_only=True)
 class SceneSpec:
     """The compiled training scene as MJCF, so deployment needs no roboforge training code."""
 
@@ -221,9 +234,8 @@ class SceneSpec:
     """Name prefix of the robot's joints/actuators in the scene ('robot/')."""
     assets: list[str] = field(default_factory=list)
     """Mesh/texture files the MJCF references, stored in `scene_assets/` beside the policy."""
-    terrain_origins: list[list[float]] | None = None
-    """Origins (x, y, z) of a generated terrain's patches, every level and kind (None: no terrain); the
-    sim-to-sim check starts each episode on one drawn at random, as the rough play config does."""
+    terrain: TerrainSpec | None = None
+    """The patches of a generated terrain (None: no terrain)."""
 
 
 @dataclass(kw_only=True)

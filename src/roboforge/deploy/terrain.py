@@ -4,8 +4,9 @@
 them) back into one grid of world heights and answers `height_at(xy)` on MuJoCo's triangulated surface, the
 query training's `Terrain.height_at` answers; `MujocoSimRobot` hands it to the policy's height scan as
 `RobotState.terrain_height_w`. A scene without a height field has a zero ground height everywhere, as in
-training. The patch origins come from the metadata (`SceneSpec.terrain_origins`): a sim-to-sim episode starts
-on one drawn at random, as the rough play config spreads its worlds over every level and kind.
+training. The patches come from the metadata (`SceneSpec.terrain`): a sim-to-sim episode starts on one drawn
+at random, as the rough play config spreads its worlds over every level and kind, and `PatchSurvival` counts
+the episodes no failure ended by the patch's kind and level, under eval's names.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from roboforge.deploy.specs import TerrainSpec
+
 TILE_PREFIX = "terrain_"
 
 
 class SceneTerrain:
     """World heights `[ix, iy]` of a scene's height-field terrain on a regular grid, the height query, and
-    the origins `(P, 3)` of its patches (`origins`: the metadata's; None or empty: episodes start at 0)."""
+    its patches (`patches`: the metadata's; None: episodes start at the world origin)."""
 
-    def __init__(self, model: mujoco.MjModel, origins: list[list[float]] | None = None):
-        self.origins = np.asarray(origins if origins else np.zeros((0, 3)), dtype=np.float64).reshape(-1, 3)
+    def __init__(self, model: mujoco.MjModel, patches: TerrainSpec | None = None):
+        self.patches = patches
         tiles = [
             g
             for g in range(model.ngeom)
@@ -51,11 +54,13 @@ class SceneTerrain:
         for (ix, iy), (_, _, _, heights) in zip(starts, parts, strict=True):
             self.heights[ix : ix + heights.shape[0], iy : iy + heights.shape[1]] = heights
 
-    def draw_origin(self, rng: np.random.Generator) -> np.ndarray:
-        """A patch origin `(3,)` drawn uniformly (every level and kind alike); zero without patches."""
-        if not len(self.origins):
-            return np.zeros(3)
-        return self.origins[rng.integers(len(self.origins))].copy()
+    def draw_patch(self, rng: np.random.Generator) -> int | None:
+        """A patch index drawn uniformly (every level and kind alike); None without patches."""
+        return None if not self.patches else int(rng.integers(len(self.patches.origins)))
+
+    def origin(self, patch: int | None) -> np.ndarray:
+        """The patch's origin `(3,)`; zero for None."""
+        return np.zeros(3) if patch is None or not self.patches else np.array(self.patches.origins[patch])
 
     def height_at(self, points_xy_w: np.ndarray) -> np.ndarray:
         """Ground height `(N,)` under world points `(N, 2)`; outside the field, that of its nearest edge."""
@@ -73,3 +78,23 @@ class SceneTerrain:
         below_diagonal = z00 + fu * (z10 - z00) + fv * (z11 - z10)  # the triangle (0,0)-(1,0)-(1,1)
         above_diagonal = z00 + fv * (z01 - z00) + fu * (z11 - z01)
         return np.where(fu >= fv, below_diagonal, above_diagonal)
+
+
+class PatchSurvival:
+    """Episodes that no failure ended, per kind and per level of the patch they ran on (eval's
+    `Terrain/survived/<kind>` and `Terrain/survived/level_<i>`, for the kinds and levels that had episodes)."""
+
+    def __init__(self, patches: TerrainSpec | None):
+        self.patches = patches
+        self.counts: dict[str, list[int]] = {}
+
+    def add(self, patch: int | None, failed: bool) -> None:
+        if patch is None or self.patches is None:
+            return
+        for name in (self.patches.kinds[patch], f"level_{self.patches.levels[patch]}"):
+            count = self.counts.setdefault(f"Terrain/survived/{name}", [0, 0])
+            count[0] += int(not failed)
+            count[1] += 1
+
+    def metrics(self) -> dict[str, float]:
+        return {key: survived / ended for key, (survived, ended) in self.counts.items()}

@@ -13,7 +13,7 @@ from roboforge.export.low_level import check_low_level, export_low_level
 from roboforge.export.metadata import build_metadata, training_info
 from roboforge.export.onnx_export import export_onnx, policy_io
 from roboforge.export.parity import ParityError, ParityResult, check_jit, check_onnx
-from roboforge.export.scene import scene_assets, scene_mjcf, terrain_origins, verify_scene, write_scene
+from roboforge.export.scene import scene_assets, scene_mjcf, terrain_patches, verify_scene, write_scene
 from roboforge.rl.checkpoints import check_checkpoint_library, checkpoint_library, resolve_checkpoint
 from roboforge.rl.libraries import DEFAULT_LIBRARY, learner_class
 from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides, saved_library
@@ -75,7 +75,7 @@ def export_policy(
         "mjcf": xml,
         "entity_prefix": "",
         "assets": sorted(assets),
-        "terrain_origins": terrain_origins(s.env),
+        "terrain": terrain_patches(s.env),
     }
     meta = build_metadata(s, io_spec, scene, training_info(s, path, env_overrides))
     meta["scene"]["entity_prefix"] = f"{meta['robot']['asset']}/"

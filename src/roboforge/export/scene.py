@@ -52,12 +52,18 @@ def hfields_to_files(xml: str, model: mujoco.MjModel) -> tuple[str, dict[str, by
     return ElementTree.tostring(root, encoding="unicode"), files
 
 
-def terrain_origins(env: Any) -> list[list[float]] | None:
-    """Origins (x, y, z) of every patch of the env's generated terrain, every level and kind; None without one."""
+def terrain_patches(env: Any) -> dict[str, list] | None:
+    """The env's generated terrain patches row by row (`TerrainSpec`: origins, levels, kinds); None without one."""
     terrain = getattr(env.scene, "terrain", None)
     if terrain is None or not terrain.has_height_field:
         return None
-    return terrain.terrain_origins.reshape(-1, 3).cpu().tolist()
+    rows, cols = terrain.num_rows, terrain.num_cols
+    kinds = terrain.patch_kinds().reshape(-1).tolist()
+    return {
+        "origins": terrain.terrain_origins.reshape(-1, 3).cpu().tolist(),
+        "levels": [row for row in range(rows) for _ in range(cols)],
+        "kinds": [terrain.kind_names[k] for k in kinds],
+    }
 
 
 def scene_assets(env: Any) -> dict[str, bytes]:

@@ -268,6 +268,10 @@ class Terrain:
             log |= {f"Terrain/survived/{name}": (k[i], n[i]) for i, name in enumerate(names)}
         return log
 
+    def patch_kinds(self) -> torch.Tensor:
+        """Index into `kind_names` of every patch `(num_rows, num_cols)`."""
+        return self._patch_kinds
+
     def _world_kinds(self) -> torch.Tensor:
         """Index into `kind_names` of each world's patch `(num_envs,)`."""
         return self._patch_kinds[self.terrain_levels, self.terrain_types]
