@@ -11,6 +11,8 @@ the episodes no failure ended by the patch's kind and level, under eval's names.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import mujoco
 import numpy as np
 
@@ -19,40 +21,54 @@ from roboforge.deploy.specs import TerrainSpec
 TILE_PREFIX = "terrain_"
 
 
+@dataclass
+class Tile:
+    """One height-field tile: world heights `[ix, iy]`, the world xy of sample [0, 0], the sample spacing (m)."""
+
+    heights: np.ndarray
+    corner_xy: tuple[float, float]
+    scale: float
+
+
+def read_tiles(model: mujoco.MjModel) -> list[Tile]:
+    """The terrain's height-field tiles of a compiled scene (static, unrotated geoms 'terrain_<i>_<j>')."""
+    tiles = []
+    for g in range(model.ngeom):
+        if model.geom_type[g] != mujoco.mjtGeom.mjGEOM_HFIELD or not (model.geom(g).name or "").startswith(
+            TILE_PREFIX
+        ):
+            continue
+        hfield = model.hfield(int(model.geom_dataid[g]))
+        nrow, ncol = int(hfield.nrow[0]), int(hfield.ncol[0])
+        size, pos = hfield.size, model.geom_pos[g]
+        data = np.asarray(hfield.data, dtype=np.float32).reshape(nrow, ncol)
+        heights = data.T * np.float32(size[2]) + np.float32(pos[2])
+        corner = (float(pos[0] - size[0]), float(pos[1] - size[1]))
+        tiles.append(Tile(heights, corner, 2.0 * float(size[0]) / (ncol - 1)))
+    return tiles
+
+
 class SceneTerrain:
     """World heights `[ix, iy]` of a scene's height-field terrain on a regular grid, the height query, and
     its patches (`patches`: the metadata's; None: episodes start at the world origin)."""
 
     def __init__(self, model: mujoco.MjModel, patches: TerrainSpec | None = None):
         self.patches = patches
-        tiles = [
-            g
-            for g in range(model.ngeom)
-            if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_HFIELD
-            and (model.geom(g).name or "").startswith(TILE_PREFIX)
-        ]
+        tiles = read_tiles(model)
         self.has_height_field = bool(tiles)
         if not tiles:
             return
-        parts = []
-        for g in tiles:
-            hfield = model.hfield(int(model.geom_dataid[g]))
-            nrow, ncol = int(hfield.nrow[0]), int(hfield.ncol[0])
-            size, pos = hfield.size, model.geom_pos[g]
-            data = np.asarray(hfield.data, dtype=np.float32).reshape(nrow, ncol)
-            heights = data.T * np.float32(size[2]) + np.float32(pos[2])  # [ix, iy]
-            parts.append((pos[0] - size[0], pos[1] - size[1], 2.0 * size[0] / (ncol - 1), heights))
-        self.scale = float(parts[0][2])
-        self.origin_xy = (min(p[0] for p in parts), min(p[1] for p in parts))
+        self.scale = tiles[0].scale
+        self.origin_xy = (min(t.corner_xy[0] for t in tiles), min(t.corner_xy[1] for t in tiles))
         starts = [
-            (round((x0 - self.origin_xy[0]) / self.scale), round((y0 - self.origin_xy[1]) / self.scale))
-            for x0, y0, _, _ in parts
+            tuple(round((c - o) / self.scale) for c, o in zip(t.corner_xy, self.origin_xy, strict=True))
+            for t in tiles
         ]
-        nx = max(ix + p[3].shape[0] for (ix, _), p in zip(starts, parts, strict=True))
-        ny = max(iy + p[3].shape[1] for (_, iy), p in zip(starts, parts, strict=True))
+        nx = max(ix + t.heights.shape[0] for (ix, _), t in zip(starts, tiles, strict=True))
+        ny = max(iy + t.heights.shape[1] for (_, iy), t in zip(starts, tiles, strict=True))
         self.heights = np.zeros((nx, ny), dtype=np.float32)
-        for (ix, iy), (_, _, _, heights) in zip(starts, parts, strict=True):
-            self.heights[ix : ix + heights.shape[0], iy : iy + heights.shape[1]] = heights
+        for (ix, iy), tile in zip(starts, tiles, strict=True):
+            self.heights[ix : ix + tile.heights.shape[0], iy : iy + tile.heights.shape[1]] = tile.heights
 
     def draw_patch(self, rng: np.random.Generator) -> int | None:
         """A patch index drawn uniformly (every level and kind alike); None without patches."""
