@@ -33,7 +33,9 @@ def test_scene_terrain_reads_the_training_height_field_back(rough):
     robot = MujocoSimRobot(PolicyRunner.load(policy).meta, policy.parent)
     terrain = session.env.scene.terrain
     rng = np.random.default_rng(0)
-    lo, hi = np.array(robot.terrain.origin_xy), np.array(robot.terrain.origin_xy) + 95.0
+    assert robot.terrain.grid is not None
+    lo = np.array(robot.terrain.grid.origin_xy)
+    hi = lo + 95.0
     points = rng.uniform(lo, hi, size=(5000, 2))
     expected = terrain.height_at(torch.tensor(points, dtype=torch.float32)).double().numpy()
     got = robot.terrain.height_at(points)
@@ -137,3 +139,37 @@ def test_a_scene_without_a_height_field_is_flat_ground():
     assert not terrain.has_height_field
     assert (terrain.height_at(np.array([[3.0, -2.0], [0.0, 0.0]])) == 0).all()
     assert terrain.draw_patch(np.random.default_rng(0)) is None and (terrain.origin(None) == 0).all()
+
+
+def test_a_robot_sends_its_elevation_map_over_udp(rough):
+    """A local map cut from the scene's grid, sent as the UDP state's `height_map_w`, answers as the scene does
+    inside it; a malformed map is one clear error."""
+    import json
+
+    from roboforge.deploy.udp_robot import state_from_json
+
+    _, policy = rough
+    robot = MujocoSimRobot(PolicyRunner.load(policy).meta, policy.parent)
+    assert robot.terrain.grid is not None
+    centre = np.array(robot.terrain.patches.origins[57][:2])
+    local = robot.terrain.grid.window(centre, 1.2)
+    msg = {
+        "joint_names": list(robot.joint_names),
+        "joint_pos": [0.0] * 12,
+        "joint_vel": [0.0] * 12,
+        "height_map_w": {
+            "origin_xy": list(local.origin_xy),
+            "scale": local.scale,
+            "heights": local.heights.tolist(),
+        },
+    }
+    state = state_from_json(json.dumps(msg).encode(), 0.0)
+    assert state.terrain_height_w is not None and local.heights.shape[0] >= 24
+    points = centre + np.random.default_rng(0).uniform(-1.2, 1.2, size=(500, 2))
+    np.testing.assert_allclose(state.terrain_height_w(points), robot.terrain.height_at(points), atol=1e-9)
+    msg["height_map_w"]["heights"] = [[0.0, float("nan")], [0.0, 0.0]]
+    with pytest.raises(UserInputError, match="finite"):
+        state_from_json(json.dumps(msg).encode(), 0.0)
+    msg["height_map_w"]["heights"] = [[0.0, 0.1]]
+    with pytest.raises(UserInputError, match="2 x 2 samples"):
+        state_from_json(json.dumps(msg).encode(), 0.0)

@@ -17,8 +17,60 @@ import mujoco
 import numpy as np
 
 from roboforge.deploy.specs import TerrainSpec
+from roboforge.utils.errors import UserInputError
 
 TILE_PREFIX = "terrain_"
+
+
+@dataclass
+class HeightGrid:
+    """Ground heights `[ix, iy]` (m, world z) on a regular grid: sample [0, 0] at world `origin_xy`, samples `scale`
+    m apart along x and y. Between samples the ground is MuJoCo's height-field triangles; outside the grid, the
+    height of its nearest edge. A real robot's elevation map in this form gives the height scan its ground."""
+
+    heights: np.ndarray
+    origin_xy: tuple[float, float]
+    scale: float
+
+    def __post_init__(self) -> None:
+        self.heights = np.asarray(self.heights, dtype=np.float64)
+        if self.heights.ndim != 2 or min(self.heights.shape) < 2 or not self.scale > 0:
+            raise UserInputError(
+                f"A height map needs at least 2 x 2 samples and a spacing > 0, got shape {self.heights.shape} "
+                f"and scale {self.scale}."
+            )
+        if not np.isfinite(self.heights).all():
+            raise UserInputError("A height map's heights must be finite (no NaN or inf).")
+
+    def height_at(self, points_xy_w: np.ndarray) -> np.ndarray:
+        """Ground height `(N,)` under world points `(N, 2)`."""
+        points = np.asarray(points_xy_w, dtype=np.float64).reshape(-1, 2)
+        nx, ny = self.heights.shape
+        u = np.clip((points[:, 0] - self.origin_xy[0]) / self.scale, 0.0, nx - 1.0)
+        v = np.clip((points[:, 1] - self.origin_xy[1]) / self.scale, 0.0, ny - 1.0)
+        ix = np.minimum(np.floor(u).astype(np.intp), nx - 2)
+        iy = np.minimum(np.floor(v).astype(np.intp), ny - 2)
+        fu, fv = u - ix, v - iy
+        h = self.heights
+        z00, z10, z01, z11 = h[ix, iy], h[ix + 1, iy], h[ix, iy + 1], h[ix + 1, iy + 1]
+        below_diagonal = z00 + fu * (z10 - z00) + fv * (z11 - z10)  # the triangle (0,0)-(1,0)-(1,1)
+        above_diagonal = z00 + fv * (z01 - z00) + fu * (z11 - z01)
+        return np.where(fu >= fv, below_diagonal, above_diagonal)
+
+    def window(self, center_xy: np.ndarray, half_size: float) -> HeightGrid:
+        """The samples within `half_size` (m) of `center_xy` along x and y, as a grid of their own (a local map
+        that answers exactly as this one inside it)."""
+        nx, ny = self.heights.shape
+        lo = [
+            int(np.clip(np.floor((c - half_size - o) / self.scale), 0, n - 2))
+            for c, o, n in zip(center_xy, self.origin_xy, (nx, ny), strict=True)
+        ]
+        hi = [
+            int(np.clip(np.ceil((c + half_size - o) / self.scale), start + 1, n - 1))
+            for c, o, n, start in zip(center_xy, self.origin_xy, (nx, ny), lo, strict=True)
+        ]
+        origin = (self.origin_xy[0] + lo[0] * self.scale, self.origin_xy[1] + lo[1] * self.scale)
+        return HeightGrid(self.heights[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1].copy(), origin, self.scale)
 
 
 @dataclass
@@ -48,6 +100,19 @@ def read_tiles(model: mujoco.MjModel) -> list[Tile]:
     return tiles
 
 
+def assemble(tiles: list[Tile]) -> HeightGrid:
+    """One grid of the tiles, which share their edge samples."""
+    scale = tiles[0].scale
+    origin = (min(t.corner_xy[0] for t in tiles), min(t.corner_xy[1] for t in tiles))
+    starts = [tuple(round((c - o) / scale) for c, o in zip(t.corner_xy, origin, strict=True)) for t in tiles]
+    nx = max(ix + t.heights.shape[0] for (ix, _), t in zip(starts, tiles, strict=True))
+    ny = max(iy + t.heights.shape[1] for (_, iy), t in zip(starts, tiles, strict=True))
+    heights = np.zeros((nx, ny), dtype=np.float32)
+    for (ix, iy), tile in zip(starts, tiles, strict=True):
+        heights[ix : ix + tile.heights.shape[0], iy : iy + tile.heights.shape[1]] = tile.heights
+    return HeightGrid(heights, origin, scale)
+
+
 class SceneTerrain:
     """World heights `[ix, iy]` of a scene's height-field terrain on a regular grid, the height query, and
     its patches (`patches`: the metadata's; None: episodes start at the world origin)."""
@@ -56,19 +121,8 @@ class SceneTerrain:
         self.patches = patches
         tiles = read_tiles(model)
         self.has_height_field = bool(tiles)
-        if not tiles:
-            return
-        self.scale = tiles[0].scale
-        self.origin_xy = (min(t.corner_xy[0] for t in tiles), min(t.corner_xy[1] for t in tiles))
-        starts = [
-            tuple(round((c - o) / self.scale) for c, o in zip(t.corner_xy, self.origin_xy, strict=True))
-            for t in tiles
-        ]
-        nx = max(ix + t.heights.shape[0] for (ix, _), t in zip(starts, tiles, strict=True))
-        ny = max(iy + t.heights.shape[1] for (_, iy), t in zip(starts, tiles, strict=True))
-        self.heights = np.zeros((nx, ny), dtype=np.float32)
-        for (ix, iy), tile in zip(starts, tiles, strict=True):
-            self.heights[ix : ix + tile.heights.shape[0], iy : iy + tile.heights.shape[1]] = tile.heights
+        self.grid = assemble(tiles) if tiles else None
+        """The whole terrain as one grid (None: a plane, height 0 everywhere)."""
 
     def draw_patch(self, rng: np.random.Generator) -> int | None:
         """A patch index drawn uniformly (every level and kind alike); None without patches."""
@@ -80,20 +134,9 @@ class SceneTerrain:
 
     def height_at(self, points_xy_w: np.ndarray) -> np.ndarray:
         """Ground height `(N,)` under world points `(N, 2)`; outside the field, that of its nearest edge."""
-        points = np.asarray(points_xy_w, dtype=np.float64).reshape(-1, 2)
-        if not self.has_height_field:
-            return np.zeros(len(points))
-        nx, ny = self.heights.shape
-        u = np.clip((points[:, 0] - self.origin_xy[0]) / self.scale, 0.0, nx - 1.0)
-        v = np.clip((points[:, 1] - self.origin_xy[1]) / self.scale, 0.0, ny - 1.0)
-        ix = np.minimum(np.floor(u).astype(np.intp), nx - 2)
-        iy = np.minimum(np.floor(v).astype(np.intp), ny - 2)
-        fu, fv = u - ix, v - iy
-        h = self.heights
-        z00, z10, z01, z11 = h[ix, iy], h[ix + 1, iy], h[ix, iy + 1], h[ix + 1, iy + 1]
-        below_diagonal = z00 + fu * (z10 - z00) + fv * (z11 - z10)  # the triangle (0,0)-(1,0)-(1,1)
-        above_diagonal = z00 + fv * (z01 - z00) + fu * (z11 - z01)
-        return np.where(fu >= fv, below_diagonal, above_diagonal)
+        if self.grid is None:
+            return np.zeros(np.asarray(points_xy_w).reshape(-1, 2).shape[0])
+        return self.grid.height_at(points_xy_w)
 
 
 class PatchSurvival:

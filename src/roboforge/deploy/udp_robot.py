@@ -8,10 +8,14 @@ subscribed last.
     state   (robot -> controller): {"joint_names": [...], "joint_pos": [...], "joint_vel": [...],
                                     optional "base_quat_w", "base_lin_vel_b", "base_ang_vel_b",
                                     "base_pos_w", "object_pos_w": {"cube": [x, y, z]},
-                                    "obstacles_w": [[x, y, radius], ...]}
+                                    "obstacles_w": [[x, y, radius], ...],
+                                    "height_map_w": {"origin_xy": [x, y], "scale": s,
+                                                     "heights": [[z, ...], ...]}}
     command (controller -> robot): {"seq": n, "joint_names": [...], "position": [...], "velocity": [...],
                                     "effort": [...], "stiffness": [...], "damping": [...], "hold": bool}
 
+`height_map_w` is a local elevation map for a policy with a height scan (`terrain.HeightGrid`: heights[ix][iy]
+of world z at world xy `origin_xy + scale * (ix, iy)`); the controller turns it into `RobotState.terrain_height_w`.
 The controller stamps each state with its own clock when it reads it from the socket (the control loop
 reads every period, so within one period of its arrival), so the safety watchdog measures how long
 ago the robot was last heard from. `UdpRobotServer` is the robot side for testing: it serves
@@ -29,6 +33,7 @@ import time
 import numpy as np
 
 from roboforge.deploy.robot import JointCommand, Robot, RobotState
+from roboforge.deploy.terrain import HeightGrid
 from roboforge.utils.errors import UserInputError
 
 _ARRAYS = ("base_quat_w", "base_lin_vel_b", "base_ang_vel_b", "base_pos_w", "obstacles_w")
@@ -70,6 +75,11 @@ def _decode_state(msg: dict, stamp: float) -> RobotState:
         }
     if state.obstacles_w is not None:
         state.obstacles_w = state.obstacles_w.reshape(-1, 3)  # an empty list is no obstacles
+    if "height_map_w" in msg:
+        m = msg["height_map_w"]
+        grid = HeightGrid(np.asarray(m["heights"], dtype=np.float64), (float(m["origin_xy"][0]),
+                          float(m["origin_xy"][1])), float(m["scale"]))  # fmt: skip
+        state.terrain_height_w = grid.height_at
     return state
 
 
