@@ -173,3 +173,44 @@ def test_a_robot_sends_its_elevation_map_over_udp(rough):
     msg["height_map_w"]["heights"] = [[0.0, 0.1]]
     with pytest.raises(UserInputError, match="2 x 2 samples"):
         state_from_json(json.dumps(msg).encode(), 0.0)
+
+
+def test_a_rough_policy_over_the_udp_link_matches_the_direct_sim(rough):
+    """The test server sends the simulated robot's local ground with each state; the controller's height scan
+    from it equals the scan from the whole scene, so the remote robot follows the direct one exactly."""
+    from roboforge.deploy.loop import run_control_loop
+    from roboforge.deploy.udp_robot import UdpJsonRobot, UdpRobotServer
+
+    _, policy = rough
+    runner = PolicyRunner.load(policy)
+    direct, remote = MujocoSimRobot(runner.meta, policy.parent), MujocoSimRobot(runner.meta, policy.parent)
+    patches = direct.terrain.patches
+    assert patches is not None
+    rough_patch = next(
+        i
+        for i, (k, lv) in enumerate(zip(patches.kinds, patches.levels, strict=True))
+        if k == "random_rough" and lv == 6
+    )
+    spot = direct.terrain.origin(rough_patch)[:2] + np.array([2.5, 1.5])  # off the patch's flat platform
+    for robot in (direct, remote):  # on rough ground: the scan sees every bump of it
+        robot.env_origin = np.array([*spot, float(direct.terrain.height_at(spot)[0]) + 0.05])
+        robot.reset()
+    ground = direct.terrain.height_at(
+        direct.root_pos_w()[:2] + np.random.default_rng(0).uniform(-0.9, 0.9, (200, 2))
+    )
+    assert np.ptp(ground) > 0.05
+    commands = {"base_velocity": np.array([0.5, 0.0, 0.2])}
+    run_control_loop(runner, direct, 20, commands=commands)
+    server = UdpRobotServer(remote)
+    server.start()
+    link = UdpJsonRobot(server.address, bind=("127.0.0.1", 0), state_timeout_s=1.0)
+    try:
+        runner.reset()
+        result = run_control_loop(runner, link, 20, commands=commands)
+        final = link.read_state()  # waits for the reply to the last command
+        assert final.terrain_height_w is not None
+        assert result.hold_steps == 0 and server.commands == 20
+        np.testing.assert_array_equal(remote.data.qpos, direct.data.qpos)
+    finally:
+        server.stop()
+        link.close()

@@ -40,8 +40,8 @@ _ARRAYS = ("base_quat_w", "base_lin_vel_b", "base_ang_vel_b", "base_pos_w", "obs
 """Optional state fields sent as (nested) lists; `object_pos_w` is an object of lists by entity name."""
 
 
-def state_to_json(state: RobotState) -> bytes:
-    """Encode a state datagram (floats round-trip exactly)."""
+def state_to_json(state: RobotState, height_map: HeightGrid | None = None) -> bytes:
+    """Encode a state datagram (floats round-trip exactly), with `height_map` as its `height_map_w` if given."""
     msg = {"joint_names": list(state.joint_names), "joint_pos": state.joint_pos.tolist(),
            "joint_vel": state.joint_vel.tolist()}  # fmt: skip
     for key in _ARRAYS:
@@ -49,6 +49,13 @@ def state_to_json(state: RobotState) -> bytes:
             msg[key] = getattr(state, key).tolist()
     if state.object_pos_w is not None:
         msg["object_pos_w"] = {name: np.asarray(pos).tolist() for name, pos in state.object_pos_w.items()}
+    if height_map is not None:
+        origin = [float(x) for x in height_map.origin_xy]
+        msg["height_map_w"] = {
+            "origin_xy": origin,
+            "scale": height_map.scale,
+            "heights": height_map.heights.tolist(),
+        }
     return json.dumps(msg).encode()
 
 
@@ -165,10 +172,15 @@ class UdpJsonRobot:
 
 
 class UdpRobotServer:
-    """Robot side for tests and demos: serves `robot` on UDP; each command is applied, then the state sent back."""
+    """Robot side for tests and demos: serves `robot` on UDP; each command is applied, then the state sent back.
+    A simulated robot on a height-field terrain also sends the ground within `height_map_half_size` (m) of its
+    base, as a real robot sends its local elevation map."""
 
-    def __init__(self, robot: Robot, bind: tuple[str, int] = ("127.0.0.1", 0)):
+    def __init__(
+        self, robot: Robot, bind: tuple[str, int] = ("127.0.0.1", 0), height_map_half_size: float = 1.5
+    ):
         self.robot = robot
+        self.height_map_half_size = height_map_half_size
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(bind)
         self.address: tuple[str, int] = self.sock.getsockname()
@@ -177,7 +189,14 @@ class UdpRobotServer:
         self._thread: threading.Thread | None = None
 
     def send_state(self, to: tuple[str, int]) -> None:
-        self.sock.sendto(state_to_json(self.robot.read_state()), to)
+        state = self.robot.read_state()
+        self.sock.sendto(state_to_json(state, self._local_map(state)), to)
+
+    def _local_map(self, state: RobotState) -> HeightGrid | None:
+        grid = getattr(getattr(self.robot, "terrain", None), "grid", None)
+        if not isinstance(grid, HeightGrid) or state.base_pos_w is None:
+            return None
+        return grid.window(state.base_pos_w[:2], self.height_map_half_size)
 
     def serve(self) -> None:
         """Answer a subscription with the current state and each command with the new one, until `stop()`."""
