@@ -156,4 +156,4 @@ class PatchSurvival:
             count[1] += 1
 
     def metrics(self) -> dict[str, float]:
-        return {key: survived / ended for key, (survived, ended) in self.counts.items()}
+        return {key: survived / ended for key, (survived, ended) in sorted(self.counts.items())}
