@@ -170,6 +170,14 @@ def test_a_robot_sends_its_elevation_map_over_udp(rough):
     msg["height_map_w"]["heights"] = [[0.0, float("nan")], [0.0, 0.0]]
     with pytest.raises(UserInputError, match="finite"):
         state_from_json(json.dumps(msg).encode(), 0.0)
+    msg["height_map_w"] = {
+        "origin_xy": [float("inf"), 0.0],
+        "scale": 0.1,
+        "heights": [[0.0, 0.0], [0.0, 0.0]],
+    }
+    with pytest.raises(UserInputError, match="origin_xy must be finite"):
+        state_from_json(json.dumps(msg).encode(), 0.0)
+    msg["height_map_w"]["origin_xy"] = [0.0, 0.0]
     msg["height_map_w"]["heights"] = [[0.0, 0.1]]
     with pytest.raises(UserInputError, match="2 x 2 samples"):
         state_from_json(json.dumps(msg).encode(), 0.0)

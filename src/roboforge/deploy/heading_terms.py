@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from roboforge.deploy.metadata import MetadataError, ObsTermSpec, PolicyMetadata
-from roboforge.deploy.rotations import quat_apply
+from roboforge.deploy.rotations import quat_apply, yaw_of
 from roboforge.deploy.scene_terms import state_field
 from roboforge.utils.errors import UserInputError
 
@@ -38,12 +38,6 @@ class Heading(NamedTuple):
     yaw: float
     axis_x: np.ndarray
     direction: np.ndarray
-
-
-def yaw_of(quat_w: np.ndarray) -> float:
-    """Heading (rad) of the orientation (w, x, y, z): the angle of its x axis in the world xy plane."""
-    w, x, y, z = (float(v) for v in quat_w)
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
 def heading_of(pos_w: np.ndarray, quat_w: np.ndarray, target_xy: np.ndarray) -> Heading:

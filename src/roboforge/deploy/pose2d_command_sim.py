@@ -15,9 +15,10 @@ import math
 import numpy as np
 
 from roboforge.deploy.command_sim import CommandSim, check_floating_base
-from roboforge.deploy.heading_terms import wrap_to_pi, yaw_of
+from roboforge.deploy.heading_terms import wrap_to_pi
 from roboforge.deploy.metadata import PolicyMetadata
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
+from roboforge.deploy.rotations import yaw_of
 from roboforge.deploy.scene_terms import rotate
 from roboforge.deploy.specs import CommandSpec
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -81,3 +83,9 @@ def quat_error_rotvec(target: np.ndarray, current: np.ndarray) -> np.ndarray:
     angle = 2.0 * np.arctan2(sin_half, q[0])
     scale = angle / sin_half if sin_half > 1e-9 else 2.0 / max(float(q[0]), 1e-9)
     return q[1:] * scale
+
+
+def yaw_of(quat_w: np.ndarray) -> float:
+    """Heading (rad) of the orientation (w, x, y, z): the angle of its x axis in the world xy plane."""
+    w, x, y, z = (float(v) for v in quat_w)
+    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from roboforge.deploy.metadata import MetadataError, ObsTermSpec, PolicyMetadata
-from roboforge.deploy.rotations import quat_apply_inverse
+from roboforge.deploy.rotations import quat_apply_inverse, yaw_of
 from roboforge.utils.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -199,9 +199,8 @@ def height_scan(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
 
     def fn(c: ObsContext) -> np.ndarray:
         pos = state_field(spec, c.base_pos_w, "base_pos_w")
-        w, x, y, z = state_field(spec, c.base_quat_w, "base_quat_w")
+        yaw = yaw_of(state_field(spec, c.base_quat_w, "base_quat_w"))
         ground = state_field(spec, c.terrain_height_w, "terrain_height_w")
-        yaw = math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
         cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)
         xy = np.stack(
             (

@@ -11,6 +11,7 @@ the episodes no failure ended by the patch's kind and level, under eval's names.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import mujoco
@@ -34,13 +35,13 @@ class HeightGrid:
 
     def __post_init__(self) -> None:
         self.heights = np.asarray(self.heights, dtype=np.float64)
-        if self.heights.ndim != 2 or min(self.heights.shape) < 2 or not self.scale > 0:
+        if self.heights.ndim != 2 or min(self.heights.shape) < 2 or not 0 < self.scale < math.inf:
             raise UserInputError(
                 f"A height map needs at least 2 x 2 samples and a spacing > 0, got shape {self.heights.shape} "
                 f"and scale {self.scale}."
             )
-        if not np.isfinite(self.heights).all():
-            raise UserInputError("A height map's heights must be finite (no NaN or inf).")
+        if not (np.isfinite(self.heights).all() and np.isfinite(self.origin_xy).all()):
+            raise UserInputError("A height map's heights and origin_xy must be finite (no NaN or inf).")
 
     def height_at(self, points_xy_w: np.ndarray) -> np.ndarray:
         """Ground height `(N,)` under world points `(N, 2)`."""
@@ -120,9 +121,12 @@ class SceneTerrain:
     def __init__(self, model: mujoco.MjModel, patches: TerrainSpec | None = None):
         self.patches = patches
         tiles = read_tiles(model)
-        self.has_height_field = bool(tiles)
         self.grid = assemble(tiles) if tiles else None
         """The whole terrain as one grid (None: a plane, height 0 everywhere)."""
+
+    @property
+    def has_height_field(self) -> bool:
+        return self.grid is not None
 
     def draw_patch(self, rng: np.random.Generator) -> int | None:
         """A patch index drawn uniformly (every level and kind alike); None without patches."""

@@ -15,7 +15,7 @@ import numpy as np
 from roboforge.deploy.command_sim import CommandSim
 from roboforge.deploy.metadata import PolicyMetadata
 from roboforge.deploy.mujoco_robot import MujocoSimRobot
-from roboforge.deploy.rotations import quat_apply_inverse
+from roboforge.deploy.rotations import quat_apply_inverse, yaw_of
 from roboforge.deploy.specs import CommandSpec
 
 _KEYS = ("lin_vel_x", "lin_vel_y", "ang_vel_z", "heading")
@@ -49,8 +49,7 @@ class VelocityCommandSim(CommandSim):
     def _update(self) -> None:
         """Heading worlds: yaw rate = stiffness * heading error, clipped to the yaw-rate range."""
         if self.is_heading:
-            w, x, y, z = self.robot.root_pose_w()[1]
-            yaw = math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+            yaw = yaw_of(self.robot.root_pose_w()[1])
             error = math.remainder(self.heading_target - yaw, 2.0 * math.pi)
             self.command[2] = float(np.clip(self.stiffness * error, self.lo[2], self.hi[2]))
         if self.is_standing:
