@@ -209,6 +209,8 @@ def test_a_rough_policy_over_the_udp_link_matches_the_direct_sim(rough):
     assert np.ptp(ground) > 0.05
     commands = {"base_velocity": np.array([0.5, 0.0, 0.2])}
     run_control_loop(runner, direct, 20, commands=commands)
+    with pytest.raises(UserInputError, match="height_map_half_size must be in"):
+        UdpRobotServer(remote, height_map_half_size=50.0)
     server = UdpRobotServer(remote)
     server.start()
     link = UdpJsonRobot(server.address, bind=("127.0.0.1", 0), state_timeout_s=1.0)

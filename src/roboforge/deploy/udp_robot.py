@@ -36,6 +36,11 @@ from roboforge.deploy.robot import JointCommand, Robot, RobotState
 from roboforge.deploy.terrain import HeightGrid
 from roboforge.utils.errors import UserInputError
 
+MAX_DATAGRAM = 65507
+"""Largest UDP payload (bytes) over IPv4."""
+MAX_MAP_HALF_SIZE = 2.0
+"""Largest local height map the test server sends (m from the base): 41 x 41 samples at 0.1 m, about 35 KB."""
+
 _ARRAYS = ("base_quat_w", "base_lin_vel_b", "base_ang_vel_b", "base_pos_w", "obstacles_w")
 """Optional state fields sent as (nested) lists; `object_pos_w` is an object of lists by entity name."""
 
@@ -179,6 +184,11 @@ class UdpRobotServer:
     def __init__(
         self, robot: Robot, bind: tuple[str, int] = ("127.0.0.1", 0), height_map_half_size: float = 1.5
     ):
+        if not 0.0 < height_map_half_size <= MAX_MAP_HALF_SIZE:
+            raise UserInputError(
+                f"height_map_half_size must be in (0, {MAX_MAP_HALF_SIZE}] m (a state datagram must fit UDP's "
+                f"{MAX_DATAGRAM} bytes), got {height_map_half_size}."
+            )
         self.robot = robot
         self.height_map_half_size = height_map_half_size
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -190,7 +200,13 @@ class UdpRobotServer:
 
     def send_state(self, to: tuple[str, int]) -> None:
         state = self.robot.read_state()
-        self.sock.sendto(state_to_json(state, self._local_map(state)), to)
+        data = state_to_json(state, self._local_map(state))
+        if len(data) > MAX_DATAGRAM:
+            raise UserInputError(
+                f"The state datagram has {len(data)} bytes, more than UDP's {MAX_DATAGRAM}; lower "
+                "height_map_half_size (the terrain is finer than 0.1 m)."
+            )
+        self.sock.sendto(data, to)
 
     def _local_map(self, state: RobotState) -> HeightGrid | None:
         grid = getattr(getattr(self.robot, "terrain", None), "grid", None)
