@@ -224,3 +224,15 @@ def test_a_rough_policy_over_the_udp_link_matches_the_direct_sim(rough):
     finally:
         server.stop()
         link.close()
+
+
+def test_a_terrain_whose_patch_lists_disagree_is_refused(rough, tmp_path):
+    import json
+
+    _, policy = rough
+    meta = json.loads((policy.parent / "policy.json").read_text())
+    meta["scene"]["terrain"]["kinds"].pop()
+    from roboforge.deploy.metadata import PolicyMetadata
+
+    with pytest.raises(MetadataError, match="must be equally many"):
+        PolicyMetadata.from_dict(meta)

@@ -154,7 +154,15 @@ def _obs_specs(terms: list[dict[str, Any]]) -> list[ObsTermSpec]:
 
 def _scene_spec(scene: dict[str, Any]) -> SceneSpec:
     terrain = scene.get("terrain")
-    return SceneSpec(**{**scene, "terrain": TerrainSpec(**terrain) if terrain is not None else None})
+    if terrain is None:
+        return SceneSpec(**scene)
+    patches = TerrainSpec(**terrain)
+    if not len(patches.origins) == len(patches.levels) == len(patches.kinds) > 0:
+        raise MetadataError(
+            f"The scene's terrain lists {len(patches.origins)} patch origins, {len(patches.levels)} levels and "
+            f"{len(patches.kinds)} kinds; they must be equally many (one per patch). Export the checkpoint again."
+        )
+    return SceneSpec(**{**scene, "terrain": patches})
 
 
 def _parse(d: dict[str, Any]) -> PolicyMetadata:
