@@ -42,6 +42,8 @@ start() {
 }
 
 status() {
+  ls "$root"/logs/*.pid > /dev/null 2>&1 \
+    || { echo "no runs on this machine: it is a fresh one (the last was released), so restage and start again"; exit 1; }
   sleep "${1:-0}"
   nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
   for f in "$root"/runs/*/*/*/metrics.jsonl; do
@@ -62,12 +64,15 @@ EOF
   snapshot
 }
 
-snapshot() {
-  (cd "$root" && find runs -name metrics.jsonl -o -name summary.json -o -name '*.json' -path '*params*' \
-    > /tmp/devruns.list && for d in runs/*/*/*/; do m=$(ls -t "$d"model_* 2>/dev/null | head -1); [ -n "$m" ] && echo "$m" \
-    && e=${m/model_/env_} && [ -e "$e" ] && echo "$e"; true; done \
-    >> /tmp/devruns.list && ls logs/*.json logs/*.err >> /tmp/devruns.list 2>/dev/null
-    tar -czf "$out/runs.tgz" -T /tmp/devruns.list)
+snapshot() {  # one tarball per run (the device returns at most 8 files of 16 MiB each): metrics, newest checkpoint, logs
+  (cd "$root" && for r in runs/*/; do
+    local n; n=$(basename "$r")
+    find "$r" -name metrics.jsonl -o -name summary.json -o -name '*.json' -path '*params*' > "/tmp/devruns.$n.list"
+    for d in "$r"*/*/; do m=$(ls -t "$d"model_* 2>/dev/null | head -1); [ -n "$m" ] && echo "$m" \
+      && e=${m/model_/env_} && [ -e "$e" ] && echo "$e"; true; done >> "/tmp/devruns.$n.list"
+    ls logs/"$n".* logs/eval_"$n"*.json logs/eval_"$n".err >> "/tmp/devruns.$n.list" 2>/dev/null
+    tar -czf "$out/runs_$n.tgz" -T "/tmp/devruns.$n.list"
+  done)
 }
 
 stop() {  # SIGTERM (each trainer saves a checkpoint), then evaluate each run's last checkpoint

@@ -42,6 +42,7 @@ from service_util import (
     TestClient,
     children,
     free_port,
+    trainers,
     wait_for,
     wait_iteration,
     wait_status,
@@ -53,6 +54,12 @@ requires_ray = pytest.mark.skipif(
 )
 HOSTS = ("testserver",)
 LONG = {**TINY, "num_iterations": 5000, "num_envs": 16, "overrides": {"agent.save_interval": 1}}
+
+
+def resume_all(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
 
 
 # ---- a Ray head on loopback ------------------------------------------------------------------------------
@@ -282,18 +289,25 @@ def test_sigkilled_service_reattaches_to_its_ray_job_and_loses_nothing(ray_head,
     finally:
         first.stop(signal.SIGKILL)
     assert ray_status(ray_head, running) == "RUNNING"  # a Ray job does not depend on its submitter
+    paused = trainers(data_dir)  # held still until the new service has re-attached, however slow it starts
+    assert paused, "the Ray job's trainer ended before the service was restarted"
+    for pid in paused:
+        os.kill(pid, signal.SIGSTOP)
 
-    second = LiveServer(data_dir, max_concurrent=1, options=options).start()
+    second = LiveServer(data_dir, max_concurrent=1, options=options)
     try:
+        second.start()
         with second.client() as api:
             jobs = {j["id"]: j for j in api.get("/jobs").json()["jobs"]}
             assert jobs[running]["status"] == "running" and jobs[waiting]["status"] == "queued"
             assert f"re-attached to Ray job {running}-attempt-1" in api.get(f"/logs/{running}.log").text
+            resume_all(paused)
             done = wait_status(api, running, ("succeeded",), timeout=150)
             assert done["iteration"] == 60 and done["attempt"] == 1
             assert api.get(f"/jobs/{running}/metrics").json()["iterations"] == list(range(60))
             assert wait_status(api, waiting, ("succeeded",), timeout=150)["iteration"] == 2
     finally:
+        resume_all(paused)
         second.stop()
     assert "Traceback" not in second.output()
     with sqlite3.connect(data_dir / "jobs.db") as db:
