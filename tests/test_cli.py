@@ -88,3 +88,22 @@ def test_a_native_crash_prints_where_it_happened():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == -signal.SIGABRT
     assert "Fatal Python error: Aborted" in result.stderr and "in <lambda>" in result.stderr, result.stderr
+
+
+def test_export_lists_a_folder_of_many_files_as_one_line():
+    from pathlib import Path
+
+    from roboforge.cli.export import file_listing
+
+    out = Path("/runs/exported")
+    tiles = [out / "scene_assets" / f"terrain_{i}_{j}.bin" for i in range(7) for j in range(12)]
+    meshes = [out / "scene_assets" / f"{m}.stl" for m in ("trunk", "hip", "calf")]
+    files = [out / "policy.onnx", out / "scene.xml", *meshes, *tiles, out / "policy.json"]
+    assert file_listing(files) == [
+        "/runs/exported/policy.onnx",
+        "/runs/exported/scene.xml",
+        "/runs/exported/policy.json",
+        "/runs/exported/scene_assets/ (87 files: 84 .bin, 3 .stl)",
+    ]
+    one_mesh = [out / "policy.onnx", out / "scene_assets" / "arm.stl"]
+    assert file_listing(one_mesh) == [str(f) for f in one_mesh]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -69,8 +70,8 @@ def export_cmd(
         if as_json:
             return json.loads(json.dumps(asdict(result), default=str))
         console.print(f"[bold green]exported[/] {result.kind} policy of {task} from {result.checkpoint}")
-        for path in result.files:
-            console.print(f"  {path}")
+        for line in file_listing(result.files):
+            console.print(f"  {line}", highlight=False, markup=False)
         p = result.parity
         if p is not None:
             seq = (
@@ -91,3 +92,21 @@ def export_cmd(
             )
 
     run_command(body, as_json)
+
+
+def file_listing(files: list[Path]) -> list[str]:
+    """The written files, one line each, except that a folder of several (a terrain's tiles, a robot's
+    meshes) is one line with its count by suffix."""
+    by_folder: dict[Path, list[Path]] = {}
+    for f in map(Path, files):
+        by_folder.setdefault(f.parent, []).append(f)
+    top = min(by_folder, key=lambda d: len(d.parts)) if by_folder else None
+    lines = []
+    for folder, inside in by_folder.items():
+        if folder == top or len(inside) == 1:
+            lines += [str(f) for f in inside]
+            continue
+        suffixes = Counter(f.suffix or "(none)" for f in inside)
+        kinds = ", ".join(f"{n} {s}" for s, n in sorted(suffixes.items()))
+        lines.append(f"{folder}/ ({len(inside)} files: {kinds})")
+    return lines
