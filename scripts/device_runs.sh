@@ -6,6 +6,8 @@
 #   bash scripts/device_runs.sh status [SECONDS]   # wait, then print progress; metrics + checkpoints to $OUT
 #   bash scripts/device_runs.sh evaluate [NAME...]  # eval each run's newest checkpoint on the GPU; trainings go on
 #   bash scripts/device_runs.sh stop [NAME...]      # SIGTERM (the trainer checkpoints), then eval on the GPU
+# The machine goes back ~30 s after a call ends: make the next call at once (a start's call ends with a
+# `status N` that fills it), or the runs are gone and the next status says so at once.
 # Every run: 4096 worlds, MuJoCo Warp, the task's default hyperparameters unless overridden. On a machine
 # with several GPUs, the k-th run of a `start` goes to GPU k mod (number of GPUs).
 set -uo pipefail
