@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 
 with warnings.catch_warnings():  # starlette asks for its httpx fork "httpx2"; plain httpx works the same
     warnings.simplefilter("ignore")
@@ -26,6 +28,11 @@ T = TypeVar("T")
 # stop them (SIGTERM, checkpoint) when this pytest process ends, even when it is killed: no test leaves a
 # trainer behind, also not one whose service it killed on purpose (jobs outlive their service).
 JOB_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "ROBOFORGE_JOB_STOP_WITH": str(os.getpid())}
+HAS_RAY = importlib.util.find_spec("ray") is not None
+# CI installs the ray extra, so there a missing ray fails the Ray tests instead of skipping them
+requires_ray = pytest.mark.skipif(
+    not HAS_RAY and not os.environ.get("CI"), reason='ray is not installed (pip install -e ".[ray]")'
+)
 TINY = {"task": "cartpole", "policy_type": "PPO", "num_envs": 32, "device": "cpu"}
 
 
@@ -182,6 +189,13 @@ class LiveServer:
     def client(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+def submit_job(client: Any, **changes: Any) -> str:
+    """POST a TINY job with `changes`; asserts the 202 and returns the job id."""
+    response = client.post("/reinforcement-learning", json={**TINY, **changes})
+    assert response.status_code == 202, response.text
+    return response.json()["job_id"]
 
 
 def job_state(client: Any, job_id: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from service_util import (
     TestClient,
     children,
     free_port,
+    submit_job,
     trainers,
     wait_for,
     wait_iteration,
@@ -38,16 +39,10 @@ def service_cfg(data_dir, max_concurrent: int = 1, **job_env: str) -> ServiceCfg
                       allowed_hosts=HOSTS)  # fmt: skip
 
 
-def post(client, **changes) -> str:
-    response = client.post("/reinforcement-learning", json={**TINY, **changes})
-    assert response.status_code == 202, response.text
-    return response.json()["job_id"]
-
-
 def test_deleted_database_is_rebuilt_from_the_job_folders(data_dir):
     with TestClient(create_app(service_cfg(data_dir, max_concurrent=2))) as client:
-        running, doomed = post(client, **LONG), post(client, **LONG)
-        waiting = post(client, num_iterations=2)
+        running, doomed = submit_job(client, **LONG), submit_job(client, **LONG)
+        waiting = submit_job(client, num_iterations=2)
         wait_iteration(client, running, 2)
         wait_iteration(client, doomed, 2)
         doomed_launcher = client.app.state.ctx.store.get(doomed).pid
@@ -85,7 +80,7 @@ def test_damaged_database_fails_health_and_serve_names_the_file(data_dir):
     db = data_dir / "jobs.db"
     with TestClient(create_app(cfg, start_runner=False)) as client:
         for _ in range(3):
-            post(client, num_iterations=3)
+            submit_job(client, num_iterations=3)
         assert client.get("/health").status_code == 200
         with client.app.state.ctx.store.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the file itself
@@ -106,7 +101,7 @@ def test_damaged_database_fails_health_and_serve_names_the_file(data_dir):
 def test_full_disk_is_a_507_that_says_where(data_dir):
     cfg = ServiceCfg(data_dir=data_dir, allowed_hosts=HOSTS)
     with TestClient(create_app(cfg, start_runner=False)) as client:
-        job_id = post(client, num_iterations=3)
+        job_id = submit_job(client, num_iterations=3)
         assert client.post(f"/jobs/{job_id}/cancel").status_code == 202
         # the job folder's disk is full: every write to its log fails with ENOSPC
         log = cfg.jobs_dir / job_id / files.LOG_NAME
@@ -131,7 +126,7 @@ def test_full_disk_is_a_507_that_says_where(data_dir):
 def test_failed_export_is_recorded_and_leaves_the_job_as_it_was(data_dir):
     cfg = ServiceCfg(data_dir=data_dir, allowed_hosts=HOSTS)
     with TestClient(create_app(cfg, start_runner=False)) as client:
-        job_id = post(client, num_iterations=3)
+        job_id = submit_job(client, num_iterations=3)
         assert client.post(f"/jobs/{job_id}/export").status_code == 409  # queued
         assert client.post(f"/jobs/{job_id}/cancel").status_code == 202
         no_checkpoint = client.post(f"/jobs/{job_id}/export")

@@ -20,6 +20,7 @@ from service_util import (
     TestClient,
     fault_before_checkpoint,
     kill_job_processes,
+    submit_job,
     wait_for,
     wait_iteration,
     wait_status,
@@ -46,15 +47,9 @@ def service(tmp_path):
         yield running
 
 
-def post(client, **changes) -> str:
-    response = client.post("/reinforcement-learning", json={**TINY, **changes})
-    assert response.status_code == 202, response.text
-    return response.json()["job_id"]
-
-
 def test_job_trains_and_serves_status_metrics_log_and_checkpoint(service):
     client, cfg = service
-    job_id = post(client, num_iterations=3)
+    job_id = submit_job(client, num_iterations=3)
     with client.stream("GET", f"/logs/{job_id}.log", params={"follow": True}) as stream:
         streamed = b"".join(stream.iter_bytes()).decode()  # ends when the job ends
     assert "training process finished (exit code 0)" in streamed
@@ -105,8 +100,8 @@ def test_job_trains_and_serves_status_metrics_log_and_checkpoint(service):
 
 def test_queue_limit_cancel_and_resume_from_checkpoint(service):
     client, cfg = service
-    long_job = post(client, num_iterations=5000, num_envs=16, overrides={"agent.save_interval": 1})
-    short_job = post(client, num_iterations=2)
+    long_job = submit_job(client, num_iterations=5000, num_envs=16, overrides={"agent.save_interval": 1})
+    short_job = submit_job(client, num_iterations=2)
     wait_iteration(client, long_job, 3)
     assert client.get(f"/jobs/{short_job}").json()["status"] == "queued"  # max_concurrent=1
     assert client.get("/jobs", params={"status": "running"}).json()["count"] == 1
@@ -134,7 +129,7 @@ def test_queue_limit_cancel_and_resume_from_checkpoint(service):
 def test_crashing_job_fails_with_the_error_at_the_end_of_its_log(tmp_path):
     # a real crash in the job: ZeroDivisionError while it saves model_0.pt
     with running_service(tmp_path, **fault_before_checkpoint(tmp_path, 0, "crash")) as (client, _):
-        job_id = post(client, num_iterations=3, overrides={"agent.save_interval": 1})
+        job_id = submit_job(client, num_iterations=3, overrides={"agent.save_interval": 1})
         job = wait_status(client, job_id, ("failed",), timeout=60)
         assert job["returncode"] == 1
         assert job["error"] == "ZeroDivisionError: integer division or modulo by zero (exit code 1)"
@@ -148,7 +143,7 @@ def test_trainer_killed_before_its_final_checkpoint_fails_and_resumes_what_is_mi
     # SIGKILL of the trainer after the metrics line of its last iteration, before its final checkpoint
     with running_service(tmp_path, **fault_before_checkpoint(tmp_path, 2)) as (client, cfg):
         # save_interval 2: model_1.pt after iteration 1; the final model_2.pt is never written
-        job_id = post(client, num_iterations=3, overrides={"agent.save_interval": 2})
+        job_id = submit_job(client, num_iterations=3, overrides={"agent.save_interval": 2})
         job = wait_status(client, job_id, ("failed",), timeout=90)
         assert job["returncode"] == -9 and "killed by SIGKILL" in job["error"]
         last_line = client.get(f"/logs/{job_id}.log").text.strip().splitlines()[-1]
