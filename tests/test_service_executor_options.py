@@ -1,19 +1,16 @@
 """The job executors' options and requests, checked without a Ray head: `--executor` and `--ray-address`,
-`num_gpus`, the torchrun and Ray submission commands, the launcher's stop request and the database columns
-they added."""
+`num_gpus`, the torchrun and Ray submission commands and the database columns they added (the launcher's
+tests are in test_service_store.py)."""
 
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import sys
-import time
 
 import pytest
 from fastapi.exceptions import RequestValidationError
 from typer.testing import CliRunner
 
-from roboforge.service import files
 from roboforge.service.app import create_app
 from roboforge.service.config import ServiceCfg
 from roboforge.service.executors import Attempt
@@ -23,7 +20,7 @@ from roboforge.service.schemas import JobRequest
 from roboforge.service.store import Job, Store
 from roboforge.service.validation import resolve_num_gpus
 from roboforge.utils.errors import UserInputError
-from service_util import TINY, TestClient, free_port, requires_ray, submit_job, wait_for
+from service_util import TINY, TestClient, free_port, requires_ray, submit_job
 
 HOSTS = ("testserver",)
 
@@ -151,30 +148,6 @@ def test_ray_submission_runs_the_launcher_in_the_job_folder(tmp_path):
         and spec["runtime_env"]["env_vars"]["ROBOFORGE_DEBUG"]
     )
     assert (spec["entrypoint_num_cpus"], spec["entrypoint_num_gpus"]) == (2, 4)
-
-
-def test_launcher_stops_its_job_on_the_services_stop_request(tmp_path):
-    code = ("import signal, sys, time\n"
-            "signal.signal(signal.SIGTERM, lambda *a: (print('checkpoint saved', flush=True), sys.exit(130)))\n"
-            "print('ready', flush=True)\n"
-            "time.sleep(30)\n")  # fmt: skip
-    cmd = [sys.executable, "-m", "roboforge.service.launcher", "--job-dir", str(tmp_path), "--attempt", "2",
-           "--", sys.executable, "-c", code]  # fmt: skip
-    proc = subprocess.Popen(cmd, start_new_session=True)
-    try:
-        log = tmp_path / "job.log"
-        wait_for(lambda: log.exists() and "ready" in log.read_text().splitlines(), 20, "the job to start")
-        files.write_stop(tmp_path, 1, "an older attempt's request")
-        time.sleep(0.6)  # a few polls: not this attempt's
-        assert proc.poll() is None
-        files.write_stop(tmp_path, 2, "cancel requested")
-        assert proc.wait(timeout=20) == 0
-    finally:
-        proc.kill()
-    record = files.read_exit(tmp_path, 2)
-    assert record is not None and record["returncode"] == 130 and record["stop_requested"]
-    text = (tmp_path / "job.log").read_text()
-    assert "stopping: cancel requested" in text and "checkpoint saved" in text
 
 
 def test_older_databases_get_the_gpu_and_ray_columns(tmp_path):

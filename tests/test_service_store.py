@@ -181,6 +181,21 @@ def log_line(path: Path, line: str) -> bool:
     return path.exists() and line in path.read_text().splitlines()
 
 
+# a job that prints 'ready', then saves a checkpoint and exits 130 on SIGTERM, as `roboforge train` does
+CHECKPOINTING_JOB = ("import signal, sys, time\n"
+                     "signal.signal(signal.SIGTERM, lambda *a: (print('checkpoint saved', flush=True), sys.exit(130)))\n"
+                     "print('ready', flush=True)\n"
+                     "time.sleep(60)\n")  # fmt: skip
+
+
+def assert_checkpointed_stop(job_dir: Path, reason: str) -> None:
+    """Attempt 2 of CHECKPOINTING_JOB was stopped for `reason` and saved its checkpoint."""
+    record = files.read_exit(job_dir, 2)
+    assert record is not None and record["returncode"] == 130 and record["stop_requested"]
+    text = (job_dir / "job.log").read_text()
+    assert f"stopping: {reason}" in text and "checkpoint saved" in text
+
+
 def launch(job_dir: Path, code: str, *options: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "roboforge.service.launcher", "--job-dir", str(job_dir), "--attempt", "2",
            *options, "--", sys.executable, "-c", code]  # fmt: skip
@@ -246,22 +261,29 @@ def test_launcher_forwards_a_stop_that_arrives_before_the_job_runs_once(tmp_path
 def test_launcher_stops_its_job_when_the_owner_process_ends(tmp_path):
     """A test (or a service) that dies leaves no job behind when it started it with --stop-with its pid."""
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    code = ("import signal, sys, time\n"
-            "signal.signal(signal.SIGTERM, lambda *a: (print('checkpoint saved', flush=True), sys.exit(130)))\n"
-            "print('ready', flush=True)\n"
-            "time.sleep(60)\n")  # fmt: skip
     try:
-        proc = launch(tmp_path, code, "--stop-with", str(owner.pid))
+        proc = launch(tmp_path, CHECKPOINTING_JOB, "--stop-with", str(owner.pid))
         wait_for(lambda: log_line(tmp_path / "job.log", "ready"), 20, "the job to start")
         owner.kill()
         owner.wait()
         assert proc.wait(timeout=20) == 0
     finally:
         owner.kill()
-    record = files.read_exit(tmp_path, 2)
-    assert record is not None and record["returncode"] == 130 and record["stop_requested"]
-    text = (tmp_path / "job.log").read_text()
-    assert f"stopping: owner process {owner.pid} ended" in text and "checkpoint saved" in text
+    assert_checkpointed_stop(tmp_path, f"owner process {owner.pid} ended")
+
+
+def test_launcher_stops_its_job_on_the_services_stop_request(tmp_path):
+    proc = launch(tmp_path, CHECKPOINTING_JOB)
+    try:
+        wait_for(lambda: log_line(tmp_path / "job.log", "ready"), 20, "the job to start")
+        files.write_stop(tmp_path, 1, "an older attempt's request")
+        time.sleep(0.6)  # a few polls: not this attempt's
+        assert proc.poll() is None
+        files.write_stop(tmp_path, 2, "cancel requested")
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+    assert_checkpointed_stop(tmp_path, "cancel requested")
 
 
 def test_time_estimate_before_any_job_ran(store):
