@@ -3,6 +3,8 @@
 # device call. Runs are detached, so a call can start them and later calls poll them while the machine
 # stays warm (keep a call in flight: an idle machine goes back after ~30 s).
 #   SRC=path/to/src bash scripts/device_runs.sh start NAME=TASK[:ITERATIONS] [--library L] [-o override]... [NAME=...]
+#     NAME=RUN_FOLDER[:ITERATIONS] resumes a run brought back from an earlier machine and carried in (its
+#     checkpoint, env state and params/), e.g. rough=runs/carry/s38/rough/velocity-rough-go1/2026-12-04_15-50-42:1200
 #   bash scripts/device_runs.sh status [SECONDS]   # wait, then print progress; metrics + checkpoints to $OUT
 #   bash scripts/device_runs.sh evaluate [NAME...]  # eval each run's newest checkpoint on the GPU; trainings go on
 #   bash scripts/device_runs.sh stop [NAME...]      # SIGTERM (the trainer checkpoints), then eval on the GPU
@@ -31,6 +33,11 @@ start() {
     [ -z "$name" ] && return
     local task=${args[0]%%:*} iters=${args[0]#*:} extra=()
     [ "$iters" != "${args[0]}" ] && extra=(--max-iterations "$iters")
+    if [[ $task == */* ]]; then  # a run folder carried from an earlier machine: resume it
+      [ -d "$task" ] || { echo "$name: no run folder $task (carry it)"; return; }
+      local from=$task; task=$(basename "$(dirname "$from")")
+      mkdir -p "$root/runs/$name/$task" && cp -r "$from" "$root/runs/$name/$task/" && extra+=(--resume)
+    fi
     (cd "$root" || exit; CUDA_VISIBLE_DEVICES=$((k % ngpu)) setsid nohup python -m roboforge train "$task" --device cuda --num-envs 4096 \
       --run-dir "$root/runs/$name" --quiet --json "${extra[@]}" "${args[@]:1}" \
       > "logs/$name.json" 2> "logs/$name.err" < /dev/null & echo $! > "logs/$name.pid")
