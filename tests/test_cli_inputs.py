@@ -248,3 +248,32 @@ def test_cpu_sessions_use_one_torch_thread_unless_told():
         torch.set_num_threads(1)
     one_line_error(invoke("train", "cartpole", *CPU, "--threads", 0), "--threads must be >= 1")
     one_line_error(invoke("train", "cartpole", *CPU, "--threads", 100_000), "--threads 100000", "at most")
+
+
+def test_export_output_that_is_a_file_is_one_line(short_run, tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    one_line_error(
+        invoke("export", "cartpole", "--checkpoint", short_run, "--output", path), "--output", "is a file"
+    )
+    inside = path / "exported"
+    one_line_error(
+        invoke("export", "cartpole", "--checkpoint", short_run, "--output", inside),
+        f"{inside}: {path} is a file",
+    )
+    assert path.read_text() == "x"
+
+
+def test_a_file_where_an_output_folder_goes_is_one_line(short_run, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for args, option in (
+        (
+            ("play", "cartpole", "--checkpoint", short_run, "--video", "--video-path", blocker / "v.mp4"),
+            "--video-path",
+        ),
+        (("plot", short_run, "-o", blocker / "curves.png"), "--out"),
+        (("serve", "--data-dir", blocker / "svc"), "data_dir (--data-dir)"),
+    ):
+        one_line_error(invoke(*args), option, f"{blocker} is a file, not a folder")
+    assert blocker.read_text() == "x"

@@ -14,6 +14,7 @@ from roboforge.cli.app import Json, app
 from roboforge.cli.run import run_command
 from roboforge.utils.console import err_console, out_console
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.files import check_folder
 
 console = err_console()
 
@@ -125,6 +126,8 @@ def deploy_cmd(
         sim = MujocoSimRobot(runner.meta, policy.parent)
         if bench:
             return _bench(runner, sim, steps, seed, cmds, as_json)
+        if video and video_path is not None:
+            check_folder("--video-path", video_path, file=True)
         clip = _clip(sim, runner, video_path or _default_video(policy), video_length) if video else None
         return _episodes(runner, sim, episodes, seed, cmds, as_json, policy, clip)
 

@@ -27,6 +27,7 @@ from roboforge.cli.run import console, run_command
 from roboforge.cli.session import open_policy_session
 from roboforge.utils.console import out_console
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.files import check_folder
 
 
 @app.command(
@@ -113,6 +114,8 @@ def play(
             raise UserInputError(
                 f"--video-length {video_length} is more than --steps {steps}; raise --steps."
             )
+        if video and video_path is not None:
+            check_folder("--video-path", video_path, file=True)
         shown = ["env.scene.visual_geoms=true"] if viewer or video else []  # show the robot's meshes
         overrides = shown + list(override or [])
         path, s, applied = open_policy_session(

@@ -10,6 +10,7 @@ import typer
 from roboforge.cli.app import Json, app
 from roboforge.cli.run import run_command
 from roboforge.utils.console import err_console
+from roboforge.utils.files import check_folder
 
 
 @app.command(
@@ -47,6 +48,8 @@ def plot(
         folders = [curves.run_folder(run) for run in runs]
         loaded = [curves.load_curves(f, labels[i] if labels else None) for i, f in enumerate(folders)]
         panels = curves.choose_panels(loaded, metric)
+        if out is not None:
+            check_folder("--out", out, file=True)
         path = curves.plot_runs(loaded, panels, out or folders[0] / "curves.png", title)
         if not as_json:
             err_console().print(f"wrote {path} ({len(panels)} panels, {len(loaded)} runs)")

@@ -20,7 +20,7 @@ from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides, sav
 from roboforge.rl.session import Session, build_session
 from roboforge.utils.config import to_dict
 from roboforge.utils.errors import UserInputError
-from roboforge.utils.files import atomic_write_json
+from roboforge.utils.files import atomic_write_json, check_folder
 
 FORMATS = ("onnx", "jit")
 
@@ -56,6 +56,7 @@ def export_policy(
         raise UserInputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
     path = resolve_checkpoint(checkpoint, task)
     out_dir = Path(output) if output is not None else path.parent / "exported"
+    check_folder("--output", out_dir)
     env_overrides = run_env_overrides(path, env_overrides or {})
     s = _session(task, path, env_overrides)
     s.learner.load(path, training=False)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.files import check_folder
 
 DEVICE_RE = re.compile(r"cpu|cuda(:\d+)?")
 SIMS = ("auto", "mjwarp", "mujoco")
@@ -24,9 +25,8 @@ def check_sim(sim: str) -> None:
 
 
 def check_run_root(run_dir: Path) -> None:
-    """Raise ValueError when `run_dir` exists but is not a folder."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserInputError(f"--run-dir {run_dir} is a file; give a folder (it is created when missing).")
+    """Raise UserInputError when `run_dir`, or the nearest part of it that exists, is not a folder."""
+    check_folder("--run-dir", run_dir)
 
 
 def check_positive(name: str, value: int | None) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.files import check_folder
 
 TOKEN_ENV = "ROBOFORGE_API_TOKEN"
 """Environment variable holding the optional bearer token."""
@@ -70,6 +71,7 @@ class ServiceCfg:
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
+        check_folder("data_dir (--data-dir)", self.data_dir)
         self.allowed_hosts = tuple(h.strip().lower() for h in self.allowed_hosts if h.strip())
         if self.max_queued < 1:
             raise UserInputError(f"max_queued (--max-queued) must be >= 1, got {self.max_queued}.")

@@ -1,4 +1,5 @@
-"""Crash-safe file writes: write to a temporary file in the same folder, fsync, then rename."""
+"""Crash-safe file writes (write to a temporary file in the same folder, fsync, then rename), and the one
+check that a path to write under is not blocked by a file."""
 
 from __future__ import annotations
 
@@ -9,6 +10,20 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from roboforge.utils.errors import UserInputError
+
+
+def check_folder(option: str, path: Path, *, file: bool = False) -> None:
+    """Raise UserInputError naming `option` when `path` (a folder, or with `file` the folder of a file to
+    write), or the nearest part of it that exists, is a file: one line instead of mkdir's errno."""
+    folder = path.parent if file else path
+    for part in (folder, *folder.parents):
+        if part.exists():
+            if part.is_dir():
+                return
+            what = f"{option} {path}" + ("" if part == path else f": {part}")
+            raise UserInputError(f"{what} is a file, not a folder; give another path (folders are created).")
 
 
 def atomic_write(path: str | Path, write: Callable[[Any], None], binary: bool = True) -> Path:
