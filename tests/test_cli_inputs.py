@@ -277,3 +277,18 @@ def test_a_file_where_an_output_folder_goes_is_one_line(short_run, tmp_path):
     ):
         one_line_error(invoke(*args), option, f"{blocker} is a file, not a folder")
     assert blocker.read_text() == "x"
+
+
+def test_running_out_of_memory_is_one_line_that_says_what_to_lower(tmp_path):
+    import resource
+
+    def limit_memory():  # 6 GB of address space: enough to start, far from a billion worlds' state
+        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+
+    cmd = [sys.executable, "-m", "roboforge", "train", "cartpole", *CPU, "--num-envs", "1000000000",
+           "--max-iterations", "1", "--run-dir", str(tmp_path)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **ENV}, preexec_fn=limit_memory,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "error: out of memory: " in done.stderr and "--num-envs" in done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr

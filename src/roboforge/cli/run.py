@@ -1,8 +1,8 @@
 """Running a command body: JSON on a clean stdout, and every error mapped to one line and an exit code.
 
 The mapping lives here alone: a `RoboforgeError` (bad input: exit 2; training stopped: exit 1) prints
-its message; an `OSError` (disk full, permissions) prints the system's words (exit 1); anything else is
-a bug and says so (exit 1). `--debug` re-raises instead, for the traceback.
+its message; an `OSError` (disk full, permissions) prints the system's words (exit 1), a failed allocation
+says what to lower (exit 1); anything else is a bug and says so (exit 1). `--debug` re-raises instead, for the traceback.
 """
 
 from __future__ import annotations
@@ -46,6 +46,17 @@ def run_command(fn: Callable[[], Any], as_json: bool = False) -> Any:
         report(err)
 
 
+OUT_OF_MEMORY_WORDS = ("can't allocate memory", "Cannot allocate memory", "out of memory")
+"""How torch's CPU allocator, CUDA and Warp say an allocation failed (they raise RuntimeError)."""
+
+
+def out_of_memory(err: Exception) -> bool:
+    """True when `err` is a failed allocation of host or device memory, not a bug."""
+    if isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":  # numpy; torch.cuda
+        return True
+    return isinstance(err, RuntimeError) and any(w in str(err) for w in OUT_OF_MEMORY_WORDS)
+
+
 def report(err: Exception) -> None:
     """Print `err` as one line and exit with its code (see the module docstring)."""
     if OPTIONS.debug:
@@ -54,6 +65,8 @@ def report(err: Exception) -> None:
         fail(str(err), err.exit_code, err.label)
     if isinstance(err, OSError):
         fail(str(err), 1)
+    if out_of_memory(err):
+        fail(f"out of memory: {err}; use fewer worlds (--num-envs) or free memory, then run it again.", 1)
     fail(
         f"{type(err).__name__}: {err} (an internal error; run with --debug for the traceback and report it)",
         1,
