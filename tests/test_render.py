@@ -264,3 +264,33 @@ def test_readme_pictures_script_draws_the_robots(tmp_path):
 
 
 PICTURES = ("go1.png", "lift_panda.png", "cartpole_rgb.png")
+
+
+def test_only_the_terrain_tiles_near_the_robot_are_drawn():
+    """A generated terrain has dozens of height-field tiles; a frame draws those within `terrain_radius` of
+    the tracked body, and the env's own model keeps its geom groups."""
+    import mujoco
+
+    cfg = load_cfg("velocity-rough-go1", num_envs=1)
+    cfg.sim.backend = "mujoco"
+    env = make_env("velocity-rough-go1", cfg)
+    env.reset(seed=1)
+    model = env.scene.model
+    groups_before = model.geom_group.copy()
+    tiles = np.flatnonzero(model.geom_type == mujoco.mjtGeom.mjGEOM_HFIELD)
+    assert len(tiles) > 20
+
+    def drawn_tiles(radius: float) -> int:
+        renderer = WorldRenderer(model, RenderCfg(width=96, height=72, markers=False, terrain_radius=radius))
+        frame = renderer.frame(qpos_of(env))
+        scene = renderer.renderer.scene
+        drawn = sum(scene.geoms[i].type == mujoco.mjtGeom.mjGEOM_HFIELD for i in range(scene.ngeom))
+        renderer.close()
+        assert len(np.unique(frame.reshape(-1, 3), axis=0)) > 20  # the robot and the ground near it
+        return drawn
+
+    near, everything = drawn_tiles(12.0), drawn_tiles(1e4)
+    assert everything == len(tiles) and 1 <= near <= 9
+    assert np.array_equal(model.geom_group, groups_before)
+    with pytest.raises(UserInputError, match="terrain_radius"):
+        RenderCfg(terrain_radius=0.0).check(1)

@@ -44,6 +44,10 @@ class RenderCfg:
     elevation: float = -20.0
     markers: bool = True
     """Draw the commands (targets, velocity arrows)."""
+    terrain_radius: float = 12.0
+    """Height-field tiles whose nearest point is farther than this (m) from the tracked body are not drawn. A
+    generated terrain has dozens of tiles, and drawing them all took 2 s a frame on a CPU's OpenGL (Mesa)
+    against 0.03 s for the few near the robot."""
 
     def check(self, num_envs: int) -> None:
         """One-line errors for sizes out of range."""
@@ -51,6 +55,8 @@ class RenderCfg:
             raise UserInputError(
                 f"--worlds {self.worlds}: give 1 to {min(MAX_WORLDS, num_envs)} (the env has {num_envs})."
             )
+        if not 0 < self.terrain_radius < math.inf:
+            raise UserInputError(f"render terrain_radius {self.terrain_radius}: give a distance > 0 (m).")
         if self.width < 16 or self.height < 16 or grid_pixels(self) > MAX_PIXELS:
             raise UserInputError(
                 f"frame {self.width}x{self.height} with {self.worlds} worlds: tiles of at least 16x16, "
@@ -71,6 +77,8 @@ def grid_pixels(cfg: RenderCfg) -> int:
 
 SHOWN_GROUPS = 3
 """MuJoCo's renderer shows geom groups 0, 1 and 2 by default; models put collision shapes in 3."""
+HIDDEN_GROUP = 5
+"""A geom group MuJoCo's renderer does not draw by default."""
 
 
 def drawable(model: mujoco.MjModel) -> mujoco.MjModel:
@@ -88,11 +96,45 @@ def drawable(model: mujoco.MjModel) -> mujoco.MjModel:
     return drawn
 
 
+@dataclass
+class TerrainCulling:
+    """Draws only the height-field tiles near the tracked body, in a copy of the model."""
+
+    model: mujoco.MjModel
+    geoms: np.ndarray
+    """The drawn height-field geoms."""
+    groups: np.ndarray
+    """Their own geom groups."""
+    half_diagonal: np.ndarray
+    """Distance (m) from each tile's centre to its corners, in the ground plane."""
+    radius: float
+
+    @classmethod
+    def of(cls, model: mujoco.MjModel, radius: float) -> TerrainCulling | None:
+        """None when the model has too few drawn height fields for culling to matter."""
+        hfield = model.geom_type == mujoco.mjtGeom.mjGEOM_HFIELD
+        geoms = np.flatnonzero(hfield & (model.geom_group < SHOWN_GROUPS))
+        if len(geoms) <= 4:
+            return None
+        half_extent = model.hfield_size[model.geom_dataid[geoms], :2]  # (radius x, radius y)
+        return cls(copy.copy(model), geoms, model.geom_group[geoms].copy(),
+                   np.linalg.norm(half_extent, axis=1), radius)  # fmt: skip
+
+    def show_near(self, data: mujoco.MjData, lookat: np.ndarray) -> None:
+        """Hide the tiles farther than `radius` from `lookat` (after `mj_forward` placed them)."""
+        centre_xy = data.geom_xpos[self.geoms, :2]
+        gap = np.linalg.norm(centre_xy - lookat[:2], axis=1) - self.half_diagonal
+        self.model.geom_group[self.geoms] = np.where(gap > self.radius, HIDDEN_GROUP, self.groups)
+
+
 class WorldRenderer:
     """Renders worlds of a batch as RGB frames `(H, W, 3) uint8`, the tiles of several worlds in a grid."""
 
     def __init__(self, model: mujoco.MjModel, cfg: RenderCfg):
         model = drawable(model)
+        self.terrain = TerrainCulling.of(model, cfg.terrain_radius)
+        if self.terrain is not None:
+            model = self.terrain.model  # a copy: the caller's model keeps its geom groups
         self.model, self.cfg = model, cfg
         # the offscreen buffer must hold a tile
         model.vis.global_.offwidth = max(model.vis.global_.offwidth, cfg.width)
@@ -126,6 +168,8 @@ class WorldRenderer:
         mujoco.mj_forward(self.model, self.data)
         body = 1 if self.model.nbody > 1 else 0
         self.camera.lookat[:] = self.data.subtree_com[body]
+        if self.terrain is not None:
+            self.terrain.show_near(self.data, self.camera.lookat)
         self.renderer.update_scene(self.data, camera=self.camera)
         for marker in markers:
             add_marker(self.renderer.scene, marker)
