@@ -154,6 +154,14 @@ def run_torchrun(args: list[str], cwd: Path | None = None, timeout_s: float = 18
     return proc.returncode, out, err
 
 
+def torchrun_failure(err: str) -> str:
+    """What a failed torchrun's ranks printed last before torchrun's own report (which alone is 2000
+    characters and hides the cause, e.g. the message of a rank that aborted), then the report's end."""
+    report = err.find("torch/distributed/elastic/multiprocessing/api.py")
+    ranks = err[: err.rfind("\n", 0, report)] if report > 0 else err
+    return f"{ranks[-3000:]}\n[torchrun's report, end]\n{err[-800:]}"
+
+
 def start_torchrun(
     run_dir: Path, iterations: int = 500, library: str = "rsl_rl", num_envs: int = 64
 ) -> subprocess.Popen:

@@ -23,6 +23,7 @@ from distributed_util import (
     run_torchrun,
     sigterm_after_iterations,
     state_tensors,
+    torchrun_failure,
     training_rank,
 )
 from roboforge.rl import distributed
@@ -121,7 +122,7 @@ def test_torchrun_rank0_alone_writes_a_run_the_library_loads(library, tmp_path):
     """`torchrun --nproc_per_node=2 -m roboforge train cartpole --library L --distributed`."""
     args = ["--library", library, "--num-envs", "32", "--max-iterations", "4", "--run-dir", "runs", "--json"]
     code, out, err = run_torchrun(args, cwd=tmp_path)
-    assert code == 0, err[-2000:]
+    assert code == 0, torchrun_failure(err)
     summary = json.loads(out)  # one JSON document: rank 0 alone prints a summary
     assert summary["env_steps"] == 4 * 16 * 32 * 2  # iterations x steps x worlds x processes
     assert [p.name for p in tmp_path.iterdir()] == ["runs"], "no rank writes anything else (library folders)"
@@ -147,7 +148,7 @@ def test_sigterm_leaves_a_checkpoint_that_every_rank_resumes_from(library, tmp_p
 
     total = checkpoint_iteration(checkpoint) + 3  # the run's own library, worlds and overrides
     code, out, err = run_torchrun(["--resume", "--run-dir", str(run), "--max-iterations", str(total)])
-    assert code == 0, err[-2000:]
+    assert code == 0, torchrun_failure(err)
     assert (out + err).count("resuming") == 1, "rank 0 alone says so"
     assert latest_checkpoint(run).name == f"model_{total - 1}{SUFFIX[library]}"  # type: ignore[union-attr]
     summary = json.loads((run / "summary.json").read_text())
