@@ -231,6 +231,11 @@ def test_deploy_video_records_sim_episodes_without_torch(tmp_path):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert bad.returncode == 2 and "--video records sim episodes" in " ".join(bad.stderr.split())
+    blocked = subprocess.run(
+        [sys.executable, "-m", "roboforge", "deploy", str(policy), "--video", "--video-path", str(clip / "v.mp4")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert blocked.returncode == 2 and f"{clip} is a file, not a folder" in " ".join(blocked.stderr.split())
 
 
 def test_without_libegl_roboforge_leaves_mujocos_opengl_choice_alone():

@@ -112,6 +112,8 @@ def deploy_cmd(
             raise UserInputError("--video records sim episodes: use it with --robot sim and without --bench.")
         if video_length < 1:
             raise UserInputError(f"--video-length must be >= 1, got {video_length}.")
+        if video and video_path is not None:
+            check_folder("--video-path", video_path, file=True)
         safety = SafetyCfg(
             clamp_to_limits=clamp, clamp_effort=clamp, max_position_rate=max_position_rate,
             max_effort_rate=max_effort_rate, max_state_age_s=max_state_age,
@@ -126,8 +128,6 @@ def deploy_cmd(
         sim = MujocoSimRobot(runner.meta, policy.parent)
         if bench:
             return _bench(runner, sim, steps, seed, cmds, as_json)
-        if video and video_path is not None:
-            check_folder("--video-path", video_path, file=True)
         clip = _clip(sim, runner, video_path or _default_video(policy), video_length) if video else None
         return _episodes(runner, sim, episodes, seed, cmds, as_json, policy, clip)
 

@@ -104,9 +104,10 @@ def _planar_ids(spec: ObsTermSpec, meta: PolicyMetadata) -> np.ndarray:
 
 
 def rotate(xy: np.ndarray, angle: float) -> np.ndarray:
-    """A planar vector `(2,)` turned by `angle` (rad, counter-clockwise)."""
+    """Planar vectors `(..., 2)` turned by `angle` (rad, counter-clockwise)."""
+    xy = np.asarray(xy, dtype=np.float64)
     c, s = math.cos(angle), math.sin(angle)
-    return np.array([c * xy[0] - s * xy[1], s * xy[0] + c * xy[1]])
+    return np.stack((c * xy[..., 0] - s * xy[..., 1], s * xy[..., 0] + c * xy[..., 1]), axis=-1)
 
 
 def planar_velocity_b(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
@@ -201,14 +202,7 @@ def height_scan(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
         pos = state_field(spec, c.base_pos_w, "base_pos_w")
         yaw = yaw_of(state_field(spec, c.base_quat_w, "base_quat_w"))
         ground = state_field(spec, c.terrain_height_w, "terrain_height_w")
-        cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)
-        xy = np.stack(
-            (
-                pos[0] + cos_yaw * points[:, 0] - sin_yaw * points[:, 1],
-                pos[1] + sin_yaw * points[:, 0] + cos_yaw * points[:, 1],
-            ),
-            axis=1,
-        )
+        xy = pos[:2] + rotate(points, yaw)
         return pos[2] - np.asarray(ground(xy), dtype=np.float64) - offset
 
     return fn

@@ -98,9 +98,8 @@ def drawable(model: mujoco.MjModel) -> mujoco.MjModel:
 
 @dataclass
 class TerrainCulling:
-    """Draws only the height-field tiles near the tracked body, in a copy of the model."""
+    """Draws only the height-field tiles near the tracked body, by their geom groups in the rendered model."""
 
-    model: mujoco.MjModel
     geoms: np.ndarray
     """The drawn height-field geoms."""
     groups: np.ndarray
@@ -117,24 +116,24 @@ class TerrainCulling:
         if len(geoms) <= 4:
             return None
         half_extent = model.hfield_size[model.geom_dataid[geoms], :2]  # (radius x, radius y)
-        return cls(copy.copy(model), geoms, model.geom_group[geoms].copy(),
-                   np.linalg.norm(half_extent, axis=1), radius)  # fmt: skip
+        return cls(geoms, model.geom_group[geoms].copy(), np.linalg.norm(half_extent, axis=1), radius)
 
-    def show_near(self, data: mujoco.MjData, lookat: np.ndarray) -> None:
+    def show_near(self, model: mujoco.MjModel, data: mujoco.MjData, lookat: np.ndarray) -> None:
         """Hide the tiles farther than `radius` from `lookat` (after `mj_forward` placed them)."""
         centre_xy = data.geom_xpos[self.geoms, :2]
         gap = np.linalg.norm(centre_xy - lookat[:2], axis=1) - self.half_diagonal
-        self.model.geom_group[self.geoms] = np.where(gap > self.radius, HIDDEN_GROUP, self.groups)
+        model.geom_group[self.geoms] = np.where(gap > self.radius, HIDDEN_GROUP, self.groups)
 
 
 class WorldRenderer:
     """Renders worlds of a batch as RGB frames `(H, W, 3) uint8`, the tiles of several worlds in a grid."""
 
     def __init__(self, model: mujoco.MjModel, cfg: RenderCfg):
-        model = drawable(model)
-        self.terrain = TerrainCulling.of(model, cfg.terrain_radius)
-        if self.terrain is not None:
-            model = self.terrain.model  # a copy: the caller's model keeps its geom groups
+        drawn = drawable(model)
+        self.terrain = TerrainCulling.of(drawn, cfg.terrain_radius)
+        if self.terrain is not None and drawn is model:
+            drawn = copy.copy(model)  # culling sets geom groups: the caller's model keeps its own
+        model = drawn
         self.model, self.cfg = model, cfg
         # the offscreen buffer must hold a tile
         model.vis.global_.offwidth = max(model.vis.global_.offwidth, cfg.width)
@@ -169,7 +168,7 @@ class WorldRenderer:
         body = 1 if self.model.nbody > 1 else 0
         self.camera.lookat[:] = self.data.subtree_com[body]
         if self.terrain is not None:
-            self.terrain.show_near(self.data, self.camera.lookat)
+            self.terrain.show_near(self.model, self.data, self.camera.lookat)
         self.renderer.update_scene(self.data, camera=self.camera)
         for marker in markers:
             add_marker(self.renderer.scene, marker)
