@@ -49,6 +49,32 @@ def test_update_env_origins_promotes_demotes_clamps_and_wraps(terrain_scene):
     assert len(set(wrapped)) > 1
 
 
+def _settled_mean_level(terrain: Terrain, fails_at: int | None, episodes: int = 3000) -> float:
+    """Mean level over `episodes` curriculum updates of every world, after a burn-in: each episode
+    promotes, except on level `fails_at`, where the robot falls and is demoted."""
+    gen = torch.Generator().manual_seed(0)
+    everyone = torch.ones(terrain.num_envs, dtype=torch.bool)
+    _levels(terrain, *([0] * terrain.num_envs))
+    total = 0.0
+    for episode in range(episodes):
+        falls = terrain.terrain_levels == fails_at if fails_at is not None else ~everyone
+        terrain.update_env_origins(everyone, ~falls, falls, generator=gen)
+        if episode >= episodes // 10:
+            total += float(terrain.terrain_levels.float().mean())
+    return total / (episodes - episodes // 10)
+
+
+def test_levels_settle_at_two_thirds_of_the_top_for_a_policy_that_never_falls(terrain_scene):
+    """The bar's reading of `Curriculum/terrain_levels`: with N levels a policy that never falls settles
+    at a mean of 2(N - 1)/3 (6.0 of 0-9), since a world promoted past the top restarts at a random level;
+    one that always falls on the top level is held between the two hardest levels, above that mean."""
+    _, terrain = terrain_scene
+    top = terrain.num_rows - 1
+    assert _settled_mean_level(terrain, fails_at=None) == pytest.approx(2 * top / 3, abs=0.05)
+    assert _settled_mean_level(terrain, fails_at=top) == pytest.approx(top - 0.5, abs=0.05)
+    assert _settled_mean_level(terrain, fails_at=1) < 2 * top / 3 - 0.2  # falls midway pull it down
+
+
 def test_mean_level_by_kind_says_which_kind_holds_the_curriculum_back(terrain_scene):
     _, terrain = terrain_scene
     assert terrain.terrain_types.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]  # two worlds per kind
