@@ -5,6 +5,10 @@
 #   SRC=path/to/src bash scripts/device_runs.sh start NAME=TASK[:ITERATIONS] [--library L] [-o override]... [NAME=...]
 #     NAME=RUN_FOLDER[:ITERATIONS] resumes a run brought back from an earlier machine and carried in (its
 #     checkpoint, env state and params/), e.g. rough=runs/carry/s38/rough/velocity-rough-go1/2026-12-04_15-50-42:1200
+#   SRC=path/to/src bash scripts/device_runs.sh queue NAME=TASK[:ITERATIONS][@SECONDS] [options]... [NAME=...]
+#     the same runs one after another, each alone on the GPU (sharing it gains nothing: each of three runs went
+#     at a third of its speed), each stopped by SIGTERM after SECONDS if given (it checkpoints), then evaluated;
+#     one `queue` and `status` calls back to back fill a session without a pause between runs
 #   bash scripts/device_runs.sh status [SECONDS]   # wait, then print progress; metrics + checkpoints to $OUT
 #   bash scripts/device_runs.sh evaluate [NAME...]  # eval each run's newest checkpoint on the GPU; trainings go on
 #   bash scripts/device_runs.sh stop [NAME...]      # SIGTERM (the trainer checkpoints), then eval on the GPU
@@ -24,30 +28,49 @@ preflight() {  # a missing wheel fails here in seconds, not in every run after a
     || { echo "preflight failed: the staged packages cannot run roboforge (see the import error above)"; exit 1; }
 }
 
-start() {
-  rm -rf "$root/src" && cp -r "${SRC:-$PWD/src}" "$root/src"
+start() { runs now "$@"; }
+queue() { runs queued "$@"; }
+
+runs() {  # `now`: every run at once, the k-th on GPU k mod (number of GPUs); `queued`: one after another
+  local mode=$1; shift
+  rm -rf "$root/src" && cp -r "${SRC:-$PWD/src}" "$root/src" && cp "$0" "$root/device_runs.sh"
   preflight
   local name="" args=() k=0 ngpu
   ngpu=$(nvidia-smi -L | wc -l); [ "$ngpu" -ge 1 ] || ngpu=1
+  [ "$mode" = queued ] && : > "$root/queue.sh"
   launch() {
     [ -z "$name" ] && return
-    local task=${args[0]%%:*} iters=${args[0]#*:} extra=()
-    [ "$iters" != "${args[0]}" ] && extra=(--max-iterations "$iters")
+    local spec=${args[0]} budget="" extra=()
+    [[ $spec == *@* ]] && budget=${spec##*@} && spec=${spec%@*}
+    local task=${spec%%:*} iters=${spec#*:}
+    [ "$iters" != "$spec" ] && extra=(--max-iterations "$iters")
     if [[ $task == */* ]]; then  # a run folder carried from an earlier machine: resume it
       [ -d "$task" ] || { echo "$name: no run folder $task (carry it)"; return; }
       local from=$task; task=$(basename "$(dirname "$from")")
       mkdir -p "$root/runs/$name/$task" && cp -r "$from" "$root/runs/$name/$task/" && extra+=(--resume)
     fi
-    (cd "$root" || exit; CUDA_VISIBLE_DEVICES=$((k % ngpu)) setsid nohup python -m roboforge train "$task" --device cuda --num-envs 4096 \
-      --run-dir "$root/runs/$name" --quiet --json "${extra[@]}" "${args[@]:1}" \
-      > "logs/$name.json" 2> "logs/$name.err" < /dev/null & echo $! > "logs/$name.pid")
-    echo "$name: $task ${args[*]:1} (GPU $((k % ngpu)), pid $(cat "$root/logs/$name.pid"))"
+    local train=(python -m roboforge train "$task" --device cuda --num-envs 4096 --run-dir "$root/runs/$name"
+      --quiet --json "${extra[@]}" "${args[@]:1}")
+    if [ "$mode" = queued ]; then
+      local limit=(); [ -n "$budget" ] && limit=(timeout -s TERM "$budget")
+      printf '%q ' "${limit[@]}" "${train[@]}" >> "$root/queue.sh"
+      printf '> logs/%q.json 2> logs/%q.err < /dev/null & echo $! > logs/%q.pid; wait $!\n' "$name" "$name" "$name" >> "$root/queue.sh"
+      printf 'OUT=/tmp/out bash device_runs.sh evaluate %q\n' "$name" >> "$root/queue.sh"
+      echo "$name: $task ${args[*]:1} (queued${budget:+, at most $budget s})"
+    else
+      (cd "$root" || exit; CUDA_VISIBLE_DEVICES=$((k % ngpu)) setsid nohup "${train[@]}" \
+        > "logs/$name.json" 2> "logs/$name.err" < /dev/null & echo $! > "logs/$name.pid")
+      echo "$name: $task ${args[*]:1} (GPU $((k % ngpu)), pid $(cat "$root/logs/$name.pid"))"
+    fi
     k=$((k + 1))
   }
   for a in "$@"; do
     if [[ $a == *=* && $a != *.*=* ]]; then launch; name=${a%%=*}; args=("${a#*=}"); else args+=("$a"); fi
   done
   launch
+  [ "$mode" = queued ] || return 0
+  (cd "$root" || exit; setsid nohup bash queue.sh > logs/queue.out 2> logs/queue.err < /dev/null & echo $! > logs/queue.pid)
+  echo "queue: pid $(cat "$root/logs/queue.pid"); its runs start one after another"
 }
 
 status() {
@@ -70,6 +93,7 @@ EOF
     [ -e "$n" ] || continue
     kill -0 "$(cat "$n")" 2>/dev/null || echo "$(basename "$n" .pid): stopped: $(tail -c 300 "${n%.pid}.err")"
   done
+  [ -e "$root/queue.sh" ] && echo "queue: $(run_names | wc -l) of $(grep -c ' & echo ' "$root/queue.sh") runs started"
   snapshot
 }
 
@@ -84,9 +108,12 @@ snapshot() {  # one tarball per run (the device returns at most 8 files of 16 Mi
   done)
 }
 
-stop() {  # SIGTERM (each trainer saves a checkpoint), then evaluate each run's last checkpoint
+run_names() { (cd "$root/logs" && ls *.pid | grep -vx queue.pid | sed 's/\.pid$//'); }
+
+stop() {  # SIGTERM (each trainer saves a checkpoint), then evaluate each run's last checkpoint; no queued run starts
+  [ -e "$root/logs/queue.pid" ] && kill -TERM "$(cat "$root/logs/queue.pid")" 2>/dev/null
   local names=("$@")
-  [ ${#names[@]} -eq 0 ] && names=($(cd "$root/logs" && ls *.pid | sed 's/\.pid$//'))
+  [ ${#names[@]} -eq 0 ] && names=($(run_names))
   for n in "${names[@]}"; do kill -TERM "$(cat "$root/logs/$n.pid")" 2>/dev/null; done
   for n in "${names[@]}"; do while kill -0 "$(cat "$root/logs/$n.pid")" 2>/dev/null; do sleep 1; done; done
   evaluate "${names[@]}"
@@ -94,7 +121,7 @@ stop() {  # SIGTERM (each trainer saves a checkpoint), then evaluate each run's 
 
 evaluate() {  # evaluate each named run's newest checkpoint on the GPU (1000 episodes); running trainings go on
   local names=("$@")
-  [ ${#names[@]} -eq 0 ] && names=($(cd "$root/logs" && ls *.pid | sed 's/\.pid$//'))
+  [ ${#names[@]} -eq 0 ] && names=($(run_names))
   for n in "${names[@]}"; do
     local run task; run=$(ls -d "$root"/runs/"$n"/*/*/ | tail -1); task=$(basename "$(dirname "$run")")
     (cd "$root" && python -m roboforge eval "$task" --checkpoint "$run" --device cuda --num-envs 1024 \
