@@ -231,6 +231,27 @@ def test_cli_deploy_sim_and_bench(cartpole):
     assert missing.exit_code == 2 and "not found" in missing.output
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--max-effort-rate", "nan"), "--max-effort-rate must be a finite number above 0, got nan"),
+        (("--max-position-rate", "-1"), "--max-position-rate must be a finite number above 0"),
+        (("--max-state-age", "nan"), "--max-state-age must be a finite number above 0"),
+        (("--max-state-age", "0"), "--max-state-age must be a finite number above 0"),
+        (("--robot", "udp://127.0.0.1:99999"), "the port must be 1 to 65535, got 99999"),
+    ],
+)
+def test_cli_deploy_refuses_safety_limits_that_are_not_positive_and_ports_out_of_range(args, needle):
+    """A NaN rate limit sent NaN targets to the robot, a NaN state age turned the watchdog off, and a
+    port above 65535 was an internal error: each is one line naming the option, before the policy loads."""
+    result = CliRunner().invoke(
+        app, ["deploy", "policy.onnx", *args], env={"COLUMNS": "200", "NO_COLOR": "1"}
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ") and len(result.output.strip().splitlines()) == 1, result.output
+    assert needle in result.output
+
+
 def test_cli_and_deploy_command_do_not_load_torch():
     """`roboforge deploy` must run where torch is not installed: the CLI imports it only for training commands."""
     import subprocess

@@ -3,6 +3,7 @@ benchmark, or a robot behind UDP). Imports no torch."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -49,6 +50,17 @@ def check_commands(given: dict, expected: dict[str, int]) -> None:
             )
 
 
+def check_safety_limits(**limits: float | None) -> None:
+    """Raise UserInputError unless each given safety threshold is a finite number above 0 (a NaN would
+    switch its rule off or send NaN targets to the robot; a negative one stops or rate-limits wrongly)."""
+    for name, value in limits.items():
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UserInputError(
+                f"--{name.replace('_', '-')} must be a finite number above 0, got {value}; "
+                "leave it out for the default."
+            )
+
+
 def parse_robot(robot: str) -> tuple[str, tuple[str, int] | None]:
     """'sim' or 'udp://HOST:PORT'."""
     if robot == "sim":
@@ -56,6 +68,8 @@ def parse_robot(robot: str) -> tuple[str, tuple[str, int] | None]:
     if robot.startswith("udp://"):
         host, _, port = robot.removeprefix("udp://").rpartition(":")
         if host and port.isdigit():
+            if not 1 <= int(port) <= 65535:
+                raise UserInputError(f"--robot {robot!r}: the port must be 1 to 65535, got {port}.")
             return "udp", (host, int(port))
     raise UserInputError(f"Unknown --robot {robot!r}: use 'sim' (MuJoCo sim-to-sim) or 'udp://HOST:PORT'.")
 
@@ -108,6 +122,9 @@ def deploy_cmd(
         from roboforge.deploy.safety import SafetyCfg
 
         kind, address = parse_robot(robot)
+        check_safety_limits(
+            max_position_rate=max_position_rate, max_effort_rate=max_effort_rate, max_state_age=max_state_age
+        )
         if video and (kind != "sim" or bench):
             raise UserInputError("--video records sim episodes: use it with --robot sim and without --bench.")
         if video_length < 1:
