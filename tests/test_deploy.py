@@ -239,6 +239,7 @@ def test_cli_deploy_sim_and_bench(cartpole):
         (("--max-state-age", "nan"), "--max-state-age must be a finite number above 0"),
         (("--max-state-age", "0"), "--max-state-age must be a finite number above 0"),
         (("--robot", "udp://127.0.0.1:99999"), "the port must be 1 to 65535, got 99999"),
+        (("--seed", "-1"), "--seed must be 0 to 2147483647, got -1"),
     ],
 )
 def test_cli_deploy_refuses_safety_limits_that_are_not_positive_and_ports_out_of_range(args, needle):

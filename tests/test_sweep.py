@@ -63,6 +63,8 @@ def test_unknown_field_and_unlogged_metric_fail_before_any_trial(tmp_path):
     assert result.exit_code == 2, result.output
     assert "--metric 'Metrics/nothing': the task does not log it" in flat(result.output)
     assert "Episode_Reward/alive" in flat(result.output)  # the task's own metrics are listed
+    result = invoke("sweep", "cartpole", "--param", LR, "--seed", "-5", *SMALL, "--run-dir", str(tmp_path))
+    assert result.exit_code == 2 and "--seed must be 0 to 2147483647, got -5" in flat(result.output)
     assert not (tmp_path / "sweeps").exists()
 
 

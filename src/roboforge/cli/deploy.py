@@ -120,8 +120,10 @@ def deploy_cmd(
     def body():
         from roboforge.deploy.runner import PolicyRunner
         from roboforge.deploy.safety import SafetyCfg
+        from roboforge.rl.options import check_seed
 
         kind, address = parse_robot(robot)
+        check_seed("--seed", seed)
         check_safety_limits(
             max_position_rate=max_position_rate, max_effort_rate=max_effort_rate, max_state_age=max_state_age
         )

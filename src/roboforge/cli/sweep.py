@@ -76,11 +76,13 @@ def sweep(
 
     def body():
         from roboforge.rl import sweep as sweeps
+        from roboforge.rl.options import check_seed
 
         import_modules(imports)
         check_options(
             task, device, sim, override, num_envs=num_envs, max_iterations=max_iterations, trials=trials
         )
+        check_seed("--seed", seed)  # the trials' build_session checks it too, each one failing alone
         lib, algo = library or "rsl_rl", algorithm or "ppo"
         check_library_options(task, lib, algo)
         if direction not in ("max", "min"):

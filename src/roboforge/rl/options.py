@@ -10,6 +10,9 @@ from roboforge.utils.files import check_folder
 
 DEVICE_RE = re.compile(r"cpu|cuda(:\d+)?")
 SIMS = ("auto", "mjwarp", "mujoco")
+MAX_SEED = 2**31 - 1
+"""Largest seed: numpy (sb3, skrl, the deploy runtime) takes 0..2**32-1, torch at most 2**64-1; a distributed
+run adds each rank to it."""
 
 
 def check_device_name(device: str | None) -> None:
@@ -27,6 +30,12 @@ def check_sim(sim: str) -> None:
 def check_run_root(run_dir: Path) -> None:
     """Raise UserInputError when `run_dir`, or the nearest part of it that exists, is not a folder."""
     check_folder("--run-dir", run_dir)
+
+
+def check_seed(name: str, value: int | None) -> None:
+    """Raise UserInputError when a seed is given and outside 0..MAX_SEED."""
+    if value is not None and not 0 <= value <= MAX_SEED:
+        raise UserInputError(f"{name} must be 0 to {MAX_SEED}, got {value}.")
 
 
 def check_positive(name: str, value: int | None) -> None:

@@ -14,7 +14,7 @@ from roboforge.envs.registry import load_cfg, make_env, task_algorithms, task_sp
 from roboforge.rl import distributed
 from roboforge.rl.libraries import DEFAULT_LIBRARY, check_algorithm, learner_class
 from roboforge.rl.libraries.base import Learner, no_agent_config_message
-from roboforge.rl.options import check_device_name
+from roboforge.rl.options import check_device_name, check_seed
 from roboforge.utils.errors import UserInputError
 from roboforge.utils.overrides import apply_checked
 
@@ -90,10 +90,13 @@ def build_session(
         env_cfg.scene.num_envs = num_envs
     env_cfg.sim.device = device
     env_cfg.sim.backend = sim
+    check_seed("--seed", seed)
     if seed is not None:
         env_cfg.seed = seed
     env_cfg.seed += distributed.current().rank  # each rank of a distributed run steps different worlds
     apply_checked(env_cfg, "env", env_overrides or {})
+    if "seed" in (env_overrides or {}):
+        check_seed("-o env.seed", env_cfg.seed)
     apply_checked(agent_cfg, "agent", agent_overrides or {})
     env = make_env(task, env_cfg)
     if env_state is not None:  # before the learner, which reads the env's first observations
