@@ -13,6 +13,9 @@ from roboforge.scene.scene import Scene
 from roboforge.sim.factory import make_simulator
 from roboforge.utils.config import ConfigError
 
+MAX_EPISODE_LENGTH = 2**31 - 1
+"""Most env steps in an episode (the time-out is compared with int64 step counters, and longer is no time-out)."""
+
 
 class BaseRLEnv(gym.Env):
     """Batched env base: owns the scene and simulator; subclasses define step/reset logic."""
@@ -23,6 +26,10 @@ class BaseRLEnv(gym.Env):
     def __init__(self, cfg: BaseEnvCfg, per_world_fields: tuple[str, ...] = ()):
         if cfg.decimation < 1:
             raise ConfigError(f"decimation must be >= 1, got {cfg.decimation}.")
+        if not cfg.episode_length_s > 0:
+            raise ConfigError(f"env.episode_length_s must be > 0 (seconds), got {cfg.episode_length_s}.")
+        if cfg.sim.timestep is not None and not cfg.sim.timestep > 0:
+            raise ConfigError(f"env.sim.timestep must be > 0 (seconds), got {cfg.sim.timestep}.")
         self.cfg = cfg
         self.device = torch.device(cfg.sim.device)
         torch.manual_seed(cfg.seed)
@@ -35,6 +42,11 @@ class BaseRLEnv(gym.Env):
         self.physics_dt = self.sim.timestep
         self.step_dt = self.physics_dt * cfg.decimation
         self.max_episode_length_s = cfg.episode_length_s
+        if cfg.episode_length_s / self.step_dt > MAX_EPISODE_LENGTH:
+            raise ConfigError(
+                f"env.episode_length_s {cfg.episode_length_s:g} is more than {MAX_EPISODE_LENGTH} env steps of "
+                f"{self.step_dt:g} s; give at most {MAX_EPISODE_LENGTH * self.step_dt:.4g} seconds."
+            )
         self.max_episode_length = math.ceil(cfg.episode_length_s / self.step_dt)
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self.reset_buf = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
