@@ -81,3 +81,17 @@ def test_plot_input_errors_are_one_line(cli_run, tmp_path, args, message):
     result = invoke("plot", *[a.format(**fill) for a in args])
     assert result.exit_code == 2, result.output
     assert message in flat(result.output) and "Traceback" not in result.output
+
+
+def test_damaged_lines_of_metrics_jsonl_are_skipped(cli_run, tmp_path):
+    """A line that is JSON but no object, or bytes that are no UTF-8, was an internal error of plot."""
+    run = tmp_path / "cartpole" / "damaged"
+    run.mkdir(parents=True)
+    good = (cli_run / "metrics.jsonl").read_bytes()
+    (run / "metrics.jsonl").write_bytes(b"[1, 2]\n\xff\xfe garbage\n" + good + b'"x"\n')
+    result = invoke("plot", run, "-o", tmp_path / "c.png", "--json")
+    assert result.exit_code == 0, result.output
+    assert "Train/mean_reward" in json.loads(result.stdout)["panels"]
+    (run / "metrics.jsonl").write_bytes(b"[1, 2]\n\xff\xfe\n")
+    result = invoke("plot", run, "-o", tmp_path / "c.png")
+    assert result.exit_code == 2 and "has no iteration records yet" in flat(result.output), result.output

@@ -46,14 +46,17 @@ class MetricsWriter:
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """All records of a run's `metrics.jsonl` (a partly written last line is skipped)."""
+    """All records of a run's `metrics.jsonl` (a partly written last line, and any line that is not a JSON
+    object, such as bytes of a damaged file, is skipped)."""
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if isinstance(record, dict):
+            records.append(record)
     return records
