@@ -265,3 +265,21 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
     with ThreadPoolExecutor(16) as pool:
         folders = list(pool.map(claim, range(16)))
     assert len(set(folders)) == 16 and all(f.is_dir() for f in folders)
+
+
+@pytest.mark.parametrize("seed, overrides", [(5, {}), (None, {"seed": 5})])
+def test_each_rank_of_a_distributed_run_offsets_the_seed_it_was_given(seed, overrides, monkeypatch):
+    """Rank 1 of a run seeded 5 (by --seed or by -o env.seed) builds its worlds with seed 6, not rank 0's."""
+    from roboforge.rl import distributed, session
+
+    class Built(Exception):
+        pass
+
+    def make_env(task, cfg):
+        raise Built(cfg.seed)
+
+    monkeypatch.setattr(distributed, "current", lambda: distributed.Rank(rank=1, world_size=2))
+    monkeypatch.setattr(session, "make_env", make_env)
+    with pytest.raises(Built) as built:
+        build_session("cartpole", num_envs=2, device="cpu", seed=seed, env_overrides=overrides)
+    assert built.value.args == (6,)

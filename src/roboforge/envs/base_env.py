@@ -17,6 +17,18 @@ MAX_EPISODE_LENGTH = 2**31 - 1
 """Most env steps in an episode (the time-out is compared with int64 step counters, and longer is no time-out)."""
 
 
+def check_env_cfg(cfg: BaseEnvCfg) -> None:
+    """Raise ConfigError, naming the field, for a step count or duration that cannot run."""
+    if cfg.decimation < 1:
+        raise ConfigError(f"decimation must be >= 1, got {cfg.decimation}.")
+    if not cfg.episode_length_s > 0:
+        raise ConfigError(f"env.episode_length_s must be > 0 (seconds), got {cfg.episode_length_s}.")
+    if cfg.sim.timestep is not None and not cfg.sim.timestep > 0:
+        raise ConfigError(f"env.sim.timestep must be > 0 (seconds), got {cfg.sim.timestep}.")
+    if not cfg.max_joint_vel > 0:  # the NaN guard's threshold: at or below 0 every world counts as exploded
+        raise ConfigError(f"env.max_joint_vel must be > 0 (rad/s or m/s), got {cfg.max_joint_vel}.")
+
+
 class BaseRLEnv(gym.Env):
     """Batched env base: owns the scene and simulator; subclasses define step/reset logic."""
 
@@ -24,12 +36,7 @@ class BaseRLEnv(gym.Env):
     metadata = {"render_modes": [None]}
 
     def __init__(self, cfg: BaseEnvCfg, per_world_fields: tuple[str, ...] = ()):
-        if cfg.decimation < 1:
-            raise ConfigError(f"decimation must be >= 1, got {cfg.decimation}.")
-        if not cfg.episode_length_s > 0:
-            raise ConfigError(f"env.episode_length_s must be > 0 (seconds), got {cfg.episode_length_s}.")
-        if cfg.sim.timestep is not None and not cfg.sim.timestep > 0:
-            raise ConfigError(f"env.sim.timestep must be > 0 (seconds), got {cfg.sim.timestep}.")
+        check_env_cfg(cfg)
         self.cfg = cfg
         self.device = torch.device(cfg.sim.device)
         torch.manual_seed(cfg.seed)

@@ -93,10 +93,10 @@ def build_session(
     check_seed("--seed", seed)
     if seed is not None:
         env_cfg.seed = seed
-    env_cfg.seed += distributed.current().rank  # each rank of a distributed run steps different worlds
     apply_checked(env_cfg, "env", env_overrides or {})
     if "seed" in (env_overrides or {}):
         check_seed("-o env.seed", env_cfg.seed)
+    env_cfg.seed += distributed.current().rank  # each rank of a distributed run steps different worlds
     apply_checked(agent_cfg, "agent", agent_overrides or {})
     env = make_env(task, env_cfg)
     if env_state is not None:  # before the learner, which reads the env's first observations
