@@ -95,7 +95,10 @@ def load_model_file(path: Path) -> mujoco.MjSpec:
             # Keep fixed links (base_link) as bodies: fused into the world, their collision geometry
             # would no longer be filtered against the first moving link.
             spec.compiler.fusestatic = False
-        spec.compile()  # surface model errors here, naming the file, not later in the scene
+        # Surface model errors here, naming the file, not later in the scene. A copy is compiled: after
+        # spec.compile() every spec.delete (the scene drops actuators and visual geoms) costs 20-40 ms
+        # on the G1, against 10 ms for all 64 on a spec never compiled (G1 env build 9.0 s -> 2.3 s).
+        spec.copy().compile()
     except Exception as err:
         raise AssetError(f"MuJoCo cannot load {path}: {err}") from err
     return spec
