@@ -82,6 +82,86 @@ def test_an_entry_point_that_cannot_be_imported_is_one_line(tmp_path):
     assert "'broken_tasks'" in lines[0] and "broken" in lines[0] and "No module named" in lines[0]
 
 
+BROKEN_TASKS = """
+from roboforge.envs import register_task
+
+
+def fails(play=False):
+    raise KeyError("oops")
+
+
+def returns_none(play=False):
+    return None
+
+
+def no_play():
+    raise AssertionError("not called")
+
+
+for task, env_cfg in [("typo", "broken_entry_tasks:my_env_cfg"), ("no-colon", "broken_entry_tasks"),
+                      ("no-module", "gone_tasks:cfg"), ("fails", "broken_entry_tasks:fails"),
+                      ("none", "broken_entry_tasks:returns_none"), ("no-play", "broken_entry_tasks:no_play")]:
+    register_task(f"broken-{task}", entry_point="roboforge.envs:ManagerBasedRLEnv", env_cfg_entry_point=env_cfg,
+                  rsl_rl_cfg_entry_point="broken_entry_tasks:nope")
+register_task("broken-env-class", entry_point="roboforge.envs:NoSuchEnv",
+              env_cfg_entry_point="roboforge.tasks.cartpole.cartpole_env_cfg:cartpole_env_cfg",
+              rsl_rl_cfg_entry_point="broken_entry_tasks:nope")
+"""
+
+
+@pytest.mark.parametrize(
+    ("task", "key", "words"),
+    [
+        ("typo", "env_cfg_entry_point", "module 'broken_entry_tasks' has no 'my_env_cfg'"),
+        ("no-colon", "env_cfg_entry_point", "'broken_entry_tasks' must be 'module:name'"),
+        ("no-module", "env_cfg_entry_point", "the module 'gone_tasks' cannot be imported"),
+        ("fails", "env_cfg_entry_point", "broken_entry_tasks:fails(play=False) failed (KeyError: 'oops')"),
+        ("none", "env_cfg_entry_point", "returned NoneType, not an env config"),
+        ("no-play", "env_cfg_entry_point", "unexpected keyword argument 'play'"),
+        ("typo", "rsl_rl_cfg_entry_point", "module 'broken_entry_tasks' has no 'nope'"),
+    ],
+)
+def test_entry_points_of_a_user_task_that_do_not_resolve_are_one_line(broken_tasks, task, key, words):
+    """A register_task call naming a factory its module lacks (or that fails, or returns no env config) was an
+    internal error (AttributeError, ModuleNotFoundError, the factory's own exception)."""
+    from roboforge.envs.registry import TaskModuleError, load_cfg
+
+    with pytest.raises(TaskModuleError) as err:
+        load_cfg(f"broken-{task}", key, play=False)
+    assert str(err.value).startswith(f"Task 'broken-{task}': {key} ") and words in str(err.value), err.value
+
+
+def test_an_env_class_the_module_lacks_is_one_line(broken_tasks):
+    from roboforge.envs.registry import TaskModuleError, load_cfg, make_env
+
+    cfg = load_cfg("broken-env-class", play=False)
+    with pytest.raises(
+        TaskModuleError, match=r"entry_point 'roboforge.envs:NoSuchEnv': .* has no 'NoSuchEnv'"
+    ):
+        make_env("broken-env-class", cfg)
+
+
+@pytest.fixture(scope="module")
+def broken_tasks(tmp_path_factory):
+    """`broken_entry_tasks`, a module registering tasks whose entry points do not resolve, imported here; its
+    tasks leave the registry afterwards."""
+    import importlib
+
+    import gymnasium as gym
+
+    root = tmp_path_factory.mktemp("broken")
+    (root / "broken_entry_tasks.py").write_text(BROKEN_TASKS)
+    sys.path.insert(0, str(root))
+    try:
+        importlib.import_module("broken_entry_tasks")
+        yield
+    finally:
+        sys.path.remove(str(root))
+        sys.modules.pop("broken_entry_tasks", None)
+        for env_id in [i for i in gym.registry if i.startswith("roboforge/broken-")]:
+            del gym.registry[env_id]
+
+
 def test_service_jobs_and_sweeps_pass_the_task_modules(tmp_path):
     job = Job(id="j", task=TASK, library="rsl_rl", policy_type="PPO", num_iterations=2, num_envs=8,
               job_dir=str(tmp_path), overrides={}, seed=None, device="cpu",

@@ -175,18 +175,79 @@ def task_spec(task: str) -> gym.envs.registration.EnvSpec:
 
 def load_cfg(task: str, key: str = "env_cfg_entry_point", **factory_kwargs: Any) -> Any:
     """Call the factory registered under `key` for `task` (e.g. the env config factory); for a
-    'package:file.yaml' entry, the parsed YAML file (a dict)."""
+    'package:file.yaml' entry, the parsed YAML file (a dict). An entry that does not resolve, and a factory of
+    the user's own module that fails or (for the env) returns no env config, are TaskModuleErrors naming both."""
     entry = task_spec(task).kwargs.get(key)
     if entry is None:
         raise UserInputError(f"Task {task!r} has no {key.removesuffix('_entry_point')} config.")
     module, _, attr = entry.partition(":")
     if attr.endswith((".yaml", ".yml")):
-        return read_yaml(importlib.resources.files(module) / attr)
-    factory = getattr(importlib.import_module(module), attr)
-    return factory(**factory_kwargs) if callable(factory) else factory
+        return read_yaml(importlib.resources.files(_entry_module(task, key, entry)) / attr)
+    factory = _entry_object(task, key, entry)
+    if not callable(factory):
+        return factory
+    try:
+        cfg = factory(**factory_kwargs)
+    except UserInputError:
+        raise
+    except Exception as err:
+        if _own_module(module):
+            raise  # a bug of roboforge's own tasks: reported as an internal error
+        call = f"{entry}({', '.join(f'{k}={v!r}' for k, v in factory_kwargs.items())})"
+        raise TaskModuleError(
+            f"Task {task!r}: {key} {call} failed ({type(err).__name__}: {err}); fix it in {module} "
+            "(--debug shows the traceback)."
+        ) from err
+    if key == "env_cfg_entry_point":
+        from roboforge.envs.env_cfg import BaseEnvCfg
+
+        if not isinstance(cfg, BaseEnvCfg):
+            raise TaskModuleError(
+                f"Task {task!r}: {key} {entry} returned {type(cfg).__name__}, not an env config; it must return "
+                "a ManagerBasedRLEnvCfg or a DirectRLEnvCfg."
+            )
+    return cfg
+
+
+def _own_module(module: str) -> bool:
+    return module == NAMESPACE or module.startswith(f"{NAMESPACE}.")
+
+
+def _entry_module(task: str, key: str, entry: str) -> Any:
+    """The module of a registered 'module:name' entry point; one that cannot be imported is a TaskModuleError."""
+    module, sep, attr = entry.partition(":")
+    if not (module and sep and attr):
+        raise TaskModuleError(
+            f"Task {task!r}: {key} {entry!r} must be 'module:name' (a factory function or a YAML file of the module); "
+            "fix it in the module's register_task call."
+        )
+    try:
+        return importlib.import_module(module)
+    except Exception as err:
+        raise TaskModuleError(
+            f"Task {task!r}: {key} {entry!r}: the module {module!r} cannot be imported ({type(err).__name__}: "
+            f"{err}); check the name in its register_task call."
+        ) from err
+
+
+def _entry_object(task: str, key: str, entry: str) -> Any:
+    """What a registered 'module:name' entry point names; a module without it is a TaskModuleError."""
+    module = _entry_module(task, key, entry)
+    name = entry.partition(":")[2]
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise TaskModuleError(
+            f"Task {task!r}: {key} {entry!r}: module {module.__name__!r} has no {name!r}; fix the name in its "
+            "register_task call."
+        ) from None
 
 
 def make_env(task: str, cfg: Any) -> Any:
     """Build the env of `task` from `cfg` (the unwrapped roboforge env)."""
     spec = task_spec(task)
+    if isinstance(spec.entry_point, str):
+        env_class = _entry_object(task, "entry_point", spec.entry_point)
+        if not callable(env_class):
+            raise TaskModuleError(f"Task {task!r}: entry_point {spec.entry_point!r} is not an env class.")
     return gym.make(spec.id, cfg=cfg).unwrapped
