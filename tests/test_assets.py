@@ -174,6 +174,29 @@ def test_init_state_joint_regex_matching_nothing_raises(urdf_path):
     assert "shoulder, elbow" in msg
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        (
+            {"actuators": {"arm": ImplicitActuatorCfg(joint_names_expr=["*"])}},
+            "actuators['arm'].joint_names_expr",
+        ),
+        (
+            {"actuators": {"arm": ImplicitActuatorCfg(joint_names_expr=[".*"], stiffness={"*": 1.0})}},
+            "actuators['arm'].stiffness",
+        ),
+        ({"init_state": InitialStateCfg(joint_pos={"*": 0.1})}, "arm.init_state.joint_pos"),
+        ({"init_state": InitialStateCfg(joint_vel={"*": 0.1})}, "arm.init_state.joint_vel"),
+        ({"collision_geoms": ["*"]}, "collision_geoms"),
+    ],
+)
+def test_a_pattern_that_is_not_a_regex_names_the_field(urdf_path, kwargs, field):
+    """A glob ('*') where a regex belongs was an internal error (re.error: nothing to repeat)."""
+    with pytest.raises(ConfigError) as err:
+        bound_scene(arm_cfg(urdf_path, **kwargs))
+    assert f"{field}: '*' is not a regex (nothing to repeat" in str(err.value), err.value
+
+
 def test_entity_find_joints_and_unknown_entity(urdf_path):
     scene = bound_scene(arm_cfg(urdf_path))
     arm = scene["arm"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import mujoco
 import torch
 
-from roboforge.utils.config import ConfigError
+from roboforge.utils.config import ConfigError, compile_regexes
 
 
 @dataclass(kw_only=True)
@@ -69,10 +69,12 @@ class DCMotorActuatorCfg(IdealPDActuatorCfg):
 
 def resolve_joints(patterns: list[str], names: list[str], what: str) -> list[int]:
     """Indices of `names` fully matching any regex in `patterns`, in `names` order; none raises."""
-    compiled = [re.compile(p) for p in patterns]
+    compiled = compile_regexes(patterns, what)
     idx = [i for i, n in enumerate(names) if any(c.fullmatch(n) for c in compiled)]
     if not idx:
-        raise ConfigError(f"{what}: the regexes {patterns} match no name. Available: {', '.join(names)}.")
+        raise ConfigError(
+            f"{what}: the regexes {patterns} match no name. Available: {', '.join(names) or '(none)'}."
+        )
     return idx
 
 
@@ -87,6 +89,18 @@ def per_joint(value: float | dict[str, float] | None, names: list[str], default:
         matches = [v for p, v in value.items() if re.fullmatch(p, n)]
         out.append(float(matches[0]) if matches else default)
     return out
+
+
+GAIN_FIELDS = ("stiffness", "damping", "effort_limit", "velocity_limit", "armature", "saturation_effort")
+"""The fields of an actuator group that take a value per joint (a number, or a {regex: value} dict)."""
+
+
+def check_actuator_cfg(cfg: ActuatorCfg, what: str) -> None:
+    """Check the per-joint fields of an actuator group; `what` names the group in the message."""
+    for name in GAIN_FIELDS:
+        value = getattr(cfg, name, None)
+        if isinstance(value, dict):
+            compile_regexes(list(value), f"{what}.{name}")
 
 
 def is_velocity_group(cfg: ActuatorCfg) -> bool:

@@ -9,8 +9,6 @@ those fields per world when it is built.
 
 from __future__ import annotations
 
-import re
-
 import torch
 
 from roboforge.managers.event_manager import writes_model_fields
@@ -23,7 +21,7 @@ from roboforge.mdp.events import (
     check_operation,
     range_bounds,
 )
-from roboforge.utils.config import ConfigError
+from roboforge.utils.config import ConfigError, compile_regexes
 from roboforge.utils.math import quat_apply_inverse, sample_uniform
 
 
@@ -248,7 +246,7 @@ def _geom_rows(env: TermEnv, asset_name: str | None, geom_names: list[str] | Non
     model = env.sim.model
     prefix = "" if asset_name is None else f"{asset_name}/"
     bodies = None if asset_name is None else set(env.scene[asset_name].body_ids)
-    patterns = [re.compile(p) for p in geom_names or []]
+    patterns = compile_regexes(geom_names or [], "geom_names")
     ids = []
     for g in range(model.ngeom):
         name = model.geom(g).name

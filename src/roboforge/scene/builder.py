@@ -6,7 +6,6 @@ the spec gets the actuators and tracking sensors the layout lists, and the runti
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import mujoco
@@ -17,7 +16,7 @@ from roboforge.assets.deformable import DeformableObjectCfg
 from roboforge.scene.layout import TRACK_SENSORS, EntityLayout, entity_layout
 from roboforge.terrains.generator import GeneratedTerrain
 from roboforge.terrains.terrain import add_terrain_geom
-from roboforge.utils.config import ConfigError
+from roboforge.utils.config import ConfigError, compile_regexes
 
 if TYPE_CHECKING:
     from roboforge.scene.scene import SceneCfg
@@ -109,7 +108,7 @@ def _prepare_articulation(name: str, spec: mujoco.MjSpec, cfg: ArticulationCfg) 
                 f"Entity {name!r}: site {site_name!r} names a body {body_name!r} the model lacks."
             )
         body.add_site(name=site_name, pos=list(offset))
-    _filter_collisions(spec, cfg)
+    _filter_collisions(name, spec, cfg)
     if cfg.gravity_compensation:
         for body in spec.bodies[1:]:
             body.gravcomp = 1.0
@@ -143,11 +142,12 @@ def _exclude_base_contacts(spec: mujoco.MjSpec) -> None:
             spec.add_exclude(bodyname1=parent.name, bodyname2=body.name)
 
 
-def _filter_collisions(spec: mujoco.MjSpec, cfg: ArticulationCfg) -> None:
+def _filter_collisions(name: str, spec: mujoco.MjSpec, cfg: ArticulationCfg) -> None:
     """Apply `collision_geoms` (others become visual) and `self_collisions=False` to the entity's geoms."""
     colliding = [g for g in spec.geoms if g.contype or g.conaffinity]
     if cfg.collision_geoms is not None:
-        keep = [g for g in colliding if _geom_matches(g, cfg.collision_geoms)]
+        patterns = compile_regexes(cfg.collision_geoms, f"Entity {name!r}: collision_geoms")
+        keep = [g for g in colliding if any(p.fullmatch(g.name or g.parent.name) for p in patterns)]
         if not keep:
             names = sorted({g.name or g.parent.name for g in colliding})
             raise ConfigError(
@@ -164,11 +164,6 @@ def _filter_collisions(spec: mujoco.MjSpec, cfg: ArticulationCfg) -> None:
             geom.contype, geom.conaffinity = ROBOT_CONTYPE, 1
     for geom in colliding:
         geom.priority = max(geom.priority, cfg.contact_priority)
-
-
-def _geom_matches(geom, patterns: list[str]) -> bool:
-    name = geom.name or geom.parent.name
-    return any(re.fullmatch(p, name) for p in patterns)
 
 
 _OPTION_FIELDS = (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import mujoco
 import torch
 
-from roboforge.assets.actuators import ActuatorCfg, resolve_joints
+from roboforge.assets.actuators import ActuatorCfg, check_actuator_cfg, resolve_joints
 from roboforge.assets.articulation import ArticulationCfg, EntityCfg
 from roboforge.assets.deformable import DeformableObjectCfg
 from roboforge.sensors.base import prefixed, sensor_columns
@@ -112,9 +112,9 @@ def entity_layout(name: str, cfg: EntityCfg, spec: mujoco.MjSpec) -> EntityLayou
     if isinstance(cfg, ArticulationCfg):
         claimed: set[str] = set()
         for group_name, group in cfg.actuators.items():
-            ids = resolve_joints(
-                group.joint_names_expr, joints, f"Entity {name!r} actuator group {group_name!r}"
-            )
+            what = f"Entity {name!r}: actuators[{group_name!r}]"
+            check_actuator_cfg(group, what)
+            ids = resolve_joints(group.joint_names_expr, joints, f"{what}.joint_names_expr")
             ids = [i for i in ids if joints[i] not in claimed]
             names = [joints[i] for i in ids]
             claimed.update(names)

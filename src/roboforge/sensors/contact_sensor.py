@@ -7,7 +7,6 @@ so both backends fill `sensordata` identically.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,7 +14,7 @@ import mujoco
 import torch
 
 from roboforge.sensors.base import Sensor, SensorCfg, prefixed, sensor_columns, unprefixed_names
-from roboforge.utils.config import ConfigError
+from roboforge.utils.config import ConfigError, compile_regexes
 
 NETFORCE_REDUCTION = 3  # MuJoCo contact sensor `reduce="netforce"`: one net force over all contacts
 
@@ -48,7 +47,9 @@ class ContactSensorCfg(SensorCfg):
         patterns, objtype = self._kind()
         elements = spec.bodies if objtype == mujoco.mjtObj.mjOBJ_BODY else spec.geoms
         names = [n for n in unprefixed_names(spec, elements, self.entity_name) if n]
-        matched = [n for n in names if any(re.fullmatch(p, n) for p in patterns)]
+        field = "body_names" if objtype == mujoco.mjtObj.mjOBJ_BODY else "geom_names"
+        compiled = compile_regexes(patterns, f"ContactSensorCfg.{field}")
+        matched = [n for n in names if any(p.fullmatch(n) for p in compiled)]
         if not matched:
             kind = "bodies" if objtype == mujoco.mjtObj.mjOBJ_BODY else "geoms"
             raise ConfigError(
@@ -127,7 +128,8 @@ class ContactSensor(Sensor):
     def find_bodies(self, patterns: list[str] | str) -> list[int]:
         """Indices (sensor order) of the elements whose names fully match any regex."""
         patterns = [patterns] if isinstance(patterns, str) else patterns
-        ids = [i for i, n in enumerate(self.body_names) if any(re.fullmatch(p, n) for p in patterns)]
+        compiled = compile_regexes(patterns, "Contact sensor body names")
+        ids = [i for i, n in enumerate(self.body_names) if any(p.fullmatch(n) for p in compiled)]
         if not ids:
             raise ConfigError(f"Contact sensor: {patterns} match none of {', '.join(self.body_names)}.")
         return ids

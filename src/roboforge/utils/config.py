@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import keyword
 import os
+import re
 import types
 import typing
 from typing import Any, TypeVar
@@ -22,6 +23,21 @@ class ConfigError(UserInputError):
 def closest(name: str, options: typing.Iterable[str], n: int = 3) -> list[str]:
     """Closest matches of `name` among `options` (for 'did you mean' messages)."""
     return difflib.get_close_matches(name, list(options), n=n, cutoff=0.4)
+
+
+def compile_regexes(patterns: str | typing.Iterable[str], what: str) -> list[re.Pattern[str]]:
+    """The compiled regexes of config field `what` (one string or several); one that is not a regex is a
+    ConfigError naming the field."""
+    compiled = []
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
+        try:
+            compiled.append(re.compile(pattern))
+        except (re.error, TypeError) as err:
+            raise ConfigError(
+                f"{what}: {pattern!r} is not a regex ({err}); names are matched by Python regexes in full, "
+                "e.g. '.*_joint' (not '*_joint')."
+            ) from err
+    return compiled
 
 
 def unknown_key_error(kind: str, key: str, allowed: typing.Iterable[str]) -> ConfigError:
