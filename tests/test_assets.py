@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import mujoco
@@ -232,6 +233,39 @@ def test_per_joint_expands_scalars_and_regex_dicts():
     assert per_joint(2.0, names, 0.0) == [2.0, 2.0, 2.0]
     assert per_joint(None, names, -1.0) == [-1.0, -1.0, -1.0]
     assert per_joint({"th.*": 5.0, "calf": 7.0}, names, 1.0) == [1.0, 5.0, 7.0]
+
+
+@pytest.mark.parametrize(
+    ("group", "message"),
+    [
+        (
+            ImplicitActuatorCfg(joint_names_expr=[".*"], stiffness=float("nan")),
+            "stiffness must be finite and >= 0",
+        ),
+        (
+            IdealPDActuatorCfg(joint_names_expr=[".*"], damping={"elbow": -1.0}),
+            "damping must be finite and >= 0",
+        ),
+        (
+            ImplicitActuatorCfg(joint_names_expr=[".*"], effort_limit=-5.0),
+            "effort_limit must be > 0 (or None)",
+        ),
+        (
+            IdealPDActuatorCfg(joint_names_expr=[".*"], velocity_limit=0.0),
+            "velocity_limit must be > 0 (or None)",
+        ),
+        (
+            ImplicitActuatorCfg(joint_names_expr=[".*"], armature=float("inf")),
+            "armature must be finite and >= 0",
+        ),
+        (ImplicitActuatorCfg(joint_names_expr=[".*"], stiffness="400"), "stiffness must be finite and >= 0"),
+    ],
+)
+def test_an_actuator_gain_or_limit_out_of_range_names_the_field(urdf_path, group, message):
+    """A NaN or negative gain or limit built a robot that exploded or pushed the wrong way, silently (a string
+    was an internal error)."""
+    with pytest.raises(ConfigError, match=re.escape(f"Entity 'arm': actuators['arm'].{message}")):
+        bound_scene(arm_cfg(urdf_path, actuators={"arm": group}))
 
 
 def test_ideal_pd_actuator_torque_is_pd_plus_feedforward_clipped():

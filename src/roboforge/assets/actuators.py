@@ -15,6 +15,8 @@ randomization can scale them; an implicit group's gains act through the model fi
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from dataclasses import dataclass
 
@@ -91,16 +93,34 @@ def per_joint(value: float | dict[str, float] | None, names: list[str], default:
     return out
 
 
-GAIN_FIELDS = ("stiffness", "damping", "effort_limit", "velocity_limit", "armature", "saturation_effort")
-"""The fields of an actuator group that take a value per joint (a number, or a {regex: value} dict)."""
+GAIN_FIELDS = {
+    "stiffness": (False, False),
+    "damping": (False, False),
+    "effort_limit": (True, True),
+    "velocity_limit": (True, True),
+    "armature": (False, True),
+    "saturation_effort": (True, False),
+}
+"""The fields of an actuator group that take a value per joint (a number, or a {regex: value} dict), each with
+(whether its values must be > 0 rather than finite and >= 0, whether it takes None)."""
 
 
 def check_actuator_cfg(cfg: ActuatorCfg, what: str) -> None:
     """Check the per-joint fields of an actuator group; `what` names the group in the message."""
-    for name in GAIN_FIELDS:
-        value = getattr(cfg, name, None)
+    for name, (positive, optional) in GAIN_FIELDS.items():
+        if not hasattr(cfg, name):
+            continue  # saturation_effort: DC motor groups only
+        value = getattr(cfg, name)
+        if value is None and optional:
+            continue
         if isinstance(value, dict):
             compile_regexes(list(value), f"{what}.{name}")
+        for v in value.values() if isinstance(value, dict) else [value]:
+            number = isinstance(v, numbers.Real) and not isinstance(v, bool)
+            if not number or not (v > 0 if positive else 0 <= v < math.inf):
+                allowed = "> 0" if positive else "finite and >= 0"
+                none = " (or None)" if optional else ""
+                raise ConfigError(f"{what}.{name} must be {allowed}{none}, got {v!r}.")
 
 
 def is_velocity_group(cfg: ActuatorCfg) -> bool:
