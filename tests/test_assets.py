@@ -119,6 +119,26 @@ def test_wrong_file_type_is_rejected(tmp_path):
         FileSpawnCfg(path=str(path)).load()
 
 
+def test_a_model_path_that_cannot_be_opened_is_one_short_line(tmp_path):
+    """A symlink loop and '~nobody' were internal errors (RuntimeError), a NUL byte too (ValueError), a name
+    too long an OSError echoing the whole path; a folder was 'not found'."""
+    (tmp_path / "a.xml").symlink_to(tmp_path / "b.xml")
+    (tmp_path / "b.xml").symlink_to(tmp_path / "a.xml")
+    (tmp_path / "robot.xml").mkdir()
+    cases = {
+        tmp_path / "a.xml": "a.xml cannot be opened (RuntimeError: Symlink loop",
+        "~no_such_user_here/robot.xml": "cannot be opened (RuntimeError",
+        "robot\0.xml": "cannot be opened (ValueError: embedded null byte)",
+        tmp_path / ("x" * 5000 + ".xml"): "cannot be opened (OSError: [Errno 36]",
+        tmp_path / "robot.xml": "robot.xml is a folder; give the MJCF or URDF file in it",
+        None: "A model file's path must be a string, got NoneType None",
+    }
+    for path, words in cases.items():
+        with pytest.raises(AssetError) as err:
+            FileSpawnCfg(path=path).load()
+        assert words in str(err.value) and len(str(err.value)) < 800, str(err.value)[:1000]
+
+
 def test_asset_error_reaches_scene_build(tmp_path):
     with pytest.raises(AssetError, match=r"missing\.xml"):
         Scene(SceneCfg(num_envs=1, entities={"arm": arm_cfg(tmp_path / "missing.xml")}))

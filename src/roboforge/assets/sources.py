@@ -74,18 +74,29 @@ class FileSpawnCfg:
 
     def load(self) -> mujoco.MjSpec:
         """The file's MjSpec; a missing or unloadable file raises AssetError."""
-        return load_model_file(Path(self.path))
+        return load_model_file(self.path)
 
 
 SpawnCfg = BuiltinSpawnCfg | MenagerieSpawnCfg | FileSpawnCfg
 
 
-def load_model_file(path: Path) -> mujoco.MjSpec:
+def load_model_file(path: str | Path) -> mujoco.MjSpec:
     """Parse an MJCF or URDF file into an MjSpec, with errors that name the file."""
-    path = path.expanduser()
-    if not path.is_file():
+    if not isinstance(path, (str, os.PathLike)):
+        raise AssetError(f"A model file's path must be a string, got {type(path).__name__} {path!r:.200}.")
+    try:
+        path = Path(path).expanduser()
+        found, where = path.is_file(), path.resolve()
+    except (OSError, RuntimeError, ValueError) as err:  # a name too long, a symlink loop, '~nobody', a NUL
         raise AssetError(
-            f"Model file not found: {path.resolve()}. Check the path in the asset's spawn config."
+            f"Model file {_shown(path)} cannot be opened ({type(err).__name__}: {_shown(err)}). Check the path "
+            "in the asset's spawn config."
+        ) from err
+    if not found and where.is_dir():
+        raise AssetError(f"Model file {_shown(where)} is a folder; give the MJCF or URDF file in it.")
+    if not found:
+        raise AssetError(
+            f"Model file not found: {_shown(where)}. Check the path in the asset's spawn config."
         )
     if path.suffix.lower() not in (".xml", ".mjcf", ".urdf"):
         raise AssetError(f"Model file {path} must be MJCF (.xml) or URDF (.urdf), got {path.suffix!r}.")
@@ -102,3 +113,9 @@ def load_model_file(path: Path) -> mujoco.MjSpec:
     except Exception as err:
         raise AssetError(f"MuJoCo cannot load {path}: {err}") from err
     return spec
+
+
+def _shown(value: object, limit: int = 300) -> str:
+    """`value` as text, its start only when longer than `limit` characters (a path in a message)."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
