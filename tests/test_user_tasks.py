@@ -54,6 +54,24 @@ def test_list_import_shows_the_task_and_a_bad_module_is_one_line(package, tmp_pa
     assert len(lines) == 1 and "no_such_tasks" in lines[0] and "No module named" in lines[0], bad.stderr
 
 
+def test_a_task_module_that_exits_or_takes_a_builtin_id_is_one_line(tmp_path):
+    """A module calling sys.exit() at import ended `roboforge` with its code and no message; one registering
+    `cartpole` silently replaced the built-in task."""
+    (tmp_path / "exit_tasks.py").write_text("import sys\nsys.exit(3)\n")
+    (tmp_path / "clash_tasks.py").write_text(
+        "from roboforge.envs import register_task\n"
+        "register_task('cartpole', entry_point='roboforge.envs:ManagerBasedRLEnv',\n"
+        "              env_cfg_entry_point='clash_tasks:cfg', rsl_rl_cfg_entry_point='clash_tasks:agent')\n"
+    )
+    for module, words in [
+        ("exit_tasks", "(SystemExit: 3)"),
+        ("clash_tasks", "Task 'cartpole' is already registered"),
+    ]:
+        listed = roboforge("list", "--import", module, cwd=tmp_path)
+        lines = [line for line in listed.stderr.splitlines() if line.strip()]
+        assert listed.returncode == 2 and len(lines) == 1 and words in lines[0], listed.stderr
+
+
 def test_an_entry_point_registers_the_task_without_import(package, tmp_path):
     """A `*.dist-info` with an `entry_points.txt` of group `roboforge.tasks` on PYTHONPATH: what installing a
     package with the README's pyproject snippet makes."""

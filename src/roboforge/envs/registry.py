@@ -39,9 +39,17 @@ def register_task(
     the other libraries' entry points by key (`agent_entry_key`), e.g. from `agent_files`.
 
     `cpu_num_envs` is the world count used on a CPU when the user gives none (None: the env config's
-    default, which is sized for a GPU)."""
+    default, which is sized for a GPU). An id another config factory registered is a TaskModuleError: a user
+    task must not silently replace a built-in one."""
+    env_id = f"{NAMESPACE}/{task}"
+    taken = gym.registry.get(env_id)
+    if taken is not None and taken.kwargs.get("env_cfg_entry_point") != env_cfg_entry_point:
+        raise TaskModuleError(
+            f"Task {task!r} is already registered (env config {taken.kwargs.get('env_cfg_entry_point')}); "
+            f"give the task of {env_cfg_entry_point} another name."
+        )
     gym.register(
-        id=f"{NAMESPACE}/{task}",
+        id=env_id,
         entry_point=entry_point,
         disable_env_checker=True,
         kwargs={
@@ -101,7 +109,7 @@ def _ensure_tasks_loaded() -> None:
     for entry in importlib.metadata.entry_points(group=TASK_PLUGIN_GROUP):
         try:
             entry.load()
-        except Exception as err:
+        except (Exception, SystemExit) as err:  # SystemExit: a module calling sys.exit() at import
             _plugins_loaded = False  # every later lookup says it again, never lists a partial registry
             package = entry.dist.name if entry.dist is not None else "an installed package"
             raise TaskModuleError(
@@ -123,7 +131,7 @@ def import_task_modules(modules: Iterable[str]) -> None:
     for name in modules:
         try:
             importlib.import_module(name)
-        except Exception as err:
+        except (Exception, SystemExit) as err:  # SystemExit: a module calling sys.exit() at import
             raise TaskModuleError(
                 f"--import {name}: the module cannot be imported ({type(err).__name__}: {err}); check its name "
                 "and that its folder is the current one or on PYTHONPATH."
