@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -216,6 +217,27 @@ def test_a_pattern_that_is_not_a_regex_names_the_field(urdf_path, kwargs, field)
     with pytest.raises(ConfigError) as err:
         bound_scene(arm_cfg(urdf_path, **kwargs))
     assert f"{field}: '*' is not a regex (nothing to repeat" in str(err.value), err.value
+
+
+@pytest.mark.parametrize(
+    ("init_state", "words"),
+    [
+        (
+            InitialStateCfg(joint_pos={".*": "x"}),
+            "init_state.joint_pos['.*'] must be a finite number, got 'x'",
+        ),
+        (InitialStateCfg(joint_pos={".*": math.nan}), "init_state.joint_pos['.*'] must be a finite number"),
+        (InitialStateCfg(pos=(0.0, 0.0)), "init_state.pos must be 3 finite numbers, got (0.0, 0.0)"),  # type: ignore[arg-type]
+        (InitialStateCfg(rot=(0.0, 0.0, 0.0, 0.0)), "init_state.rot is all zeros"),
+        (InitialStateCfg(lin_vel=(0.0, math.inf, 0.0)), "init_state.lin_vel must be 3 finite numbers"),
+    ],
+)
+def test_an_initial_state_that_cannot_place_the_robot_names_the_field(urdf_path, init_state, words):
+    """A string joint value and a 2-vector position were internal errors; NaN joints and a zero quaternion
+    built a robot in no pose at all, silently."""
+    with pytest.raises(ConfigError) as err:
+        bound_scene(arm_cfg(urdf_path, init_state=init_state))
+    assert str(err.value).startswith("Entity 'arm': init_state.") and words in str(err.value), err.value
 
 
 def test_entity_find_joints_and_unknown_entity(urdf_path):

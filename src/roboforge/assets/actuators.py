@@ -116,8 +116,8 @@ def check_actuator_cfg(cfg: ActuatorCfg, what: str) -> None:
         if isinstance(value, dict):
             compile_regexes(list(value), f"{what}.{name}")
         for v in value.values() if isinstance(value, dict) else [value]:
-            number = isinstance(v, numbers.Real) and not isinstance(v, bool)
-            if not number or not (v > 0 if positive else 0 <= v < math.inf):
+            x = float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else math.nan
+            if not (x > 0 if positive else 0 <= x < math.inf):
                 allowed = "> 0" if positive else "finite and >= 0"
                 none = " (or None)" if optional else ""
                 raise ConfigError(f"{what}.{name} must be {allowed}{none}, got {v!r}.")

@@ -13,6 +13,7 @@ import mujoco
 from roboforge.assets.actuators import add_actuators
 from roboforge.assets.articulation import ArticulationCfg, EntityCfg
 from roboforge.assets.deformable import DeformableObjectCfg
+from roboforge.assets.init_state import check_init_state
 from roboforge.scene.layout import TRACK_SENSORS, EntityLayout, entity_layout
 from roboforge.terrains.generator import GeneratedTerrain
 from roboforge.terrains.terrain import add_terrain_geom
@@ -73,6 +74,7 @@ def entity_spec(name: str, cfg: EntityCfg) -> tuple[mujoco.MjSpec, EntityLayout]
     A floating base's root body is placed at `init_state`; a fixed-base model keeps its own body
     offsets and is attached through a frame at `init_state` (its root frame).
     """
+    check_init_state(cfg.init_state, f"Entity {name!r}: init_state")
     spec = cfg.spawn.load()
     root = spec.worldbody.first_body()
     if root is None:
