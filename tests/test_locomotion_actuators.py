@@ -12,6 +12,7 @@ from roboforge.assets import ArticulationCfg, DCMotorActuatorCfg, InitialStateCf
 from roboforge.assets.actuators import ActuatorGroup, IdealPDActuatorCfg, ImplicitActuatorCfg
 from roboforge.scene import Scene, SceneCfg
 from roboforge.sim import SimCfg, make_simulator
+from roboforge.utils.config import ConfigError
 
 
 # --- actuators ---------------------------------------------------------------------------------------------
@@ -51,6 +52,14 @@ def test_delay_shifts_targets_by_exactly_k_physics_steps(kind):
     group.reset(world_mask(False, False, False, True), five, zeros, zeros, torch.Generator().manual_seed(1))
     assert 0 <= int(group.delay[3]) <= 3 and group.delay[:3].tolist() == [0, 1, 2]
     torch.testing.assert_close(group.compute(zeros, zeros, five, zeros, zeros)[3], torch.full((2,), 5.0))
+
+
+@pytest.mark.parametrize("delay_range", [(2, 1), (-1, 0), (0, 10**9)])
+def test_a_delay_range_out_of_bounds_names_the_field(delay_range):
+    """(0, 10**9) was accepted: the group keeps max + 1 steps of targets per world."""
+    cfg = IdealPDActuatorCfg(joint_names_expr=[".*"], stiffness=1.0, damping=0.0, delay_range=delay_range)
+    with pytest.raises(ConfigError, match=r"delay_range must be .* <= 1000, got"):
+        ActuatorGroup(cfg, [0, 1], ["a", "b"], [0, 1], "cpu", num_envs=4)
 
 
 def test_per_world_gains_change_only_their_world():

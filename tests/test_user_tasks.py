@@ -66,6 +66,10 @@ def test_a_task_module_that_exits_or_takes_a_builtin_id_is_one_line(tmp_path):
     for module, words in [
         ("exit_tasks", "(SystemExit: 3)"),
         ("clash_tasks", "Task 'cartpole' is already registered"),
+        (
+            "./clash_tasks.py",
+            "give a module name (e.g. clash_tasks), not a file path",
+        ),  # was a TypeError's words
     ]:
         listed = roboforge("list", "--import", module, cwd=tmp_path)
         lines = [line for line in listed.stderr.splitlines() if line.strip()]

@@ -25,6 +25,9 @@ import torch
 
 from roboforge.utils.config import ConfigError, compile_regexes
 
+MAX_DELAY_STEPS = 1000
+"""Longest actuator delay in physics steps (5 s at MuJoCo's default 5 ms step)."""
+
 
 @dataclass(kw_only=True)
 class ActuatorCfg:
@@ -202,9 +205,10 @@ class ActuatorGroup:
 
     def _init_delay(self, delay_range: tuple[int, int], n: int, device) -> None:
         lo, hi = delay_range
-        if not 0 <= lo <= hi:
+        if not 0 <= lo <= hi <= MAX_DELAY_STEPS:
             raise ConfigError(
-                f"delay_range must be (min, max) physics steps with 0 <= min <= max, got {delay_range}."
+                f"delay_range must be (min, max) physics steps with 0 <= min <= max <= {MAX_DELAY_STEPS}, got "
+                f"{delay_range} (each group keeps max + 1 steps of targets per world)."
             )
         self.delay_range = (int(lo), int(hi))
         self.max_delay = int(hi)

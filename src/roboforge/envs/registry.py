@@ -6,6 +6,7 @@ import importlib
 import importlib.metadata
 import importlib.resources
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -129,6 +130,12 @@ def import_task_modules(modules: Iterable[str]) -> None:
     """Import `modules`, which register tasks when imported (the command line's `--import`); a module that
     cannot be imported is a TaskModuleError naming it and the import's error."""
     for name in modules:
+        if "/" in name or "\\" in name or name.endswith(".py"):
+            module = Path(name).stem or Path(name).name
+            raise TaskModuleError(
+                f"--import {name}: give a module name (e.g. {module}), not a file path; run roboforge from the "
+                "module's folder or put that folder on PYTHONPATH."
+            )
         try:
             importlib.import_module(name)
         except (Exception, SystemExit) as err:  # SystemExit: a module calling sys.exit() at import
