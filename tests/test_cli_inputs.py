@@ -73,6 +73,14 @@ def short_run(tmp_path_factory) -> Path:
         (("-o", "env.episode_length_s=1e308"), ("env.episode_length_s 1e+308", "at most")),  # was an overflow
         (("-o", "env.sim.timestep=0"), ("env.sim.timestep must be > 0",)),  # was a ZeroDivisionError
         (("-o", "env.max_joint_vel=-1"), ("env.max_joint_vel must be > 0",)),  # every world "exploded"
+        (
+            ("-o", 'env.actions.cart_force.scale={"*": 2}'),
+            ("JointEffortActionCfg.scale: '*' is not a regex",),
+        ),
+        (
+            ("-o", 'env.actions.cart_force.scale={".*": "x"}'),
+            ("JointEffortActionCfg.scale must be a number",),
+        ),
         (("--seed", "-5"), ("--seed must be 0 to 2147483647, got -5",)),  # numpy (sb3, skrl) refused it
         (("--seed", "99999999999999999999"), ("--seed must be 0 to",)),  # beyond torch's manual_seed
         (("-o", "env.seed=4294967296"), ("-o env.seed must be 0 to",)),

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 from dataclasses import dataclass
 
 import mujoco
@@ -83,17 +82,27 @@ def resolve_joints(patterns: list[str], names: list[str], what: str) -> list[int
     return idx
 
 
-def per_joint(value: float | dict[str, float] | None, names: list[str], default: float) -> list[float]:
-    """Expand a scalar or {regex: value} dict to one value per joint in `names`."""
+def per_joint(
+    value: float | dict[str, float] | None, names: list[str], default: float, what: str = "per-joint values"
+) -> list[float]:
+    """Expand a scalar or {regex: value} dict to one value per joint in `names`; `what` names the field in
+    the ConfigError of a pattern that is not a regex or a value that is not a number."""
     if value is None:
         return [default] * len(names)
-    if isinstance(value, (int, float)):
-        return [float(value)] * len(names)
+    if not isinstance(value, dict):
+        return [_number(value, what)] * len(names)
+    patterns = list(zip(compile_regexes(list(value), what), value.values(), strict=True))
     out = []
     for n in names:
-        matches = [v for p, v in value.items() if re.fullmatch(p, n)]
-        out.append(float(matches[0]) if matches else default)
+        matches = [v for p, v in patterns if p.fullmatch(n)]
+        out.append(_number(matches[0], what) if matches else default)
     return out
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{what} must be a number or a {{regex: number}} dict, got {value!r:.200}.")
+    return float(value)
 
 
 GAIN_FIELDS = {

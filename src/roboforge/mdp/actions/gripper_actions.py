@@ -8,7 +8,7 @@ import torch
 
 from roboforge.managers.action_manager import ActionTerm, ActionTermCfg
 from roboforge.managers.term_env import TermEnv
-from roboforge.utils.config import ConfigError
+from roboforge.utils.config import ConfigError, compile_regexes
 
 
 @dataclass(kw_only=True)
@@ -32,7 +32,6 @@ class BinaryJointPositionAction(ActionTerm):
     action_dim = 1
 
     def __init__(self, cfg: BinaryJointPositionActionCfg, env: TermEnv):
-        import re
 
         self.entity = env.scene[cfg.asset_name]
         ids, names = self.entity.find_joints(cfg.joint_names)
@@ -40,8 +39,15 @@ class BinaryJointPositionAction(ActionTerm):
 
         def preset(table: dict[str, float], what: str) -> torch.Tensor:
             values = []
+            patterns = list(
+                zip(
+                    compile_regexes(list(table), f"BinaryJointPositionAction.{what}"),
+                    table.values(),
+                    strict=True,
+                )
+            )
             for name in names:
-                match = [v for p, v in table.items() if re.fullmatch(p, name)]
+                match = [v for p, v in patterns if p.fullmatch(name)]
                 if not match:
                     raise ConfigError(f"BinaryJointPositionAction: {what} has no value for joint {name!r}.")
                 values.append(match[0])

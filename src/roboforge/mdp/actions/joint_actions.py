@@ -61,7 +61,9 @@ class JointAction(ActionTerm):
         self.target = {"pos": self.entity.joint_pos_target, "vel": self.entity.joint_vel_target}.get(
             target, self.entity.joint_effort_target
         )
-        self.scale = torch.tensor(per_joint(cfg.scale, self.joint_names, 1.0), device=env.device)
+        self.scale = torch.tensor(
+            per_joint(cfg.scale, self.joint_names, 1.0, f"{type(cfg).__name__}.scale"), device=env.device
+        )
         offset = torch.full((env.num_envs, self.action_dim), cfg.offset, device=env.device)
         self.offset = offset + self.entity.default_joint_pos[:, self.joint_ids] if default_offset else offset
         self.offset_follows_defaults = default_offset  # randomize_joint_default_offsets moves it

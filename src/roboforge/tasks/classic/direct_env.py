@@ -77,7 +77,9 @@ class ClassicLocomotionEnv(DirectRLEnv):
 
     def _setup(self) -> None:
         self.robot = self.scene["robot"]
-        gear = torch.tensor(per_joint(self.cfg.gear, self.robot.joint_names, 0.0), device=self.device)
+        gear = torch.tensor(
+            per_joint(self.cfg.gear, self.robot.joint_names, 0.0, "env.gear"), device=self.device
+        )
         self.effort_scale = self.cfg.action_scale * gear
         self.effort_ratio = gear / gear.max()
         self.target_xy = self.scene.env_origins[:, :2].to(self.device).clone()
