@@ -207,8 +207,8 @@ def test_init_state_joint_regex_matching_nothing_raises(urdf_path):
             {"actuators": {"arm": ImplicitActuatorCfg(joint_names_expr=[".*"], stiffness={"*": 1.0})}},
             "actuators['arm'].stiffness",
         ),
-        ({"init_state": InitialStateCfg(joint_pos={"*": 0.1})}, "arm.init_state.joint_pos"),
-        ({"init_state": InitialStateCfg(joint_vel={"*": 0.1})}, "arm.init_state.joint_vel"),
+        ({"init_state": InitialStateCfg(joint_pos={"*": 0.1})}, "Entity 'arm': init_state.joint_pos"),
+        ({"init_state": InitialStateCfg(joint_vel={"*": 0.1})}, "Entity 'arm': init_state.joint_vel"),
         ({"collision_geoms": ["*"]}, "collision_geoms"),
     ],
 )

@@ -16,13 +16,12 @@ randomization can scale them; an implicit group's gains act through the model fi
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import mujoco
 import torch
 
-from roboforge.utils.config import ConfigError, compile_regexes
+from roboforge.utils.config import ConfigError, compile_regexes, is_number
 
 MAX_DELAY_STEPS = 1000
 """Longest actuator delay in physics steps (5 s at MuJoCo's default 5 ms step)."""
@@ -100,7 +99,7 @@ def per_joint(
 
 
 def _number(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise ConfigError(f"{what} must be a number or a {{regex: number}} dict, got {value!r:.200}.")
     return float(value)
 
@@ -128,7 +127,7 @@ def check_actuator_cfg(cfg: ActuatorCfg, what: str) -> None:
         if isinstance(value, dict):
             compile_regexes(list(value), f"{what}.{name}")
         for v in value.values() if isinstance(value, dict) else [value]:
-            x = float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else math.nan
+            x = float(v) if is_number(v) else math.nan
             if not (x > 0 if positive else 0 <= x < math.inf):
                 allowed = "> 0" if positive else "finite and >= 0"
                 none = " (or None)" if optional else ""

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
 
-from roboforge.utils.config import ConfigError
+from roboforge.utils.config import ConfigError, compile_regexes, is_number
 
 
 @dataclass(kw_only=True)
@@ -32,8 +31,8 @@ VECTOR_FIELDS = {"pos": 3, "rot": 4, "lin_vel": 3, "ang_vel": 3}
 
 
 def check_init_state(init: InitialStateCfg, what: str) -> None:
-    """Raise ConfigError, naming `what`'s field, unless every value is a finite number of the right count and
-    the orientation is not all zeros (MuJoCo normalizes it; zeros have no direction)."""
+    """Raise ConfigError, naming `what`'s field, unless every value is a finite number of the right count, the
+    orientation is not all zeros (MuJoCo normalizes it; zeros have no direction) and the joint keys are regexes."""
     for name, size in VECTOR_FIELDS.items():
         value = getattr(init, name)
         if not isinstance(value, (tuple, list)) or len(value) != size or not all(_finite(v) for v in value):
@@ -44,10 +43,11 @@ def check_init_state(init: InitialStateCfg, what: str) -> None:
         values = getattr(init, name)
         if not isinstance(values, dict):
             raise ConfigError(f"{what}.{name} must be a {{regex: value}} dict, got {values!r:.200}.")
+        compile_regexes(list(values), f"{what}.{name}")
         for pattern, v in values.items():
             if not _finite(v):
                 raise ConfigError(f"{what}.{name}[{pattern!r}] must be a finite number, got {v!r:.200}.")
 
 
 def _finite(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)

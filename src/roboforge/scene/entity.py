@@ -18,7 +18,7 @@ from roboforge.assets.articulation import EntityCfg
 from roboforge.scene.kinematics import Frame, JointKinematics, frame_pose_w, jacobian_w, resolve_frame
 from roboforge.scene.layout import TRACK_SENSORS, EntityLayout
 from roboforge.sim.simulator import Simulator
-from roboforge.utils.config import ConfigError, compile_regexes
+from roboforge.utils.config import ConfigError
 from roboforge.utils.math import gravity_projected_b, quat_apply, quat_apply_inverse, quat_conjugate, quat_mul
 
 
@@ -157,8 +157,6 @@ class Entity:
 
     def _init_defaults(self, model: mujoco.MjModel, joint_ids: list[int]) -> None:
         init = self.cfg.init_state
-        compile_regexes(list(init.joint_pos), f"{self.name}.init_state.joint_pos")
-        compile_regexes(list(init.joint_vel), f"{self.name}.init_state.joint_vel")
         qpos0 = [float(model.qpos0[model.jnt_qposadr[j]]) for j in joint_ids]
         pos = [_regex_value(init.joint_pos, n, q) for n, q in zip(self.joint_names, qpos0, strict=True)]
         vel = [_regex_value(init.joint_vel, n, 0.0) for n in self.joint_names]

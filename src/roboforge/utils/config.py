@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import keyword
+import numbers
 import os
 import re
 import types
@@ -23,6 +24,11 @@ class ConfigError(UserInputError):
 def closest(name: str, options: typing.Iterable[str], n: int = 3) -> list[str]:
     """Closest matches of `name` among `options` (for 'did you mean' messages)."""
     return difflib.get_close_matches(name, list(options), n=n, cutoff=0.4)
+
+
+def is_number(value: object) -> typing.TypeGuard[float]:
+    """A real number (int, float, numpy scalar), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def compile_regexes(patterns: str | typing.Iterable[str], what: str) -> list[re.Pattern[str]]:

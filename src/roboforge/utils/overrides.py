@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from roboforge.utils.config import ConfigError, apply_overrides, attr_name, materialize
+from roboforge.utils.config import ConfigError, apply_overrides, attr_name, is_number, materialize
 
 SCOPES = ("env", "agent")
 RESERVED = {
@@ -55,7 +55,7 @@ class Bound:
         if isinstance(value, (list, tuple)) and self.max_items is not None and len(value) > self.max_items:
             raise OverrideError(key, f"at most {self.max_items} entries are allowed, got {len(value)}.")
         for v in values:
-            if _is_number(v) and not self.low <= v <= self.high:
+            if is_number(v) and not self.low <= v <= self.high:
                 raise OverrideError(key, f"{v!r} is outside the allowed range {self.low:g}..{self.high:g}.")
 
 
@@ -133,7 +133,7 @@ def check_value(cfg: Any, key: str, path: str, value: Any) -> None:
         if not _matches(hint, value):
             raise OverrideError(key, f"{value!r} is not a valid {type_name(hint)}.")
         low = field_minimum(cfg, path)
-        if low is not None and _is_number(value) and value < low:
+        if low is not None and is_number(value) and value < low:
             raise OverrideError(key, f"{value!r} is below the minimum {low}.")
         return
     current = _current_value(cfg, path)
@@ -201,10 +201,6 @@ def _holds_configs(value: Any) -> bool:
     return isinstance(value, dict) and any(dataclasses.is_dataclass(v) for v in value.values())
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def _finite(value: Any) -> bool:
     """False if a float anywhere in `value` (lists and dicts included) is NaN or infinite."""
     if isinstance(value, float):
@@ -220,8 +216,8 @@ def _same_kind(current: Any, value: Any) -> bool:
     """True if `value` may replace `current` in a field without a declared type."""
     if isinstance(current, bool) or isinstance(value, bool):
         return isinstance(current, bool) and isinstance(value, bool)
-    if _is_number(current):
-        return _is_number(value) and (isinstance(current, float) or isinstance(value, int))
+    if is_number(current):
+        return is_number(value) and (isinstance(current, float) or isinstance(value, int))
     if isinstance(current, (list, tuple)):
         return isinstance(value, (list, tuple))
     if isinstance(current, (str, dict)):
@@ -240,8 +236,8 @@ def _matches(hint: Any, value: Any) -> bool:
         return any(_matches(a, value) for a in args)
     if origin is typing.Literal:
         return value in args
-    scalar = {bool: lambda v: isinstance(v, bool), int: lambda v: _is_number(v) and isinstance(v, int),
-              float: _is_number, str: lambda v: isinstance(v, str)}  # fmt: skip
+    scalar = {bool: lambda v: isinstance(v, bool), int: lambda v: is_number(v) and isinstance(v, int),
+              float: is_number, str: lambda v: isinstance(v, str)}  # fmt: skip
     if hint in scalar:
         return scalar[hint](value)
     if dataclasses.is_dataclass(hint):
