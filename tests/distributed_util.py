@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,10 +98,12 @@ def training_rank(
     rank: int, world_size: int, port: int, library: str, agent_overrides: dict, iterations: int, out_dir: str
 ) -> None:
     """One rank: join the job, build cart-pole with `library`, and after each iteration compare its checkpoint
-    (weights, normalizers, optimizer state) and learning rate with the other ranks'; writes rank<r>.json."""
+    (weights, normalizers, optimizer state) and learning rate with the other ranks'; leave the job; writes
+    rank<r>.json."""
     from roboforge.rl.session import build_session
 
     join_as_rank(rank, world_size, port, library)
+    group = weakref.ref(torch.distributed.group.WORLD)
     finished = False
     try:
         torch.manual_seed(1000 + rank)  # different initial weights: the broadcast must make them equal
@@ -116,10 +119,12 @@ def training_rank(
             rate = torch.tensor([losses["Loss/learning_rate"]], dtype=torch.float64)
             report["same_learning_rate"].append(same_on_every_rank(rate))
         report["same_first_obs"] = same_on_every_rank(first_obs)
-        Path(out_dir, f"rank{rank}.json").write_text(json.dumps(report))
         finished = True
     finally:
         distributed.leave(finished)
+    # Its gloo threads end with the group; alive, they would meet the interpreter's exit (a SIGABRT, 1 run in 60).
+    report["group_released"] = group() is None
+    Path(out_dir, f"rank{rank}.json").write_text(json.dumps(report))
 
 
 def check_ranks_agree(out_dir: Path, iterations: int, world_size: int = 2) -> None:
@@ -130,6 +135,7 @@ def check_ranks_agree(out_dir: Path, iterations: int, world_size: int = 2) -> No
         assert report["same_checkpoint"] == [True] * iterations, report
         assert report["same_learning_rate"] == [True] * iterations, report
         assert report["same_first_obs"] is False, "each rank must step its own worlds (seed + rank)"
+        assert report["group_released"], "the process group outlived distributed.leave"
 
 
 def torchrun_train(args: list[str], processes: int = 2) -> list[str]:

@@ -69,6 +69,10 @@ def short_run(tmp_path_factory) -> Path:
         (("--device", "gpu"), ("--device", "cpu, cuda or cuda:N")),
         (("--sim", "physx"), ("--sim", "mjwarp")),
         (("-o", "env.decimation=0"), ("decimation must be >= 1",)),  # found while building the env
+        (
+            ("-o", "env.decimation=1000000000"),
+            ("env.decimation 1000000000", "give at most 600"),
+        ),  # hours a step
         (("-o", "env.episode_length_s=0"), ("env.episode_length_s must be > 0",)),  # was torch's random_
         (("-o", "env.episode_length_s=1e308"), ("env.episode_length_s 1e+308", "at most")),  # was an overflow
         (("-o", "env.sim.timestep=0"), ("env.sim.timestep must be > 0",)),  # was a ZeroDivisionError

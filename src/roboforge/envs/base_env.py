@@ -49,6 +49,12 @@ class BaseRLEnv(gym.Env):
         self.physics_dt = self.sim.timestep
         self.step_dt = self.physics_dt * cfg.decimation
         self.max_episode_length_s = cfg.episode_length_s
+        if self.step_dt > cfg.episode_length_s:  # a decimation of 10**9 ran for hours inside one step
+            raise ConfigError(
+                f"env.decimation {cfg.decimation} x timestep {self.physics_dt:g} s = {self.step_dt:g} s per env step "
+                f"is longer than the episode (env.episode_length_s {cfg.episode_length_s:g}); give at most "
+                f"{int(cfg.episode_length_s / self.physics_dt)}."
+            )
         if cfg.episode_length_s / self.step_dt > MAX_EPISODE_LENGTH:
             raise ConfigError(
                 f"env.episode_length_s {cfg.episode_length_s:g} is more than {MAX_EPISODE_LENGTH} env steps of "

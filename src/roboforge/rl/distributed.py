@@ -87,15 +87,26 @@ def join(device: str | None, library: str, algorithm: str = "ppo") -> str:
         raise UserInputError(f"--device {device}: torch sees no GPU on this machine; use --device cpu.")
     if on_gpu:
         torch.cuda.set_device(local_rank)
+    _import_before_the_group_exists()
     dist.init_process_group("nccl" if on_gpu else "gloo", timeout=timedelta(seconds=TIMEOUT_S))
     return f"cuda:{local_rank}" if on_gpu else "cpu"
+
+
+def _import_before_the_group_exists() -> None:
+    """Import `torch.distributed.nn` (the RL libraries do, through torch) while no process group exists: its
+    functions take `group.WORLD` as a default argument when the module is imported, and imported after
+    `init_process_group` they would hold the group past `destroy_process_group`. Its gloo worker threads
+    then outlive `leave` and meet the interpreter's exit while freeing the last collective's tensors: the
+    process ends with SIGABRT ("terminate called without an active exception") after a finished run."""
+    import torch.distributed.nn  # noqa: F401
 
 
 def leave(finished: bool = False) -> None:
     """Leave the job. `finished`: every rank ran the same collectives to the end, so they first meet at a
     barrier and no rank closes its connections while another still completes its last collective (a rank
     that stopped early or failed leaves at once: the others' next collective ends with an error or the
-    timeout)."""
+    timeout). The process group, and with it its worker threads, is gone when this returns (see
+    `_import_before_the_group_exists`)."""
     if not (dist.is_available() and dist.is_initialized()):
         return
     if finished and dist.get_world_size() > 1:
