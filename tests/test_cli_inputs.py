@@ -78,6 +78,14 @@ def short_run(tmp_path_factory) -> Path:
         (("-o", "env.sim.timestep=0"), ("env.sim.timestep must be > 0",)),  # was a ZeroDivisionError
         (("-o", "env.max_joint_vel=-1"), ("env.max_joint_vel must be > 0",)),  # every world "exploded"
         (
+            ("-o", "env.sim.num_threads=100000"),
+            ("env.sim.num_threads must be 1 to 1024",),
+        ),  # a thread a world
+        (
+            ("-o", "env.sim.num_threads=-2"),
+            ("env.sim.num_threads must be 1 to 1024",),
+        ),  # was 0 threads, silently
+        (
             ("-o", 'env.actions.cart_force.scale={"*": 2}'),
             ("JointEffortActionCfg.scale: '*' is not a regex",),
         ),

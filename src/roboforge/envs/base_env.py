@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import gymnasium as gym
 import torch
@@ -15,6 +16,8 @@ from roboforge.utils.config import ConfigError
 
 MAX_EPISODE_LENGTH = 2**31 - 1
 """Most env steps in an episode (the time-out is compared with int64 step counters, and longer is no time-out)."""
+MAX_SIM_THREADS = 1024
+"""Most C MuJoCo threads (`env.sim.num_threads`), as the job service allows."""
 
 
 def check_env_cfg(cfg: BaseEnvCfg) -> None:
@@ -25,6 +28,12 @@ def check_env_cfg(cfg: BaseEnvCfg) -> None:
         raise ConfigError(f"env.episode_length_s must be > 0 (seconds), got {cfg.episode_length_s}.")
     if cfg.sim.timestep is not None and not cfg.sim.timestep > 0:
         raise ConfigError(f"env.sim.timestep must be > 0 (seconds), got {cfg.sim.timestep}.")
+    threads = cfg.sim.num_threads
+    if threads is not None and not 1 <= threads <= MAX_SIM_THREADS:  # 10**5 started a thread per world
+        raise ConfigError(
+            f"env.sim.num_threads must be 1 to {MAX_SIM_THREADS} (C MuJoCo's threads; this machine has "
+            f"{os.cpu_count()} cores), got {threads}."
+        )
     if not cfg.max_joint_vel > 0:  # the NaN guard's threshold: at or below 0 every world counts as exploded
         raise ConfigError(f"env.max_joint_vel must be > 0 (rad/s or m/s), got {cfg.max_joint_vel}.")
 
