@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 import pytest
 import torch
@@ -283,3 +284,28 @@ def test_each_rank_of_a_distributed_run_offsets_the_seed_it_was_given(seed, over
     with pytest.raises(Built) as built:
         build_session("cartpole", num_envs=2, device="cpu", seed=seed, env_overrides=overrides)
     assert built.value.args == (6,)
+
+
+def test_the_newest_run_is_the_one_that_trained_last_not_the_one_touched_last(tmp_path):
+    """eval/play/export/plot write into a run folder (exported/, videos/, curves.png); that must not make
+    an old run "the newest" of `--checkpoint runs/<task>`, `plot runs/<task>` or `--resume`."""
+    from roboforge.rl.plot import run_folder
+    from roboforge.rl.run_dir import latest_run_dir
+
+    task = tmp_path / "cartpole"
+    old, new = task / "2026-12-05_00-10-31", task / "2026-12-05_00-11-50"
+    now = time.time()
+    for run, trained_at in ((old, now - 300), (new, now - 200)):
+        run.mkdir(parents=True)
+        for name in ("metrics.jsonl", "model_9.pt"):
+            (run / name).write_text("{}\n")
+            os.utime(run / name, (trained_at, trained_at))
+        os.utime(run, (trained_at, trained_at))
+    (old / "exported").mkdir()  # the old run exported after the new one trained: its folder is newer
+    os.utime(old, (now - 100, now - 100))
+    assert resolve_checkpoint(task) == new / "model_9.pt"
+    assert resolve_checkpoint(tmp_path, "cartpole") == new / "model_9.pt"
+    assert run_folder(task) == new
+    assert latest_run_dir(tmp_path, "cartpole") == new
+    os.utime(old / "model_9.pt", (now, now))  # the old run resumed: now it trained last
+    assert resolve_checkpoint(task) == old / "model_9.pt"

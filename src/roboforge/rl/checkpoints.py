@@ -141,5 +141,6 @@ def resolve_checkpoint(path: str | Path, task: str | None = None) -> Path:
 def _newest_runs(folder: Path, task: str | None) -> list[Path]:
     """Run folders under a task folder (or under `<folder>/<task>`), newest first."""
     roots = [folder / task, folder] if task and (folder / task).is_dir() else [folder]
-    runs = [p for root in roots for p in root.iterdir() if p.is_dir()]
-    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+    from roboforge.rl.run_dir import newest_first
+
+    return newest_first(p for root in roots for p in root.iterdir() if p.is_dir())

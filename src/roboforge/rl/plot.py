@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from roboforge.rl.metrics import read_metrics
+from roboforge.rl.run_dir import newest_first
 from roboforge.utils.errors import UserInputError
 
 DEFAULT_PANELS = (
@@ -42,11 +43,9 @@ def run_folder(path: str | Path) -> Path:
     if (path / "metrics.jsonl").is_file():
         return path
     if path.is_dir():
-        runs = sorted(
-            (p for p in path.iterdir() if (p / "metrics.jsonl").is_file()), key=lambda p: p.stat().st_mtime
-        )
+        runs = newest_first(p for p in path.iterdir() if (p / "metrics.jsonl").is_file())
         if runs:
-            return runs[-1]
+            return runs[0]
     raise UserInputError(
         f"{path}: no metrics.jsonl there or in its run folders; give a run folder such as runs/cartpole/<run> "
         "or a task folder such as runs/cartpole."

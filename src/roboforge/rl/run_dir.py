@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,15 +28,29 @@ def new_run_dir(root: str | Path, task: str) -> Path:
             path, k = base.with_name(f"{base.name}_{k}"), k + 1
 
 
+def last_trained(run: Path) -> float:
+    """When `run` last trained (seconds since the epoch): the time of its metrics.jsonl or newest checkpoint,
+    whichever is later; the folder's own time only when it has neither. "The newest run" is the one that
+    trained last: eval, play, export and plot write into a run folder, and must not make an old run newest."""
+    from roboforge.rl.checkpoints import latest_checkpoint
+
+    written = [f for f in (run / "metrics.jsonl", latest_checkpoint(run)) if f is not None and f.is_file()]
+    return max(f.stat().st_mtime for f in written) if written else run.stat().st_mtime
+
+
+def newest_first(runs: Iterable[Path]) -> list[Path]:
+    """Run folders ordered by `last_trained`, the run that trained last first."""
+    return sorted(runs, key=last_trained, reverse=True)
+
+
 def latest_run_dir(root: str | Path, task: str) -> Path | None:
     """The newest run folder of `task` under `root` that has a checkpoint, or None."""
     from roboforge.rl.checkpoints import latest_checkpoint
 
-    runs = sorted(
-        (p for p in (Path(root) / task).glob("*") if p.is_dir() and latest_checkpoint(p) is not None),
-        key=lambda p: p.stat().st_mtime,
+    runs = newest_first(
+        p for p in (Path(root) / task).glob("*") if p.is_dir() and latest_checkpoint(p) is not None
     )
-    return runs[-1] if runs else None
+    return runs[0] if runs else None
 
 
 def save_configs(run_dir: Path, task: str, env_cfg: Any, agent_cfg: Any, args: dict[str, Any]) -> None:
