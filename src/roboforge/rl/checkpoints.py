@@ -4,17 +4,15 @@ in run folders and telling which library wrote one."""
 from __future__ import annotations
 
 import pickle
-import re
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from roboforge.rl.run_dir import checkpoint_iteration, latest_checkpoint, newest_first
 from roboforge.utils.errors import NotFoundError, UserInputError
 from roboforge.utils.files import atomic_write
-
-_MODEL_RE = re.compile(r"model_(\d+)\.(pt|pth|zip)$")
 
 
 def save_checkpoint(run_dir: Path, learner: Any, iteration: int, suffix: str) -> Path:
@@ -108,18 +106,6 @@ def _is_sb3_zip(path: Path) -> bool:
         return False
 
 
-def checkpoint_iteration(path: str | Path) -> int:
-    """The iteration in a checkpoint's name (`model_41.pt` -> 41); -1 for other names."""
-    m = _MODEL_RE.search(Path(path).name)
-    return int(m.group(1)) if m else -1
-
-
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The `model_<n>.<pt|pth|zip>` with the largest n in `run_dir`, or None."""
-    found = [(int(m.group(1)), p) for p in Path(run_dir).glob("model_*") if (m := _MODEL_RE.search(p.name))]
-    return max(found)[1] if found else None
-
-
 def resolve_checkpoint(path: str | Path, task: str | None = None) -> Path:
     """A checkpoint file; the latest checkpoint of a run folder; or of the newest run in a task folder
     (`runs/cartpole`) or in a runs root holding `<task>/` (`runs`)."""
@@ -141,6 +127,4 @@ def resolve_checkpoint(path: str | Path, task: str | None = None) -> Path:
 def _newest_runs(folder: Path, task: str | None) -> list[Path]:
     """Run folders under a task folder (or under `<folder>/<task>`), newest first."""
     roots = [folder / task, folder] if task and (folder / task).is_dir() else [folder]
-    from roboforge.rl.run_dir import newest_first
-
     return newest_first(p for root in roots for p in root.iterdir() if p.is_dir())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,9 @@ from roboforge.rl.libraries import DEFAULT_LIBRARY
 from roboforge.utils.config import dotted_fields, to_dict
 from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import atomic_write_json
+
+_MODEL_RE = re.compile(r"model_(\d+)\.(pt|pth|zip)$")
+"""A checkpoint's file name: `model_<iteration>` and each library's suffix."""
 
 
 def new_run_dir(root: str | Path, task: str) -> Path:
@@ -28,12 +32,22 @@ def new_run_dir(root: str | Path, task: str) -> Path:
             path, k = base.with_name(f"{base.name}_{k}"), k + 1
 
 
+def checkpoint_iteration(path: str | Path) -> int:
+    """The iteration in a checkpoint's name (`model_41.pt` -> 41); -1 for other names."""
+    m = _MODEL_RE.search(Path(path).name)
+    return int(m.group(1)) if m else -1
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The `model_<n>.<pt|pth|zip>` with the largest n in `run_dir`, or None."""
+    found = [(int(m.group(1)), p) for p in Path(run_dir).glob("model_*") if (m := _MODEL_RE.search(p.name))]
+    return max(found)[1] if found else None
+
+
 def last_trained(run: Path) -> float:
     """When `run` last trained (seconds since the epoch): the time of its metrics.jsonl or newest checkpoint,
     whichever is later; the folder's own time only when it has neither. "The newest run" is the one that
     trained last: eval, play, export and plot write into a run folder, and must not make an old run newest."""
-    from roboforge.rl.checkpoints import latest_checkpoint
-
     written = [f for f in (run / "metrics.jsonl", latest_checkpoint(run)) if f is not None and f.is_file()]
     return max(f.stat().st_mtime for f in written) if written else run.stat().st_mtime
 
@@ -45,8 +59,6 @@ def newest_first(runs: Iterable[Path]) -> list[Path]:
 
 def latest_run_dir(root: str | Path, task: str) -> Path | None:
     """The newest run folder of `task` under `root` that has a checkpoint, or None."""
-    from roboforge.rl.checkpoints import latest_checkpoint
-
     runs = newest_first(
         p for p in (Path(root) / task).glob("*") if p.is_dir() and latest_checkpoint(p) is not None
     )
