@@ -64,6 +64,8 @@ def short_run(tmp_path_factory) -> Path:
         (("-o", "agent.algorithm.learning_rate=abc"), ("agent.algorithm.learning_rate", "float")),
         (("-o", "env.episode_length_s=abc"), ("env.episode_length_s", "float")),
         (("-o", "env.episode_length_s=NaN"), ("env.episode_length_s", "finite")),
+        (("-o", "env.episode_length_s=nan"), ("env.episode_length_s", "finite")),  # was 'not a valid float'
+        (("-o", "env.episode_length_s=inf"), ("env.episode_length_s", "finite")),
         (("-o", 'agent.actor.hidden_dims=[64, "x"]'), ("agent.actor.hidden_dims", "list[int]")),
         (("-o", "env.rewards.alive.weight=true"), ("env.rewards.alive.weight", "float")),
         (("--device", "gpu"), ("--device", "cpu, cuda or cuda:N")),

@@ -39,6 +39,10 @@ def test_values_are_checked_against_the_field_type():
         (agent, "agent", "num_steps_per_env", 2.5, "int"),
         (env, "env", "rewards.alive.weight", True, "float"),
         (env, "env", "episode_length_s", float("nan"), "finite"),
+        (env, "env", "episode_length_s", "nan", "nan is not a finite number"),  # a bare word: a string
+        (env, "env", "episode_length_s", "-inf", "-inf is not a finite number"),
+        (env, "env", "rewards.pole_pos.params.target", "Infinity", "finite"),  # no declared type
+        (env, "env", "episode_length_s", "infinite", "'infinite' is not a valid float"),
         (agent, "agent", "actor.hidden_dims", [64, float("inf")], "finite"),
     ]:
         with pytest.raises(OverrideError, match=needle) as info:

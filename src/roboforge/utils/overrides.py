@@ -123,7 +123,7 @@ def check_value(cfg: Any, key: str, path: str, value: Any) -> None:
     if key in RESERVED:
         raise OverrideError(key, f"set it with {RESERVED[key]}, not as an override.")
     if not _finite(value):
-        raise OverrideError(key, f"{value!r} is not a finite number; NaN and infinity are not allowed.")
+        raise _not_finite(key, value)
     hint = field_hint(cfg, path)
     if hint is not _MISSING and _holds_configs(_current_value(cfg, path)):
         raise OverrideError(
@@ -131,7 +131,7 @@ def check_value(cfg: Any, key: str, path: str, value: Any) -> None:
         )
     if hint is not _MISSING:
         if not _matches(hint, value):
-            raise OverrideError(key, f"{value!r} is not a valid {type_name(hint)}.")
+            raise _mismatch(key, value, type_name(hint))
         low = field_minimum(cfg, path)
         if low is not None and is_number(value) and value < low:
             raise OverrideError(key, f"{value!r} is below the minimum {low}.")
@@ -142,9 +142,28 @@ def check_value(cfg: Any, key: str, path: str, value: Any) -> None:
             key, "it holds configs; set their fields one by one (e.g. env.rewards.NAME.weight)."
         )
     if current is not _MISSING and current is not None and not _same_kind(current, value):
-        raise OverrideError(
-            key, f"{value!r} is not a valid {type(current).__name__} (the current value is {current!r})."
-        )
+        raise _mismatch(key, value, f"{type(current).__name__} (the current value is {current!r})")
+
+
+def _mismatch(key: str, value: Any, expected: str) -> OverrideError:
+    """The error for a value that does not fit the field (`expected`: what does). A bare word for NaN or
+    infinity (`nan`, `inf`: not JSON, so parsed as a string) is refused as the number it means."""
+    if isinstance(value, str) and not _finite(_as_float(value)):
+        return _not_finite(key, value)
+    return OverrideError(key, f"{value!r} is not a valid {expected}.")
+
+
+def _not_finite(key: str, value: Any) -> OverrideError:
+    """The error for NaN or infinity anywhere in `value`."""
+    return OverrideError(key, f"{value} is not a finite number; NaN and infinity are not allowed.")
+
+
+def _as_float(word: str) -> float | None:
+    """`word` as Python reads a float ('nan', '-inf', 'Infinity' included), or None."""
+    try:
+        return float(word)
+    except ValueError:
+        return None
 
 
 def field_hint(cfg: Any, path: str) -> Any:
