@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import mujoco
 import numpy as np
 import pytest
 import torch
 
-from conftest import BACKENDS, all_worlds, cartpole_motor_model, requires_go1, world_mask
+from conftest import BACKENDS, ROOT, all_worlds, cartpole_motor_model, requires_go1, world_mask
 from roboforge.assets import ArticulationCfg, ImplicitActuatorCfg, InitialStateCfg, MenagerieSpawnCfg
 from roboforge.scene import Scene, SceneCfg
 from roboforge.sim import SimCfg, make_simulator, resolve_backend
@@ -253,3 +257,28 @@ def test_dropped_contact_rows_are_reported_per_world(backend):
     if backend == "mjwarp":
         sim.step()
         assert sim.pop_buffer_overflows().all(), "still resting on the plane: rows dropped again"
+
+
+WARP_CHATTER = ("Warp 1.", "Module ", "took", "CUDA Toolkit", "Kernel cache", "NVIDIA CUDA driver")
+"""Pieces of the lines Warp printed on every mjwarp run (~44 on the CPU): its banner, one line per module
+loaded, and the native library's warning that no NVIDIA driver was found."""
+
+
+def test_mjwarp_is_quiet():
+    """Building and stepping a MuJoCo Warp simulator prints nothing of Warp's (a fresh process: Warp prints its
+    banner once, at its first init)."""
+    script = (
+        "from conftest import cartpole_motor_model\n"  # the same Warp settings as here: kernels cached
+        "from roboforge.sim import SimCfg, make_simulator\n"
+        "make_simulator(cartpole_motor_model(), 2, SimCfg(backend='mjwarp', device='cpu')).step()\n"
+        "print('stepped')\n"
+    )
+    path = os.pathsep.join([str(ROOT / "tests"), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": path},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert done.stdout == "stepped\n", output
+    assert not [line for line in output.splitlines() if any(piece in line for piece in WARP_CHATTER)], output

@@ -7,13 +7,21 @@ join the graph torch is capturing (the env's whole step, see `envs/graph_step.py
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import mujoco
 import torch
 import warp as wp
 
-wp.config.quiet = True  # Warp's banner and module-load lines would otherwise go to stdout (breaks --json)
+# Warp logs its banner and a line per module loaded (~44 lines a run, to stdout: breaks --json) at info level;
+# its warnings and errors stay visible.
+wp.config.log_level = wp.LOG_WARNING
 import mujoco_warp as mjw  # noqa: E402
 
 from roboforge.sim.camera import CameraRequest  # noqa: E402
@@ -30,6 +38,36 @@ _COUNTED_OVERFLOWS = int(mjw.OverflowType.ALL) & ~int(
 not overflows: RL runs few iterations on purpose."""
 
 
+NO_DRIVER_WARNING = "Warp CUDA warning: Could not find or load the NVIDIA CUDA driver"
+"""What Warp's native library prints on stderr at `wp.init()` on a machine without an NVIDIA driver: no news
+for a CPU run, and a CUDA device is refused by torch's own checks before."""
+
+
+@functools.cache
+def init_warp() -> None:
+    """`wp.init()`, once, without NO_DRIVER_WARNING; anything else Warp writes to stderr meanwhile is kept."""
+    with _stderr_without(NO_DRIVER_WARNING):
+        wp.init()
+
+
+@contextlib.contextmanager
+def _stderr_without(prefix: str) -> Iterator[None]:
+    """Hold what is written to file descriptor 2 (native code's stderr too), then pass on its lines that do not
+    start with `prefix`."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+") as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            sys.stderr.write("".join(line for line in held if not line.startswith(prefix)))
+
+
 def warp_device(device: torch.device) -> str:
     """Warp device string for a torch device ('cpu', 'cuda:0' ...)."""
     if device.type == "cuda":
@@ -43,7 +81,7 @@ class MjwarpSimulator:
     def __init__(
         self, model: mujoco.MjModel, num_worlds: int, cfg: SimCfg, per_world_fields: tuple[str, ...] = ()
     ) -> None:
-        wp.init()
+        init_warp()
         self.model = model
         self.num_worlds = num_worlds
         self.device = torch.device(cfg.device)
