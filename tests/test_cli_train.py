@@ -124,7 +124,8 @@ def test_resume_continues_run(cli_run, tmp_path):
         "--quiet",
     )
     assert result.exit_code == 0, result.output
-    assert "from iteration 3" in flat(result.output)
+    assert "from iteration 3 with its step count" in flat(result.output)
+    assert "terrain" not in result.output  # cart-pole has no terrain levels to continue from
     assert (run / "model_4.pt").is_file()
     assert read_torch_checkpoint(run / "model_4.pt")["iter"] == 4
     assert [r["iteration"] for r in read_metrics(run)] == [0, 1, 2, 3, 4]
@@ -151,6 +152,20 @@ def test_resume_finds_latest_run_under_root(cli_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert (root / "cartpole" / cli_run.name / "model_3.pt").is_file()
     assert len(list((root / "cartpole").iterdir())) == 1, "no new run folder when resuming"
+
+
+def test_summary_of_a_run_without_ended_episodes_is_in_words():
+    """Was 'done: 1 iterations, ..., mean episode length n/a/1000, mean return n/a (no episode ended)'."""
+    from roboforge.cli.train import _summary_line
+    from roboforge.rl.trainer import TrainResult
+
+    result = TrainResult(
+        run_dir=Path("run"), iterations=1, env_steps=96, wall_s=3.0, env_steps_per_s=32.0,
+        mean_episode_length=None, max_episode_length=1000, mean_return=None, checkpoint=Path("run/model_0.pt"),
+    )  # fmt: skip
+    line = flat(_summary_line(result))
+    assert "done:[/] 1 iteration, 32 env-steps/s, no episode ended in the last iteration" in line
+    assert "n/a" not in line and "(episodes last up to 1000 steps)" in line
 
 
 def test_resume_without_runs_is_a_clear_error(tmp_path):

@@ -60,6 +60,12 @@ def test_plot_overlays_runs_with_their_labels(cli_run, tmp_path):
     assert pixels_near(out, BLUE) > 20 and pixels_near(out, ORANGE) > 20
 
 
+def test_plot_says_what_it_wrote_in_words(cli_run, tmp_path):
+    result = invoke("plot", cli_run, "--metric", "Train/mean_reward", "-o", tmp_path / "c.png")
+    assert result.exit_code == 0, result.output
+    assert "(1 panel, 1 run)" in flat(result.output)  # was "(1 panels, 1 runs)"
+
+
 def test_a_task_folder_plots_its_newest_run(cli_run, tmp_path):
     result = invoke("plot", cli_run.parent, "-o", tmp_path / "c.png", "--json")
     assert result.exit_code == 0, result.output
@@ -72,7 +78,7 @@ def test_a_task_folder_plots_its_newest_run(cli_run, tmp_path):
         (["{missing}"], "no metrics.jsonl there"),
         (["{run}", "--metric", "Metrics/(("], "is not a regular expression"),
         (["{run}", "--metric", "Nothing/.*"], "matches no metric of these runs; they have:"),
-        (["{run}", "--label", "a", "--label", "b"], "--label given 2 times for 1 runs"),
+        (["{run}", "--label", "a", "--label", "b"], "--label given 2 times for 1 run;"),
         (["{run}", "-o", "{tmp}/curves.jpg"], "give a file name ending in .png"),
     ],
 )

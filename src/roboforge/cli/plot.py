@@ -9,7 +9,7 @@ import typer
 
 from roboforge.cli.app import Json, app
 from roboforge.cli.run import run_command
-from roboforge.utils.console import err_console
+from roboforge.utils.console import count, err_console
 from roboforge.utils.files import check_folder
 
 
@@ -44,7 +44,9 @@ def plot(
 
         labels = label or []
         if labels and len(labels) != len(runs):
-            raise UserInputError(f"--label given {len(labels)} times for {len(runs)} runs; give one per run.")
+            raise UserInputError(
+                f"--label given {count(len(labels), 'time')} for {count(len(runs), 'run')}; give one per run."
+            )
         folders = [curves.run_folder(run) for run in runs]
         loaded = [curves.load_curves(f, labels[i] if labels else None) for i, f in enumerate(folders)]
         panels = curves.choose_panels(loaded, metric)
@@ -52,7 +54,7 @@ def plot(
             check_folder("--out", out, file=True)
         path = curves.plot_runs(loaded, panels, out or folders[0] / "curves.png", title)
         if not as_json:
-            err_console().print(f"wrote {path} ({len(panels)} panels, {len(loaded)} runs)")
+            err_console().print(f"wrote {path} ({count(len(panels), 'panel')}, {count(len(loaded), 'run')})")
         return {"png": str(path), "panels": panels, "runs": [str(f) for f in folders]}
 
     run_command(body, as_json)

@@ -26,6 +26,7 @@ from roboforge.cli.app import (
 from roboforge.cli.imports import import_modules, import_run_modules
 from roboforge.cli.run import console, run_command
 from roboforge.cli.session import check_library_options, check_options, open_session, set_torch_threads
+from roboforge.utils.console import count
 from roboforge.utils.errors import NotFoundError, UserInputError
 
 
@@ -213,12 +214,10 @@ def _train_process(
     if resume_dir is not None:  # every rank loads the checkpoint: same weights, same iteration count
         resumed = trainer.resume()
         if rank.writes:
-            restored = (
-                "with its terrain levels and step count" if env_state is not None
-                else "(no env_<n>.pt beside the checkpoint: curricula start over)"
-            )  # fmt: skip
             console.print(
-                f"resuming {out} from iteration {resumed} {restored}", highlight=False, markup=False
+                f"resuming {out} from iteration {resumed} {_restored(env_state)}",
+                highlight=False,
+                markup=False,
             )
     args = {
         "library": library,
@@ -264,6 +263,13 @@ def _resumed_env_state(run: Path) -> dict | None:
     return read_env_state(latest) if latest is not None else None
 
 
+def _restored(env_state: dict | None) -> str:
+    """What a resumed run continues from besides the policy: terrain levels only where the env has them."""
+    if env_state is None:
+        return "(no env_<n>.pt beside the checkpoint: curricula start over)"
+    return "with its terrain levels and step count" if env_state["terrain"] else "with its step count"
+
+
 def _resumed_library(run: Path, saved: dict, library: str | None, algorithm: str | None) -> tuple[str, str]:
     """The run's own library and algorithm; a different --library/--algorithm is an error."""
     mine = (str(saved.get("library") or "rsl_rl"), str(saved.get("algorithm") or "ppo"))
@@ -283,18 +289,28 @@ def _check_not_finished(run: Path, total: int | None) -> None:
     done = checkpoint_iteration(latest) + 1 if latest is not None else 0
     if total is not None and done >= total:
         raise UserInputError(
-            f"--resume: {run} already has {done} iterations, and --max-iterations is {total}; "
+            f"--resume: {run} already has {count(done, 'iteration')}, and --max-iterations is {total}; "
             "pass a larger --max-iterations (the total) to train further."
         )
 
 
 def _summary_line(result) -> str:
     state = "interrupted" if result.interrupted else "done"
-    length = "n/a" if result.mean_episode_length is None else f"{result.mean_episode_length:.1f}"
-    ret = "n/a (no episode ended)" if result.mean_return is None else f"{result.mean_return:.2f}"
     checkpoint = result.checkpoint or "none (stopped before the first iteration ended)"
     return (
-        f"[bold green]{state}:[/] {result.iterations} iterations, {result.env_steps_per_s:,.0f} env-steps/s, "
-        f"mean episode length {length}/{result.max_episode_length}, mean return {ret}, "
+        f"[bold green]{state}:[/] {count(result.iterations, 'iteration')}, "
+        f"{result.env_steps_per_s:,.0f} env-steps/s, {_episodes_line(result)}, "
         f"{result.wall_s:.0f} s\ncheckpoint: {checkpoint}"
+    )
+
+
+def _episodes_line(result) -> str:
+    """The episodes of the last iteration: mean length over the longest possible and mean return."""
+    if result.mean_episode_length is None or result.mean_return is None:
+        return (
+            f"no episode ended in the last iteration (episodes last up to {result.max_episode_length} steps)"
+        )
+    return (
+        f"mean episode length {result.mean_episode_length:.1f}/{result.max_episode_length}, "
+        f"mean return {result.mean_return:.2f}"
     )

@@ -29,3 +29,8 @@ def err_console() -> Console:
 def out_console() -> Console:
     """Tables and results on stdout."""
     return Console(width=_width(sys.stdout))
+
+
+def count(n: int, noun: str) -> str:
+    """`n` and `noun`, plural unless `n` is 1: '1 iteration', '3 iterations'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
