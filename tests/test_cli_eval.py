@@ -65,6 +65,37 @@ def test_eval_and_play_use_the_runs_agent_config(tmp_path):
     assert "params/agent.json" in flat(result.output)
 
 
+def test_a_network_of_other_sizes_is_described_in_words():
+    """A checkpoint of other layer sizes: was torch's 'size mismatch for ...: copying a param with shape
+    torch.Size([2, 9]) from checkpoint, the shape in current model is torch.Size([2, 4])'."""
+    from torch import nn
+
+    from roboforge.rl.libraries.base import load_error_detail
+
+    with pytest.raises(RuntimeError) as info:
+        nn.Linear(4, 2).load_state_dict(nn.Linear(9, 2).state_dict())
+    assert load_error_detail(info.value) == (
+        "its layer weight is 2x9 where this task's network has 2x4: the network was built for other "
+        "observation or action sizes, or other hidden layers"
+    )
+
+
+def test_a_checkpoint_of_another_task_is_refused_naming_both(cli_run, tmp_path):
+    """Was torch's 'size mismatch for distribution.std_param ... torch.Size([1]) ... torch.Size([6])'."""
+    for command in (
+        ("eval", "reach-ur5e", "--checkpoint", cli_run, "--device", "cpu", "--num-envs", 4),
+        ("play", "reach-ur5e", "--checkpoint", cli_run.parent, "--device", "cpu", "--num-envs", 4),
+        ("export", "reach-ur5e", "--checkpoint", cli_run / "model_2.pt", "--output", tmp_path),
+        ("train", "reach-ur5e", "--resume", "--run-dir", cli_run, "--device", "cpu"),
+    ):
+        result = invoke(*command)
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+        assert "was trained on task 'cartpole', not 'reach-ur5e'" in lines[0]
+        assert lines[0].endswith("pass cartpole as the task.")
+
+
 @pytest.mark.slow
 def test_play_runs_checkpoint(cli_run):
     result = invoke(

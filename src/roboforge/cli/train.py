@@ -247,11 +247,12 @@ def _train_process(
 
 def _resume_dir(task: str, run_dir: Path) -> Path:
     from roboforge.rl.checkpoints import latest_checkpoint
-    from roboforge.rl.run_dir import latest_run_dir
+    from roboforge.rl.run_dir import check_run_task, latest_run_dir
 
     found = run_dir if latest_checkpoint(run_dir) is not None else latest_run_dir(run_dir, task)
     if found is None:
         raise NotFoundError(f"--resume: no run of {task!r} with a checkpoint under {run_dir}.")
+    check_run_task(found, task, f"--resume: {found}")
     return found
 
 

@@ -16,7 +16,7 @@ from roboforge.export.parity import ParityError, ParityResult, check_jit, check_
 from roboforge.export.scene import scene_assets, scene_mjcf, terrain_patches, verify_scene, write_scene
 from roboforge.rl.checkpoints import check_checkpoint_library, checkpoint_library, resolve_checkpoint
 from roboforge.rl.libraries import DEFAULT_LIBRARY, learner_class
-from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides, saved_library
+from roboforge.rl.run_dir import check_run_task, saved_agent_overrides, saved_env_overrides, saved_library
 from roboforge.rl.session import Session, build_session
 from roboforge.utils.config import to_dict
 from roboforge.utils.errors import UserInputError
@@ -55,6 +55,7 @@ def export_policy(
     if fmt not in FORMATS:
         raise UserInputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
     path = resolve_checkpoint(checkpoint, task)
+    check_run_task(path.parent, task, f"Checkpoint {path}")
     out_dir = Path(output) if output is not None else path.parent / "exported"
     check_folder("--output", out_dir)
     env_overrides = run_env_overrides(path, env_overrides or {})

@@ -86,6 +86,17 @@ def saved_args(run_dir: str | Path) -> dict[str, Any]:
     return args
 
 
+def check_run_task(run: str | Path, task: str, subject: str) -> None:
+    """Raise UserInputError when run folder `run` says (params/args.json) that a task other than `task` trained
+    it: its networks take that task's observations and give its actions. `subject` names what the user gave."""
+    trained = saved_args(run).get("task")
+    if isinstance(trained, str) and trained != task:
+        raise UserInputError(
+            f"{subject} was trained on task {trained!r}, not {task!r} (params/args.json of its run); "
+            f"pass {trained} as the task."
+        )
+
+
 def saved_env_overrides(run: str | Path) -> dict[str, Any]:
     """The `env.*` overrides run folder `run` was trained with (`params/args.json`), as dotted keys;
     the world count is left out (eval, play and resume choose their own)."""

@@ -9,6 +9,7 @@ returns and lengths are counted on the device the same way for every library.
 
 from __future__ import annotations
 
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -133,11 +134,32 @@ class Learner(ABC):
         return not all(bool(torch.isfinite(p).all()) for p in self.policy().parameters())
 
 
+SIZE_MISMATCH = re.compile(
+    r"size mismatch for (?P<name>\S+): copying a param with shape torch\.Size\(\[(?P<saved>[\d, ]*)\]\) "
+    r"from checkpoint, the shape in current model is torch\.Size\(\[(?P<here>[\d, ]*)\]\)"
+)
+"""torch's line for a weight whose shape differs between a checkpoint and the network loading it."""
+
+
 def load_error_detail(err: BaseException) -> str:
-    """The informative line of a `load_state_dict` error (the first size mismatch or missing key)."""
+    """The informative line of a `load_state_dict` error: the first size mismatch, in words, or the missing or
+    unexpected keys."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     useful = [line for line in lines if line.startswith(("size mismatch", "Missing key", "Unexpected key"))]
-    return (useful or lines or [type(err).__name__])[0].rstrip(".")
+    line = (useful or lines or [type(err).__name__])[0].rstrip(".")
+    mismatch = SIZE_MISMATCH.search(line)
+    if mismatch is None:
+        return line
+    return (
+        f"its layer {mismatch['name']} is {_shape(mismatch['saved'])} where this task's network has "
+        f"{_shape(mismatch['here'])}: the network was built for other observation or action sizes, or other "
+        "hidden layers"
+    )
+
+
+def _shape(dims: str) -> str:
+    """torch's '64, 4' as '64x4' ('' as 'a scalar')."""
+    return "x".join(d.strip() for d in dims.split(",")) or "a scalar"
 
 
 def no_agent_config_message(task: str, library: str, algorithm: str) -> str:

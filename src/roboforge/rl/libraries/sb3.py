@@ -35,7 +35,14 @@ from torch import nn
 
 from roboforge.agents.sb3_cfg import Sb3PpoCfg, Sb3SacCfg
 from roboforge.envs.wrappers.sb3 import OBS_GROUP, Sb3VecEnvWrapper
-from roboforge.rl.libraries.base import FeedForwardPolicy, Learner, RescaleActions, Standardize, StepRecorder
+from roboforge.rl.libraries.base import (
+    FeedForwardPolicy,
+    Learner,
+    RescaleActions,
+    Standardize,
+    StepRecorder,
+    load_error_detail,
+)
 from roboforge.utils.errors import UserInputError
 
 SAC_STEPS_PER_ITERATION = 16
@@ -249,7 +256,7 @@ class Sb3Learner(Learner):
                 self.model.policy.load_state_dict(params["policy"])  # type: ignore[arg-type]
         except (RuntimeError, ValueError, KeyError) as err:
             raise UserInputError(
-                f"{path} does not fit this sb3 {self.algorithm.upper()} agent ({_reason(err)}). "
+                f"{path} does not fit this sb3 {self.algorithm.upper()} agent ({load_error_detail(err)}). "
                 "Load it with the agent config it was trained with, or train a new one."
             ) from err
         if training:
@@ -331,13 +338,6 @@ def check_sb3_zip(path: Path) -> None:
         f"{path} is {kind}, not a stable-baselines3 checkpoint (sb3's .zip with data and policy.pth). "
         "Load it with the library that wrote it (--library), or pick a model_*.zip of an sb3 run."
     )
-
-
-def _reason(err: Exception) -> str:
-    """The telling line of a loading error (torch lists size mismatches after a generic first line)."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    telling = [line for line in lines if line.startswith(("size mismatch", "Missing key", "Unexpected key"))]
-    return (telling or lines or [type(err).__name__])[0].rstrip(".")
 
 
 def _is_torch_pickle(path: Path) -> bool:

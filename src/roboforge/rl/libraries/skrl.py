@@ -46,7 +46,14 @@ from skrl.utils.runner.torch import Runner
 from roboforge.agents.skrl_cfg import SkrlPpoCfg, SkrlSacCfg
 from roboforge.envs.wrappers.skrl import BoundedActions
 from roboforge.rl.checkpoints import checkpoint_iteration, read_torch_checkpoint
-from roboforge.rl.libraries.base import FeedForwardPolicy, Learner, RescaleActions, Standardize, StepRecorder
+from roboforge.rl.libraries.base import (
+    FeedForwardPolicy,
+    Learner,
+    RescaleActions,
+    Standardize,
+    StepRecorder,
+    load_error_detail,
+)
 from roboforge.utils.errors import UserInputError
 
 logging.getLogger("skrl").setLevel(logging.WARNING)  # its INFO lines (seed, wrapper) would clutter the CLI
@@ -180,7 +187,7 @@ class SkrlLearner(Learner):
             self.agent.load(str(path))
         except RuntimeError as err:
             raise UserInputError(
-                f"Checkpoint {path} does not fit the task's skrl networks ({str(err).splitlines()[0]}). "
+                f"Checkpoint {path} does not fit the task's skrl networks ({load_error_detail(err)}). "
                 "The network settings come from params/agent.json beside it: keep that file with the "
                 "checkpoint, and use the task it was trained on."
             ) from err
