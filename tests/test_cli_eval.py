@@ -146,3 +146,67 @@ def test_json_stdout_stays_clean_on_mjwarp():
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["backend"] == "mjwarp" and data["train_env_steps_per_s"] is None
+
+
+def test_bench_refuses_a_negative_train_iterations():
+    """0 skips the training figure; -1 was accepted silently as 0."""
+    result = invoke("bench", "cartpole", "--train-iterations", -1, "--device", "cpu")
+    assert result.exit_code == 2
+    assert flat(result.output) == "error: --train-iterations must be >= 0 (0 skips training), got -1."
+
+
+def test_bench_rate_is_not_decided_by_one_stalled_step():
+    """20 steps timed at once made one stall (another process on the 2-core machine) the figure: env.step
+    came out at 440% of physics alone, which it contains."""
+    import time
+
+    from roboforge.rl.bench import _rate
+
+    calls = []
+
+    def step():
+        calls.append(None)
+        time.sleep(0.5 if len(calls) == 5 else 0.002)
+
+    rate = _rate(step, 20, 1, "cpu")
+    assert 100 < rate <= 500, f"{rate:.0f} steps/s for 2 ms steps"  # all 20 at once: 37 steps/s
+
+
+def test_bench_prints_no_negative_share_of_an_iteration():
+    """A rollout faster than its env steps timed alone printed 'policy + storage (ms) -352.5'."""
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from roboforge.cli.bench import _bench_table
+    from roboforge.rl.bench import _iteration_breakdown
+
+    class Learner:
+        steps_per_iteration = 24
+        recorder = SimpleNamespace(pop_finite=lambda: None)
+
+        def time_phases(self):
+            self.phase_times = {}
+
+        def iterate(self):
+            self.phase_times["rollout"] = self.phase_times.get("rollout", 0.0) + 0.178
+            self.phase_times["update"] = self.phase_times.get("update", 0.0) + 0.067
+
+    session = SimpleNamespace(learner=Learner(), env=SimpleNamespace(num_envs=16))
+    split = _iteration_breakdown(session, 2, env_rate=724.0)  # env steps at that rate: 530 ms
+    assert split == pytest.approx(
+        {"env_steps": None, "policy_and_storage": None, "update": 0.067, "total": 0.245}
+    )
+    result = SimpleNamespace(
+        num_envs=16, backend="mujoco", device="cpu", physics_steps_per_s=1e4, decimation=4,
+        physics_only_env_steps_per_s=2.5e3, env_steps_per_s=2e3, noisy_env_steps_per_s=724.0, physics_share=0.8,
+        train_env_steps_per_s=1e3, library="rsl_rl", algorithm="ppo", device_memory_gib=None, iteration_s=split,
+    )  # fmt: skip
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(_bench_table("go1", result))
+    lines = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in console.export_text().splitlines()
+             if line.count("│") == 3}  # fmt: skip
+    assert lines["one iteration: policy + storage (ms)"].startswith("n/a: the rollout took less")
+    assert lines["one iteration: env steps of the rollout (ms)"].startswith("n/a")
+    assert lines["one iteration: total (ms)"] == "245.0"

@@ -21,7 +21,10 @@ from roboforge.utils.console import out_console
 def bench_cmd(
     task: Task,
     num_envs: Annotated[int, typer.Option(help="Parallel worlds.")] = 4096,
-    steps: Annotated[int, typer.Option(help="Steps to time.")] = 200,
+    steps: Annotated[
+        int,
+        typer.Option(help="Steps to time for each rate (at least: each is timed for at least 0.5 s)."),
+    ] = 200,
     sim: Sim = "auto",
     device: Device = None,
     train_iterations: Annotated[int, typer.Option(help="Training iterations to time (0 to skip).")] = 5,
@@ -36,9 +39,11 @@ def bench_cmd(
 
     def body():
         from roboforge.rl.bench import bench
+        from roboforge.rl.options import check_not_negative
 
         import_modules(imports)
         check_options(task, device, sim, override, num_envs=num_envs, steps=steps, threads=threads)
+        check_not_negative("--train-iterations", train_iterations, "0 skips training")
         library_, algorithm_ = library or "rsl_rl", algorithm or "ppo"
         check_library_options(task, library_, algorithm_)
         set_torch_threads(threads, device)
@@ -77,8 +82,13 @@ def _bench_table(task: str, result) -> Table:
             f"{result.device_memory_gib:.2f} ({per_world_mib:.2f})",
         )
     for phase, seconds in (result.iteration_s or {}).items():
-        table.add_row(f"one iteration: {PHASE_LABELS[phase]} (ms)", f"{1000 * seconds:,.1f}")
+        shown = UNSPLIT if seconds is None else f"{1000 * seconds:,.1f}"
+        table.add_row(f"one iteration: {PHASE_LABELS[phase]} (ms)", shown)
     return table
+
+
+UNSPLIT = "n/a: the rollout took less than its env steps timed alone"
+"""The rollout's split when its env steps at the env.step rate would leave a negative rest."""
 
 
 PHASE_LABELS = {

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -35,10 +36,12 @@ class BenchResult:
     physics_share: float
     train_env_steps_per_s: float | None
     """Training iterations (rollout + update) of the session's library and algorithm."""
-    iteration_s: dict[str, float] | None = None
+    iteration_s: dict[str, float | None] | None = None
     """Where one training iteration's time goes, from iterations timed with a device sync at each phase
     end (libraries that report phases): `env_steps` (the rollout's env steps at the noisy env.step rate),
-    `policy_and_storage` (the rest of the rollout: policy, sampling, storage, returns), `update`, `total`."""
+    `policy_and_storage` (the rest of the rollout: policy, sampling, storage, returns), `update`, `total`.
+    The split of the rollout is None when the rollout took less than its env steps at that rate (timing
+    noise, or states that step faster than the timed ones): it would be negative."""
     device_memory_gib: float | None = None
     """GPU memory in use on the whole device after training (CUDA context, MuJoCo Warp's buffers, torch's
     cache, and any other process on the GPU: bench alone for a per-world figure); None on the CPU."""
@@ -49,19 +52,36 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _rate(fn, repeats: int, items: int, device: str) -> float:
-    fn()  # warm up (kernel compile, CUDA graph capture)
+ROUNDS = 5
+"""Each rate is the median of this many timed rounds: a round that another process (or the OS) stalled does
+not decide it. Timed at once, 20 steps of 16 Go1 worlds on the busy 2-core machine gave env.step 4.4x the
+rate of physics alone, which it contains."""
+MIN_ROUND_S = 0.1
+"""A round runs at least this long (more calls than asked when they take less)."""
+
+
+def _rate(fn, steps: int, items: int, device: str) -> float:
+    """`items` x calls of `fn` per second, after two warm-up calls (kernel compile, CUDA graph capture): the
+    median of ROUNDS rounds, each at least steps / ROUNDS calls and MIN_ROUND_S long."""
+    fn()
     fn()
     _sync(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    _sync(device)
-    return repeats * items / (time.perf_counter() - start)
+    per_batch = -(-steps // ROUNDS)
+    rates = []
+    for _ in range(ROUNDS):
+        calls, start = 0, time.perf_counter()
+        while calls == 0 or time.perf_counter() - start < MIN_ROUND_S:
+            for _ in range(per_batch):
+                fn()
+            _sync(device)
+            calls += per_batch
+        rates.append(calls * items / (time.perf_counter() - start))
+    return statistics.median(rates)
 
 
 def bench(session: Session, steps: int = 200, train_iterations: int = 5) -> BenchResult:
-    """Time `steps` physics steps, `steps` env steps and `train_iterations` training iterations."""
+    """Time at least `steps` physics steps and env steps (see `_rate`) and `train_iterations` training
+    iterations (0: no training figure)."""
     env, dev = session.env, session.device
     n = env.num_envs
     actions = torch.zeros(n, env.num_actions, device=dev)
@@ -111,8 +131,11 @@ def _device_memory_in_use_gib(device: str) -> float | None:
     return (total - free) / 2**30
 
 
-def _iteration_breakdown(session: Session, iterations: int, env_rate: float) -> dict[str, float] | None:
-    """Mean seconds per phase of `iterations` more iterations, the device synchronised at each phase end."""
+def _iteration_breakdown(
+    session: Session, iterations: int, env_rate: float
+) -> dict[str, float | None] | None:
+    """Mean seconds per phase of `iterations` more iterations, the device synchronised at each phase end; the
+    rollout split into its env steps at `env_rate` and the rest (both None when the rest would be negative)."""
     learner = session.learner
     learner.time_phases()
     for _ in range(iterations):
@@ -122,9 +145,11 @@ def _iteration_breakdown(session: Session, iterations: int, env_rate: float) -> 
     if "rollout" not in times:
         return None
     env_steps = learner.steps_per_iteration * session.env.num_envs / env_rate
+    rest = times["rollout"] - env_steps
+    split = (env_steps, rest) if rest >= 0 else (None, None)
     return {
-        "env_steps": env_steps,
-        "policy_and_storage": times["rollout"] - env_steps,
+        "env_steps": split[0],
+        "policy_and_storage": split[1],
         "update": times.get("update", 0.0),
         "total": sum(times.values()),
     }

@@ -42,3 +42,9 @@ def check_positive(name: str, value: int | None) -> None:
     """Raise ValueError when an integer option is given and below 1."""
     if value is not None and value < 1:
         raise UserInputError(f"{name} must be >= 1, got {value}.")
+
+
+def check_not_negative(name: str, value: int, zero: str) -> None:
+    """Raise UserInputError when an integer option is below 0 (`zero`: what 0 means)."""
+    if value < 0:
+        raise UserInputError(f"{name} must be >= 0 ({zero}), got {value}.")
