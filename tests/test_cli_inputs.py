@@ -104,6 +104,33 @@ def test_bad_options_are_one_line_with_exit_code_2(args, needles):
     one_line_error(invoke("train", "cartpole", "--num-envs", 4, *args), *needles)
 
 
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (
+            ("train", "cartpole", "--num-env", "16"),
+            (
+                "error: No such option: --num-env (Possible options: --no-resume, --num-envs); see ",
+                " train --help.",
+            ),
+        ),
+        (("train", "cartpole", "--num-envs", "abc"), ("Invalid value for '--num-envs'", " train --help.")),
+        (("eval", "cartpole"), ("Missing option '--checkpoint'; see ", " eval --help.")),
+        (("trian",), ("No such command 'trian'. Did you mean 'train'? See ", " --help.")),
+        (("sweep", "cartpole"), ("Missing option '--param'; see ", " sweep --help.")),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_help(args, needles):
+    """click's own words for the mistake on one line, not its usage text and a box (was 5 lines)."""
+    one_line_error(invoke(*args), *needles)
+
+
+def test_help_is_still_clicks_help():
+    result = invoke("train", "--help")
+    assert result.exit_code == 0 and "Usage:" in result.output and "--num-envs" in result.output
+    assert "error:" not in result.output
+
+
 def test_run_dir_that_is_a_file_is_one_line(tmp_path):
     path = tmp_path / "file"
     path.write_text("x")

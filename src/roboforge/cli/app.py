@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from roboforge.cli.run import OPTIONS, OneLineUsageErrors
+
 app = typer.Typer(
+    cls=OneLineUsageErrors,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -17,17 +19,6 @@ app = typer.Typer(
     epilog="Examples: roboforge list | roboforge train cartpole --device cpu | "
     "roboforge eval cartpole --checkpoint runs/cartpole | roboforge <command> --help",
 )
-
-
-@dataclass
-class GlobalOptions:
-    """Options given before the command (`roboforge --debug train ...`)."""
-
-    debug: bool = bool(os.environ.get("ROBOFORGE_DEBUG"))
-    """Show tracebacks instead of one-line errors (also ROBOFORGE_DEBUG=1)."""
-
-
-OPTIONS = GlobalOptions()
 
 
 @app.callback()

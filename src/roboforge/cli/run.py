@@ -1,8 +1,10 @@
 """Running a command body: JSON on a clean stdout, and every error mapped to one line and an exit code.
 
-The mapping lives here alone: a `RoboforgeError` (bad input: exit 2; training stopped: exit 1) prints
-its message; an `OSError` (disk full, permissions) prints the system's words (exit 1), a failed allocation
-says what to lower (exit 1); anything else is a bug and says so (exit 1). `--debug` re-raises instead, for the traceback.
+The mapping lives here alone: a usage error of the command line (an unknown command or option, a value of
+the wrong type, a missing option) prints click's words and the help to read (exit 2, also with `--debug`); a
+`RoboforgeError` (bad input: exit 2; training stopped: exit 1) prints its message; an `OSError` (disk full,
+permissions) prints the system's words (exit 1), a failed allocation says what to lower (exit 1); anything
+else is a bug and says so (exit 1). `--debug` re-raises instead, for the traceback.
 """
 
 from __future__ import annotations
@@ -10,19 +12,68 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import typer
 from rich.markup import escape
+from typer._click import Context  # typer >= 0.26 raises and builds its own copy of click's classes
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
 
-from roboforge.cli.app import OPTIONS
 from roboforge.utils.console import err_console
 from roboforge.utils.errors import RoboforgeError
 from roboforge.utils.files import dumps_json
 from roboforge.utils.overrides import parse_items, split_scopes
 
 console = err_console()
+
+
+@dataclass
+class GlobalOptions:
+    """Options given before the command (`roboforge --debug train ...`)."""
+
+    debug: bool = bool(os.environ.get("ROBOFORGE_DEBUG"))
+    """Show tracebacks instead of one-line errors (also ROBOFORGE_DEBUG=1)."""
+
+
+OPTIONS = GlobalOptions()
+
+
+class OneLineUsageErrors(TyperGroup):
+    """The app's command group: a usage error while parsing the command line is one `error:` line (exit 2),
+    not click's usage text and a box; `--help` and `roboforge` alone print the help as before."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Context | None = None, **extra: Any
+    ) -> Context:
+        with _usage_errors_as_one_line():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Context) -> Any:
+        with _usage_errors_as_one_line():  # the command's name, then its options and arguments
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def _usage_errors_as_one_line() -> Iterator[None]:
+    """Report a click usage error with `usage_line` (exit 2); the help click prints for no arguments stays."""
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise
+    except UsageError as err:
+        fail(usage_line(err))
+
+
+def usage_line(err: UsageError) -> str:
+    """click's words for a usage error and the help to read, on one line: 'No such option: --num-env
+    (Possible options: --no-resume, --num-envs); see roboforge train --help.'"""
+    words = " ".join(err.format_message().split()).rstrip(".")
+    command = err.ctx.command_path if err.ctx is not None else "roboforge"
+    see = " See" if words.endswith("?") else "; see"  # "... Did you mean 'train'? See roboforge --help."
+    return f"{words}{see} {command} --help."
 
 
 def parse_overrides(items: list[str] | None) -> tuple[dict[str, Any], dict[str, Any]]:
