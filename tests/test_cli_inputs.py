@@ -335,6 +335,34 @@ def test_a_file_where_an_output_folder_goes_is_one_line(short_run, tmp_path):
     assert blocker.read_text() == "x"
 
 
+@pytest.mark.parametrize(
+    ("db", "needles"),
+    [
+        ("foo", ("db_url (--db) 'foo' is not a database URL", "sqlite:///", "postgresql+psycopg://")),
+        (
+            "mysql://u:secret@x/jobs",
+            ("(--db) 'mysql://u:***@x/jobs' is a mysql database", "SQLite or PostgreSQL"),
+        ),
+        (
+            "postgresql+nope://x/jobs",
+            ("(--db) 'postgresql+nope://x/jobs'", "no driver", "postgresql+psycopg://"),
+        ),
+    ],
+)
+def test_serve_db_that_is_no_sqlite_or_postgresql_url_is_one_line(tmp_path, db, needles):
+    """Was 'ArgumentError: Could not parse SQLAlchemy URL' and 'ModuleNotFoundError: No module named
+    'MySQLdb' (an internal error ...)' with exit code 1."""
+    one_line_error(invoke("serve", "--data-dir", tmp_path, "--db", db), *needles)
+    assert not list(tmp_path.iterdir())  # refused before anything was created
+
+
+def test_serve_db_whose_driver_is_missing_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # `import psycopg` fails as where it is not installed
+    result = invoke("serve", "--data-dir", tmp_path, "--db", "postgresql+psycopg://u:pw@localhost/jobs")
+    one_line_error(result, "(--db) 'postgresql+psycopg://u:***@localhost/jobs' needs the psycopg package",
+                   "pip install roboforge[postgres]")  # fmt: skip
+
+
 def test_running_out_of_memory_is_one_line_that_says_what_to_lower(tmp_path):
     import resource
 

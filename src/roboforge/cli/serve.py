@@ -24,7 +24,10 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     db: Annotated[
         str | None,
-        typer.Option(help="SQLAlchemy database URL (default: sqlite:///<data-dir>/jobs.db)."),
+        typer.Option(
+            help="Job database: sqlite:///PATH or postgresql+psycopg://user:pw@host/db (default: "
+            "sqlite:///<data-dir>/jobs.db)."
+        ),
     ] = None,
     data_dir: Annotated[
         Path, typer.Option(help="Folder of the job folders (jobs/<job_id>/) and the default database.")
@@ -91,8 +94,8 @@ def _serve(cfg, log_level: str, as_json: bool) -> None:
     import uvicorn
 
     from roboforge.service.app import create_app
-    from roboforge.service.config import TOKEN_ENV
-    from roboforge.service.server import bind_socket, redact_url, uvicorn_config
+    from roboforge.service.config import TOKEN_ENV, redact_url
+    from roboforge.service.server import bind_socket, uvicorn_config
 
     host, port = cfg.host, cfg.port
     if not cfg.is_loopback and not cfg.token:

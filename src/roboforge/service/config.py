@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import check_folder
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 TOKEN_ENV = "ROBOFORGE_API_TOKEN"
 """Environment variable holding the optional bearer token."""
@@ -26,6 +30,10 @@ EXECUTORS = ("local", "ray")
 DEFAULT_RAY_ADDRESS = "http://127.0.0.1:8265"
 """The Jobs API of a Ray head on this machine (Ray's dashboard port)."""
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DATABASES = ("sqlite", "postgresql")
+"""Databases the job store runs on (SQLAlchemy backend names)."""
+DATABASE_URLS = "sqlite:///PATH/jobs.db or postgresql+psycopg://USER:PASSWORD@HOST/DB"
+"""The forms of `db_url` (`--db`), for messages."""
 
 
 @dataclass(kw_only=True)
@@ -93,6 +101,28 @@ class ServiceCfg:
         if self.poll_interval_s <= 0:
             raise UserInputError(f"poll_interval_s must be > 0, got {self.poll_interval_s}.")
         self._check_executor()
+        self._check_db_url()
+
+    def _check_db_url(self) -> None:
+        """`db_url` is an SQLAlchemy URL of one of DATABASES whose driver is installed: checked before the
+        store is built, which would fail with SQLAlchemy's words (a parse error, a missing module)."""
+        if self.db_url is None:
+            return
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(self.db_url)
+        except ArgumentError:
+            raise UserInputError(
+                f"db_url (--db) {self.db_url!r} is not a database URL; use {DATABASE_URLS}."
+            ) from None
+        if url.get_backend_name() not in DATABASES:
+            raise UserInputError(
+                f"db_url (--db) {redact_url(url)!r} is a {url.get_backend_name()} database; the job service "
+                f"runs on SQLite or PostgreSQL: use {DATABASE_URLS}."
+            )
+        _check_db_driver(url)
 
     def _check_executor(self) -> None:
         """`executor` is one of EXECUTORS, `ray_address` an http(s) URL and only with `ray`, `max_job_gpus`
@@ -154,6 +184,32 @@ class ServiceCfg:
     def is_loopback(self) -> bool:
         """True when the service listens on the loopback interface only."""
         return self.host in LOOPBACK_HOSTS
+
+
+def _check_db_driver(url: URL) -> None:
+    """UserInputError naming `--db` unless SQLAlchemy has the URL's driver and its package is installed."""
+    from sqlalchemy.exc import NoSuchModuleError
+
+    try:
+        url.get_dialect().import_dbapi()
+    except NoSuchModuleError:
+        raise UserInputError(
+            f"db_url (--db) {redact_url(url)!r}: SQLAlchemy has no driver {url.drivername!r}; "
+            f"use {DATABASE_URLS}."
+        ) from None
+    except ImportError as err:
+        raise UserInputError(
+            f"db_url (--db) {redact_url(url)!r} needs the {err.name or url.get_driver_name()} package, which "
+            "is not installed; use postgresql+psycopg://... after pip install roboforge[postgres], or "
+            "sqlite:///PATH/jobs.db."
+        ) from None
+
+
+def redact_url(url: str | URL) -> str:
+    """The database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def token_from_env() -> str | None:

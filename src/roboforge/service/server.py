@@ -99,10 +99,3 @@ def bind_socket(host: str, port: int) -> socket.socket:
             f"Cannot listen on {host}:{port}: {err.strerror}. Stop the program using it or pick another --port."
         ) from err
     return sock
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
