@@ -231,6 +231,39 @@ def test_cli_deploy_sim_and_bench(cartpole):
     assert missing.exit_code == 2 and "not found" in missing.output
 
 
+def one_line_error(result, *needles: str) -> None:
+    """Exit code 2, one line starting with 'error:' naming every needle."""
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ") and len(result.output.strip().splitlines()) == 1, result.output
+    assert all(n in text for n in needles), text
+
+
+def test_cli_deploy_runs_the_policy_of_an_export_folder(cartpole, tmp_path):
+    """Was 'Policy file not found: <folder>' although the folder held policy.onnx."""
+    _, policy = cartpole
+    env = {"COLUMNS": "200", "NO_COLOR": "1"}
+    out = CliRunner().invoke(
+        app, ["deploy", str(policy.parent), "--bench", "--steps", "20", "--json"], env=env
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["steps"] == 20
+    empty = CliRunner().invoke(app, ["deploy", str(tmp_path)], env=env)
+    one_line_error(empty, f"{tmp_path} has no policy.onnx", "roboforge export")
+
+
+@pytest.mark.parametrize("name", ["model_149.pt", "model_149.pth", "model_149.zip"])
+def test_cli_deploy_of_a_training_checkpoint_says_to_export_it(tmp_path, name):
+    """Was 'ONNX Runtime cannot load ...: INVALID_PROTOBUF ...' (rsl_rl/skrl .pt, rl_games .pth, sb3 .zip)."""
+    checkpoint = tmp_path / name
+    checkpoint.write_bytes(b"PK\x03\x04 not an ONNX model")
+    result = CliRunner().invoke(app, ["deploy", str(checkpoint)], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    one_line_error(
+        result, "training checkpoint", "policy.onnx", f"roboforge export TASK --checkpoint {checkpoint}"
+    )
+    assert "INVALID_PROTOBUF" not in result.output
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

@@ -80,7 +80,9 @@ def parse_robot(robot: str) -> tuple[str, tuple[str, int] | None]:
     "... --bench | ... --robot udp://192.168.1.20:9870 --command base_velocity=0.5,0,0",
 )
 def deploy_cmd(
-    policy: Annotated[Path, typer.Argument(help="Exported policy.onnx (metadata embedded).")],
+    policy: Annotated[
+        Path, typer.Argument(help="Exported policy.onnx (metadata embedded), or the folder holding it.")
+    ],
     robot: Annotated[
         str, typer.Option(help="'sim' (the task's scene in MuJoCo) or 'udp://HOST:PORT'.")
     ] = "sim",
@@ -118,6 +120,7 @@ def deploy_cmd(
     """Run POLICY with the deployment runtime: sim-to-sim metrics (as `roboforge eval`), --bench latency."""
 
     def body():
+        from roboforge.deploy.metadata import resolve_policy
         from roboforge.deploy.runner import PolicyRunner
         from roboforge.deploy.safety import SafetyCfg
         from roboforge.rl.options import check_seed
@@ -137,18 +140,19 @@ def deploy_cmd(
             clamp_to_limits=clamp, clamp_effort=clamp, max_position_rate=max_position_rate,
             max_effort_rate=max_effort_rate, max_state_age_s=max_state_age,
         )  # fmt: skip
-        runner = PolicyRunner.load(policy, safety)
+        path = resolve_policy(policy)  # the file, or policy.onnx in the export folder given
+        runner = PolicyRunner.load(path, safety)
         cmds = parse_commands(command)
         check_commands(cmds, runner.meta.commands)
         if kind == "udp":
             return _udp(runner, address, steps, cmds, as_json)  # type: ignore[arg-type]
         from roboforge.deploy.mujoco_robot import MujocoSimRobot
 
-        sim = MujocoSimRobot(runner.meta, policy.parent)
+        sim = MujocoSimRobot(runner.meta, path.parent)
         if bench:
             return _bench(runner, sim, steps, seed, cmds, as_json)
-        clip = _clip(sim, runner, video_path or _default_video(policy), video_length) if video else None
-        return _episodes(runner, sim, episodes, seed, cmds, as_json, policy, clip)
+        clip = _clip(sim, runner, video_path or _default_video(path), video_length) if video else None
+        return _episodes(runner, sim, episodes, seed, cmds, as_json, path, clip)
 
     run_command(body, as_json)
 

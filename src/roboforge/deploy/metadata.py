@@ -41,6 +41,10 @@ PRE_TRAINED = "pre_trained_policy"
 """A velocity command `(vx, vy, wz)` to a frozen low-level policy (`params` describe it; `deploy/low_level.py`)."""
 LOW_LEVEL_KEY = "roboforge.low_level"
 """ONNX metadata key of a low-level policy file (it has no `ONNX_METADATA_KEY` of its own)."""
+POLICY_FILE = "policy.onnx"
+"""The file `roboforge export` writes the policy to; deploy finds it in a folder it is given."""
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".zip")
+"""Training checkpoints (rsl_rl and skrl `.pt`, rl_games `.pth`, sb3 `.zip`): deploy runs their export."""
 
 
 class MetadataError(UserInputError):
@@ -294,11 +298,32 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def load_metadata(path: str | Path) -> PolicyMetadata:
-    """Metadata of an exported policy: from `policy.onnx` (embedded) or a `policy.json` file."""
+def resolve_policy(path: str | Path) -> Path:
+    """The exported policy file `path` names: the file, or POLICY_FILE in a folder (the export's). A training
+    checkpoint (CHECKPOINT_SUFFIXES) is refused before ONNX Runtime reads it, naming `roboforge export`."""
     path = Path(path)
+    if path.suffix in CHECKPOINT_SUFFIXES:
+        raise UserInputError(
+            f"{path} is a training checkpoint; deploy runs the exported {POLICY_FILE} (ONNX Runtime, no "
+            f"torch): run `roboforge export TASK --checkpoint {path}` first and deploy the {POLICY_FILE} it "
+            "writes (in <run folder>/exported/ by default)."
+        )
+    if path.is_dir():
+        if not (path / POLICY_FILE).is_file():
+            raise NotFoundError(
+                f"{path} has no {POLICY_FILE}; pass an exported {POLICY_FILE} or the folder `roboforge "
+                "export` wrote it to (<run folder>/exported/ by default)."
+            )
+        return path / POLICY_FILE
     if not path.is_file():
         raise NotFoundError(f"Policy file not found: {path}")
+    return path
+
+
+def load_metadata(path: str | Path) -> PolicyMetadata:
+    """Metadata of an exported policy: from `policy.onnx` (embedded, also given as its folder) or a
+    `policy.json` file."""
+    path = resolve_policy(path)
     if path.suffix == ".json":
         return PolicyMetadata.from_dict(json.loads(path.read_text()))
     import onnxruntime as ort

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from roboforge.deploy.metadata import MetadataError, PolicyMetadata, metadata_of_session
-from roboforge.utils.errors import NotFoundError
+from roboforge.deploy.metadata import MetadataError, PolicyMetadata, metadata_of_session, resolve_policy
 
 
 def session_options(threads: int = 1) -> ort.SessionOptions:
@@ -30,9 +29,7 @@ class OnnxPolicy:
     must fit)."""
 
     def __init__(self, path: str | Path, threads: int = 1, metadata: PolicyMetadata | None = None):
-        path = Path(path)
-        if not path.is_file():
-            raise NotFoundError(f"Policy file not found: {path}")
+        path = resolve_policy(path)
         try:
             self.session = ort.InferenceSession(
                 str(path), session_options(threads), providers=["CPUExecutionProvider"]
