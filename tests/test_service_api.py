@@ -130,6 +130,31 @@ def test_a_cpu_job_without_num_envs_gets_the_tasks_cpu_default(client):
     assert job["num_envs"] == 256  # not the GPU-sized 4096, which would not train on a CPU
 
 
+@pytest.mark.parametrize("device", ["gpu", "cuda:123", "CPU"])
+def test_a_bad_device_is_422_in_the_command_lines_words(client, device):
+    """Was 'device: String should match pattern '^(cpu|cuda(:\\d{1,2})?)$''; the schema keeps the pattern."""
+    from roboforge.rl.options import check_device_name
+    from roboforge.utils.errors import UserInputError
+
+    with pytest.raises(UserInputError) as cli:
+        check_device_name(device)
+    words = str(cli.value).removeprefix("--device ").rstrip(".")  # must be cpu, cuda or cuda:N ..., got 'gpu'
+    response = client.post("/reinforcement-learning", json={**TINY, "num_iterations": 3, "device": device})
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["message"] == f"device: {words}", body
+    assert [(e["loc"], e["msg"], e["input"]) for e in body["detail"]] == [(["body", "device"], words, device)]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["JobRequest"]["properties"]["device"]
+    assert {"type": "string", "pattern": r"^(cpu|cuda(:\d{1,2})?)$"} in schema["anyOf"], schema
+
+
+def test_a_long_bad_device_is_quoted_short(client):
+    response = client.post(
+        "/reinforcement-learning", json={**TINY, "num_iterations": 3, "device": "x" * 10_000}
+    )
+    assert response.status_code == 422 and len(response.json()["message"]) < 200, response.text
+
+
 def test_cuda_device_needs_cuda(client):
     import torch
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Final
 
 from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import check_folder
 
-DEVICE_RE = re.compile(r"cpu|cuda(:\d+)?")
+DEVICE_RE = re.compile(r"cpu|cuda(:\d{1,2})?")
+"""Device names: cpu, cuda or cuda:N (a GPU index of at most two digits); the job API's `device` too."""
+DEVICE_PROBLEM: Final = "must be cpu, cuda or cuda:N (N a GPU index), got {device}"
+"""What is wrong with a device name DEVICE_RE does not match (`device`: its repr), in the words of the command
+line's --device and the job API's `device` both."""
 SIMS = ("auto", "mjwarp", "mujoco")
 MAX_SEED = 2**31 - 1
 """Largest seed: numpy (sb3, skrl, the deploy runtime) takes 0..2**32-1, torch at most 2**64-1; a distributed
@@ -16,9 +21,9 @@ run adds each rank to it."""
 
 
 def check_device_name(device: str | None) -> None:
-    """Raise ValueError unless `device` is None, 'cpu', 'cuda' or 'cuda:N'."""
+    """Raise UserInputError unless `device` is None, 'cpu', 'cuda' or 'cuda:N'."""
     if device is not None and not DEVICE_RE.fullmatch(device):
-        raise UserInputError(f"--device must be cpu, cuda or cuda:N (N a GPU index), got {device!r}.")
+        raise UserInputError(f"--device {DEVICE_PROBLEM.format(device=repr(device))}.")
 
 
 def check_sim(sim: str) -> None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from roboforge.service.limits import LAYERS, MAX_REPLAY
+from roboforge.service.limits import LAYERS, MAX_REPLAY, short_repr
 from roboforge.utils.config import ConfigError
 from roboforge.utils.overrides import OverrideError
 
@@ -86,7 +86,7 @@ def check_named(key: str, value: Any, allowed: tuple[str, ...]) -> None:
     """`value` must be null or one of `allowed` (skrl evaluates it as Python)."""
     if value is not None and value not in allowed:
         choices = ", ".join([*map(repr, allowed), "null"])
-        raise OverrideError(key, f"{_short(value)} is not allowed here; use {choices}.")
+        raise OverrideError(key, f"{short_repr(value)} is not allowed here; use {choices}.")
 
 
 def check_skrl_model(key: str, model: Mapping[str, Any]) -> None:
@@ -116,7 +116,7 @@ def check_container(key: str, container: Any, earlier: list[str]) -> None:
         )
     name = container["name"]
     if not isinstance(name, str) or not _IDENTIFIER.match(name) or name in SKRL_TOKENS + SKRL_FUNCTIONS:
-        raise OverrideError(key, f"name: {_short(name)} is not a plain identifier such as 'net'.")
+        raise OverrideError(key, f"name: {short_repr(name)} is not a plain identifier such as 'net'.")
     if not isinstance(container.get("input"), str):
         raise OverrideError(key, "input: an expression such as OBSERVATIONS is needed.")
     check_expression(key, container["input"], earlier, "input: ")
@@ -124,7 +124,7 @@ def check_container(key: str, container: Any, earlier: list[str]) -> None:
     if not isinstance(layers, list) or not all(
         isinstance(n, int) and not isinstance(n, bool) for n in layers
     ):
-        raise OverrideError(key, f"layers: a list of layer sizes is needed, got {_short(layers)}.")
+        raise OverrideError(key, f"layers: a list of layer sizes is needed, got {short_repr(layers)}.")
     try:
         LAYERS.check(key, layers)
     except OverrideError as err:
@@ -133,7 +133,7 @@ def check_container(key: str, container: Any, earlier: list[str]) -> None:
     for activation in activations if isinstance(activations, list) else [activations]:
         if activation not in SKRL_ACTIVATIONS:
             raise OverrideError(
-                key, f"activations: {_short(activation)} is not one of {', '.join(SKRL_ACTIVATIONS[1:])}."
+                key, f"activations: {short_repr(activation)} is not one of {', '.join(SKRL_ACTIVATIONS[1:])}."
             )
 
 
@@ -144,10 +144,10 @@ def check_expression(key: str, source: str, containers: list[str], what: str = "
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError:
-        raise OverrideError(key, f"{what}{_short(source)} is not an expression.") from None
+        raise OverrideError(key, f"{what}{short_repr(source)} is not an expression.") from None
     problem = next((p for node in ast.walk(tree) if (p := _expression_problem(node, containers))), None)
     if problem:
-        raise OverrideError(key, f"{what}{_short(source)}: {problem}.")
+        raise OverrideError(key, f"{what}{short_repr(source)}: {problem}.")
 
 
 def _expression_problem(node: ast.AST, containers: list[str]) -> str | None:
@@ -173,7 +173,7 @@ def check_rl_games(cfg: Any) -> None:
     if not _PLAIN_NAME.match(name):
         raise OverrideError(
             "agent.params.config.name",
-            f"{_short(name)} is not a plain name (letters, digits, _ . -; at most 64).",
+            f"{short_repr(name)} is not a plain name (letters, digits, _ . -; at most 64).",
         )
 
 
@@ -197,8 +197,3 @@ def _items(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
     elif isinstance(value, (list, tuple)):
         for v in value:
             yield from _items(prefix, v)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -310,3 +310,9 @@ def _numbers(value: Any, nested: bool = False) -> Iterator[Any]:
 
 def _big_int(v: Any, cap: float) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and abs(v) > cap
+
+
+def short_repr(value: Any) -> str:
+    """The repr of a value a request sent, at most 60 characters (a message quotes it, never whole)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic_core import PydanticCustomError
 
+from roboforge.rl.options import DEVICE_PROBLEM, DEVICE_RE
 from roboforge.service.config import MAX_ITERATIONS, MAX_JOB_GPUS, MAX_NUM_ENVS
 from roboforge.service.limits import (
     MAX_KEY_CHARS,
@@ -16,6 +18,7 @@ from roboforge.service.limits import (
     MAX_SWEEP_PARAMS,
     MAX_SWEEP_TRIALS,
     MAX_VIDEO_CLIPS,
+    short_repr,
 )
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
@@ -23,6 +26,18 @@ Library = Literal["rsl_rl", "skrl", "rl_games", "sb3"]
 """The RL libraries (`roboforge.rl.libraries.LIBRARIES`)."""
 PolicyType = Literal["PPO", "SAC"]
 """The algorithms (`roboforge.rl.libraries.ALGORITHMS`, upper case)."""
+
+
+def _device_name(value: Any) -> Any:
+    """A device name that is not cpu, cuda or cuda:N is a 422 in the command line's words (`--device`), not
+    pydantic's quote of the pattern; values of other types are left to pydantic."""
+    if isinstance(value, str) and not DEVICE_RE.fullmatch(value):
+        raise PydanticCustomError("value_error", DEVICE_PROBLEM, {"device": short_repr(value)})
+    return value
+
+
+Device = Annotated[str | None, BeforeValidator(_device_name)]
+"""`device` of a request; the schema keeps DEVICE_RE as its pattern."""
 
 
 class JobRequest(BaseModel):
@@ -51,9 +66,9 @@ class JobRequest(BaseModel):
         None, ge=1, le=MAX_NUM_ENVS, description="Parallel worlds (default: the task's)."
     )
     seed: StrictInt | None = Field(None, ge=0, le=2**31 - 1, description="Random seed (default: the task's).")
-    device: str | None = Field(
+    device: Device = Field(
         None,
-        pattern=r"^(cpu|cuda(:\d{1,2})?)$",
+        pattern=f"^({DEVICE_RE.pattern})$",
         description="cpu, cuda or cuda:N (default: cuda if present).",
     )
     num_gpus: StrictInt | None = Field(
