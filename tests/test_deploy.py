@@ -314,3 +314,14 @@ def test_runtime_simulates_the_solver_settings_training_ran_with(tmp_path):
     opt = load_scene_model(meta, result.output_dir).opt
     assert (opt.timestep, opt.iterations, opt.ls_iterations) == (0.004, 7, 3)
     assert 'iterations="7"' in meta.scene.mjcf
+
+
+def test_cli_deploy_of_a_torchscript_export_says_to_export_onnx(tmp_path):
+    """An `export --format jit` folder holds policy.pt and policy.json: not a training checkpoint."""
+    (tmp_path / "policy.json").write_text("{}")
+    (tmp_path / "policy.pt").write_bytes(b"PK\x03\x04 TorchScript")
+    result = CliRunner().invoke(
+        app, ["deploy", str(tmp_path / "policy.pt")], env={"COLUMNS": "200", "NO_COLOR": "1"}
+    )
+    one_line_error(result, "is a TorchScript export", "without --format jit")
+    assert "training checkpoint" not in result.output

@@ -18,7 +18,7 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from typer._click import Context  # typer >= 0.26 raises and builds its own copy of click's classes
+from typer._click import Context  # typer 0.26-0.29 (pinned) raises and builds its own copy of click's classes
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 

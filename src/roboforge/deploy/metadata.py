@@ -302,6 +302,11 @@ def resolve_policy(path: str | Path) -> Path:
     """The exported policy file `path` names: the file, or POLICY_FILE in a folder (the export's). A training
     checkpoint (CHECKPOINT_SUFFIXES) is refused before ONNX Runtime reads it, naming `roboforge export`."""
     path = Path(path)
+    if path.suffix == ".pt" and (path.parent / "policy.json").is_file():  # `export --format jit` wrote it
+        raise UserInputError(
+            f"{path} is a TorchScript export; deploy runs ONNX ({POLICY_FILE}): export again without "
+            "--format jit (ONNX is the default) and deploy the policy.onnx it writes."
+        )
     if path.suffix in CHECKPOINT_SUFFIXES:
         raise UserInputError(
             f"{path} is a training checkpoint; deploy runs the exported {POLICY_FILE} (ONNX Runtime, no "
