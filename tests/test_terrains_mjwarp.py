@@ -23,7 +23,7 @@ def test_mjwarp_collides_feet_shapes_with_the_height_field():
     """
     import warp as wp
 
-    wp.config.quiet = True
+    wp.config.log_level = wp.LOG_WARNING
     import mujoco_warp as mjw
 
     spec = mujoco.MjSpec()
@@ -76,7 +76,7 @@ def test_mjwarp_contacts_stay_shallow_far_from_the_terrain_centre():
     """
     import warp as wp
 
-    wp.config.quiet = True
+    wp.config.log_level = wp.LOG_WARNING
     import mujoco_warp as mjw
 
     terrain_cfg = TerrainCfg(
@@ -112,7 +112,7 @@ def test_mjwarp_hfield_contacts_never_pull_a_foot_down_through_a_step():
     and the filter (`roboforge.sim.mjwarp_hfield`) can go."""
     import warp as wp
 
-    wp.config.quiet = True
+    wp.config.log_level = wp.LOG_WARNING
     import mujoco_warp as mjw
 
     from roboforge.sim import SimCfg
