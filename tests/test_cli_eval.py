@@ -96,6 +96,14 @@ def test_a_checkpoint_of_another_task_is_refused_naming_both(cli_run, tmp_path):
         assert lines[0].endswith("pass cartpole as the task.")
 
 
+def test_a_checkpoint_runs_on_another_task_whose_networks_it_fits(cli_run):
+    """eval/play/export refuse a checkpoint of another task only when it does not load: a variant task with the
+    same observations and actions (here the direct-env cart-pole) evaluates it."""
+    result = invoke("eval", "cartpole-direct", "--checkpoint", cli_run, "--device", "cpu", "--num-envs", 4,
+                    "--episodes", 4, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
 @pytest.mark.slow
 def test_play_runs_checkpoint(cli_run):
     result = invoke(

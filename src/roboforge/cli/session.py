@@ -67,13 +67,12 @@ def open_policy_session(
     config in the env its run was trained in, with the run's library (and the task modules it imported);
     returns (checkpoint file, session, overrides applied)."""
     from roboforge.rl.checkpoints import check_checkpoint_library, checkpoint_library, resolve_checkpoint
-    from roboforge.rl.run_dir import check_run_task, saved_library
+    from roboforge.rl.run_dir import saved_library
 
     import_run_modules(task, lambda: resolve_checkpoint(checkpoint, task).parent)
     check_options(task, device, sim, overrides, num_envs=num_envs, threads=threads, **positive)
     set_torch_threads(threads, device)
     path = resolve_checkpoint(checkpoint, task)
-    check_run_task(path.parent, task, f"Checkpoint {path}")
     library, algorithm = saved_library(path.parent) or (checkpoint_library(path) or "rsl_rl", "ppo")
     check_checkpoint_library(path, library)
     s, applied = open_session(

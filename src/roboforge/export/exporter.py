@@ -15,8 +15,9 @@ from roboforge.export.onnx_export import export_onnx, policy_io
 from roboforge.export.parity import ParityError, ParityResult, check_jit, check_onnx
 from roboforge.export.scene import scene_assets, scene_mjcf, terrain_patches, verify_scene, write_scene
 from roboforge.rl.checkpoints import check_checkpoint_library, checkpoint_library, resolve_checkpoint
+from roboforge.rl.evaluate import load_policy
 from roboforge.rl.libraries import DEFAULT_LIBRARY, learner_class
-from roboforge.rl.run_dir import check_run_task, saved_agent_overrides, saved_env_overrides, saved_library
+from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides, saved_library
 from roboforge.rl.session import Session, build_session
 from roboforge.utils.config import to_dict
 from roboforge.utils.errors import UserInputError
@@ -55,13 +56,11 @@ def export_policy(
     if fmt not in FORMATS:
         raise UserInputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
     path = resolve_checkpoint(checkpoint, task)
-    check_run_task(path.parent, task, f"Checkpoint {path}")
     out_dir = Path(output) if output is not None else path.parent / "exported"
     check_folder("--output", out_dir)
     env_overrides = run_env_overrides(path, env_overrides or {})
     s = _session(task, path, env_overrides)
-    s.learner.load(path, training=False)
-    actor = s.learner.policy()
+    actor = load_policy(s, path)
     images = image_inputs(s.env, actor)
     if images and fmt != "onnx":
         raise UserInputError(

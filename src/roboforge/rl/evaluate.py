@@ -11,6 +11,7 @@ import torch
 from rich.progress import Progress
 
 from roboforge.envs.episodes import EpisodeTracker
+from roboforge.rl.run_dir import naming_the_trained_task
 from roboforge.rl.session import Session
 from roboforge.utils.errors import UserInputError
 
@@ -29,7 +30,8 @@ class EvalResult:
 
 def load_policy(session: Session, checkpoint: Path) -> Any:
     """Load the checkpoint into the session's learner and return its deterministic actor, in eval mode."""
-    session.learner.load(checkpoint, training=False)
+    with naming_the_trained_task(checkpoint, session.task):
+        session.learner.load(checkpoint, training=False)
     return session.learner.policy()
 
 

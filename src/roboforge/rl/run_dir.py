@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -88,13 +89,37 @@ def saved_args(run_dir: str | Path) -> dict[str, Any]:
 
 def check_run_task(run: str | Path, task: str, subject: str) -> None:
     """Raise UserInputError when run folder `run` says (params/args.json) that a task other than `task` trained
-    it: its networks take that task's observations and give its actions. `subject` names what the user gave."""
-    trained = saved_args(run).get("task")
-    if isinstance(trained, str) and trained != task:
+    it (`--resume`: the run continues as the task it is). `subject` names what the user gave."""
+    trained = _trained_task(run)
+    if trained is not None and trained != task:
         raise UserInputError(
-            f"{subject} was trained on task {trained!r}, not {task!r} (params/args.json of its run); "
-            f"pass {trained} as the task."
+            f"{subject} was trained on task {trained!r}, not {task!r}{_PASS_IT.format(trained)}"
         )
+
+
+_PASS_IT = " (params/args.json of its run); pass {} as the task."
+
+
+def _trained_task(run: str | Path) -> str | None:
+    trained = saved_args(run).get("task")
+    return trained if isinstance(trained, str) else None
+
+
+@contextlib.contextmanager
+def naming_the_trained_task(checkpoint: Path, task: str) -> Iterator[None]:
+    """A checkpoint that fails to load into `task`'s networks says which task trained it, when its run says
+    another. One that loads is used: eval, play and export may run a policy on a variant task with the same
+    observation and action sizes (a harder terrain, a task of your own)."""
+    try:
+        yield
+    except UserInputError as err:  # the load's own words: the layer that does not fit
+        trained = _trained_task(checkpoint.parent)
+        if trained is None or trained == task:
+            raise
+        raise UserInputError(
+            f"Checkpoint {checkpoint} was trained on task {trained!r}, not {task!r}, and its networks do not fit "
+            f"this task's observations and actions{_PASS_IT.format(trained)}"
+        ) from err
 
 
 def saved_env_overrides(run: str | Path) -> dict[str, Any]:
