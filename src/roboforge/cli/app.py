@@ -28,7 +28,7 @@ def _global_options(
     OPTIONS.debug = debug or bool(os.environ.get("ROBOFORGE_DEBUG"))
 
 
-Task = Annotated[str, typer.Argument(help="Task id (see `roboforge list`).")]
+Task = Annotated[str, typer.Argument(metavar="TASK", help="Task id (see `roboforge list`).")]
 NumEnvs = Annotated[
     int | None,
     typer.Option(

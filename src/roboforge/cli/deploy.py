@@ -81,7 +81,10 @@ def parse_robot(robot: str) -> tuple[str, tuple[str, int] | None]:
 )
 def deploy_cmd(
     policy: Annotated[
-        Path, typer.Argument(help="Exported policy.onnx (metadata embedded), or the folder holding it.")
+        Path,
+        typer.Argument(
+            metavar="POLICY", help="Exported policy.onnx (metadata embedded), or the folder holding it."
+        ),
     ],
     robot: Annotated[
         str, typer.Option(help="'sim' (the task's scene in MuJoCo) or 'udp://HOST:PORT'.")

@@ -25,7 +25,7 @@ console = err_console()
     "roboforge export cartpole-lstm --checkpoint runs/cartpole-lstm/<run> --format jit",
 )
 def export_cmd(
-    task: Annotated[str, typer.Argument(help="Task id the policy was trained on.")],
+    task: Annotated[str, typer.Argument(metavar="TASK", help="Task id the policy was trained on.")],
     checkpoint: Checkpoint,
     output: Annotated[
         Path | None, typer.Option(help="Output folder (default: <run folder>/exported).")

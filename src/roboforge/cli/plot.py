@@ -18,7 +18,9 @@ from roboforge.utils.files import check_folder
     "--label lr=1e-3 --label lr=3e-4 --metric 'Metrics/.*' -o compare.png"
 )
 def plot(
-    runs: Annotated[list[Path], typer.Argument(help="Run folders (or task folders: their newest run).")],
+    runs: Annotated[
+        list[Path], typer.Argument(metavar="RUN", help="Run folders (or task folders: their newest run).")
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="PNG to write (default: curves.png in the first run).")
     ] = None,
