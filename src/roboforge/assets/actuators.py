@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import mujoco
 import torch
 
-from roboforge.utils.config import ConfigError, compile_regexes, is_number
+from roboforge.utils.config import ConfigError, compile_regexes, is_number, regex_table
 
 MAX_DELAY_STEPS = 1000
 """Longest actuator delay in physics steps (5 s at MuJoCo's default 5 ms step)."""
@@ -90,7 +90,7 @@ def per_joint(
         return [default] * len(names)
     if not isinstance(value, dict):
         return [_number(value, what)] * len(names)
-    patterns = list(zip(compile_regexes(list(value), what), value.values(), strict=True))
+    patterns = regex_table(value, what)
     out = []
     for n in names:
         matches = [v for p, v in patterns if p.fullmatch(n)]

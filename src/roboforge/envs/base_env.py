@@ -23,7 +23,7 @@ MAX_SIM_THREADS = 1024
 def check_env_cfg(cfg: BaseEnvCfg) -> None:
     """Raise ConfigError, naming the field, for a step count or duration that cannot run."""
     if cfg.decimation < 1:
-        raise ConfigError(f"decimation must be >= 1, got {cfg.decimation}.")
+        raise ConfigError(f"env.decimation must be >= 1, got {cfg.decimation}.")
     if not cfg.episode_length_s > 0:
         raise ConfigError(f"env.episode_length_s must be > 0 (seconds), got {cfg.episode_length_s}.")
     if cfg.sim.timestep is not None and not cfg.sim.timestep > 0:

@@ -27,7 +27,7 @@ def check_device_name(device: str | None) -> None:
 
 
 def check_sim(sim: str) -> None:
-    """Raise ValueError unless `sim` names a physics backend."""
+    """Raise UserInputError unless `sim` names a physics backend."""
     if sim not in SIMS:
         raise UserInputError(f"--sim must be one of {', '.join(SIMS)}, got {sim!r}.")
 
@@ -44,7 +44,7 @@ def check_seed(name: str, value: int | None) -> None:
 
 
 def check_positive(name: str, value: int | None) -> None:
-    """Raise ValueError when an integer option is given and below 1."""
+    """Raise UserInputError when an integer option is given and below 1."""
     if value is not None and value < 1:
         raise UserInputError(f"{name} must be >= 1, got {value}.")
 

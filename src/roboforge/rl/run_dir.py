@@ -87,6 +87,10 @@ def saved_args(run_dir: str | Path) -> dict[str, Any]:
     return args
 
 
+_PASS_IT = " (params/args.json of its run); pass {} as the task."
+"""The end of a message about a run of another task: where it says so, and the fix."""
+
+
 def check_run_task(run: str | Path, task: str, subject: str) -> None:
     """Raise UserInputError when run folder `run` says (params/args.json) that a task other than `task` trained
     it (`--resume`: the run continues as the task it is). `subject` names what the user gave."""
@@ -95,9 +99,6 @@ def check_run_task(run: str | Path, task: str, subject: str) -> None:
         raise UserInputError(
             f"{subject} was trained on task {trained!r}, not {task!r}{_PASS_IT.format(trained)}"
         )
-
-
-_PASS_IT = " (params/args.json of its run); pass {} as the task."
 
 
 def _trained_task(run: str | Path) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from roboforge.utils.errors import UserInputError
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 class ConfigError(UserInputError):
@@ -44,6 +45,11 @@ def compile_regexes(patterns: str | typing.Iterable[str], what: str) -> list[re.
                 "e.g. '.*_joint' (not '*_joint')."
             ) from err
     return compiled
+
+
+def regex_table(table: typing.Mapping[str, V], what: str) -> list[tuple[re.Pattern[str], V]]:
+    """The entries of a {regex: value} config field as (compiled regex, value), in order (`compile_regexes`)."""
+    return list(zip(compile_regexes(list(table), what), table.values(), strict=True))
 
 
 def unknown_key_error(kind: str, key: str, allowed: typing.Iterable[str]) -> ConfigError:

@@ -8,7 +8,7 @@ import torch
 
 from roboforge.managers.action_manager import ActionTerm, ActionTermCfg
 from roboforge.managers.term_env import TermEnv
-from roboforge.utils.config import ConfigError, compile_regexes
+from roboforge.utils.config import ConfigError, regex_table
 
 
 @dataclass(kw_only=True)
@@ -32,20 +32,13 @@ class BinaryJointPositionAction(ActionTerm):
     action_dim = 1
 
     def __init__(self, cfg: BinaryJointPositionActionCfg, env: TermEnv):
-
         self.entity = env.scene[cfg.asset_name]
         ids, names = self.entity.find_joints(cfg.joint_names)
         self.joint_ids = torch.tensor(ids, dtype=torch.long, device=env.device)
 
         def preset(table: dict[str, float], what: str) -> torch.Tensor:
             values = []
-            patterns = list(
-                zip(
-                    compile_regexes(list(table), f"BinaryJointPositionAction.{what}"),
-                    table.values(),
-                    strict=True,
-                )
-            )
+            patterns = regex_table(table, f"BinaryJointPositionAction.{what}")
             for name in names:
                 match = [v for p, v in patterns if p.fullmatch(name)]
                 if not match:
