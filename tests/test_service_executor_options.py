@@ -150,6 +150,22 @@ def test_ray_submission_runs_the_launcher_in_the_job_folder(tmp_path):
     assert (spec["entrypoint_num_cpus"], spec["entrypoint_num_gpus"]) == (2, 4)
 
 
+@requires_ray
+def test_rays_words_are_the_entrypoints_last_line_even_when_rays_own_line_comes_after_it():
+    from roboforge.service.executors.ray import rays_words
+
+    head = "Job entrypoint command failed with exit code 3, last available logs (truncated to 20,000 chars):"
+    rays_line = "Running entrypoint for job rl_1-attempt-1: cd /jobs/rl_1 && exec python -m x"
+    # Ray flushes its own line after the entrypoint started: under load the entrypoint's words come first
+    for log in (f"{rays_line}\nlauncher cannot start\n", f"launcher cannot start\n{rays_line}\n"):
+        assert rays_words(f"{head}\n{log}") == f"{head[:-1]}; launcher cannot start"
+    assert rays_words(f"{head}\n{rays_line}\n") == head[:-1]
+    assert rays_words("Job entrypoint command failed with exit code 3. No logs available.").endswith(
+        "available."
+    )
+    assert rays_words(None) == rays_words("") == "no message"
+
+
 def test_older_databases_get_the_gpu_and_ray_columns(tmp_path):
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     Store(url).close()

@@ -25,6 +25,7 @@ from roboforge.service.store import Job
 from roboforge.utils.ray_jobs import JobsClient, RayUnreachable, call, not_found, unreachable
 
 WAITING_OR_RUNNING = (JobStatus.PENDING, JobStatus.RUNNING)
+RAYS_OWN_LOG_LINE = "Running entrypoint for job "  # Ray's job supervisor writes it into the job's log
 
 
 def submission_id(job_id: str, attempt: int) -> str:
@@ -52,6 +53,18 @@ def submission(attempt: Attempt) -> dict[str, Any]:
             "job_dir": str(attempt.job_dir),
         },
     }
+
+
+def rays_words(message: str | None) -> str:
+    """The first line of Ray's message (what happened) and the entrypoint's last words (its last log line).
+    Ray writes its own "Running entrypoint for job ..." line into the same log through a buffer it flushes
+    after the entrypoint started, so under load that line can come after the entrypoint's output; it is
+    never the entrypoint's words."""
+    lines = [line.strip().rstrip(":") for line in str(message or "").splitlines() if line.strip()]
+    if not lines:
+        return "no message"
+    said = [line for line in lines[1:] if not line.startswith(RAYS_OWN_LOG_LINE)]
+    return "; ".join(dict.fromkeys([lines[0], *said[-1:]]))
 
 
 class RayExecutor:
@@ -138,9 +151,7 @@ class RayExecutor:
         info = self._info(handle)
         if info is None:
             return f"Ray has no job {handle.submission_id} (never submitted, or the Ray cluster restarted)"
-        lines = [line.strip().rstrip(":") for line in str(info.message or "").splitlines() if line.strip()]
-        said = "; ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else "no message"
         return (
-            f"Ray job {handle.submission_id} {info.status}: {said} (the job folder must be on storage "
-            "every Ray node sees at the same path)"
+            f"Ray job {handle.submission_id} {info.status}: {rays_words(info.message)} (the job folder must be "
+            "on storage every Ray node sees at the same path)"
         )
