@@ -273,6 +273,16 @@ def test_help_and_list_load_no_torch_and_print_unwrapped_when_piped():
     assert "Balance a pole on a cart by pushing the cart (manager-based env)." in out
 
 
+def test_export_refuses_an_unknown_format_before_loading_torch(tmp_path):
+    code = (
+        "import sys; from typer.testing import CliRunner; from roboforge.cli import app;"
+        f"r = CliRunner().invoke(app, ['export', 'cartpole', '--checkpoint', {str(tmp_path)!r}, '--format', 'tflite']);"
+        "assert r.exit_code == 2 and '--format must be one of onnx, jit' in r.output, r.output;"
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
 @pytest.mark.parametrize("command", ["train", "eval", "play", "bench", "export", "deploy", "list"])
 def test_help_has_examples(command):
     result = invoke(command, "--help")

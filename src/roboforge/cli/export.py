@@ -13,6 +13,7 @@ import typer
 from roboforge.cli.app import Checkpoint, Imports, Json, app
 from roboforge.cli.imports import import_modules, import_run_modules
 from roboforge.cli.run import parse_overrides, run_command
+from roboforge.export.formats import check_format
 from roboforge.utils.console import err_console
 from roboforge.utils.errors import UserInputError
 
@@ -49,6 +50,7 @@ def export_cmd(
     """Export a trained actor (normalizer, deterministic head, recurrent state I/O) with its metadata."""
 
     def body():
+        check_format(fmt)  # before the imports below, which take seconds
         from roboforge.export import export_policy
         from roboforge.rl.checkpoints import resolve_checkpoint
 

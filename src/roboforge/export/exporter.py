@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roboforge.export.formats import check_format
 from roboforge.export.images import image_inputs
 from roboforge.export.low_level import check_low_level, export_low_level
 from roboforge.export.metadata import build_metadata, training_info
@@ -22,9 +23,6 @@ from roboforge.rl.session import Session, build_session
 from roboforge.utils.config import to_dict
 from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import atomic_write_json, check_folder
-
-FORMATS = ("onnx", "jit")
-
 
 @dataclass
 class ExportResult:
@@ -53,8 +51,7 @@ def export_policy(
     env_overrides: dict[str, Any] | None = None,
 ) -> ExportResult:
     """Export the actor of `checkpoint` (file or run folder) for `task` into `output` (default `<run>/exported`)."""
-    if fmt not in FORMATS:
-        raise UserInputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
+    check_format(fmt)
     path = resolve_checkpoint(checkpoint, task)
     out_dir = Path(output) if output is not None else path.parent / "exported"
     check_folder("--output", out_dir)
