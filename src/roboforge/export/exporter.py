@@ -24,6 +24,7 @@ from roboforge.utils.config import to_dict
 from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import atomic_write_json, check_folder
 
+
 @dataclass
 class ExportResult:
     """What was written and how it was checked."""
