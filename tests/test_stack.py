@@ -101,6 +101,11 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
     assert terms["lifted"]["carrying_above_base"] < terms["above_b"]["carrying_above_base"]
     assert terms["above_b"]["placing_on_base"] < terms["placed"]["placing_on_base"] > 0.8
     assert terms["placed"]["releasing_on_base"] < 0.1 < 0.9 < terms["opened"]["releasing_on_base"]
+    # a placement that rests: A still, B not pressed into the ground past its tolerance, before and after opening
+    for stage in ("placed", "opened"):
+        assert terms[stage]["settling_on_base"] > 0.9 and terms[stage]["pressing_base_down"] == 0.0, terms[
+            stage
+        ]
     # the gripper's command, 0..1 over actions -4..4, only while A is stacked: -1 holds (3/8), +1 opens (5/8)
     assert terms["above_b"]["commanding_release"] == 0.0, terms["above_b"]
     assert 0.3 < terms["placed"]["commanding_release"] <= 0.376 < 0.6 < terms["opened"]["commanding_release"]
@@ -129,3 +134,31 @@ def test_untouched_episode_has_no_success():
         env.step(torch.zeros(8, 8))
     stats = env.pop_episode_stats()
     assert stats[SUCCESS] == stats[RELEASED] == stats["Episode_Reward/lifting_object"] == 0.0, stats
+
+
+def test_settling_and_pressing_terms_tell_a_resting_stack_from_a_ground_in_one():
+    """World 0: A on B at rest. World 1: A moving at 0.4 m/s, B pushed 4 mm into the ground. World 2: A off B."""
+    from roboforge.mdp.manipulation import base_pressed_down, object_still_while_stacked
+
+    env = make_env("stack-cube-panda", stack_env_cfg(num_envs=3))
+    a, b = env.scene["cube_a"], env.scene["cube_b"]
+    b_pos = b.data.root_pos_w.clone()
+    b_pos[1, 2] -= 0.004
+    a_pos = b_pos + torch.tensor([0.0, 0.0, CUBE_A_HALF + CUBE_B_HALF])
+    a_pos[2, 1] += 0.1
+    a_vel = torch.zeros(3, 3)
+    a_vel[1, 0] = 0.4
+    unit, zeros, every = (
+        torch.tensor([[1.0, 0, 0, 0]]).repeat(3, 1),
+        torch.zeros(3, 3),
+        torch.ones(3, dtype=torch.bool),
+    )
+    b.write_root_state(b_pos, unit, zeros, zeros, every)
+    a.write_root_state(a_pos, unit, a_vel, zeros, every)
+    env.sim.forward()
+    stacked = {"command_name": "stack", "xy_threshold": 0.02, "z_threshold": 0.01}
+    env.command_manager.compute(0.0)
+    still = object_still_while_stacked(env, std=0.25, **stacked)
+    pressed = base_pressed_down(env, rest_height=CUBE_B_HALF - 0.001, **stacked)
+    assert still[0] > 0.99 and 0.05 < still[1] < 0.1 and still[2] == 0.0, still
+    assert pressed[0] == 0.0 and abs(pressed[1] - 0.003) < 1e-4 and pressed[2] == 0.0, pressed

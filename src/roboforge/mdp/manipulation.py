@@ -135,6 +135,44 @@ def gripper_command_while_stacked(
     return command * object_stacked(env, command_name, xy_threshold, z_threshold, object_name, robot_name)
 
 
+def object_still_while_stacked(
+    env: TermEnv,
+    std: float,
+    command_name: str,
+    xy_threshold: float,
+    z_threshold: float,
+    object_name: str = "cube_a",
+    robot_name: str = "robot",
+) -> torch.Tensor:
+    """While the object is stacked: 1 - tanh(object speed / `std` (m/s)); rewards a placement that has settled.
+
+    A stack policy that only meets the position tolerances learns to grind the object into the base (stack,
+    2026-12-05, iteration 880: cube A moving at 0.3-0.5 m/s while "stacked"); opening the gripper then throws
+    both cubes off, so letting go never pays."""
+    speed = env.scene[object_name].data.root_lin_vel_w.norm(dim=-1)
+    still = 1.0 - torch.tanh(speed / std)
+    return still * object_stacked(env, command_name, xy_threshold, z_threshold, object_name, robot_name)
+
+
+def base_pressed_down(
+    env: TermEnv,
+    rest_height: float,
+    command_name: str,
+    xy_threshold: float,
+    z_threshold: float,
+    max_depth: float = 0.01,
+    base_name: str = "cube_b",
+    object_name: str = "cube_a",
+    robot_name: str = "robot",
+) -> torch.Tensor:
+    """While the object is stacked: how far (m, up to `max_depth`) the base's centre is below `rest_height`,
+    its height resting on the ground. The weight of two cubes sinks it well under a millimetre; the arm
+    pressing the object down sinks it by millimetres (2-5 mm at iteration 880), and that stored contact
+    compression throws the cubes apart when the gripper opens."""
+    depth = (rest_height - env.scene[base_name].data.root_pos_w[:, 2]).clamp(0.0, max_depth)
+    return depth * object_stacked(env, command_name, xy_threshold, z_threshold, object_name, robot_name)
+
+
 def reset_object_beside(
     env: TermEnv,
     env_mask: torch.Tensor,

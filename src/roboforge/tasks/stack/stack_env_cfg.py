@@ -37,6 +37,7 @@ LIFT_HEIGHT = 0.04  # m above the ground: cube A counts as lifted (also while it
 HOVER_HEIGHT = 0.05  # m above the stacked position: where the coarse carry reward peaks
 STACK_XY_TOL = 0.02  # m: success, horizontal distance of A's centre from B's
 STACK_Z_TOL = 0.01  # m: success, A's centre from B's top + A's half size
+PRESS_TOLERANCE = 0.001  # m: A resting on B sinks B 0.4-0.5 mm into the ground (soft contact, measured)
 
 
 def cube_a_spec() -> mujoco.MjSpec:
@@ -143,6 +144,14 @@ def stack_env_cfg(
             ),
             "commanding_release": RewardTermCfg(
                 func=manipulation.gripper_command_while_stacked, weight=10.0, params=stacked
+            ),
+            "settling_on_base": RewardTermCfg(
+                func=manipulation.object_still_while_stacked, weight=10.0, params={"std": 0.25, **stacked}
+            ),
+            "pressing_base_down": RewardTermCfg(
+                func=manipulation.base_pressed_down,
+                weight=-2000.0,
+                params={"rest_height": CUBE_B_HALF - PRESS_TOLERANCE, **stacked},
             ),
             **motion_penalties(),
         },
