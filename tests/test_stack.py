@@ -103,9 +103,8 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
     assert terms["placed"]["releasing_on_base"] < 0.1 < 0.9 < terms["opened"]["releasing_on_base"]
     # a placement that rests: A still, B not pressed into the ground past its tolerance, before and after opening
     for stage in ("placed", "opened"):
-        assert terms[stage]["settling_on_base"] > 0.9 and terms[stage]["pressing_base_down"] == 0.0, terms[
-            stage
-        ]
+        rested = terms[stage]
+        assert rested["settling_on_base"] > 0.9 and rested["pressing_base_down"] == 0.0, rested
     # the gripper's command, 0..1 over actions -4..4, only while A is stacked: -1 holds (3/8), +1 opens (5/8)
     assert terms["above_b"]["commanding_release"] == 0.0, terms["above_b"]
     assert 0.3 < terms["placed"]["commanding_release"] <= 0.376 < 0.6 < terms["opened"]["commanding_release"]
@@ -139,6 +138,7 @@ def test_untouched_episode_has_no_success():
 def test_settling_and_pressing_terms_tell_a_resting_stack_from_a_ground_in_one():
     """World 0: A on B at rest. World 1: A moving at 0.4 m/s, B pushed 4 mm into the ground. World 2: A off B."""
     from roboforge.mdp.manipulation import base_pressed_down, object_still_while_stacked
+    from roboforge.utils.config import ConfigError
 
     env = make_env("stack-cube-panda", stack_env_cfg(num_envs=3))
     a, b = env.scene["cube_a"], env.scene["cube_b"]
@@ -162,3 +162,7 @@ def test_settling_and_pressing_terms_tell_a_resting_stack_from_a_ground_in_one()
     pressed = base_pressed_down(env, rest_height=CUBE_B_HALF - 0.001, **stacked)
     assert still[0] > 0.99 and 0.05 < still[1] < 0.1 and still[2] == 0.0, still
     assert pressed[0] == 0.0 and abs(pressed[1] - 0.003) < 1e-4 and pressed[2] == 0.0, pressed
+    with pytest.raises(ConfigError, match=r"std 0\.0 must be > 0"):
+        object_still_while_stacked(env, std=0.0, **stacked)
+    with pytest.raises(ConfigError, match=r"max_depth -0\.01 must be > 0"):
+        base_pressed_down(env, rest_height=CUBE_B_HALF, max_depth=-0.01, **stacked)

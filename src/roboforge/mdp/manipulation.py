@@ -149,6 +149,8 @@ def object_still_while_stacked(
     A stack policy that only meets the position tolerances learns to grind the object into the base (stack,
     2026-12-05, iteration 880: cube A moving at 0.3-0.5 m/s while "stacked"); opening the gripper then throws
     both cubes off, so letting go never pays."""
+    if std <= 0.0:
+        raise ConfigError(f"Reward term object_still_while_stacked: std {std} must be > 0 (m/s).")
     speed = env.scene[object_name].data.root_lin_vel_w.norm(dim=-1)
     still = 1.0 - torch.tanh(speed / std)
     return still * object_stacked(env, command_name, xy_threshold, z_threshold, object_name, robot_name)
@@ -169,6 +171,8 @@ def base_pressed_down(
     its height resting on the ground. The weight of two cubes sinks it well under a millimetre; the arm
     pressing the object down sinks it by millimetres (2-5 mm at iteration 880), and that stored contact
     compression throws the cubes apart when the gripper opens."""
+    if max_depth <= 0.0:
+        raise ConfigError(f"Reward term base_pressed_down: max_depth {max_depth} must be > 0 (m).")
     depth = (rest_height - env.scene[base_name].data.root_pos_w[:, 2]).clamp(0.0, max_depth)
     return depth * object_stacked(env, command_name, xy_threshold, z_threshold, object_name, robot_name)
 
