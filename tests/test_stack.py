@@ -97,6 +97,9 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
     assert stack.metrics["success"].mean() >= 0.75, stack.metrics
     reach = [terms[s]["reaching_object"] for s in ("start", "above_a", "at_a")]
     assert reach[0] < reach[1] < reach[2] > 0.9, reach
+    # the fine reaching scale: ~0 away from A, high with A between the fingertip pads while carried and placed
+    centred = [terms[s]["grasping_centred"] for s in ("above_a", "at_a", "lifted", "placed")]
+    assert centred[0] < 0.01 and min(centred[1:]) > 0.7, centred
     assert terms["closed"]["lifting_object"] == 0.0 and terms["lifted"]["lifting_object"] > 0.99
     assert terms["lifted"]["carrying_above_base"] < terms["above_b"]["carrying_above_base"]
     assert terms["above_b"]["placing_on_base"] < terms["placed"]["placing_on_base"] > 0.8
