@@ -158,7 +158,7 @@ def stack_env_cfg(
             ),
             # -20000 (was -2000, 2026-12-05): at iteration 599 the fingertips reached past A's bottom and
             # pressed B 2.5-3 mm down with 10-38 N per contact (C MuJoCo); -2000 cost 3-4 per second against
-            # ~56 for holding A stacked, and opening then dragged A off B in 60 of 64 worlds.
+            # ~56 for holding A stacked, and opening then dragged A off B in 60-64 of 64 worlds.
             "pressing_base_down": RewardTermCfg(
                 func=manipulation.base_pressed_down,
                 weight=-20000.0,
