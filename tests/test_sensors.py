@@ -116,6 +116,15 @@ def test_contact_sensor_errors_name_the_fix():
         )
     with pytest.raises(ValueError, match="which the scene lacks"):
         Scene(SceneCfg(sensors={"c": ContactSensorCfg(entity_name="robot", body_names=["x"])}))
+    with pytest.raises(
+        ValueError, match=r"ContactSensorCfg.other_geom: the scene has no geom 'floor'.*'ground'"
+    ):
+        Scene(
+            SceneCfg(
+                entities={"ball": RigidObjectCfg(spawn=BuiltinSpawnCfg(builder=ball_spec))},
+                sensors={"c": ContactSensorCfg(entity_name="ball", body_names=["ball"], other_geom="floor")},
+            )
+        )
     with pytest.raises(ValueError, match="no site 'imu'"):
         Scene(
             SceneCfg(

@@ -11,6 +11,7 @@ from roboforge import mdp
 from roboforge.assets.robots.franka import PANDA_ARM_JOINTS
 from roboforge.envs import make_env
 from roboforge.tasks.stack.stack_env_cfg import CUBE_A_HALF, CUBE_B_HALF, stack_env_cfg
+from roboforge.utils.math import quat_apply
 
 pytestmark = pytest.mark.skipif(not menagerie_has("franka_emika_panda"), reason="no franka_emika_panda model")
 
@@ -108,6 +109,8 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
     for stage in ("placed", "opened"):
         rested = terms[stage]
         assert rested["settling_on_base"] > 0.9 and rested["pressing_base_down"] == 0.0, rested
+    # a grasp between the fingertip pads never touches the palm
+    assert max(stage["palm_on_object"] for stage in terms.values()) == 0.0, terms
     # the gripper's command, 0..1 over actions -4..4, only while A is stacked: -1 holds (3/8), +1 opens (5/8)
     assert terms["above_b"]["commanding_release"] == 0.0, terms["above_b"]
     assert 0.3 < terms["placed"]["commanding_release"] <= 0.376 < 0.6 < terms["opened"]["commanding_release"]
@@ -169,3 +172,21 @@ def test_settling_and_pressing_terms_tell_a_resting_stack_from_a_ground_in_one()
         object_still_while_stacked(env, std=0.0, **stacked)
     with pytest.raises(ConfigError, match=r"max_depth -0\.01 must be > 0"):
         base_pressed_down(env, rest_height=CUBE_B_HALF, max_depth=-0.01, **stacked)
+
+
+def test_palm_term_tells_a_cube_against_the_palm_from_one_between_the_pads():
+    """World 0: A centred on the tcp, the fingers open around it. World 1: A 12.5 mm further up the hand (where
+    the policy of 2026-12-05, iteration 1035, held it), its top against the palm."""
+    from roboforge.tasks.stack.stack_env_cfg import PALM_CONTACT
+
+    env = make_env("stack-cube-panda", stack_env_cfg(num_envs=2))
+    robot, cube = env.scene["robot"], env.scene["cube_a"]
+    tcp_pos, tcp_quat = robot.frame_pose_w(robot.find_frame("tcp"))
+    toward_palm = quat_apply(tcp_quat, torch.tensor([[0.0, 0.0, -1.0]]).expand(2, 3))
+    pos = tcp_pos + toward_palm * torch.tensor([[0.0], [0.0125]])
+    zeros, every = torch.zeros(2, 3), torch.ones(2, dtype=torch.bool)
+    cube.write_root_state(pos, tcp_quat, zeros, zeros, every)
+    env.sim.forward()
+    env.scene.update_sensors(env.step_dt)
+    touching = mdp.undesired_contacts(env, sensor_name=PALM_CONTACT)
+    assert touching.tolist() == [0.0, 1.0], env.scene.sensors[PALM_CONTACT].data.net_force_w

@@ -34,6 +34,9 @@ class ContactSensorCfg(SensorCfg):
     """Net force (N) above which an element counts as in contact."""
     track_air_time: bool = True
     """Keep air/contact timers (for feet air-time rewards)."""
+    other_geom: str | None = None
+    """Count only contacts against this geom, by its scene-wide name (`"ground"`, the plane of a scene without
+    terrain, or an entity's geom as `"cube_a/cube"`): e.g. a palm pressing on an object. None: all contacts."""
 
     def _kind(self) -> tuple[list[str], mujoco.mjtObj]:
         if bool(self.body_names) == bool(self.geom_names):
@@ -62,6 +65,14 @@ class ContactSensorCfg(SensorCfg):
         _, objtype = self._kind()
         fields = (mujoco.mjtConDataField.mjCONDATA_FOUND, mujoco.mjtConDataField.mjCONDATA_FORCE)
         dataspec = sum(1 << int(f) for f in fields)
+        other = {}
+        if self.other_geom is not None:
+            if spec.geom(self.other_geom) is None:
+                raise ConfigError(
+                    f"ContactSensorCfg.other_geom: the scene has no geom {self.other_geom!r}; give a scene-wide "
+                    "geom name such as 'ground' or 'cube_a/cube' (entity/geom), or None for all contacts."
+                )
+            other = {"reftype": mujoco.mjtObj.mjOBJ_GEOM, "refname": self.other_geom}
         for element in self.matched_names(spec):
             spec.add_sensor(
                 name=f"{name}:{element}",
@@ -69,6 +80,7 @@ class ContactSensorCfg(SensorCfg):
                 objtype=objtype,
                 objname=prefixed(self.entity_name, element),
                 intprm=[dataspec, NETFORCE_REDUCTION, 1],
+                **other,
             )
 
     def build(self, name: str, model: mujoco.MjModel, sim: Simulator) -> ContactSensor:
