@@ -174,12 +174,15 @@ def test_settling_and_pressing_terms_tell_a_resting_stack_from_a_ground_in_one()
         base_pressed_down(env, rest_height=CUBE_B_HALF, max_depth=-0.01, **stacked)
 
 
-def test_palm_term_tells_a_cube_against_the_palm_from_one_between_the_pads():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_palm_term_tells_a_cube_against_the_palm_from_one_between_the_pads(backend):
     """World 0: A centred on the tcp, the fingers open around it. World 1: A 12.5 mm further up the hand (where
     the policy of 2026-12-05, iteration 1035, held it), its top against the palm."""
     from roboforge.tasks.stack.stack_env_cfg import PALM_CONTACT
 
-    env = make_env("stack-cube-panda", stack_env_cfg(num_envs=2))
+    cfg = stack_env_cfg(num_envs=2)
+    cfg.sim.backend = backend
+    env = make_env("stack-cube-panda", cfg)
     robot, cube = env.scene["robot"], env.scene["cube_a"]
     tcp_pos, tcp_quat = robot.frame_pose_w(robot.find_frame("tcp"))
     toward_palm = quat_apply(tcp_quat, torch.tensor([[0.0, 0.0, -1.0]]).expand(2, 3))
