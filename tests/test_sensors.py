@@ -57,6 +57,26 @@ def test_contact_force_of_a_resting_ball_is_its_weight():
         torch.testing.assert_close(force, torch.full_like(force, BALL_MASS * 9.81), rtol=1e-3, atol=0.0)
 
 
+def test_other_geom_keeps_only_the_contacts_against_that_geom():
+    """A resting ball: against the ground it reads its weight; against its own shell (never in contact) 0."""
+    sensors = {
+        "on_ground": ContactSensorCfg(entity_name="ball", body_names=["ball"], other_geom="ground"),
+        "on_shell": ContactSensorCfg(entity_name="ball", body_names=["ball"], other_geom="ball/shell"),
+    }
+    ball = RigidObjectCfg(
+        spawn=BuiltinSpawnCfg(builder=ball_spec), init_state=InitialStateCfg(pos=(0.0, 0.0, 0.1))
+    )
+    scene = Scene(SceneCfg(num_envs=2, entities={"ball": ball}, sensors=sensors))
+    sim = make_simulator(scene.model, 2, SimCfg(backend="mujoco"))
+    scene.bind(sim)
+    for _ in range(200):
+        sim.step()
+    scene.update_sensors(0.002)
+    on_ground = scene.sensors["on_ground"].data.net_force_w.norm(dim=-1)
+    torch.testing.assert_close(on_ground, torch.full_like(on_ground, BALL_MASS * 9.81), rtol=1e-3, atol=0.0)
+    assert (scene.sensors["on_shell"].data.net_force_w == 0.0).all()
+
+
 def test_air_and_contact_timers_follow_touch_down():
     scene, sim = ball_scene(2, height=0.3)  # starts 0.2 m above the ground: falls ~0.2 s
     sensor = scene.sensors["contact"]

@@ -39,9 +39,8 @@ HOVER_HEIGHT = 0.05  # m above the stacked position: where the coarse carry rewa
 STACK_XY_TOL = 0.02  # m: success, horizontal distance of A's centre from B's
 STACK_Z_TOL = 0.01  # m: success, A's centre from B's top + A's half size
 PRESS_TOLERANCE = 0.001  # m: A resting on B sinks B 0.4-0.5 mm into the ground (soft contact, measured)
-PALM_CONTACT = (
-    "palm_on_cube_a"  # contact sensor: the hand's palm against cube A (the fingers are other bodies)
-)
+# contact sensor: the hand's palm against cube A (the fingers are other bodies)
+PALM_CONTACT = "palm_on_cube_a"
 
 
 def cube_a_spec() -> mujoco.MjSpec:
