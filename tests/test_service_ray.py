@@ -144,6 +144,16 @@ def ray_status(head: RayHead, job_id: str, attempt: int = 1) -> str:
     return str(head.client().get_job_info(f"{job_id}-attempt-{attempt}").status.value)
 
 
+def settled_ray_status(head: RayHead, job_id: str, attempt: int = 1, timeout: float = 30.0) -> str:
+    """Ray's status once it leaves RUNNING: Ray records a job's end a moment after the service sees it."""
+    deadline = time.monotonic() + timeout
+    status = ray_status(head, job_id, attempt)
+    while status in ("PENDING", "RUNNING") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = ray_status(head, job_id, attempt)
+    return status
+
+
 # ---- real jobs on Ray ------------------------------------------------------------------------------------
 @requires_ray
 @pytest.mark.slow
@@ -216,7 +226,7 @@ def test_ray_job_cancel_saves_a_checkpoint_and_force_stops_through_ray(ray_head,
         log = client.get(f"/logs/{job_id}.log").text
         assert "cancel requested (stop request in stop.json)" in log
         assert "stopping: cancel requested" in log and "stopped on request" in log
-        assert ray_status(ray_head, job_id) == "SUCCEEDED"  # the launcher ended by itself
+        assert settled_ray_status(ray_head, job_id) == "SUCCEEDED"  # the launcher ended by itself
 
         resumed = client.post(f"/jobs/{job_id}/resume", json={"num_iterations": 5000})
         assert resumed.status_code == 202
@@ -227,10 +237,7 @@ def test_ray_job_cancel_saves_a_checkpoint_and_force_stops_through_ray(ray_head,
             killed["attempt"] == 2
             and "cancel requested (Ray stop_job)" in client.get(f"/logs/{job_id}.log").text
         )
-        deadline = time.monotonic() + 30  # Ray records the stop a moment after the service saw the job end
-        while ray_status(ray_head, job_id, attempt=2) != "STOPPED" and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert ray_status(ray_head, job_id, attempt=2) == "STOPPED"
+        assert settled_ray_status(ray_head, job_id, attempt=2) == "STOPPED"
 
 
 @requires_ray
