@@ -16,6 +16,8 @@ from roboforge.utils.errors import UserInputError
 TASKS = sorted(list_tasks())
 CARTPOLE_TASKS = [t for t in TASKS if t.startswith("cartpole")]
 N = 4
+STEPS = {"mujoco": 10, "mjwarp": 4}
+"""Env steps per build test: fewer on MuJoCo Warp, whose CPU steps are slow (navigation-go1: ~1.5 s each)."""
 
 
 def cart_slider_adr(env) -> int:
@@ -42,7 +44,7 @@ def test_task_builds_and_steps(task, backend):
     g = torch.Generator().manual_seed(0)
     spaces = env.observation_space
     assert isinstance(spaces, gym.spaces.Dict)
-    for _ in range(10):
+    for _ in range(STEPS[backend]):
         obs, reward, terminated, time_outs, extras = env.step(
             torch.rand(N, env.num_actions, generator=g) * 2 - 1
         )
@@ -52,7 +54,7 @@ def test_task_builds_and_steps(task, backend):
         assert reward.shape == (N,) and torch.isfinite(reward).all()
         assert terminated.dtype == torch.bool and time_outs.dtype == torch.bool
         assert isinstance(extras, dict)
-    assert env.episode_length_buf.max() <= 10
+    assert env.episode_length_buf.max() <= STEPS[backend]
     assert env.action_space.shape == (N, env.num_actions)
     env.close()
 
