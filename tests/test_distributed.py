@@ -43,17 +43,19 @@ def test_ranks_hold_identical_parameters_after_every_iteration(tmp_path):
 @pytest.mark.slow
 def test_torchrun_trains_cartpole_and_rank0_alone_writes_the_run(tmp_path):
     """`torchrun --nproc_per_node=2 -m roboforge train cartpole --distributed`: it learns, one run folder."""
-    args = ["--num-envs", "256", "--max-iterations", "60", "--run-dir", str(tmp_path), "--json"]
+    # 40 iterations: mean episode length 300 of 300 already (2-core machine, 2026-12-05)
+    args = ["--num-envs", "256", "--max-iterations", "40", "-o", "agent.save_interval=25", "--run-dir", str(tmp_path),
+            "--json"]  # fmt: skip
     code, out, err = run_torchrun(args, timeout_s=300)
     assert code == 0, torchrun_failure(err)
     summary = json.loads(out)  # rank 0 alone prints a summary
-    assert summary["env_steps"] == 60 * 16 * 256 * 2  # iterations x steps x worlds x processes
+    assert summary["env_steps"] == 40 * 16 * 256 * 2  # iterations x steps x worlds x processes
     assert summary["mean_episode_length"] >= 250, summary
     runs = list((tmp_path / "cartpole").iterdir())
     assert len(runs) == 1
     args = json.loads((runs[0] / "params" / "args.json").read_text())
     assert args["distributed_processes"] == 2
-    assert sorted(p.name for p in runs[0].glob("model_*.pt")) == ["model_49.pt", "model_59.pt"]
+    assert sorted(p.name for p in runs[0].glob("model_*.pt")) == ["model_24.pt", "model_39.pt"]
     result = invoke("eval", "cartpole", "--checkpoint", str(runs[0]), "--device", "cpu", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["mean_episode_length"] >= 250
