@@ -25,7 +25,8 @@ def ball_spec() -> mujoco.MjSpec:
     return spec
 
 
-def ball_scene(num_envs: int, height: float = 0.1) -> tuple[Scene, object]:
+def ball_scene(num_envs: int, height: float = 0.1, sensors: dict | None = None) -> tuple[Scene, object]:
+    """A ball resting `height` above the ground, with the contact and IMU sensors below (or `sensors`)."""
     cfg = SceneCfg(
         num_envs=num_envs,
         entities={
@@ -33,7 +34,8 @@ def ball_scene(num_envs: int, height: float = 0.1) -> tuple[Scene, object]:
                 spawn=BuiltinSpawnCfg(builder=ball_spec), init_state=InitialStateCfg(pos=(0.0, 0.0, height))
             )
         },
-        sensors={
+        sensors=sensors
+        or {
             "contact": ContactSensorCfg(entity_name="ball", body_names=["ball"]),
             "contact_geom": ContactSensorCfg(entity_name="ball", geom_names=["shell"], track_air_time=False),
             "imu": ImuCfg(entity_name="ball", site_name="imu_site"),
@@ -59,16 +61,13 @@ def test_contact_force_of_a_resting_ball_is_its_weight():
 
 def test_other_geom_keeps_only_the_contacts_against_that_geom():
     """A resting ball: against the ground it reads its weight; against its own shell (never in contact) 0."""
-    sensors = {
-        "on_ground": ContactSensorCfg(entity_name="ball", body_names=["ball"], other_geom="ground"),
-        "on_shell": ContactSensorCfg(entity_name="ball", body_names=["ball"], other_geom="ball/shell"),
-    }
-    ball = RigidObjectCfg(
-        spawn=BuiltinSpawnCfg(builder=ball_spec), init_state=InitialStateCfg(pos=(0.0, 0.0, 0.1))
+    scene, sim = ball_scene(
+        2,
+        sensors={
+            "on_ground": ContactSensorCfg(entity_name="ball", body_names=["ball"], other_geom="ground"),
+            "on_shell": ContactSensorCfg(entity_name="ball", body_names=["ball"], other_geom="ball/shell"),
+        },
     )
-    scene = Scene(SceneCfg(num_envs=2, entities={"ball": ball}, sensors=sensors))
-    sim = make_simulator(scene.model, 2, SimCfg(backend="mujoco"))
-    scene.bind(sim)
     for _ in range(200):
         sim.step()
     scene.update_sensors(0.002)
