@@ -1,5 +1,5 @@
-"""What a job runs: its `roboforge train` and `roboforge export` command lines and environment, and its
-progress (the time estimate is in estimate.py)."""
+"""What a job runs: its `roboforge train` and `roboforge export` command lines and environment (its progress
+is in progress.py, the time estimate in estimate.py)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from roboforge.envs.registry import import_args
-from roboforge.service import files
 from roboforge.service.config import TOKEN_ENV
 from roboforge.service.estimate import estimate_hours
 from roboforge.service.store import DEFAULT_LIBRARY, Job
 
 __all__ = [
-    "RunProgress",
     "cpu_share",
     "estimate_hours",
     "export_command",
@@ -107,28 +104,3 @@ def launcher_command(job_dir: Path, attempt: int, cmd: list[str], kind: str = "t
     """`cmd` run under the launcher, which logs it and records its exit (see launcher.py)."""
     return [sys.executable, "-m", "roboforge.service.launcher", "--job-dir", str(job_dir),
             "--attempt", str(attempt), "--kind", kind, "--", *cmd]  # fmt: skip
-
-
-class RunProgress:
-    """Incremental reader of one run's metrics, with the mean seconds per iteration; `skip_existing`
-    starts after the records already there (a resumed attempt counts only its own)."""
-
-    def __init__(self, run_dir: Path, skip_existing: bool = False):
-        self.run_dir = run_dir
-        self.tail = files.MetricsTail(run_dir / "metrics.jsonl")
-        if skip_existing:
-            self.tail.skip_to_end()
-        self.seconds = 0.0
-        self.count = 0
-
-    def read(self) -> list[dict[str, Any]]:
-        records = self.tail.read_new()
-        for r in records:
-            t = r.get("Perf/iteration_time", 0.0)
-            if t > 0:
-                self.seconds, self.count = self.seconds + t, self.count + 1
-        return records
-
-    @property
-    def s_per_iteration(self) -> float | None:
-        return self.seconds / self.count if self.count else None

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from roboforge.service import files, records
-from roboforge.service.jobspec import RunProgress
+from roboforge.service.progress import RunProgress
 from roboforge.service.store import Job, Store
 
 log = logging.getLogger("roboforge.service")

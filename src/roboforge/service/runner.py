@@ -23,6 +23,7 @@ from typing import Any
 
 from roboforge.service import files, limits, records, recovery, sweeps
 from roboforge.service.config import ServiceCfg
+from roboforge.service.deadlines import STOP_GRACE_S, AttemptDeadlines
 from roboforge.service.errors import JobConflict, JobNotFound
 from roboforge.service.executors import (
     Attempt,
@@ -34,14 +35,13 @@ from roboforge.service.executors import (
     make_executor,
 )
 from roboforge.service.exports import Exports
-from roboforge.service.jobspec import RunProgress, cpu_share, job_vars, launcher_command, train_command
+from roboforge.service.jobspec import cpu_share, job_vars, launcher_command, train_command
 from roboforge.service.outcome import attempt_outcome, completed_iterations
+from roboforge.service.progress import JobProgress
 from roboforge.service.store import TERMINAL, Job, Store, utcnow
 
 __all__ = ["JobConflict", "JobNotFound", "JobRunner"]
 log = logging.getLogger("roboforge.service")
-STOP_GRACE_S = 60.0
-"""Seconds a job has to save its checkpoint and end after a stop request; then its executor kills it."""
 WARN_EVERY_S = 60.0
 """An executor that does not answer is logged at most this often."""
 
@@ -57,11 +57,8 @@ class JobRunner:
         self.executor = executor or make_executor(cfg)
         self._local = self.executor if isinstance(self.executor, LocalExecutor) else LocalExecutor()
         """Follows jobs started as processes of this machine (also after a switch to another executor)."""
-        self._progress: dict[str, RunProgress] = {}
-        self._ended_at: dict[str, float] = {}
-        """When the executor first said a job's attempt ended while its exit record was not there yet."""
-        self._stop_asked: dict[str, float] = {}
-        """When a stop was requested of a running job (the kill of STOP_GRACE_S starts from there)."""
+        self.progress = JobProgress(store)
+        self.deadlines = AttemptDeadlines()
         self._warned_at = -WARN_EVERY_S
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -154,7 +151,7 @@ class JobRunner:
             files.append_log(job_dir, f"service restarted; re-attached to {executor.describe(handle)}")
             log.info("re-attached job %s (%s)", job.id, executor.describe(handle))
         else:
-            self._update_progress(job)
+            self.progress.update(job)
             state = "cancelled" if job.cancel_requested else "interrupted"
             message = (
                 "the service stopped while the job ran and the job's process is gone; "
@@ -208,7 +205,7 @@ class JobRunner:
         files.append_log(
             job_dir, f"cancel requested ({executor.kill_means if force else executor.stop_means})"
         )
-        self._stop_asked.setdefault(job.id, time.monotonic())
+        self.deadlines.stop_asked(job.id)
         try:
             if force:
                 executor.kill(Handle.of(job))
@@ -286,7 +283,7 @@ class JobRunner:
             return  # someone else took it
         if resume_from is not None:
             files.repair_metrics_tail(resume_from)
-            self._progress[job.id] = RunProgress(resume_from, skip_existing=True)  # this attempt's records
+            self.progress.resume(job.id, resume_from)  # this attempt's records
         elif job.resume_requested:
             files.append_log(job_dir, "no checkpoint to resume from; training starts from scratch")
         try:
@@ -337,7 +334,7 @@ class JobRunner:
 
     def _check(self, job: Job) -> None:
         job_dir = Path(job.job_dir)
-        self._update_progress(job)
+        self.progress.update(job)
         record = files.read_exit(job_dir, job.attempt)
         if record is None:
             record = self._ended_without_record(job)
@@ -357,14 +354,14 @@ class JobRunner:
             return None  # claimed; its process is being started
         try:
             if executor.alive(handle):
-                self._ended_at.pop(job.id, None)
+                self.deadlines.running(job.id)
                 return None
         except ExecutorUnavailable as err:
             self._unavailable(err)
             return None
-        ended = self._ended_at.setdefault(job.id, time.monotonic())
+        since_end = self.deadlines.seconds_since_end(job.id)
         record = files.read_exit(Path(job.job_dir), job.attempt)
-        if record is None and time.monotonic() - ended < executor.record_grace_s:
+        if record is None and since_end < executor.record_grace_s:
             return None  # shared storage may show the record later than the executor the end
         if record is None:
             record = {"returncode": None, "lost": True, "reason": self._end_reason(executor, handle)}
@@ -379,11 +376,10 @@ class JobRunner:
     def _stop_fallback(self, job: Job) -> None:
         """Kill a job that still runs STOP_GRACE_S after its stop was requested (the checkpoint should take
         seconds: its launcher or trainer hangs, or cannot see stop.json)."""
-        asked = self._stop_asked.setdefault(job.id, time.monotonic())
+        overdue = self.deadlines.stop_overdue(job.id)  # true once
         executor = self._executor_of(job)
-        if executor is None or time.monotonic() - asked < STOP_GRACE_S:
+        if executor is None or not overdue:
             return
-        self._stop_asked[job.id] = float("inf")  # once
         files.append_log(
             Path(job.job_dir),
             f"the job did not stop within {STOP_GRACE_S:.0f} s; killing it ({executor.kill_means})",
@@ -395,7 +391,7 @@ class JobRunner:
 
     def _finish(self, job: Job, record: dict[str, Any]) -> None:
         job_dir = Path(job.job_dir)
-        self._update_progress(job)
+        self.progress.update(job)
         executor = self._executor_of(job)
         if record.get("lost") and executor is not None:  # ended without a record: stop what is left of it
             executor.clean_up(Handle.of(job))
@@ -407,8 +403,8 @@ class JobRunner:
         )  # fmt: skip
         if done is not None and error and record.get("lost"):
             files.append_log(job_dir, f"error: {error}")
-        for state_of_job in (self._progress, self._ended_at, self._stop_asked):
-            state_of_job.pop(job.id, None)
+        self.progress.forget(job.id)
+        self.deadlines.forget(job.id)
         log.info("job %s %s (exit code %s)", job.id, state, rc)
         if done is not None and state == "succeeded" and done.kind != "sweep":
             self._export_after_success(done)
@@ -441,31 +437,3 @@ class JobRunner:
             records.write_record(job)
         except Exception as err:  # the database has the change; job.json catches up on the next one
             log.warning("could not write %s of job %s: %s", records.RECORD_NAME, job.id, err)
-
-    def _update_progress(self, job: Job) -> None:
-        if job.kind == "sweep":
-            self._update_sweep(job)
-            return
-        run_dir = files.find_run_dir(Path(job.job_dir), job.task)
-        if run_dir is None:
-            return
-        progress = self._progress.get(job.id)
-        if progress is None or progress.run_dir != run_dir:
-            progress = self._progress[job.id] = RunProgress(run_dir)
-        metrics = progress.read()
-        values: dict[str, Any] = {}
-        if job.run_dir != str(run_dir):
-            values["run_dir"] = str(run_dir)
-        if metrics:
-            values.update(iteration=metrics[-1]["iteration"] + 1, latest_metrics=metrics[-1])
-            if progress.s_per_iteration is not None:
-                values["s_per_iteration"] = progress.s_per_iteration
-        if values:
-            self.store.update(job.id, ["running"], **values)
-
-    def _update_sweep(self, job: Job) -> None:
-        """Copy the sweep's newest `sweep.json` into its `sweep.result` when it changed."""
-        result = sweeps.read_result(job)
-        search = job.sweep or {}
-        if result is not None and result != search.get("result"):
-            self.store.update(job.id, ["running"], sweep={**search, "result": result})
