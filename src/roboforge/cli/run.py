@@ -3,7 +3,8 @@
 The mapping lives here alone: a usage error of the command line (an unknown command or option, a value of
 the wrong type, a missing option) prints click's words and the help to read (exit 2, also with `--debug`); a
 `RoboforgeError` (bad input: exit 2; training stopped: exit 1) prints its message; an `OSError` (disk full,
-permissions) prints the system's words (exit 1), a failed allocation says what to lower (exit 1); anything
+permissions) prints the system's words (exit 1), a failed allocation says what to lower (exit 1; on a CPU
+machine an allocation past its free memory fails rather than meeting the OOM killer, host_memory.py); anything
 else is a bug and says so (exit 1). `--debug` re-raises instead, for the traceback.
 """
 
@@ -25,6 +26,7 @@ from typer.core import TyperGroup
 from roboforge.utils.console import err_console
 from roboforge.utils.errors import RoboforgeError
 from roboforge.utils.files import dumps_json
+from roboforge.utils.host_memory import memory_ceiling
 from roboforge.utils.overrides import parse_items, split_scopes
 
 console = err_console()
@@ -81,13 +83,16 @@ def parse_overrides(items: list[str] | None) -> tuple[dict[str, Any], dict[str, 
     return split_scopes(parse_items(items))
 
 
-def run_command(fn: Callable[[], Any], as_json: bool = False) -> Any:
+def run_command(fn: Callable[[], Any], as_json: bool = False, bounded_memory: bool = True) -> Any:
     """Run a command body; with `as_json`, anything libraries print goes to stderr and the body's
-    returned dict is the only thing on stdout (strict JSON: NaN becomes null)."""
+    returned dict is the only thing on stdout (strict JSON: NaN becomes null). With `bounded_memory`, an
+    allocation past the machine's free memory fails as one line (utils/host_memory.py)."""
+    ceiling = memory_ceiling() if bounded_memory else contextlib.nullcontext()
     try:
         if not as_json:
-            return fn()
-        with _stdout_to_stderr():
+            with ceiling:
+                return fn()
+        with _stdout_to_stderr(), ceiling:
             payload = fn()
         if payload is not None:  # e.g. the ranks of a distributed run other than rank 0
             print(dumps_json(payload), flush=True)
@@ -97,15 +102,18 @@ def run_command(fn: Callable[[], Any], as_json: bool = False) -> Any:
         report(err)
 
 
-OUT_OF_MEMORY_WORDS = ("can't allocate memory", "Cannot allocate memory", "out of memory")
-"""How torch's CPU allocator, CUDA and Warp say an allocation failed (they raise RuntimeError)."""
+OUT_OF_MEMORY_WORDS = ("can't allocate memory", "Cannot allocate memory", "Could not allocate memory",
+                       "out of memory")  # fmt: skip
+"""How torch's CPU allocator, CUDA and Warp (RuntimeError) and MuJoCo (mujoco.FatalError) say an allocation
+failed."""
 
 
 def out_of_memory(err: Exception) -> bool:
     """True when `err` is a failed allocation of host or device memory, not a bug."""
     if isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":  # numpy; torch.cuda
         return True
-    return isinstance(err, RuntimeError) and any(w in str(err) for w in OUT_OF_MEMORY_WORDS)
+    raised_by_allocators = isinstance(err, RuntimeError) or type(err).__name__ == "FatalError"
+    return raised_by_allocators and any(w in str(err) for w in OUT_OF_MEMORY_WORDS)
 
 
 def report(err: Exception) -> None:

@@ -84,7 +84,7 @@ def serve(
         )  # fmt: skip
         _serve(cfg, log_level, as_json)
 
-    run_command(body)
+    run_command(body, bounded_memory=False)  # long-lived; each job's own command bounds its memory
 
 
 def _serve(cfg, log_level: str, as_json: bool) -> None:

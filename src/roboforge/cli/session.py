@@ -20,7 +20,7 @@ def check_options(
     """The checks that need no torch: override syntax, task id, device name, backend, positive counts."""
     import roboforge.tasks  # noqa: F401  (registers the built-in tasks)
     from roboforge.envs.registry import task_spec
-    from roboforge.rl.options import check_device_name, check_positive, check_sim
+    from roboforge.rl.options import check_device_name, check_num_envs, check_positive, check_sim
 
     parse_overrides(overrides)
     task_spec(task)
@@ -28,6 +28,7 @@ def check_options(
     check_sim(sim)
     for name, value in positive.items():
         check_positive(f"--{name.replace('_', '-')}", value)
+    check_num_envs(positive.get("num_envs"))
 
 
 def check_library_options(task: str, library: str, algorithm: str) -> None:

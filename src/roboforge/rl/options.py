@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Final
 
+from roboforge.utils.config import MAX_NUM_ENVS
 from roboforge.utils.errors import UserInputError
 from roboforge.utils.files import check_folder
 
@@ -47,6 +48,12 @@ def check_positive(name: str, value: int | None) -> None:
     """Raise UserInputError when an integer option is given and below 1."""
     if value is not None and value < 1:
         raise UserInputError(f"{name} must be >= 1, got {value}.")
+
+
+def check_num_envs(value: int | None) -> None:
+    """Raise UserInputError when `--num-envs` is given and above the most worlds a scene may have."""
+    if value is not None and value > MAX_NUM_ENVS:
+        raise UserInputError(f"--num-envs must be at most {MAX_NUM_ENVS:,}, got {value:,}.")
 
 
 def check_not_negative(name: str, value: int, zero: str) -> None:

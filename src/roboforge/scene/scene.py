@@ -15,7 +15,7 @@ from roboforge.scene.entity import Entity
 from roboforge.sensors.base import Sensor, SensorCfg
 from roboforge.sim.simulator import Simulator
 from roboforge.terrains.terrain import Terrain, TerrainCfg, build_terrain, terrain_arena_bytes
-from roboforge.utils.config import ConfigError
+from roboforge.utils.config import MAX_NUM_ENVS, ConfigError
 
 
 @dataclass(kw_only=True)
@@ -46,8 +46,8 @@ class Scene:
     """The compiled scene: model plus, once bound to a simulator, the entities and their data views."""
 
     def __init__(self, cfg: SceneCfg):
-        if cfg.num_envs < 1:
-            raise ConfigError(f"scene.num_envs must be >= 1, got {cfg.num_envs}.")
+        if not 1 <= cfg.num_envs <= MAX_NUM_ENVS:
+            raise ConfigError(f"scene.num_envs must be 1 to {MAX_NUM_ENVS:,}, got {cfg.num_envs:,}.")
         self.cfg = cfg
         self.generated_terrain = build_terrain(cfg.terrain)
         # the MjSpec, and each entity's names resolved once (`EntityLayout`, scene/layout.py)

@@ -14,6 +14,11 @@ from typing import Any, TypeVar
 
 from roboforge.utils.errors import UserInputError
 
+MAX_NUM_ENVS = 1 << 20
+"""Most worlds of one scene (1,048,576; `SceneCfg.num_envs`, `--num-envs`): more than a GPU holds of the
+smallest task, so a larger number is a typo, and one that fills the host's memory before anything can say so.
+The job service allows fewer (`service.config.MAX_NUM_ENVS`)."""
+
 T = TypeVar("T")
 V = TypeVar("V")
 

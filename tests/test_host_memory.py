@@ -1,0 +1,76 @@
+"""The host-memory ceiling of a command (utils/host_memory.py): a real RLIMIT_AS on this process, with the
+machine's free memory read from a stand-in /proc/meminfo."""
+
+from __future__ import annotations
+
+import resource
+
+import numpy as np
+import pytest
+
+from roboforge.utils import host_memory
+from roboforge.utils.host_memory import ceiling_bytes, memory_ceiling
+
+GIB = 1 << 30
+
+
+@pytest.fixture
+def machine(monkeypatch, tmp_path):
+    """A CPU machine (no NVIDIA driver) whose free memory the test sets: `machine(bytes)`."""
+    monkeypatch.setattr(host_memory, "NVIDIA_DRIVER", tmp_path / "no-driver")
+
+    def with_available(available: int) -> None:
+        meminfo = tmp_path / "meminfo"
+        meminfo.write_text(f"MemTotal:       99999999 kB\nMemAvailable:   {available // 1024} kB\n")
+        monkeypatch.setattr(host_memory, "MEMINFO", meminfo)
+
+    return with_available
+
+
+def test_an_allocation_past_the_free_memory_fails_with_memory_error_and_the_limit_is_restored(machine):
+    machine(GIB // 2)
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with memory_ceiling():
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        assert soft == ceiling_bytes()
+        small = np.ones(GIB // 16, dtype=np.uint8)  # 64 MB of the 460 MB allowed
+        assert small.sum() == GIB // 16
+        with pytest.raises(MemoryError):
+            np.ones(4 * GIB, dtype=np.uint8)
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    assert np.empty(4 * GIB, dtype=np.uint8).nbytes == 4 * GIB  # mapped, not filled: fine without the ceiling
+
+
+def test_the_ceiling_is_what_is_mapped_plus_most_of_the_free_memory(machine):
+    machine(10 * GIB)
+    mapped = host_memory._kib_field(host_memory.STATUS, "VmSize")
+    assert mapped is not None
+    ceiling = ceiling_bytes()
+    assert ceiling is not None
+    assert mapped + 8.9 * GIB < ceiling < mapped + 9.1 * GIB
+
+
+def test_a_tighter_limit_already_set_stays(machine):
+    machine(100 * GIB)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    tighter = host_memory._kib_field(host_memory.STATUS, "VmSize") + 2 * GIB
+    resource.setrlimit(resource.RLIMIT_AS, (tighter, hard))
+    try:
+        with memory_ceiling():
+            assert resource.getrlimit(resource.RLIMIT_AS)[0] == tighter
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def test_no_ceiling_where_an_nvidia_driver_is_loaded_or_proc_is_missing(machine, monkeypatch, tmp_path):
+    machine(GIB)
+    driver = tmp_path / "driver"
+    driver.mkdir()
+    monkeypatch.setattr(host_memory, "NVIDIA_DRIVER", driver)  # CUDA maps far more than it fills
+    assert ceiling_bytes() is None
+    monkeypatch.setattr(host_memory, "NVIDIA_DRIVER", tmp_path / "no-driver")
+    monkeypatch.setattr(host_memory, "MEMINFO", tmp_path / "missing")  # not Linux
+    assert ceiling_bytes() is None
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with memory_ceiling():
+        assert resource.getrlimit(resource.RLIMIT_AS) == before
