@@ -373,22 +373,6 @@ def test_serve_db_whose_driver_is_missing_names_the_extra(tmp_path, monkeypatch)
                    "pip install roboforge[postgres]")  # fmt: skip
 
 
-def test_running_out_of_memory_is_one_line_that_says_what_to_lower(tmp_path):
-    import resource
-
-    def limit_memory():  # a machine with 2 GB: enough to start, not for a 6.5 GB rollout storage
-        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
-
-    cmd = [sys.executable, "-m", "roboforge", "train", "cartpole", *CPU, "--num-envs", "4096",
-           "-o", "agent.num_steps_per_env=100000",
-           "--max-iterations", "1", "--run-dir", str(tmp_path)]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **ENV}, preexec_fn=limit_memory,
-                          timeout=120)  # fmt: skip
-    assert done.returncode == 1, done.stderr
-    assert "error: out of memory: " in done.stderr and "--num-envs" in done.stderr
-    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
-
-
 @pytest.mark.parametrize(
     "args, needle",
     [
@@ -402,23 +386,3 @@ def test_more_worlds_than_a_scene_may_have_is_refused_before_anything_is_built(t
     result = invoke("train", "cartpole", *CPU, *args, "--max-iterations", "1", "--run-dir", tmp_path)
     one_line_error(result, needle)
     assert not list(tmp_path.iterdir())
-
-
-def test_a_failed_allocation_of_any_library_is_out_of_memory_and_nothing_else_is():
-    import mujoco
-
-    from roboforge.cli.run import out_of_memory
-
-    failed = [
-        MemoryError("Unable to allocate 19.4 GiB for an array"),  # numpy
-        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 6553600000 bytes"),
-        RuntimeError("Warp CUDA error 2: out of memory"),
-        mujoco.FatalError("Could not allocate memory"),  # MuJoCo's MjData of a million Go1 worlds
-    ]
-    assert all(out_of_memory(err) for err in failed)
-    bugs = [
-        ValueError("out of memory"),
-        RuntimeError("index 7 is out of range"),
-        mujoco.FatalError("bad model"),
-    ]
-    assert not any(out_of_memory(err) for err in bugs)

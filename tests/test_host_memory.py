@@ -1,13 +1,19 @@
-"""The host-memory ceiling of a command (utils/host_memory.py): a real RLIMIT_AS on this process, with the
-machine's free memory read from a stand-in /proc/meminfo."""
+"""Running out of host memory: the ceiling of a command (utils/host_memory.py, a real RLIMIT_AS on this process
+with the machine's free memory read from a stand-in /proc/meminfo), which failures count as out of memory, and
+the one line a command prints for one."""
 
 from __future__ import annotations
 
+import os
 import resource
+import subprocess
+import sys
 
+import mujoco
 import numpy as np
 import pytest
 
+from roboforge.cli.run import out_of_memory
 from roboforge.utils import host_memory
 from roboforge.utils.host_memory import ceiling_bytes, memory_ceiling
 
@@ -74,3 +80,33 @@ def test_no_ceiling_where_an_nvidia_driver_is_loaded_or_proc_is_missing(machine,
     before = resource.getrlimit(resource.RLIMIT_AS)
     with memory_ceiling():
         assert resource.getrlimit(resource.RLIMIT_AS) == before
+
+
+def test_running_out_of_memory_is_one_line_that_says_what_to_lower(tmp_path):
+    def limit_memory():  # a machine with 2 GB: enough to start, not for a 6.5 GB rollout storage
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    cmd = [sys.executable, "-m", "roboforge", "train", "cartpole", "--device", "cpu", "--num-envs", "4096",
+           "-o", "agent.num_steps_per_env=100000",
+           "--max-iterations", "1", "--run-dir", str(tmp_path)]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, preexec_fn=limit_memory, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "error: out of memory: " in done.stderr and "--num-envs" in done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+
+
+def test_a_failed_allocation_of_any_library_is_out_of_memory_and_nothing_else_is():
+    failed = [
+        MemoryError("Unable to allocate 19.4 GiB for an array"),  # numpy
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 6553600000 bytes"),
+        RuntimeError("Warp CUDA error 2: out of memory"),
+        mujoco.FatalError("Could not allocate memory"),  # MuJoCo's MjData of a million Go1 worlds
+    ]
+    assert all(out_of_memory(err) for err in failed)
+    bugs = [
+        ValueError("out of memory"),
+        RuntimeError("index 7 is out of range"),
+        mujoco.FatalError("bad model"),
+    ]
+    assert not any(out_of_memory(err) for err in bugs)

@@ -46,7 +46,7 @@ def ceiling_bytes() -> int | None:
     """The address space this process may grow to: what it maps now plus AVAILABLE_SHARE of the memory available
     now; None where no ceiling applies (not Linux, or an NVIDIA driver is loaded). Address space a thread
     reserves without filling it (its stack, a malloc arena) counts against it, a few hundred MB in practice."""
-    if NVIDIA_DRIVER.exists():
+    if resource is None or NVIDIA_DRIVER.exists():
         return None
     mapped, available = _kib_field(STATUS, "VmSize"), _kib_field(MEMINFO, "MemAvailable")
     if mapped is None or available is None:
@@ -58,8 +58,10 @@ def ceiling_bytes() -> int | None:
 def memory_ceiling() -> Iterator[None]:
     """Hold the process's address space under `ceiling_bytes()` while the block runs, then restore the
     limit it had (a tighter limit already set stays)."""
-    ceiling = ceiling_bytes() if resource is not None else None
-    if ceiling is None or resource is None:
+    ceiling = ceiling_bytes()
+    if (
+        ceiling is None or resource is None
+    ):  # (ceiling_bytes is None without `resource`; this says so to pyright)
         yield
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
