@@ -111,9 +111,10 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
         assert rested["settling_on_base"] > 0.9 and rested["pressing_base_down"] == 0.0, rested
     # a grasp between the fingertip pads never touches the palm
     assert max(stage["palm_on_object"] for stage in terms.values()) == 0.0, terms
-    # the gripper's command, 0..1 over actions -4..4, only while A is stacked: -1 holds (3/8), +1 opens (5/8)
+    # the gripper's command only while A is stacked: half linear over actions -4..4, half a step at 0 (opening):
+    # -1 holds (3/16), +1 opens (5/16 + 1/2)
     assert terms["above_b"]["commanding_release"] == 0.0, terms["above_b"]
-    assert 0.3 < terms["placed"]["commanding_release"] <= 0.376 < 0.6 < terms["opened"]["commanding_release"]
+    assert 0.15 < terms["placed"]["commanding_release"] <= 0.188 < 0.8 < terms["opened"]["commanding_release"]
     for _ in range(int(env.max_episode_length - env.episode_length_buf[0])):  # rest until the time out
         env.step(torch.cat((run.tcp, DOWN.expand(8, 4), torch.ones(8, 1)), 1))
     stats = env.pop_episode_stats()
@@ -122,7 +123,7 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
     )
 
 
-def test_release_command_term_refuses_a_limit_that_is_not_positive():
+def test_release_command_term_refuses_a_limit_or_share_out_of_range():
     from roboforge.mdp.manipulation import gripper_command_while_stacked
     from roboforge.utils.config import ConfigError
 
@@ -131,6 +132,8 @@ def test_release_command_term_refuses_a_limit_that_is_not_positive():
     assert gripper_command_while_stacked(env, **stacked).shape == (2,)
     with pytest.raises(ConfigError, match=r"action_limit 0\.0 must be > 0"):
         gripper_command_while_stacked(env, **stacked, action_limit=0.0)
+    with pytest.raises(ConfigError, match=r"open_share 1\.5 must be in 0\.\.1"):
+        gripper_command_while_stacked(env, **stacked, open_share=1.5)
 
 
 def test_untouched_episode_has_no_success():
