@@ -110,3 +110,41 @@ def test_a_failed_allocation_of_any_library_is_out_of_memory_and_nothing_else_is
         mujoco.FatalError("bad model"),
     ]
     assert not any(out_of_memory(err) for err in bugs)
+
+
+def test_a_share_of_the_machine_scales_the_headroom_and_passes_on_to_children(machine, monkeypatch):
+    """Trainings side by side (sweep trials, service jobs) each get their part of the free memory."""
+    machine(8 * GIB)
+    whole = ceiling_bytes()
+    monkeypatch.setenv(host_memory.MEMORY_SHARE_ENV, "0.25")
+    quarter = ceiling_bytes()
+    assert whole is not None and quarter is not None
+    assert abs((whole - quarter) - 0.9 * 0.75 * 8 * GIB) < 64 << 20  # VmSize moves a little between reads
+    assert host_memory.shared_by(4) == {host_memory.MEMORY_SHARE_ENV: "0.0625"}  # 0.25 shared four ways
+    monkeypatch.delenv(host_memory.MEMORY_SHARE_ENV)
+    assert host_memory.shared_by(2) == {host_memory.MEMORY_SHARE_ENV: "0.5"}
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "1.5", "-0.5", "nan"])
+def test_a_share_out_of_range_is_one_line_naming_the_variable(machine, monkeypatch, value):
+    from roboforge.utils.errors import UserInputError
+
+    machine(GIB)
+    monkeypatch.setenv(host_memory.MEMORY_SHARE_ENV, value)
+    with pytest.raises(UserInputError, match=rf"ROBOFORGE_MEMORY_SHARE='{value}': give a number above 0"):
+        ceiling_bytes()
+
+
+def test_parallel_sweep_trials_each_start_with_their_part_of_the_memory(tmp_path, monkeypatch):
+    """A real child process of `LocalTrials(3)` under a sweep holding half the machine sees 1/6."""
+    from roboforge.rl.sweep_trials import LocalTrials
+
+    monkeypatch.setenv(host_memory.MEMORY_SHARE_ENV, "0.5")
+    log = tmp_path / "trial.log"
+    command = [sys.executable, "-c", f"import os; print(os.environ['{host_memory.MEMORY_SHARE_ENV}'])"]
+    trial = LocalTrials(3)(command, tmp_path, log, 0)
+    try:
+        trial.proc.wait(timeout=30)
+    finally:
+        trial.kill()
+    assert float(log.read_text()) == pytest.approx(1 / 6)

@@ -194,9 +194,12 @@ def test_a_parallel_sweep_passes_its_trials_on_and_on_ray_holds_no_gpu(tmp_path)
               sweep={"trials": 4, "parallel": 2, "metric": "Train/mean_reward", "direction": "max",
                      "params": [LR]})  # fmt: skip
     for executor, address, gpus in (("local", None, 1), ("ray", "http://head:8265", 0)):
-        cfg = ServiceCfg(data_dir=tmp_path, executor=executor, ray_address=address)
+        cfg = ServiceCfg(data_dir=tmp_path, executor=executor, ray_address=address, max_concurrent=4)
         attempt = JobRunner._attempt(SimpleNamespace(cfg=cfg), job, None)  # type: ignore[arg-type]
         line = " ".join(attempt.command)
         assert " sweep cartpole " in line and " --parallel 2 " in line
         assert (" --ray-address http://head:8265 " in line) == (address is not None)
         assert attempt.num_gpus == gpus
+        # jobs side by side on this machine share its memory; a Ray node has its own
+        share = attempt.env.get("ROBOFORGE_MEMORY_SHARE")
+        assert share == ("0.25" if executor == "local" else None), attempt.env

@@ -74,7 +74,9 @@ def serve(
 
     def body():
         from roboforge.service.config import ServiceCfg, token_from_env
+        from roboforge.utils.host_memory import memory_share
 
+        memory_share()  # a bad ROBOFORGE_MEMORY_SHARE is one line now, not a failure of every job later
         import_modules(imports)  # jobs get the same --import
         cfg = ServiceCfg(
             host=host, port=port, data_dir=data_dir, db_url=db, max_concurrent=max_concurrent,

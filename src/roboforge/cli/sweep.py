@@ -98,7 +98,7 @@ def sweep(
         sweep_dir = new_run_dir(run_dir / "sweeps", task)
         spec = sweeps.SweepSpec(
             task, specs, metric, direction, _train_args(lib, algo, num_envs, max_iterations, device, sim, seed, override),
-            sweep_dir, parallel, _launcher(ray_address, sweep_dir, device),
+            sweep_dir, parallel, _launcher(ray_address, sweep_dir, device, parallel),
         )  # fmt: skip
         console.print(
             f"sweeping {task}: {trials} trials, {metric} ({direction}) -> {spec.sweep_dir}", highlight=False
@@ -115,12 +115,13 @@ MAX_PARALLEL = 64
 """Most trials at a time (each one a training process with its own worlds)."""
 
 
-def _launcher(ray_address: str | None, sweep_dir: Path, device: str | None):
-    """Local processes, or Ray jobs asking for one GPU each when the trials train on CUDA."""
+def _launcher(ray_address: str | None, sweep_dir: Path, device: str | None, parallel: int):
+    """Local processes sharing this one's memory `parallel` ways, or Ray jobs asking for one GPU each when
+    the trials train on CUDA."""
     from roboforge.rl import sweep_trials
 
     if ray_address is None:
-        return sweep_trials.local_trial
+        return sweep_trials.LocalTrials(parallel)
     if importlib.util.find_spec("ray") is None:
         raise UserInputError('--ray-address needs the ray package. Install it with: pip install -e ".[ray]"')
     gpus = 1.0 if (device or "").startswith("cuda") else 0.0

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from roboforge.rl.metrics import read_metrics
-from roboforge.rl.sweep_trials import TrialLauncher, local_trial
+from roboforge.rl.sweep_trials import LocalTrials, TrialLauncher
 from roboforge.utils.errors import RoboforgeError, UserInputError
 from roboforge.utils.files import atomic_write_json
 
@@ -151,8 +151,9 @@ class SweepSpec:
     sweep_dir: Path
     parallel: int = 1
     """Trials that train at the same time (Optuna's `n_jobs`, one thread each)."""
-    launcher: TrialLauncher = local_trial
-    """Where a trial trains: a local process, or a Ray job (`sweep_trials.RayTrials`)."""
+    launcher: TrialLauncher | None = None
+    """Where a trial trains: a Ray job (`sweep_trials.RayTrials`), or by default a process of this machine
+    (`LocalTrials(parallel)`)."""
 
 
 def run_sweep(spec: SweepSpec, trials: int, on_trial=None) -> SweepResult:
@@ -248,7 +249,8 @@ def _run_trial(spec: SweepSpec, trial: Any, stop: threading.Event) -> float:
     cmd = [sys.executable, "-m", "roboforge", "train", spec.task, *spec.train_args, *overrides]
     cmd += ["--run-dir", str(trial_dir), "--quiet"]
     log = spec.sweep_dir / f"trial_{trial.number}.log"
-    proc = spec.launcher(cmd, Path.cwd(), log, trial.number)
+    launch = spec.launcher or LocalTrials(spec.parallel)
+    proc = launch(cmd, Path.cwd(), log, trial.number)
     reported, pruned = 0, False
     try:
         while proc.poll() is None:

@@ -3,8 +3,9 @@
 A trial is one `roboforge train` command writing into the sweep folder. `rl/sweep.py` starts it through a
 `TrialLauncher`, polls it, reads its `metrics.jsonl` for Optuna and stops it when it is pruned or the sweep
 is interrupted:
-- `local_trial`: a child process in a session of its own; a stop is SIGINT (the trainer saves a checkpoint
-  and ends), SIGKILL two minutes later if it still runs.
+- `LocalTrials(parallel)`: each trial a child process in a session of its own, with 1/`parallel` of the
+  sweep's host-memory share (utils/host_memory.py); a stop is SIGINT (the trainer saves a checkpoint and
+  ends), SIGKILL two minutes later if it still runs.
 - `RayTrials(address)`: each trial a job of the Ray cluster whose Jobs API is at `address`, submitted with
   the GPUs and cores a trial needs, so trials spread over the cluster's nodes. Its log and run folder are
   written into the sweep folder, which must therefore be on storage every Ray node sees at the same path
@@ -50,13 +51,14 @@ class TrialLauncher(Protocol):
 
 
 class LocalTrial:
-    """A trial as a child process of the sweep."""
+    """A trial as a child process of the sweep, with `env` added to the sweep's environment."""
 
-    def __init__(self, command: list[str], cwd: Path, log: Path):
+    def __init__(self, command: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None):
         self._log = log.open("w")
         self.proc = subprocess.Popen(
-            command, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            command, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )  # fmt: skip
 
     def poll(self) -> int | None:
         return self.proc.poll()
@@ -73,9 +75,18 @@ class LocalTrial:
         self._log.close()
 
 
-def local_trial(command: list[str], cwd: Path, log: Path, number: int) -> LocalTrial:
-    """Trial `number` as a process on this machine."""
-    return LocalTrial(command, cwd, log)
+class LocalTrials:
+    """Launches trials as processes of this machine, `parallel` at a time: each may fill 1/`parallel` of the
+    memory the sweep itself may (its ceiling, utils/host_memory.py), so trials side by side fail with one
+    out-of-memory line each instead of meeting the OOM killer together."""
+
+    def __init__(self, parallel: int = 1):
+        from roboforge.utils.host_memory import shared_by
+
+        self.env = shared_by(parallel)
+
+    def __call__(self, command: list[str], cwd: Path, log: Path, number: int) -> LocalTrial:
+        return LocalTrial(command, cwd, log, self.env)
 
 
 EXIT_CODES = {"SUCCEEDED": 0, "FAILED": 1, "STOPPED": -signal.SIGTERM}
