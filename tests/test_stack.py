@@ -196,22 +196,3 @@ def test_palm_term_tells_a_cube_against_the_palm_from_one_between_the_pads(backe
     env.scene.update_sensors(env.step_dt)
     touching = mdp.undesired_contacts(env, sensor_name=PALM_CONTACT)
     assert touching.tolist() == [0.0, 1.0], env.scene.sensors[PALM_CONTACT].data.net_force_w
-
-
-def test_the_action_rate_penalty_counts_the_arm_not_the_binary_gripper():
-    """The gripper's action means only its sign: switching it costs nothing, an arm change costs its square."""
-    from roboforge.utils.config import ConfigError
-
-    env = make_env("stack-cube-panda", stack_env_cfg(num_envs=2))
-    assert env.reward_manager.cfgs["action_rate"].params["action_names"] == ("arm",)
-    env.reset()
-    arm_dim = env.action_manager.term_action("arm").shape[1]
-    action = torch.zeros(2, arm_dim + 1)
-    env.step(action)
-    action[:, -1] = torch.tensor([3.0, -3.0])  # gripper only
-    action[1, 0] = 0.5  # and one arm joint in world 1
-    env.step(action)
-    torch.testing.assert_close(mdp.action_rate_l2(env, action_names=("arm",)), torch.tensor([0.0, 0.25]))
-    torch.testing.assert_close(mdp.action_rate_l2(env), torch.tensor([9.0, 9.25]))
-    with pytest.raises(ConfigError, match="No action term 'wrist'"):
-        mdp.action_rate_l2(env, action_names=("wrist",))

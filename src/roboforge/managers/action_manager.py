@@ -70,17 +70,9 @@ class ActionManager:
 
     def term_action(self, name: str) -> torch.Tensor:
         """The current action's columns of term `name` `(num_envs, dim)` (a view)."""
-        return self.action[:, self.term_columns(name)]
-
-    def prev_term_action(self, name: str) -> torch.Tensor:
-        """The previous action's columns of term `name` `(num_envs, dim)` (a view)."""
-        return self.prev_action[:, self.term_columns(name)]
-
-    def term_columns(self, name: str) -> slice:
-        """The columns of term `name` in the action."""
         if name not in self.terms:
             raise ConfigError(f"No action term {name!r}; the terms are {list(self.terms)}.")
-        return self._columns[name]
+        return self.action[:, self._columns[name]]
 
     def apply_action(self) -> None:
         """Apply every term (once per physics step)."""

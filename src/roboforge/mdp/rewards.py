@@ -48,19 +48,9 @@ def action_l2(env: TermEnv) -> torch.Tensor:
     return torch.sum(torch.square(env.action_manager.action), dim=1)
 
 
-def action_rate_l2(env: TermEnv, action_names: tuple[str, ...] | None = None) -> torch.Tensor:
-    """Sum of squared changes of the action between env steps: of every action term, or of the terms named in
-    `action_names` (e.g. an arm's but not a binary gripper's, whose action means only its sign)."""
-    actions = env.action_manager
-    if action_names is None:
-        return torch.sum(torch.square(actions.action - actions.prev_action), dim=1)
-    return sum(
-        (
-            torch.sum(torch.square(actions.term_action(n) - actions.prev_term_action(n)), dim=1)
-            for n in action_names
-        ),
-        torch.zeros(env.num_envs, device=env.device),
-    )
+def action_rate_l2(env: TermEnv) -> torch.Tensor:
+    """Sum of squared changes of the action between env steps."""
+    return torch.sum(torch.square(env.action_manager.action - env.action_manager.prev_action), dim=1)
 
 
 def _ee_and_command_b(env: TermEnv, command_name: str, body_name: str, asset_name: str):

@@ -49,13 +49,10 @@ def panda_sim_cfg() -> SimCfg:
     return SimCfg(timestep=0.005, nconmax=256, njmax=1024)
 
 
-def motion_penalties(action_names: tuple[str, ...] | None = None) -> dict[str, RewardTermCfg]:
-    """Small penalties on action changes (of every action term, or of those in `action_names`) and arm joint
-    speeds."""
+def motion_penalties() -> dict[str, RewardTermCfg]:
+    """Small penalties on action changes and arm joint speeds."""
     return {
-        "action_rate": RewardTermCfg(
-            func=mdp.action_rate_l2, weight=-1.0e-4, params={"action_names": action_names}
-        ),
+        "action_rate": RewardTermCfg(func=mdp.action_rate_l2, weight=-1.0e-4),
         "joint_vel": RewardTermCfg(
             func=mdp.joint_vel_l2, weight=-1.0e-4, params={"joint_names": PANDA_ARM_JOINTS}
         ),

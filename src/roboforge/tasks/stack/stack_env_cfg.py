@@ -178,11 +178,7 @@ def stack_env_cfg(
             "palm_on_object": RewardTermCfg(
                 func=mdp.undesired_contacts, weight=-10.0, params={"sensor_name": PALM_CONTACT}
             ),
-            # The arm's action changes only (2026-12-06): with the gripper's in the rate penalty (-0.1 after the
-            # curriculum), the cheapest binary gripper switched between just-open and just-closed, its action
-            # sat at -0.35 with std 0.08 while carrying and stacked, and any exploration of opening dropped A
-            # mid-carry (a std raised to 0.4 at iteration 1526 took placing from 93% to 11% in 15 iterations).
-            **motion_penalties(action_names=("arm",)),
+            **motion_penalties(),
         },
         curriculum=motion_penalty_curriculum(),
         terminations={
