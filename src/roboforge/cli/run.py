@@ -125,7 +125,11 @@ def report(err: Exception) -> None:
     if isinstance(err, OSError):
         fail(str(err), 1)
     if out_of_memory(err):
-        fail(f"out of memory: {err}; use fewer worlds (--num-envs) or free memory, then run it again.", 1)
+        fail(
+            f"out of memory: {err}; use fewer worlds (--num-envs) or a smaller scene (e.g. -o env.scene.terrain.*), "
+            "or free memory, then run it again.",
+            1,
+        )
     fail(
         f"{type(err).__name__}: {err} (an internal error; run with --debug for the traceback and report it)",
         1,
