@@ -57,26 +57,8 @@ def stack_env_cfg(
     num_envs: int = 1024, play: bool = False, arm_action: ActionTermCfg | None = None
 ) -> ManagerBasedRLEnvCfg:
     """Stack task; `arm_action` replaces the default joint-position arm action (e.g. IK for scripted tests)."""
-    cube_a = RigidObjectCfg(
-        spawn=BuiltinSpawnCfg(builder=cube_a_spec),
-        init_state=InitialStateCfg(pos=(0.5, 0.16, CUBE_A_HALF)),
-    )
-    cube_b = RigidObjectCfg(
-        spawn=BuiltinSpawnCfg(builder=cube_b_spec),
-        init_state=InitialStateCfg(pos=(0.5, 0.0, CUBE_B_HALF)),
-    )
-    lifted = {"minimal_height": LIFT_HEIGHT, "object_name": "cube_a"}
-    stacked = {"command_name": COMMAND, "xy_threshold": STACK_XY_TOL, "z_threshold": STACK_Z_TOL}
     return ManagerBasedRLEnvCfg(
-        scene=SceneCfg(
-            num_envs=32 if play else num_envs,
-            entities={"robot": panda_cfg("position"), "cube_a": cube_a, "cube_b": cube_b},
-            sensors={
-                PALM_CONTACT: ContactSensorCfg(
-                    body_names=["hand"], other_geom="cube_a/cube", track_air_time=False
-                )
-            },
-        ),
+        scene=stack_scene(32 if play else num_envs),
         sim=panda_sim_cfg(),
         decimation=4,
         episode_length_s=8.0,
@@ -93,93 +75,9 @@ def stack_env_cfg(
                 metric_window_s=1.0,
             )
         },
-        observations={
-            "policy": ObservationGroupCfg(
-                terms={
-                    "joint_pos": ObservationTermCfg(func=mdp.joint_pos_rel),
-                    "joint_vel": ObservationTermCfg(func=mdp.joint_vel_rel),
-                    "tcp_position": ObservationTermCfg(func=mdp.ee_pos_b, params={"body_name": "tcp"}),
-                    "cube_a_position": ObservationTermCfg(
-                        func=manipulation.object_position_b, params={"object_name": "cube_a"}
-                    ),
-                    "stack_position": ObservationTermCfg(
-                        func=mdp.generated_commands, params={"command_name": COMMAND}
-                    ),
-                    "actions": ObservationTermCfg(func=mdp.last_action),
-                }
-            )
-        },
-        events={  # in order: B first, then A beside it
-            "reset_cube_b": EventTermCfg(
-                func=mdp.reset_root_state_uniform,
-                mode="reset",
-                params={"asset_name": "cube_b", "pose_range": {"x": (-0.08, 0.08), "y": (-0.12, 0.12)}},
-            ),
-            "reset_cube_a": EventTermCfg(
-                func=manipulation.reset_object_beside,
-                mode="reset",
-                params={
-                    "asset_name": "cube_a",
-                    "anchor_name": "cube_b",
-                    "offset_x": (-0.08, 0.08),
-                    "offset_y": (0.12, 0.2),
-                },
-            ),
-        },
-        rewards={
-            "reaching_object": RewardTermCfg(
-                func=manipulation.object_ee_distance_tanh,
-                weight=1.0,
-                params={"std": 0.1, "ee_frame": "tcp", "object_name": "cube_a"},
-            ),
-            # The fine scale of reaching: A's centre between the fingertip pads. Without it the policy of
-            # 2026-12-05 (iteration 898) jammed A 16-27 mm up into the palm, the fingertips standing on B;
-            # opening the gripper there pushed A off B in 40 of 64 worlds even with the arm held still.
-            "grasping_centred": RewardTermCfg(
-                func=manipulation.object_ee_distance_tanh,
-                weight=10.0,
-                params={"std": 0.02, "ee_frame": "tcp", "object_name": "cube_a"},
-            ),
-            "lifting_object": RewardTermCfg(
-                func=manipulation.object_is_lifted, weight=15.0, params={**lifted, "ee_frame": "tcp"}
-            ),
-            "carrying_above_base": RewardTermCfg(
-                func=manipulation.object_goal_distance_tanh,
-                weight=16.0,
-                params={"std": 0.3, "command_name": COMMAND, "height_offset": HOVER_HEIGHT, **lifted},
-            ),
-            "placing_on_base": RewardTermCfg(
-                func=manipulation.object_goal_distance_tanh,
-                weight=20.0,
-                params={"std": 0.05, "command_name": COMMAND, **lifted},
-            ),
-            "releasing_on_base": RewardTermCfg(
-                func=manipulation.object_stacked_gripper_open,
-                weight=10.0,
-                params={"holding_joint_pos": CUBE_A_HALF, "open_joint_pos": FINGERS_OPEN, **stacked},
-            ),
-            "commanding_release": RewardTermCfg(
-                func=manipulation.gripper_command_while_stacked, weight=20.0, params=stacked
-            ),
-            "settling_on_base": RewardTermCfg(
-                func=manipulation.object_still_while_stacked, weight=10.0, params={"std": 0.25, **stacked}
-            ),
-            # -20000 (was -2000, 2026-12-05): at iteration 599 the fingertips reached past A's bottom and
-            # pressed B 2.5-3 mm down with 10-38 N per contact (C MuJoCo); -2000 cost 3-4 per second against
-            # ~56 for holding A stacked, and opening then dragged A off B in 60-64 of 64 worlds.
-            "pressing_base_down": RewardTermCfg(
-                func=manipulation.base_pressed_down,
-                weight=-20000.0,
-                params={"rest_height": CUBE_B_HALF - PRESS_TOLERANCE, **stacked},
-            ),
-            # A held between the fingertip pads leaves the palm ~7 mm clear of its top. The policy of 2026-12-05
-            # (iteration 1035) pushed A up against the palm: the palm touched A in 99% of stacked steps (median
-            # 20 N) and 72% of carried ones; opening then squeezed the tilted cube out sideways off B.
-            "palm_on_object": RewardTermCfg(
-                func=mdp.undesired_contacts, weight=-10.0, params={"sensor_name": PALM_CONTACT}
-            ),
-            **motion_penalties(),
-        },
+        observations={"policy": stack_observations()},
+        events=stack_resets(),
+        rewards=stack_rewards(),
         curriculum=motion_penalty_curriculum(),
         terminations={
             "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
@@ -189,3 +87,123 @@ def stack_env_cfg(
             "cube_b_out_of_reach": object_out_of_reach("cube_b"),
         },
     )
+
+
+def stack_scene(num_envs: int) -> SceneCfg:
+    """The Panda, cube B where A is to go and cube A beside it, and a contact sensor of the palm on A."""
+    cube_a = RigidObjectCfg(
+        spawn=BuiltinSpawnCfg(builder=cube_a_spec),
+        init_state=InitialStateCfg(pos=(0.5, 0.16, CUBE_A_HALF)),
+    )
+    cube_b = RigidObjectCfg(
+        spawn=BuiltinSpawnCfg(builder=cube_b_spec),
+        init_state=InitialStateCfg(pos=(0.5, 0.0, CUBE_B_HALF)),
+    )
+    return SceneCfg(
+        num_envs=num_envs,
+        entities={"robot": panda_cfg("position"), "cube_a": cube_a, "cube_b": cube_b},
+        sensors={
+            PALM_CONTACT: ContactSensorCfg(
+                body_names=["hand"], other_geom="cube_a/cube", track_air_time=False
+            )
+        },
+    )
+
+
+def stack_observations() -> ObservationGroupCfg:
+    """Joint state, the tcp, cube A and the stack position in the robot's root frame, the last action."""
+    return ObservationGroupCfg(
+        terms={
+            "joint_pos": ObservationTermCfg(func=mdp.joint_pos_rel),
+            "joint_vel": ObservationTermCfg(func=mdp.joint_vel_rel),
+            "tcp_position": ObservationTermCfg(func=mdp.ee_pos_b, params={"body_name": "tcp"}),
+            "cube_a_position": ObservationTermCfg(
+                func=manipulation.object_position_b, params={"object_name": "cube_a"}
+            ),
+            "stack_position": ObservationTermCfg(
+                func=mdp.generated_commands, params={"command_name": COMMAND}
+            ),
+            "actions": ObservationTermCfg(func=mdp.last_action),
+        }
+    )
+
+
+def stack_resets() -> dict[str, EventTermCfg]:
+    """In order: B somewhere in front of the robot, then A beside it."""
+    return {
+        "reset_cube_b": EventTermCfg(
+            func=mdp.reset_root_state_uniform,
+            mode="reset",
+            params={"asset_name": "cube_b", "pose_range": {"x": (-0.08, 0.08), "y": (-0.12, 0.12)}},
+        ),
+        "reset_cube_a": EventTermCfg(
+            func=manipulation.reset_object_beside,
+            mode="reset",
+            params={
+                "asset_name": "cube_a",
+                "anchor_name": "cube_b",
+                "offset_x": (-0.08, 0.08),
+                "offset_y": (0.12, 0.2),
+            },
+        ),
+    }
+
+
+def stack_rewards() -> dict[str, RewardTermCfg]:
+    """Reach A, grasp it centred, lift, carry above B, place, then let go of a settled A without pressing B."""
+    lifted = {"minimal_height": LIFT_HEIGHT, "object_name": "cube_a"}
+    stacked = {"command_name": COMMAND, "xy_threshold": STACK_XY_TOL, "z_threshold": STACK_Z_TOL}
+    return {
+        "reaching_object": RewardTermCfg(
+            func=manipulation.object_ee_distance_tanh,
+            weight=1.0,
+            params={"std": 0.1, "ee_frame": "tcp", "object_name": "cube_a"},
+        ),
+        # The fine scale of reaching: A's centre between the fingertip pads. Without it the policy of
+        # 2026-12-05 (iteration 898) jammed A 16-27 mm up into the palm, the fingertips standing on B;
+        # opening the gripper there pushed A off B in 40 of 64 worlds even with the arm held still.
+        "grasping_centred": RewardTermCfg(
+            func=manipulation.object_ee_distance_tanh,
+            weight=10.0,
+            params={"std": 0.02, "ee_frame": "tcp", "object_name": "cube_a"},
+        ),
+        "lifting_object": RewardTermCfg(
+            func=manipulation.object_is_lifted, weight=15.0, params={**lifted, "ee_frame": "tcp"}
+        ),
+        "carrying_above_base": RewardTermCfg(
+            func=manipulation.object_goal_distance_tanh,
+            weight=16.0,
+            params={"std": 0.3, "command_name": COMMAND, "height_offset": HOVER_HEIGHT, **lifted},
+        ),
+        "placing_on_base": RewardTermCfg(
+            func=manipulation.object_goal_distance_tanh,
+            weight=20.0,
+            params={"std": 0.05, "command_name": COMMAND, **lifted},
+        ),
+        "releasing_on_base": RewardTermCfg(
+            func=manipulation.object_stacked_gripper_open,
+            weight=10.0,
+            params={"holding_joint_pos": CUBE_A_HALF, "open_joint_pos": FINGERS_OPEN, **stacked},
+        ),
+        "commanding_release": RewardTermCfg(
+            func=manipulation.gripper_command_while_stacked, weight=20.0, params=stacked
+        ),
+        "settling_on_base": RewardTermCfg(
+            func=manipulation.object_still_while_stacked, weight=10.0, params={"std": 0.25, **stacked}
+        ),
+        # -20000 (was -2000, 2026-12-05): at iteration 599 the fingertips reached past A's bottom and
+        # pressed B 2.5-3 mm down with 10-38 N per contact (C MuJoCo); -2000 cost 3-4 per second against
+        # ~56 for holding A stacked, and opening then dragged A off B in 60-64 of 64 worlds.
+        "pressing_base_down": RewardTermCfg(
+            func=manipulation.base_pressed_down,
+            weight=-20000.0,
+            params={"rest_height": CUBE_B_HALF - PRESS_TOLERANCE, **stacked},
+        ),
+        # A held between the fingertip pads leaves the palm ~7 mm clear of its top. The policy of 2026-12-05
+        # (iteration 1035) pushed A up against the palm: the palm touched A in 99% of stacked steps (median
+        # 20 N) and 72% of carried ones; opening then squeezed the tilted cube out sideways off B.
+        "palm_on_object": RewardTermCfg(
+            func=mdp.undesired_contacts, weight=-10.0, params={"sensor_name": PALM_CONTACT}
+        ),
+        **motion_penalties(),
+    }
