@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 from roboforge.envs.registry import import_args
-from roboforge.service.config import TOKEN_ENV
+from roboforge.service.config import TOKEN_ENV, ServiceCfg
 from roboforge.service.estimate import estimate_hours
 from roboforge.service.store import DEFAULT_LIBRARY, Job
 
 __all__ = [
+    "attempt_vars",
     "cpu_share",
     "estimate_hours",
     "export_command",
@@ -39,6 +40,15 @@ def job_vars(extra: dict[str, str]) -> dict[str, str]:
     """The variables the service sets for every job: JOB_ENV, then `extra` (`ServiceCfg.job_env`); a Ray job
     gets these alone (its node has its own environment)."""
     return {**JOB_ENV, **extra}
+
+
+def attempt_vars(cfg: ServiceCfg) -> dict[str, str]:
+    """`job_vars` of the service's `job_env`; on the local executor also each job's part of this machine's
+    memory (1/max_concurrent, utils/host_memory.py), which `job_env` may override. A Ray node has its own."""
+    from roboforge.utils.host_memory import shared_by
+
+    memory = shared_by(cfg.max_concurrent) if cfg.executor == "local" else {}
+    return {**memory, **job_vars(cfg.job_env)}
 
 
 def job_env(extra: dict[str, str]) -> dict[str, str]:

@@ -35,11 +35,10 @@ from roboforge.service.executors import (
     make_executor,
 )
 from roboforge.service.exports import Exports
-from roboforge.service.jobspec import cpu_share, job_vars, launcher_command, train_command
+from roboforge.service.jobspec import attempt_vars, cpu_share, launcher_command, train_command
 from roboforge.service.outcome import attempt_outcome, completed_iterations
 from roboforge.service.progress import JobProgress
 from roboforge.service.store import TERMINAL, Job, Store, utcnow
-from roboforge.utils.host_memory import shared_by
 
 __all__ = ["JobConflict", "JobNotFound", "JobRunner"]
 log = logging.getLogger("roboforge.service")
@@ -310,11 +309,8 @@ class JobRunner:
         else:
             work = train_command(job, resume_from, cores, self.cfg.task_modules)
         command = launcher_command(Path(job.job_dir), job.attempt, work)
-        env = job_vars(self.cfg.job_env)
-        if self.cfg.executor == "local":  # jobs side by side on this machine: each its part of the memory
-            env = {**shared_by(self.cfg.max_concurrent), **env}
         return Attempt(job_id=job.id, job_dir=Path(job.job_dir), attempt=job.attempt, command=command,
-                       env=env, num_cpus=cores, num_gpus=gpus)  # fmt: skip
+                       env=attempt_vars(self.cfg), num_cpus=cores, num_gpus=gpus)  # fmt: skip
 
     def _executor_of(self, job: Job) -> Executor | None:
         """The executor that runs the job's attempt: a Ray job's is this service's Ray executor (None when it
