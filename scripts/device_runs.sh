@@ -12,6 +12,11 @@
 #   bash scripts/device_runs.sh status [SECONDS]   # wait, then print progress; metrics + checkpoints to $OUT
 #   bash scripts/device_runs.sh evaluate [NAME...]  # eval each run's newest checkpoint on the GPU; trainings go on
 #   bash scripts/device_runs.sh stop [NAME...]      # SIGTERM (the trainer checkpoints), then eval on the GPU
+#   bash scripts/device_runs.sh keep_cache          # MuJoCo Warp's kernel cache to $OUT/warp-cache.tgz (~13 MB)
+# A fresh machine compiles the kernels before the first iteration: ~5 min for a Panda task (2026-12-06, H100).
+# Bring the cache back once (keep_cache), keep it as runs/carry/warp-cache.tgz and carry it with the last staged
+# part: start/queue unpack it, and a resumed stack run trained from ~20 s after its command (2026-12-06, H100;
+# H100 and H200 are both sm_90).
 # The machine goes back ~30 s after a call ends: make the next call at once (a start's call ends with a
 # `status N` that fills it), or the runs are gone and the next status says so at once.
 # Every run: 4096 worlds, MuJoCo Warp, the task's default hyperparameters unless overridden. On a machine
@@ -34,6 +39,7 @@ queue() { runs queued "$@"; }
 runs() {  # `now`: every run at once, the k-th on GPU k mod (number of GPUs); `queued`: one after another
   local mode=$1; shift
   rm -rf "$root/src" && cp -r "${SRC:-$PWD/src}" "$root/src" && cp "$0" "$root/device_runs.sh"
+  unpack_cache
   preflight
   local name="" args=() k=0 ngpu
   ngpu=$(nvidia-smi -L | wc -l); [ "$ngpu" -ge 1 ] || ngpu=1
@@ -107,6 +113,15 @@ snapshot() {  # one tarball per run (the device returns at most 8 files of 16 Mi
     tar -czf "$out/runs_$n.tgz" -T "/tmp/devruns.$n.list"
   done)
 }
+
+unpack_cache() {  # a kernel cache carried in from an earlier machine, unless this one has its own
+  local tgz=${WARP_CACHE_TGZ:-runs/carry/warp-cache.tgz}
+  [ -f "$tgz" ] && [ ! -d "$WARP_CACHE_PATH" ] && tar -xzf "$tgz" -C "$(dirname "$WARP_CACHE_PATH")" \
+    && echo "kernel cache: unpacked $tgz"
+  return 0
+}
+
+keep_cache() { tar -czf "$out/warp-cache.tgz" -C "$(dirname "$WARP_CACHE_PATH")" "$(basename "$WARP_CACHE_PATH")" && ls -l "$out/warp-cache.tgz"; }
 
 run_names() { (cd "$root/logs" && ls *.pid | grep -vx queue.pid | sed 's/\.pid$//'); }
 

@@ -243,3 +243,24 @@ def test_cartpole_lstm_is_registered_and_trains(tmp_path):
     assert s.learner.alg.get_policy().is_recurrent
     result = Trainer(s, tmp_path, max_iterations=2, quiet=True).train()
     assert result.iterations == 2 and result.checkpoint is not None
+
+
+def test_a_state_dependent_std_actor_exports_its_mean(tmp_path):
+    """`actor.state_dependent_std`: the network outputs mean and std; the exported policy is the mean alone,
+    one action per observation, as with one std per action."""
+    s, _ = run_folder("cartpole", tmp_path, agent_overrides={"actor.state_dependent_std": True})
+    actor = s.learner.alg.actor
+    with torch.no_grad():  # a std head that is not zero, so mean and std differ
+        actor.mlp[-2].weight.normal_()
+    checkpoint = save_checkpoint(tmp_path, s.learner, 1, ".pt")
+    result = export_policy("cartpole", checkpoint, tmp_path / "out", check=True)
+    assert result.parity is not None and result.parity.passed
+    obs = torch.randn(8, actor.mlp[0].in_features)
+    onnx_actions = ort.InferenceSession(str(result.policy), providers=["CPUExecutionProvider"]).run(
+        None, {"obs": obs.numpy()}
+    )[0]
+    with torch.no_grad():
+        output = actor.mlp(actor.obs_normalizer(obs))
+    assert onnx_actions.shape == (8, 1)
+    assert np.allclose(onnx_actions, output[:, 0, :].numpy(), atol=1e-5)
+    assert not np.allclose(onnx_actions, output[:, 1, :].numpy(), atol=1e-3)

@@ -22,12 +22,16 @@ NUM_ENVS = 32
 
 
 NORMALIZED = {"actor.obs_normalization": True, "critic.obs_normalization": True}
+# One std per action (rsl_rl's GaussianDistribution) and a std the network outputs per state
+# (HeteroscedasticGaussianDistribution): the device loop runs both.
+STD_KINDS = pytest.mark.parametrize("state_dependent_std", [False, True], ids=["std-param", "std-per-state"])
 
 
-def cartpole_session(seed: int = 0):
+def cartpole_session(seed: int = 0, state_dependent_std: bool = False):
     """Cart-pole with rsl_rl's observation normalizers on (the update refreshes them)."""
     torch.manual_seed(seed)  # network initialisation
-    return build_session("cartpole", num_envs=NUM_ENVS, device="cpu", seed=seed, agent_overrides=NORMALIZED)
+    overrides = {**NORMALIZED, "actor.state_dependent_std": state_dependent_std}
+    return build_session("cartpole", num_envs=NUM_ENVS, device="cpu", seed=seed, agent_overrides=overrides)
 
 
 def rsl_rl_rollout(learner) -> None:
@@ -61,8 +65,10 @@ def storage_tensors(storage) -> dict[str, torch.Tensor]:
     return out
 
 
-def test_rollout_matches_rsl_rl():
-    reference, device = cartpole_session().learner, cartpole_session().learner
+@STD_KINDS
+def test_rollout_matches_rsl_rl(state_dependent_std):
+    reference = cartpole_session(state_dependent_std=state_dependent_std).learner
+    device = cartpole_session(state_dependent_std=state_dependent_std).learner
     assert device.device_loop
     torch.manual_seed(1)
     rsl_rl_rollout(reference)
@@ -91,11 +97,12 @@ def restore(alg, state: dict) -> None:
     alg.optimizer.load_state_dict(copy.deepcopy(state["opt"]))
 
 
+@STD_KINDS
 @pytest.mark.parametrize("per_minibatch_advantages", [False, True])
-def test_update_matches_rsl_rl(per_minibatch_advantages):
+def test_update_matches_rsl_rl(per_minibatch_advantages, state_dependent_std):
     """Same batch, weights and seed: rsl_rl's `PPO.update` and the device update agree (losses, learning
     rate, every parameter and normalizer statistic) to 1e-5."""
-    learner = cartpole_session().learner
+    learner = cartpole_session(state_dependent_std=state_dependent_std).learner
     alg = learner.alg
     alg.normalize_advantage_per_mini_batch = per_minibatch_advantages
     alg.desired_kl = 0.001  # small: the adaptive rate changes within the update
@@ -136,6 +143,26 @@ def test_training_iterations_run_on_the_device_loop(tmp_path):
     assert float(normalizer.count) > 0
 
 
+def test_a_state_dependent_std_is_learnt_per_state(tmp_path):
+    """`actor.state_dependent_std`: the actor is rsl_rl's heteroscedastic Gaussian (no std parameter), and
+    after a few iterations its std differs between states, which one std per action cannot."""
+    from rsl_rl.modules.distribution import HeteroscedasticGaussianDistribution
+
+    from roboforge.rl.trainer import Trainer
+
+    session = cartpole_session(state_dependent_std=True)
+    actor = session.learner.alg.actor
+    assert isinstance(actor.distribution, HeteroscedasticGaussianDistribution)
+    assert not any("std" in name for name, _ in actor.named_parameters())
+    Trainer(session, tmp_path, max_iterations=3, quiet=True).train()
+    obs = session.learner.venv.get_observations()
+    with torch.no_grad():
+        actor(obs, stochastic_output=True)
+    std = actor.output_std
+    assert std.shape == (NUM_ENVS, 1)
+    assert float(std.std()) > 1e-4, "the std should vary across the worlds' states"
+
+
 def test_recurrent_agents_keep_rsl_rls_loop(tmp_path):
     from roboforge.rl.trainer import Trainer
 
@@ -145,8 +172,9 @@ def test_recurrent_agents_keep_rsl_rls_loop(tmp_path):
     assert Trainer(session, tmp_path, max_iterations=2, quiet=True).train().iterations == 2
 
 
-def test_rollout_step_and_minibatch_make_no_host_calls(monkeypatch):
-    learner = cartpole_session().learner
+@STD_KINDS
+def test_rollout_step_and_minibatch_make_no_host_calls(monkeypatch, state_dependent_std):
+    learner = cartpole_session(state_dependent_std=state_dependent_std).learner
     from roboforge.rl.libraries.rsl_rl_rollout import RolloutStep
 
     learner.alg.train_mode()

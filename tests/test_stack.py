@@ -106,15 +106,18 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
     assert terms["above_b"]["placing_on_base"] < terms["placed"]["placing_on_base"] > 0.8
     assert terms["placed"]["releasing_on_base"] < 0.1 < 0.9 < terms["opened"]["releasing_on_base"]
     # a placement that rests: A still, B not pressed into the ground past its tolerance, before and after opening
-    for stage in ("placed", "opened"):
-        rested = terms[stage]
-        assert rested["settling_on_base"] > 0.9 and rested["pressing_base_down"] == 0.0, rested
+    settling = {
+        stage: round(terms[stage]["settling_on_base"], 3) for stage in ("placed", "opened", "retreated")
+    }
+    assert all(terms[stage]["pressing_base_down"] == 0.0 for stage in settling), terms
+    # the IK grasp still moves A ~9 mm/s at the end of "placed"; open and retreated, it rests
+    assert settling["placed"] > 0.75 and settling["opened"] > 0.95 and settling["retreated"] > 0.95, settling
     # a grasp between the fingertip pads never touches the palm
     assert max(stage["palm_on_object"] for stage in terms.values()) == 0.0, terms
-    # the gripper's command only while A is stacked: half linear over actions -4..4, half a step at 0 (opening):
-    # -1 holds (3/16), +1 opens (5/16 + 1/2)
+    # the gripper's command only while A is stacked: half linear over actions -1.5..1.5, half a step at 0
+    # (opening): -1 holds (1/12), +1 opens (5/12 + 1/2)
     assert terms["above_b"]["commanding_release"] == 0.0, terms["above_b"]
-    assert 0.15 < terms["placed"]["commanding_release"] <= 0.188 < 0.8 < terms["opened"]["commanding_release"]
+    assert 0.07 < terms["placed"]["commanding_release"] <= 0.084 < 0.9 < terms["opened"]["commanding_release"]
     for _ in range(int(env.max_episode_length - env.episode_length_buf[0])):  # rest until the time out
         env.step(torch.cat((run.tcp, DOWN.expand(8, 4), torch.ones(8, 1)), 1))
     stats = env.pop_episode_stats()
@@ -175,6 +178,29 @@ def test_settling_and_pressing_terms_tell_a_resting_stack_from_a_ground_in_one()
         object_still_while_stacked(env, std=0.0, **stacked)
     with pytest.raises(ConfigError, match=r"max_depth -0\.01 must be > 0"):
         base_pressed_down(env, rest_height=CUBE_B_HALF, max_depth=-0.01, **stacked)
+
+
+def test_the_task_stillness_scale_pays_nothing_for_a_vibrating_cube():
+    """`settling_on_base` as configured: A vibrating at 125 mm/s in a chattering grasp (the policy of
+    2026-12-06, iteration 1460: 92-154 mm/s while its place changed < 1 mm) earns almost nothing, A settling at
+    5 mm/s most of the term."""
+    from roboforge.mdp.manipulation import object_still_while_stacked
+
+    env = make_env("stack-cube-panda", stack_env_cfg(num_envs=2))
+    a, b = env.scene["cube_a"], env.scene["cube_b"]
+    a_pos = b.data.root_pos_w + torch.tensor([0.0, 0.0, CUBE_A_HALF + CUBE_B_HALF])
+    a_vel = torch.tensor([[0.125, 0.0, 0.0], [0.0, 0.005, 0.0]])
+    unit, zeros, every = (
+        torch.tensor([[1.0, 0, 0, 0]]).repeat(2, 1),
+        torch.zeros(2, 3),
+        torch.ones(2, dtype=torch.bool),
+    )
+    a.write_root_state(a_pos, unit, a_vel, zeros, every)
+    env.sim.forward()
+    env.command_manager.compute(0.0)
+    params = env.reward_manager.cfgs["settling_on_base"].params
+    still = object_still_while_stacked(env, **params)
+    assert still[0] < 0.02 and still[1] > 0.9, still
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -48,6 +48,10 @@ class RslRlModelCfg:
     """Normalize inputs with running statistics (baked into exported policies)."""
     init_noise_std: float = 1.0
     """Initial action noise std (actor only)."""
+    state_dependent_std: bool = False
+    """Actor only: the network outputs the noise std beside the mean (rsl_rl's
+    `HeteroscedasticGaussianDistribution`), so exploration can differ between states; False: one learned
+    std per action, the same in every state."""
     rnn_type: str | None = None
     """'lstm' or 'gru' for a recurrent model; None for an MLP."""
     rnn_hidden_dim: int = 256
@@ -75,7 +79,11 @@ class RslRlModelCfg:
             )
         if stochastic:
             cfg["distribution_cfg"] = {
-                "class_name": "GaussianDistribution",
+                "class_name": (
+                    "HeteroscedasticGaussianDistribution"
+                    if self.state_dependent_std
+                    else "GaussianDistribution"
+                ),
                 "init_std": self.init_noise_std,
                 "std_type": "scalar",
             }
