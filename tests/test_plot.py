@@ -70,6 +70,8 @@ def test_a_task_folder_plots_its_newest_run(cli_run, tmp_path):
     result = invoke("plot", cli_run.parent, "-o", tmp_path / "c.png", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["runs"] == [str(cli_run)]
+    said = flat(invoke("plot", cli_run.parent, "-o", tmp_path / "c.png").output)
+    assert f"its newest run, {cli_run.name}" in said, said  # which run a task folder stood for
 
 
 @pytest.mark.parametrize(

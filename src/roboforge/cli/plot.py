@@ -56,6 +56,9 @@ def plot(
             check_folder("--out", out, file=True)
         path = curves.plot_runs(loaded, panels, out or folders[0] / "curves.png", title)
         if not as_json:
+            for given, folder in zip(runs, folders, strict=True):
+                if folder != given:
+                    err_console().print(f"{given}: its newest run, {folder.name}")
             err_console().print(f"wrote {path} ({count(len(panels), 'panel')}, {count(len(loaded), 'run')})")
         return {"png": str(path), "panels": panels, "runs": [str(f) for f in folders]}
 
