@@ -1,0 +1,114 @@
+"""Why a stack-cube-panda policy does or does not let go: the measurements of docs/stack-release.md in one run.
+
+    python scripts/stack_diagnose.py CHECKPOINT [--device cpu|cuda] [--num-envs 64] [--open-at 300]
+
+Two episodes of the deterministic policy (one reset each):
+1. as trained: the share of world-steps with A stacked, A's speed while stacked, the gripper action while
+   stacked (an opening is an action > 0), and the arm's chatter (mean |a(t) - a(t-1)| against |a(t) - a(t-2)|:
+   a period-2 cycle has the first large and the second small);
+2. forced open: from step --open-at on, the arm's targets of that step are held and the gripper is commanded
+   open; how many of the worlds stacked at that step still hold A on B 60 steps later.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+import roboforge.tasks  # noqa: F401  (registers the tasks)
+from roboforge.mdp import manipulation
+from roboforge.rl.evaluate import load_policy, policy_actions
+from roboforge.rl.session import build_session
+
+TASK = "stack-cube-panda"
+
+
+def stacked_mask(env) -> torch.Tensor:
+    params = env.reward_manager.cfgs["commanding_release"].params
+    return manipulation.object_stacked(
+        env, params["command_name"], params["xy_threshold"], params["z_threshold"]
+    ).bool()
+
+
+def first_obs(env):
+    obs = env.reset()
+    return obs[0] if isinstance(obs, tuple) else obs
+
+
+def as_trained(session, policy, steps: int) -> dict[str, float]:
+    env = session.env
+    obs = first_obs(env)
+    cube = env.scene["cube_a"]
+    actions, stacked, speed, gripper = [], [], [], []
+    for _ in range(steps):
+        with torch.no_grad():
+            action = policy_actions(session, policy, obs)
+        obs, *_ = env.step(action)
+        actions.append(action)
+        stacked.append(stacked_mask(env))
+        speed.append(cube.data.root_lin_vel_w.norm(dim=-1))
+        gripper.append(env.action_manager.term_action("gripper")[:, 0].clone())
+    a, s = torch.stack(actions), torch.stack(stacked)
+    v, g = torch.stack(speed)[s], torch.stack(gripper)[s]
+    arm = a[..., :-1]
+    step1 = (arm[2:] - arm[1:-1]).abs()[s[2:]].mean()
+    step2 = (arm[2:] - arm[:-2]).abs()[s[2:]].mean()
+    out = {"stacked share of world-steps": float(s.float().mean())}
+    if len(v):
+        q = torch.quantile(v.float().cpu(), torch.tensor([0.1, 0.5, 0.9]))
+        out |= {
+            "A speed while stacked, mm/s (10%)": 1000 * float(q[0]),
+            "A speed while stacked, mm/s (50%)": 1000 * float(q[1]),
+            "A speed while stacked, mm/s (90%)": 1000 * float(q[2]),
+            "gripper action while stacked, mean": float(g.mean()),
+            "gripper action while stacked, share > 0": float((g > 0).float().mean()),
+            "arm |a(t)-a(t-1)| while stacked": float(step1),
+            "arm |a(t)-a(t-2)| while stacked": float(step2),
+        }
+    return out
+
+
+def forced_open(session, policy, open_at: int, after: int = 60) -> dict[str, float]:
+    env = session.env
+    obs = first_obs(env)
+    held = stacked_at_open = None
+    for t in range(open_at + after):
+        with torch.no_grad():
+            action = policy_actions(session, policy, obs)
+        if t >= open_at:
+            if held is None:
+                held, stacked_at_open = action.clone(), stacked_mask(env)
+            action = held.clone()
+            action[:, -1] = 1.0
+        obs, *_ = env.step(action)
+    assert stacked_at_open is not None
+    kept = stacked_mask(env) & stacked_at_open
+    return {
+        f"stacked at step {open_at}": float(stacked_at_open.sum()),
+        f"still stacked {after} steps after opening": float(kept.sum()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--num-envs", type=int, default=64)
+    parser.add_argument("--open-at", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    session = build_session(TASK, args.num_envs, device=args.device, seed=args.seed)
+    policy = load_policy(session, args.checkpoint)
+    results = as_trained(session, policy, steps=args.open_at + 60)
+    results |= forced_open(session, policy, args.open_at)
+    for name, value in results.items():
+        print(f"{name:45s} {value:10.4f}")
+
+
+if __name__ == "__main__":
+    main()
