@@ -8,6 +8,8 @@ Two episodes of the deterministic policy (one reset each):
    a period-2 cycle has the first large and the second small);
 2. forced open: from step --open-at on, the arm's targets of that step are held and the gripper is commanded
    open; how many of the worlds stacked at that step still hold A on B 60 steps later.
+With --smooth-arm the arm's actions sent to the env are the mean of the policy's action and the last one sent
+(a filter that removes a period-2 chatter): whether a still arm would let go without losing A.
 """
 
 from __future__ import annotations
@@ -37,14 +39,24 @@ def first_obs(env):
     return obs[0] if isinstance(obs, tuple) else obs
 
 
-def as_trained(session, policy, steps: int) -> dict[str, float]:
+def smoothed(action: torch.Tensor, last_sent: torch.Tensor | None, smooth_arm: bool) -> torch.Tensor:
+    """The action to send: with `smooth_arm`, the arm's part averaged with the last action sent."""
+    if smooth_arm and last_sent is not None:
+        action = action.clone()
+        action[:, :-1] = 0.5 * (action[:, :-1] + last_sent[:, :-1])
+    return action
+
+
+def as_trained(session, policy, steps: int, smooth_arm: bool) -> dict[str, float]:
     env = session.env
     obs = first_obs(env)
     cube = env.scene["cube_a"]
     actions, stacked, speed, gripper = [], [], [], []
     for _ in range(steps):
         with torch.no_grad():
-            action = policy_actions(session, policy, obs)
+            action = smoothed(
+                policy_actions(session, policy, obs), actions[-1] if actions else None, smooth_arm
+            )
         obs, *_ = env.step(action)
         actions.append(action)
         stacked.append(stacked_mask(env))
@@ -70,13 +82,13 @@ def as_trained(session, policy, steps: int) -> dict[str, float]:
     return out
 
 
-def forced_open(session, policy, open_at: int, after: int = 60) -> dict[str, float]:
+def forced_open(session, policy, open_at: int, smooth_arm: bool, after: int = 60) -> dict[str, float]:
     env = session.env
     obs = first_obs(env)
-    held = stacked_at_open = None
+    held = stacked_at_open = last_sent = None
     for t in range(open_at + after):
         with torch.no_grad():
-            action = policy_actions(session, policy, obs)
+            action = last_sent = smoothed(policy_actions(session, policy, obs), last_sent, smooth_arm)
         if t >= open_at:
             if held is None:
                 held, stacked_at_open = action.clone(), stacked_mask(env)
@@ -100,12 +112,15 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=64)
     parser.add_argument("--open-at", type=int, default=300)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument(
+        "--smooth-arm", action="store_true", help="average each arm action with the last one sent"
+    )
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     session = build_session(TASK, args.num_envs, device=args.device, seed=args.seed)
     policy = load_policy(session, args.checkpoint)
-    results = as_trained(session, policy, steps=args.open_at + 60)
-    results |= forced_open(session, policy, args.open_at)
+    results = as_trained(session, policy, args.open_at + 60, args.smooth_arm)
+    results |= forced_open(session, policy, args.open_at, args.smooth_arm)
     for name, value in results.items():
         print(f"{name:45s} {value:10.4f}")
 
