@@ -116,7 +116,6 @@ def main() -> None:
         "--smooth-arm", action="store_true", help="average each arm action with the last one sent"
     )
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     session = build_session(TASK, args.num_envs, device=args.device, seed=args.seed)
     policy = load_policy(session, args.checkpoint)
     results = as_trained(session, policy, args.open_at + 60, args.smooth_arm)
