@@ -50,8 +50,8 @@ class HostCallRecorder(TorchFunctionMode):
             pass  # an existing tensor: no copy from the host
         elif name in HOST_CALLS:
             self.calls.append(name)
-        elif name == "__getitem__" and _has_bool_index(args[1] if len(args) > 1 else None):
-            self.calls.append("boolean indexing")
+        elif name in ("__getitem__", "__setitem__") and _has_bool_index(args[1] if len(args) > 1 else None):
+            self.calls.append("boolean indexing")  # reading or writing through a mask: nonzero() on the host
         return func(*args, **(kwargs or {}))
 
 

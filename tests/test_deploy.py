@@ -325,3 +325,42 @@ def test_cli_deploy_of_a_torchscript_export_says_to_export_onnx(tmp_path):
     )
     one_line_error(result, "is a TorchScript export", "without --format jit")
     assert "training checkpoint" not in result.output
+
+
+def test_filtered_joint_targets_match_training_and_damp_a_chatter(tmp_path):
+    """`ema_alpha` < 1 on a joint position term: the env and the runtime filter the targets alike from the
+    measured joint positions after a reset, and a period-2 chatter of the actions reaches the targets at
+    alpha / (2 - alpha) of its size."""
+    import torch
+
+    overrides = {"actions.arm.ema_alpha": 0.5}
+    s, checkpoint = run_folder("reach-ur5e", tmp_path, env_overrides=overrides, seed=1)
+    runner = PolicyRunner.load(
+        export_policy("reach-ur5e", checkpoint, tmp_path / "out", env_overrides=overrides).policy
+    )
+    assert runner.meta.actions[0].params == {"ema_alpha": 0.5}
+    err = rollout_parity(s, runner, MujocoSimRobot(runner.meta), 60, command="ee_pose")
+    assert err["steps"] == 60 and err["action"] < 1e-5 and err["joint_pos"] < 1e-5, err
+
+    env = s.env
+    env.reset()
+    term = env.action_manager.terms["arm"]
+    start = env.scene["robot"].data.joint_pos[:, term.joint_ids].clone()
+    chatter = torch.ones(1, term.action_dim)
+    targets = []
+    for k in range(40):
+        term.process(chatter * (1.0 if k % 2 == 0 else -1.0))
+        targets.append(term.processed.clone())
+    first = term.offset + term.scale * chatter
+    torch.testing.assert_close(targets[0], 0.5 * first + 0.5 * start)  # starts from the measured joints
+    swing = (targets[-1] - targets[-2]).abs() / 2
+    torch.testing.assert_close(swing, (term.scale * chatter).abs() / 3, rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.5])
+def test_a_filter_alpha_outside_zero_to_one_is_refused(alpha):
+    from roboforge.rl.session import build_session
+    from roboforge.utils.config import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"ema_alpha {alpha} must be in \(0, 1\]"):
+        build_session("reach-ur5e", 1, "cpu", env_overrides={"actions.arm.ema_alpha": alpha})

@@ -28,3 +28,22 @@ def test_env_step_has_no_host_sync(task):
         for _ in range(3):
             env.step(actions)
     assert not recorder.calls, f"{task}: the env step makes host calls {sorted(set(recorder.calls))}"
+
+
+def test_filtered_joint_targets_make_no_host_sync():
+    """`JointPositionActionCfg.ema_alpha` < 1: the filter and its reset stay on the device."""
+    from roboforge.envs import load_cfg, make_env
+
+    cfg = load_cfg("reach-ur5e", num_envs=4)
+    cfg.sim.backend = "mujoco"
+    cfg.actions["arm"].ema_alpha = 0.5
+    env = make_env("reach-ur5e", cfg)
+    actions = torch.zeros(env.num_envs, env.num_actions)
+    env.reset()
+    env.step(actions)
+    env.episode_length_buf[:2] = env.max_episode_length - 1
+    recorder = HostCallRecorder()
+    with recorder:
+        for _ in range(3):
+            env.step(actions)
+    assert not recorder.calls, f"the filtered action makes host calls {sorted(set(recorder.calls))}"

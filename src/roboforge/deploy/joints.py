@@ -70,6 +70,9 @@ class ActionMapper:
         self.default = np.zeros((3, len(robot.joint_names)))
         self.default[0] = robot.default_joint_pos
         self.terms: list[tuple[slice, int, np.ndarray, np.ndarray, np.ndarray]] = []
+        # joint position terms with an ema_alpha < 1, and their last targets (None: from the measured joints)
+        self.filtered: list[tuple[slice, np.ndarray, float]] = []
+        self.last_filtered: list[np.ndarray | None] = []
         self.binary: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         self.planar: list[tuple[slice, np.ndarray, float, float]] = []
         self.task_space: list[tuple[slice, np.ndarray, TaskSpaceAction]] = []
@@ -112,7 +115,17 @@ class ActionMapper:
         chunk = slice(start, start + len(ids))
         scale, offset = np.asarray(term.scale, dtype=np.float64), np.asarray(term.offset, dtype=np.float64)
         self.terms.append((chunk, ACTION_TARGETS[term.type], ids, scale, offset))
+        alpha = float(p.get("ema_alpha", 1.0))
+        if not 0.0 < alpha <= 1.0:
+            raise MetadataError(f"Action term {term.name!r}: ema_alpha {alpha} must be in (0, 1].")
+        if alpha < 1.0:
+            self.filtered.append((chunk, ids, alpha))
+            self.last_filtered.append(None)
         return chunk.stop
+
+    def reset(self) -> None:
+        """A new episode: filtered joint position targets start again from the measured joint positions."""
+        self.last_filtered = [None] * len(self.filtered)
 
     def _kinematics(self) -> JointStateKinematics:
         """The private MjData task-space terms compute on (the exported scene, loaded once)."""
@@ -139,6 +152,11 @@ class ActionMapper:
         self.targets[:] = self.default
         for chunk, row, ids, scale, offset in self.terms:
             self.targets[row, ids] = offset + scale * action[chunk]
+        for k, (_, ids, alpha) in enumerate(self.filtered):
+            last = self.last_filtered[k]
+            last = joint_pos[ids] if last is None else last
+            self.targets[0, ids] = alpha * self.targets[0, ids] + (1.0 - alpha) * last
+            self.last_filtered[k] = self.targets[0, ids].copy()
         for at, ids, opened, closed in self.binary:
             self.targets[0, ids] = closed if action[at] < 0 else opened
         for chunk, ids, max_lin, max_ang in self.planar:

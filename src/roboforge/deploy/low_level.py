@@ -70,6 +70,7 @@ class LowLevelPolicy:
         self.action[:] = 0.0
         self.observations.reset()
         self.policy.reset()
+        self.actions.reset()
 
     def set_command(self, high_action: np.ndarray) -> None:
         """The high-level action, clipped to `command_ranges`, becomes the low-level command."""

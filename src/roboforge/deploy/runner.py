@@ -74,6 +74,7 @@ class PolicyRunner:
         self.policy.reset()
         self.observations.reset()
         self.last_action[:] = 0.0
+        self.actions.reset()
         self.safety.reset()
         self.substep = 0
         if self.low_level is not None:

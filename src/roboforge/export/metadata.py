@@ -185,7 +185,7 @@ def action_entry(env: Any, name: str, cfg: Any, term: Any) -> dict[str, Any]:
         "joint_names": list(getattr(term, "joint_names", [])),
         "scale": term.scale.tolist() if known else [],
         "offset": term.offset[0].tolist() if known else [],
-        "params": {},
+        "params": {"ema_alpha": cfg.ema_alpha} if getattr(cfg, "ema_alpha", 1.0) < 1.0 else {},
     }
 
 

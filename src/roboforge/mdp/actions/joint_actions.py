@@ -9,6 +9,7 @@ import torch
 from roboforge.assets.actuators import per_joint
 from roboforge.managers.action_manager import ActionTerm, ActionTermCfg
 from roboforge.managers.term_env import TermEnv
+from roboforge.utils.config import ConfigError
 
 
 @dataclass(kw_only=True)
@@ -29,8 +30,18 @@ class JointPositionActionCfg(JointActionCfg):
 
     use_default_offset: bool = True
     """Add the default joint positions to the scaled action."""
+    ema_alpha: float = 1.0
+    """Low-pass filter of the targets: `target = alpha * (offset + scale * action) + (1 - alpha) * last target`,
+    starting from the measured joint positions after a reset; 1 (the default) sends each action's target as is.
+    A period-2 chatter of the actions reaches the joints at alpha / (2 - alpha) of its size (1/3 at 0.5)."""
 
     def build(self, env: TermEnv) -> ActionTerm:
+        if not 0.0 < self.ema_alpha <= 1.0:
+            raise ConfigError(
+                f"{type(self).__name__}.ema_alpha {self.ema_alpha} must be in (0, 1]; 1 turns the filter off."
+            )
+        if self.ema_alpha < 1.0:
+            return FilteredJointPositionAction(self, env)
         return JointAction(self, env, "pos", self.use_default_offset)
 
 
@@ -74,3 +85,21 @@ class JointAction(ActionTerm):
 
     def apply(self) -> None:
         self.target[:, self.joint_ids] = self.processed
+
+
+class FilteredJointPositionAction(JointAction):
+    """Joint position targets through an exponential moving average (`JointPositionActionCfg.ema_alpha`)."""
+
+    def __init__(self, cfg: JointPositionActionCfg, env: TermEnv):
+        super().__init__(cfg, env, "pos", cfg.use_default_offset)
+        self.alpha = cfg.ema_alpha
+        self.restart = torch.ones(env.num_envs, 1, dtype=torch.bool, device=env.device)
+
+    def process(self, actions: torch.Tensor) -> None:
+        measured = self.entity.data.joint_pos[:, self.joint_ids]
+        last = torch.where(self.restart, measured, self.processed)
+        self.processed[:] = self.alpha * (self.offset + self.scale * actions) + (1.0 - self.alpha) * last
+        self.restart.fill_(False)
+
+    def reset(self, mask: torch.Tensor) -> None:
+        self.restart.logical_or_(mask[:, None])  # no boolean indexing: resets run inside captured env steps
