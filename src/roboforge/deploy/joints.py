@@ -71,7 +71,7 @@ class ActionMapper:
         self.default[0] = robot.default_joint_pos
         self.terms: list[tuple[slice, int, np.ndarray, np.ndarray, np.ndarray]] = []
         # joint position terms with an ema_alpha < 1, and their last targets (None: from the measured joints)
-        self.filtered: list[tuple[slice, np.ndarray, float]] = []
+        self.filtered: list[tuple[np.ndarray, float]] = []
         self.last_filtered: list[np.ndarray | None] = []
         self.binary: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         self.planar: list[tuple[slice, np.ndarray, float, float]] = []
@@ -115,11 +115,11 @@ class ActionMapper:
         chunk = slice(start, start + len(ids))
         scale, offset = np.asarray(term.scale, dtype=np.float64), np.asarray(term.offset, dtype=np.float64)
         self.terms.append((chunk, ACTION_TARGETS[term.type], ids, scale, offset))
-        alpha = float(p.get("ema_alpha", 1.0))
+        alpha = float(p.get("ema_alpha", 1.0)) if term.type == "joint_position" else 1.0
         if not 0.0 < alpha <= 1.0:
             raise MetadataError(f"Action term {term.name!r}: ema_alpha {alpha} must be in (0, 1].")
         if alpha < 1.0:
-            self.filtered.append((chunk, ids, alpha))
+            self.filtered.append((ids, alpha))
             self.last_filtered.append(None)
         return chunk.stop
 
@@ -152,7 +152,7 @@ class ActionMapper:
         self.targets[:] = self.default
         for chunk, row, ids, scale, offset in self.terms:
             self.targets[row, ids] = offset + scale * action[chunk]
-        for k, (_, ids, alpha) in enumerate(self.filtered):
+        for k, (ids, alpha) in enumerate(self.filtered):
             last = self.last_filtered[k]
             last = joint_pos[ids] if last is None else last
             self.targets[0, ids] = alpha * self.targets[0, ids] + (1.0 - alpha) * last
