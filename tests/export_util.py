@@ -130,14 +130,17 @@ def state_of(robot: Any, stamp: float | None = None) -> Any:
     return state
 
 
-def exported_session(task: str, folder: Path, worlds: int) -> tuple[Session, Path]:
-    """(a C-backend session of `worlds` worlds with a random-weight policy's weights, that policy exported)."""
+def exported_session(
+    task: str, folder: Path, worlds: int, env_overrides: dict[str, Any] | None = None
+) -> tuple[Session, Path]:
+    """(a C-backend session of `worlds` worlds with a random-weight policy's weights, that policy exported), both
+    with `env_overrides` (paths without `env.`)."""
     from roboforge.export import export_policy
 
-    _, checkpoint = run_folder(task, folder)
-    s = build_session(task, worlds, "cpu", "mujoco", None, True)
+    _, checkpoint = run_folder(task, folder, env_overrides=env_overrides)
+    s = build_session(task, worlds, "cpu", "mujoco", None, True, env_overrides or {})
     s.learner.load(checkpoint, training=False)
-    return s, export_policy(task, checkpoint, folder / "out").policy
+    return s, export_policy(task, checkpoint, folder / "out", env_overrides=env_overrides).policy
 
 
 def world_context(robot: Any, env: Any, action: np.ndarray, world: int = 0) -> Any:

@@ -45,3 +45,20 @@ def test_reward_weights_after_schedules_each_term():
     actions = torch.zeros(env.num_envs, env.num_actions)
     rewards = [env.step(actions)[1][0].item() / env.step_dt for _ in range(4)]
     assert rewards == pytest.approx([1.0, 1.0, -0.5, -0.5])
+
+
+def test_reward_weight_takes_a_later_weight_after_later_steps():
+    schedule = {"term_name": "alive", "weight": 3.0, "num_steps": 2, "later_weight": -1.0, "later_steps": 4}
+    env = cartpole_alive_only({"w": CurriculumTermCfg(func=mdp.modify_reward_weight, params=schedule)})
+    env.reset()
+    actions = torch.zeros(env.num_envs, env.num_actions)
+    rewards = [env.step(actions)[1][0].item() / env.step_dt for _ in range(6)]
+    assert rewards == pytest.approx([1.0, 1.0, 3.0, 3.0, -1.0, -1.0])
+
+
+def test_a_later_stage_before_the_first_is_one_clear_error():
+    schedule = {"term_name": "alive", "weight": 3.0, "num_steps": 5, "later_weight": -1.0, "later_steps": 4}
+    with pytest.raises(ConfigError, match="later_steps 4 must not be below num_steps 5"):
+        env = cartpole_alive_only({"w": CurriculumTermCfg(func=mdp.modify_reward_weight, params=schedule)})
+        env.reset()
+        env.step(torch.zeros(env.num_envs, env.num_actions))

@@ -1,4 +1,4 @@
-"""The deploy runtime on lift-cube-panda and navigation-point: its scene observation terms and action terms
+"""The deploy runtime on lift-cube-panda, stack-cube-panda (its gripper) and navigation-point: its scene observation terms and action terms
 against the training ones on the same MuJoCo states, and the sim-to-sim episodes; the CLI path train -> export
 --check -> deploy (metric names as eval's) for those two and ant-manager (`test_deploy_ant.py`)."""
 
@@ -13,6 +13,8 @@ import torch
 from export_util import exported_session, lockstep, world_context
 from roboforge.deploy import MujocoSimRobot, PolicyRunner, scene_terms
 from roboforge.deploy.episodes import run_sim_episodes
+from roboforge.deploy.joints import ActionMapper
+from roboforge.deploy.policy import OnnxPolicy
 from roboforge.deploy.scene_terms import planar_ranges
 
 STEPS = 40
@@ -26,6 +28,12 @@ compares the runtime scan with the training function in float64 to 1e-9 instead.
 @pytest.fixture(scope="module")
 def lift(tmp_path_factory):
     return exported_session("lift-cube-panda", tmp_path_factory.mktemp("lift"), WORLDS)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    graded = {"actions.gripper.closed_at": -1.0}  # the stack's gripper as a graded one
+    return exported_session("stack-cube-panda", tmp_path_factory.mktemp("stack"), WORLDS, graded)
 
 
 @pytest.fixture(scope="module")
@@ -157,31 +165,36 @@ def test_range_scan_sees_walls_and_obstacles():
     assert planar_ranges(np.array([1.0, 0.1]), 0.0, angles, obstacles, 3.0, None).max() == 0.0, "inside: 0"
 
 
-def test_planar_and_gripper_actions_match_the_training_terms(lift, navigation):
+def test_planar_and_gripper_actions_match_the_training_terms(lift, stack, navigation):
+    """Planar velocity, the binary gripper (lift) and the graded one (stack: its ramp -1..0 is crossed by the
+    actions -1.5..1.5 below) give the runtime the training targets."""
     for session, policy, names in (
         (navigation[0], navigation[1], ["base_velocity"]),
         (lift[0], lift[1], ["gripper"]),
+        (stack[0], stack[1], ["gripper"]),
     ):
         env = session.env
-        runner = PolicyRunner.load(policy)
+        meta = OnnxPolicy(
+            policy
+        ).metadata  # the stack's observations are not all in the runtime: actions only
+        mapper = ActionMapper(meta, policy.parent)
         entity = env.scene["robot"]
         for k in range(6):
-            action = (
-                torch.linspace(-1.5, 1.5, runner.meta.policy.action_dim)[None]
-                .roll(k, dims=1)
-                .repeat(WORLDS, 1)
-            )
+            action = torch.linspace(-1.5, 1.5, meta.policy.action_dim)[None].roll(k, dims=1).repeat(WORLDS, 1)
             env.action_manager.process_action(action)
             for name in names:
                 env.action_manager.terms[name].apply()
             q = entity.data.joint_pos[0].double().numpy()
-            targets = runner.actions.compute(action[0].double().numpy(), q)
-            for term in runner.meta.actions:
+            targets = mapper.compute(action[0].double().numpy(), q)
+            for term in meta.actions:
                 if term.name in names:
-                    ids = [runner.meta.robot.joint_names.index(n) for n in term.joint_names]
+                    ids = [meta.robot.joint_names.index(n) for n in term.joint_names]
                     row = 1 if term.type == "planar_velocity" else 0
                     trained = (entity.joint_vel_target if row else entity.joint_pos_target)[0, ids]
                     np.testing.assert_allclose(targets[row, ids], trained.double().numpy(), atol=1e-6)
+    (gripper,) = [t for t in OnnxPolicy(stack[1]).metadata.actions if t.name == "gripper"]
+    assert gripper.type == "graded_joint_position"
+    assert (gripper.params["closed_at"], gripper.params["open_at"]) == (-1.0, 0.0)
 
 
 def test_navigation_sim_steps_like_training(navigation):

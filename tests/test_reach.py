@@ -172,6 +172,45 @@ def test_binary_gripper_opens_and_closes():
     assert pos[0].max() < 0.005 and pos[1].min() > 0.035
 
 
+@requires_panda
+def test_graded_gripper_moves_between_its_presets():
+    """Closed at -1 and below, open at 0 and above, halfway at -0.5: the targets and the fingers follow."""
+    from roboforge import mdp
+
+    cfg = load_cfg("reach-panda", num_envs=4)
+    cfg.actions["gripper"] = mdp.GradedJointPositionActionCfg(
+        joint_names=["finger_joint.*"],
+        open_command_expr={"finger_joint.*": 0.04},
+        close_command_expr={"finger_joint.*": 0.0},
+        closed_at=-1.0,
+        open_at=0.0,
+    )
+    env = make_env("reach-panda", cfg)
+    robot = env.scene["robot"]
+    fingers = robot.joint_index(["finger_joint.*"])
+    action = torch.zeros(4, env.num_actions)
+    action[:, -1] = torch.tensor([-3.0, -0.5, 0.0, 2.0])
+    for _ in range(50):
+        env.step(action)
+    expected = torch.tensor([0.0, 0.02, 0.04, 0.04])[:, None].expand(4, 2)
+    torch.testing.assert_close(robot.joint_pos_target[:, fingers], expected)
+    assert (robot.data.joint_pos[:, fingers] - expected).abs().max() < 0.004
+
+
+@requires_panda
+def test_graded_gripper_needs_closed_at_or_below_open():
+    from roboforge import mdp
+    from roboforge.utils.config import ConfigError
+
+    cfg = load_cfg("stack-cube-panda", num_envs=2)
+    cfg.actions["gripper"].open_at = -1.0  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=r"closed_at 0.0 must not be above open_at -1.0 \(equal: a binary"):
+        make_env("stack-cube-panda", cfg)
+    assert isinstance(
+        load_cfg("stack-cube-panda", num_envs=2).actions["gripper"], mdp.GradedJointPositionActionCfg
+    )
+
+
 def test_trajectory_command_is_smooth_and_reaches_its_waypoints():
     from roboforge import mdp
 

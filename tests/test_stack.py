@@ -114,10 +114,12 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
     assert settling["placed"] > 0.75 and settling["opened"] > 0.95 and settling["retreated"] > 0.95, settling
     # a grasp between the fingertip pads never touches the palm
     assert max(stage["palm_on_object"] for stage in terms.values()) == 0.0, terms
-    # the gripper's command only while A is stacked: half linear over actions -1.5..1.5, half a step at 0
-    # (opening): -1 holds (1/12), +1 opens (5/12 + 1/2)
+    # the gripper's command only while A is stacked: half linear over actions -4..4, half a step at 0
+    # (opening): -1 holds (3/16), +1 opens (5/16 + 1/2)
     assert terms["above_b"]["commanding_release"] == 0.0, terms["above_b"]
-    assert 0.07 < terms["placed"]["commanding_release"] <= 0.084 < 0.9 < terms["opened"]["commanding_release"]
+    assert (
+        0.17 < terms["placed"]["commanding_release"] <= 0.1876 < 0.8 < terms["opened"]["commanding_release"]
+    )
     for _ in range(int(env.max_episode_length - env.episode_length_buf[0])):  # rest until the time out
         env.step(torch.cat((run.tcp, DOWN.expand(8, 4), torch.ones(8, 1)), 1))
     stats = env.pop_episode_stats()

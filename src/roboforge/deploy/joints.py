@@ -60,7 +60,7 @@ class JointMap:
 
 class ActionMapper:
     """`target = offset + scale * action` for each joint action term, the open/closed preset of a binary
-    gripper term, heading-turned velocity targets of a planar velocity term, the IK targets or OSC torques of a
+    gripper term (a blend of the two for a graded one), heading-turned velocity targets of a planar velocity term, the IK targets or OSC torques of a
     task-space term (`task_space.py`, on the exported scene from `policy_dir`); joints no term drives keep defaults."""
 
     def __init__(self, meta: PolicyMetadata, policy_dir: str | Path | None = None):
@@ -73,7 +73,8 @@ class ActionMapper:
         # joint position terms with an ema_alpha < 1, and their last targets (None: from the measured joints)
         self.filtered: list[tuple[np.ndarray, float]] = []
         self.last_filtered: list[np.ndarray | None] = []
-        self.binary: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        # gripper terms: action index, joints, open and closed presets, closed_at, open_at (equal: binary)
+        self.grippers: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, float, float]] = []
         self.planar: list[tuple[slice, np.ndarray, float, float]] = []
         self.task_space: list[tuple[slice, np.ndarray, TaskSpaceAction]] = []
         self.kinematics: JointStateKinematics | None = None
@@ -95,9 +96,14 @@ class ActionMapper:
     def _add(self, term: ActionTermSpec, ids: np.ndarray, start: int) -> int:
         """Bind one term whose actions start at `start`; returns where the next one starts."""
         p = term.params
-        if term.type == "binary_joint_position":
+        if term.type in ("binary_joint_position", "graded_joint_position"):
             opened, closed = np.asarray(p["open"], dtype=np.float64), np.asarray(p["close"], dtype=np.float64)
-            self.binary.append((start, ids, opened, closed))
+            closed_at, open_at = float(p.get("closed_at", 0.0)), float(p.get("open_at", 0.0))
+            if closed_at > open_at:
+                raise MetadataError(
+                    f"Action term {term.name!r}: closed_at {closed_at} must not be above open_at {open_at}."
+                )
+            self.grippers.append((start, ids, opened, closed, closed_at, open_at))
             return start + 1
         if term.type == "planar_velocity":
             if ids.size != 3:
@@ -157,8 +163,10 @@ class ActionMapper:
             last = joint_pos[ids] if last is None else last
             self.targets[0, ids] = alpha * self.targets[0, ids] + (1.0 - alpha) * last
             self.last_filtered[k] = self.targets[0, ids].copy()
-        for at, ids, opened, closed in self.binary:
-            self.targets[0, ids] = closed if action[at] < 0 else opened
+        for at, ids, opened, closed, closed_at, open_at in self.grippers:
+            self.targets[0, ids] = closed + opening_fraction(float(action[at]), closed_at, open_at) * (
+                opened - closed
+            )
         for chunk, ids, max_lin, max_ang in self.planar:
             a = np.clip(action[chunk], -1.0, 1.0)
             lin = a[:2] * max_lin
@@ -178,3 +186,11 @@ class ActionMapper:
             term.process(action[chunk], data)
             qd = np.zeros(len(ids)) if joint_vel is None else joint_vel[ids]
             self.targets[term.row, ids] = term.apply(data, joint_pos[ids], qd)
+
+
+def opening_fraction(action: float, closed_at: float, open_at: float) -> float:
+    """0 (closed) .. 1 (open): linear between `closed_at` and `open_at`; where they are equal (binary), 0 below
+    and 1 at or above them."""
+    if open_at > closed_at:
+        return min(max((action - closed_at) / (open_at - closed_at), 0.0), 1.0)
+    return 0.0 if action < closed_at else 1.0

@@ -134,6 +134,8 @@ class ObsTermSpec:
 class ActionTermSpec:
     """One action term: `target = offset + scale * action` for its joints ('joint_*' types);
     'binary_joint_position': one action, its sign picks `params` 'close' (< 0) or 'open' positions;
+    'graded_joint_position': one action, 'close' at and below `params` 'closed_at', 'open' at and above 'open_at',
+    linear between;
     'planar_velocity': (vx, vy, wz) body-frame velocity fractions of `params` 'max_lin_speed'/'max_ang_speed',
     turned by the heading into velocity targets of the x, y and yaw joints; 'differential_ik' /
     'operational_space': an end-effector pose (root frame) turned into joint position targets / torques by the

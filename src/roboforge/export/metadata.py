@@ -17,7 +17,7 @@ from roboforge.export.images import camera_layout, image_groups
 from roboforge.export.onnx_export import policy_io
 from roboforge.managers.observation_manager import ObservationGroupCfg
 from roboforge.managers.term import params_with_defaults, term_signature
-from roboforge.mdp.actions.gripper_actions import BinaryJointPositionActionCfg
+from roboforge.mdp.actions.gripper_actions import BinaryJointPositionActionCfg, GradedJointPositionActionCfg
 from roboforge.mdp.actions.joint_actions import (
     JointEffortActionCfg,
     JointPositionActionCfg,
@@ -190,10 +190,14 @@ def action_entry(env: Any, name: str, cfg: Any, term: Any) -> dict[str, Any]:
 
 
 def _other_action(env: Any, cfg: Any, term: Any) -> dict[str, Any] | None:
-    """Type, joints and params of the binary gripper, planar velocity, frozen low-level policy and task-space (IK,
+    """Type, joints and params of the binary or graded gripper, planar velocity, frozen low-level policy and task-space (IK,
     OSC) actions (None for other terms)."""
     joints = env.scene[cfg.asset_name].joint_names
-    if isinstance(cfg, BinaryJointPositionActionCfg):
+    if isinstance(cfg, GradedJointPositionActionCfg):
+        params = {"open": term.open_pos.tolist(), "close": term.close_pos.tolist()}
+        params |= {"closed_at": cfg.closed_at, "open_at": cfg.open_at}
+        ids, kind = term.joint_ids.tolist(), "graded_joint_position"
+    elif isinstance(cfg, BinaryJointPositionActionCfg):
         params = {"open": term.open_pos.tolist(), "close": term.close_pos.tolist()}
         ids, kind = term.joint_ids.tolist(), "binary_joint_position"
     elif isinstance(cfg, PlanarVelocityActionCfg):

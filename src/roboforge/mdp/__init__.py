@@ -7,6 +7,7 @@ from roboforge.managers.term_env import TermEnv
 from roboforge.mdp.actions import (
     BinaryJointPositionActionCfg,
     DifferentialIKActionCfg,
+    GradedJointPositionActionCfg,
     JointEffortActionCfg,
     JointPositionActionCfg,
     JointVelocityActionCfg,
@@ -103,6 +104,7 @@ from roboforge.mdp.terminations import joint_pos_out_of_manual_limit, root_heigh
 __all__ = [
     "BinaryJointPositionActionCfg",
     "DifferentialIKActionCfg",
+    "GradedJointPositionActionCfg",
     "GridPatternCfg",
     "HeightScannerCfg",
     "JointAccL2",

@@ -6,6 +6,7 @@ import torch
 
 from roboforge.managers.curriculum_manager import CurriculumTermCfg
 from roboforge.managers.term_env import TermEnv
+from roboforge.utils.config import ConfigError
 
 
 def terrain_levels_vel(
@@ -31,14 +32,28 @@ def terrain_levels_vel(
 
 
 def modify_reward_weight(
-    env: TermEnv, env_mask: torch.Tensor, term_name: str, weight: float, num_steps: int
+    env: TermEnv,
+    env_mask: torch.Tensor,
+    term_name: str,
+    weight: float,
+    num_steps: int,
+    later_weight: float | None = None,
+    later_steps: int = 0,
 ) -> torch.Tensor:
     """Reward term `term_name` takes `weight` once the env has run `num_steps` steps (its configured
-    weight before); graph-safe, it reads the device step count. Returns the current weight."""
+    weight before), and `later_weight` from `later_steps` on if given; graph-safe, it reads the device step
+    count. Returns the current weight."""
     manager = env.reward_manager
     i = manager.weight_index(term_name)
-    reached = env.step_count >= num_steps
-    manager.weights[i] = torch.where(reached, weight, manager.initial_weights[i])
+    current = torch.where(env.step_count >= num_steps, weight, manager.initial_weights[i])
+    if later_weight is not None:
+        if later_steps < num_steps:
+            raise ConfigError(
+                f"Curriculum modify_reward_weight of {term_name!r}: later_steps {later_steps} must not be "
+                f"below num_steps {num_steps}."
+            )
+        current = torch.where(env.step_count >= later_steps, later_weight, current)
+    manager.weights[i] = current
     return manager.weights[i]
 
 

@@ -1,6 +1,6 @@
 """Action terms: joint space, task space (IK, OSC), grippers and planar bases."""
 
-from roboforge.mdp.actions.gripper_actions import BinaryJointPositionActionCfg
+from roboforge.mdp.actions.gripper_actions import BinaryJointPositionActionCfg, GradedJointPositionActionCfg
 from roboforge.mdp.actions.joint_actions import (
     JointEffortActionCfg,
     JointPositionActionCfg,
@@ -12,6 +12,7 @@ from roboforge.mdp.actions.task_space_actions import DifferentialIKActionCfg, Op
 __all__ = [
     "BinaryJointPositionActionCfg",
     "DifferentialIKActionCfg",
+    "GradedJointPositionActionCfg",
     "JointEffortActionCfg",
     "JointPositionActionCfg",
     "JointVelocityActionCfg",

@@ -34,11 +34,13 @@ def gripper_action() -> mdp.BinaryJointPositionActionCfg:
     )
 
 
-def panda_actions(arm_action: ActionTermCfg | None) -> dict[str, ActionTermCfg]:
-    """Arm joint-position targets (or `arm_action`) and the binary gripper."""
+def panda_actions(
+    arm_action: ActionTermCfg | None, gripper: ActionTermCfg | None = None
+) -> dict[str, ActionTermCfg]:
+    """Arm joint-position targets (or `arm_action`) and the binary gripper (or `gripper`)."""
     return {
         "arm": arm_action or mdp.JointPositionActionCfg(joint_names=PANDA_ARM_JOINTS, scale=0.5),
-        "gripper": gripper_action(),
+        "gripper": gripper or gripper_action(),
     }
 
 

@@ -11,6 +11,7 @@ from roboforge.assets.robots.franka import panda_cfg
 from roboforge.envs.env_cfg import ManagerBasedRLEnvCfg
 from roboforge.managers import (
     ActionTermCfg,
+    CurriculumTermCfg,
     EventTermCfg,
     ObservationGroupCfg,
     ObservationTermCfg,
@@ -54,6 +55,39 @@ def cube_b_spec() -> mujoco.MjSpec:
     return cube_spec(half_size=CUBE_B_HALF, mass=0.2, rgba=(0.2, 0.4, 0.85, 1.0))
 
 
+def stack_gripper_action() -> mdp.GradedJointPositionActionCfg:
+    """Panda fingers, closed on a negative action and open on the others: the binary gripper every stack result
+    so far was trained with. As a graded gripper, `-o env.actions.gripper.closed_at=-1` closes them at -1 and
+    opens them by degrees up to 0, so a policy holding A on B can loosen its grip a little at a time.
+
+    Why that matters: the binary-gripper policy of 2026-12-06 (iteration 2294, H100) held A still on B in 93% of
+    world-steps and kept it there when forced open (1023 of 1024 worlds), yet its stacked gripper action sat at
+    -0.37 with a noise std of 0.084: an opening was 4.4 std away, never sampled, so never learnt. Played with
+    the graded gripper (C MuJoCo, 64 worlds, no training) the same policy let go of A in 12% of stacked steps but
+    dropped it while carrying more often (stacked share 0.57 against 0.91): the graded gripper needs training
+    (docs/stack-release.md)."""
+    return mdp.GradedJointPositionActionCfg(
+        joint_names=["finger_joint.*"],
+        open_command_expr={"finger_joint.*": FINGERS_OPEN},
+        close_command_expr={"finger_joint.*": 0.0},
+        closed_at=0.0,
+        open_at=0.0,
+    )
+
+
+def stack_curriculum() -> dict[str, CurriculumTermCfg]:
+    """The lift's motion penalties (-0.1 after 10,000 steps), then the action-rate penalty at -1 from 35,000 steps
+    (~1460 iterations of 24 steps), once A is placed.
+
+    At -0.1 the policy of 2026-12-06 held A over B with its arm in a period-2 chatter (mean |a(t)-a(t-1)| 0.48,
+    A vibrating at 101-181 mm/s) and a forced opening lost A in 38 of 61 worlds. Resumed from iteration 1460 at -1
+    (H100, 4096 worlds, 835 iterations): the chatter measure fell to 0.008, A's median speed while stacked to
+    0.2 mm/s, forced openings kept A on B in 1023 of 1024 worlds, and placing stayed at 99.8% (eval of 2294)."""
+    curriculum = motion_penalty_curriculum()
+    curriculum["action_rate"].params |= {"later_weight": -1.0, "later_steps": 35_000}
+    return curriculum
+
+
 def stack_env_cfg(
     num_envs: int = 1024, play: bool = False, arm_action: ActionTermCfg | None = None
 ) -> ManagerBasedRLEnvCfg:
@@ -64,7 +98,7 @@ def stack_env_cfg(
         decimation=4,
         episode_length_s=8.0,
         max_joint_vel=MAX_MANIPULATION_SPEED,
-        actions=panda_actions(arm_action),
+        actions=panda_actions(arm_action, stack_gripper_action()),
         commands={
             COMMAND: mdp.ObjectStackCommandCfg(
                 stack_height=CUBE_A_HALF + CUBE_B_HALF,
@@ -79,7 +113,7 @@ def stack_env_cfg(
         observations={"policy": stack_observations()},
         events=stack_resets(),
         rewards=stack_rewards(),
-        curriculum=motion_penalty_curriculum(),
+        curriculum=stack_curriculum(),
         terminations={
             "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
             "cube_a_dropping": object_dropping("cube_a"),
@@ -188,13 +222,14 @@ def stack_rewards() -> dict[str, RewardTermCfg]:
             weight=40.0,
             params={"holding_joint_pos": CUBE_A_HALF, "open_joint_pos": FINGERS_OPEN, **stacked},
         ),
-        # A ramp over actions -1.5..1.5 (was -4..4, 2026-12-06): the stacked gripper action of the run from scratch
-        # sat at -1.18, where the wider ramp's slope was too small to move it; with 1.5 it went to -0.55 in 260
-        # iterations (H100, 4096 worlds).
+        # A ramp over actions -4..4. Trained from scratch with it (2026-12-06, H100) the stacked gripper action
+        # reached -1.18 by iteration 1199; resumed there with the ramp over -1.5..1.5 it went to -0.55 in 260
+        # iterations (`-o env.rewards.commanding_release.params.action_limit=1.5`). From scratch with -1.5..1.5
+        # the action fell to -6.45, where that ramp has no slope, and the term paid nothing (iteration 1199).
         "commanding_release": RewardTermCfg(
             func=manipulation.gripper_command_while_stacked,
             weight=20.0,
-            params={"action_limit": 1.5, "open_share": 0.5, **stacked},
+            params={"action_limit": 4.0, "open_share": 0.5, **stacked},
         ),
         # std 0.05 m/s (was 0.25, 2026-12-06): the policy of iteration 1460 held A over B with the arm chattering
         # (a period-2 cycle in its actions, joints at 0.4 rad/s) and A vibrating at 92-154 mm/s (10-90%) while its
