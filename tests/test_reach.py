@@ -153,37 +153,24 @@ def test_zero_stiffness_implicit_group_tracks_velocity_targets():
 
 
 @requires_panda
-def test_binary_gripper_opens_and_closes():
+@pytest.mark.parametrize(
+    ("ramp", "expected"),
+    [
+        ({}, [0.0, 0.0, 0.04, 0.04]),  # binary: a negative action closes, the others open
+        ({"closed_at": -1.0, "open_at": 0.0}, [0.0, 0.02, 0.04, 0.04]),  # graded: halfway at -0.5
+    ],
+)
+def test_gripper_targets_and_fingers_follow_the_action(ramp, expected):
+    """The Panda's fingers for actions -3, -0.5, 0 and 2 under the binary gripper and a graded one."""
     from roboforge import mdp
 
-    cfg = load_cfg("reach-panda", num_envs=2)
-    cfg.actions["gripper"] = mdp.BinaryJointPositionActionCfg(
-        joint_names=["finger_joint.*"],
-        open_command_expr={"finger_joint.*": 0.04},
-        close_command_expr={"finger_joint.*": 0.0},
-    )
-    env = make_env("reach-panda", cfg)
-    fingers = env.scene["robot"].joint_index(["finger_joint.*"])
-    action = torch.zeros(2, env.num_actions)
-    action[0, -1], action[1, -1] = -1.0, 1.0  # world 0 closes, world 1 opens
-    for _ in range(50):
-        env.step(action)
-    pos = env.scene["robot"].data.joint_pos[:, fingers]
-    assert pos[0].max() < 0.005 and pos[1].min() > 0.035
-
-
-@requires_panda
-def test_graded_gripper_moves_between_its_presets():
-    """Closed at -1 and below, open at 0 and above, halfway at -0.5: the targets and the fingers follow."""
-    from roboforge import mdp
-
+    cls = mdp.GradedJointPositionActionCfg if ramp else mdp.BinaryJointPositionActionCfg
     cfg = load_cfg("reach-panda", num_envs=4)
-    cfg.actions["gripper"] = mdp.GradedJointPositionActionCfg(
+    cfg.actions["gripper"] = cls(
         joint_names=["finger_joint.*"],
         open_command_expr={"finger_joint.*": 0.04},
         close_command_expr={"finger_joint.*": 0.0},
-        closed_at=-1.0,
-        open_at=0.0,
+        **ramp,
     )
     env = make_env("reach-panda", cfg)
     robot = env.scene["robot"]
@@ -192,9 +179,9 @@ def test_graded_gripper_moves_between_its_presets():
     action[:, -1] = torch.tensor([-3.0, -0.5, 0.0, 2.0])
     for _ in range(50):
         env.step(action)
-    expected = torch.tensor([0.0, 0.02, 0.04, 0.04])[:, None].expand(4, 2)
-    torch.testing.assert_close(robot.joint_pos_target[:, fingers], expected)
-    assert (robot.data.joint_pos[:, fingers] - expected).abs().max() < 0.004
+    target = torch.tensor(expected)[:, None].expand(4, 2)
+    torch.testing.assert_close(robot.joint_pos_target[:, fingers], target)
+    assert (robot.data.joint_pos[:, fingers] - target).abs().max() < 0.005
 
 
 @requires_panda
