@@ -44,7 +44,7 @@ class LowLevelPolicy:
                 "the whole export folder, or export the run again."
             ) from err
         self.meta = low
-        self.observations = ObservationBuilder(low)
+        self.observations = ObservationBuilder(low, policy_dir)
         self.actions = ActionMapper(low)
         ranges = np.asarray(term.params["command_ranges"], dtype=np.float64).reshape(-1, 2)
         self.low, self.high = ranges[:, 0], ranges[:, 1]

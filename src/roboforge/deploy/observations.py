@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from roboforge.deploy.frame_terms import TERMS as FRAME_TERMS
 from roboforge.deploy.heading_terms import TERMS as HEADING_TERMS
 from roboforge.deploy.image_terms import IMAGE_MODULE, ImageTerm, image_depth, image_rgb, push_history
 from roboforge.deploy.metadata import MetadataError, ObsTermSpec, PolicyMetadata
 from roboforge.deploy.rotations import GRAVITY_DIR_W, quat_apply_inverse
 from roboforge.deploy.scene_terms import TERMS as SCENE_TERMS
+from roboforge.deploy.task_space import JointStateKinematics
 from roboforge.utils.errors import UserInputError
 
 BUILTIN_MODULE = "roboforge.mdp.observations"
@@ -57,7 +60,7 @@ def register_observation_term(name: str, factory: TermFactory, module: str | Non
 
 def supported_terms() -> list[str]:
     """Names of the observation terms this runtime implements."""
-    return sorted(_TERMS)
+    return sorted([*_TERMS, *FRAME_TERMS])
 
 
 def _joint_ids(spec: ObsTermSpec, meta: PolicyMetadata) -> np.ndarray | slice:
@@ -177,7 +180,8 @@ class ObservationBuilder:
     """Builds the policy's observation vector `(obs_dim,)` float32 and its images (`images`: one `(C, H, W)`
     float32 per image input) from an `ObsContext`."""
 
-    def __init__(self, meta: PolicyMetadata):
+    def __init__(self, meta: PolicyMetadata, policy_dir: str | Path | None = None):
+        """`policy_dir`: the export folder, whose scene assets frame terms (`frame_terms.py`) load."""
         if meta.observations is None:
             raise MetadataError(
                 f"Task {meta.task!r} is a direct env without a deploy_twin: its export does not describe the "
@@ -188,15 +192,31 @@ class ObservationBuilder:
         self.image_terms: list[tuple[str, ImageTerm]] = []
         self.images = {i.name: np.zeros(i.shape, dtype=np.float32) for i in meta.policy.images}
         start, channels = 0, dict.fromkeys(self.images, 0)
+        self.meta, self.policy_dir = meta, policy_dir
+        self.kinematics: JointStateKinematics | None = None
         for spec in meta.observations:
             if spec.shape is not None:
-                term = ImageTerm(spec, _bind(spec, meta), channels[spec.group])
+                term = ImageTerm(spec, self._bind(spec), channels[spec.group])
                 self.image_terms.append((spec.group, term))
                 channels[spec.group] = term.slice.stop
                 continue
-            self.terms.append(_Term(spec, _bind(spec, meta), start))
+            self.terms.append(_Term(spec, self._bind(spec), start))
             start = self.terms[-1].slice.stop
         self.obs = np.zeros(start, dtype=np.float32)
+
+    def _bind(self, spec: ObsTermSpec) -> TermFn:
+        if spec.func in FRAME_TERMS and spec.module == BUILTIN_MODULE:
+            _check_asset(spec, self.meta)
+            return FRAME_TERMS[spec.func](spec, self.meta, self._kinematics())
+        return _bind(spec, self.meta)
+
+    def _kinematics(self) -> JointStateKinematics:
+        """The private MjData frame terms compute on (the exported scene, loaded once)."""
+        if self.kinematics is None:
+            from roboforge.deploy.mujoco_robot import load_scene_model
+
+            self.kinematics = JointStateKinematics(load_scene_model(self.meta, self.policy_dir), self.meta)
+        return self.kinematics
 
     def reset(self) -> None:
         """Refill every history with its next value (as at an episode start); re-check term shapes."""
@@ -228,10 +248,14 @@ def _bind(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
             f"Observation term {spec.name!r} uses {spec.module}.{spec.func}, not {module}.{spec.func}; "
             "register its numpy version with roboforge.deploy.register_observation_term."
         )
+    _check_asset(spec, meta)
+    return factory(spec, meta)
+
+
+def _check_asset(spec: ObsTermSpec, meta: PolicyMetadata) -> None:
     asset = spec.params.get("asset_name", meta.robot.asset)
     if asset != meta.robot.asset:
         raise MetadataError(
             f"Observation term {spec.name!r} reads entity {asset!r}; the runtime observes only the "
             f"controlled robot {meta.robot.asset!r}."
         )
-    return factory(spec, meta)

@@ -43,7 +43,7 @@ class PolicyRunner:
     def __init__(self, policy: OnnxPolicy, safety: SafetyCfg | None = None):
         self.policy = policy
         self.meta: PolicyMetadata = policy.metadata
-        self.observations = ObservationBuilder(self.meta)
+        self.observations = ObservationBuilder(self.meta, policy.path.parent)
         self.low_level = LowLevelPolicy.of(self.meta, policy.path.parent, policy.threads)
         self.actions = (
             ActionMapper(self.meta, policy.path.parent) if self.low_level is None else self.low_level.actions
