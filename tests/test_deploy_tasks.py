@@ -290,8 +290,14 @@ def test_navigation_rollout_matches_training(navigation):
     assert steps >= 20 and worst < 2e-3, (steps, worst)
 
 
-def test_sim_episodes_report_the_task_metrics(lift, navigation):
+def test_sim_episodes_report_the_task_metrics(lift, stack, navigation):
     expected = {
+        stack[1]: {
+            "Metrics/stack/position_error",
+            "Metrics/stack/success",
+            "Metrics/stack/released",
+            "Episode_Termination/cube_a_out_of_reach",
+        },
         lift[1]: {
             "Metrics/object_pose/position_error",
             "Metrics/object_pose/success",
@@ -309,6 +315,40 @@ def test_sim_episodes_report_the_task_metrics(lift, navigation):
         result = run_sim_episodes(runner, MujocoSimRobot(runner.meta, policy.parent), 2, seed=0)
         assert names <= set(result.metrics), result.metrics
         assert result.safety["stops"] == 0
+
+
+def test_stack_command_and_reset_are_the_training_ones(stack):
+    """The sim-to-sim stack command (target and metrics) equals the training command on the same states, and the
+    runtime's reset puts cube A beside cube B as training's `reset_object_beside` does."""
+    from roboforge.deploy.scene_rules import reset_object_beside
+    from roboforge.deploy.stack_command_sim import ObjectStackCommandSim
+
+    session, policy = stack
+    env, runner = session.env, PolicyRunner.load(policy)
+    robot = MujocoSimRobot(runner.meta, policy.parent)
+    (spec,) = [c for c in runner.meta.command_terms if c.name == "stack"]
+    sim = ObjectStackCommandSim(spec, runner.meta, robot)
+    term = env.command_manager.terms["stack"]
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(5):
+        env.step(torch.rand(env.num_envs, env.num_actions, generator=gen) * 2.0 - 1.0)
+        for w in range(env.num_envs):
+            world_context(robot, env, np.zeros(env.num_actions), w)
+            sim._update()
+            np.testing.assert_allclose(sim.command, term.command[w].double().numpy(), atol=1e-5)
+            metrics = [term.metrics[n][w].item() for n in sim.metric_names]
+            np.testing.assert_allclose(sim._errors(), metrics, atol=1e-5)
+    (event,) = [e for e in runner.meta.events if e.func == "reset_object_beside"]
+    reset = reset_object_beside(event, runner.meta)
+    rng = np.random.default_rng(0)
+    sides = set()
+    for _ in range(20):
+        reset(robot, rng)
+        pos = robot.scene_objects.object_pos_w(robot.data)
+        dx, dy = pos["cube_a"][:2] - pos["cube_b"][:2]
+        assert -0.08 <= dx <= 0.08 and 0.12 <= abs(dy) <= 0.2, (dx, dy)
+        sides.add(bool(dy > 0))
+    assert sides == {True, False}
 
 
 def test_navigation_layout_keeps_clear_of_start_and_goal(navigation):

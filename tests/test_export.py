@@ -159,6 +159,27 @@ def test_jit_export_matches_actor(tmp_path):
     assert meta["policy"]["kind"] == "lstm" and hasattr(module, "reset")
 
 
+def test_parity_observations_follow_the_actors_normalizer():
+    """An actor that normalizes its observations is checked on observations from its running mean and std (a
+    dimension with a tiny std would otherwise enter the network at ~1000 and amplify float32 rounding)."""
+    from roboforge.export.parity import _random_obs
+
+    gen = torch.Generator().manual_seed(0)
+    plain = _random_obs(torch.nn.Identity(), 4000, 3, gen)
+    assert plain.mean(0).abs().max() < 0.1 and (plain.std(0) - 1).abs().max() < 0.1
+
+    class Normalized(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.obs_normalizer = torch.nn.Module()
+            self.obs_normalizer._mean = torch.tensor([[5.0, -2.0, 0.1]])
+            self.obs_normalizer._std = torch.tensor([[2.0, 0.5, 0.001]])
+
+    obs = _random_obs(Normalized(), 4000, 3, gen)
+    torch.testing.assert_close(obs.mean(0), torch.tensor([5.0, -2.0, 0.1]), atol=0.1, rtol=0.0)
+    torch.testing.assert_close(obs.std(0), torch.tensor([2.0, 0.5, 0.001]), rtol=0.1, atol=0.0)
+
+
 def test_observation_normalizer_is_baked_into_the_onnx_policy(tmp_path):
     """Lift and stack train with obs normalization: the exported file must apply the running statistics."""
     norm = {"actor.obs_normalization": True, "critic.obs_normalization": True}

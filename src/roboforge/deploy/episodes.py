@@ -24,6 +24,7 @@ from roboforge.deploy.scene_rules import (
     COMMAND_TERMINATIONS,
     object_height_below,
     object_out_of_reach,
+    reset_object_beside,
     reset_object_root_uniform,
 )
 from roboforge.deploy.sim_commands import command_sims
@@ -147,6 +148,7 @@ def _illegal_contact(term: TerminationSpec, meta: PolicyMetadata) -> DoneFn:
 EVENTS: dict[str, Callable[[EventSpec, PolicyMetadata], EventFn]] = {
     "reset_joints_by_offset": _reset_joints_by_offset,
     "reset_root_state_uniform": _reset_root_state_uniform,
+    "reset_object_beside": reset_object_beside,
 }
 TERMINATIONS: dict[str, Callable[[TerminationSpec, PolicyMetadata], DoneFn]] = {
     "time_out": _time_out,

@@ -1,5 +1,5 @@
 """Reset events and terminations of scenes with objects and goals, in numpy, for sim-to-sim episodes:
-an object's root reset (`reset_root_state_uniform` with another `asset_name`), the object terminations of
+an object's root reset (`reset_root_state_uniform` with another `asset_name`, `reset_object_beside`), the object terminations of
 manipulation tasks (`root_height_below` of an object, `object_out_of_reach`) and the navigation command's
 outcome terminations (`goal_reached`, `obstacle_touched`). The object's default root state is its free
 joint's `qpos0` in the exported scene (where the training config placed it)."""
@@ -39,6 +39,27 @@ def reset_object_root_uniform(term: EventSpec, meta: PolicyMetadata) -> EventFn:
         d.qpos[q : q + 3] = default[:3] + pose[:3]
         d.qpos[q + 3 : q + 7] = quat_mul(default[3:7], quat_from_euler_xyz(*pose[3:]))
         d.qvel[v : v + 6] = vel
+
+    return apply
+
+
+def reset_object_beside(term: EventSpec, meta: PolicyMetadata) -> EventFn:
+    """`reset_object_beside`: the object at its default height and orientation, at rest, beside the anchor's
+    (already reset) position: x offset uniform in `offset_x`, y offset uniform in `offset_y` on a side drawn
+    at random."""
+    p = term.params
+    name, anchor = p["asset_name"], p["anchor_name"]
+    (x_lo, x_hi), (y_lo, y_hi) = p["offset_x"], p["offset_y"]
+
+    def apply(robot: MujocoSimRobot, rng: np.random.Generator) -> None:
+        q, v = robot.scene_objects.free_joint(name)
+        qa, _ = robot.scene_objects.free_joint(anchor)
+        d = robot.data
+        side = -1.0 if rng.uniform() < 0.5 else 1.0
+        offset = np.array([rng.uniform(x_lo, x_hi), side * rng.uniform(y_lo, y_hi)])
+        d.qpos[q : q + 2] = d.qpos[qa : qa + 2] + offset
+        d.qpos[q + 2 : q + 7] = robot.model.qpos0[q + 2 : q + 7]
+        d.qvel[v : v + 6] = 0.0
 
     return apply
 

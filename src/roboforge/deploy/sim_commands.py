@@ -26,6 +26,7 @@ from roboforge.deploy.navigation_command_sim import NavigationCommandSim
 from roboforge.deploy.pose2d_command_sim import Pose2dCommandSim, Pose2dGoalCommandSim
 from roboforge.deploy.rotations import quat_apply, quat_from_euler_xyz, quat_mul
 from roboforge.deploy.specs import CommandSpec
+from roboforge.deploy.stack_command_sim import ObjectStackCommandSim
 from roboforge.deploy.target_command_sim import TargetCommandSim
 from roboforge.deploy.velocity_command_sim import VelocityCommandSim
 
@@ -111,6 +112,7 @@ SIMULATED: dict[str, Callable[[CommandSpec, PolicyMetadata, MujocoSimRobot], Com
     "TargetCommandCfg": TargetCommandSim,
     "UniformPose2dCommandCfg": Pose2dCommandSim,
     "Pose2dGoalCommandCfg": Pose2dGoalCommandSim,
+    "ObjectStackCommandCfg": ObjectStackCommandSim,
 }
 
 

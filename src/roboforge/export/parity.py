@@ -1,6 +1,7 @@
 """`--check`: the exported file computes what the training actor computes.
 
-1000 random observations go through the rsl_rl actor (deterministic output) and through ONNX Runtime
+1000 random observations (standard normal, or from the running mean and std of an actor that normalizes its
+observations) go through the rsl_rl actor (deterministic output) and through ONNX Runtime
 (or the TorchScript module); recurrent policies also run a 200-step sequence with carried state. A frozen
 low-level policy exported beside the policy is compared with the torch module the training env runs. Policies
 that see images get random images `(C, H, W)` per image group beside the vector (in batches of 100).
@@ -55,6 +56,19 @@ class ParityError(RoboforgeError, ValueError):
     """The exported policy does not reproduce the training actor within the tolerance."""
 
 
+def _random_obs(actor: Any, n: int, obs_dim: int, gen: torch.Generator) -> torch.Tensor:
+    """`n` random observations: standard normal, or, for an actor that normalizes its observations, drawn from the
+    running mean and std it learnt, so the normalized inputs are standard normal too. A standard normal input
+    where the learnt std is small (a stack policy's cube height: 0.001) enters the network at ~1000 and sums
+    float32 rounding into a larger error than any real observation makes (2e-5 against 1e-5, measured)."""
+    obs = torch.randn(n, obs_dim, generator=gen)
+    normalizer = getattr(actor, "obs_normalizer", None)
+    mean, std = getattr(normalizer, "_mean", None), getattr(normalizer, "_std", None)
+    if isinstance(mean, torch.Tensor) and isinstance(std, torch.Tensor) and mean.numel() == obs_dim:
+        obs = mean.detach().reshape(1, obs_dim).cpu() + std.detach().reshape(1, obs_dim).cpu() * obs
+    return obs
+
+
 IMAGE_BATCH = 100
 """Samples per ONNX Runtime call for image policies (bounds the memory of 1000 stacked images)."""
 
@@ -87,7 +101,7 @@ def _image_parity(
     diff = _Diff()
     for start in range(0, samples, IMAGE_BATCH):
         n = min(IMAGE_BATCH, samples - start)
-        obs = torch.randn(n, io_spec["obs_dim"], generator=gen)
+        obs = _random_obs(actor, n, io_spec["obs_dim"], gen)
         images = {i["name"]: torch.randn(n, *i["shape"], generator=gen) for i in io_spec["images"]}
         feeds = {name: x.numpy() for name, x in images.items()} | (
             {"obs": obs.numpy()} if obs.shape[1] else {}
@@ -122,7 +136,7 @@ def check_onnx(
             0,
             tolerance,
         )
-    obs = torch.randn(samples, io_spec["obs_dim"], generator=gen)
+    obs = _random_obs(actor, samples, io_spec["obs_dim"], gen)
     expected = _torch_step(actor, group_dims, obs)
     single, seq = _Diff(), None
     single.add(session.run(["actions"], {"obs": obs.numpy(), **_zero_states(io_spec, samples)})[0], expected)
@@ -184,7 +198,7 @@ def _onnx_sequence(
     states = _zero_states(io_spec, batch)
     diff = _Diff()
     for _ in range(steps):
-        obs = torch.randn(batch, io_spec["obs_dim"], generator=gen)
+        obs = _random_obs(actor, batch, io_spec["obs_dim"], gen)
         expected = _torch_step(actor, group_dims, obs)
         out = session.run(io_spec["outputs"], {"obs": obs.numpy(), **states})
         diff.add(out[0], expected)
@@ -213,12 +227,12 @@ def check_jit(
     module.reset()
     diff = _Diff()
     if not io_spec.get("recurrent"):
-        obs = torch.randn(samples, io_spec["obs_dim"], generator=gen)
+        obs = _random_obs(actor, samples, io_spec["obs_dim"], gen)
         with torch.no_grad():
             diff.add(module(obs).numpy(), _torch_step(actor, group_dims, obs))
         return _result("jit", samples, diff, None, 0, tolerance)
     for _ in range(steps):
-        obs = torch.randn(1, io_spec["obs_dim"], generator=gen)
+        obs = _random_obs(actor, 1, io_spec["obs_dim"], gen)
         with torch.no_grad():
             diff.add(module(obs).numpy(), _torch_step(actor, group_dims, obs))
     actor.reset()
