@@ -17,6 +17,7 @@ from rsl_rl.runners import OnPolicyRunner
 from graph_util import HostCallRecorder
 from roboforge.rl.libraries.rsl_rl_update import plain_optimizer_state
 from roboforge.rl.session import build_session
+from roboforge.utils.config import ConfigError
 
 NUM_ENVS = 32
 
@@ -161,6 +162,26 @@ def test_a_state_dependent_std_is_learnt_per_state(tmp_path):
     std = actor.output_std
     assert std.shape == (NUM_ENVS, 1)
     assert float(std.std()) > 1e-4, "the std should vary across the worlds' states"
+
+
+def test_noise_std_min_floors_the_sampled_noise_on_the_device_loop(tmp_path):
+    """`actor.noise_std_min`: rsl_rl clamps its std parameter from below, and the device rollout samples with the
+    clamped std: a 0.05 initial std under a 0.3 floor explores with 0.3 (the actions' spread around the mean)."""
+    from roboforge.rl.libraries.rsl_rl_rollout import sample_actions
+    from roboforge.rl.trainer import Trainer
+
+    torch.manual_seed(0)
+    overrides = {**NORMALIZED, "actor.init_noise_std": 0.05, "actor.noise_std_min": 0.3}
+    session = build_session("cartpole", num_envs=NUM_ENVS, device="cpu", seed=0, agent_overrides=overrides)
+    actor = session.learner.alg.actor
+    assert float(actor.distribution.std_param.min()) == pytest.approx(0.05)
+    obs = session.learner.venv.get_observations()
+    with torch.no_grad():
+        spread = torch.stack([sample_actions(actor, obs) - actor.output_mean for _ in range(200)]).std()
+    assert float(spread) == pytest.approx(0.3, rel=0.1)
+    assert Trainer(session, tmp_path, max_iterations=2, quiet=True).train().iterations == 2
+    with pytest.raises(ConfigError, match=r"noise_std_min -0\.1 must be >= 0"):
+        build_session("cartpole", num_envs=2, device="cpu", agent_overrides={"actor.noise_std_min": -0.1})
 
 
 def test_recurrent_agents_keep_rsl_rls_loop(tmp_path):

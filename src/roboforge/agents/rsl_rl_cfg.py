@@ -52,6 +52,10 @@ class RslRlModelCfg:
     """Actor only: the network outputs the noise std beside the mean (rsl_rl's
     `HeteroscedasticGaussianDistribution`), so exploration can differ between states; False: one learned
     std per action, the same in every state."""
+    noise_std_min: float = 0.0
+    """Actor only: lower bound of the action noise std (rsl_rl's `std_range`), for every action; 0 leaves rsl_rl's
+    own floor. Keeps a rarely useful action explored after the std of the others has shrunk; the exported
+    policy (the mean) is unaffected."""
     rnn_type: str | None = None
     """'lstm' or 'gru' for a recurrent model; None for an MLP."""
     rnn_hidden_dim: int = 256
@@ -77,6 +81,8 @@ class RslRlModelCfg:
             cfg.update(
                 rnn_type=self.rnn_type, rnn_hidden_dim=self.rnn_hidden_dim, rnn_num_layers=self.rnn_num_layers
             )
+        if self.noise_std_min < 0.0:
+            raise ConfigError(f"agent: noise_std_min {self.noise_std_min} must be >= 0 (0: no floor).")
         if stochastic:
             cfg["distribution_cfg"] = {
                 "class_name": (
@@ -87,6 +93,8 @@ class RslRlModelCfg:
                 "init_std": self.init_noise_std,
                 "std_type": "scalar",
             }
+            if self.noise_std_min > 0.0:
+                cfg["distribution_cfg"]["std_range"] = (self.noise_std_min, 1.0e6)
         return cfg
 
 
