@@ -190,8 +190,8 @@ def action_entry(env: Any, name: str, cfg: Any, term: Any) -> dict[str, Any]:
 
 
 def _other_action(env: Any, cfg: Any, term: Any) -> dict[str, Any] | None:
-    """Type, joints and params of the binary or graded gripper, planar velocity, frozen low-level policy and task-space (IK,
-    OSC) actions (None for other terms)."""
+    """Type, joints and params of the binary or graded gripper, planar velocity, frozen low-level policy and
+    task-space (IK, OSC) actions (None for other terms)."""
     joints = env.scene[cfg.asset_name].joint_names
     if isinstance(cfg, GradedJointPositionActionCfg):
         params = {"open": term.open_pos.tolist(), "close": term.close_pos.tolist()}

@@ -24,7 +24,7 @@ class BinaryJointPositionActionCfg(ActionTermCfg):
     """Joint positions when closed, by regex."""
 
     def build(self, env: TermEnv) -> ActionTerm:
-        return BinaryJointPositionAction(self, env)
+        return GripperJointPositionAction(self, env)
 
 
 @dataclass(kw_only=True)
@@ -45,7 +45,7 @@ class GradedJointPositionActionCfg(BinaryJointPositionActionCfg):
                 f"GradedJointPositionActionCfg.closed_at {self.closed_at} must not be above open_at "
                 f"{self.open_at} (equal: a binary gripper)."
             )
-        return BinaryJointPositionAction(self, env)
+        return GripperJointPositionAction(self, env)
 
 
 def opening_fraction(actions: torch.Tensor, closed_at: float, open_at: float) -> torch.Tensor:
@@ -56,7 +56,7 @@ def opening_fraction(actions: torch.Tensor, closed_at: float, open_at: float) ->
     return (actions >= closed_at).to(actions.dtype)
 
 
-class BinaryJointPositionAction(ActionTerm):
+class GripperJointPositionAction(ActionTerm):
     """Writes the closed preset, the open one or (graded) a blend of the two into the gripper joints' targets."""
 
     action_dim = 1
