@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import mujoco
 import numpy as np
 
-from roboforge.deploy.metadata import MetadataError, ObsTermSpec, PolicyMetadata
-from roboforge.deploy.rotations import quat_apply_inverse, quat_conjugate, quat_mul
-from roboforge.deploy.task_space import JointStateKinematics
+from roboforge.deploy.metadata import ObsTermSpec, PolicyMetadata
+from roboforge.deploy.rotations import quat_apply, quat_apply_inverse, quat_conjugate, quat_mul
+from roboforge.deploy.task_space import JointStateKinematics, frame_on_body
 
 if TYPE_CHECKING:
     from roboforge.deploy.observations import ObsContext
@@ -29,39 +29,21 @@ class RobotFrame:
 
     def __init__(self, kinematics: JointStateKinematics, meta: PolicyMetadata, spec: ObsTermSpec):
         model, prefix = kinematics.model, meta.scene.entity_prefix
-        name = str(spec.params.get("body_name", ""))
         self.kinematics = kinematics
-        self.site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, prefix + name)
-        self.body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, prefix + name)
-        if self.site < 0 and self.body < 0:
-            raise MetadataError(
-                f"Observation term {spec.name!r}: the policy's scene has no body or site {name!r} on the robot; "
-                "export the policy again."
-            )
-        self.root = _root_body(model, prefix)
-        self._quat = np.zeros(4)
+        self.body, self.offset_pos, self.offset_quat = frame_on_body(
+            model, prefix + str(spec.params.get("body_name", ""))
+        )
+        names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, b) or "" for b in range(model.nbody)]
+        self.root = next((b for b, n in enumerate(names) if n.startswith(prefix)), 0)  # as MujocoSimRobot's
 
     def pose_b(self, joint_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Position `(3,)` and orientation `(4,)` (w, x, y, z) in the root frame at joint positions `joint_pos`."""
         data = self.kinematics.update(joint_pos)
-        if self.site >= 0:
-            pos_w = data.site_xpos[self.site]
-            mujoco.mju_mat2Quat(self._quat, data.site_xmat[self.site])
-            quat_w = self._quat
-        else:
-            pos_w, quat_w = data.xpos[self.body], data.xquat[self.body]
+        body_quat = data.xquat[self.body]
+        pos_w = data.xpos[self.body] + quat_apply(body_quat, self.offset_pos)
+        quat_w = quat_mul(body_quat, self.offset_quat)
         root_pos, root_quat = data.xpos[self.root], data.xquat[self.root]
         return quat_apply_inverse(root_quat, pos_w - root_pos), quat_mul(quat_conjugate(root_quat), quat_w)
-
-
-def _root_body(model: mujoco.MjModel, prefix: str) -> int:
-    """The robot's root body: its first body whose parent is not the robot's."""
-    for body in range(1, model.nbody):
-        name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, body) or ""
-        parent = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, int(model.body_parentid[body])) or ""
-        if name.startswith(prefix) and not parent.startswith(prefix):
-            return body
-    raise MetadataError(f"The policy's scene has no robot body (prefix {prefix!r}); export the policy again.")
 
 
 def ee_pos_b(spec: ObsTermSpec, meta: PolicyMetadata, kinematics: JointStateKinematics) -> TermFn:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import mujoco
 import numpy as np
 
 from roboforge.deploy.command_sim import CommandSim
@@ -28,6 +27,7 @@ from roboforge.deploy.rotations import quat_apply, quat_from_euler_xyz, quat_mul
 from roboforge.deploy.specs import CommandSpec
 from roboforge.deploy.stack_command_sim import ObjectStackCommandSim
 from roboforge.deploy.target_command_sim import TargetCommandSim
+from roboforge.deploy.task_space import frame_on_body
 from roboforge.deploy.velocity_command_sim import VelocityCommandSim
 
 _RANGE_KEYS = ("pos_x", "pos_y", "pos_z", "roll", "pitch", "yaw")
@@ -46,7 +46,7 @@ class PoseCommandSim(CommandSim):
         self.hi = np.array([ranges[k][1] for k in _RANGE_KEYS], dtype=np.float64)
         self.unique = bool(p.get("make_quat_unique", True))
         self.robot = robot
-        self.body, self.offset_pos, self.offset_quat = _frame(
+        self.body, self.offset_pos, self.offset_quat = frame_on_body(
             robot.model, meta.scene.entity_prefix + p["body_name"]
         )
         self.command = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
@@ -91,17 +91,6 @@ class ObjectGoalCommandSim(PoseCommandSim):
             np.linalg.norm(goal_w - self.robot.scene_objects.object_pos_w(self.robot.data)[self.object])
         )
         return np.array([error, float(error < self.threshold)])
-
-
-def _frame(model: mujoco.MjModel, name: str) -> tuple[int, np.ndarray, np.ndarray]:
-    """(body id, position and orientation offsets) of a site or body, as the training frame lookup does."""
-    site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, name)
-    if site >= 0:
-        return int(model.site_bodyid[site]), model.site_pos[site].copy(), model.site_quat[site].copy()
-    body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)
-    if body < 0:
-        raise MetadataError(f"The scene has no body or site {name!r} for the command's end effector.")
-    return body, np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0])
 
 
 SIMULATED: dict[str, Callable[[CommandSpec, PolicyMetadata, MujocoSimRobot], CommandSim]] = {

@@ -28,6 +28,19 @@ POSITION_ROW, EFFORT_ROW = 0, 2
 """Rows of the runner's targets array an IK term (positions) and an OSC term (torques) write."""
 
 
+def frame_on_body(model: mujoco.MjModel, name: str) -> tuple[int, np.ndarray, np.ndarray]:
+    """(body id, position and orientation offsets) of a site or body, as the training frame lookup does."""
+    site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, name)
+    if site >= 0:
+        return int(model.site_bodyid[site]), model.site_pos[site].copy(), model.site_quat[site].copy()
+    body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)
+    if body < 0:
+        raise MetadataError(
+            f"The scene has no body or site {name!r} (a command's end effector or an observed frame); export the policy again."
+        )
+    return body, np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0])
+
+
 class JointStateKinematics:
     """A private MjData of the exported scene into which measured joint positions are written (a real robot's
     state, or any state the runner is given): body poses and the quantities `mj_jac` reads."""
