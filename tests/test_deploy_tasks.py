@@ -234,6 +234,60 @@ def test_planar_and_gripper_actions_match_the_training_terms(lift, stack, naviga
     assert (gripper.params["closed_at"], gripper.params["open_at"]) == (-1.0, 0.0)
 
 
+def test_speed_gripper_exports_and_deploys_as_trained(stack):
+    """A speed gripper (`open_time_s` > 0) on the stack's fingers: the export's entry and the runtime's targets
+    follow the training term's integrated opening step for step, through a reset that opens it again."""
+    import dataclasses
+
+    from roboforge import mdp
+    from roboforge.export.metadata import _other_action
+
+    session, policy = stack
+    env = session.env
+    cfg = mdp.GradedJointPositionActionCfg(
+        joint_names=["finger_joint.*"],
+        open_command_expr={"finger_joint.*": 0.04},
+        close_command_expr={"finger_joint.*": 0.0},
+        closed_at=0.0,
+        open_at=0.0,
+        open_time_s=0.2,
+    )
+    term = cfg.build(env)
+    entry = _other_action(env, cfg, term)
+    assert entry is not None and entry["type"] == "speed_joint_position"
+    meta = OnnxPolicy(policy).metadata
+    gripper = next(t for t in meta.actions if t.name == "gripper")
+    gripper = dataclasses.replace(gripper, type=entry["type"], params=entry["params"])
+    meta = dataclasses.replace(meta, actions=[gripper if t.name == "gripper" else t for t in meta.actions])
+    mapper = ActionMapper(meta, policy.parent)
+    at = sum(t.action_dim for t in env.action_manager.terms.values()) - 1  # the gripper is the last action
+    q = np.zeros(len(meta.robot.joint_names))
+    ids = [meta.robot.joint_names.index(n) for n in gripper.joint_names]
+    openings = []
+    for k, a in enumerate([-0.5, -3.0, -1.0, 0.3, 0.3, 2.0, -0.2, 0.0]):
+        if k == 6:
+            term.reset(torch.ones(env.num_envs, dtype=torch.bool))
+            mapper.reset()
+        term.process(torch.full((env.num_envs, 1), a))
+        action = np.zeros(meta.policy.action_dim)
+        action[at] = a
+        targets = mapper.compute(action, q)
+        np.testing.assert_allclose(targets[0, ids], term.target[0].double().numpy(), atol=1e-6)
+        openings.append(round(float(term.target[0, 0]) / 0.04, 4))
+    step = env.step_dt / 0.2
+    expected = [
+        1 - 0.5 * step,
+        1 - 1.5 * step,
+        1 - 2.5 * step,
+        1 - 2.2 * step,
+        1 - 1.9 * step,
+        1 - 0.9 * step,
+    ]
+    expected.append(1 - 0.2 * step)  # after the reset
+    np.testing.assert_allclose(openings[:7], np.clip(expected, 0.0, 1.0), atol=1e-4)
+    assert openings[7] == openings[6]
+
+
 def test_navigation_sim_steps_like_training(navigation):
     """The sim robot turns planar velocity targets by every physics step's heading, as training does."""
     session, policy = navigation

@@ -185,6 +185,61 @@ def test_gripper_targets_and_fingers_follow_the_action(ramp, expected):
 
 
 @requires_panda
+def test_speed_gripper_integrates_its_action_and_opens_at_reset():
+    """`open_time_s` > 0: each step moves the opening by the clipped action times step_dt / open_time_s; a reset
+    opens it again; the fingers follow inside the physics."""
+    from roboforge import mdp
+
+    cfg = load_cfg("reach-panda", num_envs=4)
+    cfg.actions["gripper"] = mdp.GradedJointPositionActionCfg(
+        joint_names=["finger_joint.*"],
+        open_command_expr={"finger_joint.*": 0.04},
+        close_command_expr={"finger_joint.*": 0.0},
+        closed_at=0.0,
+        open_at=0.0,
+        open_time_s=0.5,
+    )
+    env = make_env("reach-panda", cfg)
+    robot = env.scene["robot"]
+    fingers = robot.joint_index(["finger_joint.*"])
+    action = torch.zeros(4, env.num_actions)
+    action[:, -1] = torch.tensor([-3.0, -0.2, 0.0, 2.0])
+    steps = 10
+    for _ in range(steps):
+        env.step(action)
+    moved = steps * env.step_dt / 0.5
+    opening = torch.tensor([max(1.0 - moved, 0.0), 1.0 - 0.2 * moved, 1.0, 1.0])
+    target = (0.04 * opening)[:, None].expand(4, 2)
+    torch.testing.assert_close(robot.joint_pos_target[:, fingers], target)
+    assert (robot.data.joint_pos[:, fingers] - target).abs().max() < 0.005
+    term = env.action_manager.terms["gripper"]
+    term.reset(torch.tensor([True, False, False, False]))
+    env.action_manager.process_action(torch.zeros(4, env.num_actions))
+    assert float(term.target[0, 0]) == pytest.approx(0.04) and float(term.target[1, 0]) < 0.04
+
+
+@requires_panda
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"open_time_s": -1.0}, r"open_time_s -1.0 must be >= 0 \(0: no speed gripper\)"),
+        (
+            {"open_time_s": 0.5, "closed_at": -1.0},
+            r"open_time_s 0.5 makes a speed gripper, which has no ramp",
+        ),
+    ],
+)
+def test_speed_gripper_fields_are_checked(fields, message):
+    from roboforge.utils.config import ConfigError
+
+    cfg = load_cfg("stack-cube-panda", num_envs=2)
+    for key, value in fields.items():
+        setattr(cfg.actions["gripper"], key, value)
+    with pytest.raises(ConfigError, match=message):
+        make_env("stack-cube-panda", cfg)
+
+
+@requires_panda
 def test_graded_gripper_needs_closed_at_or_below_open():
     from roboforge import mdp
     from roboforge.utils.config import ConfigError

@@ -60,7 +60,7 @@ class JointMap:
 
 class ActionMapper:
     """`target = offset + scale * action` for each joint action term, the open/closed preset of a binary
-    gripper term (a blend of the two for a graded one), heading-turned velocity targets of a planar velocity
+    gripper term (a blend of the two for a graded one, an integrated blend for a speed one), heading-turned velocity targets of a planar velocity
     term, the IK targets or OSC torques of a task-space term (`task_space.py`, on the exported scene from
     `policy_dir`); joints no term drives keep defaults."""
 
@@ -76,6 +76,9 @@ class ActionMapper:
         self.last_filtered: list[np.ndarray | None] = []
         # gripper terms: action index, joints, open and closed presets, closed_at, open_at (equal: binary)
         self.grippers: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, float, float]] = []
+        # speed gripper terms: action index, joints, open and closed presets, opening per unit action; openings
+        self.speed_grippers: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, float]] = []
+        self.openings: list[float] = []
         self.planar: list[tuple[slice, np.ndarray, float, float]] = []
         self.task_space: list[tuple[slice, np.ndarray, TaskSpaceAction]] = []
         self.kinematics: JointStateKinematics | None = None
@@ -106,6 +109,14 @@ class ActionMapper:
                 )
             self.grippers.append((start, ids, opened, closed, closed_at, open_at))
             return start + 1
+        if term.type == "speed_joint_position":
+            opened, closed = np.asarray(p["open"], dtype=np.float64), np.asarray(p["close"], dtype=np.float64)
+            rate = float(p["opening_per_action"])
+            if rate <= 0.0:
+                raise MetadataError(f"Action term {term.name!r}: opening_per_action {rate} must be > 0.")
+            self.speed_grippers.append((start, ids, opened, closed, rate))
+            self.openings.append(1.0)
+            return start + 1
         if term.type == "planar_velocity":
             if ids.size != 3:
                 raise MetadataError(
@@ -131,8 +142,10 @@ class ActionMapper:
         return chunk.stop
 
     def reset(self) -> None:
-        """A new episode: filtered joint position targets start again from the measured joint positions."""
+        """A new episode: filtered joint position targets start again from the measured joint positions, speed
+        grippers open."""
         self.last_filtered = [None] * len(self.filtered)
+        self.openings = [1.0] * len(self.speed_grippers)
 
     def _kinematics(self) -> JointStateKinematics:
         """The private MjData task-space terms compute on (the exported scene, loaded once)."""
@@ -168,6 +181,11 @@ class ActionMapper:
             self.targets[0, ids] = closed + opening_fraction(float(action[at]), closed_at, open_at) * (
                 opened - closed
             )
+        for k, (at, ids, opened, closed, rate) in enumerate(self.speed_grippers):
+            self.openings[k] = min(
+                max(self.openings[k] + min(max(float(action[at]), -1.0), 1.0) * rate, 0.0), 1.0
+            )
+            self.targets[0, ids] = closed + self.openings[k] * (opened - closed)
         for chunk, ids, max_lin, max_ang in self.planar:
             a = np.clip(action[chunk], -1.0, 1.0)
             lin = a[:2] * max_lin

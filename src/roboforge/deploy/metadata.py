@@ -33,7 +33,12 @@ FORMAT = "roboforge.policy"
 FORMAT_VERSION = 1
 ONNX_METADATA_KEY = "roboforge.metadata"
 JOINT_ACTION_TYPES = ("joint_position", "joint_velocity", "joint_effort")
-OTHER_ACTION_DIMS = {"binary_joint_position": 1, "graded_joint_position": 1, "planar_velocity": 3}
+OTHER_ACTION_DIMS = {
+    "binary_joint_position": 1,
+    "graded_joint_position": 1,
+    "speed_joint_position": 1,
+    "planar_velocity": 3,
+}
 """Action sizes of the non-joint action types the runtime implements."""
 TASK_SPACE_TYPES = ("differential_ik", "operational_space")
 """End-effector pose actions run through the training controller (`deploy/task_space.py`); `params['action_dim']`."""

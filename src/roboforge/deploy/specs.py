@@ -136,6 +136,8 @@ class ActionTermSpec:
     'binary_joint_position': one action, its sign picks `params` 'close' (< 0) or 'open' positions;
     'graded_joint_position': one action, 'close' at and below `params` 'closed_at', 'open' at and above 'open_at',
     linear between;
+    'speed_joint_position': one action, clipped to -1..1, times `params` 'opening_per_action' moves the opening
+    (0 'close' .. 1 'open') each policy step, open at an episode's start;
     'planar_velocity': (vx, vy, wz) body-frame velocity fractions of `params` 'max_lin_speed'/'max_ang_speed',
     turned by the heading into velocity targets of the x, y and yaw joints; 'differential_ik' /
     'operational_space': an end-effector pose (root frame) turned into joint position targets / torques by the

@@ -190,10 +190,14 @@ def action_entry(env: Any, name: str, cfg: Any, term: Any) -> dict[str, Any]:
 
 
 def _other_action(env: Any, cfg: Any, term: Any) -> dict[str, Any] | None:
-    """Type, joints and params of the binary or graded gripper, planar velocity, frozen low-level policy and
+    """Type, joints and params of the binary, graded or speed gripper, planar velocity, frozen low-level policy and
     task-space (IK, OSC) actions (None for other terms)."""
     joints = env.scene[cfg.asset_name].joint_names
-    if isinstance(cfg, GradedJointPositionActionCfg):
+    if isinstance(cfg, GradedJointPositionActionCfg) and cfg.open_time_s > 0.0:
+        params = {"open": term.open_pos.tolist(), "close": term.close_pos.tolist()}
+        params |= {"opening_per_action": term.opening_per_action}
+        ids, kind = term.joint_ids.tolist(), "speed_joint_position"
+    elif isinstance(cfg, GradedJointPositionActionCfg):
         params = {"open": term.open_pos.tolist(), "close": term.close_pos.tolist()}
         params |= {"closed_at": cfg.closed_at, "open_at": cfg.open_at}
         ids, kind = term.joint_ids.tolist(), "graded_joint_position"

@@ -1,5 +1,5 @@
-"""Gripper actions between two joint-position presets, closed and open: binary (the action's sign picks one) or
-graded (the action moves the targets between them)."""
+"""Gripper actions between two joint-position presets, closed and open: binary (the action's sign picks one),
+graded (the action moves the targets between them) or speed (the action moves the targets at a rate)."""
 
 from __future__ import annotations
 
@@ -38,13 +38,29 @@ class GradedJointPositionActionCfg(BinaryJointPositionActionCfg):
     """Action at and below which the gripper is fully closed."""
     open_at: float = 1.0
     """Action at and above which the gripper is fully open."""
+    open_time_s: float = 0.0
+    """0: the action sets the opening (above). > 0: a speed gripper: the action, clipped to -1..1, is the speed
+    of the opening, +1 opening it fully from closed in `open_time_s` seconds and -1 closing it as fast; the
+    opening is integrated over the env steps and an episode starts open. A closing action then holds any grip
+    firmly, and a small opening action loosens the grip a little per step, reversibly, so an exploring policy
+    releases by degrees (docs/stack-release.md). `closed_at`/`open_at` must then stay equal (their defaults are
+    replaced by 0)."""
 
     def build(self, env: TermEnv) -> ActionTerm:
+        name = type(self).__name__
         if self.closed_at > self.open_at:
             raise ConfigError(
-                f"GradedJointPositionActionCfg.closed_at {self.closed_at} must not be above open_at "
-                f"{self.open_at} (equal: a binary gripper)."
+                f"{name}.closed_at {self.closed_at} must not be above open_at {self.open_at} (equal: a binary gripper)."
             )
+        if self.open_time_s < 0.0:
+            raise ConfigError(f"{name}.open_time_s {self.open_time_s} must be >= 0 (0: no speed gripper).")
+        if self.open_time_s > 0.0:
+            if self.closed_at < self.open_at:
+                raise ConfigError(
+                    f"{name}: open_time_s {self.open_time_s} makes a speed gripper, which has no ramp; set "
+                    f"closed_at and open_at equal ({self.closed_at}, {self.open_at}) or open_time_s to 0."
+                )
+            return GripperSpeedAction(self, env)
         return GripperJointPositionAction(self, env)
 
 
@@ -88,3 +104,22 @@ class GripperJointPositionAction(ActionTerm):
 
     def apply(self) -> None:
         self.entity.joint_pos_target[:, self.joint_ids] = self.target
+
+
+class GripperSpeedAction(GripperJointPositionAction):
+    """The opening (0 closed .. 1 open) moves by `clip(action, -1, 1) * step_dt / open_time_s` each env step."""
+
+    def __init__(self, cfg: GradedJointPositionActionCfg, env: TermEnv):
+        super().__init__(cfg, env)
+        self.opening_per_action = env.step_dt / cfg.open_time_s
+        self.opening = torch.ones(env.num_envs, 1, device=env.device)
+
+    def process(self, actions: torch.Tensor) -> None:
+        step = actions.clamp(-1.0, 1.0) * self.opening_per_action
+        self.opening[:] = (self.opening + step).clamp(0.0, 1.0)
+        self.target[:] = self.close_pos + self.opening * (self.open_pos - self.close_pos)
+
+    def reset(self, mask: torch.Tensor) -> None:
+        self.opening.masked_fill_(
+            mask[:, None], 1.0
+        )  # no boolean indexing: resets run inside captured env steps
