@@ -67,7 +67,7 @@ def stack_gripper_action() -> mdp.GradedJointPositionActionCfg:
     dropped it while carrying more often (stacked share 0.57 against 0.91); resumed on the GPU with it, the policy
     squeezed again and never let go. `-o env.actions.gripper.open_time_s=0.1` makes it a speed gripper instead:
     resumed from 2295 with it (H100), released rose 0 → 49% of training episodes in 216 iterations, 59.8% in a CPU
-    eval. It stays the default only until a from-scratch run is measured (docs/stack-release.md)."""
+    eval. The binary gripper stays the default until a from-scratch run with it is measured (docs/stack-release.md)."""
     return mdp.GradedJointPositionActionCfg(
         joint_names=["finger_joint.*"],
         open_command_expr={"finger_joint.*": FINGERS_OPEN},
