@@ -239,19 +239,12 @@ def test_speed_gripper_exports_and_deploys_as_trained(stack):
     follow the training term's integrated opening step for step, through a reset that opens it again."""
     import dataclasses
 
-    from roboforge import mdp
     from roboforge.export.metadata import _other_action
+    from roboforge.tasks.stack.stack_env_cfg import stack_gripper_action
 
     session, policy = stack
     env = session.env
-    cfg = mdp.GradedJointPositionActionCfg(
-        joint_names=["finger_joint.*"],
-        open_command_expr={"finger_joint.*": 0.04},
-        close_command_expr={"finger_joint.*": 0.0},
-        closed_at=0.0,
-        open_at=0.0,
-        open_time_s=0.2,
-    )
+    cfg = stack_gripper_action(open_time_s=0.2)
     term = cfg.build(env)
     entry = _other_action(env, cfg, term)
     assert entry is not None and entry["type"] == "speed_joint_position"

@@ -188,17 +188,10 @@ def test_gripper_targets_and_fingers_follow_the_action(ramp, expected):
 def test_speed_gripper_integrates_its_action_and_opens_at_reset():
     """`open_time_s` > 0: each step moves the opening by the clipped action times step_dt / open_time_s; a reset
     opens it again; the fingers follow inside the physics."""
-    from roboforge import mdp
+    from roboforge.tasks.stack.stack_env_cfg import stack_gripper_action
 
     cfg = load_cfg("reach-panda", num_envs=4)
-    cfg.actions["gripper"] = mdp.GradedJointPositionActionCfg(
-        joint_names=["finger_joint.*"],
-        open_command_expr={"finger_joint.*": 0.04},
-        close_command_expr={"finger_joint.*": 0.0},
-        closed_at=0.0,
-        open_at=0.0,
-        open_time_s=0.5,
-    )
+    cfg.actions["gripper"] = stack_gripper_action(open_time_s=0.5)
     env = make_env("reach-panda", cfg)
     robot = env.scene["robot"]
     fingers = robot.joint_index(["finger_joint.*"])

@@ -55,7 +55,7 @@ def cube_b_spec() -> mujoco.MjSpec:
     return cube_spec(half_size=CUBE_B_HALF, mass=0.2, rgba=(0.2, 0.4, 0.85, 1.0))
 
 
-def stack_gripper_action() -> mdp.GradedJointPositionActionCfg:
+def stack_gripper_action(open_time_s: float = 0.0) -> mdp.GradedJointPositionActionCfg:
     """Panda fingers, closed on a negative action and open on the others: the binary gripper every stack result
     so far was trained with. As a graded gripper, `-o env.actions.gripper.closed_at=-1` closes them at -1 and
     opens them by degrees up to 0, so a policy holding A on B can loosen its grip a little at a time.
@@ -74,6 +74,7 @@ def stack_gripper_action() -> mdp.GradedJointPositionActionCfg:
         close_command_expr={"finger_joint.*": 0.0},
         closed_at=0.0,
         open_at=0.0,
+        open_time_s=open_time_s,
     )
 
 
