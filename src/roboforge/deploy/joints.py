@@ -60,8 +60,8 @@ class JointMap:
 
 class ActionMapper:
     """`target = offset + scale * action` for each joint action term, the open/closed preset of a binary
-    gripper term (a blend of the two for a graded one, an integrated blend for a speed one), heading-turned velocity targets of a planar velocity
-    term, the IK targets or OSC torques of a task-space term (`task_space.py`, on the exported scene from
+    gripper term (a blend of the two for a graded one, an integrated blend for a speed one), heading-turned
+    velocity targets of a planar velocity term, the IK targets or OSC torques of a task-space term (`task_space.py`, on the exported scene from
     `policy_dir`); joints no term drives keep defaults."""
 
     def __init__(self, meta: PolicyMetadata, policy_dir: str | Path | None = None):

@@ -43,8 +43,8 @@ class GradedJointPositionActionCfg(BinaryJointPositionActionCfg):
     of the opening, +1 opening it fully from closed in `open_time_s` seconds and -1 closing it as fast; the
     opening is integrated over the env steps and an episode starts open. A closing action then holds any grip
     firmly, and a small opening action loosens the grip a little per step, reversibly, so an exploring policy
-    releases by degrees (docs/stack-release.md). `closed_at`/`open_at` must then stay equal (their defaults are
-    replaced by 0)."""
+    releases by degrees (docs/stack-release.md). `closed_at` must then equal `open_at` (a ramp and a speed
+    together are a ConfigError)."""
 
     def build(self, env: TermEnv) -> ActionTerm:
         name = type(self).__name__
