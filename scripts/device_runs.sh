@@ -15,8 +15,9 @@
 #   bash scripts/device_runs.sh keep_cache          # MuJoCo Warp's kernel cache to $OUT/warp-cache.tgz (~13 MB)
 # A fresh machine compiles the kernels before the first iteration: ~5 min for a Panda task (2026-12-06, H100).
 # Bring the cache back once (keep_cache), keep it as runs/carry/warp-cache.tgz and carry it with the last staged
-# part: start/queue unpack it, and a resumed stack run trained from ~20 s after its command (2026-12-06, H100;
-# H100 and H200 are both sm_90).
+# part: start/queue unpack it. A new session's checkout has no runs/: `scripts/carry.sh save` keeps the cache and
+# the checkpoints of unfinished runs in git history, `scripts/carry.sh restore` brings them back. With the
+# cache, a resumed stack run trained from ~20 s after its command (2026-12-06, H100; H100 and H200 are both sm_90).
 # The machine goes back ~30 s after a call ends: make the next call at once (a start's call ends with a
 # `status N` that fills it), or the runs are gone and the next status says so at once.
 # Every run: 4096 worlds, MuJoCo Warp, the task's default hyperparameters unless overridden. On a machine
