@@ -2,9 +2,10 @@
 
     python scripts/stack_diagnose.py CHECKPOINT [--device cpu|cuda] [--num-envs 64] [--open-at 300]
 
-Two episodes of the deterministic policy (one reset each):
+Two episodes of the deterministic policy (one reset each), with the env overrides the run trained with:
 1. as trained: the share of world-steps with A stacked, A's speed while stacked, the gripper action while
-   stacked (an opening is an action > 0), and the arm's chatter (mean |a(t) - a(t-1)| against |a(t) - a(t-2)|:
+   stacked (binary gripper: an opening is an action > 0; speed gripper: the opening grows), the fingers' opening
+   while stacked (0 closed on A .. 1 open; `Metrics/stack/released` counts > 0.5), and the arm's chatter (mean |a(t) - a(t-1)| against |a(t) - a(t-2)|:
    a period-2 cycle has the first large and the second small);
 2. forced open: from step --open-at on, the arm's targets of that step are held and the gripper is commanded
    open; how many of the worlds stacked at that step still hold A on B 60 steps later.
@@ -21,7 +22,9 @@ import torch
 
 import roboforge.tasks  # noqa: F401  (registers the tasks)
 from roboforge.mdp import manipulation
+from roboforge.mdp.commands.stack_command import gripper_opening
 from roboforge.rl.evaluate import load_policy, policy_actions
+from roboforge.rl.run_dir import saved_env_overrides
 from roboforge.rl.session import build_session
 
 TASK = "stack-cube-panda"
@@ -32,6 +35,14 @@ def stacked_mask(env) -> torch.Tensor:
     return manipulation.object_stacked(
         env, params["command_name"], params["xy_threshold"], params["z_threshold"]
     ).bool()
+
+
+def finger_opening(env) -> torch.Tensor:
+    """0 closed on A .. 1 open, as `Metrics/stack/released` measures it (released: > 0.5 while stacked)."""
+    params = env.reward_manager.cfgs["releasing_on_base"].params
+    robot = env.scene["robot"]
+    fingers = robot.data.joint_pos[:, robot.joint_index(["finger_joint.*"])]
+    return gripper_opening(fingers, params["holding_joint_pos"], params["open_joint_pos"])
 
 
 def first_obs(env):
@@ -51,7 +62,7 @@ def as_trained(session, policy, steps: int, smooth_arm: bool) -> dict[str, float
     env = session.env
     obs = first_obs(env)
     cube = env.scene["cube_a"]
-    actions, stacked, speed, gripper = [], [], [], []
+    actions, stacked, speed, gripper, opening = [], [], [], [], []
     for _ in range(steps):
         with torch.no_grad():
             action = smoothed(
@@ -62,8 +73,9 @@ def as_trained(session, policy, steps: int, smooth_arm: bool) -> dict[str, float
         stacked.append(stacked_mask(env))
         speed.append(cube.data.root_lin_vel_w.norm(dim=-1))
         gripper.append(env.action_manager.term_action("gripper")[:, 0].clone())
+        opening.append(finger_opening(env))
     a, s = torch.stack(actions), torch.stack(stacked)
-    v, g = torch.stack(speed)[s], torch.stack(gripper)[s]
+    v, g, o = torch.stack(speed)[s], torch.stack(gripper)[s], torch.stack(opening)[s]
     arm = a[..., :-1]
     step1 = (arm[2:] - arm[1:-1]).abs()[s[2:]].mean()
     step2 = (arm[2:] - arm[:-2]).abs()[s[2:]].mean()
@@ -76,6 +88,8 @@ def as_trained(session, policy, steps: int, smooth_arm: bool) -> dict[str, float
             "A speed while stacked, mm/s (90%)": 1000 * float(q[2]),
             "gripper action while stacked, mean": float(g.mean()),
             "gripper action while stacked, share > 0": float((g > 0).float().mean()),
+            "finger opening while stacked, mean": float(o.mean()),
+            "finger opening while stacked, share > 0.5": float((o > 0.5).float().mean()),
             "arm |a(t)-a(t-1)| while stacked": float(step1),
             "arm |a(t)-a(t-2)| while stacked": float(step2),
         }
@@ -116,7 +130,9 @@ def main() -> None:
         "--smooth-arm", action="store_true", help="average each arm action with the last one sent"
     )
     args = parser.parse_args()
-    session = build_session(TASK, args.num_envs, device=args.device, seed=args.seed)
+    # the run's own env overrides (e.g. a speed gripper), as eval applies them
+    run_env = {k.removeprefix("env."): v for k, v in saved_env_overrides(args.checkpoint.parent).items()}
+    session = build_session(TASK, args.num_envs, device=args.device, seed=args.seed, env_overrides=run_env)
     policy = load_policy(session, args.checkpoint)
     results = as_trained(session, policy, args.open_at + 60, args.smooth_arm)
     results |= forced_open(session, policy, args.open_at, args.smooth_arm)
