@@ -35,7 +35,8 @@ def lift(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    graded = {"actions.gripper.closed_at": -1.0}  # the stack's gripper as a graded one
+    # the stack's gripper as a graded one (the default speed gripper: test_speed_gripper_exports_and_deploys_...)
+    graded = {"actions.gripper.closed_at": -1.0, "actions.gripper.open_time_s": 0.0}
     return exported_session("stack-cube-panda", tmp_path_factory.mktemp("stack"), WORLDS, graded)
 
 

@@ -55,19 +55,23 @@ def cube_b_spec() -> mujoco.MjSpec:
     return cube_spec(half_size=CUBE_B_HALF, mass=0.2, rgba=(0.2, 0.4, 0.85, 1.0))
 
 
-def stack_gripper_action(open_time_s: float = 0.0) -> mdp.GradedJointPositionActionCfg:
-    """Panda fingers, closed on a negative action and open on the others: the binary gripper every stack result
-    so far was trained with. As a graded gripper, `-o env.actions.gripper.closed_at=-1` closes them at -1 and
-    opens them by degrees up to 0, so a policy holding A on B can loosen its grip a little at a time.
+STACK_OPEN_TIME_S = 0.1  # s: the speed gripper's full stroke at action +1
 
-    Why that matters: the binary-gripper policy of 2026-12-06 (iteration 2294, H100) held A still on B in 93% of
-    world-steps and kept it there when forced open (1023 of 1024 worlds), yet its stacked gripper action sat at
-    -0.37 with a noise std of 0.084: an opening was 4.4 std away, never sampled, so never learnt. Played with
-    the graded gripper (C MuJoCo, 64 worlds, no training) the same policy let go of A in 12% of stacked steps but
-    dropped it while carrying more often (stacked share 0.57 against 0.91); resumed on the GPU with it, the policy
-    squeezed again and never let go. `-o env.actions.gripper.open_time_s=0.1` makes it a speed gripper instead:
-    resumed from 2295 with it (H100), released rose 0 → 49% of training episodes in 216 iterations, 59.8% in a CPU
-    eval. The binary gripper stays the default until a from-scratch run with it is measured (docs/stack-release.md)."""
+
+def stack_gripper_action(open_time_s: float = STACK_OPEN_TIME_S) -> mdp.GradedJointPositionActionCfg:
+    """Panda fingers as a speed gripper: the action moves the opening (0 closed .. 1 open, open at a reset) by
+    `action * step_dt / open_time_s` per step, so -1 closes them and +1 opens them in `open_time_s`.
+    `open_time_s=0` (`-o env.actions.gripper.open_time_s=0`) is the binary gripper of the earlier results:
+    closed on a negative action, open on the others.
+
+    Why a speed gripper: with the binary one, a policy that held A still on B (iteration 2294, 2026-12-06, H100;
+    a forced opening kept A there in 1023 of 1024 worlds) never opened it: its stacked action sat 4.4 noise
+    standard deviations below an opening, and a sampled one-step opening moved the fingers only part way before
+    they closed again, so it earned little and was not learnt. With the speed gripper the noise explores small,
+    reversible loosenings whose release reward grows with the opening. Trained from scratch with it (H100,
+    4096 worlds): placed 99.9% by iteration 650 (binary: 86% at 700, 97% at 1000), and once the arm held
+    still the fingers loosened: opening while stacked 0.32 at iteration 1505, A free between them (docs/stack-
+    release.md)."""
     return mdp.GradedJointPositionActionCfg(
         joint_names=["finger_joint.*"],
         open_command_expr={"finger_joint.*": FINGERS_OPEN},
@@ -79,15 +83,17 @@ def stack_gripper_action(open_time_s: float = 0.0) -> mdp.GradedJointPositionAct
 
 
 def stack_curriculum() -> dict[str, CurriculumTermCfg]:
-    """The lift's motion penalties (-0.1 after 10,000 steps), then the action-rate penalty at -1 from 35,000 steps
-    (~1460 iterations of 24 steps), once A is placed.
+    """The lift's motion penalties (-0.1 after 10,000 steps), then the action-rate penalty at -1 from 24,000 steps
+    (iteration 1000 of 24 steps), once A is placed.
 
     At -0.1 the policy of 2026-12-06 held A over B with its arm in a period-2 chatter (mean |a(t)-a(t-1)| 0.48,
     A vibrating at 101-181 mm/s) and a forced opening lost A in 38 of 61 worlds. Resumed from iteration 1460 at -1
     (H100, 4096 worlds, 835 iterations): the chatter measure fell to 0.008, A's median speed while stacked to
-    0.2 mm/s, forced openings kept A on B in 1023 of 1024 worlds, and placing stayed at 99.8% (eval of 2294)."""
+    0.2 mm/s, forced openings kept A on B in 1023 of 1024 worlds, and placing stayed at 99.8% (eval of 2294).
+    From scratch with the speed gripper and the step at 24,000 (was 35,000): placing was 99.8% at iteration
+    1000, the chatter measure 0.005 and A at 0.002 mm/s (median) at 1505, where the fingers had loosened."""
     curriculum = motion_penalty_curriculum()
-    curriculum["action_rate"].params |= {"later_weight": -1.0, "later_steps": 35_000}
+    curriculum["action_rate"].params |= {"later_weight": -1.0, "later_steps": 24_000}
     return curriculum
 
 
