@@ -52,7 +52,7 @@ runs() {  # `now`: every run at once, the k-th on GPU k mod (number of GPUs); `q
     local task=${spec%%:*} iters=${spec#*:}
     [ "$iters" != "$spec" ] && extra=(--max-iterations "$iters")
     if [[ $task == */* ]]; then  # a run folder carried from an earlier machine: resume it
-      [ -d "$task" ] || { echo "$name: no run folder $task (carry it)"; return; }
+      [ -d "$task" ] || { echo "$name: no run folder $task (carry it; a new checkout: scripts/carry.sh restore)"; return; }
       local from=$task; task=$(basename "$(dirname "$from")")
       mkdir -p "$root/runs/$name/$task" && cp -r "$from" "$root/runs/$name/$task/" && extra+=(--resume)
     fi
