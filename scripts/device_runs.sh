@@ -13,7 +13,7 @@
 #   bash scripts/device_runs.sh evaluate [NAME...]  # eval each run's newest checkpoint on the GPU; trainings go on
 #   bash scripts/device_runs.sh stop [NAME...]      # SIGTERM (the trainer checkpoints), then eval on the GPU
 #   bash scripts/device_runs.sh keep_cache          # MuJoCo Warp's kernel cache to $OUT/warp-cache.tgz (~13 MB)
-# A fresh machine compiles the kernels before the first iteration: ~5 min for a Panda task (2026-12-06, H100).
+# A fresh machine compiles the kernels before the first iteration: ~2.5-5 min for a Panda task (2026-12-06, H100).
 # Bring the cache back once (keep_cache), keep it as runs/carry/warp-cache.tgz and carry it with the last staged
 # part: start/queue unpack it. A new session's checkout has no runs/: `scripts/carry.sh save` keeps the cache and
 # the checkpoints of unfinished runs in git history, `scripts/carry.sh restore` brings them back. With the
