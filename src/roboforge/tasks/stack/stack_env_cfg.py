@@ -70,8 +70,8 @@ def stack_gripper_action(open_time_s: float = STACK_OPEN_TIME_S) -> mdp.GradedJo
     they closed again, so it earned little and was not learnt. With the speed gripper the noise explores small,
     reversible loosenings whose release reward grows with the opening. Trained from scratch with it (H100,
     4096 worlds): placed 99.9% by iteration 650 (binary: 86% at 700, 97% at 1000), and once the arm held
-    still the fingers loosened: opening while stacked 0.32 at iteration 1505, A free between them (docs/stack-
-    release.md)."""
+    still the fingers loosened: at iteration 1505 they stood ~5 mm clear of a resting A, 0.32 of the way from
+    holding it to open (`Metrics/stack/released` counts past 0.5; docs/stack-release.md)."""
     return mdp.GradedJointPositionActionCfg(
         joint_names=["finger_joint.*"],
         open_command_expr={"finger_joint.*": FINGERS_OPEN},
