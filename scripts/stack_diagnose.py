@@ -2,13 +2,16 @@
 
     python scripts/stack_diagnose.py CHECKPOINT [--device cpu|cuda] [--num-envs 64] [--open-at 300]
 
-Two episodes of the deterministic policy (one reset each), with the env overrides the run trained with:
+Three episodes of the deterministic policy (one reset each), with the env overrides the run trained with:
 1. as trained: the share of world-steps with A stacked, A's speed while stacked, the gripper action while
-   stacked (binary gripper: an opening is an action > 0; speed gripper: the opening grows), the fingers' opening
-   while stacked (0 closed on A .. 1 open; `Metrics/stack/released` counts > 0.5), and the arm's chatter (mean |a(t) - a(t-1)| against |a(t) - a(t-2)|:
-   a period-2 cycle has the first large and the second small);
+   stacked (binary gripper: an opening is an action > 0; speed gripper: the opening grows), the fingers'
+   opening while stacked (0 closed on A .. 1 open; `Metrics/stack/released` counts > 0.5), and the arm's
+   chatter (mean |a(t) - a(t-1)| against |a(t) - a(t-2)|: a period-2 cycle has the first large and the second
+   small);
 2. forced open: from step --open-at on, the arm's targets of that step are held and the gripper is commanded
-   open; how many of the worlds stacked at that step still hold A on B 60 steps later.
+   open; how many of the worlds stacked at that step still hold A on B 60 steps later;
+3. the same with the arm following the policy: whether the policy's own reaction to open fingers (e.g.
+   descending to grasp again) knocks A off, and in how many of those worlds the palm touched A.
 With --smooth-arm the arm's actions sent to the env are the mean of the policy's action and the last one sent
 (a filter that removes a period-2 chatter): whether a still arm would let go without losing A.
 """
@@ -21,6 +24,7 @@ from pathlib import Path
 import torch
 
 import roboforge.tasks  # noqa: F401  (registers the tasks)
+from roboforge import mdp
 from roboforge.mdp import manipulation
 from roboforge.mdp.commands.stack_command import gripper_opening
 from roboforge.rl.evaluate import load_policy, policy_actions
@@ -96,25 +100,46 @@ def as_trained(session, policy, steps: int, smooth_arm: bool) -> dict[str, float
     return out
 
 
-def forced_open(session, policy, open_at: int, smooth_arm: bool, after: int = 60) -> dict[str, float]:
+def forced_open(
+    session, policy, open_at: int, smooth_arm: bool, hold_arm: bool = True, after: int = 60
+) -> dict[str, float]:
+    """From step `open_at` on, command the gripper open; the arm holds its targets of that step (`hold_arm`) or
+    keeps following the policy. How many of the worlds stacked at `open_at` still are `after` steps later, and
+    (policy's arm) how many had the palm touch A meanwhile."""
     env = session.env
     obs = first_obs(env)
     held = stacked_at_open = last_sent = None
+    palm = torch.zeros(env.num_envs, dtype=torch.bool, device=env.device)
     for t in range(open_at + after):
         with torch.no_grad():
             action = last_sent = smoothed(policy_actions(session, policy, obs), last_sent, smooth_arm)
         if t >= open_at:
             if held is None:
                 held, stacked_at_open = action.clone(), stacked_mask(env)
-            action = held.clone()
+            if hold_arm:
+                action = held.clone()
             action[:, -1] = 1.0
         obs, *_ = env.step(action)
+        if t >= open_at:
+            palm |= palm_on_a(env)
     assert stacked_at_open is not None
     kept = stacked_mask(env) & stacked_at_open
+    if hold_arm:
+        return {
+            f"stacked at step {open_at}": float(stacked_at_open.sum()),
+            f"still stacked {after} steps after opening": float(kept.sum()),
+        }
     return {
-        f"stacked at step {open_at}": float(stacked_at_open.sum()),
-        f"still stacked {after} steps after opening": float(kept.sum()),
+        f"policy's arm: stacked at step {open_at}": float(stacked_at_open.sum()),
+        f"policy's arm: still stacked {after} steps after opening": float(kept.sum()),
+        "policy's arm: palm touched A after opening": float((palm & stacked_at_open).sum()),
     }
+
+
+def palm_on_a(env) -> torch.Tensor:
+    """True where the palm touches cube A this step (the `palm_on_object` penalty's contact)."""
+    params = env.reward_manager.cfgs["palm_on_object"].params
+    return mdp.undesired_contacts(env, **params) > 0
 
 
 def main() -> None:
@@ -136,6 +161,7 @@ def main() -> None:
     policy = load_policy(session, args.checkpoint)
     results = as_trained(session, policy, args.open_at + 60, args.smooth_arm)
     results |= forced_open(session, policy, args.open_at, args.smooth_arm)
+    results |= forced_open(session, policy, args.open_at, args.smooth_arm, hold_arm=False)
     for name, value in results.items():
         print(f"{name:45s} {value:10.4f}")
 

@@ -19,10 +19,16 @@ def test_stack_diagnose_prints_every_measurement(tmp_path):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     values = dict(line.rsplit(None, 1) for line in out.stdout.strip().splitlines())
+    values = {name.strip(): value for name, value in values.items()}
     assert {
         "stacked share of world-steps",
         "stacked at step 5",
         "still stacked 60 steps after opening",
+        "policy's arm: still stacked 60 steps after opening",
+        "policy's arm: palm touched A after opening",
     } <= set(values), values
     assert 0.0 <= float(values["stacked share of world-steps"]) <= 1.0
     assert float(values["still stacked 60 steps after opening"]) <= float(values["stacked at step 5"]) <= 2.0
+    stacked = float(values["policy's arm: stacked at step 5"])
+    assert float(values["policy's arm: still stacked 60 steps after opening"]) <= stacked
+    assert float(values["policy's arm: palm touched A after opening"]) <= stacked
