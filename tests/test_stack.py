@@ -52,10 +52,13 @@ def test_reset_places_the_cubes_apart_inside_their_ranges():
 class ScriptedEpisode:
     """Drives the tcp along straight lines with the IK arm action; records each reward term per stage."""
 
-    def __init__(self, num_envs: int):
+    def __init__(self, num_envs: int, reward_weights: dict[str, float] | None = None):
         arm = mdp.DifferentialIKActionCfg(joint_names=PANDA_ARM_JOINTS, body_name="tcp", ik_method="dls")
         self.n = num_envs
-        self.env = make_env("stack-cube-panda", stack_env_cfg(num_envs=num_envs, arm_action=arm))
+        cfg = stack_env_cfg(num_envs=num_envs, arm_action=arm)
+        for name, weight in (reward_weights or {}).items():
+            cfg.rewards[name].weight = weight
+        self.env = make_env("stack-cube-panda", cfg)
         robot = self.env.scene["robot"]
         self.tcp = robot.frame_pose_w(robot.find_frame("tcp"))[0].clone()
         self.stage_terms: dict[str, dict[str, float]] = {}
@@ -126,6 +129,33 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
     assert stats[SUCCESS] >= 0.75 and stats[RELEASED] >= 0.75, (
         "success and release logged over the final second"
     )
+
+
+def test_lifting_the_hand_off_pays_only_once_the_fingers_let_go():
+    """`lifting_hand_off` (off by default): nothing while A is carried, placed and held, or with the open hand still
+    at A; most of it once the hand has risen 10 cm over the released A."""
+    from roboforge.mdp.manipulation import ee_height_over_released_object
+    from roboforge.utils.config import ConfigError
+
+    run = ScriptedEpisode(num_envs=4, reward_weights={"lifting_hand_off": 1.0})
+    a0, b0 = run.env.scene["cube_a"].data.root_pos_w.clone(), run.env.scene["cube_b"].data.root_pos_w.clone()
+    stack_h = CUBE_A_HALF + CUBE_B_HALF
+    run.move("above_a", a0 + 0.12 * UP, 1.0, 40, hold=10)
+    run.move("at_a", a0 + GRASP * UP, 1.0, 30, hold=10)
+    run.move("closed", a0 + GRASP * UP, -1.0, 25)
+    run.move("lifted", a0 + 0.15 * UP, -1.0, 40, hold=10)
+    run.move("above_b", b0 + (stack_h + 0.06 + GRASP) * UP, -1.0, 50, hold=10)
+    run.move("placed", b0 + (stack_h + GRASP + 0.003) * UP, -1.0, 30, hold=15)
+    run.move("opened", run.tcp, 1.0, 25)
+    run.move("retreated", run.tcp + 0.1 * UP, 1.0, 25, hold=10)
+    run.move("closed_above", run.tcp, -1.0, 25)  # the hand high over A, its fingers closed
+    lifting = {stage: terms["lifting_hand_off"] for stage, terms in run.stage_terms.items()}
+    assert lifting["above_a"] == lifting["lifted"] == lifting["above_b"] == 0.0, lifting  # A not on B
+    assert lifting["placed"] < 0.01 and lifting["closed_above"] < 0.01, lifting  # fingers closed
+    assert lifting["opened"] < 0.2 < 0.9 < lifting["retreated"], lifting
+    params = run.env.reward_manager.cfgs["lifting_hand_off"].params
+    with pytest.raises(ConfigError, match=r"max_height 0\.0 must be > 0"):
+        ee_height_over_released_object(run.env, **params, max_height=0.0)
 
 
 def test_release_command_term_refuses_a_limit_or_share_out_of_range():

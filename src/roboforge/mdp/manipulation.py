@@ -110,6 +110,34 @@ def object_stacked_gripper_open(
     return opening * object_stacked(env, command_name, xy_threshold, z_threshold, object_name, robot_name)
 
 
+def ee_height_over_released_object(
+    env: TermEnv,
+    command_name: str,
+    xy_threshold: float,
+    z_threshold: float,
+    holding_joint_pos: float,
+    open_joint_pos: float,
+    max_height: float = 0.05,
+    ee_frame: str = "tcp",
+    finger_joints: tuple[str, ...] = ("finger_joint.*",),
+    object_name: str = "cube_a",
+    robot_name: str = "robot",
+) -> torch.Tensor:
+    """While the object is stacked: the finger opening (0 closed on it .. 1 open) times the end effector's height
+    above the object's centre as a share of `max_height` (m), clamped to 0..1. Pays lifting the hand off an
+    object it has let go of, the retreat that follows a release; nothing while the fingers still hold it."""
+    if max_height <= 0.0:
+        raise ConfigError(f"ee_height_over_released_object: max_height {max_height} must be > 0 (m).")
+    released = object_stacked_gripper_open(
+        env, command_name, xy_threshold, z_threshold, holding_joint_pos, open_joint_pos, finger_joints,
+        object_name, robot_name,
+    )  # fmt: skip
+    robot = env.scene[robot_name]
+    ee_pos, _ = robot.frame_pose_w(robot.find_frame(ee_frame))
+    height = ee_pos[:, 2] - env.scene[object_name].data.root_pos_w[:, 2]
+    return released * (height / max_height).clamp(0.0, 1.0)
+
+
 def gripper_command_while_stacked(
     env: TermEnv,
     command_name: str,

@@ -59,6 +59,17 @@ def stack_rewards() -> dict[str, RewardTermCfg]:
             weight=40.0,
             params={"holding_joint_pos": CUBE_A_HALF, "open_joint_pos": FINGERS_OPEN, **stacked},
         ),
+        # Off (weight 0) until measured. The policy of 2026-12-06 (iteration 1505, speed gripper) opened its fingers
+        # to ~0.76 of the stroke over a stacked A and no further: opened wider, its arm descended as it does to
+        # grasp, the palm hit A and A slid off B (docs/stack-release.md). This pays the opposite, lifting the hand
+        # off A once the fingers let go: `-o env.rewards.lifting_hand_off.weight=40` pays up to 13-14 per second at
+        # that policy's opening (0.32-0.35), more than `grasping_centred` (up to 10) pays for the hand staying at
+        # A's centre.
+        "lifting_hand_off": RewardTermCfg(
+            func=manipulation.ee_height_over_released_object,
+            weight=0.0,
+            params={"holding_joint_pos": CUBE_A_HALF, "open_joint_pos": FINGERS_OPEN, **stacked},
+        ),
         # A ramp over actions -4..4. Trained from scratch with it (2026-12-06, H100) the stacked gripper action
         # reached -1.18 by iteration 1199; resumed there with the ramp over -1.5..1.5 it went to -0.55 in 260
         # iterations (`-o env.rewards.commanding_release.params.action_limit=1.5`). From scratch with -1.5..1.5
