@@ -70,43 +70,54 @@ def velocity_events(robot: LeggedRobot, pushes: bool) -> dict[str, EventTermCfg]
 def velocity_rewards(robot: LeggedRobot, rough: bool) -> dict[str, RewardTermCfg]:
     """Isaac Lab's velocity rewards: the quadruped set, or the biped set (`robot.biped`); rough terrain leaves
     the undesired-contact and flat-orientation terms out of the quadruped's."""
-    cmd = {"command_name": COMMAND}
-    legs = {"joint_names": robot.leg_joints}
     rewards = {
         "action_rate_l2": RewardTermCfg(func=mdp.action_rate_l2, weight=-0.01),
         "ang_vel_xy_l2": RewardTermCfg(func=locomotion.ang_vel_xy_l2, weight=-0.05),
         "dof_pos_limits": RewardTermCfg(func=locomotion.joint_pos_limits, weight=-1.0),
     }
     if robot.biped:
-        rewards |= {
-            "track_lin_vel_xy_exp": RewardTermCfg(
-                func=locomotion.track_lin_vel_xy_yaw_frame_exp, weight=1.0, params={"std": 0.5, **cmd}
-            ),
-            "track_ang_vel_z_exp": RewardTermCfg(
-                func=locomotion.track_ang_vel_z_world_exp, weight=2.0, params={"std": 0.5, **cmd}
-            ),
-            "termination_penalty": RewardTermCfg(func=mdp.is_terminated, weight=-200.0),
-            "feet_air_time": RewardTermCfg(
-                func=locomotion.feet_air_time_positive_biped,
-                weight=0.25,
-                params={"sensor_name": FEET, "threshold": 0.4, **cmd},
-            ),
-            "feet_slide": RewardTermCfg(
-                func=locomotion.feet_slide, weight=-0.1, params={"sensor_name": FEET}
-            ),
-            "flat_orientation_l2": RewardTermCfg(func=locomotion.flat_orientation_l2, weight=-1.0),
-            "dof_torques_l2": RewardTermCfg(func=locomotion.joint_torques_l2, weight=-2.0e-6, params=legs),
-            "dof_acc_l2": RewardTermCfg(func=JointAccL2, weight=-1.0e-7, params=legs),
-            "dof_pos_limits": RewardTermCfg(
-                func=locomotion.joint_pos_limits, weight=-1.0, params={"joint_names": robot.ankle_joints}
-            ),
-        }
-        for name, joints in robot.deviation_joints.items():
-            rewards[name] = RewardTermCfg(
-                func=mdp.joint_deviation_l1, weight=-0.1, params={"joint_names": joints}
-            )
-        return rewards
-    rewards |= {
+        return rewards | biped_rewards(robot)
+    return rewards | quadruped_rewards(robot, rough)
+
+
+def biped_rewards(robot: LeggedRobot) -> dict[str, RewardTermCfg]:
+    """The humanoids' terms (Isaac Lab's G1/H1 configs): yaw-frame tracking, a termination penalty, biped air
+    time, feet slide, torso orientation, ankle limits and joint deviations."""
+    cmd = {"command_name": COMMAND}
+    legs = {"joint_names": robot.leg_joints}
+    rewards = {
+        "track_lin_vel_xy_exp": RewardTermCfg(
+            func=locomotion.track_lin_vel_xy_yaw_frame_exp, weight=1.0, params={"std": 0.5, **cmd}
+        ),
+        "track_ang_vel_z_exp": RewardTermCfg(
+            func=locomotion.track_ang_vel_z_world_exp, weight=2.0, params={"std": 0.5, **cmd}
+        ),
+        "termination_penalty": RewardTermCfg(func=mdp.is_terminated, weight=-200.0),
+        "feet_air_time": RewardTermCfg(
+            func=locomotion.feet_air_time_positive_biped,
+            weight=0.25,
+            params={"sensor_name": FEET, "threshold": 0.4, **cmd},
+        ),
+        "feet_slide": RewardTermCfg(func=locomotion.feet_slide, weight=-0.1, params={"sensor_name": FEET}),
+        "flat_orientation_l2": RewardTermCfg(func=locomotion.flat_orientation_l2, weight=-1.0),
+        "dof_torques_l2": RewardTermCfg(func=locomotion.joint_torques_l2, weight=-2.0e-6, params=legs),
+        "dof_acc_l2": RewardTermCfg(func=JointAccL2, weight=-1.0e-7, params=legs),
+        "dof_pos_limits": RewardTermCfg(
+            func=locomotion.joint_pos_limits, weight=-1.0, params={"joint_names": robot.ankle_joints}
+        ),
+    }
+    for name, joints in robot.deviation_joints.items():
+        rewards[name] = RewardTermCfg(
+            func=mdp.joint_deviation_l1, weight=-0.1, params={"joint_names": joints}
+        )
+    return rewards
+
+
+def quadruped_rewards(robot: LeggedRobot, rough: bool) -> dict[str, RewardTermCfg]:
+    """The quadrupeds' terms (Isaac Lab's Go1 configs); rough terrain leaves out undesired contacts and the flat
+    orientation."""
+    cmd = {"command_name": COMMAND}
+    rewards = {
         "track_lin_vel_xy_exp": RewardTermCfg(
             func=locomotion.track_lin_vel_xy_exp, weight=1.5, params={"std": 0.5, **cmd}
         ),

@@ -23,8 +23,12 @@ PALM_CONTACT = "palm_on_cube_a"
 
 def stack_rewards() -> dict[str, RewardTermCfg]:
     """Reach A, grasp it centred, lift, carry above B, place, then let go of a settled A without pressing B."""
+    return {**placing_rewards(), **release_rewards(), **motion_penalties()}
+
+
+def placing_rewards() -> dict[str, RewardTermCfg]:
+    """Reach A, grasp it centred, lift it, carry it above B and set it on B."""
     lifted = {"minimal_height": LIFT_HEIGHT, "object_name": "cube_a"}
-    stacked = {"command_name": COMMAND, "xy_threshold": STACK_XY_TOL, "z_threshold": STACK_Z_TOL}
     return {
         "reaching_object": RewardTermCfg(
             func=manipulation.object_ee_distance_tanh,
@@ -52,6 +56,13 @@ def stack_rewards() -> dict[str, RewardTermCfg]:
             weight=20.0,
             params={"std": 0.05, "command_name": COMMAND, **lifted},
         ),
+    }
+
+
+def release_rewards() -> dict[str, RewardTermCfg]:
+    """While A is stacked: open the fingers, keep A still, do not press B down or A against the palm."""
+    stacked = {"command_name": COMMAND, "xy_threshold": STACK_XY_TOL, "z_threshold": STACK_Z_TOL}
+    return {
         # 40 (was 10, 2026-12-06): held and stacked already earns ~70 per second; an opening must pay clearly
         # more than holding even where it sometimes loses A.
         "releasing_on_base": RewardTermCfg(
@@ -99,5 +110,4 @@ def stack_rewards() -> dict[str, RewardTermCfg]:
         "palm_on_object": RewardTermCfg(
             func=mdp.undesired_contacts, weight=-10.0, params={"sensor_name": PALM_CONTACT}
         ),
-        **motion_penalties(),
     }
