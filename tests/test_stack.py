@@ -76,20 +76,26 @@ class ScriptedEpisode:
         }
         self.tcp = end
 
+    def pick_and_place(self) -> None:
+        """Open above A, close on it, lift it, carry it above B and set it down there, still closed."""
+        a0 = self.env.scene["cube_a"].data.root_pos_w.clone()
+        b0 = self.env.scene["cube_b"].data.root_pos_w.clone()
+        stack_h = CUBE_A_HALF + CUBE_B_HALF
+        self.move("above_a", a0 + 0.12 * UP, 1.0, 40, hold=10)
+        self.move("at_a", a0 + GRASP * UP, 1.0, 30, hold=10)
+        self.move("closed", a0 + GRASP * UP, -1.0, 25)
+        self.move("lifted", a0 + 0.15 * UP, -1.0, 40, hold=10)
+        self.move("above_b", b0 + (stack_h + 0.06 + GRASP) * UP, -1.0, 50, hold=10)
+        self.move("placed", b0 + (stack_h + GRASP + 0.003) * UP, -1.0, 30, hold=15)
+
 
 def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
     run = ScriptedEpisode(num_envs=8)
     env = run.env
     a, b = env.scene["cube_a"].data, env.scene["cube_b"].data
-    a0, b0 = a.root_pos_w.clone(), b.root_pos_w.clone()
     stack_h = CUBE_A_HALF + CUBE_B_HALF
     run.move("start", run.tcp, 1.0, 1)
-    run.move("above_a", a0 + 0.12 * UP, 1.0, 40, hold=10)
-    run.move("at_a", a0 + GRASP * UP, 1.0, 30, hold=10)
-    run.move("closed", a0 + GRASP * UP, -1.0, 25)
-    run.move("lifted", a0 + 0.15 * UP, -1.0, 40, hold=10)
-    run.move("above_b", b0 + (stack_h + 0.06 + GRASP) * UP, -1.0, 50, hold=10)
-    run.move("placed", b0 + (stack_h + GRASP + 0.003) * UP, -1.0, 30, hold=15)
+    run.pick_and_place()
     stack = env.command_manager.terms["stack"]
     assert stack.metrics["success"].mean() >= 0.75 and stack.metrics["released"].max() == 0.0, stack.metrics
     run.move("opened", run.tcp, 1.0, 25)
@@ -138,14 +144,7 @@ def test_lifting_the_hand_off_pays_only_once_the_fingers_let_go():
     from roboforge.utils.config import ConfigError
 
     run = ScriptedEpisode(num_envs=4, reward_weights={"lifting_hand_off": 1.0})
-    a0, b0 = run.env.scene["cube_a"].data.root_pos_w.clone(), run.env.scene["cube_b"].data.root_pos_w.clone()
-    stack_h = CUBE_A_HALF + CUBE_B_HALF
-    run.move("above_a", a0 + 0.12 * UP, 1.0, 40, hold=10)
-    run.move("at_a", a0 + GRASP * UP, 1.0, 30, hold=10)
-    run.move("closed", a0 + GRASP * UP, -1.0, 25)
-    run.move("lifted", a0 + 0.15 * UP, -1.0, 40, hold=10)
-    run.move("above_b", b0 + (stack_h + 0.06 + GRASP) * UP, -1.0, 50, hold=10)
-    run.move("placed", b0 + (stack_h + GRASP + 0.003) * UP, -1.0, 30, hold=15)
+    run.pick_and_place()
     run.move("opened", run.tcp, 1.0, 25)
     run.move("retreated", run.tcp + 0.1 * UP, 1.0, 25, hold=10)
     run.move("closed_above", run.tcp, -1.0, 25)  # the hand high over A, its fingers closed
