@@ -193,17 +193,8 @@ def _other_action(env: Any, cfg: Any, term: Any) -> dict[str, Any] | None:
     """Type, joints and params of the binary, graded or speed gripper, planar velocity, frozen low-level policy and
     task-space (IK, OSC) actions (None for other terms)."""
     joints = env.scene[cfg.asset_name].joint_names
-    if isinstance(cfg, GradedJointPositionActionCfg) and cfg.open_time_s > 0.0:
-        params = {"open": term.open_pos.tolist(), "close": term.close_pos.tolist()}
-        params |= {"opening_per_action": term.opening_per_action}
-        ids, kind = term.joint_ids.tolist(), "speed_joint_position"
-    elif isinstance(cfg, GradedJointPositionActionCfg):
-        params = {"open": term.open_pos.tolist(), "close": term.close_pos.tolist()}
-        params |= {"closed_at": cfg.closed_at, "open_at": cfg.open_at}
-        ids, kind = term.joint_ids.tolist(), "graded_joint_position"
-    elif isinstance(cfg, BinaryJointPositionActionCfg):
-        params = {"open": term.open_pos.tolist(), "close": term.close_pos.tolist()}
-        ids, kind = term.joint_ids.tolist(), "binary_joint_position"
+    if isinstance(cfg, BinaryJointPositionActionCfg):  # graded and speed grippers too (subclass)
+        (params, kind), ids = _gripper_layout(cfg, term), term.joint_ids.tolist()
     elif isinstance(cfg, PlanarVelocityActionCfg):
         params = {"max_lin_speed": cfg.max_lin_speed, "max_ang_speed": cfg.max_ang_speed}
         ids, kind = term.base.ids.tolist(), "planar_velocity"
@@ -215,6 +206,17 @@ def _other_action(env: Any, cfg: Any, term: Any) -> dict[str, Any] | None:
     else:
         return None
     return {"type": kind, "joint_names": [joints[i] for i in ids], "params": params}
+
+
+def _gripper_layout(cfg: BinaryJointPositionActionCfg, term: Any) -> tuple[dict[str, Any], str]:
+    """A gripper's open and closed presets and what moves it between them: the action's sign (binary), its value
+    over a ramp (graded) or its integral (speed)."""
+    params = {"open": term.open_pos.tolist(), "close": term.close_pos.tolist()}
+    if isinstance(cfg, GradedJointPositionActionCfg) and cfg.open_time_s > 0.0:
+        return params | {"opening_per_action": term.opening_per_action}, "speed_joint_position"
+    if isinstance(cfg, GradedJointPositionActionCfg):
+        return params | {"closed_at": cfg.closed_at, "open_at": cfg.open_at}, "graded_joint_position"
+    return params, "binary_joint_position"
 
 
 def _low_level_layout(env: Any, cfg: PreTrainedPolicyActionCfg, term: Any) -> dict[str, Any]:

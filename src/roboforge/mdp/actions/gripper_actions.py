@@ -120,6 +120,5 @@ class GripperSpeedAction(GripperJointPositionAction):
         self.target[:] = self.close_pos + self.opening * (self.open_pos - self.close_pos)
 
     def reset(self, mask: torch.Tensor) -> None:
-        self.opening.masked_fill_(
-            mask[:, None], 1.0
-        )  # no boolean indexing: resets run inside captured env steps
+        # no boolean indexing: resets run inside captured env steps
+        self.opening.masked_fill_(mask[:, None], 1.0)
