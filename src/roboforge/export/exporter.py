@@ -67,31 +67,10 @@ def export_policy(
         )
     io_spec = policy_io(actor, actor.obs_dim, s.env.num_actions, images)
     io_spec.update(clip_actions=s.learner.clip_actions, obs_normalization=bool(actor.obs_normalization))
-    xml, scene_files = scene_mjcf(s.env)
-    assets = scene_assets(s.env) | scene_files
-    verify_scene(xml, assets, s.env.physics_dt)
-    scene = {
-        "mjcf": xml,
-        "entity_prefix": "",
-        "assets": sorted(assets),
-        "terrain": terrain_patches(s.env),
-    }
-    meta = build_metadata(s, io_spec, scene, training_info(s, path, env_overrides))
-    meta["scene"]["entity_prefix"] = f"{meta['robot']['asset']}/"
-    files = write_scene(out_dir, xml, assets)
-    files.append(atomic_write_json(out_dir / "policy.json", meta))
-    files[-1].chmod(0o644)  # readable like the other exported files (atomic writes start private)
+    meta, files = _write_scene_and_metadata(s, io_spec, training_info(s, path, env_overrides), out_dir)
     low_level = export_low_level(s.env, task, out_dir)
     files += [low_level] if low_level is not None else []
-    group_dims = dict(s.env.obs_dims)
-    if fmt == "onnx":
-        policy = export_onnx(actor, io_spec, meta, out_dir / "policy.onnx")
-        parity = check_onnx(actor, policy, io_spec, group_dims) if check else None
-    else:
-        from roboforge.export.jit_export import export_jit, load_jit
-
-        policy = export_jit(actor, meta, out_dir / "policy.pt")
-        parity = check_jit(actor, load_jit(policy)[0], io_spec, group_dims) if check else None
+    policy, parity = _write_policy(actor, io_spec, meta, dict(s.env.obs_dims), out_dir, fmt, check)
     result = ExportResult(
         task,
         path,
@@ -109,6 +88,41 @@ def export_policy(
         result.low_level_parity, "low-level policy differs from the module the env runs", low_level
     )
     return result
+
+
+def _write_scene_and_metadata(
+    s: Session, io_spec: dict[str, Any], training: dict[str, Any], out_dir: Path
+) -> tuple[dict[str, Any], list[Path]]:
+    """The scene's MJCF and assets (checked to load and step) and `policy.json`; returns the metadata and files."""
+    xml, scene_files = scene_mjcf(s.env)
+    assets = scene_assets(s.env) | scene_files
+    verify_scene(xml, assets, s.env.physics_dt)
+    scene = {"mjcf": xml, "entity_prefix": "", "assets": sorted(assets), "terrain": terrain_patches(s.env)}
+    meta = build_metadata(s, io_spec, scene, training)
+    meta["scene"]["entity_prefix"] = f"{meta['robot']['asset']}/"
+    files = write_scene(out_dir, xml, assets)
+    files.append(atomic_write_json(out_dir / "policy.json", meta))
+    files[-1].chmod(0o644)  # readable like the other exported files (atomic writes start private)
+    return meta, files
+
+
+def _write_policy(
+    actor: Any,
+    io_spec: dict[str, Any],
+    meta: dict[str, Any],
+    group_dims: dict[str, int],
+    out_dir: Path,
+    fmt: str,
+    check: bool,
+) -> tuple[Path, ParityResult | None]:
+    """`policy.onnx` (or `policy.pt`) and, with `check`, its parity with the training actor."""
+    if fmt == "onnx":
+        policy = export_onnx(actor, io_spec, meta, out_dir / "policy.onnx")
+        return policy, check_onnx(actor, policy, io_spec, group_dims) if check else None
+    from roboforge.export.jit_export import export_jit, load_jit
+
+    policy = export_jit(actor, meta, out_dir / "policy.pt")
+    return policy, check_jit(actor, load_jit(policy)[0], io_spec, group_dims) if check else None
 
 
 def _raise_if_failed(parity: ParityResult | None, what: str, path: Path | None) -> None:
