@@ -138,7 +138,7 @@ def test_scripted_ik_stack_succeeds_and_each_stage_earns_its_reward():
 
 
 def test_lifting_the_hand_off_pays_only_once_the_fingers_let_go():
-    """`lifting_hand_off` (off by default): nothing while A is carried, placed and held, or with the open hand still
+    """`lifting_hand_off`: nothing while A is carried, placed and held, or with the open hand still
     at A; most of it once the hand has risen 10 cm over the released A."""
     from roboforge.mdp.manipulation import ee_height_over_released_object
     from roboforge.utils.config import ConfigError

@@ -70,15 +70,14 @@ def release_rewards() -> dict[str, RewardTermCfg]:
             weight=40.0,
             params={"holding_joint_pos": CUBE_A_HALF, "open_joint_pos": FINGERS_OPEN, **stacked},
         ),
-        # Off (weight 0) until measured. The policy of 2026-12-06 (iteration 1505, speed gripper) opened its fingers
-        # to ~0.76 of the stroke over a stacked A and no further: opened wider, its arm descended as it does to
-        # grasp, the palm hit A and A slid off B (docs/stack-release.md). This pays the opposite, lifting the hand
-        # off A once the fingers let go: `-o env.rewards.lifting_hand_off.weight=40` pays up to 13-14 per second at
-        # that policy's opening (0.32-0.35), more than `grasping_centred` (up to 10) pays for the hand staying at
-        # A's centre.
+        # 40 (was 0, 2026-12-06): the policy of iteration 1505 (speed gripper) opened its fingers to ~0.76 of the
+        # stroke over a stacked A and no further: opened wider, its arm descended as it does to grasp, the palm hit A
+        # and A slid off B. Resumed there with this term at 40 (H100), training released A in 96% of episodes by
+        # iteration 1900 and the eval of 3336 released in 98.0% of 1024 (docs/stack-release.md). At 40 it pays up to
+        # 13-14 per second at that policy's opening, more than `grasping_centred` (up to 10) pays for staying at A.
         "lifting_hand_off": RewardTermCfg(
             func=manipulation.ee_height_over_released_object,
-            weight=0.0,
+            weight=40.0,
             params={"holding_joint_pos": CUBE_A_HALF, "open_joint_pos": FINGERS_OPEN, **stacked},
         ),
         # A ramp over actions -4..4. Trained from scratch with it (2026-12-06, H100) the stacked gripper action
