@@ -88,7 +88,7 @@ are ~2.6 rad/s; a cube flung by an arm flailing at 3x the initial action noise s
 
 
 def lift_env_cfg(
-    num_envs: int = 1024, play: bool = False, arm_action: ActionTermCfg | None = None
+    num_envs: int = 4096, play: bool = False, arm_action: ActionTermCfg | None = None
 ) -> ManagerBasedRLEnvCfg:
     """Lift task; `arm_action` replaces the default joint-position arm action (e.g. IK for scripted tests)."""
     cube = RigidObjectCfg(

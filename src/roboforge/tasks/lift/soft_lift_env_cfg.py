@@ -35,7 +35,7 @@ def soft_cube_cfg(young: float = SOFT_CUBE_YOUNG) -> DeformableObjectCfg:
 
 
 def soft_lift_env_cfg(
-    num_envs: int = 1024,
+    num_envs: int = 4096,
     play: bool = False,
     arm_action: ActionTermCfg | None = None,
     randomize_stiffness: bool = False,

@@ -93,7 +93,7 @@ def stack_curriculum() -> dict[str, CurriculumTermCfg]:
 
 
 def stack_env_cfg(
-    num_envs: int = 1024, play: bool = False, arm_action: ActionTermCfg | None = None
+    num_envs: int = 4096, play: bool = False, arm_action: ActionTermCfg | None = None
 ) -> ManagerBasedRLEnvCfg:
     """Stack task; `arm_action` replaces the default joint-position arm action (e.g. IK for scripted tests)."""
     return ManagerBasedRLEnvCfg(
