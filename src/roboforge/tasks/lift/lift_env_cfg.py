@@ -94,7 +94,6 @@ def lift_env_cfg(
     cube = RigidObjectCfg(
         spawn=BuiltinSpawnCfg(builder=cube_spec), init_state=InitialStateCfg(pos=(0.5, 0.0, 0.025))
     )
-    lifted = {"minimal_height": LIFT_HEIGHT}
     return ManagerBasedRLEnvCfg(
         scene=SceneCfg(
             num_envs=32 if play else num_envs, entities={"robot": panda_cfg("position"), "cube": cube}
@@ -132,25 +131,7 @@ def lift_env_cfg(
                 params={"asset_name": "cube", "pose_range": {"x": (-0.1, 0.1), "y": (-0.25, 0.25)}},
             )
         },
-        rewards={
-            "reaching_object": RewardTermCfg(
-                func=manipulation.object_ee_distance_tanh, weight=1.0, params={"std": 0.1, "ee_frame": "tcp"}
-            ),
-            "lifting_object": RewardTermCfg(
-                func=manipulation.object_is_lifted, weight=15.0, params={**lifted, "ee_frame": "tcp"}
-            ),
-            "object_goal_tracking": RewardTermCfg(
-                func=manipulation.object_goal_distance_tanh,
-                weight=16.0,
-                params={"std": 0.3, "command_name": COMMAND, **lifted},
-            ),
-            "object_goal_tracking_fine": RewardTermCfg(
-                func=manipulation.object_goal_distance_tanh,
-                weight=5.0,
-                params={"std": 0.05, "command_name": COMMAND, **lifted},
-            ),
-            **motion_penalties(),
-        },
+        rewards=lift_rewards(),
         curriculum=motion_penalty_curriculum(),
         terminations={
             "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
@@ -158,3 +139,27 @@ def lift_env_cfg(
             "object_out_of_reach": object_out_of_reach("cube"),
         },
     )
+
+
+def lift_rewards() -> dict[str, RewardTermCfg]:
+    """Reach the cube, lift it (only while the tcp is at it), carry it to the goal (coarse and fine), move calmly."""
+    lifted = {"minimal_height": LIFT_HEIGHT}
+    return {
+        "reaching_object": RewardTermCfg(
+            func=manipulation.object_ee_distance_tanh, weight=1.0, params={"std": 0.1, "ee_frame": "tcp"}
+        ),
+        "lifting_object": RewardTermCfg(
+            func=manipulation.object_is_lifted, weight=15.0, params={**lifted, "ee_frame": "tcp"}
+        ),
+        "object_goal_tracking": RewardTermCfg(
+            func=manipulation.object_goal_distance_tanh,
+            weight=16.0,
+            params={"std": 0.3, "command_name": COMMAND, **lifted},
+        ),
+        "object_goal_tracking_fine": RewardTermCfg(
+            func=manipulation.object_goal_distance_tanh,
+            weight=5.0,
+            params={"std": 0.05, "command_name": COMMAND, **lifted},
+        ),
+        **motion_penalties(),
+    }
