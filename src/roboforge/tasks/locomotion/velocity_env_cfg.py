@@ -60,18 +60,7 @@ def velocity_env_cfg(
             terrain=terrain,
             visual_geoms=False,  # `roboforge play --viewer` turns them back on
         ),
-        sim=SimCfg(
-            timestep=0.005,
-            iterations=10,
-            # rough ground: with 20 line-search iterations some worlds exploded (|qvel| from < 10 to > 1e4 in
-            # one env step). C MuJoCo, a rough-go1 policy on levels 4-9, 76.8 K env steps (2026-12-04): 14
-            # explosions with 10/20 solver/line-search iterations, 18 with 20/20, none with 10/50 or 50/50
-            # (MuJoCo Warp's line search stops early once converged)
-            ls_iterations=50 if rough else 20,
-            # height-field cells each add contacts: a Go1 on rough terrain overflowed 32 per world
-            nconmax=robot.nconmax * (3 if rough else 1),
-            njmax=robot.njmax * (3 if rough else 1),
-        ),
+        sim=_sim_cfg(robot, rough),
         decimation=4,
         episode_length_s=20.0,
         actions={"joint_pos": mdp.JointPositionActionCfg(joint_names=[".*"], scale=0.25)},
@@ -80,16 +69,7 @@ def velocity_env_cfg(
         # Isaac Lab's Go1 and G1 rough configs train without pushes (their terrain perturbs enough)
         events=velocity_events(robot, pushes=not (play or rough)),
         rewards=velocity_rewards(robot, rough),
-        terminations={
-            "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
-            "base_contact": TerminationTermCfg(
-                func=locomotion.illegal_contact,
-                params={"sensor_name": BODY, "threshold": 1.0, "body_names": robot.base_contact_bodies},
-            ),
-            "bad_orientation": TerminationTermCfg(
-                func=locomotion.bad_orientation, params={"limit_angle": 1.0}
-            ),
-        },
+        terminations=_terminations(robot),
         curriculum=(
             {
                 "terrain_levels": CurriculumTermCfg(
@@ -100,6 +80,32 @@ def velocity_env_cfg(
             else {}
         ),
     )
+
+
+def _sim_cfg(robot: LeggedRobot, rough: bool) -> SimCfg:
+    return SimCfg(
+        timestep=0.005,
+        iterations=10,
+        # rough ground: with 20 line-search iterations some worlds exploded (|qvel| from < 10 to > 1e4 in
+        # one env step). C MuJoCo, a rough-go1 policy on levels 4-9, 76.8 K env steps (2026-12-04): 14
+        # explosions with 10/20 solver/line-search iterations, 18 with 20/20, none with 10/50 or 50/50
+        # (MuJoCo Warp's line search stops early once converged)
+        ls_iterations=50 if rough else 20,
+        # height-field cells each add contacts: a Go1 on rough terrain overflowed 32 per world
+        nconmax=robot.nconmax * (3 if rough else 1),
+        njmax=robot.njmax * (3 if rough else 1),
+    )
+
+
+def _terminations(robot: LeggedRobot) -> dict[str, TerminationTermCfg]:
+    return {
+        "time_out": TerminationTermCfg(func=mdp.time_out, time_out=True),
+        "base_contact": TerminationTermCfg(
+            func=locomotion.illegal_contact,
+            params={"sensor_name": BODY, "threshold": 1.0, "body_names": robot.base_contact_bodies},
+        ),
+        "bad_orientation": TerminationTermCfg(func=locomotion.bad_orientation, params={"limit_angle": 1.0}),
+    }
 
 
 def _velocity_command(robot: LeggedRobot) -> mdp.UniformVelocityCommandCfg:
