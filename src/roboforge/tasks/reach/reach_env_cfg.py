@@ -56,7 +56,6 @@ def reach_action(arm: ReachArm, control: Control) -> tuple[ArmDrive, ActionTermC
 def reach_env_cfg(arm: ReachArm, control: Control = "joint_pos", num_envs: int = 1024, play: bool = False):
     """Reach task for `arm` driven in `control` mode."""
     drive, action = reach_action(arm, control)
-    ee = {"body_name": arm.ee_frame}
     noise = None if play else UniformNoiseCfg(n_min=-0.01, n_max=0.01)
     return ManagerBasedRLEnvCfg(
         scene=SceneCfg(num_envs=32 if play else num_envs, entities={"robot": arm.robot(drive)}),
@@ -96,24 +95,30 @@ def reach_env_cfg(arm: ReachArm, control: Control = "joint_pos", num_envs: int =
                 },
             )
         },
-        rewards={
-            "ee_position": RewardTermCfg(
-                func=mdp.position_command_error, weight=-0.2, params={"command_name": COMMAND, **ee}
-            ),
-            "ee_position_fine": RewardTermCfg(
-                func=mdp.position_command_error_tanh,
-                weight=0.1,
-                params={"std": 0.1, "command_name": COMMAND, **ee},
-            ),
-            "ee_orientation": RewardTermCfg(
-                func=mdp.orientation_command_error, weight=-0.1, params={"command_name": COMMAND, **ee}
-            ),
-            "action_rate": RewardTermCfg(
-                func=mdp.action_rate_l2, weight=ACTION_RATE_WEIGHT.get(control, -1.0e-4)
-            ),
-            "joint_vel": RewardTermCfg(
-                func=mdp.joint_vel_l2, weight=-1.0e-4, params={"joint_names": arm.arm_joints}
-            ),
-        },
+        rewards=reach_rewards(arm, control),
         terminations={"time_out": TerminationTermCfg(func=mdp.time_out, time_out=True)},
     )
+
+
+def reach_rewards(arm: ReachArm, control: Control) -> dict[str, RewardTermCfg]:
+    """The end effector's position (coarse and fine) and orientation error, smooth and slow joints."""
+    ee = {"body_name": arm.ee_frame}
+    return {
+        "ee_position": RewardTermCfg(
+            func=mdp.position_command_error, weight=-0.2, params={"command_name": COMMAND, **ee}
+        ),
+        "ee_position_fine": RewardTermCfg(
+            func=mdp.position_command_error_tanh,
+            weight=0.1,
+            params={"std": 0.1, "command_name": COMMAND, **ee},
+        ),
+        "ee_orientation": RewardTermCfg(
+            func=mdp.orientation_command_error, weight=-0.1, params={"command_name": COMMAND, **ee}
+        ),
+        "action_rate": RewardTermCfg(
+            func=mdp.action_rate_l2, weight=ACTION_RATE_WEIGHT.get(control, -1.0e-4)
+        ),
+        "joint_vel": RewardTermCfg(
+            func=mdp.joint_vel_l2, weight=-1.0e-4, params={"joint_names": arm.arm_joints}
+        ),
+    }
