@@ -52,13 +52,10 @@ def test_reset_places_the_cubes_apart_inside_their_ranges():
 class ScriptedEpisode:
     """Drives the tcp along straight lines with the IK arm action; records each reward term per stage."""
 
-    def __init__(self, num_envs: int, reward_weights: dict[str, float] | None = None):
+    def __init__(self, num_envs: int):
         arm = mdp.DifferentialIKActionCfg(joint_names=PANDA_ARM_JOINTS, body_name="tcp", ik_method="dls")
         self.n = num_envs
-        cfg = stack_env_cfg(num_envs=num_envs, arm_action=arm)
-        for name, weight in (reward_weights or {}).items():
-            cfg.rewards[name].weight = weight
-        self.env = make_env("stack-cube-panda", cfg)
+        self.env = make_env("stack-cube-panda", stack_env_cfg(num_envs=num_envs, arm_action=arm))
         robot = self.env.scene["robot"]
         self.tcp = robot.frame_pose_w(robot.find_frame("tcp"))[0].clone()
         self.stage_terms: dict[str, dict[str, float]] = {}
@@ -143,7 +140,7 @@ def test_lifting_the_hand_off_pays_only_once_the_fingers_let_go():
     from roboforge.mdp.manipulation import ee_height_over_released_object
     from roboforge.utils.config import ConfigError
 
-    run = ScriptedEpisode(num_envs=4, reward_weights={"lifting_hand_off": 1.0})
+    run = ScriptedEpisode(num_envs=4)
     run.pick_and_place()
     run.move("opened", run.tcp, 1.0, 25)
     run.move("retreated", run.tcp + 0.1 * UP, 1.0, 25, hold=10)
