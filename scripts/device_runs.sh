@@ -12,12 +12,13 @@
 #   bash scripts/device_runs.sh status [SECONDS]   # wait, then print progress; metrics + checkpoints to $OUT
 #   bash scripts/device_runs.sh evaluate [NAME...]  # eval each run's newest checkpoint on the GPU; trainings go on
 #   bash scripts/device_runs.sh stop [NAME...]      # SIGTERM (the trainer checkpoints), then eval on the GPU
-#   bash scripts/device_runs.sh keep_cache          # MuJoCo Warp's kernel cache to $OUT/warp-cache.tgz (~13 MB)
+#   bash scripts/device_runs.sh keep_cache [NAME]   # the kernels compiled here to $OUT/warp-cache[-NAME].tgz (~10 MB a task)
 # A fresh machine compiles the kernels before the first iteration: ~2.5-5 min for a Panda task (2026-12-06, H100).
-# Bring the cache back once (keep_cache), keep it as runs/carry/warp-cache.tgz and carry it with the last staged
-# part: start/queue unpack it. A new session's checkout has no runs/: `scripts/carry.sh save` keeps the cache and
-# the checkpoints of unfinished runs in git history, `scripts/carry.sh restore` brings them back. With the
-# cache, a resumed stack run trained from ~20 s after its command (2026-12-06, H100; H100 and H200 are both sm_90).
+# Bring the new kernels back once (keep_cache NAME), keep them as runs/carry/warp-cache-NAME.tgz (the Panda's are
+# runs/carry/warp-cache.tgz) and carry them with the last staged part: start/queue unpack every one. A new
+# session's checkout has no runs/: `scripts/carry.sh save` keeps the caches and the checkpoints of unfinished
+# runs in git history, `scripts/carry.sh restore` brings them back. With the cache, a resumed stack run trained
+# from ~20 s after its command (2026-12-06, H100; H100 and H200 are both sm_90).
 # The machine goes back ~30 s after a call ends: make the next call at once (a start's call ends with a
 # `status N` that fills it), or the runs are gone and the next status says so at once.
 # Every run: 4096 worlds, MuJoCo Warp, the task's default hyperparameters unless overridden. On a machine
@@ -115,14 +116,25 @@ snapshot() {  # one tarball per run (the device returns at most 8 files of 16 Mi
   done)
 }
 
-unpack_cache() {  # a kernel cache carried in from an earlier machine, unless this one has its own
-  local tgz=${WARP_CACHE_TGZ:-runs/carry/warp-cache.tgz}
-  [ -f "$tgz" ] && [ ! -d "$WARP_CACHE_PATH" ] && tar -xzf "$tgz" -C "$(dirname "$WARP_CACHE_PATH")" \
-    && echo "kernel cache: unpacked $tgz"
+unpack_cache() {  # kernel caches carried in from earlier machines (every runs/carry/warp-cache*.tgz), once per machine
+  local tgz
+  [ -d "$WARP_CACHE_PATH" ] && return 0
+  mkdir -p "$WARP_CACHE_PATH"
+  for tgz in ${WARP_CACHE_TGZ:-runs/carry/warp-cache*.tgz}; do
+    [ -f "$tgz" ] && tar -xzf "$tgz" -C "$(dirname "$WARP_CACHE_PATH")" && echo "kernel cache: unpacked $tgz"
+  done
+  touch "$root/cache.unpacked"
   return 0
 }
 
-keep_cache() { tar -czf "$out/warp-cache.tgz" -C "$(dirname "$WARP_CACHE_PATH")" "$(basename "$WARP_CACHE_PATH")" && ls -l "$out/warp-cache.tgz"; }
+# keep_cache [NAME]: the kernels this machine compiled (not those unpacked) to $OUT/warp-cache[-NAME].tgz; the
+# device returns files of at most 16 MiB, so each task family's kernels travel as a file of their own
+keep_cache() {
+  local tgz="$out/warp-cache${1:+-$1}.tgz" base
+  base=$(basename "$WARP_CACHE_PATH")
+  (cd "$(dirname "$WARP_CACHE_PATH")" && find "$base" -type f -newer "$root/cache.unpacked" | tar -czf "$tgz" -T -) \
+    && ls -l "$tgz"
+}
 
 run_names() { (cd "$root/logs" && ls *.pid | grep -vx queue.pid | sed 's/\.pid$//'); }
 
