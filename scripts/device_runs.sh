@@ -130,10 +130,10 @@ unpack_cache() {  # kernel caches carried in from earlier machines (every runs/c
 # keep_cache [NAME]: the kernels this machine compiled (not those unpacked) to $OUT/warp-cache[-NAME].tgz; the
 # device returns files of at most 16 MiB, so each task family's kernels travel as a file of their own
 keep_cache() {
-  local tgz="$out/warp-cache${1:+-$1}.tgz" base
+  local tgz="$out/warp-cache${1:+-$1}.tgz" base newer=()
   base=$(basename "$WARP_CACHE_PATH")
-  (cd "$(dirname "$WARP_CACHE_PATH")" && find "$base" -type f -newer "$root/cache.unpacked" | tar -czf "$tgz" -T -) \
-    && ls -l "$tgz"
+  [ -e "$root/cache.unpacked" ] && newer=(-newer "$root/cache.unpacked")  # no start here yet: keep everything
+  (cd "$(dirname "$WARP_CACHE_PATH")" && find "$base" -type f "${newer[@]}" | tar -czf "$tgz" -T -) && ls -l "$tgz"
 }
 
 run_names() { (cd "$root/logs" && ls *.pid | grep -vx queue.pid | sed 's/\.pid$//'); }
