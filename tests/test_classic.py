@@ -177,30 +177,48 @@ def test_ant_runs_faster_while_training(tmp_path):
     assert late > early + 0.15, speed
 
 
-@pytest.mark.parametrize("task", ["humanoid", "ant-manager"])
-def test_a_progress_cap_pays_no_more_above_the_cap_speed(task):
-    """World 0 flies at 20 m/s along +x (towards the target): with a 2 m/s cap its step reward falls by the
-    progress weight times 18 m/s; the standing worlds are unaffected."""
+DEFAULT_CAP = "the task's default"
+
+
+def set_progress_cap(task: str, cfg, cap: float | None) -> None:
+    """The speed (m/s) above which the progress reward pays no more, in a direct or manager-based config."""
+    if task.endswith("-manager"):
+        progress = cfg.rewards["progress"]
+        progress.params = {**progress.params, "max_speed": cap}  # the terms share one params dict
+    else:
+        cfg.rewards.max_progress_speed = cap
+
+
+@pytest.mark.parametrize(
+    ("task", "cap", "cap_speed"),
+    [
+        ("humanoid", 2.0, 2.0),
+        ("ant-manager", 2.0, 2.0),
+        ("ant", DEFAULT_CAP, 6.0),
+        ("ant-manager", DEFAULT_CAP, 6.0),
+    ],
+)
+def test_a_progress_cap_pays_no_more_above_the_cap_speed(task, cap, cap_speed):
+    """World 0 flies at 20 m/s along +x (towards the target): with a cap its step reward falls by the
+    progress weight times (20 m/s - the cap) against no cap; the standing worlds are unaffected. The ant's
+    default cap is 6 m/s."""
     from roboforge.envs import load_cfg, make_env
 
     rewards, dt = {}, 1.0
-    for cap in (None, 2.0):
+    for setting in (None, cap):
         cfg = load_cfg(task, num_envs=N)
         cfg.sim.backend = "mujoco"
-        if task == "ant-manager":
-            progress = cfg.rewards["progress"]
-            progress.params = {**progress.params, "max_speed": cap}  # the terms share one params dict
-        else:
-            cfg.rewards.max_progress_speed = cap
+        if setting is not DEFAULT_CAP:
+            set_progress_cap(task, cfg, setting)
         env = make_env(task, cfg)
         env.reset(seed=0)
         robot = env.scene["robot"]
         env.sim.qpos[0, robot.root_qpos_adr + 2] += 1.0  # in the air: no ground friction slows it
         env.sim.qvel[0, robot.root_dof_adr] = 20.0
-        rewards[cap] = env.step(torch.zeros(N, env.num_actions))[1]
+        rewards[setting] = env.step(torch.zeros(N, env.num_actions))[1]
         dt = env.step_dt if task == "ant-manager" else 1.0  # manager rewards are per second x dt
-    drop = rewards[None] - rewards[2.0]
-    assert float(drop[0]) == pytest.approx(18.0 * dt, rel=0.01), drop
+    drop = rewards[None] - rewards[cap]
+    assert float(drop[0]) == pytest.approx((20.0 - cap_speed) * dt, rel=0.01), drop
     torch.testing.assert_close(drop[1:], torch.zeros(N - 1), atol=1e-5, rtol=0)
 
 

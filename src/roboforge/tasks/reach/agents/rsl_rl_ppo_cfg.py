@@ -12,7 +12,8 @@ INIT_NOISE_STD = {"joint_pos": 1.0, "joint_vel": 0.5, "effort": 0.5, "ik_rel": 1
 # overflowed): no entropy bonus there.
 # Effort and relative-IK actions grow their std too (2-core CPU, 512 worlds, 2026-12-07: effort 0.5 -> 2.3,
 # Panda IK-rel 1.0 -> 2.4) but need the bonus to explore: without it the effort std fell to 0.17 and the
-# arm ended 111 mm off in eval (11 mm with it); Panda IK-rel's training error at iteration 699 was 52 mm (24 with it).
+# arm ended 111 mm off in eval (11 mm with it); Panda IK-rel's training error at iteration 699 was 52 mm
+# (24 mm with it).
 ENTROPY_COEF = {"joint_vel": 0.0}
 # Observations are normalized (running mean/std in actor and critic; every library's reach agent does
 # the same). Without it reach-ur5e reached ~10 mm by iteration 450 and then drifted to 60-110 mm by
