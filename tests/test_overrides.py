@@ -50,6 +50,20 @@ def test_values_are_checked_against_the_field_type():
         assert info.value.key == f"{scope}.{path}"
 
 
+def test_term_parameters_are_checked_against_the_term_function_signature():
+    """`progress_to_target(..., max_speed: float | None)`: null lifts the ant's 6 m/s cap (a check by the
+    current value alone would refuse it), a word is refused with the declared type."""
+    env = load_cfg("ant-manager")
+    params = env.rewards["progress"].params
+    assert params["max_speed"] == 6.0
+    apply_checked(env, "env", {"rewards.progress.params.max_speed": None})
+    assert env.rewards["progress"].params["max_speed"] is None
+    apply_checked(env, "env", {"rewards.progress.params.max_speed": 4})
+    assert env.rewards["progress"].params["max_speed"] == 4
+    with pytest.raises(OverrideError, match=r"'fast' is not a valid float \| None"):
+        apply_checked(env, "env", {"rewards.progress.params.max_speed": "fast"})
+
+
 def test_keys_that_are_not_fields_are_refused_with_the_reason():
     env, _ = cartpole()
     with pytest.raises(OverrideError, match="Did you mean 'decimation'"):

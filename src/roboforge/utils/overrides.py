@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import inspect
 import json
 import math
 import types
@@ -167,14 +168,30 @@ def _as_float(word: str) -> float | None:
 
 
 def field_hint(cfg: Any, path: str) -> Any:
-    """The declared type of the dataclass field at `path`, or a sentinel (unknown path, dict entry, no hint)."""
+    """The declared type of the dataclass field at `path`, or of a term parameter (`...NAME.params.KEY`: the
+    term function's annotation of KEY); a sentinel otherwise (unknown path, other dict entry, no hint)."""
     parts = path.split(".")
+    if len(parts) >= 3 and parts[-2] == "params":
+        hint = _param_hint(_walk(cfg, parts[:-2]), parts[-1])
+        if hint is not _MISSING:
+            return hint
     target = _walk(cfg, parts[:-1])
     if target is _MISSING or not dataclasses.is_dataclass(target) or isinstance(target, type):
         return _MISSING
     try:
         return typing.get_type_hints(type(target)).get(attr_name(parts[-1]), _MISSING)
     except Exception:  # unresolvable annotations: the key itself is still checked when applied
+        return _MISSING
+
+
+def _param_hint(term: Any, name: str) -> Any:
+    """The annotation of parameter `name` of the function of a term config (`term.func`), or the sentinel."""
+    func = getattr(term, "func", None)
+    if not inspect.isfunction(func):  # a class term's hints are its attributes', not its parameters'
+        return _MISSING
+    try:
+        return typing.get_type_hints(func).get(name, _MISSING)
+    except Exception:  # unresolvable annotations (names imported for type checking only): check by value
         return _MISSING
 
 
