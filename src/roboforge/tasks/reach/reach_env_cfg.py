@@ -29,7 +29,10 @@ COMMAND = "ee_pose"
 # (reach-kinova-gen3's H200 checkpoint of 2026-12-02, 10.1 mm in eval, and 2-core CPU runs). With -5e-3 (where
 # Isaac Lab's reach penalty ends) the CPU runs (256 worlds, 600 iterations, eval over 512 episodes) went from
 # 16.9 to 8.8 mm (Gen3) and 17.5 to 8.8 mm (UR5e), the step-to-step change to 0.26 / 0.03; -2e-2 damped the
-# Gen3 fully but learned slower (11.8 mm). The other modes were not measured and keep -1e-4.
+# Gen3 fully but learned slower (11.8 mm). Effort and relative IK keep -1e-4: with -5e-3 their action std
+# stayed flat (0.5-0.7 instead of growing to 2.3-2.4) but they ended further off (2-core CPU, 512 worlds,
+# eval over 1024 episodes, 2026-12-07): UR5e effort 13.5 mm / 0.12 rad against 11.0 / 0.084 (1000
+# iterations), Panda IK-rel 13.8 mm / 0.19 rad against 10.2 / 0.16 (1400).
 ACTION_RATE_WEIGHT: dict[Control, float] = {"joint_pos": -5.0e-3}
 
 
