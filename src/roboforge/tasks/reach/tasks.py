@@ -9,6 +9,7 @@ from roboforge.tasks.reach.arms import (
     IIWA14_ARM,
     KINOVA_GEN3_ARM,
     PANDA_ARM,
+    PANDA_IK_ARM,
     UR5E_ARM,
     UR10E_ARM,
     XARM6_ARM,
@@ -23,7 +24,7 @@ reach_ur5e_ik_abs = partial(reach_env_cfg, UR5E_ARM, "ik_abs")
 reach_ur5e_osc = partial(reach_env_cfg, UR5E_ARM, "osc")
 reach_ur10e = partial(reach_env_cfg, UR10E_ARM, "joint_pos")
 reach_panda = partial(reach_env_cfg, PANDA_ARM, "joint_pos")
-reach_panda_ik_rel = partial(reach_env_cfg, PANDA_ARM, "ik_rel")
+reach_panda_ik_rel = partial(reach_env_cfg, PANDA_IK_ARM, "ik_rel")
 reach_kinova_gen3 = partial(reach_env_cfg, KINOVA_GEN3_ARM, "joint_pos")
 reach_xarm6 = partial(reach_env_cfg, XARM6_ARM, "joint_pos")
 reach_iiwa14 = partial(reach_env_cfg, IIWA14_ARM, "joint_pos")
