@@ -28,8 +28,8 @@ MAX_TRAIN_ITERATIONS = 200
 64 worlds: 77 iterations, 20 s; 256 worlds: 77 iterations, 41 s)."""
 BALANCED_LENGTH = 280.0
 """Mean episode length of a balancing policy (the episode is 300 steps)."""
-REACH_ITERATIONS_OF_PANDA = 1400
-"""The reach tasks share one rl_games file with the UR robots' 1000 iterations; rsl_rl gives the Panda 1400."""
+LONGER_RSL_RL_REACH = {"reach-panda": 1400, "reach-panda-ik-rel": 1400, "reach-ur5e-effort": 1500}
+"""The reach tasks share one rl_games file with 1000 iterations; rsl_rl gives these tasks more."""
 
 
 def make_cartpole(num_envs: int = 64, seed: int = 42):
@@ -84,8 +84,8 @@ def test_every_agent_file_validates_and_matches_rsl_rl(task):
     )
     assert c.normalize_input == rsl.actor.obs_normalization
     assert c.save_frequency == rsl.save_interval
-    if task.startswith("reach-panda"):
-        assert (c.max_epochs, rsl.max_iterations) == (1000, REACH_ITERATIONS_OF_PANDA)
+    if task in LONGER_RSL_RL_REACH:
+        assert (c.max_epochs, rsl.max_iterations) == (1000, LONGER_RSL_RL_REACH[task])
     else:
         assert c.max_epochs == rsl.max_iterations
     assert (c.central_value_config is not None) == (rsl.obs_groups["critic"] == ["critic"])
