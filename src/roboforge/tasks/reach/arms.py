@@ -67,8 +67,9 @@ PANDA_ARM = ReachArm(
     effort_scale={"joint[5-7]": 2.0, ".*": 10.0},
 )
 # Relative IK turns the hand the short way to the commanded yaw, and joint 7 (+-2.8973 rad) cannot turn it
-# a full circle: with yaw drawn from the whole circle, the IK-rel policy ended 0.19-0.57 rad off for yaws
-# in [-180, -120) deg, its joint 7 at the limit, and 0.05-0.07 rad elsewhere (2-core CPU, 2026-12-07).
+# a full circle: with yaw drawn from the whole circle, an IK-rel policy of 2000 iterations ended 0.19-0.57
+# rad off for yaws in [-180, -120) deg, its joint 7 at the limit, and 0.05-0.07 rad elsewhere (2-core CPU,
+# 2026-12-07).
 # The two-finger hand looks the same after a half-turn, so a half-turn of yaw about its default heading
 # holds every grasp orientation. Joint-position control picks joint 7 directly and keeps the full circle.
 PANDA_IK_ARM = replace(PANDA_ARM, ranges=replace(PANDA_ARM.ranges, yaw=(-math.pi / 2, math.pi / 2)))
