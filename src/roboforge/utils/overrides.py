@@ -191,7 +191,7 @@ def _param_hint(term: Any, name: str) -> Any:
         return _MISSING
     try:
         return typing.get_type_hints(func).get(name, _MISSING)
-    except Exception:  # unresolvable annotations (names imported for type checking only): check by value
+    except (NameError, TypeError):  # unresolvable annotations (names imported for type checking only)
         return _MISSING
 
 
