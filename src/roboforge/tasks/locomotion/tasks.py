@@ -17,4 +17,6 @@ velocity_flat_h1 = partial(velocity_env_cfg, H1, False)
 ppo_flat_go1 = partial(velocity_ppo_cfg, 500, (128, 128, 128))
 ppo_rough_go1 = partial(velocity_ppo_cfg, 1500)
 ppo_flat_humanoid = partial(velocity_ppo_cfg, 1500, (256, 128, 128))
-ppo_rough_humanoid = partial(velocity_ppo_cfg, 3000)
+# G1 rough: 1000 iterations (H100, 2026-12-07: mean terrain level 4.8 and 93% not fallen on the play terrain at
+# iteration 956, 13 min of training; Isaac Lab's 3000 would take ~42 min at that rate).
+ppo_rough_humanoid = partial(velocity_ppo_cfg, 1000)
