@@ -3,7 +3,10 @@
 A `flexcomp` of type grid, `dim=3`, is a 3D finite-element body. With `dof="trilinear"` MuJoCo moves it
 by the 8 corner nodes of one trilinear cell, each a body with three slide joints, and interpolates the
 `count^3` collision vertices from them (cheap: 24 degrees of freedom whatever the resolution); with
-`dof="full"` every vertex is such a node. Elasticity is linear (Young's modulus, Poisson's ratio) with
+`dof="full"` every vertex is such a node (the default; with `count=2` both are the same 8 nodes). MuJoCo
+Warp 4.0.0 mishandles contacts of an interpolated (trilinear) flex with a moving body's geoms: squeezed
+between the Panda's fingers the cube slips out when lifted, where C MuJoCo lifts it (and where `full` lifts
+it on both), so MuJoCo Warp refuses trilinear flexes (`sim/factory.py`). Elasticity is linear (Young's modulus, Poisson's ratio) with
 Rayleigh damping; the compiled `flex_stiffness` is proportional to Young's modulus, which is how
 stiffness is randomized per world (mdp/deformable.py). MuJoCo 4 integrates flex elasticity only with the
 `discrete` integrator (or explicit Euler with a small step), so a scene with a deformable object uses it.
@@ -33,7 +36,7 @@ class DeformableObjectCfg:
 
     size: float = 0.05
     """Edge length (m) of the undeformed cube."""
-    count: int = 3
+    count: int = 2
     """Vertices per edge (>= 2): the collision surface's resolution (and the nodes' with `dof='full'`)."""
     mass: float = 0.1
     """Total mass (kg), spread over the nodes."""
@@ -45,8 +48,9 @@ class DeformableObjectCfg:
     """Rayleigh damping coefficient (s) of the elastic forces."""
     friction: float = 1.0
     """Sliding friction of the surface."""
-    dof: Literal["trilinear", "full"] = "trilinear"
-    """'trilinear': 8 corner nodes drive the whole cube; 'full': every vertex is a node (count^3 bodies)."""
+    dof: Literal["trilinear", "full"] = "full"
+    """'full': every vertex is a node (count^3 bodies); 'trilinear': 8 corner nodes drive the whole cube
+    (C MuJoCo only: see the module docstring)."""
     rgba: tuple[float, float, float, float] = (0.95, 0.55, 0.2, 1.0)
     """Colour."""
     init_state: InitialStateCfg = field(default_factory=InitialStateCfg)

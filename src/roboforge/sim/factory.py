@@ -45,6 +45,11 @@ def make_simulator(
             f"Per-world {', '.join(cpu_only)} (flex stiffness randomization) needs the C backend: MuJoCo Warp "
             "4.0.0 shares flex fields between worlds. Use --sim mujoco, or drop the stiffness randomization."
         )
+    if backend == "mjwarp" and model.nflex and model.flex_interp.any():
+        raise ConfigError(
+            "A flex with interpolated nodes (dof='trilinear' or 'quadratic') needs the C backend: MuJoCo Warp "
+            "4.0.0 lets such a body slip out of a grasp. Use dof='full' (DeformableObjectCfg) or --sim mujoco."
+        )
     if backend == "mjwarp":
         from roboforge.sim.mjwarp_backend import MjwarpSimulator
 

@@ -24,13 +24,21 @@ SOFT_CUBE_YOUNG = 5.0e4
 def soft_cube_cfg(young: float = SOFT_CUBE_YOUNG) -> DeformableObjectCfg:
     """A 5 cm, 100 g soft cube resting on the ground in front of the Panda (the rigid lift cube's place).
 
-    Two vertices per edge: the 8 corner nodes deform it either way (trilinear), and the coarser collision
-    surface halves the contacts of a grasp. With three, the closed fingers' pads touched 59 flex elements
+    Two vertices per edge, every vertex a node (`dof="full"`): 8 nodes, and the coarse collision surface
+    halves the contacts of a grasp. With three, the closed fingers' pads touched 59 flex elements
     (63 contacts, 253 constraint rows in one world, C MuJoCo); a step took 3.4x as long as with the arm
     in the air (31 vs 9 ms, 32 worlds), and on an H100 an iteration grew from 0.66 s to 4.2 s as the policy
-    learnt to reach the cube (2026-12-05). With two: 26 contacts, 105 rows, 20 ms."""
+    learnt to reach the cube (2026-12-05). With two: 26 contacts, 105 rows, 20 ms. The cube was trilinear
+    until 2026-12-07, which MuJoCo Warp 4.0.0 could not lift: a scripted grasp squeezed it as C MuJoCo does,
+    then it slipped out of the rising fingers (0.025 m high after the lift, against 0.16 m on C MuJoCo and
+    0.15 m with `full` on either backend), so no GPU run could have learnt the task."""
     return DeformableObjectCfg(
-        size=0.05, count=2, mass=0.1, young=young, init_state=InitialStateCfg(pos=(0.5, 0.0, 0.025))
+        size=0.05,
+        count=2,
+        dof="full",
+        mass=0.1,
+        young=young,
+        init_state=InitialStateCfg(pos=(0.5, 0.0, 0.025)),
     )
 
 
