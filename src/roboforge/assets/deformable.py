@@ -40,8 +40,9 @@ class DeformableObjectCfg:
     """Vertices per edge (>= 2): the collision surface's resolution (and the nodes' with `dof='full'`)."""
     mass: float = 0.1
     """Total mass (kg), spread over the nodes."""
-    young: float = 5.0e4
-    """Young's modulus (Pa): 5e4 is soft foam; a 5 cm cube sags ~1 mm under its own weight."""
+    young: float = 1.0e5
+    """Young's modulus (Pa): 1e5 is foam. Below ~7.5e4 the 8-node cube (`count=2`, `full`) can collapse in a
+    grasp and stay collapsed (measured in tasks/lift/soft_lift_env_cfg.py)."""
     poisson: float = 0.3
     """Poisson's ratio, in [0, 0.5)."""
     damping: float = 2.0e-3

@@ -17,8 +17,10 @@ from roboforge.managers import ActionTermCfg, EventTermCfg, ObservationTermCfg
 from roboforge.mdp import deformable
 from roboforge.tasks.lift.lift_env_cfg import lift_env_cfg
 
-SOFT_CUBE_YOUNG = 5.0e4
-"""Pa: soft foam. A 5 cm cube of it is ~2.5 kN/m between the fingers, so a firm grasp dents it by mm."""
+SOFT_CUBE_YOUNG = 1.0e5
+"""Pa: foam. The Panda's closed fingers dent the 5 cm cube by ~5 mm. At 5e4 Pa the 8-node cube collapsed while
+held (its volume from 125 to 30 cm^3, and it stayed so after release; C MuJoCo, scripted grasp, 2026-12-07);
+at 7.5e4, 1e5 and 2e5 it kept 114-130 cm^3 and sprang back."""
 
 
 def soft_cube_cfg(young: float = SOFT_CUBE_YOUNG) -> DeformableObjectCfg:
@@ -48,7 +50,7 @@ def soft_lift_env_cfg(
     arm_action: ActionTermCfg | None = None,
     randomize_stiffness: bool = False,
 ) -> ManagerBasedRLEnvCfg:
-    """Lift a soft cube; `randomize_stiffness`: Young's modulus x U(0.5, 2) per world at reset (C backend)."""
+    """Lift a soft cube; `randomize_stiffness`: Young's modulus x U(0.75, 2) per world at reset (C backend)."""
     cfg = lift_env_cfg(num_envs=num_envs, play=play, arm_action=arm_action)
     cfg.scene.entities["cube"] = soft_cube_cfg()
     cfg.observations["policy"].terms["object_shape"] = ObservationTermCfg(
@@ -58,6 +60,6 @@ def soft_lift_env_cfg(
         cfg.events["cube_stiffness"] = EventTermCfg(
             func=deformable.randomize_deformable_stiffness,
             mode="reset",
-            params={"asset_name": "cube", "young_scale": (0.5, 2.0), "damping_scale": (0.5, 2.0)},
+            params={"asset_name": "cube", "young_scale": (0.75, 2.0), "damping_scale": (0.5, 2.0)},
         )
     return cfg
