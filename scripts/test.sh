@@ -46,7 +46,6 @@ rf_warp_cache
 echo "ruff check src tests"
 ruff check src tests
 # One pytest worker per core (pytest-xdist); a test file stays on one worker, so its module fixtures (one
-# training run shared by several tests) are built once; the longest files go first (tests/conftest.py). Tests
-# pick free ports and their own folders.
-echo "pytest -n auto --dist loadfile --no-loadscope-reorder $*"
-pytest -n auto --dist loadfile --no-loadscope-reorder "$@"
+# training run shared by several tests) are built once. Tests pick free ports and their own folders.
+echo "pytest -n auto --dist loadfile $*"
+pytest -n auto --dist loadfile "$@"

@@ -35,23 +35,6 @@ import roboforge.tasks  # noqa: E402, F401  (registers the built-in tasks, as th
 # OpenMP workers from fighting the MuJoCo rollout threads (or another process) for the 2 CI cores.
 torch.set_num_threads(1)
 
-# Seconds each of the longest test files took in a full run on the 2-core machine (2026-12-07). pytest-xdist
-# hands whole files to the workers in collection order (`--dist loadfile --no-loadscope-reorder`), so these
-# go first, longest first, and the short files fill in behind them: started last, the 3-minute library file
-# kept one worker busy for ~2.5 minutes after the other had run out of work.
-LONG_FILES = {
-    "test_libraries.py": 183, "test_reach_learning.py": 108, "test_service_ray.py": 68,
-    "test_distributed_libraries.py": 59, "test_envs.py": 57, "test_service_jobs.py": 41,
-    "test_distributed.py": 39, "test_service_live.py": 38, "test_service_library.py": 37,
-    "test_render.py": 33, "test_deformable.py": 32, "test_user_tasks.py": 25, "test_reach.py": 25,
-    "test_deploy_tasks.py": 23, "test_train_video.py": 21, "test_navigation.py": 19,
-}  # fmt: skip
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Longest files first (a stable sort: each file's own test order is kept)."""
-    items.sort(key=lambda item: -LONG_FILES.get(item.path.name, 0))
-
 
 def menagerie_has(robot: str) -> bool:
     """True if `robot` is in the offline Menagerie folder."""

@@ -29,14 +29,11 @@ FLEX_FIELDS = ("flex_stiffness", "flex_damping")
 panda = pytest.mark.skipif(not menagerie_has("franka_emika_panda"), reason="no franka_emika_panda model")
 
 
-def soft_cube_env(
-    z: float = 0.025, per_world: tuple[str, ...] = (), backend: str = "mujoco", **cube_cfg
-) -> SimpleNamespace:
-    """A bare env (scene + simulator) with one 5 cm soft cube centred at height `z`, as terms see it."""
+def soft_cube_env(z: float = 0.025, per_world: tuple[str, ...] = (), **cube_cfg) -> SimpleNamespace:
+    """A bare env (scene + C simulator) with one 5 cm soft cube centred at height `z`, as terms see it."""
     cube = DeformableObjectCfg(init_state=InitialStateCfg(pos=(0.3, 0.1, z)), **cube_cfg)
     scene = Scene(SceneCfg(num_envs=N, entities={"cube": cube}))
-    sim_cfg = SimCfg(backend=backend, timestep=0.005)  # type: ignore[arg-type]
-    sim = make_simulator(copy.deepcopy(scene.model), N, sim_cfg, per_world)
+    sim = make_simulator(copy.deepcopy(scene.model), N, SimCfg(backend="mujoco", timestep=0.005), per_world)
     scene.bind(sim)
     sim.reset(all_worlds(N))
     scene.reset_to_default(all_worlds(N))
@@ -192,15 +189,16 @@ def test_soft_lift_with_stiffness_randomization_needs_the_c_backend():
 def test_scripted_grasp_squeezes_and_lifts_the_soft_cube(backend):
     """Both backends hold the cube (a trilinear one slipped out on MuJoCo Warp), with room for every contact."""
     arm = mdp.DifferentialIKActionCfg(joint_names=PANDA_ARM_JOINTS, body_name="tcp", ik_method="dls")
-    cfg = soft_lift_env_cfg(num_envs=2, arm_action=arm)
+    n = 2
+    cfg = soft_lift_env_cfg(num_envs=n, arm_action=arm)
     cfg.sim.backend = backend
     env = make_env("lift-soft-cube-panda", cfg)
     cube = env.scene["cube"]
     start = cube.data.root_pos_w.clone()
-    down = torch.tensor([0.0, 1.0, 0.0, 0.0]).expand(2, 4)
+    down = torch.tensor([0.0, 1.0, 0.0, 0.0]).expand(n, 4)
 
     def go(dz: float, grip: float, steps: int) -> None:
-        action = torch.cat((start + torch.tensor([0.0, 0.0, dz]), down, torch.full((2, 1), grip)), dim=1)
+        action = torch.cat((start + torch.tensor([0.0, 0.0, dz]), down, torch.full((n, 1), grip)), dim=1)
         for _ in range(steps):
             env.step(action)
 
