@@ -8,8 +8,9 @@ Warp 4.0.0 mishandles contacts of an interpolated (trilinear) flex with a moving
 between the Panda's fingers the cube slips out when lifted, where C MuJoCo lifts it (and where `full` lifts
 it on both), so MuJoCo Warp refuses trilinear flexes (`sim/factory.py`). Elasticity is linear (Young's
 modulus, Poisson's ratio) with Rayleigh damping; the compiled `flex_stiffness` is proportional to Young's
-modulus, which is how stiffness is randomized per world (mdp/deformable.py). MuJoCo 4 integrates flex elasticity only with the
-`discrete` integrator (or explicit Euler with a small step), so a scene with a deformable object uses it.
+modulus, which is how stiffness is randomized per world (mdp/deformable.py). MuJoCo 4 integrates flex
+elasticity only with the `discrete` integrator (or explicit Euler with a small step), so a scene with a
+deformable object uses it.
 
 Sources: MuJoCo documentation, XML reference `flexcomp` and its `elasticity`/`contact` children, and
 the "Deformable objects" section of the modeling guide (mujoco.readthedocs.io).
