@@ -12,8 +12,11 @@
 #   bash scripts/device_runs.sh status [SECONDS]   # wait, then print progress; metrics + checkpoints to $OUT
 #   bash scripts/device_runs.sh evaluate [NAME...]  # eval each run's newest checkpoint on the GPU; trainings go on
 #   bash scripts/device_runs.sh stop [NAME...]      # SIGTERM (the trainer checkpoints), then eval on the GPU
-#   bash scripts/device_runs.sh keep_cache [NAME]   # the kernels compiled here to $OUT/warp-cache[-NAME].tgz (~10 MB a task)
-# A fresh machine compiles the kernels before the first iteration: ~2.5-5 min for a Panda task (2026-12-06, H100).
+#   bash scripts/device_runs.sh keep_cache [NAME]   # the kernels compiled here to $OUT/warp-cache[-NAME].tgz (~10 MB a task;
+#     over 15 MiB in parts: lift-soft-cube-panda's with the ant's and humanoid's came to 26.6 MB, 2026-12-07)
+#   bash scripts/device_runs.sh unpack_cache        # unpack the kernel caches this call carries (start/queue do it too)
+# A fresh machine compiles the kernels before the first iteration: ~2.5-5 min for a Panda task (2026-12-06, H100),
+# ~5.5 min for lift-soft-cube-panda (flex kernels; 2026-12-07, H100).
 # Bring the new kernels back once (keep_cache NAME), keep them as runs/carry/warp-cache-NAME.tgz (the Panda's are
 # runs/carry/warp-cache.tgz) and carry them with the last staged part: start/queue unpack every one. A new
 # session's checkout has no runs/: `scripts/carry.sh save` keeps the caches and the checkpoints of unfinished
@@ -116,24 +119,31 @@ snapshot() {  # one tarball per run (the device returns at most 8 files of 16 Mi
   done)
 }
 
-unpack_cache() {  # kernel caches carried in from earlier machines (every runs/carry/warp-cache*.tgz), once per machine
-  local tgz
-  [ -d "$WARP_CACHE_PATH" ] && return 0
-  mkdir -p "$WARP_CACHE_PATH"
-  for tgz in ${WARP_CACHE_TGZ:-runs/carry/warp-cache*.tgz}; do
-    [ -f "$tgz" ] && tar -xzf "$tgz" -C "$(dirname "$WARP_CACHE_PATH")" && echo "kernel cache: unpacked $tgz"
+unpack_cache() {  # kernel caches carried in (runs/carry/warp-cache*.tgz, or one kept in parts), each once per machine
+  local tgz key
+  mkdir -p "$WARP_CACHE_PATH" "$root/unpacked"
+  for tgz in runs/carry/warp-cache*.tgz runs/carry/warp-cache*.tgz.part-aa; do
+    [ -f "$tgz" ] || continue
+    tgz=${tgz%.part-aa} key=$(basename "${tgz%.part-aa}")
+    [ -e "$root/unpacked/$key" ] && continue
+    if [ -f "$tgz" ]; then cat "$tgz"; else cat "$tgz".part-*; fi | tar -xzf - -C "$(dirname "$WARP_CACHE_PATH")" \
+      && touch "$root/unpacked/$key" && echo "kernel cache: unpacked $key"
   done
-  touch "$root/cache.unpacked"
-  return 0
+  [ -e "$root/cache.unpacked" ] || touch "$root/cache.unpacked"  # the machine's first unpack: what keep_cache keeps
+  return 0  # is newer (tar gives unpacked files their archived times)
 }
 
 # keep_cache [NAME]: the kernels this machine compiled (not those unpacked) to $OUT/warp-cache[-NAME].tgz; the
-# device returns files of at most 16 MiB, so each task family's kernels travel as a file of their own
+# device returns files of at most 16 MiB, so a larger cache comes back in 15 MiB parts (.part-aa, .part-ab, ...)
+# that unpack_cache joins; a call carries at most 64 MiB, so carry parts that do not fit beside .gpu/p4 in a
+# call of their own before it: `bash scripts/device_runs.sh unpack_cache` there unpacks what it carries
 keep_cache() {
   local tgz="$out/warp-cache${1:+-$1}.tgz" base newer=()
   base=$(basename "$WARP_CACHE_PATH")
   [ -e "$root/cache.unpacked" ] && newer=(-newer "$root/cache.unpacked")  # no start here yet: keep everything
-  (cd "$(dirname "$WARP_CACHE_PATH")" && find "$base" -type f "${newer[@]}" | tar -czf "$tgz" -T -) && ls -l "$tgz"
+  (cd "$(dirname "$WARP_CACHE_PATH")" && find "$base" -type f "${newer[@]}" | tar -czf "$tgz" -T -) || return 1
+  if [ "$(stat -c %s "$tgz")" -gt $((15 * 1024 * 1024)) ]; then split -b 15M "$tgz" "$tgz.part-" && rm "$tgz"; fi
+  ls -l "$tgz"*
 }
 
 run_names() { (cd "$root/logs" && ls *.pid | grep -vx queue.pid | sed 's/\.pid$//'); }
