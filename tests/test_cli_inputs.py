@@ -386,3 +386,11 @@ def test_more_worlds_than_a_scene_may_have_is_refused_before_anything_is_built(t
     result = invoke("train", "cartpole", *CPU, *args, "--max-iterations", "1", "--run-dir", tmp_path)
     one_line_error(result, needle)
     assert not list(tmp_path.iterdir())
+
+
+def test_the_build_spinner_says_that_mujoco_warp_compiles_on_a_first_run():
+    from roboforge.cli.session import building_status
+
+    assert "compiles MuJoCo Warp's kernels" in building_status("cartpole", 8, "cpu", "mjwarp")
+    assert building_status("cartpole", 8, "cpu", "mujoco") == "building cartpole (8 worlds)..."
+    assert building_status("cartpole", None, "cpu", "auto") == "building cartpole (default worlds)..."

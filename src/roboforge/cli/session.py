@@ -83,6 +83,17 @@ def open_policy_session(
     return path, s, applied
 
 
+def building_status(task: str, num_envs: int | None, device: str | None, sim: str) -> str:
+    """The spinner's text while the worlds are built; on MuJoCo Warp it says that the first build compiles."""
+    from roboforge.rl.session import resolve_device
+    from roboforge.sim.factory import resolve_backend
+
+    text = f"building {task} ({num_envs or 'default'} worlds)"
+    if resolve_backend(sim, resolve_device(device)) == "mjwarp":
+        text += ": a machine's first run of a task compiles MuJoCo Warp's kernels (minutes on a GPU; cached after)"
+    return text + "..."
+
+
 def open_session(
     task, num_envs, device, sim, seed, overrides=None, play=False, run: Path | None = None,
     library: str = "rsl_rl", algorithm: str = "ppo", agent_file: Path | None = None,
@@ -103,7 +114,7 @@ def open_session(
         cfg_type = learner_class(library).cfg_types[algorithm]
         agent_o = {**saved_agent_overrides(run, cfg_type), **agent_o}
     env_o = {**run_env, **env_o}
-    with console.status(f"building {task} ({num_envs or 'default'} worlds)..."):
+    with console.status(building_status(task, num_envs, device, sim)):
         s = build_session(
             task, num_envs, device, sim, seed, play, env_o, agent_o, library, algorithm, agent_file, env_state
         )
