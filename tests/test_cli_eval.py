@@ -145,6 +145,51 @@ def test_bench_json():
     assert data["physics_only_env_steps_per_s"] == pytest.approx(data["physics_steps_per_s"] / 2)
 
 
+@pytest.mark.slow
+def test_bench_times_a_trained_policy_and_trains_on_from_it(cli_run):
+    common = (
+        "bench",
+        "cartpole",
+        "--checkpoint",
+        cli_run,
+        "--num-envs",
+        16,
+        "--steps",
+        10,
+        "--device",
+        "cpu",
+    )
+    result = invoke(*common, "--train-iterations", 1, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["policy_env_steps_per_s"] > 0 and data["train_env_steps_per_s"] > 0
+    result = invoke(*common, "--library", "skrl")
+    assert result.exit_code == 2
+    assert "--library and --algorithm come from the checkpoint's run" in flat(result.output)
+
+
+def test_bench_policy_rate_steps_the_checkpoints_policy(cli_run):
+    """Half an episode of the loaded policy before the timed steps; the learner keeps its weights."""
+    import io
+
+    import torch
+
+    from roboforge.cli.session import open_policy_session
+    from roboforge.rl.bench import _policy_rate
+
+    path, s, _ = open_policy_session("cartpole", cli_run, 8, "cpu", "auto", None, None, play=False)
+    calls, step = [], s.env.step
+    s.env.step = lambda actions: (calls.append(1), step(actions))[1]
+    assert _policy_rate(s, path, 4) > 0
+    assert len(calls) >= int(s.env.max_episode_length) // 2 + 4
+    saved, held = torch.load(path, weights_only=False), io.BytesIO()
+    s.learner.save(held)
+    held.seek(0)
+    actor = torch.load(held, weights_only=False)["actor_state_dict"]
+    assert actor.keys() == saved["actor_state_dict"].keys()
+    assert all(torch.equal(actor[k], saved["actor_state_dict"][k]) for k in actor)
+
+
 def test_json_stdout_stays_clean_on_mjwarp():
     """Warp's build messages must not end up in the JSON on stdout."""
     result = invoke(
@@ -188,7 +233,7 @@ def test_bench_prints_no_negative_share_of_an_iteration():
     from rich.console import Console
 
     from roboforge.cli.bench import _bench_table
-    from roboforge.rl.bench import _iteration_breakdown
+    from roboforge.rl.bench import BenchResult, _iteration_breakdown
 
     class Learner:
         steps_per_iteration = 24
@@ -206,8 +251,8 @@ def test_bench_prints_no_negative_share_of_an_iteration():
     assert split == pytest.approx(
         {"env_steps": None, "policy_and_storage": None, "update": 0.067, "total": 0.245}
     )
-    result = SimpleNamespace(
-        num_envs=16, backend="mujoco", device="cpu", physics_steps_per_s=1e4, decimation=4,
+    result = BenchResult(
+        task="go1", num_envs=16, backend="mujoco", device="cpu", physics_steps_per_s=1e4, decimation=4,
         physics_only_env_steps_per_s=2.5e3, env_steps_per_s=2e3, noisy_env_steps_per_s=724.0, physics_share=0.8,
         train_env_steps_per_s=1e3, library="rsl_rl", algorithm="ppo", device_memory_gib=None, iteration_s=split,
     )  # fmt: skip

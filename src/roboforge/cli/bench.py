@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,8 +12,15 @@ from rich.table import Table
 from roboforge.cli.app import Algorithm, Device, Imports, Json, Library, Override, Sim, Task, Threads, app
 from roboforge.cli.imports import import_modules
 from roboforge.cli.run import console, run_command
-from roboforge.cli.session import check_library_options, check_options, open_session, set_torch_threads
+from roboforge.cli.session import (
+    check_library_options,
+    check_options,
+    open_policy_session,
+    open_session,
+    set_torch_threads,
+)
 from roboforge.utils.console import out_console
+from roboforge.utils.errors import UserInputError
 
 
 @app.command(
@@ -28,6 +36,14 @@ def bench_cmd(
     sim: Sim = "auto",
     device: Device = None,
     train_iterations: Annotated[int, typer.Option(help="Training iterations to time (0 to skip).")] = 5,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="A trained policy (checkpoint file, run or task folder): env.step is also timed with its "
+            "actions, after it has acted for half an episode (grasps and gaits can cost more than random "
+            "actions), then physics and training from there. Its run's library and overrides apply."
+        ),
+    ] = None,
     library: Library = None,
     algorithm: Algorithm = None,
     override: Override = None,
@@ -42,16 +58,26 @@ def bench_cmd(
         from roboforge.rl.options import check_not_negative
 
         import_modules(imports)
-        check_options(task, device, sim, override, num_envs=num_envs, steps=steps, threads=threads)
         check_not_negative("--train-iterations", train_iterations, "0 skips training")
-        library_, algorithm_ = library or "rsl_rl", algorithm or "ppo"
-        check_library_options(task, library_, algorithm_)
-        set_torch_threads(threads, device)
-        s, _ = open_session(
-            task, num_envs, device, sim, None, override, library=library_, algorithm=algorithm_
-        )
+        path = None
+        if checkpoint is not None:
+            if library or algorithm:
+                raise UserInputError(
+                    "--library and --algorithm come from the checkpoint's run with --checkpoint; leave them out."
+                )
+            path, s, _ = open_policy_session(
+                task, checkpoint, num_envs, device, sim, None, override, threads, play=False, steps=steps
+            )
+        else:
+            check_options(task, device, sim, override, num_envs=num_envs, steps=steps, threads=threads)
+            library_, algorithm_ = library or "rsl_rl", algorithm or "ppo"
+            check_library_options(task, library_, algorithm_)
+            set_torch_threads(threads, device)
+            s, _ = open_session(
+                task, num_envs, device, sim, None, override, library=library_, algorithm=algorithm_
+            )
         with console.status("benchmarking..."):
-            result = bench(s, steps, train_iterations)
+            result = bench(s, steps, train_iterations, path)
         if as_json:
             return asdict(result)
         out_console().print(_bench_table(task, result))
@@ -69,7 +95,12 @@ def _bench_table(task: str, result) -> Table:
     )
     table.add_row("env.step env-steps/s", f"{result.env_steps_per_s:,.0f}")
     table.add_row("env.step env-steps/s, actions ~ N(0, 1)", f"{result.noisy_env_steps_per_s:,.0f}")
-    table.add_row("env.step / physics-only", f"{result.physics_share:.0%}")
+    if result.policy_env_steps_per_s is not None:
+        table.add_row(
+            "env.step env-steps/s, the trained policy acting", f"{result.policy_env_steps_per_s:,.0f}"
+        )
+    shared = "the policy's env.step" if result.policy_env_steps_per_s is not None else "env.step"
+    table.add_row(f"{shared} / physics-only", f"{result.physics_share:.0%}")
     if result.train_env_steps_per_s is not None:
         table.add_row(
             f"training env-steps/s ({result.library} {result.algorithm.upper()})",

@@ -62,11 +62,11 @@ def set_torch_threads(threads: int | None, device: str | None) -> None:
 
 
 def open_policy_session(
-    task, checkpoint: Path, num_envs, device, sim, seed, overrides, threads=None, **positive
+    task, checkpoint: Path, num_envs, device, sim, seed, overrides, threads=None, play=True, **positive
 ):
     """Check the options, find the checkpoint (file, run or task folder) and build the task's play
-    config in the env its run was trained in, with the run's library (and the task modules it imported);
-    returns (checkpoint file, session, overrides applied)."""
+    config (`play`; else its training config) in the env its run was trained in, with the run's library
+    (and the task modules it imported); returns (checkpoint file, session, overrides applied)."""
     from roboforge.rl.checkpoints import check_checkpoint_library, checkpoint_library, resolve_checkpoint
     from roboforge.rl.run_dir import saved_library
 
@@ -77,7 +77,7 @@ def open_policy_session(
     library, algorithm = saved_library(path.parent) or (checkpoint_library(path) or "rsl_rl", "ppo")
     check_checkpoint_library(path, library)
     s, applied = open_session(
-        task, num_envs, device, sim, seed, overrides, play=True, run=path.parent, library=library,
+        task, num_envs, device, sim, seed, overrides, play=play, run=path.parent, library=library,
         algorithm=algorithm,
     )  # fmt: skip
     return path, s, applied

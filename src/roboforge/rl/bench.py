@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from roboforge.rl.evaluate import load_policy, policy_actions
 from roboforge.rl.session import Session
 from roboforge.rl.trainer import Trainer
 
@@ -34,17 +35,24 @@ class BenchResult:
     """env.step with actions ~ N(0, 1) drawn every step, as an untrained policy explores: more contacts,
     falls and resets than zero actions, so closer to what a rollout's env steps cost."""
     physics_share: float
+    """env.step's rate over physics alone (with a checkpoint, the policy's env.step: physics is timed in the
+    states it reaches)."""
     train_env_steps_per_s: float | None
     """Training iterations (rollout + update) of the session's library and algorithm."""
     iteration_s: dict[str, float | None] | None = None
     """Where one training iteration's time goes, from iterations timed with a device sync at each phase
-    end (libraries that report phases): `env_steps` (the rollout's env steps at the noisy env.step rate),
-    `policy_and_storage` (the rest of the rollout: policy, sampling, storage, returns), `update`, `total`.
+    end (libraries that report phases): `env_steps` (the rollout's env steps at the noisy env.step rate;
+    with a checkpoint, the policy's), `policy_and_storage` (the rest of the rollout: policy, sampling,
+    storage, returns), `update`, `total`.
     The split of the rollout is None when the rollout took less than its env steps at that rate (timing
     noise, or states that step faster than the timed ones): it would be negative."""
     device_memory_gib: float | None = None
     """GPU memory in use on the whole device after training (CUDA context, MuJoCo Warp's buffers, torch's
     cache, and any other process on the GPU: bench alone for a per-world figure); None on the CPU."""
+    policy_env_steps_per_s: float | None = None
+    """env.step with a trained policy's deterministic actions (`--checkpoint`), timed after it has acted for
+    half an episode: the states it reaches (a grasp, a gait) can cost more than those of zero or random
+    actions. Physics alone is then timed from those states, and training continues from its weights."""
 
 
 def _sync(device: str) -> None:
@@ -79,15 +87,19 @@ def _rate(fn, steps: int, items: int, device: str) -> float:
     return statistics.median(rates)
 
 
-def bench(session: Session, steps: int = 200, train_iterations: int = 5) -> BenchResult:
+def bench(
+    session: Session, steps: int = 200, train_iterations: int = 5, checkpoint: Path | None = None
+) -> BenchResult:
     """Time at least `steps` physics steps and env steps (see `_rate`) and `train_iterations` training
-    iterations (0: no training figure)."""
+    iterations (0: no training figure); with `checkpoint`, also env steps under its policy (see
+    `BenchResult.policy_env_steps_per_s`)."""
     env, dev = session.env, session.device
     n = env.num_envs
     actions = torch.zeros(n, env.num_actions, device=dev)
     with torch.inference_mode():
         env_rate = _rate(lambda: env.step(actions), steps, n, dev)
         noisy_rate = _rate(lambda: env.step(torch.randn_like(actions)), steps, n, dev)
+    policy_rate = _policy_rate(session, checkpoint, steps) if checkpoint is not None else None
     # Physics alone from the states the env steps reached. Timed first, it ran on robots just spawned and
     # landing (likely more solver work): a Go1 run measured physics alone slower than its env.step.
     physics = _rate(env.sim.step, steps, n, dev)
@@ -103,7 +115,7 @@ def bench(session: Session, steps: int = 200, train_iterations: int = 5) -> Benc
             _sync(dev)
             steps_done = train_iterations * session.learner.steps_per_iteration * n
             ppo = steps_done / (time.perf_counter() - start)
-            breakdown = _iteration_breakdown(session, train_iterations, noisy_rate)
+            breakdown = _iteration_breakdown(session, train_iterations, policy_rate or noisy_rate)
     physics_only_env = physics / env.cfg.decimation
     return BenchResult(
         task=session.task,
@@ -117,11 +129,31 @@ def bench(session: Session, steps: int = 200, train_iterations: int = 5) -> Benc
         physics_only_env_steps_per_s=physics_only_env,
         env_steps_per_s=env_rate,
         noisy_env_steps_per_s=noisy_rate,
-        physics_share=env_rate / physics_only_env,
+        physics_share=(policy_rate or env_rate) / physics_only_env,
         train_env_steps_per_s=ppo,
         iteration_s=breakdown,
         device_memory_gib=_device_memory_in_use_gib(dev),
+        policy_env_steps_per_s=policy_rate,
     )
+
+
+def _policy_rate(session: Session, checkpoint: Path, steps: int) -> float:
+    """env.step rate under the checkpoint's deterministic policy, from half an episode after a reset with the
+    time-outs spread over an episode (as training spreads them). The learner keeps the loaded weights and
+    optimizer, so a training figure timed afterwards continues from them."""
+    env = session.env
+    policy = load_policy(session, checkpoint, training=True)
+    obs = [env.reset()[0]]
+    env.episode_length_buf[:] = torch.randint_like(env.episode_length_buf, high=int(env.max_episode_length))
+
+    def act() -> None:
+        obs[0], _, terminated, time_outs, _ = env.step(policy_actions(session, policy, obs[0]))
+        policy.reset(terminated | time_outs)
+
+    with torch.inference_mode():
+        for _ in range(int(env.max_episode_length) // 2):
+            act()
+        return _rate(act, steps, env.num_envs, session.device)
 
 
 def _device_memory_in_use_gib(device: str) -> float | None:

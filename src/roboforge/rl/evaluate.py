@@ -28,10 +28,11 @@ class EvalResult:
     wall_s: float = 0.0
 
 
-def load_policy(session: Session, checkpoint: Path) -> Any:
-    """Load the checkpoint into the session's learner and return its deterministic actor, in eval mode."""
+def load_policy(session: Session, checkpoint: Path, training: bool = False) -> Any:
+    """Load the checkpoint into the session's learner (with its optimizer and schedules: `training`) and
+    return its deterministic actor, in eval mode."""
     with naming_the_trained_task(checkpoint, session.task):
-        session.learner.load(checkpoint, training=False)
+        session.learner.load(checkpoint, training=training)
     return session.learner.policy()
 
 
