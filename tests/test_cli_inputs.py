@@ -79,6 +79,9 @@ def short_run(tmp_path_factory) -> Path:
         (("-o", "env.episode_length_s=1e308"), ("env.episode_length_s 1e+308", "at most")),  # was an overflow
         (("-o", "env.sim.timestep=0"), ("env.sim.timestep must be > 0",)),  # was a ZeroDivisionError
         (("-o", "env.max_joint_vel=-1"), ("env.max_joint_vel must be > 0",)),  # every world "exploded"
+        (("-o", "env.sim.iterations=-3"), ("env.sim.iterations must be >= 1",)),  # ran, silently
+        (("-o", "env.sim.njmax=-1"), ("env.sim.njmax must be >= 1",)),  # was MuJoCo Warp's ValueError
+        (("-o", "env.sim.nconmax=0"), ("env.sim.nconmax must be >= 1",)),  # every contact dropped
         (
             ("-o", "env.sim.num_threads=100000"),
             ("env.sim.num_threads must be 1 to 1024",),

@@ -18,6 +18,13 @@ MAX_EPISODE_LENGTH = 2**31 - 1
 """Most env steps in an episode (the time-out is compared with int64 step counters, and longer is no time-out)."""
 MAX_SIM_THREADS = 1024
 """Most C MuJoCo threads (`env.sim.num_threads`), as the job service allows."""
+SIM_COUNTS = {
+    "iterations": "constraint solver iterations",
+    "ls_iterations": "line-search iterations",
+    "nconmax": "MuJoCo Warp's contacts per world",
+    "njmax": "MuJoCo Warp's constraint rows per world",
+}
+"""Counts of `SimCfg` that must be at least 1 when set."""
 
 
 def check_env_cfg(cfg: BaseEnvCfg) -> None:
@@ -28,6 +35,12 @@ def check_env_cfg(cfg: BaseEnvCfg) -> None:
         raise ConfigError(f"env.episode_length_s must be > 0 (seconds), got {cfg.episode_length_s}.")
     if cfg.sim.timestep is not None and not cfg.sim.timestep > 0:
         raise ConfigError(f"env.sim.timestep must be > 0 (seconds), got {cfg.sim.timestep}.")
+    for name, meaning in SIM_COUNTS.items():
+        value = getattr(cfg.sim, name)
+        if value is not None and value < 1:  # njmax=-1 was MuJoCo Warp's ValueError, iterations=-3 ran on
+            raise ConfigError(
+                f"env.sim.{name} must be >= 1 ({meaning}; leave it out for the default), got {value}."
+            )
     threads = cfg.sim.num_threads
     if threads is not None and not 1 <= threads <= MAX_SIM_THREADS:  # 10**5 started a thread per world
         raise ConfigError(
