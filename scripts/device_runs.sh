@@ -104,7 +104,7 @@ EOF
     [ -e "$n" ] || continue
     kill -0 "$(cat "$n")" 2>/dev/null || echo "$(basename "$n" .pid): stopped: $(tail -c 300 "${n%.pid}.err")"
   done
-  [ -e "$root/queue.sh" ] && echo "queue: $(run_names | wc -l) of $(grep -c ' & echo ' "$root/queue.sh") runs started"
+  [ -e "$root/queue.sh" ] && queue_progress
   snapshot
 }
 
@@ -144,6 +144,13 @@ keep_cache() {
   (cd "$(dirname "$WARP_CACHE_PATH")" && find "$base" -type f "${newer[@]}" | tar -czf "$tgz" -T -) || return 1
   if [ "$(stat -c %s "$tgz")" -gt $((15 * 1024 * 1024)) ]; then split -b 15M "$tgz" "$tgz.part-" && rm "$tgz"; fi
   ls -l "$tgz"*
+}
+
+queue_progress() {  # the last queue's runs only (a machine can hold runs of earlier queues and starts)
+  local queued started=0 n
+  queued=$(grep -o 'echo \$! > logs/[^ ]*\.pid' "$root/queue.sh" | sed 's|.*logs/||; s|\.pid$||')
+  for n in $queued; do [ -e "$root/logs/$n.pid" ] && started=$((started + 1)); done
+  echo "queue: $started of $(echo "$queued" | wc -w) runs started"
 }
 
 run_names() { (cd "$root/logs" && ls *.pid | grep -vx queue.pid | sed 's/\.pid$//'); }
