@@ -97,7 +97,8 @@ def _bench_table(task: str, result) -> Table:
     table.add_row("env.step env-steps/s, actions ~ N(0, 1)", f"{result.noisy_env_steps_per_s:,.0f}")
     if result.policy_env_steps_per_s is not None:
         table.add_row(
-            "env.step env-steps/s, the trained policy acting", f"{result.policy_env_steps_per_s:,.0f}"
+            "policy + env.step env-steps/s, the trained policy acting",
+            f"{result.policy_env_steps_per_s:,.0f}",
         )
     shared = "the policy's env.step" if result.policy_env_steps_per_s is not None else "env.step"
     table.add_row(f"{shared} / physics-only", f"{result.physics_share:.0%}")

@@ -50,9 +50,10 @@ class BenchResult:
     """GPU memory in use on the whole device after training (CUDA context, MuJoCo Warp's buffers, torch's
     cache, and any other process on the GPU: bench alone for a per-world figure); None on the CPU."""
     policy_env_steps_per_s: float | None = None
-    """env.step with a trained policy's deterministic actions (`--checkpoint`), timed after it has acted for
-    half an episode: the states it reaches (a grasp, a gait) can cost more than those of zero or random
-    actions. Physics alone is then timed from those states, and training continues from its weights."""
+    """env.step with a trained policy's deterministic actions (`--checkpoint`; its forward pass included),
+    timed after it has acted for half an episode: the states it reaches (a grasp, a gait) can cost more than
+    those of zero or random actions. Physics alone is then timed from those states, and training continues
+    from its weights."""
 
 
 def _sync(device: str) -> None:
