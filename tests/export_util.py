@@ -165,6 +165,7 @@ def world_context(robot: Any, env: Any, action: np.ndarray, world: int = 0) -> A
         commands,
         base_pos_w=state.base_pos_w,
         object_pos_w=state.object_pos_w or {},
+        object_nodes_w=state.object_nodes_w or {},
         obstacles_w=state.obstacles_w,
         terrain_height_w=state.terrain_height_w,
     )
@@ -185,3 +186,39 @@ def lockstep(runner: Any, robot: Any, rules: Any, session: Session, obs: Any, co
         for _ in range(runner.commands_per_step - 1):
             robot.write_command(runner.step(robot.read_state(), robot.now(), commands()))
         yield length, error, bool(dones[0]), rules.dones(robot, length)
+
+
+def observation_parity(
+    session: Session, policy: Path, seed: int, steps: int, tolerance: dict[str, float]
+) -> tuple[np.ndarray, set[str]]:
+    """Compare the deploy runtime's observations with training's over `steps` random-action steps of every world,
+    each term to `tolerance[func]` (else 1e-5); returns the compared training observations `(n, obs_dim)` and the
+    term functions seen."""
+    from roboforge.deploy import MujocoSimRobot, PolicyRunner
+
+    env, venv = session.env, session.learner.venv
+    runner = PolicyRunner.load(policy)
+    robot = MujocoSimRobot(runner.meta, policy.parent)
+    gen = torch.Generator().manual_seed(seed)
+    venv.reset()
+    compared, seen = [], set()
+    for _ in range(steps):
+        action = torch.rand(env.num_envs, runner.meta.policy.action_dim, generator=gen) * 2.0 - 1.0
+        obs, _, dones, _ = venv.step(action)
+        for w in range(env.num_envs):
+            if bool(dones[w]):
+                continue  # the observation is of the next episode's first state; the action was not last_action
+            ctx = world_context(robot, env, action[w].double().numpy(), w)
+            runner.observations.reset()  # one state, no history
+            expected = obs["policy"][w].double().numpy()
+            got = runner.observations.compute(ctx).astype(np.float64)
+            compared.append(expected)
+            for term in runner.observations.terms:
+                diff = float(np.abs(got[term.slice] - expected[term.slice]).max())
+                seen.add(term.spec.func)
+                assert diff < tolerance.get(term.spec.func, 1e-5), (
+                    term.spec.name,
+                    got[term.slice],
+                    expected[term.slice],
+                )
+    return np.array(compared), seen

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from export_util import exported_session, lockstep, world_context
+from export_util import exported_session, lockstep, observation_parity, world_context
 from roboforge.deploy import MujocoSimRobot, PolicyRunner, scene_terms
 from roboforge.deploy.episodes import run_sim_episodes
 from roboforge.deploy.joints import ActionMapper
@@ -63,41 +63,6 @@ def test_the_export_writes_each_terms_defaults_and_an_older_export_is_refused(na
         scene_terms.range_scan(scan, meta)
 
 
-def _observation_parity(session, policy, seed: int) -> tuple[np.ndarray, set[str]]:
-    """Compare runtime and training observations over STEPS random-action steps of every world; returns the
-    compared training observations `(n, obs_dim)` and the term functions seen."""
-    env, venv = session.env, session.learner.venv
-    runner = PolicyRunner.load(policy)
-    robot = MujocoSimRobot(runner.meta, policy.parent)
-    gen = torch.Generator().manual_seed(seed)
-    venv.reset()
-    compared, seen = [], set()
-    for _ in range(STEPS):
-        action = torch.rand(env.num_envs, runner.meta.policy.action_dim, generator=gen) * 2.0 - 1.0
-        obs, _, dones, _ = venv.step(action)
-        for w in range(env.num_envs):
-            if bool(dones[w]):
-                continue  # the observation is of the next episode's first state; the action was not last_action
-            ctx = world_context(robot, env, action[w].double().numpy(), w)
-            runner.observations.reset()  # one state, no history
-            expected = obs["policy"][w].double().numpy()
-            got = runner.observations.compute(ctx).astype(np.float64)
-            compared.append(expected)
-            _check_terms(runner, got, expected, seen)
-    return np.array(compared), seen
-
-
-def _check_terms(runner: PolicyRunner, got: np.ndarray, expected: np.ndarray, seen: set[str]) -> None:
-    for term in runner.observations.terms:
-        diff = float(np.abs(got[term.slice] - expected[term.slice]).max())
-        seen.add(term.spec.func)
-        assert diff < TOLERANCE.get(term.spec.func, 1e-5), (
-            term.spec.name,
-            got[term.slice],
-            expected[term.slice],
-        )
-
-
 def _values(session, policy, obs: np.ndarray, func: str) -> np.ndarray:
     runner = PolicyRunner.load(policy)
     [term] = [t for t in runner.observations.terms if t.spec.func == func]
@@ -106,7 +71,7 @@ def _values(session, policy, obs: np.ndarray, func: str) -> np.ndarray:
 
 def test_lift_runtime_terms_match_training(lift):
     session, policy = lift
-    obs, seen = _observation_parity(session, policy, seed=0)
+    obs, seen = observation_parity(session, policy, 0, STEPS, TOLERANCE)
     assert {"object_position_b", "generated_commands"} <= seen and len(obs) >= STEPS * WORLDS // 2
     cube_b = _values(session, policy, obs, "object_position_b")
     assert np.ptp(cube_b, axis=0).max() > 0.01, "several cube positions (episodes) were compared"
@@ -116,7 +81,7 @@ def test_stack_runtime_terms_match_training(stack):
     """The stack's policy observes its tool centre point (`ee_pos_b`) beside both cubes: the runtime computes it
     from the joint positions, training read it at the start of the last physics step (TOLERANCE)."""
     session, policy = stack
-    obs, seen = _observation_parity(session, policy, seed=1)
+    obs, seen = observation_parity(session, policy, 1, STEPS, TOLERANCE)
     assert {"ee_pos_b", "object_position_b", "joint_pos_rel"} <= seen and len(obs) >= STEPS * WORLDS // 2
     assert np.ptp(_values(session, policy, obs, "ee_pos_b"), axis=0).max() > 0.05, "the arm moved"
 
@@ -148,7 +113,7 @@ def test_frame_terms_are_the_training_kinematics_on_one_state(stack):
 
 def test_navigation_runtime_terms_match_training(navigation):
     session, policy = navigation
-    obs, seen = _observation_parity(session, policy, seed=1)
+    obs, seen = observation_parity(session, policy, 1, STEPS, TOLERANCE)
     assert {"planar_velocity_b", "range_scan", "generated_commands"} <= seen and len(
         obs
     ) >= STEPS * WORLDS // 2

@@ -166,6 +166,7 @@ class MujocoSimRobot:
             state.base_ang_vel_b = np.zeros(3)
         state.base_pos_w = self.root_pos_w()
         state.object_pos_w = self.scene_objects.object_pos_w(d)
+        state.object_nodes_w = self.scene_objects.object_nodes_w(d)
         if self.scene_objects.has_obstacles:
             state.obstacles_w = self.scene_objects.obstacles_w(d)
         state.terrain_height_w = self.terrain.height_at

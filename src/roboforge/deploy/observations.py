@@ -19,6 +19,7 @@ from roboforge.deploy.heading_terms import TERMS as HEADING_TERMS
 from roboforge.deploy.image_terms import IMAGE_MODULE, ImageTerm, image_depth, image_rgb, push_history
 from roboforge.deploy.metadata import MetadataError, ObsTermSpec, PolicyMetadata
 from roboforge.deploy.rotations import GRAVITY_DIR_W, quat_apply_inverse
+from roboforge.deploy.scene_terms import OBJECT_TERMS
 from roboforge.deploy.scene_terms import TERMS as SCENE_TERMS
 from roboforge.deploy.task_space import JointStateKinematics
 from roboforge.utils.errors import UserInputError
@@ -46,6 +47,8 @@ class ObsContext:
     """Cylinder obstacles `(K, 3)` (x, y, radius), as `RobotState.obstacles_w`."""
     terrain_height_w: Callable[[np.ndarray], np.ndarray] | None = None
     """Ground height under world points, as `RobotState.terrain_height_w`."""
+    object_nodes_w: dict[str, np.ndarray] = field(default_factory=dict)
+    """Deformable objects' node positions `(num_nodes, 3)`, as `RobotState.object_nodes_w`."""
 
 
 TermFn = Callable[[ObsContext], np.ndarray]
@@ -253,6 +256,8 @@ def _bind(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
 
 
 def _check_asset(spec: ObsTermSpec, meta: PolicyMetadata) -> None:
+    if spec.func in OBJECT_TERMS:  # its asset_name names the object observed, which RobotState carries
+        return
     asset = spec.params.get("asset_name", meta.robot.asset)
     if asset != meta.robot.asset:
         raise MetadataError(

@@ -27,7 +27,9 @@ class RobotState:
     come from the user's perception, in the same world frame as `base_pos_w`/`base_quat_w` (for an arm,
     placing the base at the origin with identity orientation makes it the base frame):
     `base_pos_w` the root position (fixed bases: the mount), `object_pos_w` each observed object's position
-    `(3,)` by its training scene entity name ('cube'), `obstacles_w` the vertical cylinders around a planar
+    `(3,)` by its training scene entity name ('cube'; a deformable object's centre of mass), `object_nodes_w`
+    each observed deformable object's node positions `(num_nodes, 3)` in the training flex's node order (e.g.
+    tracked points on a soft cube), `obstacles_w` the vertical cylinders around a planar
     robot `(K, 3)`: centre x, centre y, radius (m), `terrain_height_w` the ground's world z `(N,)` under world
     xy points `(N, 2)` (a height scan's; from an elevation map), with `base_pos_w` in the same frame.
     """
@@ -44,6 +46,7 @@ class RobotState:
     object_pos_w: dict[str, np.ndarray] | None = None
     obstacles_w: np.ndarray | None = None
     terrain_height_w: Callable[[np.ndarray], np.ndarray] | None = None
+    object_nodes_w: dict[str, np.ndarray] | None = None
 
 
 @dataclass

@@ -115,6 +115,7 @@ class PolicyRunner:
             state.object_pos_w or {},
             state.obstacles_w,
             state.terrain_height_w,
+            state.object_nodes_w or {},
         )
         t1 = t2 = t0
         policy_turn = self.substep % self.commands_per_step == 0  # every step without a low level

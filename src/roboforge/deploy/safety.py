@@ -148,6 +148,7 @@ def _finite(state: RobotState) -> bool:
         state.base_ang_vel_b,
         state.base_pos_w,
         *(state.object_pos_w or {}).values(),
+        *(np.ravel(nodes) for nodes in (state.object_nodes_w or {}).values()),
         None if state.obstacles_w is None else np.ravel(state.obstacles_w),
     ):
         if value is not None and not math.isfinite(float(np.dot(value, value))):

@@ -27,14 +27,24 @@ def draw_pose(ranges: dict, rng: np.random.Generator) -> np.ndarray:
 
 
 def reset_object_root_uniform(term: EventSpec, meta: PolicyMetadata) -> EventFn:
-    """An object's root = its default pose + uniform offsets (orientation offsets after the default), velocity uniform."""
+    """An object's root = its default pose + uniform offsets (orientation offsets after the default), velocity uniform;
+    a deformable object's undeformed shape is placed so (its root is its centre of mass)."""
     name = term.params["asset_name"]
     pose_range, vel_range = term.params.get("pose_range", {}), term.params.get("velocity_range") or {}
 
     def apply(robot: MujocoSimRobot, rng: np.random.Generator) -> None:
+        pose, vel = draw_pose(pose_range, rng), draw_pose(vel_range, rng)
+        nodes = robot.scene_objects.deformable.get(name)
+        if (
+            nodes is not None
+        ):  # the undeformed shape, its centre of mass offset from the rest one (training's rest
+            quat = quat_from_euler_xyz(
+                *pose[3:]
+            )  # orientation is the identity: DeformableObjectCfg checks it)
+            nodes.place(robot.data, nodes.rest_com + pose[:3], quat, vel[:3], vel[3:])
+            return
         q, v = robot.scene_objects.free_joint(name)
         default = robot.model.qpos0[q : q + 7]
-        pose, vel = draw_pose(pose_range, rng), draw_pose(vel_range, rng)
         d = robot.data
         d.qpos[q : q + 3] = default[:3] + pose[:3]
         d.qpos[q + 3 : q + 7] = quat_mul(default[3:7], quat_from_euler_xyz(*pose[3:]))

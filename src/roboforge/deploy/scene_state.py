@@ -1,10 +1,14 @@
-"""What the simulated robot's perception sees in the exported scene: free objects and cylinder obstacles.
+"""What the simulated robot's perception sees in the exported scene: free objects, deformable objects and
+cylinder obstacles.
 
 `SceneObjects` finds, in the compiled scene MJCF, every other entity with a free joint (an object such as the
-lift task's cube: entity name = the prefix of its body name, 'cube/cube' -> 'cube') and the obstacle
-cylinders on mocap bodies that the metadata's navigation terms name (`obstacle_asset`, `obstacle_bodies`,
-as `roboforge.mdp.planar.MocapCylinders` resolves them). `MujocoSimRobot` puts their state into
-`RobotState.object_pos_w` and `obstacles_w`; the sim-to-sim episodes reset and score them.
+lift task's cube: entity name = the prefix of its body name, 'cube/cube' -> 'cube'), every flex (a deformable
+object such as the soft cube: 'cube/soft' -> 'cube'; its nodes are bodies with three slide joints, so a node's
+position is its rest position plus the joints' displacements along their axes, as training computes it) and
+the obstacle cylinders on mocap bodies that the metadata's navigation terms name (`obstacle_asset`,
+`obstacle_bodies`, as `roboforge.mdp.planar.MocapCylinders` resolves them). `MujocoSimRobot` puts their state
+into `RobotState.object_pos_w` (a deformable object's centre of mass, as its training `root_pos_w`),
+`object_nodes_w` and `obstacles_w`; the sim-to-sim episodes reset and score them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import mujoco
 import numpy as np
 
 from roboforge.deploy.metadata import MetadataError, PolicyMetadata
+from roboforge.deploy.rotations import quat_apply
 
 
 def obstacle_sources(meta: PolicyMetadata) -> list[tuple[str, str]]:
@@ -28,6 +33,63 @@ def obstacle_sources(meta: PolicyMetadata) -> list[tuple[str, str]]:
         if asset is not None and pair not in found:
             found.append(pair)
     return found
+
+
+class FlexNodes:
+    """One deformable object's nodes: positions `rest + A q` from their slide joints, centre of mass by node mass."""
+
+    def __init__(self, model: mujoco.MjModel, flex: int):
+        if int(model.flex_interp[flex]):
+            adr, num = int(model.flex_nodeadr[flex]), int(model.flex_nodenum[flex])
+            bodies = [int(b) for b in model.flex_nodebodyid[adr : adr + num]]
+        else:
+            adr, num = int(model.flex_vertadr[flex]), int(model.flex_vertnum[flex])
+            bodies = [int(b) for b in model.flex_vertbodyid[adr : adr + num]]
+        joints = [
+            list(range(int(model.body_jntadr[b]), int(model.body_jntadr[b] + model.body_jntnum[b])))
+            for b in bodies
+        ]
+        if any(
+            len(js) != 3 or any(model.jnt_type[j] != mujoco.mjtJoint.mjJNT_SLIDE for j in js) for js in joints
+        ):
+            raise MetadataError(
+                f"Flex {mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_FLEX, flex)!r}: a node "
+                "body without three slide joints; the runtime reads only such nodes."
+            )
+        self.qadr = np.array([model.jnt_qposadr[j] for js in joints for j in js], dtype=np.intp)
+        self.dadr = np.array([model.jnt_dofadr[j] for js in joints for j in js], dtype=np.intp)
+        rest_data = mujoco.MjData(model)
+        mujoco.mj_kinematics(model, rest_data)  # qpos0: every node at rest
+        self.rest = np.array([rest_data.xpos[b] for b in bodies])
+        self.axes = np.array([np.stack([rest_data.xaxis[j] for j in js], axis=1) for js in joints])
+        self.axes_inv = np.linalg.inv(self.axes)
+        mass = np.array([model.body_mass[b] for b in bodies])
+        self.weights = mass / mass.sum()
+        self.rest_com = self.weights @ self.rest
+        self.offsets = self.rest - self.rest_com  # the undeformed shape about its centre of mass
+
+    def nodes_w(self, data: mujoco.MjData) -> np.ndarray:
+        """Node positions `(num_nodes, 3)`, world frame."""
+        return self.rest + np.einsum("kij,kj->ki", self.axes, data.qpos[self.qadr].reshape(-1, 3))
+
+    def com_w(self, data: mujoco.MjData) -> np.ndarray:
+        """Centre of mass `(3,)`, world frame."""
+        return self.weights @ self.nodes_w(data)
+
+    def place(
+        self,
+        data: mujoco.MjData,
+        com_w: np.ndarray,
+        quat_w: np.ndarray,
+        lin_vel_w: np.ndarray,
+        ang_vel_b: np.ndarray,
+    ) -> None:
+        """The undeformed shape with its centre of mass at `com_w`, turned by `quat_w`, moving rigidly (as
+        training's `DeformableObject.write_root_state`)."""
+        arm = np.array([quat_apply(quat_w, o) for o in self.offsets])
+        vel = lin_vel_w + np.cross(quat_apply(quat_w, ang_vel_b), arm)
+        data.qpos[self.qadr] = np.einsum("kij,kj->ki", self.axes_inv, com_w + arm - self.rest).ravel()
+        data.qvel[self.dadr] = np.einsum("kij,kj->ki", self.axes_inv, vel).ravel()
 
 
 class SceneObjects:
@@ -45,6 +107,11 @@ class SceneObjects:
             ):
                 continue
             self.free.setdefault(body.split("/")[0], (int(model.jnt_qposadr[j]), int(model.jnt_dofadr[j])))
+        self.deformable: dict[str, FlexNodes] = {}
+        for f in range(model.nflex):
+            name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_FLEX, f) or ""
+            if "/" in name and not name.startswith(robot_prefix):
+                self.deformable.setdefault(name.split("/")[0], FlexNodes(model, f))
         mocap, radii = [], []
         for asset, pattern in obstacle_sources(meta):
             for b in range(model.nbody):
@@ -64,12 +131,23 @@ class SceneObjects:
         self.has_obstacles = bool(obstacle_sources(meta))
 
     def object_pos_w(self, data: mujoco.MjData) -> dict[str, np.ndarray]:
-        """Each free object's root position `(3,)`, world frame."""
-        return {name: data.qpos[q : q + 3].copy() for name, (q, _) in self.free.items()}
+        """Each free object's root position and each deformable object's centre of mass `(3,)`, world frame."""
+        found = {name: data.qpos[q : q + 3].copy() for name, (q, _) in self.free.items()}
+        return found | {name: nodes.com_w(data) for name, nodes in self.deformable.items()}
+
+    def object_nodes_w(self, data: mujoco.MjData) -> dict[str, np.ndarray] | None:
+        """Each deformable object's node positions `(num_nodes, 3)`, world frame (None: the scene has none)."""
+        return {name: nodes.nodes_w(data) for name, nodes in self.deformable.items()} or None
 
     def obstacles_w(self, data: mujoco.MjData) -> np.ndarray:
         """Obstacles `(K, 3)`: centre x, y (the mocap bodies' positions) and radius."""
         return np.column_stack((data.mocap_pos[self.mocap_ids, :2], self.radii))
+
+    def require(self, name: str) -> None:
+        """A MetadataError unless the scene has object `name` (free or deformable)."""
+        if name not in self.free and name not in self.deformable:
+            known = [*self.free, *self.deformable]
+            raise MetadataError(f"The scene has no object {name!r} (objects: {', '.join(known) or 'none'}).")
 
     def free_joint(self, name: str) -> tuple[int, int]:
         """(qpos, qvel) address of object `name`'s free joint."""

@@ -1,9 +1,10 @@
 """Observation terms of the world around the robot, in numpy: an object's position in the robot's root frame
-(lift), a planar base's body-frame velocity and its planar range scan (navigation), the height scan of the
+(lift), a deformable object's shape (its nodes about its centre of mass: the soft lift), a planar base's body-frame velocity and its planar range scan (navigation), the height scan of the
 ground around a legged robot (rough terrain).
 
 Each mirrors its training term on the same state (`tests/test_deploy_tasks.py` and `test_deploy_rough.py` compare them):
-`roboforge.mdp.manipulation.object_position_b`, `roboforge.mdp.navigation.planar_velocity_b` and
+`roboforge.mdp.manipulation.object_position_b`, `roboforge.mdp.deformable.node_pos_rel`,
+`roboforge.mdp.navigation.planar_velocity_b` and
 `roboforge.mdp.range_scan.range_scan` (an analytic ray-circle and ray-wall intersection, not MuJoCo ray
 casting: the training term sees only the obstacle cylinders and the arena walls, so this one does too) and
 `roboforge.mdp.height_scan.height_scan` (the ground's height under a yaw-aligned grid of points, from
@@ -44,6 +45,7 @@ PARAMS = {
         "arena_half_size",
     ),
     "height_scan": ("body_name", "size", "resolution", "offset_xy", "height_offset"),
+    "node_pos_rel": ("asset_name",),
 }
 """The parameters each term reads from the metadata (the export writes every term's, defaults included)."""
 
@@ -87,6 +89,29 @@ def object_position_b(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
         base_pos = state_field(spec, c.base_pos_w, "base_pos_w")
         base_quat = state_field(spec, c.base_quat_w, "base_quat_w")
         return quat_apply_inverse(base_quat, np.asarray(c.object_pos_w[name], dtype=np.float64) - base_pos)
+
+    return fn
+
+
+def node_pos_rel(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
+    """A deformable object's shape `(num_nodes * 3,)`: its nodes relative to its centre of mass, world axes."""
+    name = term_params(spec)["asset_name"]
+
+    def fn(c: ObsContext) -> np.ndarray:
+        if name not in c.object_nodes_w or name not in c.object_pos_w:
+            raise UserInputError(
+                f"Observation term {spec.name!r} needs the nodes and the centre of mass of deformable object "
+                f"{name!r}: RobotState.object_nodes_w[{name!r}] (num_nodes, 3) and object_pos_w[{name!r}] (world "
+                "frame, e.g. from perception)."
+            )
+        nodes = np.asarray(c.object_nodes_w[name], dtype=np.float64)
+        shape = (nodes - np.asarray(c.object_pos_w[name], dtype=np.float64)).ravel()
+        if shape.size != spec.dim:
+            raise UserInputError(
+                f"Observation term {spec.name!r}: object {name!r} has {nodes.size // 3} nodes; the policy was "
+                f"trained with {spec.dim // 3}."
+            )
+        return shape
 
     return fn
 
@@ -210,8 +235,11 @@ def height_scan(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
 
 TERMS = {
     "height_scan": (height_scan, "roboforge.mdp.height_scan"),
+    "node_pos_rel": (node_pos_rel, "roboforge.mdp.deformable"),
     "object_position_b": (object_position_b, "roboforge.mdp.manipulation"),
     "planar_velocity_b": (planar_velocity_b, "roboforge.mdp.navigation"),
     "range_scan": (range_scan, "roboforge.mdp.range_scan"),
 }
 """Function name -> (factory, training module), registered by `observations.py`."""
+OBJECT_TERMS = ("node_pos_rel",)
+"""Terms whose `asset_name` names an observed object (its state in `RobotState`), not the controlled robot."""

@@ -82,7 +82,7 @@ class ObjectGoalCommandSim(PoseCommandSim):
         super().__init__(spec, meta, robot)
         self.object = spec.params["object_name"]
         self.threshold = float(spec.params["success_threshold"])
-        robot.scene_objects.free_joint(self.object)  # the object must exist
+        robot.scene_objects.require(self.object)
 
     def _errors(self) -> np.ndarray:
         root_pos, root_quat = self.robot.root_pose_w()
