@@ -91,3 +91,16 @@ def test_a_missing_shape_is_one_clear_error(soft):
     state.object_nodes_w = None
     with pytest.raises(UserInputError, match=r"object_nodes_w\['cube'\] \(num_nodes, 3\)"):
         runner.step(state, commands={"object_pose": np.array([0.5, 0.0, 0.3, 1.0, 0.0, 0.0, 0.0])})
+
+
+def test_the_shape_travels_over_udp(soft):
+    """The UDP adapter's state datagram carries a deformable object's nodes beside its centre of mass."""
+    from roboforge.deploy.udp_robot import state_from_json, state_to_json
+
+    runner = PolicyRunner.load(soft[1])
+    state = MujocoSimRobot(runner.meta, soft[1].parent).read_state()
+    back = state_from_json(state_to_json(state), 0.0)
+    assert back.object_nodes_w is not None and state.object_nodes_w is not None
+    np.testing.assert_array_equal(back.object_nodes_w["cube"], state.object_nodes_w["cube"])
+    assert back.object_pos_w is not None and state.object_pos_w is not None
+    np.testing.assert_array_equal(back.object_pos_w["cube"], state.object_pos_w["cube"])

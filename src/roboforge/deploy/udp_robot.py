@@ -8,6 +8,7 @@ subscribed last.
     state   (robot -> controller): {"joint_names": [...], "joint_pos": [...], "joint_vel": [...],
                                     optional "base_quat_w", "base_lin_vel_b", "base_ang_vel_b",
                                     "base_pos_w", "object_pos_w": {"cube": [x, y, z]},
+                                    "object_nodes_w": {"cube": [[x, y, z], ...]},
                                     "obstacles_w": [[x, y, radius], ...],
                                     "height_map_w": {"origin_xy": [x, y], "scale": s,
                                                      "heights": [[z, ...], ...]}}
@@ -42,7 +43,8 @@ MAX_MAP_HALF_SIZE = 2.0
 """Largest local height map the test server sends (m from the base): 41 x 41 samples at 0.1 m, about 35 KB."""
 
 _ARRAYS = ("base_quat_w", "base_lin_vel_b", "base_ang_vel_b", "base_pos_w", "obstacles_w")
-"""Optional state fields sent as (nested) lists; `object_pos_w` is an object of lists by entity name."""
+"""Optional state fields sent as (nested) lists; `object_pos_w` and `object_nodes_w` (a deformable object's nodes)
+are objects of lists by entity name."""
 
 
 def state_to_json(state: RobotState, height_map: HeightGrid | None = None) -> bytes:
@@ -52,8 +54,10 @@ def state_to_json(state: RobotState, height_map: HeightGrid | None = None) -> by
     for key in _ARRAYS:
         if getattr(state, key) is not None:
             msg[key] = getattr(state, key).tolist()
-    if state.object_pos_w is not None:
-        msg["object_pos_w"] = {name: np.asarray(pos).tolist() for name, pos in state.object_pos_w.items()}
+    for key in ("object_pos_w", "object_nodes_w"):
+        by_name = getattr(state, key)
+        if by_name is not None:
+            msg[key] = {name: np.asarray(value).tolist() for name, value in by_name.items()}
     if height_map is not None:
         origin = [float(x) for x in height_map.origin_xy]
         msg["height_map_w"] = {
@@ -81,10 +85,9 @@ def _decode_state(msg: dict, stamp: float) -> RobotState:
     for key in _ARRAYS:
         if key in msg:
             setattr(state, key, np.asarray(msg[key], dtype=np.float64))
-    if "object_pos_w" in msg:
-        state.object_pos_w = {
-            name: np.asarray(pos, dtype=np.float64) for name, pos in msg["object_pos_w"].items()
-        }
+    for key in ("object_pos_w", "object_nodes_w"):
+        if key in msg:
+            setattr(state, key, {name: np.asarray(v, dtype=np.float64) for name, v in msg[key].items()})
     if state.obstacles_w is not None:
         state.obstacles_w = state.obstacles_w.reshape(-1, 3)  # an empty list is no obstacles
     if "height_map_w" in msg:
