@@ -104,3 +104,11 @@ def test_the_shape_travels_over_udp(soft):
     np.testing.assert_array_equal(back.object_nodes_w["cube"], state.object_nodes_w["cube"])
     assert back.object_pos_w is not None and state.object_pos_w is not None
     np.testing.assert_array_equal(back.object_pos_w["cube"], state.object_pos_w["cube"])
+
+
+def test_sim_episodes_report_their_progress(soft):
+    """`deploy --robot sim` shows a bar of the episodes done."""
+    runner = PolicyRunner.load(soft[1])
+    done: list[int] = []
+    run_sim_episodes(runner, MujocoSimRobot(runner.meta, soft[1].parent), 3, seed=1, on_episode=done.append)
+    assert done == [1, 2, 3]

@@ -173,12 +173,16 @@ def _clip(sim, runner, path: Path, length: int):
 
 
 def _episodes(runner, sim, episodes, seed, cmds, as_json, policy, clip=None):
+    from rich.progress import Progress
+
     from roboforge.deploy.episodes import run_sim_episodes
 
     on_step = (lambda robot: clip.add(robot.data.qpos)) if clip is not None else None
     try:
-        with console.status(f"running {episodes} sim episodes..."):
-            result = run_sim_episodes(runner, sim, episodes, seed, cmds, on_step)
+        with Progress(disable=as_json) as progress:
+            bar = progress.add_task("sim episodes", total=episodes)
+            on_episode = lambda done: progress.update(bar, completed=done)  # noqa: E731
+            result = run_sim_episodes(runner, sim, episodes, seed, cmds, on_step, on_episode)
     finally:  # an interrupted run still leaves the frames so far as a video
         written = clip.close() if clip is not None else None
     if written is not None and not as_json:

@@ -226,10 +226,11 @@ def run_sim_episodes(
     seed: int = 0,
     commands: dict[str, np.ndarray] | None = None,
     on_step: Callable[[MujocoSimRobot], None] | None = None,
+    on_episode: Callable[[int], None] | None = None,
 ) -> SimEpisodesResult:
     """Run `episodes` episodes with the training reset distribution, terminations and command terms
     (commands given in `commands` are held constant instead of sampled); `on_step(robot)` after every
-    policy step (e.g. a video frame)."""
+    policy step (e.g. a video frame), `on_episode(episodes done)` after every episode (a progress bar)."""
     if episodes < 1:
         raise UserInputError(f"--episodes must be >= 1, got {episodes}.")
     sims = command_sims(runner.meta, robot, commands or {})
@@ -241,7 +242,7 @@ def run_sim_episodes(
     by_patch = PatchSurvival(robot.terrain.patches)
     command_metrics: dict[str, list[float]] = {}
     start = time.perf_counter()
-    for _ in range(episodes):
+    for done in range(1, episodes + 1):
         length, flags = _episode(runner, robot, rules, sims, rng, commands or {}, on_step)
         lengths.append(length)
         for name, flag in flags.items():
@@ -253,6 +254,8 @@ def run_sim_episodes(
             sim.end(failed)
             for key, value in sim.episode_metrics().items():
                 command_metrics.setdefault(key, []).append(value)
+        if on_episode is not None:
+            on_episode(done)
     metrics = {f"Episode_Termination/{n}": c / episodes for n, c in ended.items()}
     metrics["Episode/survived"] = survived / episodes
     metrics["Episode/length"] = float(np.mean(lengths))
