@@ -35,12 +35,10 @@ def reset_object_root_uniform(term: EventSpec, meta: PolicyMetadata) -> EventFn:
     def apply(robot: MujocoSimRobot, rng: np.random.Generator) -> None:
         pose, vel = draw_pose(pose_range, rng), draw_pose(vel_range, rng)
         nodes = robot.scene_objects.deformable.get(name)
-        if (
-            nodes is not None
-        ):  # the undeformed shape, its centre of mass offset from the rest one (training's rest
-            quat = quat_from_euler_xyz(
-                *pose[3:]
-            )  # orientation is the identity: DeformableObjectCfg checks it)
+        if nodes is not None:
+            # the undeformed shape about its rest centre of mass; the rest orientation is the identity
+            # (DeformableObjectCfg checks it), so the drawn angles are the orientation
+            quat = quat_from_euler_xyz(*pose[3:])
             nodes.place(robot.data, nodes.rest_com + pose[:3], quat, vel[:3], vel[3:])
             return
         q, v = robot.scene_objects.free_joint(name)

@@ -93,7 +93,8 @@ class FlexNodes:
 
 
 class SceneObjects:
-    """Free objects (qpos/qvel addresses by entity name) and mocap cylinder obstacles of one scene."""
+    """Free objects (qpos/qvel addresses by entity name), deformable objects (`FlexNodes` by entity name) and
+    mocap cylinder obstacles of one scene."""
 
     def __init__(self, model: mujoco.MjModel, meta: PolicyMetadata):
         robot_prefix = meta.scene.entity_prefix
