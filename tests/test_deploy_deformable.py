@@ -88,9 +88,14 @@ def test_a_missing_shape_is_one_clear_error(soft):
     robot = MujocoSimRobot(runner.meta, soft[1].parent)
     state = robot.read_state()
     assert state.object_nodes_w is not None and state.object_nodes_w["cube"].shape == (8, 3)
+    commands = {"object_pose": np.array([0.5, 0.0, 0.3, 1.0, 0.0, 0.0, 0.0])}
+    state.object_nodes_w = {"cube": np.zeros(24)}  # flat, as a careless perception would send it
+    with pytest.raises(UserInputError, match=r"has shape \(24,\); .* give \(8, 3\)"):
+        runner.step(state, commands=commands)
+    runner.reset()
     state.object_nodes_w = None
     with pytest.raises(UserInputError, match=r"object_nodes_w\['cube'\] \(num_nodes, 3\)"):
-        runner.step(state, commands={"object_pose": np.array([0.5, 0.0, 0.3, 1.0, 0.0, 0.0, 0.0])})
+        runner.step(state, commands=commands)
 
 
 def test_the_shape_travels_over_udp(soft):

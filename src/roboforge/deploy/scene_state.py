@@ -20,6 +20,7 @@ import numpy as np
 
 from roboforge.deploy.metadata import MetadataError, PolicyMetadata
 from roboforge.deploy.rotations import quat_apply
+from roboforge.utils.flex_nodes import flex_node_layout
 
 
 def obstacle_sources(meta: PolicyMetadata) -> list[tuple[str, str]]:
@@ -39,32 +40,10 @@ class FlexNodes:
     """One deformable object's nodes: positions `rest + A q` from their slide joints, centre of mass by node mass."""
 
     def __init__(self, model: mujoco.MjModel, flex: int):
-        if int(model.flex_interp[flex]):
-            adr, num = int(model.flex_nodeadr[flex]), int(model.flex_nodenum[flex])
-            bodies = [int(b) for b in model.flex_nodebodyid[adr : adr + num]]
-        else:
-            adr, num = int(model.flex_vertadr[flex]), int(model.flex_vertnum[flex])
-            bodies = [int(b) for b in model.flex_vertbodyid[adr : adr + num]]
-        joints = [
-            list(range(int(model.body_jntadr[b]), int(model.body_jntadr[b] + model.body_jntnum[b])))
-            for b in bodies
-        ]
-        if any(
-            len(js) != 3 or any(model.jnt_type[j] != mujoco.mjtJoint.mjJNT_SLIDE for j in js) for js in joints
-        ):
-            raise MetadataError(
-                f"Flex {mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_FLEX, flex)!r}: a node "
-                "body without three slide joints; the runtime reads only such nodes."
-            )
-        self.qadr = np.array([model.jnt_qposadr[j] for js in joints for j in js], dtype=np.intp)
-        self.dadr = np.array([model.jnt_dofadr[j] for js in joints for j in js], dtype=np.intp)
-        rest_data = mujoco.MjData(model)
-        mujoco.mj_kinematics(model, rest_data)  # qpos0: every node at rest
-        self.rest = np.array([rest_data.xpos[b] for b in bodies])
-        self.axes = np.array([np.stack([rest_data.xaxis[j] for j in js], axis=1) for js in joints])
+        layout = flex_node_layout(model, flex)
+        self.qadr, self.dadr = layout.qpos_adr, layout.dof_adr
+        self.rest, self.axes, self.weights = layout.rest_pos_w, layout.axes_w, layout.weights
         self.axes_inv = np.linalg.inv(self.axes)
-        mass = np.array([model.body_mass[b] for b in bodies])
-        self.weights = mass / mass.sum()
         self.rest_com = self.weights @ self.rest
         self.offsets = self.rest - self.rest_com  # the undeformed shape about its centre of mass
 

@@ -105,13 +105,12 @@ def node_pos_rel(spec: ObsTermSpec, meta: PolicyMetadata) -> TermFn:
                 "frame, e.g. from perception)."
             )
         nodes = np.asarray(c.object_nodes_w[name], dtype=np.float64)
-        shape = (nodes - np.asarray(c.object_pos_w[name], dtype=np.float64)).ravel()
-        if shape.size != spec.dim:
+        if nodes.shape != (spec.dim // 3, 3):
             raise UserInputError(
-                f"Observation term {spec.name!r}: object {name!r} has {nodes.size // 3} nodes; the policy was "
-                f"trained with {spec.dim // 3}."
+                f"Observation term {spec.name!r}: RobotState.object_nodes_w[{name!r}] has shape {nodes.shape}; "
+                f"the policy was trained with {spec.dim // 3} nodes: give ({spec.dim // 3}, 3)."
             )
-        return shape
+        return (nodes - np.asarray(c.object_pos_w[name], dtype=np.float64)).ravel()
 
     return fn
 

@@ -10,13 +10,13 @@ event that read or write `data.root_pos_w` / `write_root_state` work on it uncha
 from __future__ import annotations
 
 import mujoco
-import numpy as np
 import torch
 
 from roboforge.assets.deformable import FLEX_NAME, DeformableObjectCfg
 from roboforge.scene.entity import Entity, EntityData
 from roboforge.scene.layout import EntityLayout
 from roboforge.sim.simulator import Simulator
+from roboforge.utils.flex_nodes import flex_node_layout
 from roboforge.utils.math import quat_apply, quat_apply_inverse
 
 
@@ -73,24 +73,14 @@ class DeformableObject(Entity):
     def __init__(self, cfg: DeformableObjectCfg, layout: EntityLayout, model: mujoco.MjModel, sim: Simulator):
         super().__init__(cfg, layout, model, sim)
         self.flex_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_FLEX, layout.scoped(FLEX_NAME))
-        bodies = _node_bodies(model, self.flex_id)
-        joints = [_slide_joints(model, b) for b in bodies]
-        self.num_nodes, self.node_body_ids = len(bodies), bodies
-        self.node_qpos_adr = torch.tensor(
-            [int(model.jnt_qposadr[j]) for js in joints for j in js], dtype=torch.long, device=self.device
-        )
-        self.node_dof_adr = torch.tensor(
-            [int(model.jnt_dofadr[j]) for js in joints for j in js], dtype=torch.long, device=self.device
-        )
-        data = mujoco.MjData(model)
-        mujoco.mj_kinematics(model, data)  # qpos0: every node at rest
-        rest = np.array([data.xpos[b] for b in bodies])
-        axes = np.array([np.stack([data.xaxis[j] for j in js], axis=1) for js in joints])  # columns: axes
-        mass = np.array([model.body_mass[b] for b in bodies])
-        self.node_rest_pos_w = torch.tensor(rest, dtype=torch.float32, device=self.device)
-        self.node_axes_w = torch.tensor(axes, dtype=torch.float32, device=self.device)
+        nodes = flex_node_layout(model, self.flex_id)
+        self.num_nodes, self.node_body_ids = len(nodes.bodies), nodes.bodies
+        self.node_qpos_adr = torch.tensor(nodes.qpos_adr, dtype=torch.long, device=self.device)
+        self.node_dof_adr = torch.tensor(nodes.dof_adr, dtype=torch.long, device=self.device)
+        self.node_rest_pos_w = torch.tensor(nodes.rest_pos_w, dtype=torch.float32, device=self.device)
+        self.node_axes_w = torch.tensor(nodes.axes_w, dtype=torch.float32, device=self.device)
         self._node_axes_inv = torch.linalg.inv(self.node_axes_w)
-        self.node_weights = torch.tensor(mass / mass.sum(), dtype=torch.float32, device=self.device)
+        self.node_weights = torch.tensor(nodes.weights, dtype=torch.float32, device=self.device)
         com = (self.node_rest_pos_w * self.node_weights[:, None]).sum(0)
         self.default_root_pos = com.repeat(self.num_envs, 1)
         rest_quat = self.default_root_quat[:1].expand(self.num_nodes, 4)
@@ -134,22 +124,3 @@ class DeformableObject(Entity):
         """The undeformed shape at rest at the default pose, in the selected worlds."""
         zeros = torch.zeros_like(self.default_root_pos)
         self.write_root_state(self.default_root_pos, self.default_root_quat, zeros, zeros, mask)
-
-
-def _node_bodies(model: mujoco.MjModel, flex: int) -> list[int]:
-    """Bodies that carry the flex's nodes (interpolated flex) or vertices (one body per vertex)."""
-    if int(model.flex_interp[flex]):
-        adr, num = int(model.flex_nodeadr[flex]), int(model.flex_nodenum[flex])
-        return [int(b) for b in model.flex_nodebodyid[adr : adr + num]]
-    adr, num = int(model.flex_vertadr[flex]), int(model.flex_vertnum[flex])
-    return [int(b) for b in model.flex_vertbodyid[adr : adr + num]]
-
-
-def _slide_joints(model: mujoco.MjModel, body: int) -> list[int]:
-    """The three slide joints of a node body (flexcomp gives each node one per axis)."""
-    adr, num = int(model.body_jntadr[body]), int(model.body_jntnum[body])
-    joints = list(range(adr, adr + num))
-    slide = mujoco.mjtJoint.mjJNT_SLIDE.value
-    if num != 3 or any(int(model.jnt_type[j]) != slide for j in joints):
-        raise ValueError(f"Flex node body {model.body(body).name!r} does not have three slide joints.")
-    return joints
