@@ -141,6 +141,41 @@ def test_agent_file_errors_name_the_file_and_field(tmp_path):
     assert result.exit_code == 2 and "no such file" in flat(result.output)
 
 
+@pytest.mark.parametrize(
+    ("library", "key", "value", "message"),
+    [
+        ("rsl_rl", "agent.algorithm.gamma", 2, "2 is above the maximum 1"),
+        ("rsl_rl", "agent.algorithm.lam", -1, "-1 is below the minimum 0"),
+        ("rsl_rl", "agent.algorithm.learning_rate", -1, "-1 must be greater than 0"),
+        ("rsl_rl", "agent.algorithm.clip_param", 0, "0 must be greater than 0"),
+        ("skrl", "agent.agent.discount_factor", 1.5, "1.5 is above the maximum 1"),
+        ("skrl", "agent.agent.learning_rate", 0, "0 must be greater than 0"),
+        ("rl_games", "agent.params.config.tau", 2, "2 is above the maximum 1"),
+        ("rl_games", "agent.params.config.e_clip", -0.2, "-0.2 must be greater than 0"),
+        ("sb3", "agent.gae_lambda", 3, "3 is above the maximum 1"),
+        ("sb3", "agent.learning_rate", 0, "0 must be greater than 0"),
+    ],
+)
+def test_a_rate_outside_its_range_is_refused_before_training(library, key, value, message, tmp_path):
+    """A learning rate of -1 was torch's ValueError reported as an internal error; a discount of 2, a GAE
+    lambda of -1 or a clip range of -0.2 trained silently."""
+    result = invoke(
+        "train", "cartpole", *CPU, "--library", library, "--run-dir", tmp_path, "-o", f"{key}={value}"
+    )
+    assert result.exit_code == 2, result.output
+    assert f"override {key}: {message}." in flat(result.output)
+    assert not list(tmp_path.iterdir()), "nothing was trained"
+
+
+def test_an_agent_file_with_a_rate_outside_its_range_names_the_field(tmp_path):
+    bad = tmp_path / "rsl_rl_ppo_cfg.yaml"
+    bad.write_text("algorithm:\n  gamma: 1.01\n")
+    result = invoke("train", "cartpole", *CPU, "--agent-cfg", bad, "--run-dir", tmp_path / "runs")
+    assert result.exit_code == 2, result.output
+    assert "rsl_rl_ppo_cfg.yaml: algorithm.gamma: 1.01 is above the maximum 1." in flat(result.output)
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize("library", ["rsl_rl", "skrl", "rl_games", "sb3"])
 def test_ctrl_c_mid_rollout_leaves_a_checkpoint_the_run_resumes_from(library, tmp_path, monkeypatch):
     from roboforge.rl.libraries import library_info

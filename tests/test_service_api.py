@@ -103,6 +103,8 @@ def test_list_filter_cancel_and_resume(client):
         ({"overrides": {"agent.num_steps_per_env": 2.5}}, "overrides.agent.num_steps_per_env"),
         ({"overrides": {"agent.actor.hidden_dims": [64, "x"]}}, "overrides.agent.actor.hidden_dims"),
         ({"overrides": {"agent.algorithm": {"gamma": 0.9}}}, "overrides.agent.algorithm"),
+        ({"overrides": {"agent.algorithm.gamma": 1.5}}, "overrides.agent.algorithm.gamma"),
+        ({"overrides": {"agent.algorithm.learning_rate": -1e-3}}, "overrides.agent.algorithm.learning_rate"),
         ({"overrides": ["env.x=1"]}, "overrides"),
     ],
 )

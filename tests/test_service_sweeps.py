@@ -38,6 +38,11 @@ def error(response) -> tuple[list, str]:
         ({"params": ["agent.algorithm.learnin_rate=uniform:0:1"]}, ["body", "params", 0], "learnin_rate"),
         ({"params": ["env.scene.num_envs=int:1:10000000"]}, ["body", "params", 0], "env.scene.num_envs"),
         (
+            {"params": ["agent.algorithm.gamma=uniform:0.9:1.5"]},
+            ["body", "params", 0],
+            "1.5 is above the maximum 1",
+        ),
+        (
             {"params": [{"path": "agent.algorithm.gamma", "distribution": "uniform", "low": 1, "high": 0}]},
             ["body", "params", 0],
             "LOW < HIGH",

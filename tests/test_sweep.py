@@ -68,6 +68,27 @@ def test_unknown_field_and_unlogged_metric_fail_before_any_trial(tmp_path):
     assert not (tmp_path / "sweeps").exists()
 
 
+@pytest.mark.parametrize(
+    ("param", "says"),
+    [
+        (
+            "agent.algorithm.gamma=uniform:0.9:1.5",
+            "override agent.algorithm.gamma: 1.5 is above the maximum 1.",
+        ),
+        (
+            "agent.algorithm.clip_param=choice:0.2,0",
+            "override agent.algorithm.clip_param: 0 must be greater than 0.",
+        ),
+    ],
+)
+def test_a_range_end_its_field_refuses_fails_before_any_trial(param, says, tmp_path):
+    """Only the low end was checked: trials sampling gamma above 1 trained on (or failed one by one)."""
+    result = invoke("sweep", "cartpole", "--param", param, *SMALL, "--run-dir", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert says in flat(result.output) and "Traceback" not in result.output
+    assert not (tmp_path / "sweeps").exists()
+
+
 def test_command_metrics_count_as_logged_before_any_episode_ends():
     """A sweep checks its metric against the names the env logs before any episode has ended: the command
     terms' metrics (the reach error a user sweeps against) are among them."""

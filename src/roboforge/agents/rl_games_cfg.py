@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from roboforge.utils.config import AT_LEAST_1
+from roboforge.utils.config import AT_LEAST_1, POSITIVE, UNIT_INTERVAL
 
 Activation = Literal["None", "relu", "tanh", "sigmoid", "elu", "selu", "swish", "gelu", "softplus"]
 """rl_games' activation names (`NetworkBuilder.BaseNetwork.activations_factory`)."""
@@ -180,7 +180,7 @@ class RlGamesCentralValueCfg:
     """Samples per world per mini-batch (must divide horizon_length): a mini-batch count independent of worlds."""
     mini_epochs: int = field(default=5, metadata=AT_LEAST_1)
     """Passes over each rollout."""
-    learning_rate: float = 1.0e-3
+    learning_rate: float = field(default=1.0e-3, metadata=POSITIVE)
     """Adam learning rate."""
     lr_schedule: Literal["adaptive", "linear"] | None = None
     """'linear': decay over max_epochs; anything else keeps the critic's rate constant (rl_games)."""
@@ -235,11 +235,11 @@ class RlGamesConfigCfg:
     """Reward scaling."""
     normalize_advantage: bool = True
     """Standardize advantages per rollout."""
-    gamma: float = 0.99
+    gamma: float = field(default=0.99, metadata=UNIT_INTERVAL)
     """Discount factor."""
-    tau: float = 0.95
+    tau: float = field(default=0.95, metadata=UNIT_INTERVAL)
     """GAE lambda."""
-    learning_rate: float = 3.0e-4
+    learning_rate: float = field(default=3.0e-4, metadata=POSITIVE)
     """Adam learning rate (initial value with the adaptive schedule)."""
     lr_schedule: Literal["adaptive", "linear"] | None = "adaptive"
     """'adaptive' (KL-based), 'linear' (decay over max_epochs) or None: constant."""
@@ -263,7 +263,7 @@ class RlGamesConfigCfg:
     """Entropy bonus."""
     truncate_grads: bool = True
     """Clip the gradient norm to grad_norm."""
-    e_clip: float = 0.2
+    e_clip: float = field(default=0.2, metadata=POSITIVE)
     """PPO clip range."""
     horizon_length: int = field(default=16, metadata=AT_LEAST_1)
     """Env steps per world per iteration (rollout length)."""

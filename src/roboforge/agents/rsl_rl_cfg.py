@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from roboforge.utils.config import AT_LEAST_1, ConfigError
+from roboforge.utils.config import AT_LEAST_1, POSITIVE, UNIT_INTERVAL, ConfigError
 
 
 @dataclass(kw_only=True)
@@ -102,17 +102,17 @@ class RslRlModelCfg:
 class RslRlPpoAlgorithmCfg:
     """PPO hyperparameters."""
 
-    learning_rate: float = 1.0e-3
+    learning_rate: float = field(default=1.0e-3, metadata=POSITIVE)
     """Adam learning rate (initial value with the adaptive schedule)."""
     schedule: str = "adaptive"
     """'adaptive' (KL-based) or 'fixed'."""
-    desired_kl: float = 0.01
+    desired_kl: float = field(default=0.01, metadata=POSITIVE)
     """Target KL for the adaptive schedule."""
-    gamma: float = 0.99
+    gamma: float = field(default=0.99, metadata=UNIT_INTERVAL)
     """Discount factor."""
-    lam: float = 0.95
+    lam: float = field(default=0.95, metadata=UNIT_INTERVAL)
     """GAE lambda."""
-    clip_param: float = 0.2
+    clip_param: float = field(default=0.2, metadata=POSITIVE)
     """PPO clip range."""
     entropy_coef: float = 0.005
     """Entropy bonus."""
@@ -124,7 +124,7 @@ class RslRlPpoAlgorithmCfg:
     """Passes over each rollout."""
     num_mini_batches: int = field(default=4, metadata=AT_LEAST_1)
     """Mini-batches per epoch."""
-    max_grad_norm: float = 1.0
+    max_grad_norm: float = field(default=1.0, metadata=POSITIVE)
     """Gradient clipping norm."""
 
     def to_rsl_rl(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from roboforge.utils.config import ConfigError
+from roboforge.utils.config import POSITIVE, UNIT_INTERVAL, ConfigError
 
 ACTIVATIONS = {
     "elu": "ELU",
@@ -145,11 +145,11 @@ class Sb3PpoCfg(_Sb3CommonCfg):
     """Mini-batch size (samples over all worlds); capped at the rollout size `n_steps * num_envs`."""
     n_epochs: int = 10
     """Passes over each rollout."""
-    gamma: float = 0.99
+    gamma: float = field(default=0.99, metadata=UNIT_INTERVAL)
     """Discount factor."""
-    gae_lambda: float = 0.95
+    gae_lambda: float = field(default=0.95, metadata=UNIT_INTERVAL)
     """GAE lambda."""
-    clip_range: float = 0.2
+    clip_range: float = field(default=0.2, metadata=POSITIVE)
     """PPO policy clip range."""
     clip_range_vf: float | None = None
     """Value clip range (None: no value clipping)."""
@@ -163,7 +163,7 @@ class Sb3PpoCfg(_Sb3CommonCfg):
     """Gradient clipping norm."""
     target_kl: float | None = None
     """Stop an update's epochs early beyond this KL (None: never)."""
-    learning_rate: float = 3.0e-4
+    learning_rate: float = field(default=3.0e-4, metadata=POSITIVE)
     """Adam learning rate (constant)."""
     policy_kwargs: Sb3PpoPolicyKwargsCfg = field(default_factory=Sb3PpoPolicyKwargsCfg)
     """Network sizes and activation."""
@@ -200,7 +200,7 @@ class Sb3PpoCfg(_Sb3CommonCfg):
 class Sb3SacCfg(_Sb3CommonCfg):
     """An `sb3_sac_cfg.yaml`: sb3's `SAC(...)` arguments."""
 
-    learning_rate: float = 3.0e-4
+    learning_rate: float = field(default=3.0e-4, metadata=POSITIVE)
     """Adam learning rate of actor, critics and entropy coefficient (constant)."""
     buffer_size: int = 1_000_000
     """Replay buffer capacity in transitions (over all worlds)."""
@@ -208,9 +208,9 @@ class Sb3SacCfg(_Sb3CommonCfg):
     """Transitions (over all worlds) collected before the first update."""
     batch_size: int = 256
     """Transitions per gradient step."""
-    tau: float = 0.005
+    tau: float = field(default=0.005, metadata=UNIT_INTERVAL)
     """Soft update rate of the target critics."""
-    gamma: float = 0.99
+    gamma: float = field(default=0.99, metadata=UNIT_INTERVAL)
     """Discount factor."""
     train_freq: int = 1
     """Env steps (of all worlds at once) between updates."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from roboforge.utils.config import AT_LEAST_1, to_dict
+from roboforge.utils.config import AT_LEAST_1, POSITIVE, UNIT_INTERVAL, to_dict
 
 Interval = int | Literal["auto"]
 
@@ -180,11 +180,11 @@ class SkrlPpoAgentCfg:
     """Passes over each rollout."""
     mini_batches: int = field(default=2, metadata=AT_LEAST_1)
     """Mini-batches per epoch."""
-    discount_factor: float = 0.99
+    discount_factor: float = field(default=0.99, metadata=UNIT_INTERVAL)
     """Discount factor (gamma)."""
-    gae_lambda: float = 0.95
+    gae_lambda: float = field(default=0.95, metadata=UNIT_INTERVAL)
     """GAE lambda."""
-    learning_rate: float = 1.0e-3
+    learning_rate: float = field(default=1.0e-3, metadata=POSITIVE)
     """Adam learning rate (initial value with a scheduler)."""
     learning_rate_scheduler: str | None = None
     """Scheduler class, e.g. KLAdaptiveLR (adapts the rate to a target KL)."""
@@ -205,7 +205,7 @@ class SkrlPpoAgentCfg:
     """Value normalizer arguments."""
     grad_norm_clip: float = 0.5
     """Gradient clipping norm (<= 0: none)."""
-    ratio_clip: float = 0.2
+    ratio_clip: float = field(default=0.2, metadata=POSITIVE)
     """PPO clip range of the probability ratio."""
     value_clip: float = 0.2
     """Clip range of the predicted values (<= 0: none)."""
@@ -247,11 +247,11 @@ class SkrlSacAgentCfg:
     """Gradient steps per env step."""
     batch_size: int = field(default=256, metadata=AT_LEAST_1)
     """Transitions per gradient step."""
-    discount_factor: float = 0.99
+    discount_factor: float = field(default=0.99, metadata=UNIT_INTERVAL)
     """Discount factor (gamma)."""
-    polyak: float = 0.005
+    polyak: float = field(default=0.005, metadata=UNIT_INTERVAL)
     """Soft update rate of the target Q-functions."""
-    learning_rate: float | list[float] = 1.0e-3
+    learning_rate: float | list[float] = field(default=1.0e-3, metadata=POSITIVE)
     """Adam learning rate; a list of three: actor, critic, entropy coefficient."""
     learning_rate_scheduler: str | None = None
     """Scheduler class."""

@@ -28,6 +28,7 @@ from roboforge.cli.run import console, parse_overrides, run_command
 from roboforge.cli.session import check_library_options, check_options
 from roboforge.utils.console import out_console
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.overrides import apply_checked
 
 
 @app.command(
@@ -146,7 +147,21 @@ def _check_trial_config(task, specs, override, library, algorithm) -> list[str]:
         (env_o if scope == "env" else agent_o)[path] = spec.first_value()
     with console.status(f"checking {task} with the swept fields..."):
         s = build_session(task, 1, "cpu", "auto", None, False, env_o, agent_o, library, algorithm)
+        _check_other_values(task, specs, library, algorithm)
         return s.env.episode_stat_names()
+
+
+def _check_other_values(task, specs, library, algorithm) -> None:
+    """The other end of each swept range, and every other choice, against its field's type and limits, as
+    `-o` checks them (the session above was built with the first)."""
+    from roboforge.envs.registry import load_cfg
+    from roboforge.rl.libraries import learner_class
+
+    for spec in specs:
+        scope, _, path = spec.path.partition(".")
+        for value in spec.values_to_check()[1:]:
+            cfg = load_cfg(task) if scope == "env" else learner_class(library).load_cfg(task, algorithm)
+            apply_checked(cfg, scope, {path: value})
 
 
 def _train_args(library, algorithm, num_envs, max_iterations, device, sim, seed, override) -> list[str]:

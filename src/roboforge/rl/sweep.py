@@ -50,10 +50,15 @@ class ParamSpec:
 
     def first_value(self) -> Any:
         """A value of the distribution, to check the path and type before any trial."""
+        return self.values_to_check()[0]
+
+    def values_to_check(self) -> list[Any]:
+        """Both ends of the range, or every choice: what a check tries before any trial, so that no trial
+        samples a value its field refuses (a discount factor swept up to 1.5)."""
         if self.kind == "choice":
-            return self.choices[0]
-        assert self.low is not None
-        return int(self.low) if self.kind == "int" else self.low
+            return list(self.choices)
+        assert self.low is not None and self.high is not None
+        return [int(self.low), int(self.high)] if self.kind == "int" else [self.low, self.high]
 
 
 def parse_param(text: str) -> ParamSpec:

@@ -80,18 +80,11 @@ def validate_sweep(req: SweepRequest) -> tuple[ResolvedJob, list[str]]:
     return resolved, texts
 
 
-def _values(spec: sweeps.ParamSpec) -> list[Any]:
-    if spec.kind == "choice":
-        return list(spec.choices)
-    assert spec.low is not None and spec.high is not None
-    return [int(spec.low), int(spec.high)] if spec.kind == "int" else [spec.low, spec.high]
-
-
 def _check_values(req: SweepRequest, spec: sweeps.ParamSpec, index: int) -> None:
     """Each end (or choice) of the distribution as an override of the job: POST /reinforcement-learning's
     checks (path, type, the service's bounds)."""
     base = req.model_dump(include=set(JobRequest.model_fields))
-    for value in _values(spec):
+    for value in spec.values_to_check():
         job = JobRequest.model_validate({**base, "overrides": {**req.overrides, spec.path: value}})
         try:
             validate_job(job)

@@ -67,7 +67,11 @@ def unknown_key_error(kind: str, key: str, allowed: typing.Iterable[str]) -> Con
 
 AT_LEAST_1 = {"min": 1}
 """Field metadata of a count that must be positive (rollout lengths, epochs, mini-batches): a file or an
-override below it is an error naming the field (`utils/overrides.field_minimum`)."""
+override outside a field's limits is an error naming the field (`utils/overrides.check_limits`)."""
+POSITIVE = {"above": 0}
+"""Field metadata of a rate or range that must be > 0 (learning rates, PPO clip ranges)."""
+UNIT_INTERVAL = {"min": 0, "max": 1}
+"""Field metadata of a fraction in [0, 1] (discount factors, GAE lambdas, soft-update rates)."""
 
 
 def attr_name(key: str) -> str:

@@ -133,9 +133,7 @@ def check_value(cfg: Any, key: str, path: str, value: Any) -> None:
     if hint is not _MISSING:
         if not _matches(hint, value):
             raise _mismatch(key, value, type_name(hint))
-        low = field_minimum(cfg, path)
-        if low is not None and is_number(value) and value < low:
-            raise OverrideError(key, f"{value!r} is below the minimum {low}.")
+        check_limits(key, value, field_limits(cfg, path))
         return
     current = _current_value(cfg, path)
     if _holds_configs(current):
@@ -195,13 +193,27 @@ def _param_hint(term: Any, name: str) -> Any:
         return _MISSING
 
 
-def field_minimum(cfg: Any, path: str) -> float | None:
-    """The smallest value the dataclass field at `path` allows (`field(metadata=AT_LEAST_1)`), or None."""
+def field_limits(cfg: Any, path: str) -> Mapping[str, float]:
+    """The limits the dataclass field at `path` declares in its metadata (`utils/config`: AT_LEAST_1,
+    POSITIVE, UNIT_INTERVAL), or none."""
     target = _walk(cfg, path.split(".")[:-1])
     if not dataclasses.is_dataclass(target) or isinstance(target, type):
-        return None
+        return {}
     found = {f.name: f for f in dataclasses.fields(target)}.get(attr_name(path.split(".")[-1]))
-    return None if found is None else found.metadata.get("min")
+    return {} if found is None else found.metadata
+
+
+def check_limits(key: str, value: Any, limits: Mapping[str, float]) -> None:
+    """Raise OverrideError when the number `value` is outside `limits` ({min, max, above}: >= min, <= max,
+    > above); other values (None, lists) are the type check's."""
+    if not is_number(value):
+        return
+    if "min" in limits and value < limits["min"]:
+        raise OverrideError(key, f"{value!r} is below the minimum {limits['min']}.")
+    if "max" in limits and value > limits["max"]:
+        raise OverrideError(key, f"{value!r} is above the maximum {limits['max']}.")
+    if "above" in limits and value <= limits["above"]:
+        raise OverrideError(key, f"{value!r} must be greater than {limits['above']}.")
 
 
 def type_name(hint: Any) -> str:
