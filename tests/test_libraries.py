@@ -154,16 +154,26 @@ def test_agent_file_errors_name_the_file_and_field(tmp_path):
         ("rl_games", "agent.params.config.e_clip", -0.2, "-0.2 must be greater than 0"),
         ("sb3", "agent.gae_lambda", 3, "3 is above the maximum 1"),
         ("sb3", "agent.learning_rate", 0, "0 must be greater than 0"),
+        ("rsl_rl", "agent.actor.init_noise_std", -1, "-1 must be greater than 0"),
+        ("rsl_rl", "agent.algorithm.schedule", "foo", "'foo' is not a valid one of 'adaptive', 'fixed'"),
+        ("rsl_rl", "agent.actor.activation", "foo", "'foo' is not a valid one of 'elu', 'selu', 'relu'"),
+        (
+            "rsl_rl",
+            "agent.actor.rnn_type",
+            "foo",
+            "'foo' is not a valid one of 'lstm', 'gru', 'LSTM', 'GRU' or null",
+        ),
     ],
 )
-def test_a_rate_outside_its_range_is_refused_before_training(library, key, value, message, tmp_path):
-    """A learning rate of -1 was torch's ValueError reported as an internal error; a discount of 2, a GAE
-    lambda of -1 or a clip range of -0.2 trained silently."""
+def test_an_agent_value_outside_its_range_or_choices_is_refused_before_training(library, key, value, message, tmp_path):
+    """A learning rate of -1 or an unknown activation was the library's ValueError reported as an internal
+    error; a discount of 2, a GAE lambda of -1, a clip range of -0.2, a negative initial std, schedule 'foo'
+    (trained as 'fixed') or rnn_type 'foo' (an LSTM) trained silently."""
     result = invoke(
         "train", "cartpole", *CPU, "--library", library, "--run-dir", tmp_path, "-o", f"{key}={value}"
     )
     assert result.exit_code == 2, result.output
-    assert f"override {key}: {message}." in flat(result.output)
+    assert f"override {key}: {message}" in flat(result.output)
     assert not list(tmp_path.iterdir()), "nothing was trained"
 
 

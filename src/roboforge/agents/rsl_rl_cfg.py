@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from roboforge.utils.config import AT_LEAST_1, POSITIVE, UNIT_INTERVAL, ConfigError
+
+Activation = Literal[
+    "elu",
+    "selu",
+    "relu",
+    "crelu",
+    "lrelu",
+    "tanh",
+    "sigmoid",
+    "softplus",
+    "gelu",
+    "swish",
+    "mish",
+    "identity",
+]
+"""rsl_rl's activation names (`rsl_rl.utils.resolve_nn_activation`)."""
 
 
 @dataclass(kw_only=True)
@@ -42,11 +58,11 @@ class RslRlModelCfg:
 
     hidden_dims: list[int] = field(default_factory=lambda: [256, 256, 256])
     """Hidden layer sizes of the MLP."""
-    activation: str = "elu"
+    activation: Activation = "elu"
     """Activation function name."""
     obs_normalization: bool = False
     """Normalize inputs with running statistics (baked into exported policies)."""
-    init_noise_std: float = 1.0
+    init_noise_std: float = field(default=1.0, metadata=POSITIVE)
     """Initial action noise std (actor only)."""
     state_dependent_std: bool = False
     """Actor only: the network outputs the noise std beside the mean (rsl_rl's
@@ -56,8 +72,8 @@ class RslRlModelCfg:
     """Actor only: lower bound of the action noise std (rsl_rl's `std_range`), for every action; 0 leaves rsl_rl's
     own floor. Keeps a rarely useful action explored after the std of the others has shrunk; the exported
     policy (the mean) is unaffected."""
-    rnn_type: str | None = None
-    """'lstm' or 'gru' for a recurrent model; None for an MLP."""
+    rnn_type: Literal["lstm", "gru", "LSTM", "GRU"] | None = None
+    """'lstm' or 'gru' for a recurrent model (rsl_rl took any other word for an LSTM); None for an MLP."""
     rnn_hidden_dim: int = 256
     """Recurrent hidden size."""
     rnn_num_layers: int = 1
@@ -104,7 +120,7 @@ class RslRlPpoAlgorithmCfg:
 
     learning_rate: float = field(default=1.0e-3, metadata=POSITIVE)
     """Adam learning rate (initial value with the adaptive schedule)."""
-    schedule: str = "adaptive"
+    schedule: Literal["adaptive", "fixed"] = "adaptive"
     """'adaptive' (KL-based) or 'fixed'."""
     desired_kl: float = field(default=0.01, metadata=POSITIVE)
     """Target KL for the adaptive schedule."""

@@ -220,6 +220,11 @@ def type_name(hint: Any) -> str:
     """A readable name of a type hint: 'float', 'int | None', "Literal['a', 'b']"."""
     if typing.get_origin(hint) is typing.Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        other = next(a for a in args if a is not type(None))
+        if typing.get_origin(other) is typing.Literal:  # not "Optional[Literal[...]]"
+            return f"{type_name(other)} or null"
     if typing.get_args(hint):  # list[int], int | None: the name alone would drop the arguments
         return str(hint).replace("typing.", "")
     return getattr(hint, "__name__", None) or str(hint)
