@@ -150,6 +150,7 @@ def test_agent_file_errors_name_the_file_and_field(tmp_path):
         ("rsl_rl", "agent.algorithm.clip_param", 0, "0 must be greater than 0"),
         ("skrl", "agent.agent.discount_factor", 1.5, "1.5 is above the maximum 1"),
         ("skrl", "agent.agent.learning_rate", 0, "0 must be greater than 0"),
+        ("skrl-sac", "agent.agent.learning_rate", [1e-3, -1e-3, 1e-3], "-0.001 must be greater than 0"),
         ("rl_games", "agent.params.config.tau", 2, "2 is above the maximum 1"),
         ("rl_games", "agent.params.config.e_clip", -0.2, "-0.2 must be greater than 0"),
         ("sb3", "agent.gae_lambda", 3, "3 is above the maximum 1"),
@@ -165,12 +166,17 @@ def test_agent_file_errors_name_the_file_and_field(tmp_path):
         ),
     ],
 )
-def test_an_agent_value_outside_its_range_or_choices_is_refused_before_training(library, key, value, message, tmp_path):
+def test_an_agent_value_outside_its_range_or_choices_is_refused_before_training(
+    library, key, value, message, tmp_path
+):
     """A learning rate of -1 or an unknown activation was the library's ValueError reported as an internal
     error; a discount of 2, a GAE lambda of -1, a clip range of -0.2, a negative initial std, schedule 'foo'
     (trained as 'fixed') or rnn_type 'foo' (an LSTM) trained silently."""
+    library, _, algorithm = library.partition("-")
+    algo = ("--algorithm", algorithm) if algorithm else ()
+    value = json.dumps(value)
     result = invoke(
-        "train", "cartpole", *CPU, "--library", library, "--run-dir", tmp_path, "-o", f"{key}={value}"
+        "train", "cartpole", *CPU, "--library", library, *algo, "--run-dir", tmp_path, "-o", f"{key}={value}"
     )
     assert result.exit_code == 2, result.output
     assert f"override {key}: {message}" in flat(result.output)

@@ -204,8 +204,13 @@ def field_limits(cfg: Any, path: str) -> Mapping[str, float]:
 
 
 def check_limits(key: str, value: Any, limits: Mapping[str, float]) -> None:
-    """Raise OverrideError when the number `value` is outside `limits` ({min, max, above}: >= min, <= max,
-    > above); other values (None, lists) are the type check's."""
+    """Raise OverrideError when the number `value`, or a number of the list `value` (skrl SAC's learning rate
+    per network), is outside `limits` ({min, max, above}: >= min, <= max, > above); other values (None,
+    strings) are the type check's."""
+    if isinstance(value, list | tuple):
+        for item in value:
+            check_limits(key, item, limits)
+        return
     if not is_number(value):
         return
     if "min" in limits and value < limits["min"]:
