@@ -155,6 +155,8 @@ def test_agent_file_errors_name_the_file_and_field(tmp_path):
         ("rl_games", "agent.params.config.e_clip", -0.2, "-0.2 must be greater than 0"),
         ("sb3", "agent.gae_lambda", 3, "3 is above the maximum 1"),
         ("sb3", "agent.learning_rate", 0, "0 must be greater than 0"),
+        ("sb3", "agent.clip_actions", 0, "0 must be greater than 0"),
+        ("sb3-sac", "agent.buffer_size", 0, "0 is below the minimum 1"),
         ("rsl_rl", "agent.actor.init_noise_std", -1, "-1 must be greater than 0"),
         ("rsl_rl", "agent.algorithm.schedule", "foo", "'foo' is not a valid one of 'adaptive', 'fixed'"),
         ("rsl_rl", "agent.actor.activation", "foo", "'foo' is not a valid one of 'elu', 'selu', 'relu'"),
@@ -279,6 +281,8 @@ def test_sac_learns_to_hold_the_pole_up(library, tmp_path):
         ("skrl", "agent.agent.mini_batches"),
         ("rl_games", "agent.params.config.horizon_length"),
         ("rl_games", "agent.params.config.mini_epochs"),
+        ("sb3", "agent.n_steps"),
+        ("sb3", "agent.n_epochs"),
     ],
 )
 def test_a_count_below_one_is_refused_before_training(library, key, tmp_path):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from roboforge.utils.config import POSITIVE, UNIT_INTERVAL, ConfigError
+from roboforge.utils.config import AT_LEAST_1, POSITIVE, UNIT_INTERVAL, ConfigError
 
 ACTIVATIONS = {
     "elu": "ELU",
@@ -57,12 +57,6 @@ def _net_arch(net_arch: list[int] | dict[str, list[int]], keys: tuple[str, str])
     if any(n < 1 for n in layers):
         raise ConfigError(f"policy_kwargs.net_arch: layer sizes must be >= 1, got {net_arch}.")
     return arch
-
-
-def _check_positive(cfg: Any, *names: str) -> None:
-    for name in names:
-        if getattr(cfg, name) <= 0:
-            raise ConfigError(f"{name} must be > 0, got {getattr(cfg, name)!r}.")
 
 
 @dataclass(kw_only=True)
@@ -114,7 +108,7 @@ class _Sb3CommonCfg:
 
     seed: int = 42
     """Isaac Lab's key, kept so its files load; roboforge seeds sb3 with the env's seed (`--seed`)."""
-    n_timesteps: float = 1.0e6
+    n_timesteps: float = field(default=1.0e6, metadata=POSITIVE)
     """Total env steps of training, summed over the worlds (`max_iterations` derives from it)."""
     policy: Literal["MlpPolicy"] = "MlpPolicy"
     """sb3's policy class: an MLP on the `policy` observation group."""
@@ -125,25 +119,22 @@ class _Sb3CommonCfg:
     the checkpoint and of the exported policy)."""
     normalize_value: bool = False
     """Scale rewards by a running std of the discounted return (sb3's `VecNormalize`), clipped to +-10."""
-    clip_obs: float = 10.0
+    clip_obs: float = field(default=10.0, metadata=POSITIVE)
     """Clip of the standardized observations (with `normalize_input`)."""
-    clip_actions: float = 1.0
+    clip_actions: float = field(default=1.0, metadata=POSITIVE)
     """roboforge's key: the action bounds [-clip_actions, clip_actions] sb3 sees. PPO clips its Gaussian
     samples to them, SAC squashes with tanh into them; the env's action terms scale them."""
-
-    def _check_common(self) -> None:
-        _check_positive(self, "n_timesteps", "clip_obs", "clip_actions")
 
 
 @dataclass(kw_only=True)
 class Sb3PpoCfg(_Sb3CommonCfg):
     """An `sb3_ppo_cfg.yaml`: sb3's `PPO(...)` arguments."""
 
-    n_steps: int = 2048
+    n_steps: int = field(default=2048, metadata=AT_LEAST_1)
     """Env steps per world in one rollout (one `iterate()`)."""
-    batch_size: int = 64
+    batch_size: int = field(default=64, metadata=AT_LEAST_1)
     """Mini-batch size (samples over all worlds); capped at the rollout size `n_steps * num_envs`."""
-    n_epochs: int = 10
+    n_epochs: int = field(default=10, metadata=AT_LEAST_1)
     """Passes over each rollout."""
     gamma: float = field(default=0.99, metadata=UNIT_INTERVAL)
     """Discount factor."""
@@ -170,8 +161,6 @@ class Sb3PpoCfg(_Sb3CommonCfg):
 
     def sb3_kwargs(self, seed: int, num_envs: int) -> dict[str, Any]:
         """Keyword arguments of `stable_baselines3.PPO(env=..., **kwargs)` for `num_envs` worlds."""
-        self._check_common()
-        _check_positive(self, "n_steps", "batch_size", "n_epochs", "learning_rate")
         if self.n_steps * num_envs < 2:
             raise ConfigError(f"n_steps * num_envs must be >= 2, got {self.n_steps} * {num_envs}.")
         return {
@@ -202,17 +191,17 @@ class Sb3SacCfg(_Sb3CommonCfg):
 
     learning_rate: float = field(default=3.0e-4, metadata=POSITIVE)
     """Adam learning rate of actor, critics and entropy coefficient (constant)."""
-    buffer_size: int = 1_000_000
+    buffer_size: int = field(default=1_000_000, metadata=AT_LEAST_1)
     """Replay buffer capacity in transitions (over all worlds)."""
     learning_starts: int = 100
     """Transitions (over all worlds) collected before the first update."""
-    batch_size: int = 256
+    batch_size: int = field(default=256, metadata=AT_LEAST_1)
     """Transitions per gradient step."""
     tau: float = field(default=0.005, metadata=UNIT_INTERVAL)
     """Soft update rate of the target critics."""
     gamma: float = field(default=0.99, metadata=UNIT_INTERVAL)
     """Discount factor."""
-    train_freq: int = 1
+    train_freq: int = field(default=1, metadata=AT_LEAST_1)
     """Env steps (of all worlds at once) between updates."""
     gradient_steps: int = 1
     """Gradient steps per update (-1: as many as env steps since the last update)."""
@@ -227,8 +216,6 @@ class Sb3SacCfg(_Sb3CommonCfg):
 
     def sb3_kwargs(self, seed: int, num_envs: int) -> dict[str, Any]:
         """Keyword arguments of `stable_baselines3.SAC(env=..., **kwargs)` for `num_envs` worlds."""
-        self._check_common()
-        _check_positive(self, "buffer_size", "batch_size", "train_freq", "learning_rate", "tau")
         for name in ("ent_coef", "target_entropy"):
             value = getattr(self, name)
             if isinstance(value, str) and not (value == "auto" or value.startswith("auto_")):
