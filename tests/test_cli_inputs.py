@@ -333,6 +333,18 @@ def test_export_output_that_is_a_file_is_one_line(short_run, tmp_path):
     assert path.read_text() == "x"
 
 
+def test_a_folder_the_system_refuses_is_one_line_naming_it(short_run):
+    """mkdir under /proc fails (ENOENT, even for root): the line names the folder and says what to check,
+    not Python's `[Errno 2] ...: '/proc/...'`; exit 1 as for a full disk."""
+    refused = Path("/proc/roboforge-test")
+    result = invoke("export", "cartpole", "--checkpoint", short_run, "--output", refused / "exported")
+    assert result.exit_code == 1, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(f"error: {refused}: No such file or directory; check the path"), lines[0]
+    assert "Errno" not in lines[0] and "Traceback" not in result.output
+
+
 def test_a_file_where_an_output_folder_goes_is_one_line(short_run, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")

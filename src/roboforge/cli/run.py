@@ -3,7 +3,7 @@
 The mapping lives here alone: a usage error of the command line (an unknown command or option, a value of
 the wrong type, a missing option) prints click's words and the help to read (exit 2, also with `--debug`); a
 `RoboforgeError` (bad input: exit 2; training stopped: exit 1) prints its message; an `OSError` (disk full,
-permissions) prints the system's words (exit 1), a failed allocation says what to lower (exit 1; on a CPU
+permissions) prints the path and the system's words (exit 1), a failed allocation says what to lower (exit 1; on a CPU
 machine an allocation past its free memory fails rather than meeting the OOM killer, host_memory.py); anything
 else is a bug and says so (exit 1). `--debug` re-raises instead, for the traceback.
 """
@@ -123,7 +123,7 @@ def report(err: Exception) -> None:
     if isinstance(err, RoboforgeError):
         fail(str(err), err.exit_code, err.label)
     if isinstance(err, OSError):
-        fail(str(err), 1)
+        fail(os_error_line(err), 1)
     if out_of_memory(err):
         fail(
             f"out of memory: {err}; use fewer worlds (--num-envs) or a smaller scene (e.g. -o env.scene.terrain.*), "
@@ -134,6 +134,15 @@ def report(err: Exception) -> None:
         f"{type(err).__name__}: {err} (an internal error; run with --debug for the traceback and report it)",
         1,
     )
+
+
+def os_error_line(err: OSError) -> str:
+    """`PATH: reason; what to check` for a failed file operation (not Python's `[Errno 2] ...: 'PATH'`), the
+    system's words for one without a path (a refused socket)."""
+    if err.filename is None or not err.strerror:
+        return str(err)
+    path = str(err.filename) if err.filename2 is None else f"{err.filename} -> {err.filename2}"
+    return f"{path}: {err.strerror}; check the path, its permissions and the free space, then run it again."
 
 
 def fail(message: str, code: int = 2, label: str = "error") -> None:
