@@ -62,7 +62,7 @@ def reach_env_cfg(arm: ReachArm, control: Control = "joint_pos", num_envs: int =
     noise = None if play else UniformNoiseCfg(n_min=-0.01, n_max=0.01)
     return ManagerBasedRLEnvCfg(
         scene=SceneCfg(num_envs=32 if play else num_envs, entities={"robot": arm.robot(drive)}),
-        sim=SimCfg(timestep=0.005),
+        sim=SimCfg(timestep=0.005, nconmax=arm.nconmax, njmax=arm.njmax),
         decimation=4,
         episode_length_s=8.0,
         actions={"arm": action},
