@@ -17,6 +17,17 @@ def invoke(*args: str):
     return runner.invoke(app, [str(a) for a in args], env=ENV)
 
 
+def one_line_error(result, *needles: str, code: int = 2) -> None:
+    """Exit `code` (2: bad input), one line starting with 'error:' naming every needle, no traceback."""
+    assert result.exit_code == code, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
 def flat(text: str) -> str:
     """Output with line wraps undone (rich wraps long messages)."""
     return " ".join(text.split())

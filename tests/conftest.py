@@ -122,6 +122,17 @@ def make_task_env(task: str = "cartpole", num_envs: int = 4, backend: str = "muj
     return make_env(task, cfg)
 
 
+def contacts_and_rows(env) -> tuple[int, int]:
+    """The most contacts and constraint rows any world of a C MuJoCo env has now, as C MuJoCo counts them (the
+    same way MuJoCo Warp does, which allocates `nconmax` and `njmax` per world and drops what does not fit)."""
+    data = mujoco.MjData(env.sim.model)
+    most = (0, 0)
+    for world in range(env.num_envs):
+        mujoco.mj_forward(env.sim.load_world(world, data), data)
+        most = (max(most[0], data.ncon), max(most[1], data.nefc))
+    return most
+
+
 def all_worlds(n: int) -> torch.Tensor:
     return torch.ones(n, dtype=torch.bool)
 

@@ -11,32 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from cli_util import ENV, invoke, one_line_error, runner
 from roboforge.cli import app
 from roboforge.rl.checkpoints import resolve_checkpoint
 from roboforge.rl.session import build_session, default_num_envs
 from roboforge.rl.trainer import Trainer
 
-runner = CliRunner()
-ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
 SHORT = "env.episode_length_s=0.5"  # 30 steps at 60 Hz
 CPU = ("--device", "cpu")
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], env=ENV)
-
-
-def one_line_error(result, *needles: str) -> None:
-    """Exit code 2, one line starting with 'error:' naming every needle, no traceback."""
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
-    assert "Traceback" not in result.output
-    assert isinstance(result.exception, SystemExit)
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def strict_json(text: str):
@@ -132,12 +115,6 @@ def test_help_is_still_clicks_help():
     result = invoke("train", "--help")
     assert result.exit_code == 0 and "Usage:" in result.output and "--num-envs" in result.output
     assert "error:" not in result.output
-
-
-def test_run_dir_that_is_a_file_is_one_line(tmp_path):
-    path = tmp_path / "file"
-    path.write_text("x")
-    one_line_error(invoke("train", "cartpole", *CPU, "--run-dir", path), "is a file")
 
 
 def test_debug_shows_the_traceback():
@@ -317,47 +294,6 @@ def test_cpu_sessions_use_one_torch_thread_unless_told():
         torch.set_num_threads(1)
     one_line_error(invoke("train", "cartpole", *CPU, "--threads", 0), "--threads must be >= 1")
     one_line_error(invoke("train", "cartpole", *CPU, "--threads", 100_000), "--threads 100000", "at most")
-
-
-def test_export_output_that_is_a_file_is_one_line(short_run, tmp_path):
-    path = tmp_path / "file"
-    path.write_text("x")
-    one_line_error(
-        invoke("export", "cartpole", "--checkpoint", short_run, "--output", path), "--output", "is a file"
-    )
-    inside = path / "exported"
-    one_line_error(
-        invoke("export", "cartpole", "--checkpoint", short_run, "--output", inside),
-        f"{inside}: {path} is a file",
-    )
-    assert path.read_text() == "x"
-
-
-def test_a_folder_the_system_refuses_is_one_line_naming_it(short_run):
-    """mkdir under /proc fails (ENOENT, even for root): the line names the folder and says what to check,
-    not Python's `[Errno 2] ...: '/proc/...'`; exit 1 as for a full disk."""
-    refused = Path("/proc/roboforge-test")
-    result = invoke("export", "cartpole", "--checkpoint", short_run, "--output", refused / "exported")
-    assert result.exit_code == 1, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith(f"error: {refused}: No such file or directory; check the path"), lines[0]
-    assert "Errno" not in lines[0] and "Traceback" not in result.output
-
-
-def test_a_file_where_an_output_folder_goes_is_one_line(short_run, tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    for args, option in (
-        (
-            ("play", "cartpole", "--checkpoint", short_run, "--video", "--video-path", blocker / "v.mp4"),
-            "--video-path",
-        ),
-        (("plot", short_run, "-o", blocker / "curves.png"), "--out"),
-        (("serve", "--data-dir", blocker / "svc"), "data_dir (--data-dir)"),
-    ):
-        one_line_error(invoke(*args), option, f"{blocker} is a file, not a folder")
-    assert blocker.read_text() == "x"
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import onnx
 import pytest
 from typer.testing import CliRunner
 
+from cli_util import one_line_error
 from export_util import exported_cartpole, exported_reach, rollout_parity, run_folder
 from roboforge.cli import app
 from roboforge.deploy import MujocoSimRobot, PolicyRunner, RobotState
@@ -229,14 +230,6 @@ def test_cli_deploy_sim_and_bench(cartpole):
     assert bad.exit_code == 2 and "Unknown --robot" in bad.output
     missing = cli.invoke(app, ["deploy", "nope.onnx"], env=env)
     assert missing.exit_code == 2 and "not found" in missing.output
-
-
-def one_line_error(result, *needles: str) -> None:
-    """Exit code 2, one line starting with 'error:' naming every needle."""
-    text = " ".join(result.output.split())
-    assert result.exit_code == 2, result.output
-    assert result.output.startswith("error: ") and len(result.output.strip().splitlines()) == 1, result.output
-    assert all(n in text for n in needles), text
 
 
 def test_cli_deploy_runs_the_policy_of_an_export_folder(cartpole, tmp_path):

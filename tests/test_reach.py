@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import menagerie_has
+from conftest import contacts_and_rows, menagerie_has
 from roboforge.assets import ArticulationCfg, BuiltinSpawnCfg, ImplicitActuatorCfg, InitialStateCfg
 from roboforge.assets.builtin.universal_robots import (
     UR5E,
@@ -324,12 +324,10 @@ def test_panda_reach_allocates_the_contacts_an_exploring_policy_makes():
     """Joint targets held for 100 steps press the hand onto the floor and the fingers together (C MuJoCo counts
     every contact): more constraint rows than MuJoCo Warp's estimate for the model (64), which dropped contacts
     on the GPU, and no more than the task allocates; every Panda reach task allocates as much."""
-    task = "reach-panda"
-    cfg = load_cfg(task, num_envs=32)
+    cfg = load_cfg("reach-panda", num_envs=32)
     cfg.sim.backend = "mujoco"
-    env = make_env(task, cfg)
+    env = make_env("reach-panda", cfg)
     env.reset()
-    data = mujoco.MjData(env.sim.model)
     actions = torch.Generator().manual_seed(0)
     most_contacts = most_rows = 0
     for step in range(300):
@@ -337,9 +335,8 @@ def test_panda_reach_allocates_the_contacts_an_exploring_policy_makes():
             action = 1.7 * torch.randn(32, env.num_actions, generator=actions)
         env.step(action)
         if step % 10 == 9:
-            for world in range(32):
-                mujoco.mj_forward(env.sim.load_world(world, data), data)
-                most_contacts, most_rows = max(most_contacts, data.ncon), max(most_rows, data.nefc)
+            contacts, rows = contacts_and_rows(env)
+            most_contacts, most_rows = max(most_contacts, contacts), max(most_rows, rows)
     assert most_rows > 64, "the probe should press the hand onto the floor"
     assert most_contacts <= cfg.sim.nconmax and most_rows <= cfg.sim.njmax
     ik_rel = load_cfg("reach-panda-ik-rel").sim
