@@ -185,6 +185,45 @@ def test_an_agent_value_outside_its_range_or_choices_is_refused_before_training(
     assert not list(tmp_path.iterdir()), "nothing was trained"
 
 
+@pytest.mark.parametrize(
+    ("task", "library", "num_envs", "override", "says"),
+    [
+        ("cartpole", "rsl_rl", 16, "agent.algorithm.num_mini_batches=1000",
+         "agent.algorithm.num_mini_batches: 1000 mini-batches of one rollout of 256 samples (num_envs 16 x "
+         "num_steps_per_env 16) would leave some empty; give at most 256."),
+        ("cartpole-lstm", "rsl_rl", 16, "agent.algorithm.num_mini_batches=32",
+         "agent.algorithm.num_mini_batches: 32 mini-batches of one rollout of 16 worlds (a recurrent model's "
+         "mini-batches are whole trajectories) would leave some empty; give at most 16."),
+        ("cartpole", "skrl", 16, "agent.agent.mini_batches=1000",
+         "agent.agent.mini_batches: 1000 mini-batches of one rollout of 256 samples (rollouts 16 x num_envs 16)"),
+        ("cartpole", "rl_games", 16, "agent.params.config.minibatch_size=100",
+         "agent.params.config.minibatch_size: a mini-batch of 100 samples does not split the rollout of 256"),
+        ("cartpole", "sb3", 1, "agent.n_steps=1", "agent.n_steps: n_steps * num_envs must be >= 2, got 1 * 1."),
+    ],
+)  # fmt: skip
+def test_mini_batches_that_cannot_split_a_rollout_are_refused_before_the_env_is_built(
+    task, library, num_envs, override, says, tmp_path
+):
+    """More mini-batches than samples trained on NaN losses (rsl_rl, skrl) and ended with "lower the learning
+    rate"; rl_games' and sb3's own checks came only after the env was built."""
+    result = invoke(
+        "train",
+        task,
+        *CPU,
+        "--library",
+        library,
+        "--num-envs",
+        num_envs,
+        "--run-dir",
+        tmp_path,
+        "-o",
+        override,
+    )
+    assert result.exit_code == 2, result.output
+    assert says in flat(result.output) and "Traceback" not in result.output
+    assert not list(tmp_path.iterdir()), "nothing was trained"
+
+
 def test_an_agent_file_with_a_rate_outside_its_range_names_the_field(tmp_path):
     bad = tmp_path / "rsl_rl_ppo_cfg.yaml"
     bad.write_text("algorithm:\n  gamma: 1.01\n")

@@ -97,12 +97,13 @@ def building_status(task: str, num_envs: int | None, device: str | None, sim: st
 def open_session(
     task, num_envs, device, sim, seed, overrides=None, play=False, run: Path | None = None,
     library: str = "rsl_rl", algorithm: str = "ppo", agent_file: Path | None = None,
-    env_state: dict | None = None,
+    env_state: dict | None = None, training: bool = False,
 ):  # fmt: skip
     """Build the task's session with `library`'s `algorithm`. With `run` (the run folder of a checkpoint,
     or the run resumed), its agent config and env overrides apply first (its weights fit, its env is the
-    one it was trained in), then `overrides`; `env_state` restores a resumed run's env. Returns the session
-    and the overrides applied, as dotted keys."""
+    one it was trained in), then `overrides`; `env_state` restores a resumed run's env; `training` checks the
+    agent's mini-batches against the world count before the env is built. Returns the session and the
+    overrides applied, as dotted keys."""
     from roboforge.rl.libraries import learner_class
     from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides
     from roboforge.rl.session import build_session
@@ -116,7 +117,19 @@ def open_session(
     env_o = {**run_env, **env_o}
     with console.status(building_status(task, num_envs, device, sim)):
         s = build_session(
-            task, num_envs, device, sim, seed, play, env_o, agent_o, library, algorithm, agent_file, env_state
+            task,
+            num_envs,
+            device,
+            sim,
+            seed,
+            play,
+            env_o,
+            agent_o,
+            library,
+            algorithm,
+            agent_file,
+            env_state,
+            training=training,
         )
     if run_env:
         shown = " ".join(f"env.{k}={dumps_json(v, None)}" for k, v in run_env.items())

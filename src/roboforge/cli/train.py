@@ -206,7 +206,7 @@ def _train_process(
     env_state = _resumed_env_state(resume_dir) if resume_dir is not None else None
     s, applied = open_session(
         task, num_envs, device, sim, seed, override, run=resume_dir, library=library, algorithm=algorithm,
-        agent_file=agent_file, env_state=env_state,
+        agent_file=agent_file, env_state=env_state, training=True,
     )  # fmt: skip
     iterations = max_iterations if max_iterations is not None else s.learner.max_iterations
     out = resume_dir or dist_run.from_rank0(new_run_dir(run_dir, task) if rank.writes else None)

@@ -68,10 +68,12 @@ def build_session(
     algorithm: str = "ppo",
     agent_file: Path | None = None,
     env_state: dict | None = None,
+    training: bool = False,
 ) -> Session:
     """Load the task's configs (the agent config from `agent_file` when given, in the library's format),
     apply options and overrides, build the env (restored to `env_state`, a resumed run's
-    `env.training_state()`) and the library's learner."""
+    `env.training_state()`) and the library's learner. `training`: the agent's mini-batches are checked against
+    the world count first (`Learner.check_cfg`), before the env is built."""
     check_algorithm(library, algorithm)
     if algorithm not in task_algorithms(task).get(library, []):
         raise UserInputError(no_agent_config_message(task, library, algorithm))
@@ -98,6 +100,8 @@ def build_session(
         check_seed("-o env.seed", env_cfg.seed)
     env_cfg.seed += distributed.current().rank  # each rank of a distributed run steps different worlds
     apply_checked(agent_cfg, "agent", agent_overrides or {})
+    if training:
+        learner_cls.check_cfg(agent_cfg, algorithm, env_cfg.scene.num_envs)
     env = make_env(task, env_cfg)
     if env_state is not None:  # before the learner, which reads the env's first observations
         try:

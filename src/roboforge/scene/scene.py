@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -25,7 +24,9 @@ class SceneCfg:
     num_envs: int = 1
     """Number of parallel worlds."""
     env_spacing: float = 2.0
-    """Distance (m) between worlds when they are shown side by side (`grid_origins`; display only)."""
+    """Isaac Lab's distance (m) between worlds, accepted so its scene configs carry over; here it changes
+    nothing: every world is a MuJoCo world of its own (no shared space, no contact across worlds), and
+    videos tile worlds in frames of their own (`--worlds`)."""
     ground: bool = True
     """Add a ground plane at z = 0 (ignored when `terrain` is set)."""
     terrain: TerrainCfg | None = None
@@ -110,13 +111,3 @@ class Scene:
         for entity in self.entities.values():
             entity.apply_actuators()
 
-
-def grid_origins(num_envs: int, spacing: float, device) -> torch.Tensor:
-    """Display positions `(num_envs, 3)` of the worlds on a square grid centred at the world origin."""
-    cols = math.ceil(math.sqrt(num_envs))
-    idx = torch.arange(num_envs, device=device)
-    rows_f, cols_f = (idx // cols).float(), (idx % cols).float()
-    origins = torch.zeros(num_envs, 3, device=device)
-    origins[:, 0] = (rows_f - (math.ceil(num_envs / cols) - 1) / 2) * spacing
-    origins[:, 1] = (cols_f - (cols - 1) / 2) * spacing
-    return origins

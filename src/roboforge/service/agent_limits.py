@@ -4,8 +4,9 @@ from several fields, network definitions inside lists, and strings a library run
 skrl builds its models by `exec` of Python source that embeds each network's `input`, `layers`,
 `activations` and `output`, and `eval`s the agent's `learning_rate_scheduler` and `*_preprocessor` names
 (at any depth of its config): a request may set those only to the plain values below, so no override runs
-code in a job. rl_games makes folders named after `params.config.name`, which must be a plain name. sb3's
-own argument checks (`sb3_kwargs`) run at submission, so a bad value is a 422 rather than a failed job.
+code in a job. rl_games makes folders named after `params.config.name`, which must be a plain name. What
+does not fit the world count (mini-batches, sb3's own argument checks) is each learner's `check_cfg`, which
+validation.py runs at submission, so a bad value is a 422 rather than a failed job.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from roboforge.service.limits import LAYERS, MAX_REPLAY, short_repr
-from roboforge.utils.config import ConfigError
 from roboforge.utils.overrides import OverrideError
 
 SKRL_NAMED: dict[str, tuple[str, ...]] = {
@@ -61,8 +61,6 @@ def check_agent(library: str, cfg: Any, num_envs: int) -> None:
         check_skrl(cfg, num_envs)
     elif library == "rl_games":
         check_rl_games(cfg)
-    elif library == "sb3":
-        check_sb3(cfg, num_envs)
 
 
 def check_skrl(cfg: Any, num_envs: int) -> None:
@@ -175,16 +173,6 @@ def check_rl_games(cfg: Any) -> None:
             "agent.params.config.name",
             f"{short_repr(name)} is not a plain name (letters, digits, _ . -; at most 64).",
         )
-
-
-def check_sb3(cfg: Any, num_envs: int) -> None:
-    """The checks sb3's constructor arguments get when the job builds them (`sb3_kwargs`), made now."""
-    try:
-        cfg.sb3_kwargs(seed=0, num_envs=num_envs)
-    except ConfigError as err:
-        field = re.match(r"([a-z_.]+)(: )?", str(err))
-        key = f"agent.{field.group(1)}" if field else "agent"
-        raise OverrideError(key, str(err)[field.end() if field and field.group(2) else 0 :]) from err
 
 
 def _items(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:

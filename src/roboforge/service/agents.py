@@ -117,6 +117,11 @@ STEPS_KEYS = {
 """The override that sets the rollout length of each library and algorithm (none: fixed)."""
 
 
+def check_cfg(library: str, policy_type: str, cfg: Any, num_envs: int) -> None:
+    """The learner's `check_cfg`: an OverrideError where `cfg`'s mini-batches cannot split a rollout."""
+    learner_class(library).check_cfg(cfg, algorithm_of(policy_type), num_envs)
+
+
 def iteration_plan(library: str, policy_type: str, cfg: Any, num_envs: int) -> IterationPlan:
     """The learner's `steps_per_iteration` and `max_iterations` for `cfg` with `num_envs` worlds."""
     algorithm = algorithm_of(policy_type)

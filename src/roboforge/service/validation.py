@@ -72,6 +72,7 @@ def validate_job(req: JobRequest) -> ResolvedJob:
         limits.check_bounds(req.overrides, bounds)
         worlds = int(getattr(scene, "num_envs", None) or num_envs or 1)
         plan = agents.iteration_plan(req.library, req.policy_type, agent_cfg, worlds)
+        agents.check_cfg(req.library, req.policy_type, agent_cfg, worlds)
         limits.check_resolved(env_cfg, plan.steps_per_iteration, plan.steps_key)
         agent_limits.check_agent(req.library, agent_cfg, worlds)
     except OverrideError as err:

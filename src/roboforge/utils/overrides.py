@@ -41,6 +41,17 @@ class OverrideError(ConfigError):
         self.reason = message
 
 
+class SettingError(OverrideError):
+    """A setting that does not fit the others, wherever its value came from (an override, an agent file,
+    the task's default): named without the word 'override'; the job service reports it on `key` as an
+    OverrideError."""
+
+    def __init__(self, key: str, message: str):
+        ConfigError.__init__(self, f"{key}: {message}")
+        self.key = key
+        self.reason = message
+
+
 @dataclass(frozen=True)
 class Bound:
     """Inclusive numeric limits for an override (each element, for a list of numbers)."""

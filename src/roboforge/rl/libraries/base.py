@@ -80,6 +80,13 @@ class Learner(ABC):
         config alone (the learner uses it; the job service plans and bounds jobs with it, without an env)."""
 
     @classmethod
+    @abstractmethod
+    def check_cfg(cls, cfg: Any, algorithm: str, num_envs: int) -> None:
+        """Raise a SettingError naming the agent key where `cfg` cannot train `num_envs` worlds (mini-batches
+        that do not split one iteration's samples, the library's own argument checks). Read from the config
+        alone: a training session checks it before building the env, the job service at submission."""
+
+    @classmethod
     def file_data(cls, data: Any) -> Any:
         """The parsed YAML of an agent file as the library itself would read it (default: unchanged)."""
         return data

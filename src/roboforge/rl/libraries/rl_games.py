@@ -44,6 +44,7 @@ from roboforge.rl.libraries.base import (
     load_error_detail,
 )
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.overrides import SettingError
 
 OBS_NORM_CLIP = 5.0
 """rl_games' `RunningMeanStd` clips normalized observations to +-5."""
@@ -82,6 +83,21 @@ class RlGamesLearner(Learner):
     def iteration_plan(cls, cfg: RlGamesPpoCfg, algorithm: str, num_envs: int) -> tuple[int, int]:
         """One epoch of `horizon_length` steps per iteration, `max_epochs` of them."""
         return cfg.params.config.horizon_length, cfg.params.config.max_epochs
+
+    @classmethod
+    def check_cfg(cls, cfg: RlGamesPpoCfg, algorithm: str, num_envs: int) -> None:
+        """The mini-batches of the policy and of a central-value critic split one rollout evenly."""
+        config = cfg.params.config
+        where = "agent.params.config"
+        check_minibatch(
+            where, config.minibatch_size, config.minibatch_size_per_env, config.horizon_length, num_envs
+        )
+        cv = config.central_value_config
+        if cv is not None:
+            where += ".central_value_config"
+            check_minibatch(
+                where, cv.minibatch_size, cv.minibatch_size_per_env, config.horizon_length, num_envs
+            )
 
     @classmethod
     def file_data(cls, data: Any) -> Any:
@@ -255,26 +271,24 @@ def check_supported(cfg: RlGamesPpoCfg, num_envs: int) -> None:
         raise UserInputError(
             f"params.env.clip_actions must be > 0 (the action bound), got {params.env.clip_actions}."
         )
-    check_minibatch(
-        "params.config", config.minibatch_size, config.minibatch_size_per_env, config.horizon_length, num_envs
-    )
-    cv = config.central_value_config
-    if cv is not None:
-        where = "params.config.central_value_config"
-        check_minibatch(where, cv.minibatch_size, cv.minibatch_size_per_env, config.horizon_length, num_envs)
+    RlGamesLearner.check_cfg(cfg, "ppo", num_envs)
 
 
 def check_minibatch(where: str, size: int | None, per_env: int | None, horizon: int, num_envs: int) -> None:
     """rl_games' mini-batch must split `horizon x num_envs` samples evenly."""
     batch = horizon * num_envs
     if size is None and per_env is None:
-        raise UserInputError(f"{where}: set minibatch_size_per_env (or minibatch_size); rl_games needs one.")
+        raise SettingError(
+            f"{where}.minibatch_size_per_env",
+            "set minibatch_size_per_env (or minibatch_size); rl_games needs one.",
+        )
     minibatch = size if size is not None else num_envs * (per_env or 0)
     if minibatch <= 0 or batch % minibatch != 0:
-        raise UserInputError(
-            f"{where}: a mini-batch of {minibatch} samples does not split the rollout of {batch} "
+        raise SettingError(
+            f"{where}.{'minibatch_size' if size is not None else 'minibatch_size_per_env'}",
+            f"a mini-batch of {minibatch} samples does not split the rollout of {batch} "
             f"(horizon_length {horizon} x {num_envs} worlds) evenly; use minibatch_size_per_env, a divisor "
-            f"of horizon_length, to keep the mini-batch count whatever the world count."
+            f"of horizon_length, to keep the mini-batch count whatever the world count.",
         )
 
 

@@ -27,6 +27,7 @@ from roboforge.rl.libraries.base import Learner, StepRecorder, load_error_detail
 from roboforge.rl.libraries.rsl_rl_rollout import RolloutStep, supports_device_loop
 from roboforge.rl.libraries.rsl_rl_update import PpoUpdate, plain_optimizer_state
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.overrides import SettingError
 
 
 class RslRlLearner(Learner):
@@ -67,6 +68,25 @@ class RslRlLearner(Learner):
     @classmethod
     def iteration_plan(cls, cfg: RslRlPpoRunnerCfg, algorithm: str, num_envs: int) -> tuple[int, int]:
         return cfg.num_steps_per_env, cfg.max_iterations
+
+    @classmethod
+    def check_cfg(cls, cfg: RslRlPpoRunnerCfg, algorithm: str, num_envs: int) -> None:
+        """rsl_rl splits one rollout into `num_mini_batches` of `samples // num_mini_batches`; more
+        mini-batches than samples make empty ones, whose losses are NaN. A recurrent model is split by
+        world (whole trajectories), a feed-forward one by transition."""
+        recurrent = bool(cfg.actor.rnn_type or cfg.critic.rnn_type)
+        samples = num_envs if recurrent else num_envs * cfg.num_steps_per_env
+        wanted = cfg.algorithm.num_mini_batches
+        if wanted > samples:
+            what = (
+                f"{num_envs} worlds (a recurrent model's mini-batches are whole trajectories)"
+                if recurrent
+                else f"{samples} samples (num_envs {num_envs} x num_steps_per_env {cfg.num_steps_per_env})"
+            )
+            raise SettingError(
+                "agent.algorithm.num_mini_batches",
+                f"{wanted} mini-batches of one rollout of {what} would leave some empty; give at most {samples}.",
+            )
 
     def iterate(self) -> dict[str, float]:
         if self.device_loop:

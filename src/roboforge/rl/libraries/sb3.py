@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import zipfile
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -43,7 +44,9 @@ from roboforge.rl.libraries.base import (
     StepRecorder,
     load_error_detail,
 )
+from roboforge.utils.config import ConfigError
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.overrides import SettingError
 
 SAC_STEPS_PER_ITERATION = 16
 """Env steps per world in one SAC `iterate()` (rsl_rl's rollout length of the cart-pole), rounded up to a
@@ -160,6 +163,16 @@ class Sb3Learner(Learner):
             freq = max(cfg.train_freq, 1)
             steps = -(-SAC_STEPS_PER_ITERATION // freq) * freq
         return steps, max(1, int(cfg.n_timesteps) // (steps * num_envs))
+
+    @classmethod
+    def check_cfg(cls, cfg: Sb3PpoCfg | Sb3SacCfg, algorithm: str, num_envs: int) -> None:
+        """The checks sb3's constructor arguments get when the learner builds them (`sb3_kwargs`)."""
+        try:
+            cfg.sb3_kwargs(seed=0, num_envs=num_envs)
+        except ConfigError as err:
+            field = re.match(r"([a-z_.]+)(: )?", str(err))
+            key = f"agent.{field.group(1)}" if field else "agent"
+            raise SettingError(key, str(err)[field.end() if field and field.group(2) else 0 :]) from err
 
     def _normalizers(self) -> list[RunningStandardize]:
         return [m for m in self.model.policy.modules() if isinstance(m, RunningStandardize)]

@@ -55,6 +55,7 @@ from roboforge.rl.libraries.base import (
     load_error_detail,
 )
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.overrides import SettingError
 
 logging.getLogger("skrl").setLevel(logging.WARNING)  # its INFO lines (seed, wrapper) would clutter the CLI
 
@@ -112,6 +113,20 @@ class SkrlLearner(Learner):
         """PPO: `rollouts` steps per iteration; SAC: SAC_STEPS_PER_ITERATION; `trainer.timesteps` in all."""
         steps = cfg.agent.rollouts if isinstance(cfg, SkrlPpoCfg) else SAC_STEPS_PER_ITERATION
         return steps, max(1, cfg.trainer.timesteps // steps)
+
+    @classmethod
+    def check_cfg(cls, cfg: SkrlPpoCfg | SkrlSacCfg, algorithm: str, num_envs: int) -> None:
+        """skrl's PPO splits one rollout of `rollouts x num_envs` samples into `mini_batches`; more
+        mini-batches than samples make empty ones, whose losses are NaN."""
+        if not isinstance(cfg, SkrlPpoCfg):
+            return
+        samples = cfg.agent.rollouts * num_envs
+        if cfg.agent.mini_batches > samples:
+            raise SettingError(
+                "agent.agent.mini_batches",
+                f"{cfg.agent.mini_batches} mini-batches of one rollout of {samples} samples (rollouts "
+                f"{cfg.agent.rollouts} x num_envs {num_envs}) would leave some empty; give at most {samples}.",
+            )
 
     def iterate(self) -> dict[str, float]:
         agent = self.agent
