@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 
@@ -32,6 +34,32 @@ def test_eval_json(cli_run):
     assert isinstance(data["mean_return"], float)
     assert 0 < data["mean_episode_length"] <= data["max_episode_length"] == 300
     assert "Episode_Reward/alive" in data["metrics"]
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_eval_stopped_by_sigterm_reports_the_episodes_ended_so_far(cli_run, monkeypatch, as_json):
+    """A long eval stopped by SIGTERM (or Ctrl-C) ended with exit 130 and nothing printed."""
+    from roboforge.envs.manager_based_rl_env import ManagerBasedRLEnv
+
+    step, calls = ManagerBasedRLEnv.step, []
+
+    def step_then_stop(self, actions):
+        calls.append(1)
+        if len(calls) == 400:  # inside the second round of 300 steps
+            os.kill(os.getpid(), signal.SIGTERM)
+        return step(self, actions)
+
+    monkeypatch.setattr(ManagerBasedRLEnv, "step", step_then_stop)
+    args = ("--episodes", 10**9, "--num-envs", 16, "--device", "cpu") + (("--json",) if as_json else ())
+    result = invoke("eval", "cartpole", "--checkpoint", cli_run, *args)
+    assert result.exit_code == 130, result.output
+    assert len(calls) == 400, "the stop came at once"
+    if as_json:
+        data = json.loads(result.stdout)
+        assert data["interrupted"] is True and 16 <= data["episodes"] < 10**9
+        assert 0 < data["mean_episode_length"] <= 300 and "Episode_Reward/alive" in data["metrics"]
+    else:
+        assert "of 1000000000 episodes ended)" in flat(result.output) and "mean return" in result.output
 
 
 def test_eval_missing_checkpoint(tmp_path):

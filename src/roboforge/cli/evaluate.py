@@ -49,6 +49,7 @@ def eval_cmd(
     as_json: Json = False,
 ) -> None:
     """Evaluate a checkpoint in its run's env (the run's overrides, then -o): return, length, task metrics."""
+    interrupted: list[bool] = []
 
     def body():
         from roboforge.rl.evaluate import evaluate
@@ -58,11 +59,17 @@ def eval_cmd(
             task, checkpoint, num_envs, device, sim, seed, override, threads, episodes=episodes
         )
         result = evaluate(s, path, episodes, quiet=as_json)
+        interrupted.append(result.interrupted)
         if as_json:
             return {"task": task, "checkpoint": str(path), "overrides": applied, **asdict(result)}
-        out_console().print(_eval_table(f"{task} - {path}", result))
+        title = f"{task} - {path}"
+        if result.interrupted:
+            title += f" (interrupted: {result.episodes} of {episodes} episodes ended)"
+        out_console().print(_eval_table(title, result))
 
     run_command(body, as_json)
+    if any(interrupted):  # after the statistics (and the JSON) are out
+        raise typer.Exit(code=130)
 
 
 def _eval_table(title: str, result) -> Table:

@@ -11,6 +11,7 @@ import torch
 from rich.progress import Progress
 
 from roboforge.envs.episodes import EpisodeTracker
+from roboforge.rl.progress import StopSignals
 from roboforge.rl.run_dir import naming_the_trained_task
 from roboforge.rl.session import Session
 from roboforge.utils.errors import UserInputError
@@ -26,6 +27,8 @@ class EvalResult:
     max_episode_length: int
     metrics: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
+    interrupted: bool = False
+    """Stopped by Ctrl-C or SIGTERM before `episodes` had ended: the statistics cover those that had."""
 
 
 def load_policy(session: Session, checkpoint: Path, training: bool = False) -> Any:
@@ -44,7 +47,8 @@ def policy_actions(session: Session, policy, obs: dict[str, torch.Tensor]) -> to
 
 
 def evaluate(session: Session, checkpoint: Path, episodes: int = 100, quiet: bool = False) -> EvalResult:
-    """Run until at least `episodes` episodes have ended; statistics cover every ended episode."""
+    """Run until at least `episodes` episodes have ended; statistics cover every ended episode. Ctrl-C or
+    SIGTERM ends it early with the statistics of the episodes ended so far (`interrupted`)."""
     if episodes < 1:
         raise UserInputError(f"--episodes must be >= 1, got {episodes}.")
     policy = load_policy(session, checkpoint)
@@ -52,25 +56,44 @@ def evaluate(session: Session, checkpoint: Path, episodes: int = 100, quiet: boo
     obs, _ = env.reset()
     env.pop_episode_stats()
     tracker = EpisodeTracker(env.num_envs, session.device)
-    done_total, ret_sum, len_sum = 0, 0.0, 0.0
+    totals = _Totals()
     start = time.perf_counter()
-    with Progress(disable=quiet) as progress, torch.inference_mode():
+    interrupted = False
+    with StopSignals().installed() as stops, Progress(disable=quiet) as progress, torch.inference_mode():
         bar = progress.add_task("evaluating", total=episodes)
-        while done_total < episodes:
-            for _ in range(int(env.max_episode_length)):
-                obs, reward, terminated, time_outs, _ = env.step(policy_actions(session, policy, obs))
-                dones = terminated | time_outs
-                policy.reset(dones)
-                tracker.step(reward, dones)
-            mean_ret, mean_len, n = tracker.pop()
-            done_total, ret_sum, len_sum = done_total + n, ret_sum + mean_ret * n, len_sum + mean_len * n
-            progress.update(bar, completed=min(done_total, episodes))
-    metrics = env.pop_episode_stats()
+        try:
+            while totals.episodes < episodes:
+                for _ in range(int(env.max_episode_length)):
+                    obs, reward, terminated, time_outs, _ = env.step(policy_actions(session, policy, obs))
+                    dones = terminated | time_outs
+                    policy.reset(dones)
+                    with stops.held():  # a stop waits until the sums and the count agree again
+                        tracker.step(reward, dones)
+                totals.add(*tracker.pop())
+                progress.update(bar, completed=min(totals.episodes, episodes))
+        except KeyboardInterrupt:
+            interrupted = True
+            totals.add(*tracker.pop())  # the episodes that ended in the round cut short count too
     return EvalResult(
-        episodes=done_total,
-        mean_return=ret_sum / max(done_total, 1),
-        mean_episode_length=len_sum / max(done_total, 1),
+        episodes=totals.episodes,
+        mean_return=totals.returns / max(totals.episodes, 1),
+        mean_episode_length=totals.lengths / max(totals.episodes, 1),
         max_episode_length=int(env.max_episode_length),
-        metrics=metrics,
+        metrics=env.pop_episode_stats(),
         wall_s=time.perf_counter() - start,
+        interrupted=interrupted,
     )
+
+
+@dataclass
+class _Totals:
+    """Sums over the ended episodes."""
+
+    episodes: int = 0
+    returns: float = 0.0
+    lengths: float = 0.0
+
+    def add(self, mean_return: float, mean_length: float, count: int) -> None:
+        self.episodes += count
+        self.returns += mean_return * count
+        self.lengths += mean_length * count

@@ -110,4 +110,3 @@ class Scene:
         """Turn every entity's joint targets into controls (call once per physics step)."""
         for entity in self.entities.values():
             entity.apply_actuators()
-
