@@ -92,6 +92,34 @@ def test_cli_deploy_drives_a_udp_robot(cartpole):
     assert robot.now() == pytest.approx(30 * robot.meta.control.step_dt)
 
 
+def test_cli_deploy_stopped_by_sigterm_reports_the_episodes_ended_so_far(cartpole, monkeypatch):
+    """A long sim-to-sim check stopped by SIGTERM (or Ctrl-C) ended with exit 130 and no statistics."""
+    import json
+    import os
+    import signal
+
+    from typer.testing import CliRunner
+
+    import roboforge.deploy.episodes as deploy_episodes
+    from roboforge.cli import app
+
+    episode, calls = deploy_episodes._episode, []
+
+    def episode_then_stop(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:  # the fifth episode is cut short
+            os.kill(os.getpid(), signal.SIGTERM)
+        return episode(*args, **kwargs)
+
+    monkeypatch.setattr(deploy_episodes, "_episode", episode_then_stop)
+    _, policy = cartpole
+    out = CliRunner().invoke(app, ["deploy", str(policy), "--episodes", "1000000", "--json"])
+    assert out.exit_code == 130, out.output
+    result = json.loads(out.stdout)
+    assert result["interrupted"] is True and result["episodes"] == 4 and len(calls) == 5
+    assert 0 < result["metrics"]["Episode/length"] <= 300 and "Episode/survived" in result["metrics"]
+
+
 def test_reach_pose_commands_are_sampled_and_scored_like_training(tmp_path):
     from export_util import exported_reach
     from roboforge.deploy.sim_commands import command_sims

@@ -121,6 +121,7 @@ def deploy_cmd(
     as_json: Json = False,
 ) -> None:
     """Run POLICY with the deployment runtime: sim-to-sim metrics (as `roboforge eval`), --bench latency."""
+    interrupted: list[bool] = []
 
     def body():
         from roboforge.deploy.metadata import resolve_policy
@@ -155,9 +156,11 @@ def deploy_cmd(
         if bench:
             return _bench(runner, sim, steps, seed, cmds, as_json)
         clip = _clip(sim, runner, video_path or _default_video(path), video_length) if video else None
-        return _episodes(runner, sim, episodes, seed, cmds, as_json, path, clip)
+        return _episodes(runner, sim, episodes, seed, cmds, as_json, path, clip, interrupted)
 
     run_command(body, as_json)
+    if any(interrupted):  # after the statistics (and the JSON) are out
+        raise typer.Exit(code=130)
 
 
 def _default_video(policy: Path) -> Path:
@@ -172,7 +175,9 @@ def _clip(sim, runner, path: Path, length: int):
     return Clip(sim.model, path, fps=1.0 / runner.meta.control.step_dt, length=length)
 
 
-def _episodes(runner, sim, episodes, seed, cmds, as_json, policy, clip=None):
+def _episodes(
+    runner, sim, episodes, seed, cmds, as_json, policy, clip=None, interrupted: list[bool] | None = None
+):
     from rich.progress import Progress
 
     from roboforge.deploy.episodes import run_sim_episodes
@@ -185,6 +190,8 @@ def _episodes(runner, sim, episodes, seed, cmds, as_json, policy, clip=None):
             result = run_sim_episodes(runner, sim, episodes, seed, cmds, on_step, on_episode)
     finally:  # an interrupted run still leaves the frames so far as a video
         written = clip.close() if clip is not None else None
+    if interrupted is not None:
+        interrupted.append(result.interrupted)
     if written is not None and not as_json:
         console.print(f"video: {written}", highlight=False)
     for note in result.skipped_events:
@@ -192,7 +199,10 @@ def _episodes(runner, sim, episodes, seed, cmds, as_json, policy, clip=None):
     if as_json:
         video = {"video": str(written)} if written is not None else {}
         return {"task": runner.meta.task, "policy": str(policy), "robot": "sim", **asdict(result), **video}
-    table = Table("metric", "value", title=f"{runner.meta.task} - {policy} - MuJoCo sim-to-sim")
+    title = f"{runner.meta.task} - {policy} - MuJoCo sim-to-sim"
+    if result.interrupted:
+        title += f" (interrupted: {result.episodes} of {episodes} episodes ended)"
+    table = Table("metric", "value", title=title)
     table.add_row("episodes", str(result.episodes))
     table.add_row("mean episode length", f"{result.mean_episode_length:.1f} / {result.max_episode_length}")
     for key, value in sorted(result.metrics.items()):

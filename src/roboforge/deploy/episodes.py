@@ -30,6 +30,7 @@ from roboforge.deploy.scene_rules import (
 from roboforge.deploy.sim_commands import command_sims
 from roboforge.deploy.terrain import PatchSurvival
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.stop_signals import StopSignals
 
 # Domain randomization: the check runs the nominal robot, without pushes.
 SKIPPED_EVENTS = (
@@ -217,6 +218,8 @@ class SimEpisodesResult:
     safety: dict[str, int] = field(default_factory=dict)
     skipped_events: list[str] = field(default_factory=list)
     wall_s: float = 0.0
+    interrupted: bool = False
+    """Stopped by Ctrl-C or SIGTERM before `episodes` had ended: the statistics cover those that had."""
 
 
 def run_sim_episodes(
@@ -230,46 +233,78 @@ def run_sim_episodes(
 ) -> SimEpisodesResult:
     """Run `episodes` episodes with the training reset distribution, terminations and command terms
     (commands given in `commands` are held constant instead of sampled); `on_step(robot)` after every
-    policy step (e.g. a video frame), `on_episode(episodes done)` after every episode (a progress bar)."""
+    policy step (e.g. a video frame), `on_episode(episodes done)` after every episode (a progress bar).
+    Ctrl-C or SIGTERM ends it early with the statistics of the episodes ended so far (`interrupted`)."""
     if episodes < 1:
         raise UserInputError(f"--episodes must be >= 1, got {episodes}.")
     sims = command_sims(runner.meta, robot, commands or {})
     rules = EpisodeRules(runner.meta, sims)
     rng = np.random.default_rng(seed)
-    lengths: list[int] = []
-    ended = dict.fromkeys(rules.terms, 0)
-    survived = 0
-    by_patch = PatchSurvival(robot.terrain.patches)
-    command_metrics: dict[str, list[float]] = {}
+    tally = _Tally(dict.fromkeys(rules.terms, 0), PatchSurvival(robot.terrain.patches))
     start = time.perf_counter()
-    for done in range(1, episodes + 1):
-        length, flags = _episode(runner, robot, rules, sims, rng, commands or {}, on_step)
-        lengths.append(length)
-        for name, flag in flags.items():
-            ended[name] += int(flag)
-        failed = any(flag for name, flag in flags.items() if name not in rules.time_out_terms)
-        survived += int(not failed)
-        by_patch.add(robot.patch, failed)
-        for sim in sims.values():
-            sim.end(failed)
-            for key, value in sim.episode_metrics().items():
-                command_metrics.setdefault(key, []).append(value)
-        if on_episode is not None:
-            on_episode(done)
-    metrics = {f"Episode_Termination/{n}": c / episodes for n, c in ended.items()}
-    metrics["Episode/survived"] = survived / episodes
-    metrics["Episode/length"] = float(np.mean(lengths))
-    metrics.update({key: float(np.mean(values)) for key, values in command_metrics.items()})
-    metrics.update(by_patch.metrics())
+    interrupted = False
+    with StopSignals().installed() as stops:
+        try:
+            for done in range(1, episodes + 1):
+                length, flags = _episode(runner, robot, rules, sims, rng, commands or {}, on_step)
+                with stops.held():  # a stop waits until the episode is counted everywhere
+                    tally.add(length, flags, rules, sims, robot.patch)
+                if on_episode is not None:
+                    on_episode(done)
+        except KeyboardInterrupt:
+            interrupted = True
     return SimEpisodesResult(
-        episodes=episodes,
-        mean_episode_length=float(np.mean(lengths)),
+        episodes=len(tally.lengths),
+        mean_episode_length=float(np.mean(tally.lengths)) if tally.lengths else 0.0,
         max_episode_length=runner.meta.control.max_episode_length,
-        metrics=metrics,
+        metrics=tally.metrics(),
         safety=dict(runner.safety.counts),
         skipped_events=rules.skipped,
         wall_s=time.perf_counter() - start,
+        interrupted=interrupted,
     )
+
+
+@dataclass
+class _Tally:
+    """What the ended episodes achieved: lengths, terminations, survival by terrain patch, command metrics."""
+
+    ended: dict[str, int]
+    by_patch: PatchSurvival
+    lengths: list[int] = field(default_factory=list)
+    survived: int = 0
+    command_metrics: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(
+        self,
+        length: int,
+        flags: dict[str, bool],
+        rules: EpisodeRules,
+        sims: dict[str, CommandSim],
+        patch: int | None,
+    ) -> None:
+        self.lengths.append(length)
+        for name, flag in flags.items():
+            self.ended[name] += int(flag)
+        failed = any(flag for name, flag in flags.items() if name not in rules.time_out_terms)
+        self.survived += int(not failed)
+        self.by_patch.add(patch, failed)
+        for sim in sims.values():
+            sim.end(failed)
+            for key, value in sim.episode_metrics().items():
+                self.command_metrics.setdefault(key, []).append(value)
+
+    def metrics(self) -> dict[str, float]:
+        """The episode metrics under `roboforge eval`'s names (none before the first episode ended)."""
+        n = len(self.lengths)
+        if n == 0:
+            return {}
+        metrics = {f"Episode_Termination/{name}": count / n for name, count in self.ended.items()}
+        metrics["Episode/survived"] = self.survived / n
+        metrics["Episode/length"] = float(np.mean(self.lengths))
+        metrics.update({key: float(np.mean(values)) for key, values in self.command_metrics.items()})
+        metrics.update(self.by_patch.metrics())
+        return metrics
 
 
 def _episode(runner, robot, rules, sims, rng, given, on_step=None) -> tuple[int, dict[str, bool]]:

@@ -11,10 +11,10 @@ import torch
 from rich.progress import Progress
 
 from roboforge.envs.episodes import EpisodeTracker
-from roboforge.rl.progress import StopSignals
 from roboforge.rl.run_dir import naming_the_trained_task
 from roboforge.rl.session import Session
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.stop_signals import StopSignals
 
 
 @dataclass

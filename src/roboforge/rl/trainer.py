@@ -29,10 +29,11 @@ from roboforge.rl.checkpoints import (
 )
 from roboforge.rl.libraries import library_info
 from roboforge.rl.metrics import MetricsWriter
-from roboforge.rl.progress import StopSignals, bar_info, progress_bar
+from roboforge.rl.progress import bar_info, progress_bar
 from roboforge.rl.session import Session
 from roboforge.utils.errors import GraphCaptureError, NotFoundError, TrainingStopped
 from roboforge.utils.files import atomic_write_json, remove_stale_temp_files
+from roboforge.utils.stop_signals import StopSignals
 
 if TYPE_CHECKING:
     from roboforge.rl.train_video import TrainVideo
