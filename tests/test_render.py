@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -145,8 +146,10 @@ def test_video_writer_writes_every_frame(tmp_path):
     assert frames[-1].mean() > frames[0].mean() + 100
 
 
-def test_a_crash_while_playing_still_leaves_a_playable_video(tmp_path, monkeypatch):
-    """Ctrl-C (or an error) in the middle of `play --video`: the frames so far are a finished MP4."""
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_while_playing_still_leaves_a_playable_video(tmp_path, monkeypatch, stop):
+    """Ctrl-C or SIGTERM (which killed the process and lost the video) in the middle of `play --video`: the
+    frames so far are a finished MP4."""
     from roboforge.rl.play import VideoRequest, play_policy
     from roboforge.rl.session import build_session
     from roboforge.rl.trainer import Trainer
@@ -160,8 +163,8 @@ def test_a_crash_while_playing_still_leaves_a_playable_video(tmp_path, monkeypat
 
     def step_then_interrupt(action):
         calls[0] += 1
-        if calls[0] > 6:
-            raise KeyboardInterrupt
+        if calls[0] == 7:
+            os.kill(os.getpid(), stop)
         return real_step(action)
 
     monkeypatch.setattr(env, "_step_impl", step_then_interrupt)

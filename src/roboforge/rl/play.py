@@ -16,6 +16,7 @@ from roboforge.render import RenderCfg, VideoWriter, WorldRenderer
 from roboforge.rl.evaluate import load_policy, policy_actions
 from roboforge.rl.session import Session
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.stop_signals import StopSignals
 
 
 @dataclass
@@ -93,6 +94,7 @@ def play_policy(
         handle = mujoco.viewer.launch_passive(env.scene.model, data)
     try:
         with (
+            StopSignals().installed(),  # SIGTERM as Ctrl-C: the frames so far are written below
             Progress(disable=recorder is None) as progress,
             torch.inference_mode(),
         ):  # rendering is the slow part
