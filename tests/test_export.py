@@ -18,8 +18,9 @@ from roboforge.cli import app
 from roboforge.deploy.metadata import ONNX_METADATA_KEY, MetadataError, PolicyMetadata, load_metadata
 from roboforge.export import ParityError, export_policy
 from roboforge.export.jit_export import load_jit
-from roboforge.export.parity import check_onnx
+from roboforge.export.parity import ParityResult, check_onnx
 from roboforge.rl.checkpoints import save_checkpoint
+from roboforge.utils.stop_signals import StopSignals
 
 LSTM = {
     "actor.rnn_type": "lstm",
@@ -96,6 +97,45 @@ def test_parity_check_fails_when_the_file_differs(mlp_export, tmp_path):
     actor = s.learner.alg.get_policy()
     bad = check_onnx(actor, tmp_path / "bad.onnx", io_spec, dict(s.env.obs_dims))
     assert not bad.passed and bad.max_abs_error > 1e-5
+
+
+@pytest.mark.parametrize("failure", ["sigterm", "parity"])
+def test_a_failed_or_stopped_export_leaves_the_earlier_one_as_it_was(
+    mlp_export, tmp_path, monkeypatch, failure
+):
+    """Exporting again over an export wrote policy.json first and policy.onnx in place: a stop in between, or
+    a parity failure, left a new policy.json beside an old or torn policy.onnx."""
+    import os
+    import signal
+
+    import roboforge.export.exporter as exporter
+
+    _, result = mlp_export
+    out = tmp_path / "exported"
+    first = export_policy("cartpole", result.checkpoint, out)
+    for path in out.iterdir():  # an earlier export that differs from what this one would write
+        path.write_bytes(b"earlier " + path.name.encode())
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    stale = tmp_path / ".exported.staging-999999999"  # left by a process that was killed (no such pid)
+    stale.mkdir()
+    write_policy = exporter._write_policy
+
+    def fail_while_writing(*args):
+        policy, _ = write_policy(*args)
+        if failure == "sigterm":
+            with StopSignals().installed():  # as `roboforge export` runs under run_command
+                os.kill(os.getpid(), signal.SIGTERM)
+        bad = ParityResult("onnx", 1, 1.0, 0, None, max_scaled_error=1.0, tolerance=1e-5, passed=False)
+        return policy, bad
+
+    monkeypatch.setattr(exporter, "_write_policy", fail_while_writing)
+    with pytest.raises(KeyboardInterrupt if failure == "sigterm" else ParityError) as err:
+        export_policy("cartpole", result.checkpoint, out, check=True)
+    if failure == "parity":
+        assert f"({out / 'policy.onnx'}, not written)" in str(err.value)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported"], "no staging folder is left"
+    assert first.policy == out / "policy.onnx" and set(first.files) == {out / n for n in before}
 
 
 def test_metadata_round_trip_and_values(mlp_export):

@@ -193,7 +193,11 @@ def test_metrics_artifacts_and_logs(client, cfg):
     some = client.get(f"/jobs/{job_id}/metrics", params={"since": 1, "keys": "Loss/value"}).json()
     assert some["iterations"] == [1, 2] and list(some["series"]) == ["Loss/value"]
 
+    staging = cfg.jobs_dir / job_id / "cartpole/2026-01-01_00-00-00/.exported.staging-123"
+    staging.mkdir()  # an export being written is not an artifact until it is moved into exported/
+    (staging / "policy.onnx").write_bytes(b"half")
     arts = {a["path"]: a for a in client.get(f"/jobs/{job_id}/artifacts").json()["artifacts"]}
+    assert not [path for path in arts if "staging" in path], list(arts)
     onnx = arts["cartpole/2026-01-01_00-00-00/exported/policy.onnx"]
     assert onnx["kind"] == "onnx" and onnx["size"] == 12
     assert arts["cartpole/2026-01-01_00-00-00/model_1.pt"]["kind"] == "checkpoint"

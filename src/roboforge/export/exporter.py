@@ -22,7 +22,7 @@ from roboforge.rl.run_dir import saved_agent_overrides, saved_env_overrides, sav
 from roboforge.rl.session import Session, build_session
 from roboforge.utils.config import to_dict
 from roboforge.utils.errors import UserInputError
-from roboforge.utils.files import atomic_write_json, check_folder
+from roboforge.utils.files import atomic_write_json, check_folder, staged_folder
 
 
 @dataclass
@@ -67,27 +67,29 @@ def export_policy(
         )
     io_spec = policy_io(actor, actor.obs_dim, s.env.num_actions, images)
     io_spec.update(clip_actions=s.learner.clip_actions, obs_normalization=bool(actor.obs_normalization))
-    meta, files = _write_scene_and_metadata(s, io_spec, training_info(s, path, env_overrides), out_dir)
-    low_level = export_low_level(s.env, task, out_dir)
-    files += [low_level] if low_level is not None else []
-    policy, parity = _write_policy(actor, io_spec, meta, dict(s.env.obs_dims), out_dir, fmt, check)
-    result = ExportResult(
+    with staged_folder(out_dir) as stage:  # a failed check or a stop leaves an earlier export as it was
+        meta, files = _write_scene_and_metadata(s, io_spec, training_info(s, path, env_overrides), stage)
+        low_level = export_low_level(s.env, task, stage)
+        files += [low_level] if low_level is not None else []
+        policy, parity = _write_policy(actor, io_spec, meta, dict(s.env.obs_dims), stage, fmt, check)
+        low_level_parity = check_low_level(s.env, low_level) if check and low_level is not None else None
+        final = {p: out_dir / p.relative_to(stage) for p in [policy, *files]}
+        _raise_if_failed(parity, "policy differs from the training actor", final[policy])
+        if low_level is not None:
+            what = "low-level policy differs from the module the env runs"
+            _raise_if_failed(low_level_parity, what, final[low_level])
+    return ExportResult(
         task,
         path,
         out_dir,
-        policy,
-        [policy, *files],
+        final[policy],
+        list(final.values()),
         io_spec["kind"],
         parity,
         _config_drift(s, path),
         env_overrides,
-        check_low_level(s.env, low_level) if check and low_level is not None else None,
+        low_level_parity,
     )
-    _raise_if_failed(parity, "policy differs from the training actor", policy)
-    _raise_if_failed(
-        result.low_level_parity, "low-level policy differs from the module the env runs", low_level
-    )
-    return result
 
 
 def _write_scene_and_metadata(
@@ -125,11 +127,11 @@ def _write_policy(
     return policy, check_jit(actor, load_jit(policy)[0], io_spec, group_dims) if check else None
 
 
-def _raise_if_failed(parity: ParityResult | None, what: str, path: Path | None) -> None:
+def _raise_if_failed(parity: ParityResult | None, what: str, path: Path) -> None:
     if parity is not None and not parity.passed:
         raise ParityError(
             f"The exported {what}: max |diff| / max(1, |value|) = {parity.max_scaled_error:.2e} > "
-            f"{parity.tolerance:.0e} ({path}). Check the onnx/onnxruntime versions; the file may be corrupt."
+            f"{parity.tolerance:.0e} ({path}, not written). Check the onnx/onnxruntime versions."
         )
 
 

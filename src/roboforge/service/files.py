@@ -286,9 +286,9 @@ def list_artifacts(job_dir: Path) -> list[Artifact]:
     found: list[Artifact] = []
     onnx_dirs = {p.parent for p in root.rglob("*.onnx") if _inside(p, root)}
     for path in sorted(root.rglob("*")):
-        if path.is_symlink() or not path.is_file() or path.name.startswith("."):
-            continue
         rel = path.relative_to(root)
+        if path.is_symlink() or not path.is_file() or any(part.startswith(".") for part in rel.parts):
+            continue  # hidden: temp files of atomic writes, an export's staging folder
         kind = _artifact_kind(rel)
         if (
             kind is None

@@ -1,13 +1,16 @@
-"""Crash-safe file writes (write to a temporary file in the same folder, fsync, then rename), and the one
-check that a path to write under is not blocked by a file."""
+"""Crash-safe file writes (write to a temporary file in the same folder, fsync, then rename; a set of files
+staged in a sibling folder, then moved in), and the one check that a path to write under is not blocked by
+a file."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,40 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], binary: bool = 
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def staged_folder(folder: str | Path) -> Iterator[Path]:
+    """A folder beside `folder` to write a set of files into. When the block ends without an error, each file
+    replaces its namesake in `folder` (whole, by rename); after an error, Ctrl-C or SIGTERM the staged files
+    are deleted and `folder` is as it was. Staging folders of killed processes are removed first."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for stale in folder.parent.glob(f".{folder.name}.staging-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if not (pid.isdigit() and _process_alive(int(pid))):
+            shutil.rmtree(stale, ignore_errors=True)
+    stage = folder.parent / f".{folder.name}.staging-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    try:
+        yield stage
+        for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+            target = folder / path.relative_to(stage)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:
