@@ -79,10 +79,25 @@ def test_unknown_field_and_unlogged_metric_fail_before_any_trial(tmp_path):
             "agent.algorithm.clip_param=choice:0.2,0",
             "override agent.algorithm.clip_param: 0 must be greater than 0.",
         ),
+        (  # 64 worlds x 16 steps: each trial of 2000 failed alone with this line
+            "agent.algorithm.num_mini_batches=choice:4,2000",
+            "agent.algorithm.num_mini_batches: 2000 mini-batches of one rollout of 1024 samples (num_envs 64 x "
+            "num_steps_per_env 16) would leave some empty; give at most 1024.",
+        ),
+        (
+            "agent.num_steps_per_env=int:1:16",  # 4 mini-batches (the default) of 64 worlds x 1 step still fit
+            None,
+        ),
     ],
 )
 def test_a_range_end_its_field_refuses_fails_before_any_trial(param, says, tmp_path):
     """Only the low end was checked: trials sampling gamma above 1 trained on (or failed one by one)."""
+    if says is None:  # a sweep every value of which fits: refused only for another reason (a bad metric)
+        result = invoke(
+            "sweep", "cartpole", "--param", param, *SMALL, "--metric", "nope", "--run-dir", str(tmp_path)
+        )
+        assert result.exit_code == 2 and "--metric" in flat(result.output), result.output
+        return
     result = invoke("sweep", "cartpole", "--param", param, *SMALL, "--run-dir", str(tmp_path))
     assert result.exit_code == 2, result.output
     assert says in flat(result.output) and "Traceback" not in result.output

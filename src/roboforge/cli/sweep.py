@@ -93,6 +93,9 @@ def sweep(
         specs = [sweeps.parse_param(p) for p in param]
         _check_optuna()
         env_metrics = _check_trial_config(task, specs, override, lib, algo)
+        _check_trial_batches(
+            task, specs, override, lib, algo, _trial_worlds(task, num_envs, device, override)
+        )
         sweeps.check_metric(metric, env_metrics)
         from roboforge.rl.run_dir import new_run_dir
 
@@ -162,6 +165,41 @@ def _check_other_values(task, specs, library, algorithm) -> None:
         for value in spec.values_to_check()[1:]:
             cfg = load_cfg(task) if scope == "env" else learner_class(library).load_cfg(task, algorithm)
             apply_checked(cfg, scope, {path: value})
+
+
+def _trial_worlds(task, num_envs, device, override) -> int | None:
+    """The world count of every trial where it is known here: `-o env.scene.num_envs`, `--num-envs`, or the
+    task's default for `--device` (None without one: a Ray worker with a GPU uses the GPU default)."""
+    from roboforge.envs.registry import load_cfg
+    from roboforge.rl.session import default_num_envs
+
+    env_o, _ = parse_overrides(override)
+    if "scene.num_envs" in env_o:
+        return int(env_o["scene.num_envs"])
+    if num_envs is not None or device is None:
+        return num_envs
+    return default_num_envs(task, "cpu" if device == "cpu" else "cuda") or load_cfg(task).scene.num_envs
+
+
+def _check_trial_batches(task, specs, override, library, algorithm, worlds: int | None) -> None:
+    """Every value of each swept agent field, with the other overrides, against the trials' world count as
+    `roboforge train` checks it (`Learner.check_cfg`: mini-batches that cannot split a rollout), so that no
+    trial fails on a value the sweep could have refused."""
+    from roboforge.rl.libraries import learner_class
+
+    if worlds is None:
+        return
+    learner = learner_class(library)
+    _, agent_o = parse_overrides(override)
+    swept = [spec for spec in specs if spec.path.startswith("agent.")]
+    for spec in swept or [None]:
+        for value in spec.values_to_check() if spec is not None else [None]:
+            cfg = learner.load_cfg(task, algorithm)
+            values = {s.path.removeprefix("agent."): s.first_value() for s in swept}
+            if spec is not None:
+                values[spec.path.removeprefix("agent.")] = value
+            apply_checked(cfg, "agent", {**agent_o, **values})
+            learner.check_cfg(cfg, algorithm, worlds)
 
 
 def _train_args(library, algorithm, num_envs, max_iterations, device, sim, seed, override) -> list[str]:
