@@ -47,6 +47,11 @@ def error(response) -> tuple[list, str]:
             ["body", "params", 0],
             "LOW < HIGH",
         ),
+        (
+            {"num_envs": 16, "params": ["agent.algorithm.num_mini_batches=choice:4,1000"]},
+            ["body", "params", 0],
+            "1000 mini-batches of one rollout of 256 samples (num_envs 16 x num_steps_per_env 16) would leave",
+        ),
         ({"params": []}, ["body", "params"], "at least 1"),
         ({"params": ["x" * 600]}, ["body", "params", 0], "at most 512"),
         ({"trials": 101}, ["body", "trials"], "less than or equal to 100"),
