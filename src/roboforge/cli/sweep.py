@@ -191,15 +191,13 @@ def _check_trial_batches(task, specs, override, library, algorithm, worlds: int 
         return
     learner = learner_class(library)
     _, agent_o = parse_overrides(override)
-    swept = [spec for spec in specs if spec.path.startswith("agent.")]
-    for spec in swept or [None]:
-        for value in spec.values_to_check() if spec is not None else [None]:
-            cfg = learner.load_cfg(task, algorithm)
-            values = {s.path.removeprefix("agent."): s.first_value() for s in swept}
-            if spec is not None:
-                values[spec.path.removeprefix("agent.")] = value
-            apply_checked(cfg, "agent", {**agent_o, **values})
-            learner.check_cfg(cfg, algorithm, worlds)
+    swept = {s.path.removeprefix("agent."): s for s in specs if s.path.startswith("agent.")}
+    firsts = {path: spec.first_value() for path, spec in swept.items()}
+    cases = [{path: value} for path, spec in swept.items() for value in spec.values_to_check()]
+    for case in cases or [{}]:  # without a swept agent field: the -o overrides alone
+        cfg = learner.load_cfg(task, algorithm)
+        apply_checked(cfg, "agent", {**agent_o, **firsts, **case})
+        learner.check_cfg(cfg, algorithm, worlds)
 
 
 def _train_args(library, algorithm, num_envs, max_iterations, device, sim, seed, override) -> list[str]:
