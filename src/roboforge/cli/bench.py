@@ -74,16 +74,9 @@ def bench_cmd(
             check_library_options(task, library_, algorithm_)
             set_torch_threads(threads, device)
             s, _ = open_session(
-                task,
-                num_envs,
-                device,
-                sim,
-                None,
-                override,
-                library=library_,
-                algorithm=algorithm_,
+                task, num_envs, device, sim, None, override, library=library_, algorithm=algorithm_,
                 training=train_iterations > 0,
-            )
+            )  # fmt: skip
         with console.status("benchmarking..."):
             result = bench(s, steps, train_iterations, path)
         if as_json:

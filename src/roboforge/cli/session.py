@@ -117,20 +117,9 @@ def open_session(
     env_o = {**run_env, **env_o}
     with console.status(building_status(task, num_envs, device, sim)):
         s = build_session(
-            task,
-            num_envs,
-            device,
-            sim,
-            seed,
-            play,
-            env_o,
-            agent_o,
-            library,
-            algorithm,
-            agent_file,
-            env_state,
+            task, num_envs, device, sim, seed, play, env_o, agent_o, library, algorithm, agent_file, env_state,
             training=training,
-        )
+        )  # fmt: skip
     if run_env:
         shown = " ".join(f"env.{k}={dumps_json(v, None)}" for k, v in run_env.items())
         console.print(f"env overrides of the run: {shown}", highlight=False, markup=False)

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 
 
 class StopSignals:
-    """SIGTERM and Ctrl-C as KeyboardInterrupt while training, except inside `held()` (a checkpoint being
-    written), where the stop waits until the block ends: an interrupt inside torch.save leaves a torn file
-    and C++ state behind it (torch raises RuntimeError, not KeyboardInterrupt, and the process can abort)."""
+    """SIGTERM and Ctrl-C as KeyboardInterrupt while installed, except inside `held()`, where the stop waits
+    until the block ends: a checkpoint being written (an interrupt inside torch.save leaves a torn file and
+    C++ state behind it; torch raises RuntimeError, not KeyboardInterrupt, and the process can abort), or
+    episode sums being updated (a stop between them would count an episode in one sum and not another)."""
 
     def __init__(self) -> None:
         self.holding = False
