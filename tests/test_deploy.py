@@ -245,6 +245,25 @@ def test_cli_deploy_runs_the_policy_of_an_export_folder(cartpole, tmp_path):
     one_line_error(empty, f"{tmp_path} has no policy.onnx", "roboforge export")
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--episodes", "0"], "--episodes must be >= 1, got 0."),
+        (["--episodes", "-3", "--video"], "--episodes must be >= 1, got -3."),
+        (["--bench", "--steps", "0"], "--steps must be >= 1, got 0."),
+        (["--robot", "udp://127.0.0.1:9870", "--steps", "-1"], "--steps must be >= 1, got -1."),
+    ],
+)
+def test_cli_deploy_refuses_a_count_below_one_before_loading_anything(tmp_path, args, message):
+    """The counts were checked only after the policy was loaded and the sim built: the sim episodes' progress
+    bar was drawn before the error, a missing policy hid it, and a UDP robot ran 0 steps without a word."""
+    result = CliRunner().invoke(
+        app, ["deploy", str(tmp_path / "none.onnx"), *args], env={"COLUMNS": "200", "NO_COLOR": "1"}
+    )
+    one_line_error(result, message)
+    assert "sim episodes" not in result.output
+
+
 @pytest.mark.parametrize("name", ["model_149.pt", "model_149.pth", "model_149.zip"])
 def test_cli_deploy_of_a_training_checkpoint_says_to_export_it(tmp_path, name):
     """Was 'ONNX Runtime cannot load ...: INVALID_PROTOBUF ...' (rsl_rl/skrl .pt, rl_games .pth, sb3 .zip)."""

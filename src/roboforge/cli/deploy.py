@@ -61,6 +61,14 @@ def check_safety_limits(**limits: float | None) -> None:
             )
 
 
+def check_counts(kind: str, bench: bool, *, episodes: int, steps: int) -> None:
+    """The count the chosen mode runs (--steps for --bench and a UDP robot, --episodes for sim) is >= 1:
+    checked before the policy is loaded and the sim built, so a wrong count fails at once."""
+    name, value = ("--steps", steps) if bench or kind == "udp" else ("--episodes", episodes)
+    if value < 1:
+        raise UserInputError(f"{name} must be >= 1, got {value}.")
+
+
 def parse_robot(robot: str) -> tuple[str, tuple[str, int] | None]:
     """'sim' or 'udp://HOST:PORT'."""
     if robot == "sim":
@@ -138,6 +146,7 @@ def deploy_cmd(
             raise UserInputError("--video records sim episodes: use it with --robot sim and without --bench.")
         if video_length < 1:
             raise UserInputError(f"--video-length must be >= 1, got {video_length}.")
+        check_counts(kind, bench, episodes=episodes, steps=steps)
         if video and video_path is not None:
             check_folder("--video-path", video_path, file=True)
         safety = SafetyCfg(
