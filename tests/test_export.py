@@ -13,6 +13,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from cli_util import one_line_error
 from export_util import run_folder
 from roboforge.cli import app
 from roboforge.deploy.metadata import ONNX_METADATA_KEY, MetadataError, PolicyMetadata, load_metadata
@@ -287,6 +288,18 @@ def test_cli_export_json(mlp_export, tmp_path):
     assert (tmp_path / "policy.onnx").is_file()
     bad = CliRunner().invoke(app, ["export", "cartpole", "--checkpoint", str(tmp_path / "nope.pt")])
     assert bad.exit_code == 2 and "Checkpoint not found" in bad.output
+
+
+def test_cli_export_to_a_folder_it_cannot_create_names_that_folder(mlp_export):
+    """Was '/proc/.x.staging-<pid>: No such file or directory': the hidden staging folder, not the output."""
+    _, result = mlp_export
+    out = CliRunner().invoke(
+        app,
+        ["export", "cartpole", "--checkpoint", str(result.checkpoint), "--output", "/proc/roboforge-export"],
+        env={"COLUMNS": "200", "NO_COLOR": "1"},
+    )
+    one_line_error(out, "/proc/roboforge-export: ", "check the path", code=1)
+    assert "staging" not in out.output
 
 
 def test_cartpole_lstm_is_registered_and_trains(tmp_path):

@@ -59,7 +59,10 @@ def staged_folder(folder: str | Path) -> Iterator[Path]:
             shutil.rmtree(stale, ignore_errors=True)
     stage = folder.parent / f".{folder.name}.staging-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
+    try:
+        stage.mkdir()
+    except OSError as err:  # name the folder the user gave, not the hidden staging folder
+        raise OSError(err.errno, err.strerror, str(folder)) from err
     try:
         yield stage
         for path in sorted(p for p in stage.rglob("*") if p.is_file()):
