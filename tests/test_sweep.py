@@ -38,6 +38,8 @@ def test_param_specs_parse(text, expected):
         ("agent.algorithm.learning_rate=uniform:nan:1", "finite"),
         ("learning_rate=uniform:0:1", "starting with agent. or env."),
         ("agent.actor.activation=choice:elu", "at least two"),
+        # rich read ':-1:' as an emoji code and printed a thumbs-down in place of the bounds
+        ("agent.algorithm.learning_rate=loguniform:-1:1", "'agent.algorithm.learning_rate=loguniform:-1:1'"),
     ],
 )
 def test_bad_param_specs_are_one_line(text, says):

@@ -1,5 +1,8 @@
 """Rich consoles for the command line: messages on stderr, tables and results on stdout.
 
+Emoji codes are off: a user's value such as `loguniform:-1:1` holds `:-1:`, which rich would print as an
+emoji inside the very error message that quotes it.
+
 Piped output (a file, `less`, a CI log) is not a terminal; rich would wrap it at 80 columns and split
 paths and summary lines, so both consoles soft-wrap messages and give tables a wide page there.
 """
@@ -23,12 +26,12 @@ def _width(stream) -> int | None:
 
 def err_console() -> Console:
     """Messages, progress and errors on stderr."""
-    return Console(stderr=True, soft_wrap=True, width=_width(sys.stderr))
+    return Console(stderr=True, soft_wrap=True, width=_width(sys.stderr), emoji=False)
 
 
 def out_console() -> Console:
     """Tables and results on stdout."""
-    return Console(width=_width(sys.stdout))
+    return Console(width=_width(sys.stdout), emoji=False)
 
 
 def count(n: int, noun: str) -> str:
