@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from cli_util import flat, invoke
+from cli_util import flat, invoke, one_line_error
 from roboforge.rl import sweep as sweeps
 
 LR = "agent.algorithm.learning_rate=loguniform:1e-4:1e-2"
@@ -46,6 +46,15 @@ def test_bad_param_specs_are_one_line(text, says):
     result = invoke("sweep", "cartpole", "--param", text, "--device", "cpu")
     assert result.exit_code == 2, result.output
     assert says in flat(result.output) and "Traceback" not in result.output
+
+
+def test_a_field_swept_twice_is_one_line(tmp_path):
+    """Was Optuna's traceback from the first trial and 'ValueError: Cannot set different log configuration to
+    the same parameter name. (an internal error ...)'."""
+    other = "agent.algorithm.learning_rate=uniform:1e-4:1e-3"
+    result = invoke("sweep", "cartpole", "--param", LR, "--param", other, *SMALL, "--run-dir", str(tmp_path))
+    one_line_error(result, "--param agent.algorithm.learning_rate is given twice")
+    assert not (tmp_path / "sweeps").exists()
 
 
 def test_unknown_field_and_unlogged_metric_fail_before_any_trial(tmp_path):

@@ -90,7 +90,7 @@ def sweep(
             raise UserInputError(f"--direction {direction!r}: use max or min.")
         if not 1 <= parallel <= MAX_PARALLEL:
             raise UserInputError(f"--parallel {parallel}: run 1 to {MAX_PARALLEL} trials at a time.")
-        specs = [sweeps.parse_param(p) for p in param]
+        specs = sweeps.parse_params(param)
         _check_optuna()
         env_metrics = _check_trial_config(task, specs, override, lib, algo)
         _check_trial_batches(

@@ -95,6 +95,17 @@ def parse_param(text: str) -> ParamSpec:
     return ParamSpec(path, kind, low, high)
 
 
+def parse_params(texts: list[str]) -> list[ParamSpec]:
+    """Every `--param`, each field once (Optuna refuses a name sampled from two distributions, mid-trial)."""
+    specs: list[ParamSpec] = []
+    for text in texts:
+        spec = parse_param(text)
+        if any(s.path == spec.path for s in specs):
+            raise UserInputError(f"--param {spec.path} is given twice; sweep each field once.")
+        specs.append(spec)
+    return specs
+
+
 def _json_or_word(text: str) -> Any:
     try:
         return json.loads(text)
