@@ -59,12 +59,15 @@ def test_parallel_trials_run_at_once_and_sigterm_stops_each_with_a_checkpoint(tm
         trial_pids = children(sweep.pid)
         assert len(trial_pids) == 2, trial_pids
         sweep.send_signal(signal.SIGTERM)
-        _, err = sweep.communicate(timeout=150)
+        out, err = sweep.communicate(timeout=150)
     finally:
         if sweep.poll() is None:
             sweep.kill()
             sweep.wait()
-    assert sweep.returncode != 0 and "Traceback" not in err, err[-2000:]
+    assert sweep.returncode == 130 and "Traceback" not in err, err[-2000:]
+    assert "stopped by Ctrl-C or SIGTERM" in err and "KeyboardInterrupt" not in err, err[-2000:]
+    reported = json.loads(out)  # the trials so far are reported, as eval reports the episodes so far
+    assert reported["interrupted"] and [t["state"] for t in reported["trials"]] == ["fail", "fail"], reported
     for pid in trial_pids:  # no trial left behind
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
     runs = _trial_runs(tmp_path)
@@ -73,7 +76,7 @@ def test_parallel_trials_run_at_once_and_sigterm_stops_each_with_a_checkpoint(tm
         assert latest_checkpoint(run) is not None, run
         assert json.loads((run / "summary.json").read_text())["iterations"] < 2000
     record = json.loads(next(tmp_path.glob("sweeps/cartpole/*/sweep.json")).read_text())
-    assert len(record["trials"]) == 2 and record["best"] is None
+    assert len(record["trials"]) == 2 and record["best"] is None and record["interrupted"]
 
 
 class _SilentHead:

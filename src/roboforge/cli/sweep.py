@@ -108,11 +108,15 @@ def sweep(
             f"sweeping {task}: {trials} trials, {metric} ({direction}) -> {spec.sweep_dir}", highlight=False
         )
         result = sweeps.run_sweep(spec, trials, on_trial=_print_trial)
+        interrupted.append(result.interrupted)
         if not as_json:
-            out_console().print(_table(result))
+            out_console().print(_table(result, trials))
         return asdict(result)
 
+    interrupted: list[bool] = []
     run_command(body, as_json)
+    if any(interrupted):  # after the trials so far (and the JSON) are out
+        raise typer.Exit(code=130)
 
 
 MAX_PARALLEL = 64
@@ -224,15 +228,20 @@ def _print_trial(trial) -> None:
     )
 
 
-def _table(result) -> Table:
-    table = Table("trial", "state", result.metric, *[k for k in (result.best.params if result.best else {})])
+def _table(result, trials: int) -> Table:
+    """One row per trial; the swept fields as columns (those of any trial: with no trial complete there is no
+    best to take them from)."""
+    title = f"interrupted: {len(result.trials)} of {trials} trials started" if result.interrupted else None
+    columns = list(dict.fromkeys(k for t in result.trials for k in t.params))
+    table = Table("trial", "state", result.metric, *columns, title=title)
     for t in result.trials:
         marker = " (best)" if result.best is not None and t.number == result.best.number else ""
         value = "" if t.value is None else f"{t.value:.4g}"
+        params = [t.params.get(k, "") for k in columns]
         table.add_row(
             f"{t.number}{marker}",
             t.state,
             value,
-            *[f"{v:.4g}" if isinstance(v, float) else str(v) for v in t.params.values()],
+            *[f"{v:.4g}" if isinstance(v, float) else str(v) for v in params],
         )
     return table

@@ -17,11 +17,12 @@ import contextlib
 import json
 import logging
 import math
+import re
 import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,8 @@ class SweepResult:
     direction: str
     best: TrialRecord | None
     trials: list[TrialRecord] = field(default_factory=list)
+    interrupted: bool = False
+    """Stopped by Ctrl-C or SIGTERM: the trials so far (the one stopped mid-way is `fail`, with its checkpoint)."""
 
 
 @dataclass
@@ -173,7 +176,8 @@ class SweepSpec:
 
 
 def run_sweep(spec: SweepSpec, trials: int, on_trial=None) -> SweepResult:
-    """Run `trials` trials (after those already in the folder's study) and write `sweep.json`."""
+    """Run `trials` trials (after those already in the folder's study) and write `sweep.json`. Ctrl-C or SIGTERM
+    stops the running trials (each keeps a checkpoint) and returns the trials so far, `interrupted`."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -198,6 +202,7 @@ def run_sweep(spec: SweepSpec, trials: int, on_trial=None) -> SweepResult:
             on_trial(trial)
 
     atomic_write_json(spec.sweep_dir / "sweep.json", asdict(_result(spec, study)))
+    interrupted = False
     try:
         with _signals_interrupt(stop):
             study.optimize(
@@ -207,8 +212,10 @@ def run_sweep(spec: SweepSpec, trials: int, on_trial=None) -> SweepResult:
                 callbacks=[after_trial],
                 catch=(TrialFailed,),
             )
-    finally:  # also after Ctrl-C or SIGTERM: the trials so far are on record
-        result = _result(spec, study)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:  # also after an error: the trials so far are on record
+        result = replace(_result(spec, study), interrupted=interrupted)
         atomic_write_json(spec.sweep_dir / "sweep.json", asdict(result))
     return result
 
@@ -243,9 +250,20 @@ class _NoTraceback(logging.Filter):
     that failed (the message names its log), a stopped sweep, or an error meant for the user (a Ray cluster
     that stopped answering), which the command line then reports in one line."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopped: set[str] = set()  # trials a stop ended; Optuna's "failed with value None" follows each
+
     def filter(self, record: logging.LogRecord) -> bool:
         known = (TrialFailed, KeyboardInterrupt, RoboforgeError)
-        if record.exc_info and isinstance(record.exc_info[1], known):
+        error = record.exc_info[1] if record.exc_info else None
+        trial = re.match(r"Trial (\d+) ", record.getMessage())
+        if isinstance(error, KeyboardInterrupt) and trial:  # not a failure: the sweep was stopped
+            self.stopped.add(trial[1])
+            record.msg, record.args = f"Trial {trial[1]} stopped by Ctrl-C or SIGTERM.", ()
+        elif trial and trial[1] in self.stopped and "failed with value None" in record.getMessage():
+            return False
+        if isinstance(error, known):
             record.exc_info, record.exc_text = None, None
         return True
 
