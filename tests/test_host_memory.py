@@ -93,6 +93,9 @@ def test_running_out_of_memory_is_one_line_that_says_what_to_lower(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, preexec_fn=limit_memory, timeout=120)
     assert done.returncode == 1, done.stderr
     assert "error: out of memory: " in done.stderr and "--num-envs" in done.stderr
+    assert (
+        "steps per rollout" in done.stderr
+    )  # what this run raised (agent.num_steps_per_env), not only worlds
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
 
 

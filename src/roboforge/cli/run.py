@@ -126,8 +126,9 @@ def report(err: Exception) -> None:
         fail(os_error_line(err), 1)
     if out_of_memory(err):
         fail(
-            f"out of memory: {err}; use fewer worlds (--num-envs) or a smaller scene (e.g. -o env.scene.terrain.*), "
-            "or free memory, then run it again.",
+            f"out of memory: {err}; use fewer worlds (--num-envs), a smaller scene (e.g. -o env.scene.terrain.*) or "
+            "smaller agent sizes (-o agent.*: steps per rollout, replay buffer, network layers), or free memory, "
+            "then run it again.",
             1,
         )
     fail(
