@@ -309,3 +309,31 @@ def test_the_newest_run_is_the_one_that_trained_last_not_the_one_touched_last(tm
     assert latest_run_dir(tmp_path, "cartpole") == new
     os.utime(old / "model_9.pt", (now, now))  # the old run resumed: now it trained last
     assert resolve_checkpoint(task) == old / "model_9.pt"
+
+
+def test_a_resume_appends_after_a_half_written_record_and_trains_each_lost_iteration_once(tmp_path):
+    """A run killed while it wrote iteration 6's record, with its last checkpoint at iteration 3: the resume
+    glued its first record to the half line (both lost to every reader) and logged iterations 4 and 5 twice."""
+    from roboforge.rl.metrics import MetricsWriter
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(
+        "".join(json.dumps({"iteration": i, "x": i}) + "\n" for i in range(6)) + '{"iteration": 6, "x'
+    )
+    writer = MetricsWriter(tmp_path, tensorboard=False, first_iteration=4)
+    for i in (4, 5, 6):
+        writer.write(i, {"x": 10 * i})
+    writer.close()
+    records = read_metrics(tmp_path)
+    assert [(r["iteration"], r["x"]) for r in records] == [
+        (0, 0),
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (4, 40),
+        (5, 50),
+        (6, 60),
+    ]
+    assert all(json.loads(line) for line in path.read_text().splitlines())  # no damaged line is left
+    MetricsWriter(tmp_path, tensorboard=False, first_iteration=7).close()  # nothing to drop: the file stays
+    assert read_metrics(tmp_path) == records

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+from roboforge.utils.files import atomic_write
+
 
 class MetricsWriter:
-    """Writes one record per training iteration."""
+    """Writes one record per training iteration, from `first_iteration` on (a resume: the checkpoint's
+    iteration + 1)."""
 
-    def __init__(self, run_dir: Path, tensorboard: bool = True):
+    def __init__(self, run_dir: Path, tensorboard: bool = True, first_iteration: int = 0):
         self.path = run_dir / "metrics.jsonl"
+        _keep_records_before(self.path, first_iteration)
         self._file = self.path.open("a", encoding="utf-8")
         self._tb = None
         if tensorboard:
@@ -43,6 +48,30 @@ class MetricsWriter:
         self._file.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def _keep_records_before(path: Path, first_iteration: int) -> None:
+    """Before a resume appends to `path`: drop a last line a killed writer left half written (the next record
+    would be glued to it and lost with it) and the records of iterations from `first_iteration` on, which the
+    stopped run trained past its last checkpoint and the resume trains again (each iteration once in the curve).
+    The file is replaced whole, and only when something is dropped."""
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines(keepends=True)
+    kept = [ln for ln in lines if ln.endswith("\n") and _iteration(ln) < first_iteration]
+    if len(kept) != len(lines):
+        atomic_write(path, lambda f: f.write("".join(kept)), binary=False)
+
+
+def _iteration(line: str) -> float:
+    """The record's iteration; a line that is not a record counts as before every iteration (kept as it is)."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return -math.inf
+    value = record.get("iteration") if isinstance(record, dict) else None
+    return value if isinstance(value, (int, float)) else -math.inf
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -158,7 +158,7 @@ class Trainer:
     def train(self) -> TrainResult:
         """Train until `max_iterations` in total (counting resumed ones); returns the summary."""
         env = self.s.env
-        writer = MetricsWriter(self.run_dir) if self.writes else None
+        writer = MetricsWriter(self.run_dir, first_iteration=self.iteration) if self.writes else None
         steps_per_iter = (
             self.learner.steps_per_iteration * env.num_envs * distributed.current().world_size
         )  # all ranks
