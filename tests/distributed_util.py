@@ -208,4 +208,16 @@ def sigterm_after_iterations(run_dir: Path, count: int = 3, **train) -> Path:
         proc.wait(timeout=60)
     finally:
         stop_group(proc)
+        assert proc.stdout is not None
+        (run_dir / TORCHRUN_OUTPUT).write_text(proc.stdout.read())  # what the ranks said, for a failure
     return next((run_dir / "cartpole").iterdir())
+
+
+TORCHRUN_OUTPUT = "torchrun.out"
+"""Beside the task folder: the output of `sigterm_after_iterations`'s torchrun job."""
+
+
+def torchrun_output(run: Path) -> str:
+    """The last lines of the torchrun job that wrote `run` (runs/<task>/<time>), for an assertion message."""
+    path = run.parent.parent / TORCHRUN_OUTPUT
+    return path.read_text()[-3000:] if path.is_file() else ""

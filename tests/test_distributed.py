@@ -26,6 +26,7 @@ from distributed_util import (
     start_torchrun,
     stop_group,
     torchrun_failure,
+    torchrun_output,
     training_rank,
     wait_for_iterations,
 )
@@ -127,7 +128,7 @@ def test_sigterm_stops_every_rank_and_leaves_a_checkpoint(tmp_path):
 
     run = sigterm_after_iterations(tmp_path)
     checkpoint = latest_checkpoint(run)
-    assert checkpoint is not None
+    assert checkpoint is not None, torchrun_output(run)
     assert "actor_state_dict" in read_torch_checkpoint(checkpoint, "cpu")
     assert json.loads((run / "summary.json").read_text())["interrupted"] is True
 

@@ -24,6 +24,7 @@ from distributed_util import (
     sigterm_after_iterations,
     state_tensors,
     torchrun_failure,
+    torchrun_output,
     training_rank,
 )
 from roboforge.rl import distributed
@@ -142,7 +143,7 @@ def test_sigterm_leaves_a_checkpoint_that_every_rank_resumes_from(library, tmp_p
 
     run = sigterm_after_iterations(tmp_path, library=library, num_envs=32)
     checkpoint = latest_checkpoint(run)
-    assert checkpoint is not None and checkpoint.suffix == SUFFIX[library]
+    assert checkpoint is not None and checkpoint.suffix == SUFFIX[library], torchrun_output(run)
     assert json.loads((run / "summary.json").read_text())["interrupted"] is True
     _check_library_loads(library, checkpoint)
 

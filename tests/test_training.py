@@ -337,3 +337,37 @@ def test_a_resume_appends_after_a_half_written_record_and_trains_each_lost_itera
     assert all(json.loads(line) for line in path.read_text().splitlines())  # no damaged line is left
     MetricsWriter(tmp_path, tensorboard=False, first_iteration=7).close()  # nothing to drop: the file stays
     assert read_metrics(tmp_path) == records
+
+
+@pytest.mark.parametrize("world_size", [2, 1])
+def test_a_rank_whose_collective_fails_after_the_stop_checkpoints_like_an_interrupt(
+    tmp_path, monkeypatch, world_size
+):
+    """SIGTERM to torchrun reaches every rank; a rank waiting in a collective saw the backend's error (the
+    ranks that left first closed their connections) before Python raised the stop, so rank 0 ended with that
+    error and no checkpoint (CI, 2026-12-08, skrl). A failure without a stop, or of a single process, is
+    still an error."""
+    from roboforge.rl import distributed
+
+    session = small_session()
+    real_step = session.env._step_impl
+    calls = {"n": 0}
+
+    def stop_arrives_while_the_collective_fails(actions):
+        calls["n"] += 1
+        if calls["n"] > 40:  # inside the 3rd iteration (16 steps each)
+            stops = signal.getsignal(signal.SIGTERM).__self__  # the trainer's StopSignals
+            stops.received = True  # the signal came, its handler has not run yet
+            raise RuntimeError("[gloo] Connection closed by peer")
+        return real_step(actions)
+
+    monkeypatch.setattr(session.env, "_step_impl", stop_arrives_while_the_collective_fails)
+    monkeypatch.setattr(distributed, "current", lambda: distributed.Rank(0, world_size, 0))
+    trainer = Trainer(session, tmp_path, max_iterations=10, quiet=True)
+    if world_size == 1:
+        with pytest.raises(RuntimeError, match="Connection closed by peer"):
+            trainer.train()
+        return
+    result = trainer.train()
+    assert result.interrupted and result.checkpoint == tmp_path / "model_1.pt"
+    assert read_torch_checkpoint(result.checkpoint)["iter"] == 1

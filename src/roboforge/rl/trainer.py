@@ -110,6 +110,13 @@ class Trainer:
         self.last_checkpoint = path
         return self.iteration
 
+    @staticmethod
+    def _stopped_with_the_other_ranks(stops: StopSignals) -> bool:
+        """A rank of a distributed run that got the stop while it waited in a collective: the ranks that left
+        first close their connections, so the collective fails with the backend's error (gloo: 'Connection
+        closed by peer') before Python raises the stop. The run is stopping all the same: checkpoint it."""
+        return stops.received and distributed.current().world_size > 1
+
     def _save(self, completed_iteration: int) -> Path | None:
         """Write `model_<completed_iteration><suffix>` and the env's training state `env_<n>.pt` (terrain
         levels, step count: what `--resume` continues from) unless that iteration is already saved."""
@@ -174,6 +181,10 @@ class Trainer:
             try:
                 self._iterate_until_done(stops, writer, steps_per_iter, start_iter)
             except KeyboardInterrupt:
+                interrupted = True
+            except Exception:
+                if not self._stopped_with_the_other_ranks(stops):
+                    raise
                 interrupted = True
             finally:
                 self._finish_video(writer)

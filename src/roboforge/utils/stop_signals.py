@@ -17,8 +17,11 @@ class StopSignals:
     def __init__(self) -> None:
         self.holding = False
         self.pending = False
+        self.received = False
+        """A stop arrived while installed (held, raised or dropped)."""
 
     def handler(self, signum, frame) -> None:
+        self.received = True
         if self.holding:
             self.pending = True
             return
