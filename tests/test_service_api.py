@@ -308,6 +308,13 @@ def test_serve_refuses_a_busy_port_and_bad_options_before_touching_jobs(tmp_path
                                env={"COLUMNS": "200"})  # fmt: skip
     assert result.exit_code == 2
     assert f"Cannot listen on 127.0.0.1:{port}" in " ".join(result.output.split())
+    assert "pick another --port" in " ".join(result.output.split())
+    for host in ("999.1.1.1", "203.0.113.5"):  # no such name; an address of another machine
+        wrong = runner.invoke(cli_app, ["serve", "--host", host, "--data-dir", str(tmp_path / "svc")],
+                              env={"COLUMNS": "200", "ROBOFORGE_API_TOKEN": "t" * 32})  # fmt: skip
+        said = " ".join(wrong.output.split())
+        assert wrong.exit_code == 2 and f"Cannot listen on {host}:8000" in said, said
+        assert "Give --host an address of this machine" in said and "--port" not in said, said
     assert not (tmp_path / "svc" / "jobs.db").exists()  # the runner never started
     bad = runner.invoke(cli_app, ["serve", "--max-concurrent", "0", "--data-dir", str(tmp_path / "svc")])
     assert bad.exit_code == 2 and "--max-concurrent) must be >= 1" in " ".join(bad.output.split())

@@ -10,6 +10,7 @@ at most `MAX_CONNECTIONS` connections are served at once (503 beyond).
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 
 import h11
@@ -95,7 +96,17 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as err:
         sock.close()
-        raise UserInputError(
-            f"Cannot listen on {host}:{port}: {err.strerror}. Stop the program using it or pick another --port."
-        ) from err
+        raise UserInputError(f"Cannot listen on {host}:{port}: {err.strerror}. {_bind_advice(err)}") from err
     return sock
+
+
+def _bind_advice(err: OSError) -> str:
+    """What to change when the bind failed: the port (in use, or privileged) or the host (no such name, or
+    not an address of this machine)."""
+    if err.errno == errno.EADDRINUSE:
+        return "Stop the program using it or pick another --port."
+    if err.errno == errno.EACCES:
+        return "Ports below 1024 need root; pick another --port."
+    return (
+        "Give --host an address of this machine: 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)."
+    )
