@@ -6,6 +6,8 @@ import os
 import signal
 from pathlib import Path
 
+from roboforge.utils.processes import process_exists
+
 
 def start_token(pid: int) -> str | None:
     """The kernel's start time of `pid` (Linux /proc), '' where /proc is missing; None if no such process."""
@@ -24,13 +26,7 @@ def start_token(pid: int) -> str | None:
 
 
 def _exists_token(pid: int) -> str | None:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return ""
-    return ""
+    return "" if process_exists(pid) else None
 
 
 def alive(pid: int | None, token: str | None) -> bool:

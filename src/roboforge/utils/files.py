@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from roboforge.utils.errors import UserInputError
+from roboforge.utils.processes import process_exists
 
 
 def check_folder(option: str, path: Path, *, file: bool = False) -> None:
@@ -55,7 +56,7 @@ def staged_folder(folder: str | Path) -> Iterator[Path]:
     folder.parent.mkdir(parents=True, exist_ok=True)
     for stale in folder.parent.glob(f".{folder.name}.staging-*"):
         pid = stale.name.rsplit("-", 1)[-1]
-        if not (pid.isdigit() and _process_alive(int(pid))):
+        if not (pid.isdigit() and process_exists(int(pid))):
             shutil.rmtree(stale, ignore_errors=True)
     stage = folder.parent / f".{folder.name}.staging-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
@@ -71,16 +72,6 @@ def staged_folder(folder: str | Path) -> Iterator[Path]:
             os.replace(path, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:
